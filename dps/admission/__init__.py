@@ -1,0 +1,1 @@
+"""Admission to a DPS agreement: membership applications, their evaluation and supplier membership."""

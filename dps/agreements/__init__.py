@@ -1,0 +1,1 @@
+"""DPS agreements (each under one regime) and their categories (lots)."""

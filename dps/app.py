@@ -1,0 +1,111 @@
+"""The application factory: one Litestar app, wired from Settings and an injectable clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.template import TemplateConfig
+
+import dps.models  # noqa: F401 - registers every table on the metadata
+from dps.clock import Clock, SystemClock
+from dps.db import make_engine, metadata
+from dps.identity.passwords import Passwords
+from dps.settings import PROJECT_ROOT, Settings
+from dps.web.auth import CurrentUserMiddleware, current_user, public
+from dps.web.errors import EXCEPTION_HANDLERS
+from dps.web.pages import PublicPages, SignInPages, SignOutPages
+from dps.web.sessions import RotatingSessionConfig
+from dps.web.templating import build_environment
+
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+def _stores(settings: Settings) -> dict[str, Store]:
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        root = RedisStore.with_client(url=settings.redis_url, namespace="dps")
+        return {"sessions": root.with_namespace("sessions"), "rate_limit": root.with_namespace("rate_limit")}
+    if settings.environment == "test":
+        return {"sessions": MemoryStore(), "rate_limit": MemoryStore()}
+    # Embedded mode: sessions survive a restart of the one process.
+    return {"sessions": FileStore(Path(settings.var_dir) / "sessions"), "rate_limit": MemoryStore()}
+
+
+def _portal_routers() -> list[Any]:
+    from authority_portal.controllers import authority_router
+    from buyer_portal.controllers import buyer_router
+    from catalogue.pages import catalogue_router
+    from supplier_portal.controllers import supplier_router
+
+    return [supplier_router, buyer_router, authority_router, catalogue_router]
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+
+    database = SQLAlchemyAsyncConfig(
+        engine_instance=make_engine(settings.database_url),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        session_dependency_key="db_session",
+        metadata=metadata,
+        create_all=False,
+    )
+    templates = TemplateConfig(engine=JinjaTemplateEngine.from_environment(build_environment()))
+    templates.engine_instance.register_template_callable(  # type: ignore[union-attr]
+        "current_user", lambda context: current_user(context["request"])
+    )
+    session_config = RotatingSessionConfig(
+        secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60
+    )
+    login_rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.login_rate_limit_per_minute),
+        check_throttle_handler=lambda request: request.method == "POST",
+    )
+    sign_in_router = Router(path="/", route_handlers=[SignInPages], middleware=[login_rate_limit.middleware])
+
+    app = Litestar(
+        route_handlers=[
+            PublicPages,
+            sign_in_router,
+            SignOutPages,
+            *_portal_routers(),
+            create_static_files_router(path="/assets", directories=[STATIC_DIR / "assets"], guards=[public],
+                                       include_in_schema=False, name="assets"),
+            create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],
+                                       include_in_schema=False, name="static"),
+        ],
+        plugins=[SQLAlchemyPlugin(config=database)],
+        middleware=[session_config.middleware, CurrentUserMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",
+            exclude=["/api/", "/webhooks/"],
+        ),
+        stores=_stores(settings),
+        template_config=templates,
+        openapi_config=OpenAPIConfig(
+            title="NHS Innovation DPS API",
+            version="1.0.0",
+            description="The catalogue of innovations and public award data of the NHS Innovation DPS.",
+            openapi_router=Router(path="/schema", route_handlers=[], guards=[public]),
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.passwords = Passwords.for_environment(settings.environment)
+    app.state.db_config = database
+    return app

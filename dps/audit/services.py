@@ -1,0 +1,131 @@
+"""Writing and verifying the audit chain. Callers pass their open session: the event commits with their change."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.audit.chain import event_hash
+from dps.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a signed-in user, or a named part of the system (seed, worker, clock)."""
+
+    user_id: int | None
+    label: str
+
+    @classmethod
+    def system(cls, part: str) -> Actor:
+        return cls(user_id=None, label=f"system:{part}")
+
+
+def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    # Round-trip through JSON so the hash is computed over exactly what the database will give back.
+    return None if value is None else json.loads(json.dumps(value, default=str))
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: int | str,
+    now: datetime,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEvent:
+    head_table = AuditChainHead.__table__
+    claimed = await session.execute(
+        sa.update(head_table)
+        .where(head_table.c.id == 1)
+        .values(last_sequence=head_table.c.last_sequence + 1)
+        .returning(head_table.c.last_sequence, head_table.c.last_hash)
+    )
+    row = claimed.first()
+    if row is None:  # first event ever: create the head row
+        session.add(AuditChainHead(id=1, last_sequence=1, last_hash=GENESIS_HASH))
+        await session.flush()
+        sequence, prev_hash = 1, GENESIS_HASH
+    else:
+        sequence, prev_hash = row
+    event = AuditEvent(
+        sequence=sequence,
+        occurred_at=now,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=_plain(before),
+        after=_plain(after),
+        prev_hash=prev_hash,
+        hash="",
+    )
+    event.hash = event_hash(
+        sequence=sequence,
+        occurred_at=now,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=event.entity_id,
+        before=event.before,
+        after=event.after,
+        prev_hash=prev_hash,
+    )
+    session.add(event)
+    await session.execute(sa.update(head_table).where(head_table.c.id == 1).values(last_hash=event.hash))
+    await session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    sequence: int
+    event_id: int
+    reason: str
+
+
+async def verify_chain(session: AsyncSession, batch_size: int = 1000) -> ChainProblem | None:
+    """Walk the chain in order; return the first event that does not hash or link correctly."""
+    prev_hash = GENESIS_HASH
+    expected_sequence = 1
+    last_seen = 0
+    while True:
+        events = (
+            await session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.sequence > last_seen).order_by(AuditEvent.sequence).limit(batch_size)
+            )
+        ).all()
+        if not events:
+            return None
+        for event in events:
+            if event.sequence != expected_sequence:
+                return ChainProblem(event.sequence, event.id or 0, f"sequence gap: expected {expected_sequence}")
+            if event.prev_hash != prev_hash:
+                return ChainProblem(event.sequence, event.id or 0, "does not link to the previous event's hash")
+            recomputed = event_hash(
+                sequence=event.sequence,
+                occurred_at=event.occurred_at,
+                actor_user_id=event.actor_user_id,
+                actor_label=event.actor_label,
+                action=event.action,
+                entity_type=event.entity_type,
+                entity_id=event.entity_id,
+                before=event.before,
+                after=event.after,
+                prev_hash=event.prev_hash,
+            )
+            if recomputed != event.hash:
+                return ChainProblem(event.sequence, event.id or 0, "content does not match its hash")
+            prev_hash = event.hash
+            expected_sequence += 1
+            last_seen = event.sequence

@@ -1,0 +1,183 @@
+"""Working days, London dates and the deadlines built from them (RULES.md sections 1, 2 and 3).
+
+Pure functions: every instant is passed in (the clock is never read) and must be timezone-aware.
+Deadlines are instants: the end of a London day (23:59:59 Europe/London) returned in UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from dps.errors import ValidationFailed
+from dps.regimes import Regime
+
+LONDON = ZoneInfo("Europe/London")
+END_OF_DAY = time(23, 59, 59)
+ONE_DAY = timedelta(days=1)
+
+# A3/A4: the evaluation clock, and its extension in an individual justified case.
+EVALUATION_WORKING_DAYS = 10
+EXTENDED_EVALUATION_WORKING_DAYS = 15
+# A6: how long an admitted supplier has to refresh its declaration ([check]: a per-agreement default).
+REFRESH_WORKING_DAYS = 5
+# C2: minimum tender period in calendar days ([check]: a per-agreement default).
+MINIMUM_TENDER_CALENDAR_DAYS = 10
+# C8: standstill under each regime.
+PCR_STANDSTILL_CALENDAR_DAYS = 10
+PA_STANDSTILL_WORKING_DAYS = 8
+
+# RULES.md section 3: England & Wales under PCR 2015; any part of the UK under the Procurement Act 2023.
+_UK_SUBDIVISIONS_BY_REGIME: dict[Regime, tuple[str, ...]] = {
+    Regime.PCR2015_DPS: ("ENG",),
+    Regime.PA2023_DYNAMIC_MARKET: ("ENG", "WLS", "SCT", "NIR"),
+}
+
+
+@lru_cache(maxsize=None)
+def _bank_holidays(subdivisions: tuple[str, ...], year: int) -> frozenset[date]:
+    """Bank holidays of one year in any of the subdivisions; observed (substitute) days included."""
+    days: set[date] = set()
+    for subdivision in subdivisions:
+        days.update(holidays.country_holidays("GB", subdiv=subdivision, years=year, observed=True))
+    return frozenset(days)
+
+
+def _require_aware(instant: datetime) -> datetime:
+    if not isinstance(instant, datetime):
+        raise TypeError(f"Expected a datetime, got {type(instant).__name__}")
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError("A naive datetime is ambiguous: pass a timezone-aware instant")
+    return instant
+
+
+def _require_plain_date(day: date) -> date:
+    # A datetime is a date subclass; accepting one would silently use its own (often UTC) calendar date
+    # instead of the London date. Callers convert with london_date() first.
+    if isinstance(day, datetime) or not isinstance(day, date):
+        raise TypeError(f"Expected a date (use london_date() for instants), got {type(day).__name__}")
+    return day
+
+
+@dataclass(frozen=True)
+class WorkingDayCalendar:
+    """Monday to Friday, except bank holidays in any of `subdivisions` (holidays' GB subdivision codes)."""
+
+    subdivisions: tuple[str, ...]
+
+    @classmethod
+    def for_regime(cls, regime: Regime | str) -> WorkingDayCalendar:
+        return cls(_UK_SUBDIVISIONS_BY_REGIME[Regime(regime)])
+
+    def is_working_day(self, day: date) -> bool:
+        return self._is_working_day(_require_plain_date(day))
+
+    def add_working_days(self, start: date, n: int) -> date:
+        """The n-th working day after `start` (`start` itself is not counted; n=0 gives `start`)."""
+        day = _require_plain_date(start)
+        if n < 0:
+            raise ValueError("n must be 0 or more")
+        remaining = n
+        while remaining:
+            day += ONE_DAY
+            if self._is_working_day(day):
+                remaining -= 1
+        return day
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """How many working days d have start < d <= end; negative (mirrored) when end is before start."""
+        _require_plain_date(start)
+        _require_plain_date(end)
+        if end < start:
+            return -self.working_days_between(end, start)
+        span = (end - start).days
+        return sum(1 for offset in range(1, span + 1) if self._is_working_day(start + timedelta(days=offset)))
+
+    def next_working_day_on_or_after(self, day: date) -> date:
+        day = _require_plain_date(day)
+        while not self._is_working_day(day):
+            day += ONE_DAY
+        return day
+
+    def _is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in _bank_holidays(self.subdivisions, day.year)
+
+
+def london_instant(day: date, at: time = time(12, 0)) -> datetime:
+    """The UTC instant at which London's wall clock shows `at` on `day`."""
+    _require_plain_date(day)
+    if at.tzinfo is not None:
+        raise ValueError("`at` is a London wall-clock time and must not carry a timezone")
+    return datetime.combine(day, at, tzinfo=LONDON).astimezone(UTC)
+
+
+def london_date(instant: datetime) -> date:
+    """The calendar date in London at `instant` (which may differ from its UTC date)."""
+    return _require_aware(instant).astimezone(LONDON).date()
+
+
+def _end_of_working_day_after(start: datetime, regime: Regime | str, working_days: int) -> datetime:
+    calendar = WorkingDayCalendar.for_regime(regime)
+    due_day = calendar.add_working_days(london_date(start), working_days)
+    return london_instant(due_day, END_OF_DAY)
+
+
+def evaluation_due(received_at: datetime, regime: Regime | str, extended: bool = False) -> datetime:
+    """A3/A4: end of the 10th (15th if extended) working day after the London date of receipt."""
+    working_days = EXTENDED_EVALUATION_WORKING_DAYS if extended else EVALUATION_WORKING_DAYS
+    return _end_of_working_day_after(received_at, regime, working_days)
+
+
+def refresh_due(
+    requested_at: datetime, regime: Regime | str, working_days: int = REFRESH_WORKING_DAYS
+) -> datetime:
+    """A6: end of the 5th working day (or the agreement's setting) after the London date of the request."""
+    return _end_of_working_day_after(requested_at, regime, working_days)
+
+
+def standstill_end(award_decision_at: datetime, regime: Regime | str) -> datetime:
+    """C8: the last instant of the standstill period that follows an award decision or award notice."""
+    regime = Regime(regime)
+    calendar = WorkingDayCalendar.for_regime(regime)
+    decision_day = london_date(award_decision_at)
+    if regime is Regime.PCR2015_DPS:
+        # Ten calendar days, ending at midnight of the tenth; moved on if that day is not a working day.
+        last_day = calendar.next_working_day_on_or_after(decision_day + timedelta(days=PCR_STANDSTILL_CALENDAR_DAYS))
+    else:
+        # s.51: eight working days beginning with the publication day (day 1), if that is a working day.
+        first_day = calendar.next_working_day_on_or_after(decision_day)
+        last_day = calendar.add_working_days(first_day, PA_STANDSTILL_WORKING_DAYS - 1)
+    return london_instant(last_day, END_OF_DAY)
+
+
+def minimum_tender_deadline(invited_at: datetime, days: int = MINIMUM_TENDER_CALENDAR_DAYS) -> datetime:
+    """C2: the earliest allowed tender deadline, exactly `days` x 24 hours after the invitation."""
+    _require_aware(invited_at)
+    if days < 0:
+        raise ValueError("days must be 0 or more")
+    return (invited_at + timedelta(days=days)).astimezone(UTC)
+
+
+_FINANCIAL_YEAR_LABEL = re.compile(r"([0-9]{4})/([0-9]{2})")
+_FINANCIAL_YEAR_START_MONTH = 4
+
+
+def financial_year(day: date) -> str:
+    """The NHS financial year (1 April to 31 March) containing `day`, labelled like "2025/26"."""
+    _require_plain_date(day)
+    start_year = day.year if day.month >= _FINANCIAL_YEAR_START_MONTH else day.year - 1
+    return f"{start_year:04d}/{(start_year + 1) % 100:02d}"
+
+
+def financial_year_bounds(label: str) -> tuple[date, date]:
+    """First and last day (1 April, 31 March) of the financial year labelled like "2025/26"."""
+    match = _FINANCIAL_YEAR_LABEL.fullmatch(label.strip())
+    start_year = int(match.group(1)) if match else 0
+    if not match or int(match.group(2)) != (start_year + 1) % 100 or not 1 <= start_year < MAXYEAR:
+        raise ValidationFailed("Enter a financial year like 2025/26", field="financial_year")
+    return date(start_year, _FINANCIAL_YEAR_START_MONTH, 1), date(start_year + 1, 3, 31)

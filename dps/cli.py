@@ -1,0 +1,113 @@
+"""The `dps` command: serve the marketplace, migrate the database, load demo data, manage users."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from dps.identity.models import Role
+from dps.settings import Settings, SettingsError
+
+console = Console()
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        # One clear line naming the variable, then stop.
+        click.echo(f"Configuration error: {error}", err=True)
+        sys.exit(2)
+
+
+def run_async(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(sessionmaker)` against the configured database, disposing of the engine afterwards."""
+    from dps.db import make_engine, make_sessionmaker
+
+    async def main() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            return await work(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@click.group(help="NHS Innovation DPS marketplace.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Serve the marketplace over HTTP.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str, port: int, reload: bool) -> None:
+    import uvicorn
+
+    settings = load_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]NHS Innovation DPS[/bold] at [link]http://{host}:{port}[/link]  (database: "
+                  f"{'SQLite' if settings.is_sqlite else 'PostgreSQL'}, search: {settings.search_backend})")
+    uvicorn.run("dps.app:create_app", factory=True, host=host, port=port, reload=reload, proxy_headers=True)
+
+
+@main.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command(help="Apply every Alembic migration, then load any missing reference data.")
+def upgrade() -> None:
+    from dps.migrate import upgrade_database
+
+    settings = load_settings()
+    added = upgrade_database(settings)
+    console.print(f"Database is up to date ({'SQLite' if settings.is_sqlite else 'PostgreSQL'}); "
+                  f"{added} reference rows added.")
+
+
+@main.command("seed-demo", help="Load demo organisations, users and data.")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database already has users.")
+def seed_demo(if_empty: bool) -> None:
+    from dps.demo import DEMO_PASSWORD, seed_demo_data
+
+    settings = load_settings()
+    accounts = run_async(settings, lambda sessions: seed_demo_data(sessions, settings, only_if_empty=if_empty))
+    if accounts is None:
+        console.print("Demo data already present: nothing loaded.")
+        from dps.demo import DEMO_ACCOUNTS
+
+        accounts = DEMO_ACCOUNTS
+    console.print("Demo accounts (password for all: [bold]" + DEMO_PASSWORD + "[/bold]):")
+    for role, email in accounts:
+        console.print(f"  {role:<16} {email}")
+
+
+@main.command("create-user", help="Create a user with a role in an organisation (by ODS code, Companies House "
+                                  "number, or 'authority').")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--org", "organisation", required=True, help="ODS code, Companies House number or 'authority'.")
+@click.option("--name", "full_name", default=None, help="Full name (defaults to the email's local part).")
+@click.password_option(envvar="DPS_NEW_USER_PASSWORD")
+def create_user(email: str, role: str, organisation: str, full_name: str | None, password: str) -> None:
+    from dps.errors import DomainError
+    from dps.identity.commands import create_user_with_role
+
+    settings = load_settings()
+    try:
+        user_id = run_async(settings, lambda sessions: create_user_with_role(
+            sessions, settings, email=email, role=role, organisation_key=organisation,
+            full_name=full_name or email.split("@", 1)[0], password=password))
+    except DomainError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    console.print(f"Created user {user_id}: {email} as {role}.")

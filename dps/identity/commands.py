@@ -1,0 +1,51 @@
+"""Identity commands run from the CLI: whole transactions, committed here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from dps.audit.services import Actor
+from dps.errors import NotFound, ValidationFailed
+from dps.identity.models import Organisation, OrganisationKind, Role
+from dps.identity.passwords import Passwords
+from dps.identity.rules import normalise_companies_house_number
+from dps.identity.services import add_membership, create_user
+from dps.settings import Settings
+
+
+async def find_organisation(session: Any, key: str) -> Organisation:
+    """An organisation by ODS code, Companies House number, or the word 'authority'."""
+    key = key.strip()
+    if key.lower() == "authority":
+        query = sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY)
+    else:
+        candidates = {key.upper()}
+        try:
+            candidates.add(normalise_companies_house_number(key))
+        except ValidationFailed:
+            pass  # not a Companies House number: an ODS code, then
+        query = sa.select(Organisation).where(
+            sa.or_(Organisation.ods_code.in_(candidates), Organisation.companies_house_number.in_(candidates))
+        )
+    organisation = (await session.scalars(query)).first()
+    if organisation is None:
+        raise NotFound(f"No organisation has the ODS code or Companies House number {key!r}")
+    return organisation
+
+
+async def create_user_with_role(
+    sessions: Any, settings: Settings, *, email: str, role: str, organisation_key: str, full_name: str, password: str
+) -> int:
+    from dps.clock import SystemClock
+
+    now = SystemClock().now()
+    actor = Actor.system("cli")
+    async with sessions() as session:
+        organisation = await find_organisation(session, organisation_key)
+        user = await create_user(session, Passwords.for_environment(settings.environment), email=email,
+                                 full_name=full_name, password=password, actor=actor, now=now, email_verified=True)
+        await add_membership(session, user=user, organisation=organisation, role=Role(role), actor=actor, now=now)
+        await session.commit()
+        return user.id or 0

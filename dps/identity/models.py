@@ -1,0 +1,74 @@
+"""Users, organisations and the roles that join them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from dps.db import utc_column
+
+
+class OrganisationKind(StrEnum):
+    SUPPLIER = "supplier"
+    BUYER = "buyer"
+    AUTHORITY = "authority"
+
+
+class Role(StrEnum):
+    SUPPLIER_ADMIN = "supplier_admin"
+    SUPPLIER_USER = "supplier_user"
+    BUYER = "buyer"
+    EVALUATOR = "evaluator"
+    FUND_MANAGER = "fund_manager"
+    AUTHORITY_ADMIN = "authority_admin"
+
+
+# Which roles make sense in which kind of organisation. Evaluators sit in buyer organisations
+# (competition evaluation) and in the DPS authority (admission evaluation).
+ROLES_BY_KIND: dict[OrganisationKind, frozenset[Role]] = {
+    OrganisationKind.SUPPLIER: frozenset({Role.SUPPLIER_ADMIN, Role.SUPPLIER_USER}),
+    OrganisationKind.BUYER: frozenset({Role.BUYER, Role.EVALUATOR, Role.FUND_MANAGER}),
+    OrganisationKind.AUTHORITY: frozenset({Role.EVALUATOR, Role.AUTHORITY_ADMIN}),
+}
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20, index=True)
+    name: str = Field(max_length=200)
+    trading_name: str | None = Field(default=None, max_length=200)
+    companies_house_number: str | None = Field(default=None, max_length=8, unique=True)
+    ods_code: str | None = Field(default=None, max_length=10, unique=True)
+    buyer_type: str | None = Field(default=None, max_length=20)
+    # For ICBs and trusts: the NHS England region they sit in (its ODS code, e.g. Y56 for London).
+    region_ods_code: str | None = Field(default=None, max_length=10)
+    created_at: datetime = Field(sa_column=utc_column())
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    full_name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=200)
+    is_active: bool = Field(default=True)
+    email_verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    last_login_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "membership"
+    __table_args__ = (sa.UniqueConstraint("user_id", "organisation_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    role: str = Field(max_length=30)
+    created_at: datetime = Field(sa_column=utc_column())

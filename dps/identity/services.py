@@ -1,0 +1,190 @@
+"""Users, organisations and memberships: each change is one transaction with its audit event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.audit.services import Actor, record
+from dps.errors import Conflict, ValidationFailed
+from dps.identity.models import ROLES_BY_KIND, Membership, Organisation, OrganisationKind, Role, User
+from dps.identity.passwords import MINIMUM_PASSWORD_LENGTH, Passwords
+from dps.identity.rules import BuyerType, normalise_companies_house_number, normalise_ods_code
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    organisation_id: int
+    organisation_name: str
+    organisation_kind: OrganisationKind
+    role: Role
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """What the web layer knows about the person making a request."""
+
+    id: int
+    email: str
+    full_name: str
+    memberships: tuple[MembershipView, ...]
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(m.role for m in self.memberships)
+
+    def has_any_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def has_role_in(self, kind: OrganisationKind, *roles: Role) -> bool:
+        return any(m.organisation_kind == kind and m.role in roles for m in self.memberships)
+
+    def organisation_ids(self, *roles: Role) -> frozenset[int]:
+        return frozenset(m.organisation_id for m in self.memberships if not roles or m.role in roles)
+
+
+def normalise_email(raw: str) -> str:
+    email = raw.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 320:
+        raise ValidationFailed("Enter an email address in the correct format, like name@example.nhs.uk", field="email")
+    return email
+
+
+async def create_user(
+    session: AsyncSession,
+    passwords: Passwords,
+    *,
+    email: str,
+    full_name: str,
+    password: str,
+    actor: Actor,
+    now: datetime,
+    email_verified: bool = False,
+) -> User:
+    email = normalise_email(email)
+    if not full_name.strip():
+        raise ValidationFailed("Enter your full name", field="full_name")
+    if len(password) < MINIMUM_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"Password must be {MINIMUM_PASSWORD_LENGTH} characters or more", field="password"
+        )
+    if await session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise Conflict("An account with this email address already exists", )
+    user = User(
+        email=email,
+        full_name=full_name.strip(),
+        password_hash=passwords.hash(password),
+        created_at=now,
+        email_verified_at=now if email_verified else None,
+    )
+    session.add(user)
+    await session.flush()
+    await record(
+        session, actor=actor, action="user.created", entity_type="user", entity_id=user.id or 0, now=now,
+        after={"email": user.email, "full_name": user.full_name},
+    )
+    return user
+
+
+async def sign_in(
+    session: AsyncSession, passwords: Passwords, *, email: str, password: str, now: datetime
+) -> User | None:
+    """The user if the email and password match an active account; None otherwise (never says which part failed).
+
+    A successful sign-in is recorded (last sign-in time and an audit event) and committed.
+    """
+    user = await session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    password_matches = passwords.verify(user.password_hash if user else None, password)
+    if user is None or not password_matches or not user.is_active:
+        return None
+    user.last_login_at = now
+    await record(
+        session, actor=Actor(user.id, user.email), action="user.signed_in", entity_type="user",
+        entity_id=user.id or 0, now=now,
+    )
+    await session.commit()
+    return user
+
+
+async def create_organisation(
+    session: AsyncSession,
+    *,
+    kind: OrganisationKind,
+    name: str,
+    actor: Actor,
+    now: datetime,
+    companies_house_number: str | None = None,
+    ods_code: str | None = None,
+    buyer_type: BuyerType | None = None,
+    region_ods_code: str | None = None,
+    trading_name: str | None = None,
+) -> Organisation:
+    if not name.strip():
+        raise ValidationFailed("Enter the organisation's name", field="name")
+    organisation = Organisation(kind=kind, name=name.strip(), trading_name=trading_name, created_at=now)
+    if kind is OrganisationKind.SUPPLIER:
+        organisation.companies_house_number = normalise_companies_house_number(companies_house_number or "")
+        taken = sa.select(Organisation.id).where(
+            Organisation.companies_house_number == organisation.companies_house_number
+        )
+        if await session.scalar(taken) is not None:
+            raise Conflict("An organisation with this Companies House number is already registered")
+    elif kind is OrganisationKind.BUYER:
+        if buyer_type is None:
+            raise ValidationFailed("Select the type of NHS organisation", field="buyer_type")
+        organisation.buyer_type = buyer_type
+        organisation.ods_code = normalise_ods_code(ods_code or "", buyer_type)
+        organisation.region_ods_code = region_ods_code
+        if await session.scalar(sa.select(Organisation.id).where(Organisation.ods_code == organisation.ods_code)):
+            raise Conflict("An organisation with this ODS code is already registered")
+    session.add(organisation)
+    await session.flush()
+    await record(
+        session, actor=actor, action="organisation.created", entity_type="organisation",
+        entity_id=organisation.id or 0, now=now, after=organisation.model_dump(mode="json", exclude={"id"}),
+    )
+    return organisation
+
+
+async def add_membership(
+    session: AsyncSession, *, user: User, organisation: Organisation, role: Role, actor: Actor, now: datetime
+) -> Membership:
+    kind = OrganisationKind(organisation.kind)
+    if role not in ROLES_BY_KIND[kind]:
+        allowed = ", ".join(sorted(ROLES_BY_KIND[kind]))
+        raise ValidationFailed(f"A {kind} organisation's roles are: {allowed}", field="role")
+    existing = await session.scalar(
+        sa.select(Membership).where(
+            Membership.user_id == user.id, Membership.organisation_id == organisation.id, Membership.role == role
+        )
+    )
+    if existing is not None:
+        return existing
+    membership = Membership(user_id=user.id or 0, organisation_id=organisation.id or 0, role=role, created_at=now)
+    session.add(membership)
+    await session.flush()
+    await record(
+        session, actor=actor, action="membership.added", entity_type="membership", entity_id=membership.id or 0,
+        now=now, after={"user_id": user.id, "organisation_id": organisation.id, "role": role},
+    )
+    return membership
+
+
+async def load_signed_in_user(session: AsyncSession, user_id: int) -> SignedInUser | None:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    rows = await session.execute(
+        sa.select(Membership.organisation_id, Organisation.name, Organisation.kind, Membership.role)
+        .join(Organisation, Organisation.id == Membership.organisation_id)
+        .where(Membership.user_id == user_id)
+        .order_by(Organisation.name, Membership.role)
+    )
+    memberships = tuple(
+        MembershipView(org_id, org_name, OrganisationKind(kind), Role(role)) for org_id, org_name, kind, role in rows
+    )
+    return SignedInUser(user.id or 0, user.email, user.full_name, memberships)

@@ -1,0 +1,40 @@
+"""Alembic, driven from code: `dps db upgrade`, `make install` and the tests all migrate the same way."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.config import Config
+
+from dps.settings import PROJECT_ROOT, Settings
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade_database(settings: Settings) -> int:
+    """Migrate to head and load missing reference data; returns how many reference rows were added."""
+    if settings.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(settings.database_url), "head")
+    return asyncio.run(_load_reference(settings))
+
+
+async def _load_reference(settings: Settings) -> int:
+    from dps.clock import SystemClock
+    from dps.db import make_engine, make_sessionmaker
+    from dps.reference import load_reference_data
+
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            added = await load_reference_data(session, SystemClock().now())
+            await session.commit()
+            return added
+    finally:
+        await engine.dispose()

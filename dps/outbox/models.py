@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from dps.db import utc_column
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    __table_args__ = (sa.Index("ix_outbox_message_pending", "topic", "processed_at", "available_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=60)
+    # Consumers are idempotent on this key (entity id + version, event id, idempotency key).
+    dedupe_key: str = Field(max_length=200, unique=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = Field(sa_column=utc_column())
+    available_at: datetime = Field(sa_column=utc_column())
+    attempts: int = Field(default=0)
+    processed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, sa_type=sa.Text)

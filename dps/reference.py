@@ -1,0 +1,177 @@
+"""Reference data every installation has: NHS England regions, the 42 ICBs, the DPS authority and agreements.
+
+Loaded idempotently by `dps db upgrade` (after the migrations) and by the demo seed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.agreements.models import Agreement, Category
+from dps.audit.models import AuditChainHead
+from dps.audit.services import Actor, record
+from dps.identity.models import Organisation, OrganisationKind
+from dps.identity.rules import BuyerType
+from dps.regimes import Regime
+
+NHS_ENGLAND_REGIONS: dict[str, str] = {
+    "Y56": "NHS England London",
+    "Y58": "NHS England South West",
+    "Y59": "NHS England South East",
+    "Y60": "NHS England Midlands",
+    "Y61": "NHS England East of England",
+    "Y62": "NHS England North West",
+    "Y63": "NHS England North East and Yorkshire",
+}
+
+# (ODS code, name, region ODS code) for the 42 integrated care boards in England.
+INTEGRATED_CARE_BOARDS: tuple[tuple[str, str, str], ...] = (
+    ("QHM", "NHS North East and North Cumbria Integrated Care Board", "Y63"),
+    ("QOQ", "NHS Humber and North Yorkshire Integrated Care Board", "Y63"),
+    ("QF7", "NHS South Yorkshire Integrated Care Board", "Y63"),
+    ("QWO", "NHS West Yorkshire Integrated Care Board", "Y63"),
+    ("QE1", "NHS Lancashire and South Cumbria Integrated Care Board", "Y62"),
+    ("QOP", "NHS Greater Manchester Integrated Care Board", "Y62"),
+    ("QYG", "NHS Cheshire and Merseyside Integrated Care Board", "Y62"),
+    ("QHL", "NHS Birmingham and Solihull Integrated Care Board", "Y60"),
+    ("QUA", "NHS Black Country Integrated Care Board", "Y60"),
+    ("QWU", "NHS Coventry and Warwickshire Integrated Care Board", "Y60"),
+    ("QGH", "NHS Herefordshire and Worcestershire Integrated Care Board", "Y60"),
+    ("QOC", "NHS Shropshire, Telford and Wrekin Integrated Care Board", "Y60"),
+    ("QNC", "NHS Staffordshire and Stoke-on-Trent Integrated Care Board", "Y60"),
+    ("QJ2", "NHS Derby and Derbyshire Integrated Care Board", "Y60"),
+    ("QK1", "NHS Leicester, Leicestershire and Rutland Integrated Care Board", "Y60"),
+    ("QJM", "NHS Lincolnshire Integrated Care Board", "Y60"),
+    ("QPM", "NHS Northamptonshire Integrated Care Board", "Y60"),
+    ("QT1", "NHS Nottingham and Nottinghamshire Integrated Care Board", "Y60"),
+    ("QHG", "NHS Bedfordshire, Luton and Milton Keynes Integrated Care Board", "Y61"),
+    ("QUE", "NHS Cambridgeshire and Peterborough Integrated Care Board", "Y61"),
+    ("QM7", "NHS Hertfordshire and West Essex Integrated Care Board", "Y61"),
+    ("QH8", "NHS Mid and South Essex Integrated Care Board", "Y61"),
+    ("QMM", "NHS Norfolk and Waveney Integrated Care Board", "Y61"),
+    ("QJG", "NHS Suffolk and North East Essex Integrated Care Board", "Y61"),
+    ("QMF", "NHS North East London Integrated Care Board", "Y56"),
+    ("QMJ", "NHS North Central London Integrated Care Board", "Y56"),
+    ("QRV", "NHS North West London Integrated Care Board", "Y56"),
+    ("QKK", "NHS South East London Integrated Care Board", "Y56"),
+    ("QWE", "NHS South West London Integrated Care Board", "Y56"),
+    ("QU9", "NHS Buckinghamshire, Oxfordshire and Berkshire West Integrated Care Board", "Y59"),
+    ("QNQ", "NHS Frimley Integrated Care Board", "Y59"),
+    ("QXU", "NHS Surrey Heartlands Integrated Care Board", "Y59"),
+    ("QNX", "NHS Sussex Integrated Care Board", "Y59"),
+    ("QKS", "NHS Kent and Medway Integrated Care Board", "Y59"),
+    ("QRL", "NHS Hampshire and Isle of Wight Integrated Care Board", "Y59"),
+    ("QOX", "NHS Bath and North East Somerset, Swindon and Wiltshire Integrated Care Board", "Y58"),
+    ("QUY", "NHS Bristol, North Somerset and South Gloucestershire Integrated Care Board", "Y58"),
+    ("QT6", "NHS Cornwall and the Isles of Scilly Integrated Care Board", "Y58"),
+    ("QJK", "NHS Devon Integrated Care Board", "Y58"),
+    ("QVV", "NHS Dorset Integrated Care Board", "Y58"),
+    ("QR1", "NHS Gloucestershire Integrated Care Board", "Y58"),
+    ("QSL", "NHS Somerset Integrated Care Board", "Y58"),
+)
+
+AUTHORITY_NAME = "NHS Innovation DPS Authority"
+
+MEDTECH_DPS_REFERENCE = "DPS-MTI-2024"
+DYNAMIC_MARKET_REFERENCE = "DM-DHI-2025"
+
+# (agreement reference, slug, name, description)
+CATEGORIES: tuple[tuple[str, str, str, str], ...] = (
+    (MEDTECH_DPS_REFERENCE, "virtual-wards", "Virtual wards and remote monitoring",
+     "Technology-enabled hospital-at-home care: remote observation, alerting and clinical dashboards."),
+    (MEDTECH_DPS_REFERENCE, "wearables-home-diagnostics", "Wearables and home diagnostics",
+     "Wearable sensors and tests people use at home, with results shared with their care team."),
+    (MEDTECH_DPS_REFERENCE, "ai-diagnostics", "AI diagnostics and decision support",
+     "Artificial intelligence that supports diagnosis, triage and clinical decisions."),
+    (MEDTECH_DPS_REFERENCE, "imaging", "Digital and 3D imaging",
+     "Digital pathology, 3D imaging and image analysis, including CT-derived physiology."),
+    (MEDTECH_DPS_REFERENCE, "surgical-infection-prevention", "Surgical and infection-prevention devices",
+     "Devices that make surgery safer and prevent healthcare-associated infection."),
+    (MEDTECH_DPS_REFERENCE, "logistics", "Logistics: drones and delivery",
+     "Clinical logistics, including drone delivery of samples and medicines."),
+    (MEDTECH_DPS_REFERENCE, "digital-mental-health", "Digital mental health",
+     "Digital therapies and support for mental health, assured for NHS use."),
+    (DYNAMIC_MARKET_REFERENCE, "population-health-analytics", "Population health analytics",
+     "Tools that help integrated care systems understand and act on population health."),
+    (DYNAMIC_MARKET_REFERENCE, "digital-therapeutics", "Digital therapeutics",
+     "Evidence-based software that prevents, manages or treats a condition."),
+)
+
+AGREEMENTS: tuple[dict[str, object], ...] = (
+    {
+        "reference": MEDTECH_DPS_REFERENCE,
+        "name": "Medical Technology Innovation DPS",
+        "regime": Regime.PCR2015_DPS,
+        "description": "A dynamic purchasing system for innovative medical technology, open to new suppliers "
+        "throughout its life.",
+        "starts_on": date(2024, 4, 1),
+        "ends_on": date(2029, 2, 23),
+        "rule_settings": {"minimum_tender_days": 10, "refresh_response_working_days": 5},
+    },
+    {
+        "reference": DYNAMIC_MARKET_REFERENCE,
+        "name": "Digital Health Innovation Dynamic Market",
+        "regime": Regime.PA2023_DYNAMIC_MARKET,
+        "description": "A dynamic market under the Procurement Act 2023 for digital health innovation.",
+        "starts_on": date(2025, 4, 1),
+        "ends_on": date(2031, 3, 31),
+        "rule_settings": {"minimum_tender_days": 10, "refresh_response_working_days": 5},
+    },
+)
+
+
+async def load_reference_data(session: AsyncSession, now: datetime) -> int:
+    """Insert whatever reference rows are missing; returns how many were added. Safe to run any number of times."""
+    added = 0
+    actor = Actor.system("reference-data")
+    if await session.get(AuditChainHead, 1) is None:
+        session.add(AuditChainHead(id=1))
+        await session.flush()
+
+    existing_ods = set((await session.scalars(sa.select(Organisation.ods_code).where(Organisation.ods_code.is_not(None)))).all())
+    buyers = [(code, name, BuyerType.NHSE_REGION, None) for code, name in NHS_ENGLAND_REGIONS.items()]
+    buyers += [(code, name, BuyerType.ICB, region) for code, name, region in INTEGRATED_CARE_BOARDS]
+    for code, name, buyer_type, region in buyers:
+        if code in existing_ods:
+            continue
+        session.add(
+            Organisation(kind=OrganisationKind.BUYER, name=name, ods_code=code, buyer_type=buyer_type,
+                         region_ods_code=region, created_at=now)
+        )
+        added += 1
+
+    authority = await session.scalar(sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
+    if authority is None:
+        session.add(Organisation(kind=OrganisationKind.AUTHORITY, name=AUTHORITY_NAME, created_at=now))
+        added += 1
+
+    agreements: dict[str, Agreement] = {
+        a.reference: a for a in (await session.scalars(sa.select(Agreement))).all()
+    }
+    for spec in AGREEMENTS:
+        if spec["reference"] in agreements:
+            continue
+        agreement = Agreement(**spec)  # type: ignore[arg-type]
+        session.add(agreement)
+        await session.flush()
+        agreements[agreement.reference] = agreement
+        await record(session, actor=actor, action="agreement.created", entity_type="agreement",
+                     entity_id=agreement.id or 0, now=now, after=agreement.model_dump(mode="json", exclude={"id"}))
+        added += 1
+
+    existing_categories = set((await session.execute(sa.select(Category.agreement_id, Category.slug))).tuples().all())
+    for reference, slug, name, description in CATEGORIES:
+        agreement_id = agreements[reference].id
+        if (agreement_id, slug) in existing_categories:
+            continue
+        category = Category(agreement_id=agreement_id or 0, slug=slug, name=name, description=description)
+        session.add(category)
+        await session.flush()
+        await record(session, actor=actor, action="category.created", entity_type="category",
+                     entity_id=category.id or 0, now=now, after={"agreement": reference, "slug": slug, "name": name})
+        added += 1
+    await session.flush()
+    return added

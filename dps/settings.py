@@ -1,0 +1,134 @@
+"""Settings read from the environment, with working defaults for the embedded mode.
+
+A bad value stops start-up with one line naming the variable (SettingsError).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+SEARCH_BACKENDS = ("embedded", "meilisearch")
+ENVIRONMENTS = ("development", "test", "production")
+# Only used when nothing is set and we are not in production: a fixed key keeps local sessions valid across restarts.
+_DEVELOPMENT_SECRET = "development-only-secret-key-change-me-0123456789"
+
+
+class SettingsError(ValueError):
+    """One environment variable holds a value we cannot use."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    database_url: str
+    secret_key: str
+    search_backend: str
+    meilisearch_url: str | None
+    meilisearch_api_key: str | None
+    stripe_api_base: str
+    stripe_secret_key: str | None
+    stripe_webhook_secret: str | None
+    smtp_url: str
+    mail_from: str
+    redis_url: str | None
+    base_url: str
+    ocid_prefix: str
+    login_rate_limit_per_minute: int
+    var_dir: Path
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        environment = _choice(env, "DPS_ENV", "development", ENVIRONMENTS)
+        var_dir = Path(env.get("DPS_VAR_DIR") or VAR_DIR)
+        secret_key = env.get("SECRET_KEY") or ""
+        if not secret_key:
+            if environment == "production":
+                raise SettingsError("SECRET_KEY", "must be set in production (at least 32 characters)")
+            secret_key = _DEVELOPMENT_SECRET
+        if len(secret_key) < 32:
+            raise SettingsError("SECRET_KEY", "must be at least 32 characters long")
+        search_backend = _choice(env, "SEARCH_BACKEND", "embedded", SEARCH_BACKENDS)
+        meilisearch_url = _optional_url(env, "MEILISEARCH_URL", ("http", "https"))
+        if search_backend == "meilisearch" and not meilisearch_url:
+            raise SettingsError("MEILISEARCH_URL", "must be set when SEARCH_BACKEND=meilisearch")
+        stripe_secret_key = env.get("STRIPE_SECRET_KEY") or None
+        if stripe_secret_key and not stripe_secret_key.startswith(("sk_test_", "sk_live_", "rk_")):
+            raise SettingsError("STRIPE_SECRET_KEY", "must look like sk_test_... or sk_live_...")
+        return cls(
+            environment=environment,
+            database_url=normalise_database_url(env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'dps.db'}"),
+            secret_key=secret_key,
+            search_backend=search_backend,
+            meilisearch_url=meilisearch_url,
+            meilisearch_api_key=env.get("MEILISEARCH_API_KEY") or None,
+            stripe_api_base=_optional_url(env, "STRIPE_API_BASE", ("http", "https")) or "https://api.stripe.com",
+            stripe_secret_key=stripe_secret_key,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            smtp_url=_optional_url(env, "SMTP_URL", ("smtp", "smtps")) or "smtp://127.0.0.1:1025",
+            mail_from=env.get("MAIL_FROM") or "NHS Innovation DPS <no-reply@dps.example.nhs.uk>",
+            redis_url=_optional_url(env, "REDIS_URL", ("redis", "rediss")),
+            base_url=(_optional_url(env, "BASE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/"),
+            ocid_prefix=env.get("OCID_PREFIX") or "ocds-dpsnhs",
+            login_rate_limit_per_minute=_positive_int(env, "LOGIN_RATE_LIMIT_PER_MINUTE", 10),
+            var_dir=var_dir,
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain sqlite:/// and postgresql:// URLs and name the async driver we use."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme in ("sqlite", "sqlite+aiosqlite"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    raise SettingsError("DATABASE_URL", f"unsupported scheme {scheme or url!r}: use sqlite:/// or postgresql://")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in choices:
+        raise SettingsError(name, f"{value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _optional_url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    value = env.get(name) or None
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise SettingsError(name, f"{value!r} is not a {'/'.join(schemes)} URL with a host")
+    try:
+        parts.port  # noqa: B018 - raises on a non-numeric port
+    except ValueError:
+        raise SettingsError(name, f"{value!r} has an invalid port") from None
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(name, f"{raw!r} is not a positive whole number")
+    return int(raw)

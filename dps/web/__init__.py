@@ -1,0 +1,1 @@
+"""Cross-cutting web parts: app factory, templates, sign-in, guards, errors, health."""

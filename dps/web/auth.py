@@ -1,0 +1,90 @@
+"""Who is asking (loaded once per request from the session) and the guards every route declares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from dps.identity.models import OrganisationKind, Role
+from dps.identity.services import MembershipView, SignedInUser, load_signed_in_user
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+GUARD_MARK = "__dps_access_rule__"
+
+
+class CurrentUserMiddleware(ASGIMiddleware):
+    """Puts the signed-in user (or None) in scope["user"] for guards, handlers and templates."""
+
+    scopes = ("http",)  # type: ignore[assignment]
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        scope["user"] = None
+        session = scope.get("session")
+        user_id = session.get("user_id") if isinstance(session, dict) else None
+        if isinstance(user_id, int):
+            async with scope["app"].state.db_config.get_session() as db:
+                scope["user"] = await load_signed_in_user(db, user_id)
+        await next_app(scope, receive, send)
+
+
+def _mark(guard: Guard, description: str) -> Guard:
+    setattr(guard, GUARD_MARK, description)
+    return guard
+
+
+def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedInUser | None:
+    return connection.scope.get("user")  # type: ignore[return-value]
+
+
+def _anyone(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    return None
+
+
+def _signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if current_user(connection) is None:
+        raise NotAuthorizedException("Sign in to continue")
+
+
+public = _mark(_anyone, "anyone, signed in or not")
+signed_in = _mark(_signed_in, "any signed-in user")
+
+
+def requires_role(kind: OrganisationKind, *roles: Role) -> Guard:
+    """Allow signed-in users holding one of `roles` in an organisation of `kind` (a buyer's evaluator is not
+    the authority's evaluator)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = current_user(connection)
+        if user is None:
+            raise NotAuthorizedException("Sign in to continue")
+        if not user.has_role_in(kind, *roles):
+            raise PermissionDeniedException("Your account does not have access to this page")
+
+    guard.__name__ = f"requires_{kind}_" + "_or_".join(roles)
+    return _mark(guard, f"{kind} roles: " + ", ".join(roles))
+
+
+SUPPLIER_ROLES = (Role.SUPPLIER_ADMIN, Role.SUPPLIER_USER)
+BUYER_PORTAL_ROLES = (Role.BUYER, Role.EVALUATOR, Role.FUND_MANAGER)
+AUTHORITY_ROLES = (Role.EVALUATOR, Role.AUTHORITY_ADMIN)
+
+supplier_only = requires_role(OrganisationKind.SUPPLIER, *SUPPLIER_ROLES)
+buyer_portal_only = requires_role(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES)
+authority_only = requires_role(OrganisationKind.AUTHORITY, *AUTHORITY_ROLES)
+authority_admin_only = requires_role(OrganisationKind.AUTHORITY, Role.AUTHORITY_ADMIN)
+
+
+def access_rule_of(handler: BaseRouteHandler) -> list[str]:
+    """The access rules declared on a route (through its own guards or its router's); empty means none."""
+    return [getattr(guard, GUARD_MARK) for guard in handler.resolve_guards() if hasattr(guard, GUARD_MARK)]
+
+
+def memberships_in(connection: ASGIConnection[Any, Any, Any, Any], kind: OrganisationKind) -> list[MembershipView]:
+    user = current_user(connection)
+    return [m for m in user.memberships if m.organisation_kind is kind] if user else []

@@ -1,0 +1,73 @@
+"""Turns errors into clear pages for people and JSON for API clients, with the right status code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from dps.errors import DomainError
+
+logger = logging.getLogger("dps.web")
+
+TITLES = {
+    400: "There is a problem with your request",
+    401: "Sign in to continue",
+    403: "You do not have permission to do this",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    409: "This cannot be done in the current state",
+    429: "Too many attempts",
+    500: "Sorry, there is a problem with the service",
+    503: "Sorry, the service is unavailable",
+}
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    return path.startswith(("/api/", "/webhooks/", "/schema")) or path == "/health"
+
+
+def _respond(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
+    if wants_json(request):
+        return Response({"status_code": status, "detail": detail}, status_code=status, media_type=MediaType.JSON)
+    return Template(
+        "error.html",
+        context={"title": TITLES.get(status, "Sorry, there is a problem"), "detail": detail, "status": status},
+        status_code=status,
+    )
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotAuthorizedException) and not wants_json(request):
+        had_session = request.cookies.get("session") not in (None, "null")
+        reason = "expired" if had_session else "required"
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/login?reason={reason}&next={quote(target, safe='')}", status_code=303)
+    detail = exc.detail
+    if exc.status_code == 403 and "CSRF" in str(detail):
+        detail = "Your form could not be checked as coming from this service. Go back, reload the page and try again."
+    if exc.status_code == 429:
+        detail = "You have tried too many times. Wait a minute and try again."
+    return _respond(request, exc.status_code, str(detail))
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return _respond(request, exc.status_code, str(exc))
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _respond(request, HTTP_500_INTERNAL_SERVER_ERROR, "Try again later.")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    HTTPException: handle_http_exception,
+    DomainError: handle_domain_error,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,41 @@
+"""Small helpers for server-rendered forms: read a posted form, collect errors for the NHS.UK error summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Request
+
+
+async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The posted fields as plain strings (CSRF token removed); multi-valued fields keep their last value."""
+    form = await request.form()
+    return {key: str(value) for key, value in form.items() if key != "_csrf_token"}
+
+
+@dataclass
+class FormErrors:
+    """Field -> message, in the order found; renders as the error summary plus one message per field."""
+
+    messages: dict[str, str] = field(default_factory=dict)
+
+    def add(self, field_name: str, message: str) -> None:
+        self.messages.setdefault(field_name, message)
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def summary(self) -> list[dict[str, str]]:
+        return [{"text": message, "href": f"#{name}"} for name, message in self.messages.items()]
+
+    def get(self, field_name: str) -> dict[str, str] | None:
+        message = self.messages.get(field_name)
+        return {"text": message} if message else None
+
+
+def safe_next_path(raw: str | None, default: str) -> str:
+    """Only follow local paths after sign-in: never an open redirect to another site."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
+        return raw
+    return default

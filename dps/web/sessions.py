@@ -1,0 +1,47 @@
+"""Server-side sessions (Litestar's own), with the session id rotated at sign-in against session fixation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection, Request
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.types import Message, ScopeSession
+
+_ROTATE = "dps_rotate_session"
+_NEW_ID = "dps_new_session_id"
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        state = connection.scope["state"]
+        if state.get(_ROTATE):
+            if _NEW_ID not in state:
+                state[_NEW_ID] = self.generate_session_id()
+            return str(state[_NEW_ID])
+        return super().get_session_id(connection)
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        old_id = connection.cookies.get(self.config.key)
+        if connection.scope["state"].get(_ROTATE) and old_id:
+            await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
+        await super().store_in_message(scope_session, message, connection)
+
+
+@dataclass
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend  # type: ignore[assignment]
+
+
+def start_signed_in_session(request: Request[Any, Any, Any], user_id: int) -> None:
+    """Replace whatever session the visitor had with a fresh one, under a new id, holding only the user."""
+    request.scope["state"][_ROTATE] = True
+    request.set_session({"user_id": user_id})
+
+
+def end_session(request: Request[Any, Any, Any]) -> None:
+    """Sign out: the session is deleted from the server-side store, not merely forgotten by the browser."""
+    request.clear_session()
