@@ -44,11 +44,16 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
     return sa.Column(UtcDateTime(), nullable=nullable, index=index)
 
 
-def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(database_url: str, *, immediate_transactions: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An async engine. On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE) unless
+    `immediate_transactions` is False (test inspection only: those sessions must end their reads promptly)."""
     if database_url.startswith("sqlite"):
         engine = create_async_engine(database_url, connect_args={"timeout": 30}, **kwargs)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        sa.event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        if immediate_transactions:
+            sa.event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        else:
+            sa.event.listen(engine.sync_engine, "begin", _sqlite_begin_deferred)
         return engine
     return create_async_engine(database_url, pool_pre_ping=True, **kwargs)
 
@@ -67,6 +72,10 @@ def _sqlite_begin_immediate(connection: sa.Connection) -> None:
     # Take the write lock at the start of every transaction: a read-then-write never fails half way with
     # "database is locked", and concurrent writers queue instead of overspending.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(connection: sa.Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

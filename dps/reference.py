@@ -162,7 +162,7 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
                      entity_id=agreement.id or 0, now=now, after=agreement.model_dump(mode="json", exclude={"id"}))
         added += 1
 
-    existing_categories = set((await session.execute(sa.select(Category.agreement_id, Category.slug))).tuples().all())
+    existing_categories = set((await session.execute(sa.select(Category.agreement_id, Category.slug))).all())
     for reference, slug, name, description in CATEGORIES:
         agreement_id = agreements[reference].id
         if (agreement_id, slug) in existing_categories:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar.params import FromQuery
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect, Response, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.identity.models import OrganisationKind
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
+from dps.web.deps import DbSession
 from dps.web.auth import current_user, public, signed_in
 from dps.web.forms import FormErrors, read_form, safe_next_path
 from dps.web.health import check_health
@@ -43,7 +44,7 @@ class PublicPages(Controller):
         return Template("landing.html")
 
     @get("/health", name="health", media_type="application/json")
-    async def health(self, request: Request[Any, Any, State], db_session: AsyncSession) -> Response[dict[str, str]]:
+    async def health(self, request: Request[Any, Any, State], db_session: DbSession) -> Response[dict[str, str]]:
         report, healthy = await check_health(db_session, request.app.state.settings)
         return Response(report, status_code=200 if healthy else 503)
 
@@ -54,7 +55,8 @@ class SignInPages(Controller):
     guards = [public]
 
     @get("/login", name="login")
-    async def form(self, request: Request[Any, Any, State], reason: str | None = None, next: str | None = None) -> Any:
+    async def form(self, request: Request[Any, Any, State], reason: FromQuery[str | None] = None,
+                   next: FromQuery[str | None] = None) -> Any:
         user = current_user(request)
         if user is not None:
             return Redirect(safe_next_path(next, home_path(user)), status_code=303)
@@ -62,7 +64,7 @@ class SignInPages(Controller):
                                                "values": {}, "errors": FormErrors()})
 
     @post("/login", name="login.submit")
-    async def submit(self, request: Request[Any, Any, State], db_session: AsyncSession) -> Any:
+    async def submit(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
         form = await read_form(request)
         errors = FormErrors()
         if not form.get("email", "").strip():

@@ -26,6 +26,8 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
         old_id = connection.cookies.get(self.config.key)
+        if not scope_session and not old_id:
+            return  # an anonymous visitor with nothing to keep: no server-side session, no cookie
         if connection.scope["state"].get(_ROTATE) and old_id:
             await self.delete(old_id, store=self.config.get_store_from_app(connection.scope["app"]))
         await super().store_in_message(scope_session, message, connection)

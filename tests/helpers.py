@@ -1,0 +1,76 @@
+"""Helpers the tests share: sign in through the real form, read the CSRF token, make users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.audit.services import Actor
+from dps.clock import FixedClock
+from dps.identity.models import Organisation, OrganisationKind, Role, User
+from dps.identity.passwords import Passwords
+from dps.identity.rules import BuyerType
+from dps.identity.services import add_membership, create_organisation, create_user
+
+PASSWORD = "correct-horse-battery"
+
+
+async def scalar(db: AsyncSession, statement: Any) -> Any:
+    """Run a read and end its transaction at once: the next read sees what the app committed since."""
+    value = await db.scalar(statement)
+    await db.commit()
+    return value
+
+
+async def count_rows(db: AsyncSession, model: Any) -> int:
+    return int(await scalar(db, sa.select(sa.func.count()).select_from(model)))
+
+
+def set_cookie(client: AsyncTestClient[Any], name: str, value: str) -> None:
+    client.cookies.set(name, value, domain="testserver.local")
+
+
+async def csrf_token(client: AsyncTestClient[Any], path: str = "/login") -> str:
+    """Load a page so the CSRF cookie is set, and return the token forms must send back."""
+    response = await client.get(path)
+    assert response.status_code in (200, 303), response.text
+    token = client.cookies.get("csrftoken")
+    assert token, "no CSRF cookie was set"
+    return token
+
+
+async def sign_in(client: AsyncTestClient[Any], email: str, password: str = PASSWORD, next_path: str = "") -> Any:
+    token = await csrf_token(client)
+    return await client.post(
+        "/login", data={"email": email, "password": password, "next": next_path, "_csrf_token": token}
+    )
+
+
+async def post_form(client: AsyncTestClient[Any], path: str, data: dict[str, str], form_page: str | None = None) -> Any:
+    token = await csrf_token(client, form_page or path)
+    return await client.post(path, data={**data, "_csrf_token": token})
+
+
+async def make_supplier(db: AsyncSession, clock: FixedClock, name: str = "Acme Health Ltd",
+                        number: str = "12345678") -> Organisation:
+    return await create_organisation(db, kind=OrganisationKind.SUPPLIER, name=name, companies_house_number=number,
+                                     actor=Actor.system("test"), now=clock.now())
+
+
+async def make_trust(db: AsyncSession, clock: FixedClock, name: str = "Test NHS Trust", ods: str = "RX1") -> Organisation:
+    return await create_organisation(db, kind=OrganisationKind.BUYER, name=name, ods_code=ods,
+                                     buyer_type=BuyerType.TRUST, actor=Actor.system("test"), now=clock.now())
+
+
+async def make_user(db: AsyncSession, passwords: Passwords, clock: FixedClock, email: str,
+                    organisation: Organisation | None = None, role: Role | None = None) -> User:
+    user = await create_user(db, passwords, email=email, full_name=email.split("@")[0], password=PASSWORD,
+                             actor=Actor.system("test"), now=clock.now(), email_verified=True)
+    if organisation is not None and role is not None:
+        await add_membership(db, user=user, organisation=organisation, role=role, actor=Actor.system("test"),
+                             now=clock.now())
+    await db.commit()
+    return user
