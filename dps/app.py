@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,8 @@ import dps.models  # noqa: F401 - registers every table on the metadata
 from dps.clock import Clock, SystemClock
 from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
+from dps.outbox.consumers import outbox_consumers
+from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.errors import EXCEPTION_HANDLERS
@@ -50,6 +55,23 @@ def _portal_routers() -> list[Any]:
     from supplier_portal.controllers import supplier_router
 
     return [supplier_router, buyer_router, authority_router, catalogue_router]
+
+
+@asynccontextmanager
+async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
+    """The embedded default drains the outbox inside the web process; compose runs `dps worker` instead."""
+    settings: Settings = app.state.settings
+    if settings.outbox_worker != "inprocess":
+        yield
+        return
+    worker = OutboxWorker(app.state.db_config.create_session_maker(), outbox_consumers(settings), app.state.clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
@@ -102,6 +124,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             openapi_router=Router(path="/schema", route_handlers=[], guards=[public]),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[in_process_outbox_worker],
         debug=False,
     )
     app.state.settings = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -59,6 +60,31 @@ def serve(host: str, port: int, reload: bool) -> None:
     uvicorn.run("dps.app:create_app", factory=True, host=host, port=port, reload=reload, proxy_headers=True)
 
 
+@main.command(help="Drain the outbox (email, search index, payments) until stopped.")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+def worker(once: bool) -> None:
+    from dps.clock import SystemClock
+    from dps.outbox.consumers import outbox_consumers
+    from dps.outbox.worker import OutboxWorker
+
+    settings = load_settings()
+
+    async def work(sessions: Any) -> None:
+        outbox = OutboxWorker(sessions, outbox_consumers(settings), SystemClock())
+        if once:
+            report = await outbox.drain_all()
+            console.print(f"Delivered {report.delivered}, failed {report.failed}.")
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_name in ("SIGINT", "SIGTERM"):
+            loop.add_signal_handler(getattr(signal, signal_name), stop.set)
+        console.print("Outbox worker running; Ctrl+C stops it.")
+        await outbox.run(stop)
+
+    run_async(settings, work)
+
+
 @main.group(help="Database schema.")
 def db() -> None:
     pass
@@ -111,3 +137,7 @@ def create_user(email: str, role: str, organisation: str, full_name: str | None,
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
     console.print(f"Created user {user_id}: {email} as {role}.")
+
+
+if __name__ == "__main__":
+    main()

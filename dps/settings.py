@@ -16,6 +16,7 @@ VAR_DIR = PROJECT_ROOT / "var"
 
 SEARCH_BACKENDS = ("embedded", "meilisearch")
 ENVIRONMENTS = ("development", "test", "production")
+OUTBOX_WORKERS = ("inprocess", "external", "off")
 # Only used when nothing is set and we are not in production: a fixed key keeps local sessions valid across restarts.
 _DEVELOPMENT_SECRET = "development-only-secret-key-change-me-0123456789"
 
@@ -45,6 +46,7 @@ class Settings:
     base_url: str
     ocid_prefix: str
     login_rate_limit_per_minute: int
+    outbox_worker: str
     var_dir: Path
 
     @property
@@ -90,6 +92,9 @@ class Settings:
             base_url=(_optional_url(env, "BASE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/"),
             ocid_prefix=env.get("OCID_PREFIX") or "ocds-dpsnhs",
             login_rate_limit_per_minute=_positive_int(env, "LOGIN_RATE_LIMIT_PER_MINUTE", 10),
+            # Tests drain the outbox themselves, deterministically; elsewhere the app drains it unless told not to.
+            outbox_worker=_choice(env, "OUTBOX_WORKER", "off" if environment == "test" else "inprocess",
+                                  OUTBOX_WORKERS),
             var_dir=var_dir,
         )
 

@@ -139,8 +139,14 @@ def backend(database_url: str) -> str:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": database_url, "DPS_VAR_DIR": str(tmp_path)})
+def smtp_port(free_port: int) -> int:
+    return free_port
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, smtp_port: int) -> Settings:
+    return Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": database_url, "DPS_VAR_DIR": str(tmp_path),
+                              "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}"})
 
 
 @pytest.fixture
@@ -174,3 +180,29 @@ def free_port() -> Iterator[int]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     yield port
+
+
+class RecordingSmtpHandler:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.messages.append(message_from_bytes(envelope.content, policy=default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(smtp_port: int) -> Iterator[RecordingSmtpHandler]:
+    """A real SMTP server (aiosmtpd) on a free local port; `.messages` holds what it received."""
+    from aiosmtpd.controller import Controller
+
+    handler = RecordingSmtpHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        yield handler
+    finally:
+        controller.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -14,7 +14,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import MembershipView, SignedInUser, load_signed_in_user
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+# Guards are coroutines so Litestar calls them directly instead of sending each one to a thread.
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 GUARD_MARK = "__dps_access_rule__"
 
 
@@ -42,11 +43,11 @@ def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedInUser
     return connection.scope.get("user")  # type: ignore[return-value]
 
 
-def _anyone(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def _anyone(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     return None
 
 
-def _signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def _signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if current_user(connection) is None:
         raise NotAuthorizedException("Sign in to continue")
 
@@ -59,7 +60,7 @@ def requires_role(kind: OrganisationKind, *roles: Role) -> Guard:
     """Allow signed-in users holding one of `roles` in an organisation of `kind` (a buyer's evaluator is not
     the authority's evaluator)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = current_user(connection)
         if user is None:
             raise NotAuthorizedException("Sign in to continue")
@@ -82,7 +83,8 @@ authority_admin_only = requires_role(OrganisationKind.AUTHORITY, Role.AUTHORITY_
 
 def access_rule_of(handler: BaseRouteHandler) -> list[str]:
     """The access rules declared on a route (through its own guards or its router's); empty means none."""
-    return [getattr(guard, GUARD_MARK) for guard in handler.resolve_guards() if hasattr(guard, GUARD_MARK)]
+    guards = [getattr(guard, "func", guard) for guard in handler.resolve_guards()]  # unwrap Litestar's wrapper
+    return [getattr(guard, GUARD_MARK) for guard in guards if hasattr(guard, GUARD_MARK)]
 
 
 def memberships_in(connection: ASGIConnection[Any, Any, Any, Any], kind: OrganisationKind) -> list[MembershipView]:

@@ -1,0 +1,111 @@
+"""Drains the outbox at least once per message. Consumers must be idempotent (the dedupe key tells them apart).
+
+A batch is claimed with a short lease (and SKIP LOCKED on PostgreSQL, so several workers share the work),
+the transaction ends, and only then does the consumer talk to the outside world: a slow SMTP server or
+Stripe never holds a database lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from dps.clock import Clock
+from dps.outbox.models import OutboxMessage
+
+logger = logging.getLogger("dps.outbox")
+
+Consumer = Callable[[OutboxMessage], Awaitable[None]]
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff: 30 s, 1 min, 2 min ... capped at an hour."""
+    return min(timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    delivered: int
+    failed: int
+
+
+class OutboxWorker:
+    def __init__(self, sessionmaker: Any, consumers: Mapping[str, Consumer], clock: Clock, batch_size: int = 50) -> None:
+        self._sessionmaker = sessionmaker
+        self._consumers = consumers
+        self._clock = clock
+        self._batch_size = batch_size
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = self._clock.now()
+        async with self._sessionmaker() as session:
+            query = (
+                sa.select(OutboxMessage)
+                .where(OutboxMessage.processed_at.is_(None), OutboxMessage.available_at <= now,
+                       OutboxMessage.topic.in_(list(self._consumers)))
+                .order_by(OutboxMessage.id)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            messages = list((await session.scalars(query)).all())
+            for message in messages:
+                message.attempts += 1
+                message.available_at = now + LEASE
+            await session.commit()
+            return messages
+
+    async def _finish(self, message_id: int, error: str | None, attempts: int) -> None:
+        now = self._clock.now()
+        values: dict[str, Any] = (
+            {"processed_at": now, "last_error": None} if error is None
+            else {"last_error": error[:2000], "available_at": now + retry_delay(attempts)}
+        )
+        async with self._sessionmaker() as session:
+            await session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+            await session.commit()
+
+    async def drain_once(self) -> DrainReport:
+        delivered = failed = 0
+        for message in await self._claim():
+            try:
+                await self._consumers[message.topic](message)
+            except Exception as error:  # noqa: BLE001 - any failure is retried later; the reason is kept
+                logger.warning("outbox message %s (%s) failed: %s", message.id, message.topic, error)
+                await self._finish(message.id or 0, f"{type(error).__name__}: {error}", message.attempts)
+                failed += 1
+            else:
+                await self._finish(message.id or 0, None, message.attempts)
+                delivered += 1
+        return DrainReport(delivered, failed)
+
+    async def drain_all(self, max_rounds: int = 100) -> DrainReport:
+        """Drain until nothing is due (tests and the CLI); stops after `max_rounds` batches."""
+        delivered = failed = 0
+        for _ in range(max_rounds):
+            report = await self.drain_once()
+            delivered, failed = delivered + report.delivered, failed + report.failed
+            if report.delivered + report.failed == 0:
+                break
+        return DrainReport(delivered, failed)
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 2.0) -> None:
+        """The long-running loop of `dps worker` and of the in-process worker."""
+        while not stop.is_set():
+            try:
+                report = await self.drain_once()
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
+                logger.exception("outbox drain failed")
+                report = DrainReport(0, 0)
+            if report.delivered + report.failed == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+                except TimeoutError:
+                    pass

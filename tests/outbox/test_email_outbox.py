@@ -1,0 +1,72 @@
+"""Email leaves through the outbox: only after commit, at least once, retried with backoff when SMTP is down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from dps.db import make_engine, make_sessionmaker
+from dps.mail import queue_email
+from dps.outbox.consumers import outbox_consumers
+from dps.outbox.models import OutboxMessage
+from dps.outbox.worker import OutboxWorker, retry_delay
+from tests.helpers import scalar
+
+
+def worker_for(settings, clock):
+    engine = make_engine(settings.database_url)
+    return OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings), clock), engine
+
+
+async def test_a_committed_email_is_sent_once(db, settings, clock, smtp_server):
+    await queue_email(db, to="ann@acme.example", subject="Welcome", body="Hello Ann", dedupe_key="welcome:1",
+                      now=clock.now())
+    await db.commit()
+    worker, engine = worker_for(settings, clock)
+
+    first = await worker.drain_all()
+    second = await worker.drain_all()
+    await engine.dispose()
+
+    assert (first.delivered, second.delivered) == (1, 0)
+    assert len(smtp_server.messages) == 1
+    sent = smtp_server.messages[0]
+    assert sent["To"] == "ann@acme.example"
+    assert sent["Subject"] == "Welcome"
+    assert sent.get_content().strip() == "Hello Ann"
+
+
+async def test_an_email_in_a_rolled_back_transaction_never_leaves(db, settings, clock, smtp_server):
+    await queue_email(db, to="ann@acme.example", subject="Nope", body="x", dedupe_key="nope", now=clock.now())
+    await db.rollback()
+    worker, engine = worker_for(settings, clock)
+    report = await worker.drain_all()
+    await engine.dispose()
+    assert report.delivered == 0 and smtp_server.messages == []
+
+
+async def test_smtp_down_means_retry_later_not_loss(db, settings, clock):
+    # No smtp_server fixture: nothing listens on the SMTP port.
+    await queue_email(db, to="ann@acme.example", subject="Later", body="x", dedupe_key="later", now=clock.now())
+    await db.commit()
+    worker, engine = worker_for(settings, clock)
+
+    report = await worker.drain_all()
+
+    assert (report.delivered, report.failed) == (0, 1)
+    message = await scalar(db, sa.select(OutboxMessage))
+    assert message.processed_at is None
+    assert message.attempts == 1
+    assert message.last_error
+    assert message.available_at == clock.now() + retry_delay(1)
+    # Not due again until the backoff has passed.
+    assert (await worker.drain_all()).failed == 0
+    await engine.dispose()
+
+
+def test_backoff_doubles_and_is_capped():
+    delays = [retry_delay(n) for n in range(1, 12)]
+    assert delays[0] == timedelta(seconds=30)
+    assert all(later == min(earlier * 2, timedelta(hours=1)) for earlier, later in zip(delays, delays[1:]))
+    assert delays[-1] == timedelta(hours=1)

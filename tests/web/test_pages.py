@@ -1,0 +1,61 @@
+"""The public pages: NHS.UK layout, links to every part of the service, escaping, health and OpenAPI."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers import csrf_token
+
+
+async def test_landing_page_uses_the_nhsuk_layout_and_links_every_part(client):
+    response = await client.get("/")
+    assert response.status_code == 200
+    html = response.text
+    assert 'class="nhsuk-skip-link"' in html and 'href="#maincontent"' in html
+    assert 'class="nhsuk-header' in html and 'class="nhsuk-footer' in html
+    assert '<link rel="stylesheet" href="/assets/nhsuk-frontend.min.css">' in html
+    for target in ("/supplier", "/buyer", "/catalogue", "/schema"):
+        assert f'href="{target}"' in html, target
+    assert re.search(r"<h1[^>]*>Buy and supply health innovation</h1>", html)
+
+
+async def test_the_built_nhsuk_assets_are_served(client):
+    css = await client.get("/assets/nhsuk-frontend.min.css")
+    assert css.status_code == 200
+    assert ".nhsuk-header" in css.text
+    assert (await client.get("/assets/images/favicon.svg")).status_code == 200
+    assert (await client.get("/static/app.js")).status_code == 200
+
+
+async def test_user_input_is_escaped_in_pages(client):
+    response = await client.get('/login?next="><script>alert(1)</script>')
+    assert response.status_code == 200
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;" in response.text or "&#34;&gt;&lt;script&gt;" in response.text
+
+
+async def test_the_catalogue_lists_both_agreements_and_their_categories(client):
+    html = (await client.get("/catalogue")).text
+    assert "Medical Technology Innovation DPS" in html
+    assert "Digital Health Innovation Dynamic Market" in html
+    for category in ("Virtual wards and remote monitoring", "AI diagnostics and decision support",
+                     "Logistics: drones and delivery", "Digital mental health"):
+        assert category in html
+
+
+async def test_unknown_pages_get_a_clear_404(client):
+    response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+
+
+async def test_openapi_schema_is_published(client):
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    assert response.json()["info"]["title"] == "NHS Innovation DPS API"
+
+
+async def test_forms_carry_a_csrf_token(client):
+    token = await csrf_token(client)
+    page = await client.get("/login")
+    assert f'name="_csrf_token" value="{token}"' in page.text

@@ -1,0 +1,58 @@
+"""Who can open which portal: anonymous visitors are sent to sign in; other roles are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from dps.identity.models import Organisation, OrganisationKind, Role
+from tests.helpers import make_supplier, make_trust, make_user, scalar, sign_in
+
+import sqlalchemy as sa
+
+PORTALS = ["/supplier", "/buyer", "/authority"]
+
+
+@pytest.mark.parametrize("path", PORTALS)
+async def test_anonymous_visitors_are_sent_to_sign_in(client, path):
+    response = await client.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?reason=required&next=%2F{path[1:]}"
+
+
+async def _member(db, passwords, clock, kind_role):
+    kind, role = kind_role
+    if kind == "supplier":
+        organisation = await make_supplier(db, clock)
+    elif kind == "buyer":
+        organisation = await make_trust(db, clock)
+    else:
+        organisation = await scalar(db, sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
+    return await make_user(db, passwords, clock, f"{role}@example.org", organisation, role)
+
+
+CASES = [
+    (("supplier", Role.SUPPLIER_ADMIN), {"/supplier": 200, "/buyer": 403, "/authority": 403}),
+    (("supplier", Role.SUPPLIER_USER), {"/supplier": 200, "/buyer": 403, "/authority": 403}),
+    (("buyer", Role.BUYER), {"/supplier": 403, "/buyer": 200, "/authority": 403}),
+    # A buyer's evaluator scores competitions; it is not the DPS authority's evaluator.
+    (("buyer", Role.EVALUATOR), {"/supplier": 403, "/buyer": 200, "/authority": 403}),
+    (("buyer", Role.FUND_MANAGER), {"/supplier": 403, "/buyer": 200, "/authority": 403}),
+    (("authority", Role.EVALUATOR), {"/supplier": 403, "/buyer": 403, "/authority": 200}),
+    (("authority", Role.AUTHORITY_ADMIN), {"/supplier": 403, "/buyer": 403, "/authority": 200}),
+]
+
+
+@pytest.mark.parametrize(("member", "expected"), CASES, ids=[f"{k}-{r}" for (k, r), _ in CASES])
+async def test_each_role_reaches_only_its_portal(client, db, passwords, clock, member, expected):
+    user = await _member(db, passwords, clock, member)
+    assert (await sign_in(client, user.email)).status_code == 303
+    seen = {path: (await client.get(path)).status_code for path in PORTALS}
+    assert seen == expected
+
+
+async def test_a_refusal_is_a_clear_page(client, db, passwords, clock):
+    user = await _member(db, passwords, clock, ("supplier", Role.SUPPLIER_USER))
+    await sign_in(client, user.email)
+    response = await client.get("/buyer")
+    assert response.status_code == 403
+    assert "You do not have permission to do this" in response.text
