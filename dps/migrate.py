@@ -21,7 +21,7 @@ def upgrade_database(settings: Settings) -> int:
     """Migrate to head and load missing reference data; returns how many reference rows were added."""
     if settings.is_sqlite:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(settings.database_url), "head")
+    command.upgrade(alembic_config(settings.database_url), "heads")
     return asyncio.run(_load_reference(settings))
 
 

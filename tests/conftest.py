@@ -92,7 +92,7 @@ async def migrated_database(request: pytest.FixtureRequest, tmp_path_factory: py
     from dps.settings import normalise_database_url
 
     url, drop = await fresh_database_url(request.param, tmp_path_factory.mktemp(request.param))
-    await asyncio.to_thread(command.upgrade, alembic_config(normalise_database_url(url)), "head")
+    await asyncio.to_thread(command.upgrade, alembic_config(normalise_database_url(url)), "heads")
     yield url
     if drop:
         await drop()

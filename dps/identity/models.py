@@ -47,6 +47,11 @@ class Organisation(SQLModel, table=True):
     buyer_type: str | None = Field(default=None, max_length=20)
     # For ICBs and trusts: the NHS England region they sit in (its ODS code, e.g. Y56 for London).
     region_ods_code: str | None = Field(default=None, max_length=10)
+    # Supplier profile, for the SME test (Procurement Act 2023 s.123). Money in pence.
+    registered_address: str | None = Field(default=None, sa_type=sa.Text)
+    headcount: int | None = Field(default=None)
+    turnover_pence: int | None = Field(default=None, sa_type=sa.BigInteger)
+    balance_sheet_pence: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(sa_column=utc_column())
 
 
@@ -72,3 +77,19 @@ class Membership(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     role: str = Field(max_length=30)
     created_at: datetime = Field(sa_column=utc_column())
+
+
+class Invitation(SQLModel, table=True):
+    """A colleague invited by email to join an organisation with a role; accepted through a signed link."""
+
+    __tablename__ = "invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    email: str = Field(max_length=320)
+    role: str = Field(max_length=30)
+    invited_by_user_id: int = Field(foreign_key="user_account.id")
+    created_at: datetime = Field(sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    accepted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    accepted_user_id: int | None = Field(default=None, foreign_key="user_account.id")

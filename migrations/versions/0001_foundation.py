@@ -1,6 +1,6 @@
 """Foundation: identity, agreements and categories, audit chain, outbox
 
-Revision ID: ec9c0b460e16
+Revision ID: 0001_foundation
 Revises: 
 Create Date: 2026-11-23 12:13:06.407406
 """
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 
-revision: str = 'ec9c0b460e16'
+revision: str = '0001_foundation'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

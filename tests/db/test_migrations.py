@@ -21,7 +21,7 @@ async def test_migrations_match_the_models_and_downgrade_cleanly(backend, tmp_pa
     url = normalise_database_url(url)
     try:
         config = alembic_config(url)
-        await asyncio.to_thread(command.upgrade, config, "head")
+        await asyncio.to_thread(command.upgrade, config, "heads")
         engine = make_engine(url)
         async with engine.connect() as connection:
             differences = await connection.run_sync(
