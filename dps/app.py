@@ -49,12 +49,12 @@ def _stores(settings: Settings) -> dict[str, Store]:
 
 
 def _portal_routers() -> list[Any]:
-    from authority_portal.controllers import authority_router
+    from authority_portal.evaluation import authority_router
     from buyer_portal.controllers import buyer_router
     from catalogue.pages import catalogue_router
-    from supplier_portal.controllers import supplier_router
+    from supplier_portal.applications import supplier_applications_router
 
-    return [supplier_router, buyer_router, authority_router, catalogue_router]
+    return [supplier_applications_router, buyer_router, authority_router, catalogue_router]
 
 
 @asynccontextmanager

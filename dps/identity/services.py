@@ -42,6 +42,9 @@ class SignedInUser:
     def has_role_in(self, kind: OrganisationKind, *roles: Role) -> bool:
         return any(m.organisation_kind == kind and m.role in roles for m in self.memberships)
 
+    def organisation_ids_of_kind(self, kind: OrganisationKind) -> frozenset[int]:
+        return frozenset(m.organisation_id for m in self.memberships if m.organisation_kind == kind)
+
     def organisation_ids(self, *roles: Role) -> frozenset[int]:
         return frozenset(m.organisation_id for m in self.memberships if not roles or m.role in roles)
 

@@ -1,0 +1,125 @@
+"""The authority's pages for admission: the evaluation queue, section-by-section evaluation, the decision,
+clock extensions, and suspending, reinstating or removing admitted suppliers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from dps.admission import services
+from dps.admission.questionnaire import SECTIONS, assurance_expiries
+from dps.admission.rules import MembershipEvent
+from dps.errors import NotFound, ValidationFailed
+from dps.web.auth import authority_admin_only, authority_only, current_user, memberships_in
+from dps.identity.models import OrganisationKind
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form
+
+
+@get("/", name="authority.home")
+async def authority_home(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    queue = await services.evaluation_queue(db_session, request.app.state.clock.now())
+    return Template("authority/home.html", context={
+        "memberships": memberships_in(request, OrganisationKind.AUTHORITY),
+        "queue_size": len(queue), "overdue": sum(1 for item in queue if item.clock.overdue)})
+
+
+@get("/applications", name="authority.queue")
+async def queue(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    return Template("authority/applications/queue.html", context={
+        "queue": await services.evaluation_queue(db_session, request.app.state.clock.now())})
+
+
+async def _application_page(request: Request[Any, Any, Any], db_session: Any, application_id: FromPath[int],
+                            errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                            status_code: int = 200) -> Template:
+    user = current_user(request)
+    application = await services.application_for_evaluator(db_session, user, application_id)
+    now = request.app.state.clock.now()
+    return Template("authority/applications/show.html", status_code=status_code, context={
+        "summary": await services.application_summary(db_session, application),
+        "sections": SECTIONS,
+        "evaluations": await services.section_evaluations(db_session, application_id),
+        "independent": services.can_evaluate(set(user.organisation_ids()), application.organisation_id),
+        "expiries": assurance_expiries(application.answers),
+        "today": now.date(), "errors": errors or FormErrors(), "values": values or {},
+    })
+
+
+@get("/applications/{application_id:int}", name="authority.application")
+async def show(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Template:
+    return await _application_page(request, db_session, application_id)
+
+
+async def _run_form(request: Request[Any, Any, Any], db_session: Any, application_id: FromPath[int], action: Any) -> Any:
+    """Run a form's command; a validation error re-renders the page with the message and what was typed."""
+    form = await read_form(request)
+    try:
+        await action(form)
+    except ValidationFailed as error:
+        await db_session.rollback()
+        errors = FormErrors()
+        errors.add(error.field or "form", str(error))
+        return await _application_page(request, db_session, application_id, errors, form, status_code=400)
+    return Redirect(f"/authority/applications/{application_id}", status_code=303)
+
+
+@post("/applications/{application_id:int}/sections/{section_key:str}", name="authority.application.evaluate")
+async def evaluate(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int],
+                   section_key: FromPath[str]) -> Any:
+    async def action(form: dict[str, str]) -> None:
+        await services.evaluate_section(
+            db_session, current_user(request), application_id, section_key, outcome=form.get("outcome", ""),
+            comment=form.get("comment", ""), now=request.app.state.clock.now())
+
+    return await _run_form(request, db_session, application_id, action)
+
+
+@post("/applications/{application_id:int}/decision", name="authority.application.decide")
+async def decide(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Any:
+    async def action(form: dict[str, str]) -> None:
+        await services.decide_application(
+            db_session, current_user(request), application_id, decision=form.get("decision", ""),
+            reasons=form.get("reasons", ""), now=request.app.state.clock.now())
+
+    return await _run_form(request, db_session, application_id, action)
+
+
+@post("/applications/{application_id:int}/extend", name="authority.application.extend")
+async def extend(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Any:
+    async def action(form: dict[str, str]) -> None:
+        await services.extend_clock(db_session, current_user(request), application_id,
+                                    reason=form.get("reason", ""), now=request.app.state.clock.now())
+
+    return await _run_form(request, db_session, application_id, action)
+
+
+@get("/suppliers", name="authority.suppliers")
+async def suppliers(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    return Template("authority/suppliers.html", context={
+        "admissions": await services.admissions_of(db_session),
+        "can_change": current_user(request).has_role_in(OrganisationKind.AUTHORITY, "authority_admin")})
+
+
+@post("/admissions/{admission_id:int}/{event:str}", name="authority.admission.change",
+      guards=[authority_admin_only])
+async def change_admission(request: Request[Any, Any, Any], db_session: DbSession, admission_id: FromPath[int],
+                           event: FromPath[str]) -> Any:
+    try:
+        membership_event = MembershipEvent(event)
+    except ValueError:
+        raise NotFound("There is no such action") from None
+    form = await read_form(request)
+    await services.change_admission(db_session, current_user(request), admission_id, event=membership_event,
+                                    reason=form.get("reason", ""), now=request.app.state.clock.now())
+    return Redirect("/authority/suppliers", status_code=303)
+
+
+authority_router = Router(
+    path="/authority",
+    route_handlers=[authority_home, queue, show, evaluate, decide, extend, suppliers, change_admission],
+    guards=[authority_only],
+)

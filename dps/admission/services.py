@@ -1,0 +1,460 @@
+"""Admission: applications to categories, their evaluation inside the legal clock, and admitted suppliers.
+
+Each command is one transaction: the state change, its audit event and any emails (outbox) commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.admission.models import Admission, Application, SectionEvaluation
+from dps.admission.questionnaire import (
+    SECTIONS,
+    incomplete_sections,
+    mandatory_exclusion_applies,
+    section,
+    validate_section,
+)
+from dps.admission.rules import (
+    ApplicationEvent,
+    ApplicationState,
+    ClockStatus,
+    MembershipEvent,
+    MembershipState,
+    can_evaluate,
+    clock_status,
+    next_application_state,
+    next_membership_state,
+)
+from dps.agreements.models import Agreement, Category
+from dps.audit.services import Actor, record
+from dps.calendar import WorkingDayCalendar, evaluation_due
+from dps.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dps.identity.models import Membership, Organisation, OrganisationKind, User
+from dps.identity.services import SignedInUser
+from dps.mail import queue_email
+from dps.formatting import format_london
+
+OPEN_STATES = (ApplicationState.DRAFT, ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
+AWAITING_DECISION = (ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
+
+
+def actor_of(user: SignedInUser) -> Actor:
+    return Actor(user.id, user.email)
+
+
+def _snapshot(application: Application) -> dict[str, Any]:
+    return {"state": application.state, "due_at": application.due_at, "extended_at": application.extended_at}
+
+
+# --- loading, with access checks -------------------------------------------------------------------------
+
+
+async def category_with_agreement(session: AsyncSession, category_id: int) -> tuple[Category, Agreement]:
+    row = (await session.execute(
+        sa.select(Category, Agreement).join(Agreement, Agreement.id == Category.agreement_id)
+        .where(Category.id == category_id)
+    )).first()
+    if row is None:
+        raise NotFound("There is no such category")
+    return row[0], row[1]
+
+
+async def application_for_supplier(session: AsyncSession, user: SignedInUser, application_id: int,
+                                   *, for_update: bool = False) -> Application:
+    """The application if it belongs to one of the user's supplier organisations; NotFound otherwise (no hint)."""
+    query = sa.select(Application).where(
+        Application.id == application_id,
+        Application.organisation_id.in_(user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)),
+    )
+    application = await session.scalar(query.with_for_update() if for_update else query)
+    if application is None:
+        raise NotFound("There is no such application")
+    return application
+
+
+async def application_for_evaluator(session: AsyncSession, user: SignedInUser, application_id: int,
+                                    *, for_update: bool = False) -> Application:
+    query = sa.select(Application).where(Application.id == application_id, Application.state != ApplicationState.DRAFT)
+    application = await session.scalar(query.with_for_update() if for_update else query)
+    if application is None:
+        raise NotFound("There is no such application")
+    return application
+
+
+def require_independent_evaluator(user: SignedInUser, application: Application) -> None:
+    if not can_evaluate(set(user.organisation_ids()), application.organisation_id):
+        raise Forbidden("You cannot evaluate an application from an organisation you belong to")
+
+
+# --- supplier side ---------------------------------------------------------------------------------------
+
+
+async def start_application(session: AsyncSession, user: SignedInUser, *, organisation_id: int, category_id: int,
+                            now: datetime) -> Application:
+    if organisation_id not in user.organisation_ids_of_kind(OrganisationKind.SUPPLIER):
+        raise NotFound("There is no such organisation")
+    category, _agreement = await category_with_agreement(session, category_id)
+    open_application = await session.scalar(sa.select(Application.id).where(
+        Application.organisation_id == organisation_id, Application.category_id == category_id,
+        Application.state.in_(OPEN_STATES)))
+    if open_application is not None:
+        raise Conflict(f"You already have an application to {category.name} in progress")
+    admitted = await session.scalar(sa.select(Admission.state).where(
+        Admission.organisation_id == organisation_id, Admission.category_id == category_id))
+    if admitted in (MembershipState.ACTIVE, MembershipState.SUSPENDED):
+        raise Conflict(f"Your organisation is already admitted to {category.name}")
+    application = Application(organisation_id=organisation_id, category_id=category_id, state=ApplicationState.DRAFT,
+                              answers={}, created_by_user_id=user.id, created_at=now, updated_at=now)
+    session.add(application)
+    await session.flush()
+    await record(session, actor=actor_of(user), action="application.started", entity_type="application",
+                 entity_id=application.id or 0, now=now, after={"category_id": category_id,
+                                                                  "organisation_id": organisation_id})
+    await session.commit()
+    return application
+
+
+@dataclass(frozen=True)
+class SavedSection:
+    complete: bool
+    errors: dict[str, str]
+    values: dict[str, str]
+
+
+async def save_section(session: AsyncSession, user: SignedInUser, application_id: int, section_key: str,
+                       form: dict[str, str], now: datetime) -> SavedSection:
+    """Save what was typed whatever its state (nothing is lost); report the errors that stop it being complete."""
+    application = await application_for_supplier(session, user, application_id, for_update=True)
+    if application.state != ApplicationState.DRAFT:
+        raise Conflict("This application has been submitted: its answers can no longer be changed")
+    sec = section(section_key)
+    result = validate_section(sec, form)
+    answers = dict(application.answers)
+    answers[sec.key] = {"values": result.values, "answers": result.answers, "complete": result.complete}
+    application.answers = answers
+    application.updated_at = now
+    await record(session, actor=actor_of(user), action="application.section_saved", entity_type="application",
+                 entity_id=application.id or 0, now=now, after={"section": sec.key, "complete": result.complete})
+    await session.commit()
+    return SavedSection(result.complete, result.errors, result.values)
+
+
+async def submit_application(session: AsyncSession, user: SignedInUser, application_id: int,
+                             now: datetime) -> Application:
+    application = await application_for_supplier(session, user, application_id, for_update=True)
+    missing = incomplete_sections(application.answers)
+    if missing:
+        raise ValidationFailed("Complete every section before you submit: " + ", ".join(s.title for s in missing))
+    before = _snapshot(application)
+    application.state = next_application_state(application.state, ApplicationEvent.SUBMIT)
+    category, agreement = await category_with_agreement(session, application.category_id)
+    application.submitted_at = now
+    application.due_at = evaluation_due(now, agreement.regime)  # A3: the clock starts at receipt
+    application.updated_at = now
+    await record(session, actor=actor_of(user), action="application.submitted", entity_type="application",
+                 entity_id=application.id or 0, now=now, before=before, after=_snapshot(application))
+    await _email_supplier(session, application, now, "submitted",
+                          f"Application received: {category.name}",
+                          f"We received your application to join {category.name} ({agreement.name}) on "
+                          f"{format_london(now)}.\n\nWe will decide by {format_london(application.due_at)}.")
+    await session.commit()
+    return application
+
+
+async def withdraw_application(session: AsyncSession, user: SignedInUser, application_id: int,
+                               now: datetime) -> Application:
+    application = await application_for_supplier(session, user, application_id, for_update=True)
+    before = _snapshot(application)
+    application.state = next_application_state(application.state, ApplicationEvent.WITHDRAW)
+    application.updated_at = now
+    await record(session, actor=actor_of(user), action="application.withdrawn", entity_type="application",
+                 entity_id=application.id or 0, now=now, before=before, after=_snapshot(application))
+    await session.commit()
+    return application
+
+
+# --- authority side --------------------------------------------------------------------------------------
+
+
+async def _start_evaluation_if_needed(session: AsyncSession, user: SignedInUser, application: Application,
+                                      now: datetime) -> None:
+    if application.state == ApplicationState.SUBMITTED:
+        before = _snapshot(application)
+        application.state = next_application_state(application.state, ApplicationEvent.START_EVALUATION)
+        application.evaluator_user_id = user.id
+        await record(session, actor=actor_of(user), action="application.evaluation_started",
+                     entity_type="application", entity_id=application.id or 0, now=now, before=before,
+                     after=_snapshot(application))
+
+
+async def evaluate_section(session: AsyncSession, user: SignedInUser, application_id: int, section_key: str, *,
+                           outcome: str, comment: str, now: datetime) -> SectionEvaluation:
+    application = await application_for_evaluator(session, user, application_id, for_update=True)
+    require_independent_evaluator(user, application)
+    if application.state not in AWAITING_DECISION:
+        raise Conflict("This application has been decided: its evaluation can no longer change")
+    sec = section(section_key)
+    if outcome not in ("pass", "fail"):
+        raise ValidationFailed("Select pass or fail", field=f"outcome-{sec.key}")
+    if outcome == "fail" and not comment.strip():
+        raise ValidationFailed("Give a reason when a section fails", field=f"comment-{sec.key}")
+    await _start_evaluation_if_needed(session, user, application, now)
+    evaluation = await session.scalar(sa.select(SectionEvaluation).where(
+        SectionEvaluation.application_id == application.id, SectionEvaluation.section == sec.key))
+    before = None if evaluation is None else {"outcome": evaluation.outcome, "comment": evaluation.comment}
+    if evaluation is None:
+        evaluation = SectionEvaluation(application_id=application.id or 0, section=sec.key, outcome=outcome,
+                                       comment=comment.strip(), evaluator_user_id=user.id, evaluated_at=now)
+        session.add(evaluation)
+    else:
+        evaluation.outcome, evaluation.comment = outcome, comment.strip()
+        evaluation.evaluator_user_id, evaluation.evaluated_at = user.id, now
+    await session.flush()
+    await record(session, actor=actor_of(user), action="application.section_evaluated", entity_type="application",
+                 entity_id=application.id or 0, now=now, before=before,
+                 after={"section": sec.key, "outcome": outcome, "comment": comment.strip()})
+    await session.commit()
+    return evaluation
+
+
+async def section_evaluations(session: AsyncSession, application_id: int) -> dict[str, SectionEvaluation]:
+    rows = (await session.scalars(sa.select(SectionEvaluation).where(
+        SectionEvaluation.application_id == application_id))).all()
+    return {row.section: row for row in rows}
+
+
+async def decide_application(session: AsyncSession, user: SignedInUser, application_id: int, *, decision: str,
+                             reasons: str, now: datetime) -> Application:
+    """Admit or reject. The applicant is told at once, with the reasons for a rejection (A5)."""
+    application = await application_for_evaluator(session, user, application_id, for_update=True)
+    require_independent_evaluator(user, application)
+    category, agreement = await category_with_agreement(session, application.category_id)
+    evaluations = await section_evaluations(session, application.id or 0)
+    reasons = reasons.strip()
+    if decision == "admit":
+        if mandatory_exclusion_applies(application.answers):
+            raise Conflict("Mandatory exclusion grounds apply: this application must be rejected")
+        unevaluated = [s.title for s in SECTIONS if s.key not in evaluations]
+        failed = [s.title for s in SECTIONS if s.key in evaluations and evaluations[s.key].outcome == "fail"]
+        if unevaluated:
+            raise Conflict("Evaluate every section before admitting: " + ", ".join(unevaluated))
+        if failed:
+            raise Conflict("A supplier with a failed section cannot be admitted: " + ", ".join(failed))
+        event = ApplicationEvent.ADMIT
+    elif decision == "reject":
+        if not reasons:
+            raise ValidationFailed("Give the reasons for rejecting the application", field="reasons")
+        event = ApplicationEvent.REJECT
+    else:
+        raise ValidationFailed("Select admit or reject", field="decision")
+    await _start_evaluation_if_needed(session, user, application, now)
+    before = _snapshot(application)
+    application.state = next_application_state(application.state, event)
+    application.decided_at, application.decided_by_user_id = now, user.id
+    application.decision_reasons = reasons or None
+    application.updated_at = now
+    await record(session, actor=actor_of(user), action=f"application.{application.state}", entity_type="application",
+                 entity_id=application.id or 0, now=now, before=before,
+                 after={**_snapshot(application), "reasons": reasons})
+    if event is ApplicationEvent.ADMIT:
+        await _admit(session, user, application, now)
+        body = f"Your organisation has been admitted to {category.name} ({agreement.name}).\n\n" \
+               "You can now list innovations in this category and you will be invited to its mini-competitions."
+        if reasons:
+            body += f"\n\nComments from the evaluator:\n{reasons}"
+        await _email_supplier(session, application, now, "admitted", f"Admitted: {category.name}", body)
+    else:
+        failed_sections = "\n".join(f"- {section(k).title}: {e.comment}" for k, e in evaluations.items()
+                                    if e.outcome == "fail")
+        body = (f"Your application to join {category.name} ({agreement.name}) has not been successful.\n\n"
+                f"Reasons:\n{reasons}\n" + (f"\nSections that did not pass:\n{failed_sections}\n" if failed_sections
+                                             else "")
+                + "\nYou can apply again at any time.")
+        await _email_supplier(session, application, now, "rejected", f"Application outcome: {category.name}", body)
+    await session.commit()
+    return application
+
+
+async def _admit(session: AsyncSession, user: SignedInUser, application: Application, now: datetime) -> Admission:
+    admission = await session.scalar(sa.select(Admission).where(
+        Admission.organisation_id == application.organisation_id, Admission.category_id == application.category_id))
+    before = None if admission is None else {"state": admission.state}
+    if admission is None:
+        admission = Admission(organisation_id=application.organisation_id, category_id=application.category_id,
+                              application_id=application.id or 0, state=MembershipState.ACTIVE, admitted_at=now,
+                              state_changed_at=now)
+        session.add(admission)
+    elif admission.state == MembershipState.REMOVED:
+        # A removed supplier that applies again and passes starts a new membership.
+        admission.application_id, admission.state = application.id or 0, MembershipState.ACTIVE
+        admission.admitted_at = admission.state_changed_at = now
+        admission.state_reason = None
+    else:
+        raise Conflict("This supplier is already admitted to the category")
+    await session.flush()
+    await record(session, actor=actor_of(user), action="admission.admitted", entity_type="admission",
+                 entity_id=admission.id or 0, now=now, before=before,
+                 after={"state": admission.state, "organisation_id": admission.organisation_id,
+                        "category_id": admission.category_id, "application_id": admission.application_id})
+    return admission
+
+
+async def extend_clock(session: AsyncSession, user: SignedInUser, application_id: int, *, reason: str,
+                       now: datetime) -> Application:
+    """A4: extend the evaluation to 15 working days in a justified case, recording who and why."""
+    application = await application_for_evaluator(session, user, application_id, for_update=True)
+    require_independent_evaluator(user, application)
+    if application.state not in AWAITING_DECISION:
+        raise Conflict("Only an application awaiting a decision can have its clock extended")
+    if application.extended_at is not None:
+        raise Conflict("The clock has already been extended to 15 working days; it cannot be extended again")
+    if not reason.strip():
+        raise ValidationFailed("Give the reason this case justifies an extension", field="reason")
+    category, agreement = await category_with_agreement(session, application.category_id)
+    before = _snapshot(application)
+    application.due_at = evaluation_due(application.submitted_at or now, agreement.regime, extended=True)
+    application.extended_at, application.extended_by_user_id = now, user.id
+    application.extension_reason = reason.strip()
+    await record(session, actor=actor_of(user), action="application.clock_extended", entity_type="application",
+                 entity_id=application.id or 0, now=now, before=before,
+                 after={**_snapshot(application), "reason": reason.strip()})
+    await _email_supplier(session, application, now, "extended", f"Evaluation extended: {category.name}",
+                          f"The evaluation of your application to {category.name} has been extended to 15 working "
+                          f"days. We will decide by {format_london(application.due_at)}.\n\nReason: {reason.strip()}")
+    await session.commit()
+    return application
+
+
+async def change_admission(session: AsyncSession, user: SignedInUser, admission_id: int, *, event: MembershipEvent,
+                           reason: str, now: datetime) -> Admission:
+    """Suspend, reinstate or remove an admitted supplier, with a reason; its listings leave (or return to) search."""
+    admission = await session.scalar(sa.select(Admission).where(Admission.id == admission_id).with_for_update())
+    if admission is None:
+        raise NotFound("There is no such admitted supplier")
+    if not reason.strip():
+        raise ValidationFailed("Give the reason for this change", field="reason")
+    before = {"state": admission.state, "reason": admission.state_reason}
+    admission.state = next_membership_state(admission.state, event)
+    admission.state_changed_at, admission.state_reason = now, reason.strip()
+    await record(session, actor=actor_of(user), action=f"admission.{event}", entity_type="admission",
+                 entity_id=admission.id or 0, now=now, before=before,
+                 after={"state": admission.state, "reason": reason.strip()})
+    await admission_listeners.notify(session, admission, actor_of(user), now)
+    category, _ = await category_with_agreement(session, admission.category_id)
+    words = {MembershipEvent.SUSPEND: "suspended from", MembershipEvent.REINSTATE: "reinstated to",
+             MembershipEvent.REMOVE: "removed from"}[event]
+    await _email_organisation(session, admission.organisation_id, now, f"admission:{admission.id}:{event}:{now.isoformat()}",
+                              f"Your organisation has been {words} {category.name}",
+                              f"Your organisation has been {words} {category.name}.\n\nReason: {reason.strip()}")
+    await session.commit()
+    return admission
+
+
+class AdmissionListeners:
+    """Other parts (the catalogue) react to a supplier's admission changing, inside the same transaction."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Any] = []
+
+    def register(self, listener: Any) -> None:
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    async def notify(self, session: AsyncSession, admission: Admission, actor: Actor, now: datetime) -> None:
+        for listener in self._listeners:
+            await listener(session, admission, actor, now)
+
+
+admission_listeners = AdmissionListeners()
+
+
+# --- reading ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    application: Application
+    organisation_name: str
+    category_name: str
+    regime: str
+    clock: ClockStatus
+
+
+async def evaluation_queue(session: AsyncSession, now: datetime) -> list[QueueItem]:
+    rows = (await session.execute(
+        sa.select(Application, Organisation.name, Category.name, Agreement.regime)
+        .join(Organisation, Organisation.id == Application.organisation_id)
+        .join(Category, Category.id == Application.category_id)
+        .join(Agreement, Agreement.id == Category.agreement_id)
+        .where(Application.state.in_(AWAITING_DECISION))
+        .order_by(Application.due_at, Application.id)
+    )).all()
+    return [QueueItem(app, org, cat, regime,
+                      clock_status(app.due_at or now, now, WorkingDayCalendar.for_regime(regime)))
+            for app, org, cat, regime in rows]
+
+
+async def _email_supplier(session: AsyncSession, application: Application, now: datetime, what: str, subject: str,
+                          body: str) -> None:
+    await _email_organisation(session, application.organisation_id, now, f"application:{application.id}:{what}",
+                              subject, body)
+
+
+async def _email_organisation(session: AsyncSession, organisation_id: int, now: datetime, key: str, subject: str,
+                              body: str) -> None:
+    emails = (await session.scalars(
+        sa.select(User.email).join(Membership, Membership.user_id == User.id)
+        .where(Membership.organisation_id == organisation_id, User.is_active.is_(True)).distinct()
+    )).all()
+    for email in emails:
+        await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now)
+
+
+@dataclass(frozen=True)
+class ApplicationSummary:
+    application: Application
+    category_name: str
+    agreement_name: str
+    organisation_name: str
+
+
+@dataclass(frozen=True)
+class AdmissionSummary:
+    admission: Admission
+    category_name: str
+    agreement_name: str
+    organisation_name: str
+
+
+def _summary_query(model: Any) -> Any:
+    return (sa.select(model, Category.name, Agreement.name, Organisation.name)
+            .join(Category, Category.id == model.category_id)
+            .join(Agreement, Agreement.id == Category.agreement_id)
+            .join(Organisation, Organisation.id == model.organisation_id))
+
+
+async def applications_of(session: AsyncSession, organisation_ids: frozenset[int] | set[int]) -> list[ApplicationSummary]:
+    rows = (await session.execute(_summary_query(Application).where(Application.organisation_id.in_(organisation_ids))
+                                  .order_by(Application.created_at.desc(), Application.id.desc()))).all()
+    return [ApplicationSummary(*row) for row in rows]
+
+
+async def admissions_of(session: AsyncSession, organisation_ids: frozenset[int] | set[int] | None = None,
+                        category_id: int | None = None) -> list[AdmissionSummary]:
+    query = _summary_query(Admission).order_by(Organisation.name, Category.name)
+    if organisation_ids is not None:
+        query = query.where(Admission.organisation_id.in_(organisation_ids))
+    if category_id is not None:
+        query = query.where(Admission.category_id == category_id)
+    return [AdmissionSummary(*row) for row in (await session.execute(query)).all()]
+
+
+async def application_summary(session: AsyncSession, application: Application) -> ApplicationSummary:
+    row = (await session.execute(_summary_query(Application).where(Application.id == application.id))).one()
+    return ApplicationSummary(*row)

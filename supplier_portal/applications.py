@@ -1,0 +1,128 @@
+"""Supplier pages for applying to DPS categories: choose a category, answer the questionnaire section by
+section, check the answers, submit, follow the clock and read the outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from dps.admission import services
+from dps.admission.questionnaire import SECTIONS, incomplete_sections, is_asked, section
+from dps.agreements.services import list_agreements
+from dps.identity.models import OrganisationKind
+from dps.web.auth import current_user, memberships_in, supplier_only
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form
+
+
+def _user(request: Request[Any, Any, Any]) -> Any:
+    return current_user(request)
+
+
+@get("/", name="supplier.home")
+async def supplier_home(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    user = _user(request)
+    organisation_ids = user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
+    return Template("supplier/home.html", context={
+        "memberships": memberships_in(request, OrganisationKind.SUPPLIER),
+        "applications": await services.applications_of(db_session, organisation_ids),
+        "admissions": await services.admissions_of(db_session, organisation_ids),
+    })
+
+
+@get("/applications/new", name="supplier.applications.new")
+async def choose_category(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    return Template("supplier/applications/new.html", context={
+        "agreements": await list_agreements(db_session), "errors": FormErrors(), "values": {},
+        "organisations": memberships_in(request, OrganisationKind.SUPPLIER),
+    })
+
+
+@post("/applications", name="supplier.applications.start")
+async def start(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+    form = await read_form(request)
+    organisations = memberships_in(request, OrganisationKind.SUPPLIER)
+    errors = FormErrors()
+    if not form.get("category_id", "").isdigit():
+        errors.add("category_id", "Select the category you want to join")
+    organisation_id = form.get("organisation_id") or (str(organisations[0].organisation_id) if organisations else "")
+    if not organisation_id.isdigit():
+        errors.add("organisation_id", "Select the organisation that is applying")
+    if errors:
+        return Template("supplier/applications/new.html", status_code=400, context={
+            "agreements": await list_agreements(db_session), "errors": errors, "values": form,
+            "organisations": organisations})
+    application = await services.start_application(
+        db_session, _user(request), organisation_id=int(organisation_id), category_id=int(form["category_id"]),
+        now=request.app.state.clock.now())
+    return Redirect(f"/supplier/applications/{application.id}", status_code=303)
+
+
+@get("/applications/{application_id:int}", name="supplier.applications.show")
+async def task_list(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Template:
+    application = await services.application_for_supplier(db_session, _user(request), application_id)
+    return Template("supplier/applications/task_list.html", context={
+        "summary": await services.application_summary(db_session, application),
+        "sections": SECTIONS, "incomplete": {s.key for s in incomplete_sections(application.answers)},
+        "now": request.app.state.clock.now(),
+    })
+
+
+@get("/applications/{application_id:int}/sections/{section_key:str}", name="supplier.applications.section")
+async def section_form(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int],
+                       section_key: FromPath[str]) -> Template:
+    application = await services.application_for_supplier(db_session, _user(request), application_id)
+    sec = section(section_key)
+    values = application.answers.get(sec.key, {}).get("values", {})
+    return Template("supplier/applications/section.html", context={
+        "application": application, "section": sec, "values": values, "errors": FormErrors(),
+        "asked": {q.key: is_asked(q, values) for q in sec.questions}})
+
+
+@post("/applications/{application_id:int}/sections/{section_key:str}", name="supplier.applications.section.save")
+async def save_section(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int],
+                       section_key: FromPath[str]) -> Any:
+    form = await read_form(request)
+    saved = await services.save_section(db_session, _user(request), application_id, section_key, form,
+                                        request.app.state.clock.now())
+    if saved.complete:
+        return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+    errors = FormErrors()
+    for key, message in saved.errors.items():
+        errors.add(key, message)
+    application = await services.application_for_supplier(db_session, _user(request), application_id)
+    sec = section(section_key)
+    return Template("supplier/applications/section.html", status_code=400, context={
+        "application": application, "section": sec, "values": saved.values, "errors": errors,
+        "asked": {q.key: is_asked(q, saved.values) for q in sec.questions}})
+
+
+@get("/applications/{application_id:int}/check", name="supplier.applications.check")
+async def check_answers(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Template:
+    application = await services.application_for_supplier(db_session, _user(request), application_id)
+    return Template("supplier/applications/check.html", context={
+        "summary": await services.application_summary(db_session, application), "sections": SECTIONS,
+        "incomplete": incomplete_sections(application.answers), "errors": FormErrors()})
+
+
+@post("/applications/{application_id:int}/submit", name="supplier.applications.submit")
+async def submit(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Redirect:
+    await services.submit_application(db_session, _user(request), application_id, request.app.state.clock.now())
+    return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+
+
+@post("/applications/{application_id:int}/withdraw", name="supplier.applications.withdraw")
+async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Redirect:
+    await services.withdraw_application(db_session, _user(request), application_id, request.app.state.clock.now())
+    return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+
+
+supplier_applications_router = Router(
+    path="/supplier",
+    route_handlers=[supplier_home, choose_category, start, task_list, section_form, save_section, check_answers,
+                    submit, withdraw],
+    guards=[supplier_only],
+)

@@ -1,0 +1,116 @@
+"""The whole admission path through the HTTP layer: apply -> submit -> evaluate -> admit, and reject -> re-apply."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from dps.admission.models import Admission, Application
+from dps.db import make_engine, make_sessionmaker
+from dps.outbox.consumers import outbox_consumers
+from dps.outbox.worker import OutboxWorker
+from tests.admission.support import (
+    answer_everything,
+    category_id,
+    decide,
+    evaluate_all,
+    evaluator,
+    start_application,
+    submit,
+    supplier_with_user,
+)
+from tests.helpers import scalar, sign_in
+
+
+async def deliver_email(settings, clock) -> None:
+    engine = make_engine(settings.database_url)
+    await OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings), clock).drain_all()
+    await engine.dispose()
+
+
+async def test_apply_submit_evaluate_admit(client, db, passwords, clock, settings, smtp_server):
+    organisation, supplier = await supplier_with_user(db, passwords, clock)
+    eve = await evaluator(db, passwords, clock)
+    virtual_wards = await category_id(db)
+
+    await sign_in(client, supplier.email)
+    application_id = await start_application(client, virtual_wards)
+    await answer_everything(client, application_id)
+    check = await client.get(f"/supplier/applications/{application_id}/check")
+    assert "Now submit your application" in check.text
+    assert "£2,500,000.00" in check.text  # money typed as pounds, kept as pence, shown as pounds
+    response = await submit(client, application_id)
+    assert response.status_code == 303
+
+    # Mon 5 Jan 2026 09:00: 10 working days later is Mon 19 Jan 2026, end of day in London.
+    page = await client.get(f"/supplier/applications/{application_id}")
+    assert "19 January 2026 23:59" in page.text
+    await deliver_email(settings, clock)
+    assert [m["Subject"] for m in smtp_server.messages] == ["Application received: Virtual wards and remote monitoring"]
+
+    client.cookies.clear()
+    await sign_in(client, eve.email)
+    queue = await client.get("/authority/applications")
+    assert "Acme Health Ltd" in queue.text and "Virtual wards and remote monitoring" in queue.text
+    await evaluate_all(client, application_id)
+    assert (await decide(client, application_id, "admit")).status_code == 303
+
+    admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == organisation.id))
+    assert (admission.state, admission.category_id) == ("active", virtual_wards)
+    await deliver_email(settings, clock)
+    assert smtp_server.messages[-1]["Subject"] == "Admitted: Virtual wards and remote monitoring"
+    assert "Admitted" in (await client.get("/authority/suppliers")).text
+
+    client.cookies.clear()
+    await sign_in(client, supplier.email)
+    home = await client.get("/supplier")
+    assert "Categories you are admitted to" in home.text and "Virtual wards and remote monitoring" in home.text
+    again = await client.post("/supplier/applications", data={"category_id": str(virtual_wards),
+                                                              "_csrf_token": client.cookies.get("csrftoken")})
+    assert again.status_code == 409
+    assert "already admitted" in again.text
+
+
+async def test_reject_with_reasons_then_apply_again(client, db, passwords, clock, settings, smtp_server):
+    _, supplier = await supplier_with_user(db, passwords, clock)
+    eve = await evaluator(db, passwords, clock)
+    ai = await category_id(db, "ai-diagnostics")
+    await sign_in(client, supplier.email)
+    first = await start_application(client, ai)
+    await answer_everything(client, first)
+    await submit(client, first)
+
+    client.cookies.clear()
+    await sign_in(client, eve.email)
+    no_reason = await decide(client, first, "reject")
+    assert no_reason.status_code == 400
+    assert "Give the reasons for rejecting the application" in no_reason.text
+    assert (await decide(client, first, "reject", "Clinical safety case not evidenced")).status_code == 303
+
+    await deliver_email(settings, clock)
+    outcome = smtp_server.messages[-1]
+    assert outcome["Subject"] == "Application outcome: AI diagnostics and decision support"
+    assert "Clinical safety case not evidenced" in outcome.get_content()
+
+    client.cookies.clear()
+    await sign_in(client, supplier.email)
+    page = await client.get(f"/supplier/applications/{first}")
+    assert "Not admitted" in page.text and "Clinical safety case not evidenced" in page.text
+    second = await start_application(client, ai)
+    assert second != first
+    states = (await db.scalars(sa.select(Application.state).order_by(Application.id))).all()
+    await db.commit()
+    assert states == ["rejected", "draft"]
+
+
+async def test_the_legal_clock_skips_christmas_and_new_year(client, db, passwords, clock):
+    # RULES.md worked example: received Fri 19 Dec 2025 -> due 7 Jan 2026 (10 working days).
+    clock.set(datetime(2025, 12, 19, 10, 0, tzinfo=UTC))
+    _, supplier = await supplier_with_user(db, passwords, clock)
+    await sign_in(client, supplier.email)
+    application_id = await start_application(client, await category_id(db))
+    await answer_everything(client, application_id)
+    await submit(client, application_id)
+    page = await client.get(f"/supplier/applications/{application_id}")
+    assert "7 January 2026 23:59" in page.text
