@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.template import TemplateConfig
 
 import dps.models  # noqa: F401 - registers every table on the metadata
+from dps.admission.refresh import run_daily_jobs
 from dps.clock import Clock, SystemClock
 from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
@@ -50,11 +52,15 @@ def _stores(settings: Settings) -> dict[str, Store]:
 
 def _portal_routers() -> list[Any]:
     from authority_portal.evaluation import authority_router
+    from authority_portal.refresh import authority_refresh_router
     from buyer_portal.controllers import buyer_router
     from catalogue.pages import catalogue_router
+    from supplier_portal.account import account_routers
     from supplier_portal.applications import supplier_applications_router
+    from supplier_portal.refresh import supplier_refresh_router
 
-    return [supplier_applications_router, buyer_router, authority_router, catalogue_router]
+    return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
+            authority_refresh_router, catalogue_router, *account_routers]
 
 
 @asynccontextmanager
@@ -64,14 +70,29 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
     if settings.outbox_worker != "inprocess":
         yield
         return
-    worker = OutboxWorker(app.state.db_config.create_session_maker(), outbox_consumers(settings), app.state.clock)
+    sessions = app.state.db_config.create_session_maker()
+    worker = OutboxWorker(sessions, outbox_consumers(settings), app.state.clock)
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
+    tasks = [asyncio.create_task(worker.run(stop)),
+             asyncio.create_task(run_periodically(stop, lambda: run_daily_jobs(sessions, app.state.clock.now())))]
     try:
         yield
     finally:
         stop.set()
-        await task
+        await asyncio.gather(*tasks)
+
+
+async def run_periodically(stop: asyncio.Event, job: Any, every_seconds: float = 3600) -> None:
+    """Run an idempotent housekeeping job now and then every `every_seconds` until stopped."""
+    while not stop.is_set():
+        try:
+            await job()
+        except Exception:  # noqa: BLE001 - housekeeping must not take the web process down; it is logged
+            logging.getLogger("dps.jobs").exception("periodic job failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+        except TimeoutError:
+            pass
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:

@@ -85,6 +85,21 @@ def worker(once: bool) -> None:
     run_async(settings, work)
 
 
+@main.group(help="Housekeeping driven by the clock.")
+def jobs() -> None:
+    pass
+
+
+@jobs.command("run", help="Send declaration-refresh reminders and assurance-expiry warnings that are due now.")
+def run_jobs() -> None:
+    from dps.admission.refresh import run_daily_jobs
+    from dps.clock import SystemClock
+
+    settings = load_settings()
+    done = run_async(settings, lambda sessions: run_daily_jobs(sessions, SystemClock().now()))
+    console.print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in done.items()))
+
+
 @main.group(help="Database schema.")
 def db() -> None:
     pass

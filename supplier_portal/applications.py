@@ -9,7 +9,7 @@ from litestar import Request, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from dps.admission import services
+from dps.admission import refresh, services
 from dps.admission.questionnaire import SECTIONS, incomplete_sections, is_asked, section
 from dps.agreements.services import list_agreements
 from dps.identity.models import OrganisationKind
@@ -26,10 +26,14 @@ def _user(request: Request[Any, Any, Any]) -> Any:
 async def supplier_home(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
     user = _user(request)
     organisation_ids = user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
+    now = request.app.state.clock.now()
     return Template("supplier/home.html", context={
         "memberships": memberships_in(request, OrganisationKind.SUPPLIER),
         "applications": await services.applications_of(db_session, organisation_ids),
         "admissions": await services.admissions_of(db_session, organisation_ids),
+        "refreshes": await refresh.refresh_rows(db_session, now, organisation_ids=organisation_ids),
+        "assurance": await refresh.admitted_supplier_assurance(db_session, organisation_ids),
+        "today": now.date(),
     })
 
 

@@ -349,7 +349,7 @@ async def change_admission(session: AsyncSession, user: SignedInUser, admission_
     category, _ = await category_with_agreement(session, admission.category_id)
     words = {MembershipEvent.SUSPEND: "suspended from", MembershipEvent.REINSTATE: "reinstated to",
              MembershipEvent.REMOVE: "removed from"}[event]
-    await _email_organisation(session, admission.organisation_id, now, f"admission:{admission.id}:{event}:{now.isoformat()}",
+    await email_organisation(session, admission.organisation_id, now, f"admission:{admission.id}:{event}:{now.isoformat()}",
                               f"Your organisation has been {words} {category.name}",
                               f"Your organisation has been {words} {category.name}.\n\nReason: {reason.strip()}")
     await session.commit()
@@ -402,11 +402,11 @@ async def evaluation_queue(session: AsyncSession, now: datetime) -> list[QueueIt
 
 async def _email_supplier(session: AsyncSession, application: Application, now: datetime, what: str, subject: str,
                           body: str) -> None:
-    await _email_organisation(session, application.organisation_id, now, f"application:{application.id}:{what}",
+    await email_organisation(session, application.organisation_id, now, f"application:{application.id}:{what}",
                               subject, body)
 
 
-async def _email_organisation(session: AsyncSession, organisation_id: int, now: datetime, key: str, subject: str,
+async def email_organisation(session: AsyncSession, organisation_id: int, now: datetime, key: str, subject: str,
                               body: str) -> None:
     emails = (await session.scalars(
         sa.select(User.email).join(Membership, Membership.user_id == User.id)

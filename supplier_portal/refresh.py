@@ -1,0 +1,50 @@
+"""Supplier pages to answer the authority's request to refresh a declaration (A6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from dps.admission import refresh
+from dps.errors import ValidationFailed
+from dps.web.auth import current_user, supplier_only
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form
+
+
+async def _page(request: Request[Any, Any, Any], db_session: Any, response_id: int, errors: FormErrors | None = None,
+                values: dict[str, str] | None = None, status_code: int = 200) -> Template:
+    user = current_user(request)
+    response = await refresh.response_for_supplier(db_session, user, response_id)
+    rows = await refresh.refresh_rows(db_session, request.app.state.clock.now(),
+                                      organisation_ids=frozenset({response.organisation_id}))
+    row = next(r for r in rows if r.response.id == response_id)
+    return Template("supplier/refresh.html", status_code=status_code,
+                    context={"row": row, "errors": errors or FormErrors(), "values": values or {}})
+
+
+@get("/refresh/{response_id:int}", name="supplier.refresh")
+async def refresh_form(request: Request[Any, Any, Any], db_session: DbSession, response_id: FromPath[int]) -> Template:
+    return await _page(request, db_session, response_id)
+
+
+@post("/refresh/{response_id:int}", name="supplier.refresh.answer")
+async def refresh_answer(request: Request[Any, Any, Any], db_session: DbSession, response_id: FromPath[int]) -> Any:
+    form = await read_form(request)
+    try:
+        await refresh.respond_to_refresh(db_session, current_user(request), response_id,
+                                         confirmed=form.get("confirmed") == "yes", changes=form.get("changes", ""),
+                                         now=request.app.state.clock.now())
+    except ValidationFailed as error:
+        await db_session.rollback()
+        errors = FormErrors()
+        errors.add(error.field or "confirmed", str(error))
+        return await _page(request, db_session, response_id, errors, form, status_code=400)
+    return Redirect("/supplier", status_code=303)
+
+
+supplier_refresh_router = Router(path="/supplier", route_handlers=[refresh_form, refresh_answer],
+                                 guards=[supplier_only])
