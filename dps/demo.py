@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dps.admission.demo import seed_demo_admissions
 from dps.audit.services import Actor
 from dps.clock import SystemClock
 from dps.identity.commands import find_organisation
@@ -63,5 +64,6 @@ async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bo
                                          password=DEMO_PASSWORD, actor=actor, now=now, email_verified=True)
             organisation = await find_organisation(session, organisation_key)
             await add_membership(session, user=user, organisation=organisation, role=role, actor=actor, now=now)
+        await seed_demo_admissions(session, now)
         await session.commit()
     return DEMO_ACCOUNTS

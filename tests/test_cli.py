@@ -65,3 +65,17 @@ def test_seed_demo_prints_one_account_per_role_and_is_idempotent(database_url, t
         assert role in first.stdout
     second = run_dps("seed-demo", "--if-empty", env=env)
     assert "Demo data already present" in second.stdout
+
+
+async def test_demo_data_holds_suppliers_in_every_admission_state(database_url, tmp_path, db):
+    import sqlalchemy as sa
+
+    from dps.admission.models import Admission, Application
+
+    result = run_dps("seed-demo", env={"DATABASE_URL": database_url, "DPS_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    application_states = set((await db.scalars(sa.select(Application.state))).all())
+    admission_states = set((await db.scalars(sa.select(Admission.state))).all())
+    await db.commit()
+    assert {"draft", "submitted", "under_evaluation", "admitted", "rejected"} <= application_states
+    assert {"active", "suspended"} <= admission_states
