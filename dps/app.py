@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar, Router
+from litestar import Litestar, MediaType, Response, Router
+from litestar.response import Template
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
@@ -95,6 +96,14 @@ async def run_periodically(stop: asyncio.Event, job: Any, every_seconds: float =
             pass
 
 
+async def html_templates_are_html(response: Response[Any]) -> Response[Any]:
+    """A handler that may return a page or a redirect is typed `Any`, which Litestar would send as JSON:
+    a rendered .html template is always sent as HTML."""
+    if isinstance(response, Template) and (response.template_name or "").endswith(".html"):
+        response.media_type = MediaType.HTML
+    return response
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
@@ -146,6 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[in_process_outbox_worker],
+        after_request=html_templates_are_html,
         debug=False,
     )
     app.state.settings = settings

@@ -59,3 +59,12 @@ async def test_forms_carry_a_csrf_token(client):
     token = await csrf_token(client)
     page = await client.get("/login")
     assert f'name="_csrf_token" value="{token}"' in page.text
+
+
+async def test_every_page_is_sent_as_html(client):
+    for path in ("/", "/login", "/catalogue"):
+        response = await client.get(path)
+        assert response.headers["content-type"].startswith("text/html"), path
+    token = client.cookies.get("csrftoken")
+    failed = await client.post("/login", data={"email": "", "password": "", "_csrf_token": token})
+    assert failed.headers["content-type"].startswith("text/html")
