@@ -52,6 +52,7 @@ def _stores(settings: Settings) -> dict[str, Store]:
 
 
 def _portal_routers() -> list[Any]:
+    from authority_portal.audit import authority_audit_router
     from authority_portal.evaluation import authority_router
     from authority_portal.refresh import authority_refresh_router
     from buyer_portal.controllers import buyer_router
@@ -61,7 +62,7 @@ def _portal_routers() -> list[Any]:
     from supplier_portal.refresh import supplier_refresh_router
 
     return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
-            authority_refresh_router, catalogue_router, *account_routers]
+            authority_refresh_router, authority_audit_router, catalogue_router, *account_routers]
 
 
 @asynccontextmanager

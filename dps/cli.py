@@ -100,6 +100,29 @@ def run_jobs() -> None:
     console.print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in done.items()))
 
 
+@main.group(help="The tamper-evident audit log.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Walk the hash chain; exit 0 if intact, or 1 naming the first event that fails.")
+def audit_verify() -> None:
+    from dps.audit.services import verify_chain
+
+    settings = load_settings()
+
+    async def work(sessions: Any) -> Any:
+        async with sessions() as session:
+            return await verify_chain(session)
+
+    problem = run_async(settings, work)
+    if problem is not None:
+        click.echo(f"Audit chain broken at event {problem.sequence} (id {problem.event_id}): {problem.reason}",
+                   err=True)
+        sys.exit(1)
+    console.print("Audit chain verified: every event matches its hash and links to the one before.")
+
+
 @main.group(help="Database schema.")
 def db() -> None:
     pass

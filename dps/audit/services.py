@@ -129,3 +129,54 @@ async def verify_chain(session: AsyncSession, batch_size: int = 1000) -> ChainPr
             prev_hash = event.hash
             expected_sequence += 1
             last_seen = event.sequence
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor: str | None = None  # matches the actor's label (email or system part), case-insensitive substring
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(query: Any, criteria: AuditFilter) -> Any:
+    if criteria.entity_type:
+        query = query.where(AuditEvent.entity_type == criteria.entity_type)
+    if criteria.entity_id:
+        query = query.where(AuditEvent.entity_id == criteria.entity_id)
+    if criteria.actor:
+        query = query.where(sa.func.lower(AuditEvent.actor_label).contains(criteria.actor.lower()))
+    if criteria.since:
+        query = query.where(AuditEvent.occurred_at >= criteria.since)
+    if criteria.until:
+        query = query.where(AuditEvent.occurred_at < criteria.until)
+    return query
+
+
+async def find_events(session: AsyncSession, criteria: AuditFilter, *, limit: int = 50,
+                      offset: int = 0) -> tuple[list[AuditEvent], int]:
+    """Events matching the filter, newest first, and how many match in all."""
+    total = await session.scalar(_filtered(sa.select(sa.func.count()).select_from(AuditEvent), criteria))
+    events = (await session.scalars(_filtered(sa.select(AuditEvent), criteria)
+                                    .order_by(AuditEvent.sequence.desc()).limit(limit).offset(offset))).all()
+    return list(events), int(total or 0)
+
+
+async def stream_events(session: AsyncSession, criteria: AuditFilter, batch_size: int = 1000) -> Any:
+    """Every matching event, oldest first, in batches (for exports)."""
+    last = 0
+    while True:
+        batch = (await session.scalars(_filtered(sa.select(AuditEvent), criteria)
+                                       .where(AuditEvent.sequence > last)
+                                       .order_by(AuditEvent.sequence).limit(batch_size))).all()
+        if not batch:
+            return
+        for event in batch:
+            yield event
+        last = batch[-1].sequence
+
+
+async def entity_types(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(sa.select(AuditEvent.entity_type).distinct()
+                                       .order_by(AuditEvent.entity_type))).all())
