@@ -61,25 +61,28 @@ async def audit_log(db_session: DbSession, entity_type: FromQuery[str | None] = 
 
 
 @get("/export.csv", name="authority.audit.export")
-async def export_csv(request: Request[Any, Any, Any], db_session: DbSession, entity_type: FromQuery[str | None] = None,
+async def export_csv(request: Request[Any, Any, Any], entity_type: FromQuery[str | None] = None,
                      entity_id: FromQuery[str | None] = None, actor: FromQuery[str | None] = None,
                      since: FromQuery[str | None] = None, until: FromQuery[str | None] = None) -> Stream:
     criteria = _criteria(entity_type, entity_id, actor, since, until, FormErrors())
 
     async def rows() -> Any:
+        # The body is streamed after the handler returns, so it reads through a session of its own that it
+        # closes itself (the request's session is already closed by then).
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        async for event in stream_events(db_session, criteria):
-            writer.writerow([event.sequence, event.occurred_at.isoformat(), event.actor_user_id or "",
-                             event.actor_label, event.action, event.entity_type, event.entity_id,
-                             json.dumps(event.before, sort_keys=True) if event.before is not None else "",
-                             json.dumps(event.after, sort_keys=True) if event.after is not None else "",
-                             event.prev_hash, event.hash])
-            if buffer.tell() > 64_000:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
+        async with request.app.state.db_config.get_session() as session:
+            async for event in stream_events(session, criteria):
+                writer.writerow([event.sequence, event.occurred_at.isoformat(), event.actor_user_id or "",
+                                 event.actor_label, event.action, event.entity_type, event.entity_id,
+                                 json.dumps(event.before, sort_keys=True) if event.before is not None else "",
+                                 json.dumps(event.after, sort_keys=True) if event.after is not None else "",
+                                 event.prev_hash, event.hash])
+                if buffer.tell() > 64_000:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
         yield buffer.getvalue()
 
     return Stream(rows(), media_type="text/csv",

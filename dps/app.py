@@ -33,6 +33,7 @@ from dps.settings import PROJECT_ROOT, Settings
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.pages import PublicPages, SignInPages, SignOutPages
+from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     templates.engine_instance.register_template_callable(  # type: ignore[union-attr]
         "current_user", lambda context: current_user(context["request"])
     )
+    templates.engine_instance.register_template_callable("csp_nonce", csp_nonce)  # type: ignore[union-attr]
     session_config = RotatingSessionConfig(
         secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60
     )
@@ -142,6 +144,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ],
         plugins=[SQLAlchemyPlugin(config=database)],
         middleware=[session_config.middleware, CurrentUserMiddleware()],
+        before_send=[security_headers_hook(hsts=settings.secure_cookies)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",
             exclude=["/api/", "/webhooks/"],

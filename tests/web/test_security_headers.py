@@ -1,0 +1,45 @@
+"""Security headers on every response; the CSP allows no inline script except the one carrying this
+response's nonce."""
+
+from __future__ import annotations
+
+import re
+
+from dps.app import create_app
+from dps.settings import Settings
+from litestar.testing import AsyncTestClient
+
+
+async def test_pages_carry_security_headers_and_a_nonce_only_csp(client):
+    response = await client.get("/")
+    csp = response.headers["content-security-policy"]
+    assert "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
+    scripts = re.findall(r"<script([^>]*)>", response.text)
+    inline = [attrs for attrs in scripts if "src=" not in attrs]
+    assert inline, "the NHS.UK template's inline script is expected"
+    assert all(f'nonce="{nonce}"' in attrs for attrs in inline)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert "strict-transport-security" not in response.headers  # plain http in tests
+
+    another = await client.get("/")
+    assert re.search(r"'nonce-([^']+)'", another.headers["content-security-policy"]).group(1) != nonce
+
+
+async def test_errors_json_and_assets_carry_the_headers_too(client):
+    for path in ("/no-such-page", "/health", "/assets/nhsuk-frontend.min.css"):
+        response = await client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+
+
+async def test_hsts_and_secure_cookies_when_served_over_https(tmp_path, settings):
+    https = Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": settings.database_url, "DPS_VAR_DIR": str(tmp_path),
+                               "BASE_URL": "https://dps.example.nhs.uk"})
+    async with AsyncTestClient(app=create_app(https), base_url="https://testserver.local") as client:
+        response = await client.get("/login")
+    assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+    csrf_cookie = next(v for v in response.headers.get_list("set-cookie") if v.startswith("csrftoken="))
+    assert "secure" in csrf_cookie.lower()
