@@ -1,13 +1,115 @@
-"""Public catalogue pages."""
+"""Public catalogue pages: the categories, the innovation search (free text, facet checkboxes with counts, sort,
+pagination, highlighted matches), an innovation's page with its history and evidence, and compare up to four.
+Everything works without JavaScript: filters are a GET form, compare is a GET form of checkboxes."""
 
 from __future__ import annotations
 
-from litestar import Router, get
-from litestar.response import Template
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
 
+import sqlalchemy as sa
+from litestar import Request, Router, get
+from litestar.params import FromPath, FromQuery
+from litestar.response import File, Template
+
+from catalogue import rules, services
+from catalogue.search import search_index_for
+from catalogue.search.port import FACET_FIELDS, SearchQuery
+from dps.admission.questionnaire import DEVICE_CLASS
+from dps.agreements.models import Category
 from dps.agreements.services import list_agreements
+from dps.errors import NotFound
+from dps.identity.models import OrganisationKind
+from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
 from dps.web.deps import DbSession
-from dps.web.auth import public
+from supplier_portal.listings import evidence_file
+
+PAGE_SIZE = 20
+COMPARE_MAX = 4
+FACET_TITLES: dict[str, str] = {
+    "category": "Category", "care_setting": "Care setting", "device_class": "Device class",
+    "esf_tier": "NICE evidence tier", "dtac": "DTAC complete", "dspt": "DSPT status",
+    "mtfm": "MedTech Funding Mandate", "sme": "SME supplier", "icb": "ICBs already using it",
+}
+SORT_OPTIONS = (("relevance", "Best match"), ("newest", "Newest"), ("name", "Name A to Z"))
+
+
+@dataclass(frozen=True)
+class FacetOption:
+    value: str
+    label: str
+    count: int
+    checked: bool
+
+
+@dataclass(frozen=True)
+class Facet:
+    field: str
+    title: str
+    options: list[FacetOption]
+
+
+def facet_labels(categories: list[Category]) -> dict[str, dict[str, str]]:
+    return {
+        "category": {c.slug: c.name for c in categories},
+        "care_setting": dict(rules.CARE_SETTINGS),
+        "device_class": dict(DEVICE_CLASS),
+        "esf_tier": dict(rules.ESF_TIERS),
+        "dspt": dict(rules.LABELS["dspt_status"]),
+        "dtac": {"true": "Yes", "false": "No"}, "mtfm": {"true": "Yes", "false": "No"},
+        "sme": {"true": "Yes", "false": "No"},
+        "icb": {code: name.removeprefix("NHS ").removesuffix(" Integrated Care Board")
+                for code, name in services.ICB_NAMES.items()},
+    }
+
+
+def parse_search(request: Request[Any, Any, Any], labels: dict[str, dict[str, str]]) -> tuple[SearchQuery, bool]:
+    """The page's query string as a SearchQuery; values we do not know are dropped, never an error page."""
+    params = request.query_params
+    filters: dict[str, tuple[str, ...]] = {}
+    for field in FACET_FIELDS:
+        values = tuple(dict.fromkeys(v for v in params.getall(field, []) if v in labels.get(field, {})))
+        if values:
+            filters[field] = values
+    sort = params.get("sort") if params.get("sort") in dict(SORT_OPTIONS) else "relevance"
+    page_raw = params.get("page") or "1"
+    page = min(int(page_raw), 500) if page_raw.isdigit() and int(page_raw) > 0 else 1
+    current = params.get("current") == "1"
+    return SearchQuery(text=(params.get("q") or "").strip()[:200], filters=filters, sort=sort, page=page,
+                       page_size=PAGE_SIZE, highlight=True,
+                       assurance_current_on=request.app.state.clock.now().date() if current else None), current
+
+
+def query_string(query: SearchQuery, current: bool, **changes: Any) -> str:
+    pairs: list[tuple[str, str]] = []
+    text = changes.get("q", query.text)
+    if text:
+        pairs.append(("q", text))
+    for field, values in changes.get("filters", query.filters).items():
+        pairs += [(field, value) for value in values]
+    if changes.get("current", current):
+        pairs.append(("current", "1"))
+    sort = changes.get("sort", query.sort)
+    if sort != "relevance":
+        pairs.append(("sort", sort))
+    page = changes.get("page", query.page)
+    if page > 1:
+        pairs.append(("page", str(page)))
+    return urlencode(pairs)
+
+
+def build_facets(query: SearchQuery, counts: dict[str, dict[str, int]], labels: dict[str, dict[str, str]]) -> list[Facet]:
+    facets = []
+    for field in FACET_FIELDS:
+        selected = set(query.filters.get(field, ()))
+        values = set(counts.get(field, {})) | selected
+        options = [FacetOption(value, labels.get(field, {}).get(value, value), counts.get(field, {}).get(value, 0),
+                               value in selected) for value in values]
+        options.sort(key=lambda o: (not o.checked, -o.count, o.label))
+        if options:
+            facets.append(Facet(field, FACET_TITLES[field], options))
+    return facets
 
 
 @get("/", name="catalogue.categories")
@@ -15,4 +117,77 @@ async def categories(db_session: DbSession) -> Template:
     return Template("catalogue/categories.html", context={"agreements": await list_agreements(db_session)})
 
 
-catalogue_router = Router(path="/catalogue", route_handlers=[categories], guards=[public])
+@get("/search", name="catalogue.search")
+async def search(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    category_rows = list((await db_session.scalars(sa.select(Category).order_by(Category.name))).all())
+    labels = facet_labels(category_rows)
+    query, current = parse_search(request, labels)
+    result = await search_index_for(request.app.state.settings).search(query)
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    user = current_user(request)
+    return Template("catalogue/search.html", context={
+        "query": query, "current": current, "result": result, "pages": pages,
+        "facets": build_facets(query, result.facets, labels), "labels": labels, "sort_options": SORT_OPTIONS,
+        "query_string": query_string(query, current),
+        "prev_href": "?" + query_string(query, current, page=query.page - 1) if query.page > 1 else None,
+        "next_href": "?" + query_string(query, current, page=query.page + 1) if query.page < pages else None,
+        "clear_filters_href": "?" + query_string(query, False, filters={}),
+        "today": request.app.state.clock.now().date().isoformat(),
+        "can_save": bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES)),
+    })
+
+
+@get("/innovations/{listing_id:int}", name="catalogue.innovation")
+async def innovation(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
+    today = request.app.state.clock.now().date()
+    document = await services.published_innovation(db_session, listing_id, today)
+    return Template("catalogue/innovation.html", context={
+        "doc": document, "description": rules.render_description(document["description"]),
+        "versions": await services.versions_of(db_session, listing_id), "labels": rules.LABELS,
+        "today": today.isoformat(), "icb_names": services.ICB_NAMES,
+    })
+
+
+@get("/innovations/{listing_id:int}/versions/{version:int}", name="catalogue.innovation.version")
+async def innovation_version(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+                             version: FromPath[int]) -> Template:
+    document = await services.published_innovation(db_session, listing_id, request.app.state.clock.now().date())
+    found = await services.version_of(db_session, listing_id, version)
+    return Template("catalogue/version.html", context={
+        "listing": document, "version": found, "labels": rules.LABELS,
+        "description": rules.render_description(found.content.get("description", "")),
+        "back": f"/catalogue/innovations/{listing_id}"})
+
+
+@get("/innovations/{listing_id:int}/documents/{document_id:int}", name="catalogue.innovation.document")
+async def innovation_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+                              document_id: FromPath[int]) -> File:
+    """Evidence is served through this handler only (never from a static folder): to anyone while the listing is
+    in search, otherwise only to its supplier and the authority."""
+    document, path = await services.evidence_for_download(db_session, current_user(request), listing_id, document_id,
+                                                          request.app.state.settings.var_dir)
+    return evidence_file(document, path)
+
+
+@get("/compare", name="catalogue.compare")
+async def compare(request: Request[Any, Any, Any], db_session: DbSession,
+                  back: FromQuery[str | None] = None) -> Template:
+    raw_ids = request.query_params.getall("id", [])
+    ids = list(dict.fromkeys(int(i) for i in raw_ids if i.isdigit() and len(i) < 12))
+    problem = None
+    if len(ids) > COMPARE_MAX:
+        problem = f"You can compare up to {COMPARE_MAX} innovations at a time. You chose {len(ids)}."
+    elif len(ids) < 2:
+        problem = "Choose at least two innovations to compare."
+    documents = [] if problem else await services.published_innovations(
+        db_session, ids, request.app.state.clock.now().date())
+    if not problem and len(documents) < 2:
+        raise NotFound("Those innovations are no longer published")
+    safe_back = back if back and back.startswith("/catalogue/search") else "/catalogue/search"
+    return Template("catalogue/compare.html", status_code=400 if problem else 200, context={
+        "documents": documents, "problem": problem, "labels": rules.LABELS, "back": safe_back,
+        "today": request.app.state.clock.now().date().isoformat()})
+
+
+catalogue_router = Router(path="/catalogue", route_handlers=[categories, search, innovation, innovation_version,
+                                                             innovation_document, compare], guards=[public])

@@ -15,6 +15,7 @@ from litestar.response import Template
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
@@ -25,6 +26,7 @@ from litestar.template import TemplateConfig
 import dps.models  # noqa: F401 - registers every table on the metadata
 from dps.admission.refresh import run_daily_jobs
 from dps.clock import Clock, SystemClock
+from dps.competitions.services import close_due_competitions
 from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.consumers import outbox_consumers
@@ -55,15 +57,26 @@ def _stores(settings: Settings) -> dict[str, Store]:
 def _portal_routers() -> list[Any]:
     from authority_portal.audit import authority_audit_router
     from authority_portal.evaluation import authority_router
+    from authority_portal.funds import authority_funds_router
+    from authority_portal.listings import authority_listings_router
     from authority_portal.refresh import authority_refresh_router
+    from buyer_portal.competitions import competitions_router
     from buyer_portal.controllers import buyer_router
+    from buyer_portal.funds import buyer_funds_router
+    from buyer_portal.search import buyer_search_router
+    from catalogue.api import api_router
     from catalogue.pages import catalogue_router
     from supplier_portal.account import account_routers
     from supplier_portal.applications import supplier_applications_router
+    from supplier_portal.competitions import supplier_competitions_router
+    from supplier_portal.listings import supplier_listings_router
     from supplier_portal.refresh import supplier_refresh_router
 
     return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
-            authority_refresh_router, authority_audit_router, catalogue_router, *account_routers]
+            buyer_funds_router, authority_funds_router,
+            authority_refresh_router, authority_audit_router, catalogue_router, *account_routers,
+            supplier_listings_router, authority_listings_router, buyer_search_router, api_router,
+            competitions_router, supplier_competitions_router]
 
 
 @asynccontextmanager
@@ -77,7 +90,10 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
     worker = OutboxWorker(sessions, outbox_consumers(settings), app.state.clock)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop)),
-             asyncio.create_task(run_periodically(stop, lambda: run_daily_jobs(sessions, app.state.clock.now())))]
+             asyncio.create_task(run_periodically(stop, lambda: run_daily_jobs(sessions, app.state.clock.now()))),
+             # Competitions also close on access; this closes (and tells the buyer about) those nobody opens.
+             asyncio.create_task(run_periodically(
+                 stop, lambda: close_due_competitions(sessions, app.state.clock.now()), every_seconds=60))]
     try:
         yield
     finally:
@@ -156,6 +172,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             version="1.0.0",
             description="The catalogue of innovations and public award data of the NHS Innovation DPS.",
             openapi_router=Router(path="/schema", route_handlers=[], guards=[public]),
+            components=Components(security_schemes={"BearerAuth": SecurityScheme(
+                type="http", scheme="bearer", description="An API key issued by the DPS authority")}),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[in_process_outbox_worker],

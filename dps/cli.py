@@ -177,5 +177,62 @@ def create_user(email: str, role: str, organisation: str, full_name: str | None,
     console.print(f"Created user {user_id}: {email} as {role}.")
 
 
+@main.command(help="Rebuild the search index from the database, with a progress bar.")
+def reindex() -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from catalogue.reindex import rebuild_search_index
+    from catalogue.search import forget_search_index
+    from dps.clock import SystemClock
+
+    settings = load_settings()
+
+    async def work(_sessions: Any) -> int:
+        with Progress(TextColumn("Indexing listings"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("index", total=None)
+            try:
+                return await rebuild_search_index(
+                    settings, SystemClock().now(), on_total=lambda total: bar.update(task, total=total),
+                    progress=lambda done: bar.advance(task, done))
+            finally:
+                await forget_search_index(settings)
+
+    indexed = run_async(settings, work)
+    console.print(f"Search index rebuilt ({settings.search_backend}): {indexed} listings.")
+
+
+@main.group("api-key", help="Keys for the public search API.")
+def api_key() -> None:
+    pass
+
+
+@api_key.command("create", help="Create a key for NAME and print it once (only its hash is stored).")
+@click.argument("name")
+@click.option("--rate-limit", default=600, show_default=True, type=click.IntRange(min=1),
+              help="Requests a minute allowed for this key.")
+def api_key_create(name: str, rate_limit: int) -> None:
+    from catalogue.services import create_api_key
+    from dps.audit.services import Actor
+    from dps.clock import SystemClock
+    from dps.errors import DomainError
+
+    settings = load_settings()
+
+    async def work(sessions: Any) -> tuple[Any, str]:
+        async with sessions() as session:
+            return await create_api_key(session, name=name, actor=Actor.system("cli"), now=SystemClock().now(),
+                                        rate_limit_per_minute=rate_limit)
+
+    try:
+        key, secret = run_async(settings, work)
+    except DomainError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    console.print(f"Created API key {key.id} for {key.name} ({rate_limit} requests a minute). "
+                  "Copy it now: it is not shown again.")
+    click.echo(secret)
+
+
 if __name__ == "__main__":
     main()

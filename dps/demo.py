@@ -6,9 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from catalogue.demo import seed_demo_catalogue
 from dps.admission.demo import seed_demo_admissions
 from dps.audit.services import Actor
 from dps.clock import SystemClock
+from dps.competitions.demo import seed_demo_competitions
+from dps.funds.demo import seed_demo_funds
 from dps.identity.commands import find_organisation
 from dps.identity.models import Organisation, OrganisationKind, Role, User
 from dps.identity.passwords import Passwords
@@ -33,6 +36,7 @@ DEMO_USERS: tuple[tuple[Role, str, str, str], ...] = (
     (Role.SUPPLIER_ADMIN, "supplier.admin@heartflow.example", "Sam Supplier-Admin", "11000001"),
     (Role.SUPPLIER_USER, "supplier.user@heartflow.example", "Sasha Supplier-User", "11000001"),
     (Role.BUYER, "buyer@gstt.example.nhs.uk", "Bea Buyer", "RJ1"),
+    (Role.EVALUATOR, "evaluator@gstt.example.nhs.uk", "Evan Evaluator", "RJ1"),
     (Role.EVALUATOR, "evaluator@dps-authority.example.nhs.uk", "Eve Evaluator", "authority"),
     (Role.FUND_MANAGER, "fund.manager@nelondon.example.nhs.uk", "Finn Fund-Manager", "QMF"),
     (Role.AUTHORITY_ADMIN, "admin@dps-authority.example.nhs.uk", "Ada Authority-Admin", "authority"),
@@ -65,5 +69,8 @@ async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bo
             organisation = await find_organisation(session, organisation_key)
             await add_membership(session, user=user, organisation=organisation, role=role, actor=actor, now=now)
         await seed_demo_admissions(session, now)
+        await seed_demo_catalogue(session, now=now, actor=actor, user_email="supplier.admin@heartflow.example")
+        await seed_demo_funds(session, now)
+        await seed_demo_competitions(session, now, passwords, DEMO_PASSWORD)
         await session.commit()
     return DEMO_ACCOUNTS

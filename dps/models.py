@@ -1,13 +1,34 @@
 """Imports every table so SQLModel.metadata (and Alembic) sees the whole schema."""
 
+from catalogue.models import ApiKey, CatalogueChange, Listing, ListingDocument, ListingVersion, SavedSearch
 from dps.admission.models import Admission, Application, RefreshRequest, RefreshResponse, SectionEvaluation
 from dps.agreements.models import Agreement, Category
 from dps.audit.models import AuditChainHead, AuditEvent
+from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
+from dps.competitions.models import (
+    AwardNotice,
+    Bid,
+    Clarification,
+    Competition,
+    CompetitionEvaluator,
+    CompetitionInvitation,
+    Contract,
+    ContractMilestone,
+    EvaluatorScore,
+    ModeratedScore,
+    OutcomeLetter,
+)
 from dps.identity.models import Invitation, Membership, Organisation, User
 from dps.outbox.models import OutboxMessage
 
 __all__ = [
     "Admission",
+    "ApiKey",
+    "CatalogueChange",
+    "Listing",
+    "ListingDocument",
+    "ListingVersion",
+    "SavedSearch",
     "Agreement",
     "Application",
     "Invitation",
@@ -16,6 +37,22 @@ __all__ = [
     "SectionEvaluation",
     "AuditChainHead",
     "AuditEvent",
+    "Allocation",
+    "Commitment",
+    "CommitmentLine",
+    "Fund",
+    "LedgerEntry",
+    "AwardNotice",
+    "Bid",
+    "Clarification",
+    "Competition",
+    "CompetitionEvaluator",
+    "CompetitionInvitation",
+    "Contract",
+    "ContractMilestone",
+    "EvaluatorScore",
+    "ModeratedScore",
+    "OutcomeLetter",
     "Category",
     "Membership",
     "Organisation",

@@ -29,6 +29,7 @@ from dps.identity.passwords import MINIMUM_PASSWORD_LENGTH
 from dps.identity.onboarding import (
     INVITABLE_ROLES,
     ROLE_DESCRIPTIONS,
+    ROLE_IN_A_SENTENCE,
     ROLE_LABELS,
     VERIFICATION_LIFETIME,
     LinkUnusable,
@@ -225,7 +226,7 @@ def _invitation_page(request: Request[Any, Any, Any], details: Any, token: str, 
     return Template(
         "supplier/account/accept_invitation.html", status_code=status_code,
         context={"invitation": details, "token": token, "signed_in": current_user(request) is not None,
-                 "role_label": ROLE_LABELS.get(details.role, details.role),
+                 "role_in_a_sentence": ROLE_IN_A_SENTENCE.get(details.role, details.role),
                  "role_description": ROLE_DESCRIPTIONS.get(details.role, ""),
                  "sign_in_link": sign_in_path_for(next_path), "values": values or {}, "errors": errors or FormErrors(),
                  "minimum_password_length": MINIMUM_PASSWORD_LENGTH},
@@ -288,7 +289,7 @@ def _profile_form(values: dict[str, str], errors: FormErrors, *, action: str, he
                   status_code: int = 200, cancel: str | None = None) -> Template:
     return Template("supplier/account/organisation_form.html", status_code=status_code,
                     context={"values": values, "errors": errors, "action": action, "heading": heading,
-                             "button": button, "cancel": cancel})
+                             "submit_text": button, "cancel": cancel})
 
 
 def _new_form(values: dict[str, str], errors: FormErrors | None = None, status_code: int = 200) -> Template:
@@ -402,14 +403,16 @@ class OrganisationPages(Controller):
                                  "sme": sme_of(organisation), "is_admin": access.is_admin, "notice": notice})
 
     @get("/{organisation_id:int}/edit", name="organisation.edit")
-    async def edit(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int]) -> Template:
+    async def edit(self, request: Request[Any, Any, State], db_session: DbSession,
+                   organisation_id: FromPath[int]) -> Template:
         user = current_user(request)
         assert user is not None
         access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
         return self._form(organisation_id, _form_values(access.organisation), FormErrors())
 
     @post("/{organisation_id:int}/edit", name="organisation.edit.submit")
-    async def save(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int]) -> Any:
+    async def save(self, request: Request[Any, Any, State], db_session: DbSession,
+                   organisation_id: FromPath[int]) -> Any:
         user = current_user(request)
         assert user is not None
         form = await read_form(request)
@@ -445,7 +448,8 @@ class OrganisationPages(Controller):
         return _invite_page(access.organisation, {}, FormErrors())
 
     @post("/{organisation_id:int}/team/invite", name="organisation.invite.submit")
-    async def invite(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int]) -> Any:
+    async def invite(self, request: Request[Any, Any, State], db_session: DbSession,
+                     organisation_id: FromPath[int]) -> Any:
         user = current_user(request)
         assert user is not None
         form = await read_form(request)

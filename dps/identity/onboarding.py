@@ -300,7 +300,8 @@ async def resend_verification(
     elif user.email_verified_at is not None:
         outcome = ResendOutcome.ALREADY_VERIFIED
     else:
-        outcome = ResendOutcome.SENT if await _send_verification(session, settings, user, now) else ResendOutcome.TOO_SOON
+        sent = await _send_verification(session, settings, user, now)
+        outcome = ResendOutcome.SENT if sent else ResendOutcome.TOO_SOON
     await session.commit()
     return outcome
 

@@ -8,4 +8,7 @@ from dps.settings import Settings
 
 
 def outbox_consumers(settings: Settings) -> dict[str, Consumer]:
-    return {EMAIL_TOPIC: email_consumer(settings)}
+    from catalogue.search.consumer import search_index_consumer
+    from catalogue.services import SEARCH_INDEX_TOPIC
+
+    return {EMAIL_TOPIC: email_consumer(settings), SEARCH_INDEX_TOPIC: search_index_consumer(settings)}

@@ -62,7 +62,8 @@ async def test_register_verify_create_organisation_invite_and_accept(client, db,
     assert await scalar(db, sa.select(sa.func.count()).select_from(Organisation)
                         .where(Organisation.companies_house_number == "SC123456")) == 0  # not yet
 
-    created = await post_form(client, "/supplier/organisation/new/check", {}, form_page="/supplier/organisation/new/check")
+    created = await post_form(client, "/supplier/organisation/new/check", {},
+                              form_page="/supplier/organisation/new/check")
     assert created.status_code == 303
     organisation = await scalar(db, sa.select(Organisation).where(Organisation.companies_house_number == "SC123456"))
     assert organisation.name == "Brightwater Diagnostics Ltd"
@@ -90,6 +91,7 @@ async def test_register_verify_create_organisation_invite_and_accept(client, db,
     offer = await client.get(accept_link)
     assert offer.status_code == 200
     assert "Join Brightwater Diagnostics Ltd" in offer.text and "Create your account" in offer.text
+    assert "as a user" in offer.text
     token = accept_link.split("token=", 1)[1]
     accepted = await post_form(client, "/invitations/accept",
                                {"token": token, "full_name": "Bob Colleague", "password": "another-long-password",

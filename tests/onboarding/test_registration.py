@@ -83,7 +83,7 @@ async def test_an_expired_link_says_so_and_can_ask_for_a_new_one(client, db, set
 
     expired = await client.get(link)
     assert expired.status_code == 410
-    assert "This link has expired" in expired.text
+    assert "This link has expired" in expired.text and "Send me a new link" in expired.text
     assert await scalar(db, sa.select(User.email_verified_at)) is None
 
     token = link.split("token=", 1)[1]

@@ -9,7 +9,8 @@ from dps.settings import Settings
 async def test_health_reports_each_part_ok(client):
     response = await client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "search": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "search": "ok",
+                               "search_index_lag": {"pending": 0, "oldest_pending_at": None}}
 
 
 async def test_health_names_a_database_that_is_down(tmp_path):
@@ -18,7 +19,8 @@ async def test_health_names_a_database_that_is_down(tmp_path):
     async with AsyncTestClient(app=create_app(settings)) as client:
         response = await client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "unavailable", "search": "ok"}
+    assert response.json() == {"status": "unavailable", "database": "unavailable", "search": "ok",
+                               "search_index_lag": None}
 
 
 async def test_health_names_a_search_engine_that_is_down(settings, free_port, tmp_path):
@@ -29,4 +31,5 @@ async def test_health_names_a_search_engine_that_is_down(settings, free_port, tm
     async with AsyncTestClient(app=create_app(settings)) as client:
         response = await client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "search": "unavailable"}
+    assert response.json() == {"status": "unavailable", "database": "ok", "search": "unavailable",
+                               "search_index_lag": {"pending": 0, "oldest_pending_at": None}}

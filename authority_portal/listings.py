@@ -1,0 +1,128 @@
+"""Authority pages for the catalogue: see every listing, unpublish one with a reason (admins), and issue and
+revoke keys for the public search API (admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath, QueryParameter
+from litestar.response import File, Redirect, Template
+
+from catalogue import rules, services
+from catalogue.api import forget_cached_key
+from dps.errors import ValidationFailed
+from dps.identity.models import OrganisationKind, Role
+from dps.web.auth import authority_admin_only, authority_only, current_user
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form
+from supplier_portal.listings import evidence_file
+
+
+async def _listing_page(request: Request[Any, Any, Any], db_session: Any, listing_id: int,
+                        errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                        status_code: int = 200) -> Template:
+    row = await services.listing_row(db_session, listing_id)
+    today = request.app.state.clock.now().date()
+    return Template("authority/listings/show.html", status_code=status_code, context={
+        "row": row, "listing": row.listing, "description": rules.render_description(row.listing.description),
+        "summary": rules.assurance_summary(row.listing.assurance, today), "labels": rules.LABELS,
+        "versions": await services.versions_of(db_session, listing_id),
+        "documents": await services.documents_of(db_session, listing_id), "today": today,
+        "can_unpublish": current_user(request).has_role_in(OrganisationKind.AUTHORITY, Role.AUTHORITY_ADMIN),
+        "errors": errors or FormErrors(), "values": values or {},
+    })
+
+
+@get("/listings", name="authority.listings")
+async def listings(db_session: DbSession,
+                   listing_state: Annotated[str | None, QueryParameter(name="state")] = None) -> Template:
+    return Template("authority/listings/index.html", context={
+        "rows": await services.all_listings(db_session, listing_state or None), "state": listing_state or ""})
+
+
+@get("/listings/{listing_id:int}", name="authority.listing")
+async def listing(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
+    return await _listing_page(request, db_session, listing_id)
+
+
+@get("/listings/{listing_id:int}/versions/{version:int}", name="authority.listing.version")
+async def listing_version(db_session: DbSession, listing_id: FromPath[int], version: FromPath[int]) -> Template:
+    row = await services.listing_row(db_session, listing_id)
+    found = await services.version_of(db_session, listing_id, version)
+    return Template("catalogue/version.html", context={
+        "listing": row.listing, "version": found, "labels": rules.LABELS,
+        "description": rules.render_description(found.content.get("description", "")),
+        "back": f"/authority/listings/{listing_id}"})
+
+
+@get("/listings/{listing_id:int}/documents/{document_id:int}", name="authority.listing.document")
+async def listing_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+                           document_id: FromPath[int]) -> File:
+    document, path = await services.evidence_for_download(db_session, current_user(request), listing_id, document_id,
+                                                          request.app.state.settings.var_dir)
+    return evidence_file(document, path)
+
+
+@post("/listings/{listing_id:int}/unpublish", name="authority.listing.unpublish", guards=[authority_admin_only])
+async def unpublish(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Any:
+    form = await read_form(request)
+    try:
+        await services.unpublish_listing(db_session, current_user(request), listing_id, form.get("reason", ""),
+                                         request.app.state.clock.now())
+    except ValidationFailed as error:
+        await db_session.rollback()
+        errors = FormErrors()
+        errors.add(error.field or "reason", str(error))
+        return await _listing_page(request, db_session, listing_id, errors, form, status_code=400)
+    return Redirect(f"/authority/listings/{listing_id}", status_code=303)
+
+
+async def _keys_page(db_session: Any, *, errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                     new_key: tuple[Any, str] | None = None, status_code: int = 200) -> Template:
+    return Template("authority/api_keys/index.html", status_code=status_code, context={
+        "keys": await services.api_keys(db_session), "errors": errors or FormErrors(), "values": values or {},
+        "new_key": new_key, "default_limit": services.DEFAULT_RATE_LIMIT})
+
+
+@get("/api-keys", name="authority.api_keys", guards=[authority_admin_only])
+async def api_keys(db_session: DbSession) -> Template:
+    return await _keys_page(db_session)
+
+
+@post("/api-keys", name="authority.api_keys.create", guards=[authority_admin_only])
+async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    form = await read_form(request)
+    limit_raw = form.get("rate_limit", "").strip() or str(services.DEFAULT_RATE_LIMIT)
+    try:
+        if not limit_raw.isdigit():
+            raise ValidationFailed("Enter the rate limit as a whole number of requests a minute", field="rate_limit")
+        key, secret = await services.create_api_key(db_session, name=form.get("name", ""),
+                                                    actor=services.actor_of(current_user(request)),
+                                                    now=request.app.state.clock.now(),
+                                                    rate_limit_per_minute=int(limit_raw))
+    except ValidationFailed as error:
+        await db_session.rollback()
+        errors = FormErrors()
+        errors.add(error.field or "name", str(error))
+        return await _keys_page(db_session, errors=errors, values=form, status_code=400)
+    # The key is shown this once; only its hash is kept. The page must not be cached.
+    page = await _keys_page(db_session, new_key=(key, secret))
+    page.headers["Cache-Control"] = "no-store"
+    return page
+
+
+@post("/api-keys/{key_id:int}/revoke", name="authority.api_keys.revoke", guards=[authority_admin_only])
+async def revoke_api_key(request: Request[Any, Any, Any], db_session: DbSession, key_id: FromPath[int]) -> Redirect:
+    key = await services.revoke_api_key(db_session, key_id, actor=services.actor_of(current_user(request)),
+                                        now=request.app.state.clock.now())
+    forget_cached_key(key.key_hash)
+    return Redirect("/authority/api-keys", status_code=303)
+
+
+authority_listings_router = Router(
+    path="/authority",
+    route_handlers=[listings, listing, listing_version, listing_document, unpublish, api_keys, create_api_key,
+                    revoke_api_key],
+    guards=[authority_only],
+)

@@ -1,0 +1,406 @@
+"""The buyer's pages for mini-competitions: draft, publish, clarifications, cancel; evaluation (evaluators),
+moderation, ranking and award; standstill; confirming the award with its fund lines and milestones.
+
+Every route sits behind the buyer portal guard; commands that only a buyer may give also carry
+`buyer_role_only`, and scoring carries `evaluator_role_only`. The services check that the user belongs to the
+organisation running the competition (or was chosen as its evaluator) and answer 404 otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from dps.agreements.services import list_agreements
+from dps.competitions import services
+from dps.competitions.forms import (
+    FUND_ROWS,
+    MILESTONE_ROWS,
+    QUESTION_KINDS,
+    QUESTION_ROWS,
+    fund_line_values,
+    form_values_of,
+    milestone_values,
+    parse_competition_form,
+    parse_fund_lines,
+    parse_milestones,
+)
+from dps.competitions.rules import (
+    CRITERION_KIND_LABELS,
+    CompetitionState,
+    FundLine,
+    default_milestones,
+    proportional_split,
+)
+from dps.errors import ValidationFailed
+from dps.identity.models import OrganisationKind, Role
+from dps.web.auth import buyer_portal_only, current_user, requires_role
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form
+
+buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
+evaluator_role_only = requires_role(OrganisationKind.BUYER, Role.EVALUATOR)
+
+
+def _now(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state.clock.now()
+
+
+def _errors(messages: dict[str, str]) -> FormErrors:
+    errors = FormErrors()
+    for name, message in messages.items():
+        errors.add(name, message)
+    return errors
+
+
+def _base(competition_id: int) -> str:
+    return f"/buyer/competitions/{competition_id}"
+
+
+# --- list, create, edit ---------------------------------------------------------------------------------
+
+
+@get("/", name="buyer.competitions")
+async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    return Template("buyer/competitions/index.html", context={
+        "competitions": await services.competitions_for_team(db_session, current_user(request)),
+        "can_create": current_user(request).has_role_in(OrganisationKind.BUYER, Role.BUYER)})
+
+
+async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, values: dict[str, Any],
+                     errors: FormErrors | None = None, competition: Any = None, status_code: int = 200) -> Template:
+    user = current_user(request)
+    organisations = await services.buyer_organisations(db_session, user)
+    evaluators = await services.evaluators_of(db_session, [o.id for o in organisations])
+    return Template("buyer/competitions/form.html", status_code=status_code, context={
+        "values": values, "errors": errors or FormErrors(), "competition": competition,
+        "organisations": organisations, "evaluators": evaluators, "agreements": await list_agreements(db_session),
+        "question_rows": [f"q{i}" for i in range(1, QUESTION_ROWS + 1)], "fund_rows": range(1, FUND_ROWS + 1),
+        "kinds": [(str(k), CRITERION_KIND_LABELS[k]) for k in QUESTION_KINDS]})
+
+
+@get("/new", name="buyer.competitions.new", guards=[buyer_role_only])
+async def new(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    defaults = {"price-weight": "40", "q1-kind": "quality", "q1-max_score": "5", "q1-word_limit": "500",
+                "q2-kind": "net_zero", "q2-max_score": "5", "q2-word_limit": "300", "q2-title": "Net zero",
+                "q3-kind": "social_value", "q3-max_score": "5", "q3-word_limit": "300", "q3-title": "Social value",
+                "clarification_deadline-time": "12:00", "tender_deadline-time": "12:00"}
+    return await _form_page(request, db_session, values=defaults)
+
+
+async def _read_competition_form(request: Request[Any, Any, Any], db_session: Any) -> Any:
+    form = await request.form()
+    values = {key: str(value) for key, value in form.items() if key not in ("_csrf_token", "evaluator_ids")}
+    organisations = await services.buyer_organisations(db_session, current_user(request))
+    default_org = organisations[0].id if len(organisations) == 1 else None
+    return parse_competition_form(values, form.getall("evaluator_ids", []), default_org)
+
+
+@post("/", name="buyer.competitions.create", guards=[buyer_role_only])
+async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+    parsed = await _read_competition_form(request, db_session)
+    if parsed.data is not None:
+        try:
+            competition = await services.create_competition(db_session, current_user(request), parsed.data,
+                                                            _now(request))
+            return Redirect(_base(competition.id or 0), status_code=303)
+        except ValidationFailed as error:
+            await db_session.rollback()
+            parsed.errors[error.field or "form"] = str(error)
+    return await _form_page(request, db_session, values=parsed.values, errors=_errors(parsed.errors),
+                            status_code=400)
+
+
+@get("/{competition_id:int}/edit", name="buyer.competitions.edit", guards=[buyer_role_only])
+async def edit(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
+    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                       _now(request))
+    values = form_values_of(competition, await services.evaluator_ids(db_session, competition_id))
+    return await _form_page(request, db_session, values=values, competition=competition)
+
+
+@post("/{competition_id:int}/edit", name="buyer.competitions.update", guards=[buyer_role_only])
+async def update(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                       _now(request))
+    parsed = await _read_competition_form(request, db_session)
+    if parsed.data is not None:
+        try:
+            await services.update_draft(db_session, current_user(request), competition_id, parsed.data,
+                                        _now(request))
+            return Redirect(_base(competition_id), status_code=303)
+        except ValidationFailed as error:
+            await db_session.rollback()
+            parsed.errors[error.field or "form"] = str(error)
+    return await _form_page(request, db_session, values=parsed.values, errors=_errors(parsed.errors),
+                            competition=competition, status_code=400)
+
+
+# --- the competition page and its commands --------------------------------------------------------------
+
+
+async def _show_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                     errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                     status_code: int = 200) -> Template:
+    user = current_user(request)
+    competition = await services.competition_for_team(db_session, user, competition_id, _now(request))
+    return Template("buyer/competitions/show.html", status_code=status_code, context={
+        "view": await services.buyer_view(db_session, user, competition), "competition": competition,
+        "errors": errors or FormErrors(), "values": values or {}, "now": _now(request)})
+
+
+@get("/{competition_id:int}", name="buyer.competitions.show")
+async def show(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
+    return await _show_page(request, db_session, competition_id)
+
+
+Page = Callable[..., Awaitable[Template]]
+
+
+async def _run(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+               action: Callable[[dict[str, str]], Awaitable[Any]], *, page: Page = _show_page,
+               redirect: str | None = None) -> Any:
+    """Run one command; a validation error re-renders `page` with the message and what was typed."""
+    form = await read_form(request)
+    try:
+        await action(form)
+    except ValidationFailed as error:
+        await db_session.rollback()
+        return await page(request, db_session, competition_id, _errors({error.field or "form": str(error)}), form,
+                          status_code=400)
+    return Redirect(redirect or _base(competition_id), status_code=303)
+
+
+@post("/{competition_id:int}/publish", name="buyer.competitions.publish", guards=[buyer_role_only])
+async def publish(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.publish(
+        db_session, current_user(request), competition_id, _now(request)))
+
+
+@post("/{competition_id:int}/cancel", name="buyer.competitions.cancel", guards=[buyer_role_only])
+async def cancel(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.cancel(
+        db_session, current_user(request), competition_id, form.get("reason", ""), _now(request)))
+
+
+@post("/{competition_id:int}/criteria/{key:str}", name="buyer.competitions.refine", guards=[buyer_role_only])
+async def refine(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+                 key: FromPath[str]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.refine_criterion(
+        db_session, current_user(request), competition_id, key, title=form.get(f"{key}-title", ""),
+        question=form.get(f"{key}-question", ""), now=_now(request)))
+
+
+async def _clarifications_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                               errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                               status_code: int = 200) -> Template:
+    user = current_user(request)
+    competition = await services.competition_for_buyer(db_session, user, competition_id, _now(request))
+    return Template("buyer/competitions/clarifications.html", status_code=status_code, context={
+        "view": await services.buyer_view(db_session, user, competition), "competition": competition,
+        "errors": errors or FormErrors(), "values": values or {}})
+
+
+@get("/{competition_id:int}/clarifications", name="buyer.competitions.clarifications", guards=[buyer_role_only])
+async def clarifications(request: Request[Any, Any, Any], db_session: DbSession,
+                         competition_id: FromPath[int]) -> Template:
+    return await _clarifications_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/clarifications/{clarification_id:int}", name="buyer.competitions.answer",
+      guards=[buyer_role_only])
+async def answer(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+                 clarification_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.answer_question(
+        db_session, current_user(request), competition_id, clarification_id,
+        published_question=form.get(f"question-{clarification_id}", ""),
+        answer=form.get(f"answer-{clarification_id}", ""), now=_now(request)),
+        page=_clarifications_page, redirect=f"{_base(competition_id)}/clarifications")
+
+
+# --- evaluation -----------------------------------------------------------------------------------------
+
+
+@post("/{competition_id:int}/evaluation/start", name="buyer.competitions.evaluation.start",
+      guards=[buyer_role_only])
+async def start_evaluation(request: Request[Any, Any, Any], db_session: DbSession,
+                           competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.start_evaluation(
+        db_session, current_user(request), competition_id, _now(request)))
+
+
+async def _evaluation_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                           errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                           status_code: int = 200) -> Template:
+    view = await services.evaluator_view(db_session, current_user(request), competition_id, _now(request))
+    return Template("buyer/competitions/evaluation.html", status_code=status_code, context={
+        "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
+
+
+@get("/{competition_id:int}/evaluation", name="buyer.competitions.evaluation", guards=[evaluator_role_only])
+async def evaluation(request: Request[Any, Any, Any], db_session: DbSession,
+                     competition_id: FromPath[int]) -> Template:
+    return await _evaluation_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/evaluation/declaration", name="buyer.competitions.declare",
+      guards=[evaluator_role_only])
+async def declare(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    async def action(form: dict[str, str]) -> None:
+        choice = form.get("conflict", "")
+        await services.declare_interest(db_session, current_user(request), competition_id,
+                                        conflict={"yes": True, "no": False}.get(choice),
+                                        note=form.get("note", ""), now=_now(request))
+
+    return await _run(request, db_session, competition_id, action, page=_evaluation_page,
+                      redirect=f"{_base(competition_id)}/evaluation")
+
+
+@post("/{competition_id:int}/bids/{bid_id:int}/scores/{key:str}", name="buyer.competitions.score",
+      guards=[evaluator_role_only])
+async def score(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+                bid_id: FromPath[int], key: FromPath[str]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.score_answer(
+        db_session, current_user(request), competition_id, bid_id, key, score=form.get(f"score-{bid_id}-{key}", ""),
+        justification=form.get(f"justification-{bid_id}-{key}", ""), now=_now(request)),
+        page=_evaluation_page, redirect=f"{_base(competition_id)}/evaluation#answer-{bid_id}-{key}")
+
+
+async def _moderation_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                           errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                           status_code: int = 200) -> Template:
+    view = await services.moderation_view(db_session, current_user(request), competition_id, _now(request))
+    return Template("buyer/competitions/moderation.html", status_code=status_code, context={
+        "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
+
+
+@get("/{competition_id:int}/moderation", name="buyer.competitions.moderation", guards=[buyer_role_only])
+async def moderation(request: Request[Any, Any, Any], db_session: DbSession,
+                     competition_id: FromPath[int]) -> Template:
+    return await _moderation_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/bids/{bid_id:int}/moderation/{key:str}", name="buyer.competitions.moderate",
+      guards=[buyer_role_only])
+async def moderate(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+                   bid_id: FromPath[int], key: FromPath[str]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.moderate(
+        db_session, current_user(request), competition_id, bid_id, key,
+        score=form.get(f"moderated-{bid_id}-{key}", ""), rationale=form.get(f"rationale-{bid_id}-{key}", ""),
+        now=_now(request)), page=_moderation_page, redirect=f"{_base(competition_id)}/moderation#answer-{bid_id}-{key}")
+
+
+# --- ranking, award, standstill, confirmation -----------------------------------------------------------
+
+
+async def _ranking_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                        errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                        status_code: int = 200) -> Template:
+    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                       _now(request))
+    return Template("buyer/competitions/ranking.html", status_code=status_code, context={
+        "competition": competition, "summary": await services.summary(db_session, competition),
+        "criteria": services.criteria_of(competition), "rows": await services.ranking(db_session, competition),
+        "errors": errors or FormErrors(), "values": values or {}})
+
+
+@get("/{competition_id:int}/ranking", name="buyer.competitions.ranking", guards=[buyer_role_only])
+async def ranking(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
+    return await _ranking_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/award", name="buyer.competitions.award", guards=[buyer_role_only])
+async def award(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    async def action(form: dict[str, str]) -> None:
+        bid_id = form.get("bid_id", "")
+        if not bid_id.isdigit():
+            raise ValidationFailed("Choose the bid to award the contract to", field="bid_id")
+        await services.decide_award(db_session, current_user(request), competition_id, bid_id=int(bid_id),
+                                    reasons=form.get("reasons", ""), override_reason=form.get("override_reason", ""),
+                                    now=_now(request))
+
+    return await _run(request, db_session, competition_id, action, page=_ranking_page,
+                      redirect=f"{_base(competition_id)}/letters")
+
+
+@get("/{competition_id:int}/letters", name="buyer.competitions.letters", guards=[buyer_role_only])
+async def letters(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
+    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                       _now(request))
+    outcome = await services.letters(db_session, competition)
+    return Template("buyer/competitions/letters.html", context={
+        "competition": competition, "summary": await services.summary(db_session, competition),
+        "letters": [(letter, letter.body or services.letter_body(letter, competition)) for letter in outcome]})
+
+
+@post("/{competition_id:int}/standstill", name="buyer.competitions.standstill", guards=[buyer_role_only])
+async def standstill(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.start_standstill(
+        db_session, current_user(request), competition_id, _now(request)))
+
+
+@post("/{competition_id:int}/standstill/pause", name="buyer.competitions.standstill.pause",
+      guards=[buyer_role_only])
+async def pause(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.pause_standstill(
+        db_session, current_user(request), competition_id, form.get("reason", ""), _now(request)))
+
+
+@post("/{competition_id:int}/standstill/resume", name="buyer.competitions.standstill.resume",
+      guards=[buyer_role_only])
+async def resume(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: services.resume_standstill(
+        db_session, current_user(request), competition_id, _now(request)))
+
+
+async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                        errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                        status_code: int = 200) -> Template:
+    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                       _now(request))
+    if competition.state != CompetitionState.STANDSTILL:
+        return await _show_page(request, db_session, competition_id, errors, values, status_code)
+    bid, total = await services.award_value(db_session, competition)
+    if values is None:
+        intended = [FundLine(int(line["allocation_id"]), int(line["pence"])) for line in competition.fund_lines]
+        values = {**fund_line_values(proportional_split(total, intended)),
+                  **milestone_values(default_milestones(total, competition.contract_starts_on,
+                                                        competition.contract_ends_on))}
+    return Template("buyer/competitions/confirm.html", status_code=status_code, context={
+        "competition": competition, "summary": await services.summary(db_session, competition), "bid": bid,
+        "total": total, "errors": errors or FormErrors(), "values": values, "fund_rows": range(1, FUND_ROWS + 1),
+        "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": _now(request)})
+
+
+@get("/{competition_id:int}/confirm", name="buyer.competitions.confirm", guards=[buyer_role_only])
+async def confirm_page(request: Request[Any, Any, Any], db_session: DbSession,
+                       competition_id: FromPath[int]) -> Template:
+    return await _confirm_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/confirm", name="buyer.competitions.confirm.post", guards=[buyer_role_only])
+async def confirm(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    async def action(form: dict[str, str]) -> None:
+        problems: dict[str, str] = {}
+        lines = parse_fund_lines(form, problems)
+        milestones = parse_milestones(form, problems)
+        if problems:
+            name, message = next(iter(problems.items()))
+            raise ValidationFailed(message, field=name)
+        await services.confirm_award(db_session, current_user(request), competition_id, fund_lines=lines,
+                                     milestones=milestones, now=_now(request))
+
+    return await _run(request, db_session, competition_id, action, page=_confirm_page)
+
+
+competitions_router = Router(
+    path="/buyer/competitions",
+    route_handlers=[index, new, create, show, edit, update, publish, cancel, refine, clarifications, answer,
+                    start_evaluation, evaluation, declare, score, moderation, moderate, ranking, award, letters,
+                    standstill, pause, resume, confirm_page, confirm],
+    guards=[buyer_portal_only],
+)

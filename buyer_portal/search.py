@@ -1,0 +1,49 @@
+"""Buyer pages for search: saved searches (the search itself is the public catalogue search)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from catalogue import services
+from dps.errors import ValidationFailed
+from dps.web.auth import buyer_portal_only, current_user
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form
+
+
+async def _page(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,
+                status_code: int = 200) -> Template:
+    return Template("buyer/saved_searches/index.html", status_code=status_code, context={
+        "saved": await services.saved_searches(db_session, current_user(request)), "errors": errors or FormErrors()})
+
+
+@get("/saved-searches", name="buyer.saved_searches")
+async def saved_searches(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    return await _page(request, db_session)
+
+
+@post("/saved-searches", name="buyer.saved_searches.create")
+async def save(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+    form = await read_form(request)
+    try:
+        await services.save_search(db_session, current_user(request), name=form.get("name", ""),
+                                   query_string=form.get("query_string", ""), now=request.app.state.clock.now())
+    except ValidationFailed as error:
+        await db_session.rollback()
+        errors = FormErrors()
+        errors.add(error.field or "name", str(error))
+        return await _page(request, db_session, errors, status_code=400)
+    return Redirect("/buyer/saved-searches", status_code=303)
+
+
+@post("/saved-searches/{saved_id:int}/delete", name="buyer.saved_searches.delete")
+async def delete(request: Request[Any, Any, Any], db_session: DbSession, saved_id: FromPath[int]) -> Redirect:
+    await services.delete_saved_search(db_session, current_user(request), saved_id)
+    return Redirect("/buyer/saved-searches", status_code=303)
+
+
+buyer_search_router = Router(path="/buyer", route_handlers=[saved_searches, save, delete], guards=[buyer_portal_only])

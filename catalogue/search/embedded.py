@@ -1,0 +1,536 @@
+"""The embedded search engine: SQLite FTS5 in its own file under var/ (whatever database the marketplace uses).
+
+- Text: FTS5 with bm25 ranking (name weighs most, then summary, then the description), prefix matching on the
+  last word (search as you type), highlight and snippet, and one typo in words of five letters or more: a
+  vocabulary of indexed words with their single-deletion neighbourhoods finds the words one edit away.
+- Filters never go inside MATCH: they are joins to `doc_values`, an indexed (field, value, doc) table.
+- Facet counts come from an in-memory matrix (document x facet value) kept in step with the file by a sequence
+  number, so counting 20,000 hits is one vectorised sum, and browsing without a query uses cached counts.
+- Idempotent: `docs` keeps each listing's index_version (also after removal, as a tombstone), and a change
+  applies only if it is newer.
+
+SQLite calls run on a small thread pool (one connection per thread) so the event loop never waits on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import AsyncIterable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from catalogue.search.port import (
+    FACET_FIELDS,
+    MARK_END,
+    MARK_START,
+    SYNONYMS,
+    IndexChange,
+    Progress,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    safe_highlight,
+)
+
+T = TypeVar("T")
+logger = logging.getLogger("dps.search")
+SCHEMA_VERSION = "2"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS docs (
+    id INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
+    live INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    published_at TEXT NOT NULL DEFAULT '',
+    name_key TEXT NOT NULL DEFAULT '',
+    expires_on TEXT NOT NULL DEFAULT '9999-12-31',
+    facet_values TEXT NOT NULL DEFAULT '[]',
+    document TEXT
+);
+CREATE INDEX IF NOT EXISTS docs_seq ON docs (seq);
+CREATE INDEX IF NOT EXISTS docs_newest ON docs (live, published_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS docs_name ON docs (live, name_key, id);
+CREATE TABLE IF NOT EXISTS doc_values (
+    field TEXT NOT NULL, value TEXT NOT NULL, doc_id INTEGER NOT NULL, PRIMARY KEY (field, value, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_values_doc ON doc_values (doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
+    name, summary, body, keywords, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts_terms USING fts5vocab(fts, 'row');
+CREATE TABLE IF NOT EXISTS vocab (term TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vocab_keys (key TEXT NOT NULL, term TEXT NOT NULL, PRIMARY KEY (key, term)) WITHOUT ROWID;
+"""
+
+WEIGHTS = (10.0, 4.0, 1.0, 2.0)  # bm25 weights: name, summary, body (description), keywords
+TYPO_MIN_LENGTH = 5
+TYPO_KEY_MIN_LENGTH = 4  # words of 4 letters can be one edit from a typed word of 5
+MAX_TYPO_CANDIDATES = 8
+MAX_QUERY_WORDS = 10
+SNIPPET_WORDS = 24
+_WORD = re.compile(r"[^\W_]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Words as FTS5's unicode61 tokenizer (remove_diacritics 2) sees them: lower case, accents removed."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _WORD.findall(plain)
+
+
+def deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Optimal string alignment distance <= 1: one insertion, deletion, substitution or swap of neighbours."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    if la == lb:
+        diffs = [i for i in range(la) if a[i] != b[i]]
+        if len(diffs) == 1:
+            return True
+        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+    shorter, longer = (a, b) if la < lb else (b, a)
+    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def vocabulary_rows(terms: Iterable[str]) -> tuple[list[tuple[str]], list[tuple[str, str]]]:
+    words, keys = [], []
+    for term in terms:
+        words.append((term,))
+        if len(term) >= TYPO_KEY_MIN_LENGTH and term.isalpha():
+            keys.append((term, term))
+            keys.extend((key, term) for key in deletions(term))
+    return words, keys
+
+
+class FacetMatrix:
+    """Document x facet-value counts in memory, refreshed from the index file by sequence number."""
+
+    def __init__(self) -> None:
+        self.seq = -1
+        self.columns: dict[tuple[str, str], int] = {}
+        self.names: list[tuple[str, str]] = []
+        self.matrix = np.zeros((1024, 64), dtype=np.uint8)
+        self.row_of_id = np.full(1024, -1, dtype=np.int64)
+        self.alive = np.zeros(1024, dtype=bool)
+        self.rows = 0
+        self._all_counts: dict[str, dict[str, int]] | None = None
+        self.alive_count = 0
+
+    def _column(self, key: tuple[str, str]) -> int:
+        column = self.columns.get(key)
+        if column is None:
+            column = len(self.names)
+            self.columns[key] = column
+            self.names.append(key)
+            if column >= self.matrix.shape[1]:
+                grown = np.zeros((self.matrix.shape[0], self.matrix.shape[1] * 2), dtype=np.uint8)
+                grown[:, : self.matrix.shape[1]] = self.matrix
+                self.matrix = grown
+        return column
+
+    def _row(self, doc_id: int) -> int:
+        if doc_id >= len(self.row_of_id):
+            grown = np.full(max(doc_id + 1, len(self.row_of_id) * 2), -1, dtype=np.int64)
+            grown[: len(self.row_of_id)] = self.row_of_id
+            self.row_of_id = grown
+        row = int(self.row_of_id[doc_id])
+        if row < 0:
+            row = self.rows
+            self.rows += 1
+            if row >= self.matrix.shape[0]:
+                grown = np.zeros((self.matrix.shape[0] * 2, self.matrix.shape[1]), dtype=np.uint8)
+                grown[: self.matrix.shape[0]] = self.matrix
+                self.matrix = grown
+                alive = np.zeros(self.matrix.shape[0], dtype=bool)
+                alive[: len(self.alive)] = self.alive
+                self.alive = alive
+            self.row_of_id[doc_id] = row
+        return row
+
+    def update(self, rows: Sequence[tuple[int, int, str]], seq: int) -> None:
+        for doc_id, live, facet_values in rows:
+            row = self._row(doc_id)
+            columns = [self._column((field, value)) for field, value in json.loads(facet_values)] if live else []
+            self.matrix[row, :] = 0
+            if columns:
+                self.matrix[row, columns] = 1
+            self.alive[row] = bool(live)
+        self.seq = seq
+        self._all_counts = None
+        self.alive_count = int(self.alive[: self.rows].sum())
+
+    def _as_dict(self, totals: np.ndarray, facets: Iterable[str]) -> dict[str, dict[str, int]]:
+        wanted = set(facets)
+        result: dict[str, dict[str, int]] = {name: {} for name in facets}
+        for column in np.flatnonzero(totals[: len(self.names)]):
+            field, value = self.names[column]
+            if field in wanted:
+                result[field][value] = int(totals[column])
+        return result
+
+    def counts_for(self, doc_ids: Sequence[int], facets: Iterable[str]) -> dict[str, dict[str, int]]:
+        if not doc_ids:
+            return {name: {} for name in facets}
+        ids = np.fromiter(doc_ids, dtype=np.int64, count=len(doc_ids))
+        ids = ids[ids < len(self.row_of_id)]
+        rows = self.row_of_id[ids]
+        rows = rows[rows >= 0]
+        totals = self.matrix[rows].sum(axis=0, dtype=np.int64)
+        return self._as_dict(totals, facets)
+
+    def counts_for_all(self, facets: Iterable[str]) -> dict[str, dict[str, int]]:
+        if self._all_counts is None:
+            totals = self.matrix[: self.rows][self.alive[: self.rows]].sum(axis=0, dtype=np.int64)
+            self._all_counts = self._as_dict(totals, FACET_FIELDS)
+        return {name: dict(self._all_counts.get(name, {})) for name in facets}
+
+
+class EmbeddedSearchIndex:
+    name = "embedded"
+
+    def __init__(self, path: Path, threads: int = 2) -> None:
+        self.path = Path(path)
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search")
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()  # guards the facet matrix
+        self._started = False
+        self._facet_matrix: FacetMatrix | None = None
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA temp_store=MEMORY")
+        connection.execute("PRAGMA cache_size=-65536")
+        return connection
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._open()
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    async def _run(self, function: Any, *args: Any) -> Any:
+        if not self._started:
+            await self.start()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._create)
+        self._started = True
+
+    def _create(self) -> None:
+        """Create the index file's tables. An index written by an older layout is dropped and made afresh: it
+        holds derived data only, and `dps reindex` fills it again."""
+        connection = self._connection()
+        connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID")
+        row = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        has_docs = connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'docs'").fetchone()
+        if has_docs and (row is None or row[0] != SCHEMA_VERSION):
+            logger.warning("search index %s has an old layout: rebuilding it empty; run `dps reindex`", self.path)
+            for name in ("fts_terms", "fts", "docs", "doc_values", "vocab", "vocab_keys"):
+                connection.execute(f"DROP TABLE IF EXISTS {name}")
+        connection.executescript(SCHEMA)
+        connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+
+    def close_now(self) -> None:
+        """Close every connection and stop the threads (from synchronous code)."""
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            for connection in self._connections:
+                try:
+                    connection.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.close_now)
+
+    async def health(self) -> bool:
+        try:
+            return bool(await self._run(lambda: self._connection().execute("SELECT count(*) FROM meta").fetchone()
+                                        is not None))
+        except (sqlite3.Error, OSError):
+            return False
+
+    # --- writing ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _facet_values(document: SearchDocument) -> list[tuple[str, str]]:
+        return [(field, value) for field in FACET_FIELDS for value in document.values.get(field, ())]
+
+    def _write(self, connection: sqlite3.Connection, document: SearchDocument, seq: int,
+               new_terms: set[str] | None) -> None:
+        doc_id = document.id
+        connection.execute("DELETE FROM fts WHERE rowid = ?", (doc_id,))
+        connection.execute("DELETE FROM doc_values WHERE doc_id = ?", (doc_id,))
+        connection.execute("INSERT INTO fts (rowid, name, summary, body, keywords) VALUES (?, ?, ?, ?, ?)",
+                           (doc_id, document.name, document.summary, document.body, document.keywords))
+        connection.executemany("INSERT OR IGNORE INTO doc_values (field, value, doc_id) VALUES (?, ?, ?)",
+                               [(field, value, doc_id) for field, values in document.values.items()
+                                for value in values])
+        connection.execute(
+            "INSERT OR REPLACE INTO docs (id, version, live, seq, published_at, name_key, expires_on, facet_values,"
+            " document) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)",
+            (doc_id, document.index_version, seq, document.published_at, document.name.casefold(),
+             document.assurance_expires_on, json.dumps(self._facet_values(document)), json.dumps(document.public)))
+        terms = set(tokenize(" ".join((document.name, document.summary, document.body, document.keywords))))
+        if new_terms is not None:
+            new_terms.update(terms)
+        else:
+            words, keys = vocabulary_rows(terms)
+            connection.executemany("INSERT OR IGNORE INTO vocab (term) VALUES (?)", words)
+            connection.executemany("INSERT OR IGNORE INTO vocab_keys (key, term) VALUES (?, ?)", keys)
+
+    def _remove(self, connection: sqlite3.Connection, listing_id: int, version: int, seq: int) -> None:
+        connection.execute("DELETE FROM fts WHERE rowid = ?", (listing_id,))
+        connection.execute("DELETE FROM doc_values WHERE doc_id = ?", (listing_id,))
+        connection.execute(
+            "INSERT OR REPLACE INTO docs (id, version, live, seq, document) VALUES (?, ?, 0, ?, NULL)",
+            (listing_id, version, seq))
+
+    def _apply(self, change: IndexChange) -> bool:
+        connection = self._connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            row = connection.execute("SELECT version FROM docs WHERE id = ?", (change.listing_id,)).fetchone()
+            if row is not None and row[0] >= change.index_version:
+                connection.execute("COMMIT")
+                return False
+            seq = connection.execute("SELECT coalesce(max(seq), 0) + 1 FROM docs").fetchone()[0]
+            if change.document is None:
+                self._remove(connection, change.listing_id, change.index_version, seq)
+            else:
+                self._write(connection, change.document, seq, None)
+            connection.execute("COMMIT")
+            return True
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    async def apply(self, change: IndexChange) -> bool:
+        return bool(await self._run(self._apply, change))
+
+    async def rebuild(self, documents: AsyncIterable[list[SearchDocument]], progress: Progress | None = None) -> int:
+        """Rebuild in one transaction on a connection of its own: searches see the old index until it commits.
+        A newer version applied by the outbox worker meanwhile is kept, and so is a listing indexed after the
+        rebuild started."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+
+        async def run(function: Any, *args: Any) -> Any:
+            return await loop.run_in_executor(None, function, *args)
+
+        connection = await run(self._open)
+        indexed, seen, terms = 0, [], set()
+        try:
+            start_seq = (await run(lambda: connection.execute("SELECT coalesce(max(seq), 0) FROM docs").fetchone()))[0]
+            await run(connection.execute, "BEGIN IMMEDIATE")
+            try:
+                existing = dict(await run(lambda: connection.execute("SELECT id, version FROM docs").fetchall()))
+                seq = start_seq + 1
+
+                def write_batch(batch: list[SearchDocument]) -> None:
+                    for document in batch:
+                        if existing.get(document.id, -1) <= document.index_version:
+                            self._write(connection, document, seq, terms)
+
+                async for batch in documents:
+                    await run(write_batch, batch)
+                    seen.extend(document.id for document in batch)
+                    indexed += len(batch)
+                    if progress:
+                        progress(len(batch))
+
+                def finish() -> None:
+                    connection.execute("CREATE TEMP TABLE IF NOT EXISTS rebuilt (id INTEGER PRIMARY KEY)")
+                    connection.execute("DELETE FROM rebuilt")
+                    connection.executemany("INSERT OR IGNORE INTO rebuilt (id) VALUES (?)", ((i,) for i in seen))
+                    gone = connection.execute(
+                        "SELECT id, version FROM docs WHERE live = 1 AND seq <= ? AND id NOT IN (SELECT id FROM rebuilt)",
+                        (start_seq,)).fetchall()
+                    for listing_id, version in gone:
+                        self._remove(connection, listing_id, version, seq)
+                    # The vocabulary is rebuilt from what the full-text index now holds: no stale words.
+                    connection.execute("DELETE FROM vocab")
+                    connection.execute("DELETE FROM vocab_keys")
+                    live_terms = [row[0] for row in connection.execute("SELECT term FROM fts_terms").fetchall()]
+                    words, keys = vocabulary_rows(live_terms)
+                    connection.executemany("INSERT OR IGNORE INTO vocab (term) VALUES (?)", words)
+                    connection.executemany("INSERT OR IGNORE INTO vocab_keys (key, term) VALUES (?, ?)", keys)
+                    connection.execute("INSERT INTO fts (fts) VALUES ('optimize')")
+                    connection.execute("COMMIT")
+
+                await run(finish)
+            except BaseException:
+                await run(connection.execute, "ROLLBACK")
+                raise
+        finally:
+            await run(connection.close)
+        return indexed
+
+    async def indexed_version(self, listing_id: int) -> int | None:
+        row = await self._run(lambda: self._connection().execute(
+            "SELECT version FROM docs WHERE id = ?", (listing_id,)).fetchone())
+        return None if row is None else int(row[0])
+
+    # --- searching ----------------------------------------------------------------------------------------
+
+    def _term_alternatives(self, connection: sqlite3.Connection, word: str, prefix: bool) -> list[str]:
+        """The FTS5 terms a typed word stands for: itself (as a prefix when it is the last word) and, when the
+        index has no such word, the indexed words one typo away."""
+        alternatives = [_quote(word) + ("*" if prefix else "")]
+        if len(word) < TYPO_MIN_LENGTH or not word.isalpha():
+            return alternatives
+        if prefix:
+            known = connection.execute("SELECT 1 FROM vocab WHERE term >= ? AND term < ? LIMIT 1",
+                                       (word, word + "\U0010ffff")).fetchone()
+        else:
+            known = connection.execute("SELECT 1 FROM vocab WHERE term = ?", (word,)).fetchone()
+        if known:
+            return alternatives
+        keys = sorted(deletions(word) | {word})
+        placeholders = ",".join("?" * len(keys))
+        candidates = sorted({row[0] for row in connection.execute(
+            f"SELECT DISTINCT term FROM vocab_keys WHERE key IN ({placeholders})", keys)})  # noqa: S608 - placeholders only
+        close = [term for term in candidates if term != word and within_one_edit(word, term)]
+        return alternatives + [_quote(term) for term in close[:MAX_TYPO_CANDIDATES]]
+
+    def match_expression(self, connection: sqlite3.Connection, text: str) -> str | None:
+        words = tokenize(text)[:MAX_QUERY_WORDS]
+        if not words:
+            return None
+        groups: list[str] = []
+        i = 0
+        while i < len(words):
+            pair = " ".join(words[i:i + 2]) if i + 1 < len(words) else None
+            if pair and pair in SYNONYMS:
+                options = [_quote(pair)] + [_quote(s) for s in SYNONYMS[pair]]
+                groups.append("(" + " OR ".join(options) + ")")
+                i += 2
+                continue
+            word = words[i]
+            options = self._term_alternatives(connection, word, prefix=i == len(words) - 1)
+            options += [_quote(s) for s in SYNONYMS.get(word, ())]
+            groups.append("(" + " OR ".join(options) + ")" if len(options) > 1 else options[0])
+            i += 1
+        return " AND ".join(groups)
+
+    @staticmethod
+    def _filter_sql(query: SearchQuery, id_column: str) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        for field, values in query.filters.items():
+            if not values:
+                continue
+            placeholders = ",".join("?" * len(values))
+            clauses.append(f"{id_column} IN (SELECT doc_id FROM doc_values WHERE field = ? AND value IN ({placeholders}))")
+            params += [field, *values]
+        if query.assurance_current_on is not None:
+            clauses.append("d.expires_on >= ?")
+            params.append(query.assurance_current_on.isoformat())
+        return (" AND ".join(clauses), params)
+
+    def _refresh_facets(self, connection: sqlite3.Connection, facets: FacetMatrix) -> None:
+        latest = connection.execute("SELECT coalesce(max(seq), 0) FROM docs").fetchone()[0]
+        if latest != facets.seq:
+            rows = connection.execute("SELECT id, live, facet_values FROM docs WHERE seq > ? ORDER BY seq",
+                                      (facets.seq,)).fetchall()
+            facets.update(rows, latest)
+
+    def _search(self, query: SearchQuery) -> SearchResult:
+        connection = self._connection()
+        connection.execute("BEGIN")  # one snapshot for the hits, the facets and the documents
+        try:
+            return self._search_in_snapshot(connection, query)
+        finally:
+            connection.execute("COMMIT")
+
+    def _search_in_snapshot(self, connection: sqlite3.Connection, query: SearchQuery) -> SearchResult:
+        match = self.match_expression(connection, query.text) if query.text.strip() else None
+        filter_sql, filter_params = self._filter_sql(query, "d.id")
+        where = f" AND {filter_sql}" if filter_sql else ""
+        order = {"newest": "d.published_at DESC, d.id DESC", "name": "d.name_key, d.id"}.get(query.sort)
+        ids: list[int] | None = None
+        if match is not None:
+            order = order or "score, d.id"
+            rows = connection.execute(
+                f"SELECT d.id, bm25(fts, ?, ?, ?, ?) AS score FROM fts JOIN docs d ON d.id = fts.rowid "  # noqa: S608
+                f"WHERE fts MATCH ?{where} ORDER BY {order}", (*WEIGHTS, match, *filter_params)).fetchall()
+            ids = [row[0] for row in rows]
+        elif filter_sql:
+            order = order or "d.published_at DESC, d.id DESC"
+            ids = [row[0] for row in connection.execute(
+                f"SELECT d.id FROM docs d WHERE d.live = 1{where} ORDER BY {order}", filter_params).fetchall()]  # noqa: S608
+        with self._lock:
+            if self._facet_matrix is None:
+                self._facet_matrix = FacetMatrix()
+            self._refresh_facets(connection, self._facet_matrix)
+            if ids is None:  # browsing everything: cached counts, and only one page read
+                total = self._facet_matrix.alive_count
+                facets = self._facet_matrix.counts_for_all(query.facets) if query.facets else {}
+            else:
+                total = len(ids)
+                facets = self._facet_matrix.counts_for(ids, query.facets) if query.facets else {}
+        if ids is None:
+            order = order or "d.published_at DESC, d.id DESC"
+            page_ids = [row[0] for row in connection.execute(
+                f"SELECT d.id FROM docs d WHERE d.live = 1 ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+                (query.page_size, query.offset)).fetchall()]
+        else:
+            page_ids = ids[query.offset: query.offset + query.page_size]
+        hits = self._hits(connection, page_ids, match if query.highlight else None)
+        return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size, facets=facets)
+
+    def _hits(self, connection: sqlite3.Connection, page_ids: list[int], match: str | None) -> list[SearchHit]:
+        if not page_ids:
+            return []
+        placeholders = ",".join("?" * len(page_ids))
+        documents = {row[0]: json.loads(row[1]) for row in connection.execute(
+            f"SELECT id, document FROM docs WHERE id IN ({placeholders})", page_ids).fetchall()}  # noqa: S608
+        highlights: dict[int, dict[str, str]] = {}
+        if match is not None:
+            for doc_id, name, summary, snippet in connection.execute(
+                f"SELECT rowid, highlight(fts, 0, ?, ?), highlight(fts, 1, ?, ?), snippet(fts, 2, ?, ?, '…', ?) "  # noqa: S608
+                f"FROM fts WHERE fts MATCH ? AND rowid IN ({placeholders})",
+                (MARK_START, MARK_END, MARK_START, MARK_END, MARK_START, MARK_END, SNIPPET_WORDS, match, *page_ids),
+            ).fetchall():
+                highlights[doc_id] = {"name": safe_highlight(name), "summary": safe_highlight(summary),
+                                      "snippet": safe_highlight(snippet) if MARK_START in snippet else ""}
+        return [SearchHit(id=doc_id, document=documents[doc_id], highlights=highlights.get(doc_id, {}))
+                for doc_id in page_ids if doc_id in documents]
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        return await self._run(self._search, query)

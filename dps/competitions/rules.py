@@ -1,0 +1,624 @@
+"""Mini-competition rules (RULES.md section 2, C1-C10). Pure: no I/O, no clock reads; callers pass `now`.
+
+- The competition and bid state machines (reusing dps.admission.rules.StateMachine).
+- Award criteria: weights sum to 100, exactly one price criterion, quality questions with a maximum score and a
+  word limit, net zero + social value weighting at least 10% (C4); frozen at publication, wording may only be
+  made more precise afterwards (C3).
+- The minimum tender period at publication (C2) and the clarification deadline that must fall inside it.
+- Scoring: price score = lowest price / bid price x price weight; quality score = moderated score / maximum x
+  weight; total = price + quality. Exact fractions throughout, rounded only for display.
+- Ranking, a strict total order. Tie-break, in this order:
+    1. the higher total score;
+    2. then the higher quality score (everything but price), so quality wins a tie on total;
+    3. then the earlier (final) submission of the bid;
+    4. then the lower bid id, which is unique, so no two different bids ever compare equal.
+- Standstill (C8) via dps.calendar.standstill_end, and what a pause for a challenge does to it.
+- Word counting for answers, and the default milestone schedule of a contract.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+
+from dps.admission.rules import StateMachine
+from dps.calendar import (
+    MINIMUM_TENDER_CALENDAR_DAYS,
+    london_date,
+    london_instant,
+    minimum_tender_deadline,
+    standstill_end,
+)
+from dps.errors import Conflict, ValidationFailed
+from dps.formatting import format_london
+from dps.regimes import Regime
+
+# C10: Contracts Finder publication threshold for sub-central buyers, value including VAT, in pence.
+CONTRACTS_FINDER_THRESHOLD_PENCE = 30_000_00
+# C9: the award notice is due within 30 days of the contract.
+AWARD_NOTICE_DAYS = 30
+# C4: net zero and social value together carry at least this share of the total weight.
+MINIMUM_NET_ZERO_SOCIAL_VALUE_WEIGHT = 10
+TOTAL_WEIGHT = 100
+MAX_QUESTIONS = 8
+MAX_WORD_LIMIT = 5000
+MAX_MAX_SCORE = 100
+
+
+# --- state machines -------------------------------------------------------------------------------------
+
+
+class CompetitionState(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    EVALUATION = "evaluation"
+    AWARD_DECIDED = "award_decided"
+    STANDSTILL = "standstill"
+    AWARDED = "awarded"
+    CANCELLED = "cancelled"
+
+
+class CompetitionEvent(StrEnum):
+    PUBLISH = "publish"
+    CLOSE = "close"
+    START_EVALUATION = "start_evaluation"
+    DECIDE_AWARD = "decide_award"
+    START_STANDSTILL = "start_standstill"
+    CONFIRM_AWARD = "confirm_award"
+    CANCEL = "cancel"
+
+
+_C, _CE = CompetitionState, CompetitionEvent
+# Awarded and cancelled are terminal. Cancel is allowed from every state before awarded.
+COMPETITION_TRANSITIONS: Mapping[tuple[CompetitionState, CompetitionEvent], CompetitionState] = {
+    (_C.DRAFT, _CE.PUBLISH): _C.PUBLISHED,
+    (_C.PUBLISHED, _CE.CLOSE): _C.CLOSED,
+    (_C.CLOSED, _CE.START_EVALUATION): _C.EVALUATION,
+    (_C.EVALUATION, _CE.DECIDE_AWARD): _C.AWARD_DECIDED,
+    (_C.AWARD_DECIDED, _CE.START_STANDSTILL): _C.STANDSTILL,
+    (_C.STANDSTILL, _CE.CONFIRM_AWARD): _C.AWARDED,
+    **{(state, _CE.CANCEL): _C.CANCELLED
+       for state in (_C.DRAFT, _C.PUBLISHED, _C.CLOSED, _C.EVALUATION, _C.AWARD_DECIDED, _C.STANDSTILL)},
+}
+
+COMPETITIONS: StateMachine[CompetitionState, CompetitionEvent] = StateMachine(
+    subject="A competition",
+    state_type=CompetitionState,
+    event_type=CompetitionEvent,
+    transitions=COMPETITION_TRANSITIONS,
+    state_phrases={
+        _C.DRAFT: "still a draft",
+        _C.PUBLISHED: "open for bids",
+        _C.CLOSED: "closed for bids",
+        _C.EVALUATION: "under evaluation",
+        _C.AWARD_DECIDED: "awaiting the start of standstill",
+        _C.STANDSTILL: "in standstill",
+        _C.AWARDED: "awarded",
+        _C.CANCELLED: "cancelled",
+    },
+    event_phrases={
+        _CE.PUBLISH: "published",
+        _CE.CLOSE: "closed",
+        _CE.START_EVALUATION: "taken into evaluation",
+        _CE.DECIDE_AWARD: "given an award decision",
+        _CE.START_STANDSTILL: "put into standstill",
+        _CE.CONFIRM_AWARD: "awarded",
+        _CE.CANCEL: "cancelled",
+    },
+)
+
+# States in which the bids are still sealed (C5): nobody but each bidder may see anything of them.
+SEALED_STATES = frozenset({_C.DRAFT, _C.PUBLISHED})
+# States in which the invited suppliers have been told and the competition is still running.
+LIVE_STATES = frozenset({_C.PUBLISHED, _C.CLOSED, _C.EVALUATION, _C.AWARD_DECIDED, _C.STANDSTILL})
+
+
+def next_competition_state(state: CompetitionState | str, event: CompetitionEvent | str) -> CompetitionState:
+    return COMPETITIONS.next_state(state, event)
+
+
+class BidState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    WITHDRAWN = "withdrawn"
+
+
+class BidEvent(StrEnum):
+    SUBMIT = "submit"
+    REVISE = "revise"
+    WITHDRAW = "withdraw"
+    REOPEN = "reopen"
+
+
+_B, _BE = BidState, BidEvent
+BID_TRANSITIONS: Mapping[tuple[BidState, BidEvent], BidState] = {
+    (_B.DRAFT, _BE.SUBMIT): _B.SUBMITTED,
+    (_B.SUBMITTED, _BE.REVISE): _B.SUBMITTED,  # a revision replaces the submitted bid whole
+    (_B.SUBMITTED, _BE.WITHDRAW): _B.WITHDRAWN,
+    (_B.WITHDRAWN, _BE.SUBMIT): _B.SUBMITTED,
+    (_B.WITHDRAWN, _BE.REOPEN): _B.DRAFT,  # a withdrawn bid may be prepared again before the deadline
+}
+
+BIDS: StateMachine[BidState, BidEvent] = StateMachine(
+    subject="A bid",
+    state_type=BidState,
+    event_type=BidEvent,
+    transitions=BID_TRANSITIONS,
+    state_phrases={_B.DRAFT: "a draft", _B.SUBMITTED: "submitted", _B.WITHDRAWN: "withdrawn"},
+    event_phrases={_BE.SUBMIT: "submitted", _BE.REVISE: "revised", _BE.WITHDRAW: "withdrawn",
+                   _BE.REOPEN: "reopened as a draft"},
+)
+
+
+def next_bid_state(state: BidState | str, event: BidEvent | str) -> BidState:
+    return BIDS.next_state(state, event)
+
+
+# --- award criteria (C3, C4) ----------------------------------------------------------------------------
+
+
+class CriterionKind(StrEnum):
+    PRICE = "price"
+    QUALITY = "quality"
+    NET_ZERO = "net_zero"
+    SOCIAL_VALUE = "social_value"
+
+
+CRITERION_KIND_LABELS: Mapping[CriterionKind, str] = {
+    CriterionKind.PRICE: "Price",
+    CriterionKind.QUALITY: "Quality",
+    CriterionKind.NET_ZERO: "Net zero",
+    CriterionKind.SOCIAL_VALUE: "Social value",
+}
+C4_KINDS = frozenset({CriterionKind.NET_ZERO, CriterionKind.SOCIAL_VALUE})
+PRICE_KEY = "price"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One award criterion. Every kind but price is a question each bidder answers in words, scored 0..max_score."""
+
+    key: str
+    kind: CriterionKind
+    title: str
+    weight: int
+    question: str = ""
+    max_score: int | None = None
+    word_limit: int | None = None
+
+    @property
+    def is_price(self) -> bool:
+        return self.kind is CriterionKind.PRICE
+
+    @property
+    def kind_label(self) -> str:
+        return CRITERION_KIND_LABELS[self.kind]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": str(self.kind), "title": self.title, "weight": self.weight,
+                "question": self.question, "max_score": self.max_score, "word_limit": self.word_limit}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Criterion:
+        return cls(key=str(data["key"]), kind=CriterionKind(data["kind"]), title=str(data.get("title", "")),
+                   weight=int(data["weight"]), question=str(data.get("question") or ""),
+                   max_score=None if data.get("max_score") is None else int(data["max_score"]),
+                   word_limit=None if data.get("word_limit") is None else int(data["word_limit"]))
+
+
+def criteria_from_json(rows: Iterable[Mapping[str, Any]]) -> tuple[Criterion, ...]:
+    return tuple(Criterion.from_json(row) for row in rows)
+
+
+def questions_of(criteria: Sequence[Criterion]) -> tuple[Criterion, ...]:
+    """The criteria bidders answer in words (all but price), in their published order."""
+    return tuple(c for c in criteria if not c.is_price)
+
+
+def criteria_problems(criteria: Sequence[Criterion]) -> dict[str, str]:
+    """Every problem with a set of criteria, as form field -> message (fields are named `<key>-<attribute>`).
+
+    Empty when the criteria may be published: weights are whole percentages of at least 1 that sum to 100; exactly
+    one price criterion; each question has a title, its wording, a maximum score and a word limit; net zero and
+    social value carry at least 10% together (C4).
+    """
+    problems: dict[str, str] = {}
+
+    def add(field_name: str, message: str) -> None:
+        problems.setdefault(field_name, message)
+
+    keys = [c.key for c in criteria]
+    if len(set(keys)) != len(keys):
+        add("criteria", "Each criterion needs its own key")
+    prices = [c for c in criteria if c.is_price]
+    if len(prices) != 1:
+        add("price-weight", "Include exactly one price criterion")
+    if len(questions_of(criteria)) > MAX_QUESTIONS:
+        add("criteria", f"Ask at most {MAX_QUESTIONS} questions")
+    for criterion in criteria:
+        if not 1 <= criterion.weight <= TOTAL_WEIGHT:
+            add(f"{criterion.key}-weight", f"Give {criterion.title or 'each criterion'} a weight from 1 to 100")
+        if criterion.is_price:
+            continue
+        if not criterion.title.strip():
+            add(f"{criterion.key}-title", "Give the question a short title")
+        if not criterion.question.strip():
+            add(f"{criterion.key}-question", f"Enter the question bidders answer for {criterion.title or 'it'}")
+        if criterion.max_score is None or not 1 <= criterion.max_score <= MAX_MAX_SCORE:
+            add(f"{criterion.key}-max_score", f"Give the maximum score, from 1 to {MAX_MAX_SCORE}")
+        if criterion.word_limit is None or not 1 <= criterion.word_limit <= MAX_WORD_LIMIT:
+            add(f"{criterion.key}-word_limit", f"Give the word limit, from 1 to {MAX_WORD_LIMIT:,}")
+    total = sum(c.weight for c in criteria)
+    if total != TOTAL_WEIGHT:
+        add("criteria", f"The weights must add up to 100%: they add up to {total}%")
+    c4_weight = sum(c.weight for c in criteria if c.kind in C4_KINDS)
+    if c4_weight < MINIMUM_NET_ZERO_SOCIAL_VALUE_WEIGHT:
+        add("criteria", f"Net zero and social value must carry at least {MINIMUM_NET_ZERO_SOCIAL_VALUE_WEIGHT}% of "
+                        f"the total weight together (C4): they carry {c4_weight}%")
+    return problems
+
+
+def validate_criteria(criteria: Sequence[Criterion]) -> None:
+    problems = criteria_problems(criteria)
+    if problems:
+        field_name, message = next(iter(problems.items()))
+        raise ValidationFailed(message, field=field_name)
+
+
+def check_refinement(published: Sequence[Criterion], proposed: Sequence[Criterion]) -> None:
+    """C3: after publication a criterion's wording may be made more precise; nothing may be added, removed,
+    re-weighted or re-scaled."""
+    frozen = [(c.key, c.kind, c.weight, c.max_score, c.word_limit) for c in published]
+    after = [(c.key, c.kind, c.weight, c.max_score, c.word_limit) for c in proposed]
+    if frozen != after:
+        raise Conflict("The award criteria and their weights were fixed when the competition was published (C3): "
+                       "they can be made more precise, but not added to, removed, re-weighted or re-scored")
+    for criterion in proposed:
+        if not criterion.is_price and (not criterion.title.strip() or not criterion.question.strip()):
+            raise ValidationFailed("A criterion made more precise still needs a title and its question",
+                                   field=f"{criterion.key}-question")
+
+
+# --- tender period and deadlines (C2) -------------------------------------------------------------------
+
+
+def minimum_tender_days(regime: Regime | str, rule_settings: Mapping[str, Any] | None) -> int:
+    """C2 [check]: pcr2015_dps 10 calendar days from invitation (reg 34(11)); pa2023_dynamic_market 10 days by
+    default (s.54). Both read the agreement's `minimum_tender_days` setting."""
+    Regime(regime)  # unknown regimes fail loudly
+    value = (rule_settings or {}).get("minimum_tender_days", MINIMUM_TENDER_CALENDAR_DAYS)
+    return int(value)
+
+
+def check_deadlines(*, clarification_deadline: datetime | None, tender_deadline: datetime | None,
+                    contract_starts_on: date | None = None) -> dict[str, str]:
+    """The order of the dates a draft holds (checked whenever it is saved): clarifications close before tenders."""
+    problems: dict[str, str] = {}
+    if clarification_deadline and tender_deadline and clarification_deadline >= tender_deadline:
+        problems["clarification_deadline"] = "The clarification deadline must be before the tender deadline"
+    if tender_deadline and contract_starts_on and contract_starts_on < london_date(tender_deadline):
+        problems["contract_starts_on"] = "The contract cannot start before the tender deadline"
+    return problems
+
+
+def check_publication(*, now: datetime, clarification_deadline: datetime, tender_deadline: datetime,
+                      minimum_days: int) -> None:
+    """C2 at the moment of publication: the tender deadline is at least the minimum period after the invitation,
+    and the clarification deadline is still ahead and before the tender deadline."""
+    earliest = minimum_tender_deadline(now, minimum_days)
+    if tender_deadline < earliest:
+        raise ValidationFailed(
+            f"The tender deadline must be at least {minimum_days} days after the invitation (C2): if you publish "
+            f"now it can be no earlier than {format_london(earliest)}. Move the tender deadline.",
+            field="tender_deadline")
+    if clarification_deadline <= now:
+        raise ValidationFailed("The clarification deadline has already passed: move it later",
+                               field="clarification_deadline")
+    if clarification_deadline >= tender_deadline:
+        raise ValidationFailed("The clarification deadline must be before the tender deadline",
+                               field="clarification_deadline")
+
+
+def bids_open(tender_deadline: datetime, now: datetime) -> bool:
+    """C5: a bid (or a change to one) is accepted only strictly before the deadline, judged by server time."""
+    return now < tender_deadline
+
+
+def is_due_to_close(state: CompetitionState | str, tender_deadline: datetime | None, now: datetime) -> bool:
+    return CompetitionState(state) is CompetitionState.PUBLISHED and tender_deadline is not None \
+        and now >= tender_deadline
+
+
+_TIME = re.compile(r"([01]?\d|2[0-3])[:.]([0-5]\d)", re.ASCII)
+
+
+def parse_london_deadline(values: Mapping[str, str], prefix: str, label: str) -> datetime:
+    """A London date (`<prefix>-day/-month/-year`) and 24-hour time (`<prefix>-time`, like 12:00) as a UTC instant."""
+    try:
+        day = date(int(values.get(f"{prefix}-year", "")), int(values.get(f"{prefix}-month", "")),
+                   int(values.get(f"{prefix}-day", "")))
+    except ValueError:
+        raise ValidationFailed(f"Enter the {label} as a real date, like 27 3 2026", field=prefix) from None
+    match = _TIME.fullmatch(values.get(f"{prefix}-time", "").strip())
+    if match is None:
+        raise ValidationFailed(f"Enter the time of the {label} in 24-hour form, like 12:00", field=f"{prefix}-time")
+    return london_instant(day, time(int(match.group(1)), int(match.group(2))))
+
+
+def parse_date(values: Mapping[str, str], prefix: str, label: str) -> date:
+    try:
+        return date(int(values.get(f"{prefix}-year", "")), int(values.get(f"{prefix}-month", "")),
+                    int(values.get(f"{prefix}-day", "")))
+    except ValueError:
+        raise ValidationFailed(f"Enter the {label} as a real date, like 1 4 2026", field=prefix) from None
+
+
+# --- answers and bids -----------------------------------------------------------------------------------
+
+
+def count_words(text: str) -> int:
+    """Words are runs of non-space characters: 'state-of-the-art' is one word, '£1,000' is one, '-' is one."""
+    return len(text.split())
+
+
+def bid_problems(criteria: Sequence[Criterion], answers: Mapping[str, str], price_pence: int | None,
+                 *, complete: bool) -> dict[str, str]:
+    """Problems with a bid. A draft (`complete=False`) is only held to the word limits; a submission must also
+    answer every question and give a price of at least 1p."""
+    problems: dict[str, str] = {}
+    for question in questions_of(criteria):
+        text = answers.get(question.key, "")
+        words = count_words(text)
+        if question.word_limit is not None and words > question.word_limit:
+            problems[f"answer-{question.key}"] = (f"Your answer to {question.title} has {words:,} words: the limit "
+                                                  f"is {question.word_limit:,}")
+        elif complete and not text.strip():
+            problems[f"answer-{question.key}"] = f"Answer {question.title}"
+    if complete and (price_pence is None or price_pence <= 0):
+        problems["price"] = "Enter your total price for the contract, more than £0"
+    return problems
+
+
+# --- scoring --------------------------------------------------------------------------------------------
+
+
+def price_score(lowest_price: int, price: int, weight: int | Fraction) -> Fraction:
+    """lowest price / bid price x price weight: the lowest bid gets the whole weight, others proportionally less."""
+    if lowest_price <= 0 or price <= 0:
+        raise ValueError("prices must be positive")
+    if lowest_price > price:
+        raise ValueError("the lowest price cannot be higher than the bid's price")
+    return Fraction(lowest_price, price) * weight
+
+
+def quality_score(score: int, max_score: int, weight: int | Fraction) -> Fraction:
+    """moderated score / maximum score x weight."""
+    if max_score <= 0:
+        raise ValueError("the maximum score must be positive")
+    if not 0 <= score <= max_score:
+        raise ValueError("a score must be between 0 and the maximum")
+    return Fraction(score, max_score) * weight
+
+
+def check_score(score_text: str, criterion: Criterion, field_name: str) -> int:
+    """A score typed by an evaluator or moderator: a whole number from 0 to the criterion's maximum."""
+    text = score_text.strip()
+    maximum = criterion.max_score or 0
+    if not text.isdigit() or not 0 <= int(text) <= maximum:
+        raise ValidationFailed(f"Enter a whole-number score from 0 to {maximum}", field=field_name)
+    return int(text)
+
+
+@dataclass(frozen=True)
+class BidForScoring:
+    bid_id: int
+    price_pence: int
+    submitted_at: datetime
+    moderated: Mapping[str, int]  # question key -> consensus score
+
+
+@dataclass(frozen=True)
+class ScoredBid:
+    bid_id: int
+    price_pence: int
+    submitted_at: datetime
+    price_score: Fraction
+    question_scores: Mapping[str, Fraction] = field(default_factory=dict)
+
+    @property
+    def quality_score(self) -> Fraction:
+        return sum(self.question_scores.values(), Fraction(0))
+
+    @property
+    def total(self) -> Fraction:
+        return self.price_score + self.quality_score
+
+
+def score_bids(criteria: Sequence[Criterion], bids: Sequence[BidForScoring]) -> list[ScoredBid]:
+    """Score every bid on the published criteria. Raises ValueError if a moderated score is missing."""
+    if not bids:
+        return []
+    price = next(c for c in criteria if c.is_price)
+    lowest = min(bid.price_pence for bid in bids)
+    scored = []
+    for bid in bids:
+        question_scores = {}
+        for question in questions_of(criteria):
+            if question.key not in bid.moderated:
+                raise ValueError(f"bid {bid.bid_id} has no moderated score for {question.key}")
+            question_scores[question.key] = quality_score(bid.moderated[question.key], question.max_score or 0,
+                                                          question.weight)
+        scored.append(ScoredBid(bid.bid_id, bid.price_pence, bid.submitted_at,
+                                price_score(lowest, bid.price_pence, price.weight), question_scores))
+    return scored
+
+
+def ranking_key(bid: ScoredBid) -> tuple[Fraction, Fraction, datetime, int]:
+    """Sorting by this key ranks bids best first (see the module docstring for the tie-break)."""
+    return (-bid.total, -bid.quality_score, bid.submitted_at, bid.bid_id)
+
+
+def compare_bids(a: ScoredBid, b: ScoredBid) -> int:
+    """-1 if `a` ranks above `b`, 1 if below, 0 only for the same bid."""
+    ka, kb = ranking_key(a), ranking_key(b)
+    return -1 if ka < kb else (1 if ka > kb else 0)
+
+
+@dataclass(frozen=True)
+class RankedBid:
+    rank: int
+    scored: ScoredBid
+
+
+def rank_bids(scored: Iterable[ScoredBid]) -> list[RankedBid]:
+    return [RankedBid(position, bid) for position, bid in enumerate(sorted(scored, key=ranking_key), start=1)]
+
+
+def display_score(value: Fraction) -> str:
+    """A score shown to people: two decimal places, rounded half up."""
+    hundredths = math.floor(value * 100 + Fraction(1, 2))
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def check_award_choice(ranked: Sequence[RankedBid], chosen_bid_id: int, override_reason: str) -> RankedBid:
+    """C7: the award goes to the top-ranked bid; a lower-ranked bid only with a recorded reason."""
+    chosen = next((r for r in ranked if r.scored.bid_id == chosen_bid_id), None)
+    if chosen is None:
+        raise ValidationFailed("Choose one of the ranked bids", field="bid_id")
+    if chosen.rank != 1 and not override_reason.strip():
+        raise ValidationFailed(
+            "This bid is not ranked first: give the reason for awarding to it instead of the top-ranked bid "
+            "(the reason is kept in the audit trail and told to the bidders)", field="override_reason")
+    return chosen
+
+
+# --- standstill (C8), award notice (C9, C10), contract ---------------------------------------------------
+
+
+def standstill_ends(started_at: datetime, regime: Regime | str) -> datetime:
+    """pcr2015_dps: 10 calendar days ending at midnight, moved to the next working day (England & Wales);
+    pa2023_dynamic_market: 8 working days from the award notice, day 1 = the publication day (all-UK)."""
+    return standstill_end(started_at, regime)
+
+
+def resumed_standstill_end(ends_at: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:
+    """A standstill paused for a challenge keeps the time it had left: it ends that long after the resumption.
+
+    A pause raised after the period had run out leaves nothing to run: the award may be confirmed on resumption.
+    """
+    if resumed_at < paused_at:
+        raise ValueError("a standstill cannot resume before it was paused")
+    remaining = max(ends_at - paused_at, timedelta(0))
+    return resumed_at + remaining
+
+
+def can_confirm_award(now: datetime, ends_at: datetime | None, paused: bool) -> bool:
+    return ends_at is not None and not paused and now > ends_at
+
+
+def needs_contracts_finder(value_incl_vat_pence: int) -> bool:
+    """C10: sub-central buyers publish on Contracts Finder from £30,000 including VAT."""
+    return value_incl_vat_pence >= CONTRACTS_FINDER_THRESHOLD_PENCE
+
+
+def award_notice_due(contract_created_at: datetime) -> datetime:
+    """C9: the award notice (PCR reg 50) / contract details notice (PA 2023 s.53) within 30 days of the contract."""
+    return contract_created_at + timedelta(days=AWARD_NOTICE_DAYS)
+
+
+@dataclass(frozen=True)
+class Milestone:
+    title: str
+    due_on: date
+    amount_pence: int
+
+
+def default_milestones(value_pence: int, starts_on: date, ends_on: date) -> list[Milestone]:
+    """A mobilisation payment of 10% at the start, the rest in equal payments at the end of each quarter of the
+    contract (the last one on its end date). Amounts are whole pence and add up to the value exactly."""
+    if value_pence < 0 or ends_on < starts_on:
+        raise ValueError("a contract needs a value of 0 or more and an end on or after its start")
+    quarter_ends: list[date] = []
+    cursor = starts_on
+    while True:
+        next_end = _add_months(cursor, 3) - timedelta(days=1)
+        if next_end >= ends_on:
+            quarter_ends.append(ends_on)
+            break
+        quarter_ends.append(next_end)
+        cursor = next_end + timedelta(days=1)
+    mobilisation = value_pence // 10
+    rest = value_pence - mobilisation
+    share, extra = divmod(rest, len(quarter_ends))
+    milestones = [Milestone("Mobilisation", starts_on, mobilisation)]
+    for index, due in enumerate(quarter_ends, start=1):
+        milestones.append(Milestone(f"Quarter {index} delivery", due, share + (1 if index <= extra else 0)))
+    return milestones
+
+
+def check_milestones(milestones: Sequence[Milestone], value_pence: int) -> None:
+    if not milestones:
+        raise ValidationFailed("Give at least one milestone", field="milestones")
+    if any(m.amount_pence < 0 for m in milestones) or any(not m.title.strip() for m in milestones):
+        raise ValidationFailed("Each milestone needs a title and an amount of £0 or more", field="milestones")
+    total = sum(m.amount_pence for m in milestones)
+    if total != value_pence:
+        raise ValidationFailed(f"The milestones must add up to the contract value exactly: they add up to "
+                               f"£{total / 100:,.2f}, the value is £{value_pence / 100:,.2f}", field="milestones")
+
+
+def _add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, candidate))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# --- fund split -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FundLine:
+    allocation_id: int
+    pence: int
+
+
+def proportional_split(value_pence: int, intended: Sequence[FundLine]) -> list[FundLine]:
+    """Spread the award value over the intended allocations in proportion to the intended amounts (largest
+    remainder), so the lines add up to the value exactly. No intended lines, no split."""
+    weights = [line.pence for line in intended]
+    total = sum(weights)
+    if not intended:
+        return []
+    if total <= 0:
+        weights, total = [1] * len(intended), len(intended)
+    shares = [value_pence * w // total for w in weights]
+    remainders = sorted(range(len(intended)), key=lambda i: (-(value_pence * weights[i] % total), i))
+    for i in remainders[: value_pence - sum(shares)]:
+        shares[i] += 1
+    return [FundLine(line.allocation_id, share) for line, share in zip(intended, shares, strict=True)]
+
+
+def check_fund_split(lines: Sequence[FundLine], value_pence: int) -> None:
+    """RULES.md 5: an award split across allocations adds up to the award value exactly."""
+    if not lines:
+        return
+    if any(line.pence <= 0 for line in lines):
+        raise ValidationFailed("Each fund line needs an amount of more than £0", field="funds")
+    if len({line.allocation_id for line in lines}) != len(lines):
+        raise ValidationFailed("Name each fund allocation once", field="funds")
+    total = sum(line.pence for line in lines)
+    if total != value_pence:
+        raise ValidationFailed(f"The fund lines must add up to the award value exactly: they add up to "
+                               f"£{total / 100:,.2f}, the award is £{value_pence / 100:,.2f}", field="funds")

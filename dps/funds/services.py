@@ -1,0 +1,538 @@
+"""Funds services: define funds, allocate, adjust, commit, pay, refund, release, and rebuild balances.
+
+These functions take the caller's session and never commit: a competition's award transaction calls
+`commit_funds` inside its own transaction, and the page commands in `dps.funds.commands` commit.
+Each change writes its ledger entries and one audit event in the caller's transaction.
+
+How overspending is prevented, under any concurrency
+----------------------------------------------------
+Every change of a balance is ONE conditional UPDATE that carries its own check, for example
+
+    UPDATE fund_allocation SET committed_pence = committed_pence + :x
+    WHERE id = :id AND allocated_pence - committed_pence - spent_pence >= :x
+
+and the service reads the returned row (UPDATE ... RETURNING) to see whether it happened. We use this rather than
+SELECT ... FOR UPDATE because:
+- it is one atomic statement on both databases: PostgreSQL takes the row lock for the UPDATE and, under READ
+  COMMITTED, re-evaluates the WHERE clause against the newest committed version of the row after waiting for a
+  concurrent writer, so a check and its write can never be split by another transaction; SQLite has no row
+  locks and no FOR UPDATE at all (it would be silently ignored), but serialises writers (BEGIN IMMEDIATE);
+- no lock is held between a read in Python and the write, and there is no read-modify-write to get wrong;
+- the allocation's CHECK constraint (committed + spent <= allocated) stays as a last line of defence.
+Reads before the UPDATE only produce a friendly message; the UPDATE is what decides.
+
+Lock order: each service writes its audit event (which locks the audit chain head) BEFORE it updates any
+allocation, and updates allocations in id order. A caller that has already written an audit event keeps that
+same order (chain head, then allocations), so two transactions never wait for each other in a cycle.
+Each service runs inside a SAVEPOINT: when it refuses, nothing it did stays in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.agreements.models import Category
+from dps.audit.services import Actor, record
+from dps.calendar import financial_year_bounds, london_date
+from dps.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
+from dps.formatting import format_pence
+from dps.funds.models import (
+    Allocation,
+    BudgetType,
+    Commitment,
+    CommitmentLine,
+    CommitmentSource,
+    CommitmentState,
+    Fund,
+    LedgerEntry,
+    LedgerKind,
+)
+from dps.funds.rules import (
+    Balance,
+    FundRules,
+    LineBalance,
+    apply,
+    check_adjust,
+    check_commit,
+    check_fund_rules,
+    check_line_pay,
+    check_line_refund,
+    check_not_lapsed,
+    check_pay,
+    check_refund,
+    check_split,
+    rebuild,
+    validate_rules,
+)
+from dps.identity.models import Organisation, OrganisationKind
+from dps.identity.rules import BuyerType
+
+ALLOCATIONS = Allocation.__table__
+LINES = CommitmentLine.__table__
+COMMITMENTS = Commitment.__table__
+
+
+def rules_of(fund: Fund) -> FundRules:
+    return FundRules(
+        name=fund.name,
+        eligible_category_ids=frozenset(fund.eligible_category_ids or ()),
+        eligible_buyer_types=frozenset(fund.eligible_buyer_types or ()),
+        match_funding_bps=fund.match_funding_bps,
+        per_award_cap_pence=fund.per_award_cap_pence,
+        lapses_at_year_end=fund.lapses_at_year_end,
+    )
+
+
+def balance_of(allocation: Allocation) -> Balance:
+    return Balance(allocation.allocated_pence, allocation.committed_pence, allocation.spent_pence)
+
+
+@dataclass(frozen=True)
+class AllocationContext:
+    """An allocation with what a person needs to recognise it."""
+
+    allocation: Allocation
+    fund: Fund
+    icb: Organisation
+
+    @property
+    def label(self) -> str:
+        return (f"{self.fund.name} {self.allocation.financial_year}, {self.icb.name} ({self.icb.ods_code}), "
+                f"{self.allocation.budget_type}")
+
+    @property
+    def balance(self) -> Balance:
+        return balance_of(self.allocation)
+
+
+async def allocation_contexts(session: AsyncSession, allocation_ids: Sequence[int]) -> dict[int, AllocationContext]:
+    """Fresh from the database (populate_existing: the conditional UPDATEs bypass the identity map)."""
+    if not allocation_ids:
+        return {}
+    rows = await session.execute(
+        sa.select(Allocation, Fund, Organisation)
+        .join(Fund, Fund.id == Allocation.fund_id)
+        .join(Organisation, Organisation.id == Allocation.icb_organisation_id)
+        .where(Allocation.id.in_(set(allocation_ids)))
+        .execution_options(populate_existing=True)
+    )
+    return {allocation.id: AllocationContext(allocation, fund, icb) for allocation, fund, icb in rows}
+
+
+async def allocation_context(session: AsyncSession, allocation_id: int) -> AllocationContext:
+    found = await allocation_contexts(session, [allocation_id])
+    if allocation_id not in found:
+        raise NotFound("There is no such allocation")
+    return found[allocation_id]
+
+
+def _ledger(allocation_id: int, kind: LedgerKind, amount: int, actor: Actor, now: datetime, *,
+            commitment_id: int | None = None, reason: str = "") -> LedgerEntry:
+    return LedgerEntry(allocation_id=allocation_id, kind=kind, amount_pence=amount, commitment_id=commitment_id,
+                       reason=reason, actor_user_id=actor.user_id, actor_label=actor.label[:320], at=now)
+
+
+async def _move(session: AsyncSession, allocation_id: int, condition: Any, now: datetime, *, allocated: int = 0,
+                committed: int = 0, spent: int = 0) -> Balance | None:
+    """Change an allocation's balances in one conditional UPDATE; None if the condition did not hold."""
+    row = (await session.execute(
+        sa.update(ALLOCATIONS)
+        .where(ALLOCATIONS.c.id == allocation_id, condition)
+        .values(allocated_pence=ALLOCATIONS.c.allocated_pence + allocated,
+                committed_pence=ALLOCATIONS.c.committed_pence + committed,
+                spent_pence=ALLOCATIONS.c.spent_pence + spent,
+                version=ALLOCATIONS.c.version + 1, updated_at=now)
+        .returning(ALLOCATIONS.c.allocated_pence, ALLOCATIONS.c.committed_pence, ALLOCATIONS.c.spent_pence)
+    )).first()
+    return None if row is None else Balance(*row)
+
+
+def _remaining_at_least(pence: int) -> Any:
+    c = ALLOCATIONS.c
+    return c.allocated_pence - c.committed_pence - c.spent_pence >= pence
+
+
+# --- funds and allocations --------------------------------------------------------------------------------
+
+
+async def define_fund(session: AsyncSession, *, name: str, description: str, owner_organisation_id: int,
+                      rules: FundRules, actor: Actor, now: datetime) -> Fund:
+    name = name.strip()
+    rules = FundRules(name=name, eligible_category_ids=rules.eligible_category_ids,
+                      eligible_buyer_types=rules.eligible_buyer_types, match_funding_bps=rules.match_funding_bps,
+                      per_award_cap_pence=rules.per_award_cap_pence, lapses_at_year_end=rules.lapses_at_year_end)
+    validate_rules(rules)
+    if len(name) > 200:
+        raise ValidationFailed("Enter a fund name of 200 characters or fewer", field="name")
+    owner = await session.get(Organisation, owner_organisation_id)
+    if owner is None or owner.kind not in (OrganisationKind.AUTHORITY, OrganisationKind.BUYER):
+        raise ValidationFailed("Choose the organisation that owns the fund", field="owner_organisation_id")
+    if rules.eligible_category_ids:
+        known = set((await session.scalars(
+            sa.select(Category.id).where(Category.id.in_(rules.eligible_category_ids)))).all())
+        if known != set(rules.eligible_category_ids):
+            raise ValidationFailed("Choose eligible categories from the list", field="eligible_category_ids")
+    if await session.scalar(sa.select(Fund.id).where(sa.func.lower(Fund.name) == name.lower())) is not None:
+        raise ValidationFailed(f"A fund called {name} already exists", field="name")
+    fund = Fund(name=name, description=description.strip(), owner_organisation_id=owner_organisation_id,
+                eligible_category_ids=sorted(rules.eligible_category_ids),
+                eligible_buyer_types=sorted(rules.eligible_buyer_types),
+                match_funding_bps=rules.match_funding_bps, per_award_cap_pence=rules.per_award_cap_pence,
+                lapses_at_year_end=rules.lapses_at_year_end, created_at=now, updated_at=now)
+    session.add(fund)
+    await session.flush()
+    await record(session, actor=actor, action="fund.defined", entity_type="fund", entity_id=fund.id or 0, now=now,
+                 after=fund.model_dump(mode="json", exclude={"id", "created_at", "updated_at"}))
+    return fund
+
+
+async def allocate(session: AsyncSession, *, fund_id: int, financial_year: str, icb_organisation_id: int,
+                   budget_type: str, pence: int, actor: Actor, now: datetime, reason: str = "") -> Allocation:
+    """A new allocation of a fund to one ICB for one financial year, capital or revenue."""
+    financial_year = financial_year.strip()
+    financial_year_bounds(financial_year)  # refuses anything that is not like 2025/26
+    try:
+        budget = BudgetType(budget_type)
+    except ValueError:
+        raise ValidationFailed("Choose capital or revenue", field="budget_type") from None
+    fund = await session.get(Fund, fund_id)
+    if fund is None:
+        raise NotFound("There is no such fund")
+    icb = await session.get(Organisation, icb_organisation_id)
+    if icb is None or icb.buyer_type != BuyerType.ICB:
+        raise ValidationFailed("Choose an integrated care board", field="icb_organisation_id")
+    opening = apply(Balance(), LedgerKind.ALLOCATE, pence)
+    taken = await session.scalar(sa.select(Allocation.id).where(
+        Allocation.fund_id == fund_id, Allocation.financial_year == financial_year,
+        Allocation.icb_organisation_id == icb_organisation_id, Allocation.budget_type == budget))
+    if taken is not None:
+        raise ValidationFailed(f"{fund.name} already has a {budget} allocation for {icb.name} in {financial_year}: "
+                               "adjust that allocation instead", field="icb_organisation_id")
+    async with session.begin_nested():
+        allocation = Allocation(fund_id=fund_id, financial_year=financial_year, icb_organisation_id=icb_organisation_id,
+                                budget_type=budget, allocated_pence=opening.allocated, created_at=now, updated_at=now)
+        session.add(allocation)
+        await session.flush()
+        await record(session, actor=actor, action="allocation.created", entity_type="fund_allocation",
+                     entity_id=allocation.id or 0, now=now,
+                     after={"fund_id": fund_id, "financial_year": financial_year, "icb_organisation_id": icb.id,
+                            "budget_type": budget, "allocated_pence": opening.allocated, "reason": reason})
+        session.add(_ledger(allocation.id or 0, LedgerKind.ALLOCATE, opening.allocated, actor, now, reason=reason))
+        await session.flush()
+    return allocation
+
+
+async def adjust_allocation(session: AsyncSession, *, allocation_id: int, delta_pence: int, reason: str,
+                            actor: Actor, now: datetime) -> Balance:
+    """Move an allocation up or down; never below what is committed and spent. Returns the new balance."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Enter the reason for the adjustment", field="reason")
+    context = await allocation_context(session, allocation_id)
+    check_adjust(context.balance, delta_pence, context.label)
+    async with session.begin_nested():
+        await record(session, actor=actor, action="allocation.adjusted", entity_type="fund_allocation",
+                     entity_id=allocation_id, now=now, before={"allocated_pence": context.balance.allocated},
+                     after={"delta_pence": delta_pence, "reason": reason})
+        c = ALLOCATIONS.c
+        floor_holds = c.allocated_pence + delta_pence >= c.committed_pence + c.spent_pence
+        moved = await _move(session, allocation_id, floor_holds, now, allocated=delta_pence)
+        if moved is None:
+            await _refuse_again(session, allocation_id, lambda fresh, label: check_adjust(fresh, delta_pence, label))
+        session.add(_ledger(allocation_id, LedgerKind.ADJUST, delta_pence, actor, now, reason=reason))
+        await session.flush()
+    return moved  # type: ignore[return-value]
+
+
+async def _refuse_again(session: AsyncSession, allocation_id: int, check: Any) -> None:
+    """A conditional UPDATE matched nothing: someone changed the allocation since we looked. Say why, freshly."""
+    fresh = await allocation_context(session, allocation_id)
+    check(fresh.balance, fresh.label)
+    raise Conflict(f"{fresh.label} changed while this was being saved: try again")
+
+
+# --- commitments ------------------------------------------------------------------------------------------
+
+
+async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id: int | None,
+                       lines: Sequence[tuple[int, int]], total_pence: int, reference: str, actor: Actor,
+                       now: datetime, description: str = "",
+                       source: CommitmentSource | str = CommitmentSource.AWARD) -> Commitment:
+    """Commit money for one award, split over allocations as `lines` of (allocation id, pence).
+
+    The public entry point for other modules (competitions call it inside their award transaction). It checks
+    the split (sums to `total_pence` exactly), each fund's rules (buyer type, category, per-award cap, match
+    funding, lapse) and each allocation's remaining money, then commits atomically. It does NOT commit the
+    transaction. A refusal raises `dps.funds.rules.Refused` (a ValidationFailed naming the rule and the shortfall)
+    and leaves the session as it was.
+    """
+    reference = reference.strip()
+    if not reference:
+        raise ValidationFailed("Enter a reference for the commitment, like a contract number", field="reference")
+    if len(reference) > 100:
+        raise ValidationFailed("Enter a reference of 100 characters or fewer", field="reference")
+    try:
+        source = CommitmentSource(source)
+    except ValueError:
+        raise ValidationFailed("Unknown commitment source", field="source") from None
+    split = [(int(allocation_id), int(pence)) for allocation_id, pence in lines]
+    check_split(split, total_pence)
+
+    buyer = await session.get(Organisation, buyer_org_id)
+    if buyer is None or buyer.kind != OrganisationKind.BUYER:
+        raise ValidationFailed("Choose the NHS organisation making the award", field="buyer_organisation_id")
+    category = None
+    if category_id is not None:
+        category = await session.get(Category, category_id)
+        if category is None:
+            raise ValidationFailed("Choose a category from the list", field="category_id")
+    contexts = await allocation_contexts(session, [allocation_id for allocation_id, _ in split])
+    if len(contexts) != len(split):
+        raise ValidationFailed("Choose allocations from the list", field="lines")
+
+    today = london_date(now)
+    drawn_by_fund: dict[int, int] = defaultdict(int)
+    for allocation_id, pence in split:
+        drawn_by_fund[contexts[allocation_id].fund.id or 0] += pence
+    for allocation_id, pence in split:
+        context = contexts[allocation_id]
+        rules = rules_of(context.fund)
+        check_fund_rules(rules, category_id=category_id, category_name=category.name if category else None,
+                         buyer_type=buyer.buyer_type, buyer_name=buyer.name,
+                         drawn_pence=drawn_by_fund[context.fund.id or 0], total_pence=total_pence)
+        check_not_lapsed(rules, context.allocation.financial_year, today)
+        check_commit(context.balance, pence, context.label)
+    if await session.scalar(sa.select(Commitment.id).where(Commitment.source == source,
+                                                            Commitment.reference == reference)) is not None:
+        raise ValidationFailed(f"A commitment with the reference {reference} already exists", field="reference")
+
+    async with session.begin_nested():
+        commitment = Commitment(source=source, reference=reference, buyer_organisation_id=buyer_org_id,
+                                category_id=category_id, description=description.strip(), total_pence=total_pence,
+                                state=CommitmentState.OPEN, created_by_user_id=actor.user_id, created_at=now,
+                                updated_at=now)
+        session.add(commitment)
+        await session.flush()
+        await record(session, actor=actor, action="commitment.made", entity_type="fund_commitment",
+                     entity_id=commitment.id or 0, now=now,
+                     after={"source": source, "reference": reference, "buyer_organisation_id": buyer_org_id,
+                            "category_id": category_id, "total_pence": total_pence,
+                            "lines": [[allocation_id, pence] for allocation_id, pence in sorted(split)]})
+        for allocation_id, pence in sorted(split):  # id order: concurrent splits lock allocations in one order
+            moved = await _move(session, allocation_id, _remaining_at_least(pence), now, committed=pence)
+            if moved is None:
+                await _refuse_again(session, allocation_id,
+                                    lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
+            session.add(CommitmentLine(commitment_id=commitment.id or 0, allocation_id=allocation_id,
+                                       amount_pence=pence))
+            session.add(_ledger(allocation_id, LedgerKind.COMMIT, pence, actor, now, commitment_id=commitment.id,
+                                reason=f"{source.replace('_', '-')} {reference}"))
+        await session.flush()
+    return commitment
+
+
+@dataclass(frozen=True)
+class LineContext:
+    commitment: Commitment
+    line: CommitmentLine
+    allocation: AllocationContext
+
+    @property
+    def balance(self) -> LineBalance:
+        return LineBalance(self.line.amount_pence, self.line.spent_pence, self.line.released_pence)
+
+
+async def commitment_lines(session: AsyncSession, commitment_id: int) -> tuple[Commitment, list[LineContext]]:
+    commitment = await session.scalar(sa.select(Commitment).where(Commitment.id == commitment_id)
+                                      .execution_options(populate_existing=True))
+    if commitment is None:
+        raise NotFound("There is no such commitment")
+    lines = (await session.scalars(sa.select(CommitmentLine).where(CommitmentLine.commitment_id == commitment_id)
+                                   .order_by(CommitmentLine.allocation_id)
+                                   .execution_options(populate_existing=True))).all()
+    contexts = await allocation_contexts(session, [line.allocation_id for line in lines])
+    return commitment, [LineContext(commitment, line, contexts[line.allocation_id]) for line in lines]
+
+
+async def _line(session: AsyncSession, commitment_id: int, allocation_id: int) -> LineContext:
+    _commitment, lines = await commitment_lines(session, commitment_id)
+    for line in lines:
+        if line.line.allocation_id == allocation_id:
+            return line
+    raise NotFound("This commitment does not draw on that allocation")
+
+
+async def _move_line(session: AsyncSession, line_id: int, condition: Any, *, spent: int = 0,
+                     released: int = 0) -> bool:
+    result = await session.execute(
+        sa.update(LINES).where(LINES.c.id == line_id, condition)
+        .values(spent_pence=LINES.c.spent_pence + spent, released_pence=LINES.c.released_pence + released))
+    return result.rowcount == 1
+
+
+def _outstanding_at_least(pence: int) -> Any:
+    return LINES.c.amount_pence - LINES.c.spent_pence - LINES.c.released_pence >= pence
+
+
+async def record_payment(session: AsyncSession, *, commitment_id: int, allocation_id: int, pence: int,
+                         actor: Actor, now: datetime, reason: str = "") -> Balance:
+    """A payment (a contract milestone) moves money from committed to spent on one line of a commitment."""
+    item = await _line(session, commitment_id, allocation_id)
+    if item.commitment.state != CommitmentState.OPEN:
+        raise IllegalTransition("This commitment has been released: nothing is left to pay")
+    label = item.allocation.label
+    check_line_pay(item.balance, pence, label)
+    check_pay(item.allocation.balance, pence, label)
+    async with session.begin_nested():
+        await record(session, actor=actor, action="commitment.paid", entity_type="fund_commitment",
+                     entity_id=commitment_id, now=now,
+                     after={"allocation_id": allocation_id, "amount_pence": pence, "reason": reason.strip()})
+        if not await _move_line(session, item.line.id or 0, _outstanding_at_least(pence), spent=pence):
+            fresh = await _line(session, commitment_id, allocation_id)
+            check_line_pay(fresh.balance, pence, label)
+            raise Conflict("The commitment changed while this payment was being saved: try again")
+        moved = await _move(session, allocation_id, ALLOCATIONS.c.committed_pence >= pence, now,
+                            committed=-pence, spent=pence)
+        if moved is None:
+            await _refuse_again(session, allocation_id, lambda fresh, label: check_pay(fresh, pence, label))
+        session.add(_ledger(allocation_id, LedgerKind.PAY, pence, actor, now, commitment_id=commitment_id,
+                            reason=reason.strip()))
+        await _touch(session, commitment_id, now)
+    return moved  # type: ignore[return-value]
+
+
+async def record_refund(session: AsyncSession, *, commitment_id: int, allocation_id: int, pence: int,
+                        reason: str, actor: Actor, now: datetime) -> Balance:
+    """A refund moves money back from spent to committed on one line. On a released commitment the refunded
+    money is released at once (back to remaining), since nothing is left to pay it to."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Enter the reason for the refund", field="reason")
+    item = await _line(session, commitment_id, allocation_id)
+    label = item.allocation.label
+    check_line_refund(item.balance, pence, label)
+    check_refund(item.allocation.balance, pence, label)
+    released = item.commitment.state == CommitmentState.RELEASED
+    async with session.begin_nested():
+        await record(session, actor=actor, action="commitment.refunded", entity_type="fund_commitment",
+                     entity_id=commitment_id, now=now,
+                     after={"allocation_id": allocation_id, "amount_pence": pence, "reason": reason,
+                            "released_at_once": released})
+        if not await _move_line(session, item.line.id or 0, LINES.c.spent_pence >= pence, spent=-pence,
+                                released=pence if released else 0):
+            fresh = await _line(session, commitment_id, allocation_id)
+            check_line_refund(fresh.balance, pence, label)
+            raise Conflict("The commitment changed while this refund was being saved: try again")
+        moved = await _move(session, allocation_id, ALLOCATIONS.c.spent_pence >= pence, now,
+                            committed=0 if released else pence, spent=-pence)
+        if moved is None:
+            await _refuse_again(session, allocation_id, lambda fresh, label: check_refund(fresh, pence, label))
+        session.add(_ledger(allocation_id, LedgerKind.REFUND, pence, actor, now, commitment_id=commitment_id,
+                            reason=reason))
+        if released:
+            session.add(_ledger(allocation_id, LedgerKind.RELEASE, pence, actor, now, commitment_id=commitment_id,
+                                reason="refund on a released commitment"))
+        await _touch(session, commitment_id, now)
+    return moved  # type: ignore[return-value]
+
+
+async def release_commitment(session: AsyncSession, *, commitment_id: int, reason: str, actor: Actor,
+                             now: datetime) -> Commitment:
+    """The contract ended under budget: whatever is still committed and unpaid goes back to remaining."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Enter why the commitment is being released", field="reason")
+    commitment, lines = await commitment_lines(session, commitment_id)
+    if commitment.state != CommitmentState.OPEN:
+        raise IllegalTransition("This commitment has already been released")
+    async with session.begin_nested():
+        await record(session, actor=actor, action="commitment.released", entity_type="fund_commitment",
+                     entity_id=commitment_id, now=now, before={"state": commitment.state},
+                     after={"state": CommitmentState.RELEASED, "reason": reason,
+                            "released": [[item.line.allocation_id, item.balance.outstanding] for item in lines]})
+        closed = await session.execute(
+            sa.update(COMMITMENTS).where(COMMITMENTS.c.id == commitment_id, COMMITMENTS.c.state == CommitmentState.OPEN)
+            .values(state=CommitmentState.RELEASED, released_at=now, updated_at=now))
+        if closed.rowcount != 1:
+            raise IllegalTransition("This commitment has already been released")
+        for item in lines:  # already in allocation id order
+            pence = item.balance.outstanding
+            if pence <= 0:
+                continue
+            c = LINES.c
+            if not await _move_line(session, item.line.id or 0,
+                                    c.amount_pence - c.spent_pence - c.released_pence == pence, released=pence):
+                raise Conflict("The commitment changed while it was being released: try again")
+            moved = await _move(session, item.line.allocation_id, ALLOCATIONS.c.committed_pence >= pence, now,
+                                committed=-pence)
+            if moved is None:
+                raise Conflict(f"{item.allocation.label} has less committed than this commitment: the books need "
+                               "checking")
+            session.add(_ledger(item.line.allocation_id, LedgerKind.RELEASE, pence, actor, now,
+                                commitment_id=commitment_id, reason=reason))
+        await session.flush()
+    await session.refresh(commitment)
+    return commitment
+
+
+async def _touch(session: AsyncSession, commitment_id: int, now: datetime) -> None:
+    await session.execute(sa.update(COMMITMENTS).where(COMMITMENTS.c.id == commitment_id).values(updated_at=now))
+    await session.flush()
+
+
+# --- the ledger -------------------------------------------------------------------------------------------
+
+
+async def rebuild_balances(session: AsyncSession) -> dict[int, Balance]:
+    """Every allocation's balance recomputed from its ledger entries alone."""
+    sums: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    rows = await session.execute(
+        sa.select(LedgerEntry.allocation_id, LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_pence))
+        .group_by(LedgerEntry.allocation_id, LedgerEntry.kind))
+    for allocation_id, kind, total in rows:
+        sums[allocation_id].append((kind, int(total)))
+    ids = (await session.scalars(sa.select(Allocation.id))).all()
+    return {allocation_id: rebuild(sums.get(allocation_id, [])) for allocation_id in ids}
+
+
+@dataclass(frozen=True)
+class BooksProblem:
+    allocation_id: int
+    problem: str
+
+
+async def check_books(session: AsyncSession) -> list[BooksProblem]:
+    """Stored balances against the ledger, and against the commitment lines; empty when the books balance."""
+    rebuilt = await rebuild_balances(session)
+    stored = {allocation.id: balance_of(allocation) for allocation in (await session.scalars(
+        sa.select(Allocation).execution_options(populate_existing=True))).all()}
+    lines = await session.execute(
+        sa.select(CommitmentLine.allocation_id,
+                  sa.func.sum(CommitmentLine.amount_pence - CommitmentLine.spent_pence - CommitmentLine.released_pence),
+                  sa.func.sum(CommitmentLine.spent_pence))
+        .group_by(CommitmentLine.allocation_id))
+    by_lines = {allocation_id: (int(outstanding), int(spent)) for allocation_id, outstanding, spent in lines}
+    problems = []
+    for allocation_id, balance in stored.items():
+        if rebuilt.get(allocation_id) != balance:
+            problems.append(BooksProblem(allocation_id or 0, f"stored {balance} but the ledger adds up to "
+                                                               f"{rebuilt.get(allocation_id)}"))
+        if not balance.holds():
+            problems.append(BooksProblem(allocation_id or 0, f"{balance} breaks allocated = committed + spent + "
+                                                               "remaining with every term >= 0"))
+        if by_lines.get(allocation_id, (0, 0)) != (balance.committed, balance.spent):
+            problems.append(BooksProblem(allocation_id or 0, f"commitment lines say {by_lines.get(allocation_id)} "
+                                                               f"(committed, spent), the allocation {balance}"))
+    return problems
+
+
+def describe(balance: Balance) -> str:
+    return (f"{format_pence(balance.allocated)} allocated, {format_pence(balance.committed)} committed, "
+            f"{format_pence(balance.spent)} spent, {format_pence(balance.remaining)} remaining")

@@ -1,0 +1,113 @@
+"""Supplier pages for mini-competitions: the invitations inbox, the requirement with its published clarifications,
+asking a question, drafting / submitting / revising / withdrawing the organisation's own sealed bid, and the outcome
+letter. Only an invited supplier sees a competition (others get 404)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from dps.competitions import services
+from dps.competitions.forms import parse_bid_form
+from dps.competitions.rules import count_words, questions_of
+from dps.errors import ValidationFailed
+from dps.identity.profile import pounds_for_form
+from dps.web.auth import current_user, supplier_only
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form
+
+
+def _now(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state.clock.now()
+
+
+@get("/", name="supplier.competitions")
+async def inbox(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    return Template("supplier/competitions/index.html", context={
+        "invitations": await services.supplier_inbox(db_session, current_user(request)), "now": _now(request)})
+
+
+async def _show_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                     errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                     status_code: int = 200) -> Template:
+    view = await services.supplier_view(db_session, current_user(request), competition_id, _now(request))
+    return Template("supplier/competitions/show.html", status_code=status_code, context={
+        "view": view, "competition": view.summary.competition, "errors": errors or FormErrors(),
+        "values": values or {}, "now": _now(request), "questions": questions_of(view.criteria)})
+
+
+@get("/{competition_id:int}", name="supplier.competitions.show")
+async def show(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
+    return await _show_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/questions", name="supplier.competitions.ask")
+async def ask(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    form = await read_form(request)
+    try:
+        await services.ask_question(db_session, current_user(request), competition_id, form.get("question", ""),
+                                    _now(request))
+    except ValidationFailed as error:
+        await db_session.rollback()
+        errors = FormErrors()
+        errors.add(error.field or "question", str(error))
+        return await _show_page(request, db_session, competition_id, errors, form, status_code=400)
+    return Redirect(f"/supplier/competitions/{competition_id}#questions", status_code=303)
+
+
+async def _bid_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                    errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                    status_code: int = 200, saved: bool = False) -> Template:
+    view = await services.supplier_view(db_session, current_user(request), competition_id, _now(request))
+    questions = questions_of(view.criteria)
+    if values is None:
+        bid = view.bid
+        values = {f"answer-{q.key}": str(bid.answers.get(q.key, "")) for q in questions} if bid else {}
+        if bid is not None:
+            values["price"] = pounds_for_form(bid.price_pence)
+            values["vat"] = pounds_for_form(bid.vat_pence)
+    words = {q.key: count_words(values.get(f"answer-{q.key}", "")) for q in questions}
+    return Template("supplier/competitions/bid.html", status_code=status_code, context={
+        "view": view, "competition": view.summary.competition, "questions": questions, "values": values,
+        "errors": errors or FormErrors(), "words": words, "saved": saved, "now": _now(request)})
+
+
+@get("/{competition_id:int}/bid", name="supplier.competitions.bid")
+async def bid_form(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
+    return await _bid_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/bid", name="supplier.competitions.bid.save")
+async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    form = await read_form(request)
+    competition, _ = await services.competition_for_supplier(db_session, current_user(request), competition_id,
+                                                             _now(request))
+    parsed = parse_bid_form(form, services.criteria_of(competition))
+    submit = form.get("action") == "submit"
+    saved = await services.save_bid(db_session, current_user(request), competition_id, answers=parsed.answers,
+                                    price_pence=parsed.price_pence, vat_pence=parsed.vat_pence, submit=submit,
+                                    now=_now(request), form_errors=parsed.errors)
+    if saved.errors:
+        errors = FormErrors()
+        for name, message in saved.errors.items():
+            errors.add(name, message)
+        return await _bid_page(request, db_session, competition_id, errors, form, status_code=400, saved=not submit)
+    if submit:
+        return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
+    return await _bid_page(request, db_session, competition_id, saved=True)
+
+
+@post("/{competition_id:int}/bid/withdraw", name="supplier.competitions.bid.withdraw")
+async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Redirect:
+    await services.withdraw_bid(db_session, current_user(request), competition_id, _now(request))
+    return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
+
+
+supplier_competitions_router = Router(
+    path="/supplier/competitions",
+    route_handlers=[inbox, show, ask, bid_form, save_bid, withdraw],
+    guards=[supplier_only],
+)

@@ -1,0 +1,193 @@
+"""Supplier pages for innovation listings: create and edit (draft), publish, withdraw, see each published
+version, and attach PDF evidence. Only categories the supplier is actively admitted to are offered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath
+from litestar.response import File, Redirect, Template
+
+from catalogue import rules, services
+from catalogue.rules import CARE_SETTINGS, LABELS, PRICING_MODELS, assurance_expiries, render_description
+from dps.errors import NotFound
+from dps.identity.models import OrganisationKind
+from dps.web.auth import current_user, memberships_in, supplier_only
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors
+
+EVIDENCE_BODY_LIMIT = rules.EVIDENCE_MAX_BYTES + 256 * 1024
+
+
+async def read_listing_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    form = await request.form()
+    data: dict[str, Any] = {key: str(value) for key, value in form.items()
+                            if key not in ("_csrf_token", "care_settings") and isinstance(value, str)}
+    data["care_settings"] = [str(value) for value in form.getall("care_settings", [])]
+    return data
+
+
+def _errors(messages: dict[str, str]) -> FormErrors:
+    errors = FormErrors()
+    for key, message in messages.items():
+        errors.add(key, message)
+    return errors
+
+
+def _organisation_id(request: Request[Any, Any, Any], raw: str | None = None) -> int:
+    organisations = memberships_in(request, OrganisationKind.SUPPLIER)
+    if raw and raw.isdigit() and any(m.organisation_id == int(raw) for m in organisations):
+        return int(raw)
+    return organisations[0].organisation_id
+
+
+async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, organisation_id: int, values: dict[str, Any],
+                     errors: FormErrors, listing: Any = None, status_code: int = 200) -> Template:
+    return Template("supplier/listings/form.html", status_code=status_code, context={
+        "listing": listing, "values": values, "errors": errors, "organisation_id": organisation_id,
+        "categories": await services.active_categories(db_session, organisation_id),
+        "care_settings": CARE_SETTINGS, "pricing_models": PRICING_MODELS, "sections": rules.prefixed_sections(),
+    })
+
+
+@get("/", name="supplier.listings")
+async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    user = current_user(request)
+    organisation_id = _organisation_id(request)
+    return Template("supplier/listings/index.html", context={
+        "rows": await services.listings_of(db_session, services.supplier_organisation_ids(user)),
+        "categories": await services.active_categories(db_session, organisation_id),
+    })
+
+
+@get("/new", name="supplier.listings.new")
+async def new(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    return await _form_page(request, db_session, organisation_id=_organisation_id(request), values={},
+                            errors=FormErrors())
+
+
+@post("/", name="supplier.listings.create")
+async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+    form = await read_listing_form(request)
+    organisation_id = _organisation_id(request, form.get("organisation_id"))
+    saved = await services.create_listing(db_session, current_user(request), organisation_id, form,
+                                          request.app.state.clock.now())
+    if saved.listing is None:
+        return await _form_page(request, db_session, organisation_id=organisation_id, values=saved.form.values,
+                                errors=_errors(saved.form.errors), status_code=400)
+    return Redirect(f"/supplier/listings/{saved.listing.id}", status_code=303)
+
+
+async def _show_page(request: Request[Any, Any, Any], db_session: Any, listing_id: int,
+                     errors: FormErrors | None = None, document_title: str = "", status_code: int = 200) -> Template:
+    listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
+    today = request.app.state.clock.now().date()
+    return Template("supplier/listings/show.html", status_code=status_code, context={
+        "row": await services.listing_row(db_session, listing_id), "listing": listing,
+        "description": render_description(listing.description),
+        "summary": rules.assurance_summary(listing.assurance, today),
+        "expiries": assurance_expiries(listing.assurance, today),
+        "versions": await services.versions_of(db_session, listing_id),
+        "documents": await services.documents_of(db_session, listing_id),
+        "labels": LABELS, "errors": errors or FormErrors(), "document_title": document_title,
+        "max_mb": rules.EVIDENCE_MAX_BYTES // (1024 * 1024), "today": today,
+    })
+
+
+@get("/{listing_id:int}", name="supplier.listings.show")
+async def show(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
+    return await _show_page(request, db_session, listing_id)
+
+
+@get("/{listing_id:int}/edit", name="supplier.listings.edit")
+async def edit(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
+    listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
+    return await _form_page(request, db_session, organisation_id=listing.organisation_id, listing=listing,
+                            values=rules.form_values_of(services.content_of(listing)), errors=FormErrors())
+
+
+@post("/{listing_id:int}", name="supplier.listings.update")
+async def update(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Any:
+    form = await read_listing_form(request)
+    saved = await services.update_listing(db_session, current_user(request), listing_id, form,
+                                          request.app.state.clock.now())
+    if saved.listing is None:
+        listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
+        return await _form_page(request, db_session, organisation_id=listing.organisation_id, listing=listing,
+                                values=saved.form.values, errors=_errors(saved.form.errors), status_code=400)
+    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+
+
+@post("/{listing_id:int}/publish", name="supplier.listings.publish")
+async def publish(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Redirect:
+    await services.publish_listing(db_session, current_user(request), listing_id, request.app.state.clock.now())
+    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+
+
+@post("/{listing_id:int}/withdraw", name="supplier.listings.withdraw")
+async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Redirect:
+    await services.withdraw_listing(db_session, current_user(request), listing_id, request.app.state.clock.now())
+    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+
+
+@get("/{listing_id:int}/versions/{version:int}", name="supplier.listings.version")
+async def version(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+                  version: FromPath[int]) -> Template:
+    listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
+    found = await services.version_of(db_session, listing_id, version)
+    return Template("catalogue/version.html", context={
+        "listing": listing, "version": found, "description": render_description(found.content.get("description", "")),
+        "labels": LABELS, "back": f"/supplier/listings/{listing_id}"})
+
+
+@post("/{listing_id:int}/documents", name="supplier.listings.documents.add",
+      request_max_body_size=EVIDENCE_BODY_LIMIT)
+async def add_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Any:
+    form = await request.form()
+    upload = form.get("file")
+    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    filename = upload.filename if isinstance(upload, UploadFile) else ""
+    title = str(form.get("title") or "")
+    errors = await services.add_evidence(db_session, current_user(request), listing_id, title=title, filename=filename,
+                                         content=content, var_dir=request.app.state.settings.var_dir,
+                                         now=request.app.state.clock.now())
+    if errors:
+        await db_session.rollback()
+        return await _show_page(request, db_session, listing_id, _errors(errors), title, status_code=400)
+    return Redirect(f"/supplier/listings/{listing_id}#evidence", status_code=303)
+
+
+@post("/{listing_id:int}/documents/{document_id:int}/remove", name="supplier.listings.documents.remove")
+async def remove_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+                          document_id: FromPath[int]) -> Redirect:
+    await services.remove_evidence(db_session, current_user(request), listing_id, document_id,
+                                   request.app.state.clock.now())
+    return Redirect(f"/supplier/listings/{listing_id}#evidence", status_code=303)
+
+
+@get("/{listing_id:int}/documents/{document_id:int}", name="supplier.listings.documents.download")
+async def download_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+                            document_id: FromPath[int]) -> File:
+    user = current_user(request)
+    await services.listing_for_supplier(db_session, user, listing_id)
+    document, path = await services.evidence_for_download(db_session, user, listing_id, document_id,
+                                                          request.app.state.settings.var_dir)
+    return evidence_file(document, path)
+
+
+def evidence_file(document: Any, path: Any) -> File:
+    if document is None:
+        raise NotFound("There is no such document")
+    return File(path=path, filename=document.filename, media_type="application/pdf", content_disposition_type="attachment",
+                headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+                         "Cache-Control": "private, no-store"})
+
+
+supplier_listings_router = Router(
+    path="/supplier/listings",
+    route_handlers=[index, new, create, show, edit, update, publish, withdraw, version, add_document, remove_document,
+                    download_document],
+    guards=[supplier_only],
+)

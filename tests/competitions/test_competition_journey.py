@@ -1,0 +1,278 @@
+"""A competition driven through every state over HTTP, on SQLite and PostgreSQL, under both regimes:
+draft -> published -> closed -> evaluation -> award_decided -> standstill -> awarded (and cancelled elsewhere)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from dps.audit.models import AuditEvent
+from dps.audit.services import Actor, verify_chain
+from dps.competitions.models import (
+    AwardNotice,
+    Bid,
+    Competition,
+    CompetitionInvitation,
+    Contract,
+    ContractMilestone,
+    OutcomeLetter,
+)
+from dps.funds.models import Allocation
+from dps.funds.rules import FundRules
+from dps.funds.services import allocate, define_fund
+from dps.identity.models import Organisation, OrganisationKind
+from tests.competitions.support import (
+    ANSWERS,
+    Browser,
+    bid_form,
+    build_world,
+    competition_form,
+    competition_id_from,
+    deliver_email,
+)
+from tests.helpers import scalar
+
+# Standstill started Tue 20 Jan 2026 10:00: PCR day 10 is Fri 30 Jan; PA 2023 day 8 (day 1 = 20 Jan) is Thu 29 Jan.
+STANDSTILL_STARTS = datetime(2026, 1, 20, 10, 0, tzinfo=UTC)
+STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 30, 23, 59, 59, tzinfo=UTC),
+                   "pa2023_dynamic_market": datetime(2026, 1, 29, 23, 59, 59, tzinfo=UTC)}
+
+
+async def _fund_allocations(db, clock) -> tuple[int, int]:
+    authority = await scalar(db, sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
+    icb = await scalar(db, sa.select(Organisation).where(Organisation.ods_code == "QKK"))
+    fund = await define_fund(db, name="Medtech fund for ICSs", description="", owner_organisation_id=authority.id,
+                             rules=FundRules(name="Medtech fund for ICSs"), actor=Actor.system("test"),
+                             now=clock.now())
+    small = await allocate(db, fund_id=fund.id, financial_year="2025/26", icb_organisation_id=icb.id,
+                           budget_type="revenue", pence=50_000_00, actor=Actor.system("test"), now=clock.now())
+    large = await allocate(db, fund_id=fund.id, financial_year="2025/26", icb_organisation_id=icb.id,
+                           budget_type="capital", pence=1_000_000_00, actor=Actor.system("test"), now=clock.now())
+    await db.commit()
+    return small.id, large.id
+
+
+@pytest.mark.parametrize("regime", ["pcr2015_dps", "pa2023_dynamic_market"])
+async def test_a_competition_from_requirement_to_signed_contract(client, db, passwords, clock, settings, smtp_server,
+                                                                regime):
+    world = await build_world(db, passwords, clock, regime)
+    small_allocation, large_allocation = await _fund_allocations(db, clock)
+    browser = Browser(client)
+    buyer, (eva, evan) = world.buyer.email, world.evaluators
+    acme, bright, carewave = world.bidders
+
+    # --- draft: C4 refused, then saved with an intended fund line -------------------------------------------
+    short_of_c4 = await browser.post(buyer, "/buyer/competitions", competition_form(
+        world, **{"q1-weight": "51", "q2-weight": "5", "q3-weight": "4"}))
+    assert short_of_c4.status_code == 400
+    assert "at least 10% of the total weight together (C4): they carry 9%" in short_of_c4.text
+    assert "Remote monitoring for 200 virtual ward beds" in short_of_c4.text  # what was typed is kept
+    too_soon = competition_form(world, **{"tender_deadline-day": "14", "fund-1-allocation": str(large_allocation),
+                                          "fund-1-amount": "200,000"})
+    competition_id = competition_id_from(await browser.post(buyer, "/buyer/competitions", too_soon))
+    base = f"/buyer/competitions/{competition_id}"
+    page = await browser.get(buyer, base)
+    assert "Draft" in page.text and "£250,000.00 excluding VAT" in page.text
+
+    # --- publish: C2 refused at 9 days, then every active admitted supplier invited (C1) ---------------------
+    refused = await browser.post(buyer, f"{base}/publish")
+    assert refused.status_code == 400
+    assert "at least 10 days after the invitation (C2)" in refused.text and "15 January 2026 09:00" in refused.text
+    assert (await browser.post(buyer, f"{base}/edit", competition_form(
+        world, **{"fund-1-allocation": str(large_allocation), "fund-1-amount": "200,000"}))).status_code == 303
+    assert (await browser.post(buyer, f"{base}/publish")).status_code == 303
+    invited = set((await db.scalars(sa.select(CompetitionInvitation.organisation_name).where(
+        CompetitionInvitation.competition_id == competition_id))).all())
+    await db.commit()
+    assert invited == {p.name for p in world.bidders}  # not the suspended supplier, not another category's
+    # C3: the weights cannot change after publication; wording can be made more precise.
+    assert (await browser.post(buyer, f"{base}/edit", competition_form(world))).status_code == 409
+    clearer = await browser.post(buyer, f"{base}/criteria/q1", {
+        "q1-title": "Clinical outcomes", "q1-question": "How will outcomes improve? Give readmission data."})
+    assert clearer.status_code == 303
+
+    await deliver_email(settings, clock)
+    invitations = [m for m in smtp_server.messages if m["Subject"].startswith("Invitation to bid")]
+    assert sorted(m["To"] for m in invitations) == sorted(p.email for p in world.bidders)
+
+    # --- access: only invited suppliers, only the running buyer ---------------------------------------------
+    for outsider in (world.suspended.email, world.outsider.email):
+        assert (await browser.get(outsider, f"/supplier/competitions/{competition_id}")).status_code == 404
+        assert "Remote monitoring" not in (await browser.get(outsider, "/supplier/competitions")).text
+    assert (await browser.get(world.other_buyer.email, base)).status_code == 404
+    inbox = await browser.get(acme.email, "/supplier/competitions")
+    assert "Remote monitoring for 200 virtual ward beds" in inbox.text and "Open for bids" in inbox.text
+    requirement = await browser.get(acme.email, f"/supplier/competitions/{competition_id}")
+    assert "Give readmission data." in requirement.text
+
+    # --- clarifications (C6) -----------------------------------------------------------------------------
+    asked = await browser.post(acme.email, f"/supplier/competitions/{competition_id}/questions",
+                               {"question": "Acme asks: must the system integrate with EPIC?"})
+    assert asked.status_code == 303
+    clarifications = await browser.get(buyer, f"{base}/clarifications")
+    assert "must the system integrate with EPIC?" in clarifications.text and acme.name not in clarifications.text
+    clarification_id = int(clarifications.text.split(f"{base}/clarifications/")[1].split('"')[0])
+    answered = await browser.post(buyer, f"{base}/clarifications/{clarification_id}", {
+        f"question-{clarification_id}": "Must the system integrate with EPIC?",
+        f"answer-{clarification_id}": "Yes, through FHIR R4."})
+    assert answered.status_code == 303
+    seen_by_other = await browser.get(carewave.email, f"/supplier/competitions/{competition_id}")
+    assert "Must the system integrate with EPIC?" in seen_by_other.text and "Yes, through FHIR R4." in seen_by_other.text
+    assert "Acme" not in seen_by_other.text
+
+    # --- bids: draft, submit, revise, withdraw; word limits -------------------------------------------------
+    bid_path = f"/supplier/competitions/{competition_id}/bid"
+    draft = await browser.post(acme.email, bid_path, bid_form("90,000", action="save"))
+    assert draft.status_code == 200 and "Your draft was saved" in draft.text
+    too_long = await browser.post(acme.email, bid_path, bid_form("90,000", q1="word " * 21))
+    assert too_long.status_code == 400 and "has 21 words: the limit is 20" in too_long.text
+    assert (await browser.post(acme.email, bid_path, bid_form("90,000", "18,000"))).status_code == 303
+    assert (await browser.post(bright.email, bid_path, bid_form("120,000", q1="Good outcomes."))).status_code == 303
+    revised = await browser.post(bright.email, bid_path, bid_form("100,000", "20,000", q1="Better outcomes."))
+    assert revised.status_code == 303
+    assert (await browser.post(carewave.email, bid_path, bid_form("80,000"))).status_code == 303
+    assert (await browser.post(carewave.email, f"{bid_path}/withdraw")).status_code == 303
+    mine = await browser.get(bright.email, f"/supplier/competitions/{competition_id}")
+    assert "version 2" in mine.text and "Revise your bid" in mine.text
+
+    # --- the deadline: judged by server time; the competition closes by itself ------------------------------
+    clock.set(datetime(2026, 1, 16, 12, 0, tzinfo=UTC))
+    late = await browser.post(carewave.email, bid_path, bid_form("70,000"))
+    assert late.status_code == 409
+    assert "The tender deadline passed at 16 January 2026 12:00:00" in late.text
+    overview = await browser.get(buyer, base)
+    assert "Closed for bids" in overview.text
+    assert "Bids received" in overview.text and ">2<" in overview.text.replace(" ", "").replace("\n", "")
+    assert all(p.name in overview.text for p in world.bidders)  # the invited list is shown once unsealed
+
+    # --- evaluation: declarations, independent scores, moderation ------------------------------------------
+    assert (await browser.post(buyer, f"{base}/evaluation/start")).status_code == 303
+    bids = {bid.organisation_id: bid for bid in (await db.scalars(sa.select(Bid).where(
+        Bid.competition_id == competition_id, Bid.state == "submitted"))).all()}
+    await db.commit()
+    acme_bid, bright_bid = bids[acme.organisation.id].id, bids[bright.organisation.id].id
+    not_declared = await browser.post(eva.email, f"{base}/bids/{acme_bid}/scores/q1",
+                                      {f"score-{acme_bid}-q1": "4", f"justification-{acme_bid}-q1": "Strong"})
+    assert not_declared.status_code == 409 and "Declare that you have no conflict" in not_declared.text
+    for evaluator in (eva, evan):
+        page = await browser.get(evaluator.email, f"{base}/evaluation")
+        assert acme.name in page.text and ANSWERS["q1"] not in page.text  # no answers before the declaration
+        assert (await browser.post(evaluator.email, f"{base}/evaluation/declaration",
+                                   {"conflict": "no"})).status_code == 303
+    scores = {eva.email: {acme_bid: (4, 5, 8), bright_bid: (3, 3, 6)},
+              evan.email: {acme_bid: (5, 4, 8), bright_bid: (3, 4, 6)}}
+    for email, by_bid in scores.items():
+        for bid_id, values in by_bid.items():
+            for key, value in zip(("q1", "q2", "q3"), values, strict=True):
+                response = await browser.post(email, f"{base}/bids/{bid_id}/scores/{key}", {
+                    f"score-{bid_id}-{key}": str(value), f"justification-{bid_id}-{key}": f"{email} reasons {key}"})
+                assert response.status_code == 303, response.text[-2000:]
+        if email == eva.email:
+            early = await browser.post(buyer, f"{base}/bids/{acme_bid}/moderation/q1",
+                                       {f"moderated-{acme_bid}-q1": "4", f"rationale-{acme_bid}-q1": "Agreed"})
+            assert early.status_code == 409  # evan has not scored yet
+            own_page = await browser.get(eva.email, f"{base}/evaluation")
+            assert "eva@trust.example.nhs.uk reasons q1" in own_page.text
+            assert "evan@trust.example.nhs.uk reasons" not in own_page.text
+    moderation = await browser.get(buyer, f"{base}/moderation")
+    assert "evan@trust.example.nhs.uk reasons q2" in moderation.text
+    consensus = {acme_bid: (4, 5, 8), bright_bid: (3, 4, 6)}
+    for bid_id, values in consensus.items():
+        for key, value in zip(("q1", "q2", "q3"), values, strict=True):
+            response = await browser.post(buyer, f"{base}/bids/{bid_id}/moderation/{key}", {
+                f"moderated-{bid_id}-{key}": str(value), f"rationale-{bid_id}-{key}": "Consensus reached"})
+            assert response.status_code == 303, response.text[-2000:]
+
+    # --- ranking and award decision (C7) -------------------------------------------------------------------
+    # Acme: price 40 x 90/90 = 40; q1 45 x 4/5 = 36; q2 10 x 5/5 = 10; q3 5 x 8/10 = 4 -> 90.00
+    # Bright: price 40 x 90/100 = 36; q1 27; q2 8; q3 3 -> 74.00
+    ranking = await browser.get(buyer, f"{base}/ranking")
+    assert "90.00" in ranking.text and "74.00" in ranking.text
+    assert ranking.text.index(acme.name) < ranking.text.index(bright.name)
+    no_reason = await browser.post(buyer, f"{base}/award", {"bid_id": str(bright_bid), "reasons": "Best value"})
+    assert no_reason.status_code == 400 and "is not ranked first" in no_reason.text
+    decided = await browser.post(buyer, f"{base}/award", {
+        "bid_id": str(acme_bid), "reasons": "Highest total score on the published criteria."})
+    assert decided.status_code == 303
+    letters_page = await browser.get(buyer, f"{base}/letters")
+    assert "Not sent yet" in letters_page.text
+
+    # --- standstill (C8) with a pause for a challenge -------------------------------------------------------
+    clock.set(STANDSTILL_STARTS)
+    assert (await browser.post(buyer, f"{base}/standstill")).status_code == 303
+    competition = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))
+    assert competition.state == "standstill" and competition.standstill_ends_at == STANDSTILL_ENDS[regime]
+    await deliver_email(settings, clock)
+    outcomes = {m["To"]: m.get_content() for m in smtp_server.messages if m["Subject"].startswith("Outcome:")}
+    assert set(outcomes) == {acme.email, bright.email}  # every bidder, not the one that withdrew
+    assert "Your bid has been selected for award." in outcomes[acme.email]
+    assert "Total: 74.00 out of 100 (rank 2 of 2)" in outcomes[bright.email]
+    assert f"The scores of the successful bid ({acme.name})" in outcomes[bright.email]
+    assert "Total: 90.00 out of 100 (rank 1 of 2)" in outcomes[bright.email]
+    supplier_page = await browser.get(bright.email, f"/supplier/competitions/{competition_id}")
+    assert "Your bid has not been successful" in supplier_page.text
+
+    early_confirm = await browser.post(buyer, f"{base}/confirm", {})
+    assert early_confirm.status_code == 409 and "The standstill period ends at" in early_confirm.text
+    clock.set(STANDSTILL_ENDS[regime] - timedelta(days=2))
+    assert (await browser.post(buyer, f"{base}/standstill/pause",
+                               {"reason": "Brightwell has challenged the decision"})).status_code == 303
+    clock.advance(timedelta(days=3))
+    paused = await browser.post(buyer, f"{base}/confirm", {})
+    assert paused.status_code == 409 and "paused" in paused.text
+    assert (await browser.post(buyer, f"{base}/standstill/resume")).status_code == 303
+    resumed_end = await scalar(db, sa.select(Competition.standstill_ends_at).where(Competition.id == competition_id))
+    assert resumed_end == STANDSTILL_ENDS[regime] + timedelta(days=3)  # it keeps the two days it had left
+    clock.set(resumed_end + timedelta(seconds=1))
+
+    # --- confirming the award: funds committed atomically, contract with milestones -------------------------
+    confirm_page = await browser.get(buyer, f"{base}/confirm")
+    assert confirm_page.status_code == 200 and "£108,000.00" in confirm_page.text  # 90,000 + 18,000 VAT
+    form = {"fund-1-allocation": str(small_allocation), "fund-1-amount": "60,000",
+            "fund-2-allocation": str(large_allocation), "fund-2-amount": "48,000",
+            "milestone-1-title": "Go live", "milestone-1-due-day": "1", "milestone-1-due-month": "4",
+            "milestone-1-due-year": "2026", "milestone-1-amount": "54,000",
+            "milestone-2-title": "Year end", "milestone-2-due-day": "31", "milestone-2-due-month": "3",
+            "milestone-2-due-year": "2027", "milestone-2-amount": "54,000"}
+    short = await browser.post(buyer, f"{base}/confirm", form)
+    assert short.status_code == 400 and "£10,000.00 short" in short.text
+    assert (await scalar(db, sa.select(Competition.state).where(Competition.id == competition_id))) == "standstill"
+    assert await scalar(db, sa.select(sa.func.count()).select_from(Contract)) == 0
+    assert await scalar(db, sa.select(sa.func.sum(Allocation.committed_pence))) == 0
+    form.update({"fund-1-amount": "50,000", "fund-2-amount": "58,000"})
+    assert (await browser.post(buyer, f"{base}/confirm", form)).status_code == 303
+    contract = await scalar(db, sa.select(Contract).where(Contract.competition_id == competition_id))
+    assert (contract.value_pence, contract.vat_pence, contract.supplier_organisation_id) == \
+        (90_000_00, 18_000_00, acme.organisation.id)
+    milestones = (await db.scalars(sa.select(ContractMilestone.amount_pence).where(
+        ContractMilestone.contract_id == contract.id))).all()
+    await db.commit()
+    assert sum(milestones) == 108_000_00
+    committed = dict((await db.execute(sa.select(Allocation.id, Allocation.committed_pence))).all())
+    await db.commit()
+    assert committed == {small_allocation: 50_000_00, large_allocation: 58_000_00}
+    notice = await scalar(db, sa.select(AwardNotice).where(AwardNotice.competition_id == competition_id))
+    assert notice.contracts_finder_required and notice.value_incl_vat_pence == 108_000_00
+    assert notice.regime == regime and notice.contract_id == contract.id and notice.bids_received == 2
+    assert notice.publish_by == clock.now() + timedelta(days=30) and notice.published_at is None
+    final = await browser.get(buyer, base)
+    assert "Awarded" in final.text and "Go live" in final.text and "Cancel the competition" not in final.text
+    assert (await browser.post(buyer, f"{base}/cancel", {"reason": "Too late"})).status_code == 409
+    assert "Contract awarded to your organisation" in (await browser.get(
+        acme.email, f"/supplier/competitions/{competition_id}")).text
+
+    # --- every step audited, the chain intact -------------------------------------------------------------
+    actions = set((await db.scalars(sa.select(AuditEvent.action).where(
+        AuditEvent.entity_type == "competition", AuditEvent.entity_id == str(competition_id)))).all())
+    await db.commit()
+    assert {"competition.created", "competition.published", "competition.closed", "competition.evaluation_started",
+            "competition.award_decided", "competition.standstill_started", "competition.standstill_paused",
+            "competition.standstill_resumed", "competition.awarded", "competition.criterion_refined",
+            "competition.interest_declared"} <= actions
+    assert await verify_chain(db) is None
+    await db.commit()
+    letters = (await db.scalars(sa.select(OutcomeLetter).where(OutcomeLetter.competition_id == competition_id))).all()
+    await db.commit()
+    assert len(letters) == 2 and all(letter.sent_at == STANDSTILL_STARTS for letter in letters)

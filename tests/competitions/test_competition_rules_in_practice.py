@@ -1,0 +1,213 @@
+"""The competition rules as people meet them: cancelling, closing by itself, who is invited, who may see and do
+what, conflicts of interest, awarding below the top with a reason, and the deadlines for questions and bids."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from dps.admission.models import Admission
+from dps.audit.models import AuditEvent
+from dps.competitions import services
+from dps.competitions.models import Competition, CompetitionInvitation, OutcomeLetter
+from dps.competitions.services import close_due_competitions
+from dps.db import make_engine, make_sessionmaker
+from dps.identity.models import Role
+from tests.competitions.support import (
+    Browser,
+    admit,
+    build_world,
+    competition_form,
+    deliver_email,
+    published_competition,
+    signed_in,
+    submit_bid,
+)
+from tests.helpers import make_user, scalar
+
+DEADLINE = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
+
+
+async def test_cancelling_tells_everyone_invited_and_bids_stay_sealed(client, db, passwords, clock, settings,
+                                                                      smtp_server):
+    world = await build_world(db, passwords, clock)
+    competition_id = await published_competition(db, world, clock)
+    acme = world.bidders[0]
+    await submit_bid(db, acme, competition_id, clock, 90_000_00)
+    browser = Browser(client)
+    base = f"/buyer/competitions/{competition_id}"
+    no_reason = await browser.post(world.buyer.email, f"{base}/cancel", {"reason": " "})
+    assert no_reason.status_code == 400 and "Give the reason for cancelling the competition" in no_reason.text
+    assert (await browser.post(world.buyer.email, f"{base}/cancel",
+                               {"reason": "The service has been commissioned regionally"})).status_code == 303
+    await deliver_email(settings, clock)
+    told = {m["To"]: m.get_content() for m in smtp_server.messages if m["Subject"].startswith("Competition cancelled")}
+    assert set(told) == {p.email for p in world.bidders}
+    assert all("The service has been commissioned regionally" in body for body in told.values())
+
+    clock.set(DEADLINE)  # cancelled before its deadline: the bids are never opened
+    page = await browser.get(world.buyer.email, base)
+    assert "Cancelled" in page.text and acme.name not in page.text and "Bids received" not in page.text
+    supplier_page = await browser.get(acme.email, f"/supplier/competitions/{competition_id}")
+    assert "This competition has been cancelled" in supplier_page.text
+    clock.set(datetime(2026, 1, 10, 12, 0, tzinfo=UTC))
+    refused = await browser.post(acme.email, f"/supplier/competitions/{competition_id}/bid/withdraw")
+    assert refused.status_code == 409 and "cancelled" in refused.text
+    again = await browser.post(world.buyer.email, f"{base}/cancel", {"reason": "Again"})
+    assert again.status_code == 409 and "A competition that is cancelled cannot be cancelled" in again.text
+
+
+async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, passwords, clock, settings,
+                                                                            smtp_server):
+    world = await build_world(db, passwords, clock)
+    competition_id = await published_competition(db, world, clock)
+    await submit_bid(db, world.bidders[0], competition_id, clock, 90_000_00)
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    try:
+        assert await close_due_competitions(sessions, clock.now()) == 0
+        clock.set(DEADLINE)
+        assert await close_due_competitions(sessions, clock.now()) == 1
+        assert await close_due_competitions(sessions, clock.now()) == 0  # idempotent
+    finally:
+        await engine.dispose()
+    state, closed_at = (await db.execute(sa.select(Competition.state, Competition.closed_at).where(
+        Competition.id == competition_id))).one()
+    await db.commit()
+    assert (state, closed_at) == ("closed", DEADLINE)
+    await deliver_email(settings, clock)
+    # (A long subject is folded onto a continuation line; unfolding keeps the leading space.)
+    closed = [m for m in smtp_server.messages if m["Subject"].strip().startswith("Bids are open for evaluation")]
+    assert [m["To"] for m in closed] == [world.buyer.email] and "1 bid(s) were received" in closed[0].get_content()
+
+
+async def test_the_invited_list_is_stored_as_it_was_at_publication(client, db, passwords, clock):
+    world = await build_world(db, passwords, clock)
+    competition_id = await published_competition(db, world, clock)
+    # After publication: a newcomer is admitted and an invited supplier is suspended.
+    await admit(db, world.outsider.organisation, world.outsider.user, world.category_id, clock.now())
+    carewave = world.bidders[2]
+    admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == carewave.organisation.id))
+    admission.state = "suspended"
+    await db.commit()
+    invited = (await db.scalars(sa.select(CompetitionInvitation.organisation_id).where(
+        CompetitionInvitation.competition_id == competition_id))).all()
+    await db.commit()
+    assert sorted(invited) == sorted(p.organisation.id for p in world.bidders)
+    browser = Browser(client)
+    assert (await browser.get(world.outsider.email, f"/supplier/competitions/{competition_id}")).status_code == 404
+    assert (await browser.get(carewave.email, f"/supplier/competitions/{competition_id}")).status_code == 200
+
+
+async def test_nobody_to_invite_and_no_agreement_outside_its_dates(client, db, passwords, clock):
+    world = await build_world(db, passwords, clock)
+    browser = Browser(client)
+    for party in world.bidders:
+        admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == party.organisation.id))
+        admission.state = "removed"
+    await db.commit()
+    form = competition_form(world)
+    response = await browser.post(world.buyer.email, "/buyer/competitions", form)
+    competition_id = int(response.headers["location"].rsplit("/", 1)[1])
+    nobody = await browser.post(world.buyer.email, f"/buyer/competitions/{competition_id}/publish")
+    assert nobody.status_code == 409 and "there is nobody to invite" in nobody.text
+    assert await scalar(db, sa.select(Competition.state).where(Competition.id == competition_id)) == "draft"
+
+
+async def test_who_may_see_and_do_what(client, db, passwords, clock):
+    world = await build_world(db, passwords, clock)
+    competition_id = await published_competition(db, world, clock)
+    base = f"/buyer/competitions/{competition_id}"
+    browser = Browser(client)
+    evaluator = world.evaluators[0].email
+    assert (await browser.get(evaluator, base)).status_code == 200  # a chosen evaluator reads it
+    assert (await browser.get(evaluator, "/buyer/competitions/new")).status_code == 403  # but only buyers create
+    assert (await browser.post(evaluator, f"{base}/cancel", {"reason": "x"})).status_code == 403
+    stranger = await make_user(db, passwords, clock, "sam@trust.example.nhs.uk", world.buyer.organisation,
+                               Role.EVALUATOR)
+    assert (await browser.get(stranger.email, base)).status_code == 404  # not chosen for this one
+    assert (await browser.get(stranger.email, f"{base}/evaluation")).status_code == 404
+    assert (await browser.get(world.other_buyer.email, f"{base}/clarifications")).status_code == 404
+    assert (await browser.get(world.bidders[0].email, base)).status_code == 403
+    listing = await browser.get(evaluator, "/buyer/competitions")
+    assert "Remote monitoring for 200 virtual ward beds" in listing.text
+    assert "Remote monitoring" not in (await browser.get(world.other_buyer.email, "/buyer/competitions")).text
+
+
+async def test_questions_close_at_their_deadline_and_bids_at_theirs(client, db, passwords, clock):
+    world = await build_world(db, passwords, clock)
+    competition_id = await published_competition(db, world, clock)
+    browser = Browser(client)
+    acme = world.bidders[0].email
+    clock.set(datetime(2026, 1, 12, 12, 0, tzinfo=UTC))
+    late_question = await browser.post(acme, f"/supplier/competitions/{competition_id}/questions", {"question": "Q?"})
+    assert late_question.status_code == 409
+    assert "The deadline for clarification questions passed at 12 January 2026 12:00" in late_question.text
+    clock.set(datetime(2026, 1, 16, 11, 59, 59, tzinfo=UTC))
+    page = await browser.get(acme, f"/supplier/competitions/{competition_id}/bid")
+    assert page.status_code == 200 and "Submit your bid" in page.text
+    clock.set(DEADLINE)
+    page = await browser.get(acme, f"/supplier/competitions/{competition_id}/bid")
+    assert "Bids can no longer be changed" in page.text
+
+
+async def test_no_bids_means_nothing_to_evaluate(client, db, passwords, clock):
+    world = await build_world(db, passwords, clock)
+    competition_id = await published_competition(db, world, clock)
+    clock.set(DEADLINE)
+    browser = Browser(client)
+    refused = await browser.post(world.buyer.email, f"/buyer/competitions/{competition_id}/evaluation/start")
+    assert refused.status_code == 409 and "No bids were received" in refused.text
+
+
+async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recorded_reason(client, db, passwords,
+                                                                                          clock, settings,
+                                                                                          smtp_server):
+    world = await build_world(db, passwords, clock)
+    competition_id = await published_competition(db, world, clock)
+    acme, bright, _ = world.bidders
+    acme_bid = await submit_bid(db, acme, competition_id, clock, 90_000_00)
+    bright_bid = await submit_bid(db, bright, competition_id, clock, 100_000_00)
+    clock.set(DEADLINE)
+    buyer = await signed_in(db, world.buyer.user)
+    await services.start_evaluation(db, buyer, competition_id, clock.now())
+    browser = Browser(client)
+    base = f"/buyer/competitions/{competition_id}"
+    eva, evan = (e.email for e in world.evaluators)
+    no_note = await browser.post(eva, f"{base}/evaluation/declaration", {"conflict": "yes"})
+    assert no_note.status_code == 400 and "Describe the conflict of interest" in no_note.text
+    assert (await browser.post(eva, f"{base}/evaluation/declaration",
+                               {"conflict": "yes", "note": "I advised Acme in 2025"})).status_code == 303
+    assert "You stand aside from this evaluation" in (await browser.get(eva, f"{base}/evaluation")).text
+    barred = await browser.post(eva, f"{base}/bids/{acme_bid}/scores/q1",
+                                {f"score-{acme_bid}-q1": "5", f"justification-{acme_bid}-q1": "x"})
+    assert barred.status_code == 409 and "You declared a conflict of interest" in barred.text
+    evan_user = await signed_in(db, world.evaluators[1])
+    await services.declare_interest(db, evan_user, competition_id, conflict=False, note="", now=clock.now())
+    bad_score = await browser.post(evan, f"{base}/bids/{acme_bid}/scores/q1",
+                                   {f"score-{acme_bid}-q1": "6", f"justification-{acme_bid}-q1": "x"})
+    assert bad_score.status_code == 400 and "from 0 to 5" in bad_score.text
+    for bid_id, values in ((acme_bid, (5, 5, 10)), (bright_bid, (2, 2, 4))):
+        for key, value in zip(("q1", "q2", "q3"), values, strict=True):
+            await services.score_answer(db, evan_user, competition_id, bid_id, key, score=str(value),
+                                        justification="Scored alone", now=clock.now())
+            await services.moderate(db, buyer, competition_id, bid_id, key, score=str(value), rationale="As scored",
+                                    now=clock.now())
+    moderation = await browser.get(world.buyer.email, f"{base}/moderation")
+    assert "declared a conflict of interest and stands aside" in moderation.text
+    lower = await browser.post(world.buyer.email, f"{base}/award", {
+        "bid_id": str(bright_bid), "reasons": "Best overall value",
+        "override_reason": "Acme cannot meet the go-live date confirmed at clarification"})
+    assert lower.status_code == 303
+    decision = await scalar(db, sa.select(AuditEvent.after).where(AuditEvent.action == "competition.award_decided"))
+    assert decision["override_reason"] == "Acme cannot meet the go-live date confirmed at clarification"
+    assert (decision["winning_bid_id"], decision["top_ranked_bid_id"], decision["winning_rank"]) == \
+        (bright_bid, acme_bid, 2)
+    await services.start_standstill(db, buyer, competition_id, clock.now())
+    letter = await scalar(db, sa.select(OutcomeLetter).where(OutcomeLetter.bid_id == acme_bid))
+    assert not letter.successful and letter.rank == 1
+    assert "The contract is not awarded to the top-ranked bid, because: Acme cannot meet" in letter.body
+    assert json.dumps(letter.content["winner"])  # the winner's scores are in every letter
+    assert letter.content["winner_name"] == bright.name

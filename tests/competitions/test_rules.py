@@ -1,0 +1,516 @@
+"""The pure competition rules: state machines, criteria (C3, C4), tender period (C2), scoring, ranking, standstill
+(C8), award notice flags (C9, C10), milestones and fund splits. Hypothesis checks the invariants."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dps.competitions.forms import parse_bid_form, parse_competition_form
+from dps.competitions.rules import (
+    BIDS,
+    COMPETITIONS,
+    BidEvent,
+    BidForScoring,
+    BidState,
+    CompetitionEvent,
+    CompetitionState,
+    Criterion,
+    CriterionKind,
+    FundLine,
+    Milestone,
+    ScoredBid,
+    bid_problems,
+    bids_open,
+    can_confirm_award,
+    check_award_choice,
+    check_fund_split,
+    check_milestones,
+    check_publication,
+    check_refinement,
+    check_score,
+    compare_bids,
+    count_words,
+    criteria_problems,
+    default_milestones,
+    display_score,
+    is_due_to_close,
+    minimum_tender_days,
+    needs_contracts_finder,
+    award_notice_due,
+    next_bid_state,
+    next_competition_state,
+    parse_london_deadline,
+    price_score,
+    proportional_split,
+    quality_score,
+    rank_bids,
+    ranking_key,
+    resumed_standstill_end,
+    score_bids,
+    standstill_ends,
+    validate_criteria,
+)
+from dps.errors import Conflict, IllegalTransition, ValidationFailed
+
+S, E = CompetitionState, CompetitionEvent
+
+
+def criteria(price: int = 40, quality: int = 45, net_zero: int = 10, social: int = 5) -> list[Criterion]:
+    rows = [Criterion("price", CriterionKind.PRICE, "Price", price),
+            Criterion("q1", CriterionKind.QUALITY, "Clinical outcomes", quality, "How will outcomes improve?", 5, 500)]
+    if net_zero:
+        rows.append(Criterion("q2", CriterionKind.NET_ZERO, "Net zero", net_zero, "Your carbon plan?", 5, 300))
+    if social:
+        rows.append(Criterion("q3", CriterionKind.SOCIAL_VALUE, "Social value", social, "Local jobs?", 10, 300))
+    return rows
+
+
+# --- the competition state machine ----------------------------------------------------------------------
+
+
+def test_the_happy_path_runs_draft_to_awarded():
+    state = S.DRAFT
+    for event in (E.PUBLISH, E.CLOSE, E.START_EVALUATION, E.DECIDE_AWARD, E.START_STANDSTILL, E.CONFIRM_AWARD):
+        state = next_competition_state(state, event)
+    assert state is S.AWARDED
+    assert COMPETITIONS.is_terminal(S.AWARDED) and COMPETITIONS.is_terminal(S.CANCELLED)
+
+
+@pytest.mark.parametrize("state", [S.DRAFT, S.PUBLISHED, S.CLOSED, S.EVALUATION, S.AWARD_DECIDED, S.STANDSTILL])
+def test_cancel_is_allowed_from_every_state_before_awarded(state):
+    assert next_competition_state(state, E.CANCEL) is S.CANCELLED
+
+
+def test_every_other_transition_is_an_illegal_transition_with_a_readable_message():
+    legal = {(S.DRAFT, E.PUBLISH), (S.PUBLISHED, E.CLOSE), (S.CLOSED, E.START_EVALUATION),
+             (S.EVALUATION, E.DECIDE_AWARD), (S.AWARD_DECIDED, E.START_STANDSTILL), (S.STANDSTILL, E.CONFIRM_AWARD)}
+    legal |= {(s, E.CANCEL) for s in S if s not in (S.AWARDED, S.CANCELLED)}
+    for state, event in itertools.product(S, E):
+        if (state, event) in legal:
+            continue
+        with pytest.raises(IllegalTransition) as refused:
+            next_competition_state(state, event)
+        assert str(refused.value).startswith("A competition that is ")
+    with pytest.raises(IllegalTransition, match="A competition that is awarded cannot be cancelled"):
+        next_competition_state("awarded", "cancel")
+
+
+def test_bids_can_be_submitted_revised_withdrawn_and_submitted_again():
+    state = next_bid_state(BidState.DRAFT, BidEvent.SUBMIT)
+    assert next_bid_state(state, BidEvent.REVISE) is BidState.SUBMITTED
+    withdrawn = next_bid_state(state, BidEvent.WITHDRAW)
+    assert next_bid_state(withdrawn, BidEvent.SUBMIT) is BidState.SUBMITTED
+    assert next_bid_state(withdrawn, BidEvent.REOPEN) is BidState.DRAFT
+    with pytest.raises(IllegalTransition, match="A bid that is a draft cannot be withdrawn"):
+        next_bid_state(BidState.DRAFT, BidEvent.WITHDRAW)
+    assert BIDS.allowed_events(BidState.DRAFT) == {BidEvent.SUBMIT}
+
+
+# --- criteria (C3, C4) ----------------------------------------------------------------------------------
+
+
+def test_valid_criteria_have_no_problems():
+    assert criteria_problems(criteria()) == {}
+    validate_criteria(criteria())
+
+
+def test_weights_must_sum_to_100():
+    problems = criteria_problems(criteria(price=41))
+    assert problems["criteria"] == "The weights must add up to 100%: they add up to 101%"
+
+
+def test_exactly_one_price_criterion():
+    no_price = criteria()[1:]
+    no_price[0] = Criterion("q1", CriterionKind.QUALITY, "Clinical outcomes", 85, "Q?", 5, 500)
+    assert criteria_problems(no_price)["price-weight"] == "Include exactly one price criterion"
+    two = [*criteria(price=20), Criterion("price2", CriterionKind.PRICE, "Price again", 20)]
+    assert "price-weight" in criteria_problems(two)
+
+
+def test_net_zero_and_social_value_together_carry_at_least_ten_percent():
+    assert criteria_problems(criteria(quality=50, net_zero=5, social=5)) == {}
+    assert criteria_problems(criteria(quality=50, net_zero=10, social=0)) == {}
+    problems = criteria_problems(criteria(quality=51, net_zero=5, social=4))
+    assert "at least 10% of the total weight together (C4): they carry 9%" in problems["criteria"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"max_score": None}, "q1-max_score"), ({"max_score": 0}, "q1-max_score"), ({"word_limit": None}, "q1-word_limit"),
+    ({"word_limit": 0}, "q1-word_limit"), ({"question": " "}, "q1-question"), ({"title": ""}, "q1-title"),
+])
+def test_each_quality_question_needs_wording_a_maximum_score_and_a_word_limit(change, field):
+    rows = criteria()
+    original = rows[1]
+    rows[1] = Criterion(**{**original.__dict__, **change})
+    assert field in criteria_problems(rows)
+
+
+def test_a_zero_weight_is_refused():
+    rows = criteria(price=0, quality=85)
+    assert criteria_problems(rows)["price-weight"].endswith("a weight from 1 to 100")
+
+
+@given(st.lists(st.integers(min_value=1, max_value=100), min_size=1, max_size=6),
+       st.integers(min_value=1, max_value=100), st.integers(min_value=0, max_value=60))
+def test_weights_property_valid_exactly_when_they_sum_to_100_with_c4(quality_weights, price_weight, c4_weight):
+    rows = [Criterion("price", CriterionKind.PRICE, "Price", price_weight)]
+    rows += [Criterion(f"q{i}", CriterionKind.QUALITY, f"Q{i}", w, "?", 5, 100) for i, w in enumerate(quality_weights)]
+    if c4_weight:
+        rows.append(Criterion("nz", CriterionKind.NET_ZERO, "Net zero", c4_weight, "?", 5, 100))
+    total = price_weight + sum(quality_weights) + c4_weight
+    problems = criteria_problems(rows)
+    assert (problems == {}) == (total == 100 and c4_weight >= 10)
+    if total != 100:
+        assert problems["criteria"].startswith("The weights must add up to 100%")
+
+
+def test_after_publication_wording_may_become_more_precise_but_nothing_else():
+    published = criteria()
+    clearer = [Criterion(c.key, c.kind, c.title + " (clarified)", c.weight, c.question + " Include data.", c.max_score,
+                         c.word_limit) if not c.is_price else c for c in published]
+    check_refinement(published, clearer)
+    reweighted = [*published]
+    reweighted[1] = Criterion("q1", CriterionKind.QUALITY, "Clinical outcomes", 44, "?", 5, 500)
+    reweighted[0] = Criterion("price", CriterionKind.PRICE, "Price", 41)
+    added = [*published, Criterion("q9", CriterionKind.QUALITY, "New", 1, "?", 5, 10)]
+    rescored = [*published[:1], Criterion("q1", CriterionKind.QUALITY, "Clinical outcomes", 45, "?", 10, 500),
+                *published[2:]]
+    longer = [*published[:1], Criterion("q1", CriterionKind.QUALITY, "Clinical outcomes", 45, "?", 5, 900),
+              *published[2:]]
+    for changed in (reweighted, added, rescored, longer, published[:-1]):
+        with pytest.raises(Conflict, match=r"fixed when the competition was published \(C3\)"):
+            check_refinement(published, changed)
+
+
+# --- tender period (C2) and deadlines ------------------------------------------------------------------
+
+
+def test_minimum_tender_days_come_from_the_agreement_with_a_default_of_ten():
+    assert minimum_tender_days("pcr2015_dps", {"minimum_tender_days": 10}) == 10
+    assert minimum_tender_days("pa2023_dynamic_market", {}) == 10
+    assert minimum_tender_days("pa2023_dynamic_market", {"minimum_tender_days": 25}) == 25
+    with pytest.raises(ValueError):
+        minimum_tender_days("gcloud", {})
+
+
+def test_the_tender_deadline_must_be_at_least_ten_days_after_publication():
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    clarification = now + timedelta(days=3)
+    check_publication(now=now, clarification_deadline=clarification, tender_deadline=now + timedelta(days=10),
+                      minimum_days=10)
+    with pytest.raises(ValidationFailed) as refused:
+        check_publication(now=now, clarification_deadline=clarification,
+                          tender_deadline=now + timedelta(days=10) - timedelta(seconds=1), minimum_days=10)
+    assert refused.value.field == "tender_deadline"
+    assert "at least 10 days after the invitation (C2)" in str(refused.value)
+    assert "15 January 2026 09:00" in str(refused.value)
+
+
+def test_the_clarification_deadline_is_in_the_future_and_before_the_tender_deadline():
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    tender = now + timedelta(days=14)
+    for clarification in (now, now - timedelta(hours=1), tender, tender + timedelta(hours=1)):
+        with pytest.raises(ValidationFailed) as refused:
+            check_publication(now=now, clarification_deadline=clarification, tender_deadline=tender, minimum_days=10)
+        assert refused.value.field == "clarification_deadline"
+
+
+def test_bids_are_open_strictly_before_the_deadline_and_it_closes_at_the_deadline():
+    deadline = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
+    assert bids_open(deadline, deadline - timedelta(microseconds=1))
+    assert not bids_open(deadline, deadline)
+    assert is_due_to_close("published", deadline, deadline)
+    assert not is_due_to_close("published", deadline, deadline - timedelta(seconds=1))
+    assert not is_due_to_close("draft", deadline, deadline + timedelta(days=1))
+
+
+def test_deadlines_are_london_wall_clock_times_stored_in_utc():
+    summer = parse_london_deadline({"d-day": "15", "d-month": "6", "d-year": "2026", "d-time": "12:00"}, "d", "x")
+    winter = parse_london_deadline({"d-day": "15", "d-month": "1", "d-year": "2026", "d-time": "9.30"}, "d", "x")
+    assert summer == datetime(2026, 6, 15, 11, 0, tzinfo=UTC)
+    assert winter == datetime(2026, 1, 15, 9, 30, tzinfo=UTC)
+    with pytest.raises(ValidationFailed) as refused:
+        parse_london_deadline({"d-day": "31", "d-month": "2", "d-year": "2026", "d-time": "12:00"}, "d", "x")
+    assert refused.value.field == "d"
+    with pytest.raises(ValidationFailed) as refused:
+        parse_london_deadline({"d-day": "1", "d-month": "2", "d-year": "2026", "d-time": "25:00"}, "d", "x")
+    assert refused.value.field == "d-time"
+
+
+# --- words and bids -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("", 0), ("   ", 0), ("one", 1), ("two  words", 2), ("line\nbreaks\tand tabs", 4),
+    ("state-of-the-art care", 2), ("£1,000 per patient.", 3), ("  leading and trailing  ", 3),
+])
+def test_word_counting(text, words):
+    assert count_words(text) == words
+
+
+@given(st.lists(st.text(alphabet="abcdefghij-.,'", min_size=1, max_size=8), max_size=40),
+       st.sampled_from([" ", "  ", "\n", "\t", " \n "]))
+def test_word_count_is_the_number_of_words_joined_by_any_whitespace(words, separator):
+    assert count_words(separator.join(words)) == len(words)
+
+
+def test_a_draft_is_held_to_word_limits_only_and_a_submission_to_everything():
+    rows = criteria()
+    answers = {"q1": "word " * 501, "q2": "", "q3": "fine"}
+    draft = bid_problems(rows, answers, None, complete=False)
+    assert draft == {"answer-q1": "Your answer to Clinical outcomes has 501 words: the limit is 500"}
+    full = bid_problems(rows, answers, None, complete=True)
+    assert set(full) == {"answer-q1", "answer-q2", "price"}
+    assert bid_problems(rows, {"q1": "a", "q2": "b", "q3": "c"}, 1, complete=True) == {}
+    assert "price" in bid_problems(rows, {"q1": "a", "q2": "b", "q3": "c"}, 0, complete=True)
+
+
+def test_the_bid_form_reads_pounds_as_pence():
+    form = parse_bid_form({"answer-q1": " yes ", "price": "£12,345.50", "vat": "2469.10"}, criteria())
+    assert (form.answers["q1"], form.price_pence, form.vat_pence) == ("yes", 1234550, 246910)
+    assert parse_bid_form({"price": "12,34"}, criteria()).errors["price"].startswith("Enter the price")
+
+
+# --- scoring and ranking --------------------------------------------------------------------------------
+
+
+def test_price_score_is_lowest_over_price_times_weight():
+    assert price_score(100_00, 100_00, 40) == 40
+    assert price_score(100_00, 200_00, 40) == 20
+    assert price_score(100_00, 300_00, 40) == Fraction(40, 3)
+    with pytest.raises(ValueError):
+        price_score(200, 100, 40)
+    with pytest.raises(ValueError):
+        price_score(0, 100, 40)
+
+
+@given(st.integers(min_value=1, max_value=10**12), st.integers(min_value=0, max_value=10**12),
+       st.integers(min_value=0, max_value=10**12), st.integers(min_value=1, max_value=100))
+def test_price_score_bounds_and_monotonicity(lowest, extra_a, extra_b, weight):
+    a, b = lowest + extra_a, lowest + extra_a + extra_b
+    score_a, score_b = price_score(lowest, a, weight), price_score(lowest, b, weight)
+    assert 0 < score_b <= score_a <= weight
+    assert (score_a == weight) == (a == lowest)
+    assert (score_a == score_b) == (a == b)
+
+
+@given(st.integers(min_value=1, max_value=100), st.data())
+def test_quality_score_is_score_over_maximum_times_weight(max_score, data):
+    weight = data.draw(st.integers(min_value=1, max_value=100))
+    score = data.draw(st.integers(min_value=0, max_value=max_score))
+    value = quality_score(score, max_score, weight)
+    assert 0 <= value <= weight and value == Fraction(score * weight, max_score)
+    with pytest.raises(ValueError):
+        quality_score(max_score + 1, max_score, weight)
+
+
+def test_check_score_accepts_whole_numbers_within_the_maximum():
+    question = criteria()[1]
+    assert check_score(" 5 ", question, "f") == 5
+    for bad in ("6", "-1", "2.5", "", "five"):
+        with pytest.raises(ValidationFailed, match="from 0 to 5"):
+            check_score(bad, question, "f")
+
+
+T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def test_totals_and_ranking_of_a_worked_example():
+    rows = criteria()  # price 40; q1 45 (max 5); q2 10 (max 5); q3 5 (max 10)
+    bids = [BidForScoring(1, 100_000_00, T0, {"q1": 3, "q2": 5, "q3": 10}),
+            BidForScoring(2, 80_000_00, T0, {"q1": 4, "q2": 2, "q3": 5})]
+    first, second = score_bids(rows, bids)
+    assert first.price_score == 32 and first.quality_score == 27 + 10 + 5 and first.total == 74
+    assert second.price_score == 40 and second.quality_score == 36 + 4 + Fraction(5, 2)
+    assert second.total == Fraction(165, 2)
+    assert [r.scored.bid_id for r in rank_bids([first, second])] == [2, 1]
+    assert display_score(second.total) == "82.50" and display_score(Fraction(200, 3)) == "66.67"
+
+
+def test_a_tie_on_total_goes_to_the_higher_quality_score_then_the_earlier_submission_then_the_lower_id():
+    quality = ScoredBid(5, 200, T0, Fraction(20), {"q1": Fraction(50)})
+    cheap = ScoredBid(4, 100, T0, Fraction(40), {"q1": Fraction(30)})
+    assert quality.total == cheap.total
+    assert [r.scored.bid_id for r in rank_bids([cheap, quality])] == [5, 4]
+    early = ScoredBid(9, 100, T0, Fraction(40), {"q1": Fraction(30)})
+    late = ScoredBid(3, 100, T0 + timedelta(seconds=1), Fraction(40), {"q1": Fraction(30)})
+    assert [r.scored.bid_id for r in rank_bids([late, early])] == [9, 3]
+    same_time = ScoredBid(8, 100, T0, Fraction(40), {"q1": Fraction(30)})
+    assert [r.scored.bid_id for r in rank_bids([early, same_time])] == [8, 9]
+
+
+scored_bids = st.builds(
+    ScoredBid,
+    bid_id=st.integers(min_value=1, max_value=10_000),
+    price_pence=st.integers(min_value=1, max_value=10**9),
+    submitted_at=st.integers(min_value=0, max_value=5).map(lambda s: T0 + timedelta(seconds=s)),
+    price_score=st.integers(min_value=0, max_value=8).map(lambda n: Fraction(n * 5)),
+    question_scores=st.dictionaries(st.sampled_from(["q1", "q2"]),
+                                    st.integers(min_value=0, max_value=6).map(lambda n: Fraction(n * 5, 2)),
+                                    min_size=2, max_size=2),
+)
+
+
+def _distinct(bids):
+    return {bid.bid_id: bid for bid in bids}.values()
+
+
+@settings(max_examples=200)
+@given(st.lists(scored_bids, min_size=1, max_size=8))
+def test_ranking_is_a_strict_total_order(bids):
+    bids = list(_distinct(bids))
+    for a, b in itertools.product(bids, repeat=2):
+        assert compare_bids(a, b) == -compare_bids(b, a)  # antisymmetric
+        assert (compare_bids(a, b) == 0) == (a.bid_id == b.bid_id)  # total: only a bid ties with itself
+    for a, b, c in itertools.product(bids, repeat=3):
+        if compare_bids(a, b) < 0 and compare_bids(b, c) < 0:
+            assert compare_bids(a, c) < 0  # transitive
+    ranked = rank_bids(bids)
+    assert [r.rank for r in ranked] == list(range(1, len(bids) + 1))
+    for better, worse in itertools.pairwise(ranked):
+        assert compare_bids(better.scored, worse.scored) < 0
+        assert better.scored.total >= worse.scored.total
+    assert rank_bids(list(reversed(bids))) == ranked  # input order does not matter
+
+
+@given(st.lists(scored_bids, min_size=2, max_size=6))
+def test_the_top_bid_has_the_highest_total_and_among_equals_the_highest_quality(bids):
+    bids = list(_distinct(bids))
+    top = rank_bids(bids)[0].scored
+    best_total = max(b.total for b in bids)
+    assert top.total == best_total
+    assert top.quality_score == max(b.quality_score for b in bids if b.total == best_total)
+    assert ranking_key(top) == min(ranking_key(b) for b in bids)
+
+
+def test_the_award_goes_to_the_top_bid_or_a_lower_one_with_a_reason():
+    ranked = rank_bids([ScoredBid(1, 100, T0, Fraction(40)), ScoredBid(2, 200, T0, Fraction(20))])
+    assert check_award_choice(ranked, 1, "").rank == 1
+    with pytest.raises(ValidationFailed) as refused:
+        check_award_choice(ranked, 2, "  ")
+    assert refused.value.field == "override_reason"
+    assert check_award_choice(ranked, 2, "The top bidder cannot start until 2027").rank == 2
+    with pytest.raises(ValidationFailed):
+        check_award_choice(ranked, 99, "reason")
+
+
+# --- standstill (C8), notices (C9, C10), milestones, fund splits ----------------------------------------
+
+
+def test_pcr_standstill_is_ten_calendar_days_ending_at_midnight_moved_to_a_working_day():
+    # Decision Mon 5 Jan 2026: day 10 is Thu 15 Jan, a working day.
+    assert standstill_ends(datetime(2026, 1, 5, 15, 0, tzinfo=UTC), "pcr2015_dps") == \
+        datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC)
+    # Decision Wed 7 Jan 2026: day 10 is Sat 17 Jan, moved to Mon 19 Jan.
+    assert standstill_ends(datetime(2026, 1, 7, 15, 0, tzinfo=UTC), "pcr2015_dps") == \
+        datetime(2026, 1, 19, 23, 59, 59, tzinfo=UTC)
+
+
+def test_pa_standstill_is_eight_working_days_all_uk_from_the_notice():
+    # RULES.md worked example: notice Mon 22 Dec 2025 -> last day Tue 6 Jan 2026 (2 Jan is a Scottish holiday).
+    assert standstill_ends(datetime(2025, 12, 22, 10, 0, tzinfo=UTC), "pa2023_dynamic_market") == \
+        datetime(2026, 1, 6, 23, 59, 59, tzinfo=UTC)
+    # Under the England-only calendar it would have been Mon 5 Jan: the regimes differ here.
+    assert standstill_ends(datetime(2025, 12, 22, 10, 0, tzinfo=UTC), "pcr2015_dps") == \
+        datetime(2026, 1, 2, 23, 59, 59, tzinfo=UTC)
+
+
+def test_a_paused_standstill_keeps_the_time_it_had_left():
+    ends = datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC)
+    paused = datetime(2026, 1, 12, 0, 0, tzinfo=UTC)
+    resumed = datetime(2026, 1, 20, 0, 0, tzinfo=UTC)
+    assert resumed_standstill_end(ends, paused, resumed) == resumed + (ends - paused)
+    assert resumed_standstill_end(ends, ends + timedelta(days=1), ends + timedelta(days=2)) == ends + timedelta(days=2)
+    with pytest.raises(ValueError):
+        resumed_standstill_end(ends, resumed, paused)
+    assert not can_confirm_award(ends, ends, False) and can_confirm_award(ends + timedelta(seconds=1), ends, False)
+    assert not can_confirm_award(ends + timedelta(days=1), ends, True)
+
+
+def test_contracts_finder_from_30000_pounds_including_vat_and_notice_within_30_days():
+    assert not needs_contracts_finder(29_999_99) and needs_contracts_finder(30_000_00)
+    assert award_notice_due(T0) == T0 + timedelta(days=30)
+
+
+@given(st.integers(min_value=0, max_value=10**10), st.dates(min_value=date(2025, 1, 1), max_value=date(2030, 1, 1)),
+       st.integers(min_value=0, max_value=1500))
+def test_default_milestones_add_up_to_the_value_and_fall_inside_the_contract(value, start, length):
+    end = start + timedelta(days=length)
+    milestones = default_milestones(value, start, end)
+    assert sum(m.amount_pence for m in milestones) == value
+    assert all(start <= m.due_on <= end for m in milestones) and milestones[-1].due_on == end
+    check_milestones(milestones, value)
+
+
+def test_milestones_must_add_up_exactly():
+    with pytest.raises(ValidationFailed, match="add up to the contract value exactly"):
+        check_milestones([Milestone("All", date(2026, 4, 1), 99)], 100)
+    with pytest.raises(ValidationFailed):
+        check_milestones([], 100)
+
+
+@given(st.integers(min_value=0, max_value=10**10),
+       st.lists(st.integers(min_value=1, max_value=10**8), min_size=1, max_size=5))
+def test_a_proportional_split_adds_up_to_the_award_exactly(value, intended):
+    lines = [FundLine(i + 1, pence) for i, pence in enumerate(intended)]
+    split = proportional_split(value, lines)
+    assert sum(line.pence for line in split) == value
+    assert [line.allocation_id for line in split] == [line.allocation_id for line in lines]
+    for line, original in zip(split, lines, strict=True):
+        exact = Fraction(value * original.pence, sum(intended))
+        assert abs(line.pence - exact) < 1
+
+
+def test_a_fund_split_must_add_up_to_the_award():
+    check_fund_split([], 100)
+    check_fund_split([FundLine(1, 60), FundLine(2, 40)], 100)
+    for bad in ([FundLine(1, 60), FundLine(2, 39)], [FundLine(1, 100), FundLine(1, 0)], [FundLine(1, 50), FundLine(1, 50)]):
+        with pytest.raises(ValidationFailed):
+            check_fund_split(bad, 100)
+
+
+# --- the buyer's form ------------------------------------------------------------------------------------
+
+
+def competition_form(**changes: str) -> dict[str, str]:
+    form = {
+        "category_id": "3", "title": "Virtual ward remote monitoring", "requirement": "Monitor 200 patients at home.",
+        "estimated_value": "250,000", "contract_starts_on-day": "1", "contract_starts_on-month": "4",
+        "contract_starts_on-year": "2026", "contract_ends_on-day": "31", "contract_ends_on-month": "3",
+        "contract_ends_on-year": "2027", "clarification_deadline-day": "12", "clarification_deadline-month": "1",
+        "clarification_deadline-year": "2026", "clarification_deadline-time": "12:00", "tender_deadline-day": "16",
+        "tender_deadline-month": "1", "tender_deadline-year": "2026", "tender_deadline-time": "12:00",
+        "price-weight": "40", "q1-kind": "quality", "q1-title": "Clinical outcomes", "q1-question": "How?",
+        "q1-weight": "45", "q1-max_score": "5", "q1-word_limit": "500", "q2-kind": "net_zero", "q2-title": "Net zero",
+        "q2-question": "Carbon?", "q2-weight": "10", "q2-max_score": "5", "q2-word_limit": "300",
+        "q3-kind": "social_value", "q3-title": "Social value", "q3-question": "Jobs?", "q3-weight": "5",
+        "q3-max_score": "10", "q3-word_limit": "300", "fund-1-allocation": "7", "fund-1-amount": "100,000",
+    }
+    form.update(changes)
+    return form
+
+
+def test_the_buyer_form_reads_into_a_competition():
+    parsed = parse_competition_form(competition_form(), ["12", "11"], 5)
+    assert parsed.errors == {}
+    data = parsed.data
+    assert data.estimated_value_pence == 25_000_000 and data.buyer_organisation_id == 5
+    assert data.tender_deadline == datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
+    assert [c.key for c in data.criteria] == ["price", "q1", "q2", "q3"]
+    assert data.evaluator_user_ids == (11, 12) and data.fund_lines == (FundLine(7, 10_000_000),)
+
+
+def test_the_buyer_form_reports_every_problem_at_once():
+    parsed = parse_competition_form(competition_form(**{
+        "title": "", "estimated_value": "lots", "q1-weight": "55", "q3-weight": "", "tender_deadline-day": "40",
+        "q3-title": "", "q3-question": "", "contract_ends_on-year": "2025", "fund-1-amount": "-5"}), [], 5)
+    assert parsed.data is None
+    assert {"title", "estimated_value", "tender_deadline", "contract_ends_on", "evaluator_ids", "criteria",
+            "fund-1-amount"} <= set(parsed.errors)
+    assert parsed.values["title"] == ""  # what was typed is kept
