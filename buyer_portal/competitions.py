@@ -36,7 +36,7 @@ from dps.competitions.rules import (
     default_milestones,
     proportional_split,
 )
-from dps.errors import ValidationFailed
+from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, requires_role
 from dps.web.deps import DbSession
@@ -119,6 +119,9 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
 async def edit(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
     competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
                                                        _now(request))
+    if competition.state != CompetitionState.DRAFT:
+        raise Conflict("Only a draft can be changed. After publication a criterion can only be made more precise, "
+                       "from the competition's page.")
     values = form_values_of(competition, await services.evaluator_ids(db_session, competition_id))
     return await _form_page(request, db_session, values=values, competition=competition)
 

@@ -90,13 +90,20 @@ def jobs() -> None:
     pass
 
 
-@jobs.command("run", help="Send declaration-refresh reminders and assurance-expiry warnings that are due now.")
+@jobs.command("run", help="Send declaration-refresh reminders and assurance-expiry warnings that are due now, and "
+                          "close competitions whose tender deadline has passed.")
 def run_jobs() -> None:
     from dps.admission.refresh import run_daily_jobs
     from dps.clock import SystemClock
+    from dps.competitions.services import close_due_competitions
 
     settings = load_settings()
-    done = run_async(settings, lambda sessions: run_daily_jobs(sessions, SystemClock().now()))
+
+    async def work(sessions: Any) -> dict[str, int]:
+        now = SystemClock().now()
+        return {**await run_daily_jobs(sessions, now), "competitions_closed": await close_due_competitions(sessions, now)}
+
+    done = run_async(settings, work)
     console.print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in done.items()))
 
 

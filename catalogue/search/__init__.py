@@ -19,11 +19,14 @@ def build_search_index(settings: Settings) -> SearchIndex:
         from catalogue.search.meili import MeiliSearchIndex
 
         return MeiliSearchIndex(settings.meilisearch_url or "", settings.meilisearch_api_key)
+    import os
     from pathlib import Path
 
     from catalogue.search.embedded import EmbeddedSearchIndex
 
-    return EmbeddedSearchIndex(Path(embedded_index_path(settings)))
+    # SEARCH_RESULT_CACHE=off turns the embedded engine's cache of recent queries off (benchmarks use it).
+    return EmbeddedSearchIndex(Path(embedded_index_path(settings)),
+                               cache_results=os.environ.get("SEARCH_RESULT_CACHE", "on") != "off")
 
 
 def search_index_for(settings: Settings) -> SearchIndex:

@@ -21,8 +21,10 @@ import re
 import sqlite3
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,7 +46,7 @@ from catalogue.search.port import (
 
 T = TypeVar("T")
 logger = logging.getLogger("dps.search")
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -62,6 +64,7 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE INDEX IF NOT EXISTS docs_seq ON docs (seq);
 CREATE INDEX IF NOT EXISTS docs_newest ON docs (live, published_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS docs_name ON docs (live, name_key, id);
+CREATE INDEX IF NOT EXISTS docs_expires ON docs (live, expires_on);
 CREATE TABLE IF NOT EXISTS doc_values (
     field TEXT NOT NULL, value TEXT NOT NULL, doc_id INTEGER NOT NULL, PRIMARY KEY (field, value, doc_id)
 ) WITHOUT ROWID;
@@ -79,6 +82,8 @@ TYPO_MIN_LENGTH = 5
 TYPO_KEY_MIN_LENGTH = 4  # words of 4 letters can be one edit from a typed word of 5
 MAX_TYPO_CANDIDATES = 8
 MAX_QUERY_WORDS = 10
+RANK_ALL_LIMIT = 3000  # result sets up to this size are ranked whole by bm25
+RESULT_CACHE_SIZE = 512  # recent queries' totals, facets and page ids, dropped whenever the index changes
 SNIPPET_WORDS = 24
 _WORD = re.compile(r"[^\W_]+")
 
@@ -124,19 +129,40 @@ def vocabulary_rows(terms: Iterable[str]) -> tuple[list[tuple[str]], list[tuple[
     return words, keys
 
 
-class FacetMatrix:
-    """Document x facet-value counts in memory, refreshed from the index file by sequence number."""
+class DocTable:
+    """Every live document's facet values, publication time and name, in memory as arrays, kept in step with the
+    index file by sequence number. Facet counts for any set of hits are one matrix-vector product; ordering hits
+    by newest or by name is a partial sort of precomputed ranks. Nothing here decides *which* documents match:
+    that is SQL (FTS5 MATCH and the doc_values joins)."""
 
     def __init__(self) -> None:
         self.seq = -1
         self.columns: dict[tuple[str, str], int] = {}
         self.names: list[tuple[str, str]] = []
-        self.matrix = np.zeros((1024, 64), dtype=np.uint8)
+        self.matrix = np.zeros((1024, 32), dtype=np.float32)
         self.row_of_id = np.full(1024, -1, dtype=np.int64)
+        self.id_of_row = np.zeros(1024, dtype=np.int64)
         self.alive = np.zeros(1024, dtype=bool)
+        self.published = np.zeros(1024, dtype=np.float64)
+        self.name_keys: list[str] = []
         self.rows = 0
-        self._all_counts: dict[str, dict[str, int]] | None = None
         self.alive_count = 0
+        self._all_counts: dict[str, dict[str, int]] | None = None
+        self._ranks: dict[str, np.ndarray] = {}
+
+    def _grow_rows(self, needed: int) -> None:
+        size = self.matrix.shape[0]
+        if needed <= size:
+            return
+        new_size = max(needed, size * 2)
+        matrix = np.zeros((new_size, self.matrix.shape[1]), dtype=np.float32)
+        matrix[:size] = self.matrix
+        self.matrix = matrix
+        for name, fill in (("id_of_row", 0), ("alive", False), ("published", 0.0)):
+            old = getattr(self, name)
+            grown = np.full(new_size, fill, dtype=old.dtype)
+            grown[:size] = old
+            setattr(self, name, grown)
 
     def _column(self, key: tuple[str, str]) -> int:
         column = self.columns.get(key)
@@ -145,7 +171,7 @@ class FacetMatrix:
             self.columns[key] = column
             self.names.append(key)
             if column >= self.matrix.shape[1]:
-                grown = np.zeros((self.matrix.shape[0], self.matrix.shape[1] * 2), dtype=np.uint8)
+                grown = np.zeros((self.matrix.shape[0], self.matrix.shape[1] * 2), dtype=np.float32)
                 grown[:, : self.matrix.shape[1]] = self.matrix
                 self.matrix = grown
         return column
@@ -159,65 +185,111 @@ class FacetMatrix:
         if row < 0:
             row = self.rows
             self.rows += 1
-            if row >= self.matrix.shape[0]:
-                grown = np.zeros((self.matrix.shape[0] * 2, self.matrix.shape[1]), dtype=np.uint8)
-                grown[: self.matrix.shape[0]] = self.matrix
-                self.matrix = grown
-                alive = np.zeros(self.matrix.shape[0], dtype=bool)
-                alive[: len(self.alive)] = self.alive
-                self.alive = alive
+            self._grow_rows(self.rows)
             self.row_of_id[doc_id] = row
+            self.id_of_row[row] = doc_id
+            self.name_keys.append("")
         return row
 
-    def update(self, rows: Sequence[tuple[int, int, str]], seq: int) -> None:
-        for doc_id, live, facet_values in rows:
+    def update(self, rows: Sequence[tuple[int, int, str, str, str]], seq: int) -> None:
+        for doc_id, live, facet_values, published_at, name_key in rows:
             row = self._row(doc_id)
             columns = [self._column((field, value)) for field, value in json.loads(facet_values)] if live else []
             self.matrix[row, :] = 0
             if columns:
                 self.matrix[row, columns] = 1
             self.alive[row] = bool(live)
+            self.published[row] = _timestamp(published_at) if live else 0.0
+            self.name_keys[row] = name_key if live else ""
         self.seq = seq
         self._all_counts = None
+        self._ranks = {}
         self.alive_count = int(self.alive[: self.rows].sum())
+
+    def rows_of(self, doc_ids: np.ndarray) -> np.ndarray:
+        doc_ids = doc_ids[doc_ids < len(self.row_of_id)]
+        rows = self.row_of_id[doc_ids]
+        return rows[rows >= 0]
 
     def _as_dict(self, totals: np.ndarray, facets: Iterable[str]) -> dict[str, dict[str, int]]:
         wanted = set(facets)
         result: dict[str, dict[str, int]] = {name: {} for name in facets}
-        for column in np.flatnonzero(totals[: len(self.names)]):
+        for column in np.flatnonzero(totals[: len(self.names)] > 0.5):
             field, value = self.names[column]
             if field in wanted:
-                result[field][value] = int(totals[column])
+                result[field][value] = int(round(float(totals[column])))
         return result
 
-    def counts_for(self, doc_ids: Sequence[int], facets: Iterable[str]) -> dict[str, dict[str, int]]:
-        if not doc_ids:
+    def counts_for(self, rows: np.ndarray, facets: Iterable[str]) -> dict[str, dict[str, int]]:
+        if len(rows) == 0:
             return {name: {} for name in facets}
-        ids = np.fromiter(doc_ids, dtype=np.int64, count=len(doc_ids))
-        ids = ids[ids < len(self.row_of_id)]
-        rows = self.row_of_id[ids]
-        rows = rows[rows >= 0]
-        totals = self.matrix[rows].sum(axis=0, dtype=np.int64)
+        selected = np.zeros(self.rows, dtype=np.float32)
+        selected[rows] = 1.0
+        totals = selected @ self.matrix[: self.rows, : max(len(self.names), 1)]
         return self._as_dict(totals, facets)
 
     def counts_for_all(self, facets: Iterable[str]) -> dict[str, dict[str, int]]:
         if self._all_counts is None:
-            totals = self.matrix[: self.rows][self.alive[: self.rows]].sum(axis=0, dtype=np.int64)
-            self._all_counts = self._as_dict(totals, FACET_FIELDS)
+            self._all_counts = self.counts_for(np.flatnonzero(self.alive[: self.rows]), FACET_FIELDS)
         return {name: dict(self._all_counts.get(name, {})) for name in facets}
+
+    def _rank(self, sort: str) -> np.ndarray:
+        """Position of each row in the whole catalogue's order (newest first, or name A to Z; ties by id)."""
+        rank = self._ranks.get(sort)
+        if rank is None:
+            ids = self.id_of_row[: self.rows]
+            if sort == "newest":
+                order = np.lexsort((-ids, -self.published[: self.rows]))
+            else:
+                keys = np.array(self.name_keys[: self.rows], dtype=object)
+                order = np.array(sorted(range(self.rows), key=lambda r: (keys[r], ids[r])), dtype=np.int64)
+            rank = np.empty(self.rows, dtype=np.int64)
+            rank[order] = np.arange(self.rows)
+            self._ranks[sort] = rank
+        return rank
+
+    def ordered_ids(self, rows: np.ndarray, sort: str, start: int, stop: int) -> list[int]:
+        """The ids of `rows` in `sort` order, from position `start` to `stop`."""
+        if len(rows) == 0 or start >= len(rows):
+            return []
+        ranks = self._rank(sort)[rows]
+        stop = min(stop, len(rows))
+        if stop < len(rows):
+            nearest = np.argpartition(ranks, stop - 1)[:stop]
+            nearest = nearest[np.argsort(ranks[nearest])]
+        else:
+            nearest = np.argsort(ranks)
+        return [int(i) for i in self.id_of_row[rows[nearest[start:stop]]]]
+
+
+def _timestamp(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _id_array(joined: str | None) -> np.ndarray:
+    """Ids from SQLite's group_concat: one string, parsed by numpy, much faster than a row per id."""
+    if not joined:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(joined, dtype=np.int64, sep=",")
 
 
 class EmbeddedSearchIndex:
     name = "embedded"
 
-    def __init__(self, path: Path, threads: int = 2) -> None:
+    def __init__(self, path: Path, threads: int = 2, cache_results: bool = True) -> None:
         self.path = Path(path)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search")
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()  # guards the facet matrix
+        self._lock = threading.Lock()  # guards the list of connections
+        self._search_lock = threading.Lock()
         self._started = False
-        self._facet_matrix: FacetMatrix | None = None
+        self._doc_table: DocTable | None = None
+        self._cache: OrderedDict[Any, tuple[int, dict[str, dict[str, int]], list[int]]] = OrderedDict()
+        self.cache_results = cache_results
 
     # --- plumbing -----------------------------------------------------------------------------------------
 
@@ -451,6 +523,7 @@ class EmbeddedSearchIndex:
 
     @staticmethod
     def _filter_sql(query: SearchQuery, id_column: str) -> tuple[str, list[Any]]:
+        """Filters as joins to the indexed doc_values table (and docs for expiry), never inside MATCH."""
         clauses, params = [], []
         for field, values in query.filters.items():
             if not values:
@@ -459,16 +532,21 @@ class EmbeddedSearchIndex:
             clauses.append(f"{id_column} IN (SELECT doc_id FROM doc_values WHERE field = ? AND value IN ({placeholders}))")
             params += [field, *values]
         if query.assurance_current_on is not None:
-            clauses.append("d.expires_on >= ?")
+            clauses.append(f"{id_column} IN (SELECT id FROM docs WHERE live = 1 AND expires_on >= ?)")
             params.append(query.assurance_current_on.isoformat())
         return (" AND ".join(clauses), params)
 
-    def _refresh_facets(self, connection: sqlite3.Connection, facets: FacetMatrix) -> None:
+    def _table(self, connection: sqlite3.Connection) -> DocTable:
+        if self._doc_table is None:
+            self._doc_table = DocTable()
         latest = connection.execute("SELECT coalesce(max(seq), 0) FROM docs").fetchone()[0]
-        if latest != facets.seq:
-            rows = connection.execute("SELECT id, live, facet_values FROM docs WHERE seq > ? ORDER BY seq",
-                                      (facets.seq,)).fetchall()
-            facets.update(rows, latest)
+        if latest != self._doc_table.seq:
+            rows = connection.execute(
+                "SELECT id, live, facet_values, published_at, name_key FROM docs WHERE seq > ? ORDER BY seq",
+                (self._doc_table.seq,)).fetchall()
+            self._doc_table.update(rows, latest)
+            self._cache.clear()
+        return self._doc_table
 
     def _search(self, query: SearchQuery) -> SearchResult:
         connection = self._connection()
@@ -478,41 +556,77 @@ class EmbeddedSearchIndex:
         finally:
             connection.execute("COMMIT")
 
+    def _ranked(self, connection: sqlite3.Connection, match: str, where: str, params: list[Any], table: DocTable,
+                rows: np.ndarray, stop: int) -> list[int]:
+        """The first `stop` ids by relevance. Small result sets are ranked whole by bm25. For large ones (a very
+        common word), bm25 is computed only over documents that match in the name, and the rest follow in tiers:
+        matches in the summary, then the others, each newest first. That keeps the cost bounded by how often
+        the word appears in names, not in the whole catalogue."""
+        sql = (f"SELECT rowid FROM fts WHERE fts MATCH ?{where} ORDER BY bm25(fts, ?, ?, ?, ?), rowid LIMIT ?")  # noqa: S608
+        if len(rows) <= RANK_ALL_LIMIT:
+            return [r[0] for r in connection.execute(sql, (match, *params, *WEIGHTS, stop)).fetchall()]
+        ranked = [r[0] for r in connection.execute(sql, (f"{{name}} : ({match})", *params, *WEIGHTS, stop)).fetchall()]
+        if len(ranked) >= stop:
+            return ranked
+        taken = set(ranked)
+        summary_ids = _id_array(connection.execute(
+            f"SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?{where}",  # noqa: S608
+            (f"{{summary}} : ({match})", *params)).fetchone()[0])
+        summary_ids = summary_ids[~np.isin(summary_ids, np.fromiter(taken, dtype=np.int64, count=len(taken)))]
+        ranked += table.ordered_ids(table.rows_of(summary_ids), "newest", 0, stop - len(ranked))
+        if len(ranked) >= stop:
+            return ranked
+        taken = np.fromiter(set(ranked), dtype=np.int64, count=len(set(ranked)))
+        rest = table.id_of_row[rows]
+        rest_rows = rows[~np.isin(rest, taken)]
+        return ranked + table.ordered_ids(rest_rows, "newest", 0, stop - len(ranked))
+
     def _search_in_snapshot(self, connection: sqlite3.Connection, query: SearchQuery) -> SearchResult:
         match = self.match_expression(connection, query.text) if query.text.strip() else None
-        filter_sql, filter_params = self._filter_sql(query, "d.id")
-        where = f" AND {filter_sql}" if filter_sql else ""
-        order = {"newest": "d.published_at DESC, d.id DESC", "name": "d.name_key, d.id"}.get(query.sort)
-        ids: list[int] | None = None
-        if match is not None:
-            order = order or "score, d.id"
-            rows = connection.execute(
-                f"SELECT d.id, bm25(fts, ?, ?, ?, ?) AS score FROM fts JOIN docs d ON d.id = fts.rowid "  # noqa: S608
-                f"WHERE fts MATCH ?{where} ORDER BY {order}", (*WEIGHTS, match, *filter_params)).fetchall()
-            ids = [row[0] for row in rows]
-        elif filter_sql:
-            order = order or "d.published_at DESC, d.id DESC"
-            ids = [row[0] for row in connection.execute(
-                f"SELECT d.id FROM docs d WHERE d.live = 1{where} ORDER BY {order}", filter_params).fetchall()]  # noqa: S608
-        with self._lock:
-            if self._facet_matrix is None:
-                self._facet_matrix = FacetMatrix()
-            self._refresh_facets(connection, self._facet_matrix)
-            if ids is None:  # browsing everything: cached counts, and only one page read
-                total = self._facet_matrix.alive_count
-                facets = self._facet_matrix.counts_for_all(query.facets) if query.facets else {}
+        key = (match, tuple(sorted(query.filters.items())), query.assurance_current_on, query.sort, query.page,
+               query.page_size, query.facets)
+        with self._search_lock:  # the in-memory table and the cache are shared by the pool's threads
+            table = self._table(connection)
+            cached = self._cache.get(key) if self.cache_results else None
+            if cached is not None:
+                self._cache.move_to_end(key)
+                total, facets, page_ids = cached
             else:
-                total = len(ids)
-                facets = self._facet_matrix.counts_for(ids, query.facets) if query.facets else {}
-        if ids is None:
-            order = order or "d.published_at DESC, d.id DESC"
+                total, facets, page_ids = self._page(connection, table, query, match)
+                if self.cache_results:
+                    self._cache[key] = (total, facets, page_ids)
+                    while len(self._cache) > RESULT_CACHE_SIZE:
+                        self._cache.popitem(last=False)
+        hits = self._hits(connection, page_ids, match if query.highlight else None)
+        return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size,
+                            facets={name: dict(values) for name, values in facets.items()})
+
+    def _page(self, connection: sqlite3.Connection, table: DocTable, query: SearchQuery,
+              match: str | None) -> tuple[int, dict[str, dict[str, int]], list[int]]:
+        start, stop = query.offset, query.offset + query.page_size
+        if match is None and not query.filters and query.assurance_current_on is None:
+            # Browsing everything: cached facet counts, and one page read through an index.
+            order = {"name": "d.name_key, d.id"}.get(query.sort, "d.published_at DESC, d.id DESC")
             page_ids = [row[0] for row in connection.execute(
                 f"SELECT d.id FROM docs d WHERE d.live = 1 ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
-                (query.page_size, query.offset)).fetchall()]
+                (query.page_size, start)).fetchall()]
+            return table.alive_count, table.counts_for_all(query.facets), page_ids
+        if match is not None:
+            where_sql, params = self._filter_sql(query, "rowid")
+            where = f" AND {where_sql}" if where_sql else ""
+            ids = _id_array(connection.execute(
+                f"SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?{where}", (match, *params)).fetchone()[0])  # noqa: S608
         else:
-            page_ids = ids[query.offset: query.offset + query.page_size]
-        hits = self._hits(connection, page_ids, match if query.highlight else None)
-        return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size, facets=facets)
+            where_sql, params = self._filter_sql(query, "d.id")
+            ids = _id_array(connection.execute(
+                f"SELECT group_concat(d.id) FROM docs d WHERE d.live = 1 AND {where_sql}", params).fetchone()[0])  # noqa: S608
+        rows = table.rows_of(ids)
+        facets = table.counts_for(rows, query.facets) if query.facets else {}
+        if match is not None and query.sort == "relevance":
+            ranked = self._ranked(connection, match, where, params, table, rows, stop)
+            return len(rows), facets, ranked[start:stop]
+        sort = "name" if query.sort == "name" else "newest"
+        return len(rows), facets, table.ordered_ids(rows, sort, start, stop)
 
     def _hits(self, connection: sqlite3.Connection, page_ids: list[int], match: str | None) -> list[SearchHit]:
         if not page_ids:

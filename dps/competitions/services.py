@@ -6,7 +6,8 @@ NotFound, never a hint that it exists. Loading also closes a competition whose t
 (`close_if_due`), so no manual step and no worker is needed for a competition to close.
 
 Sealed bids (C5): while a competition is a draft or open, nothing here returns anything about bids to anyone but
-the bidder itself: no count, no name, no price. Audit events of bids carry the bid's state and revision only.
+the bidder itself: no count, no name, no price. Until the deadline each step of a bid is audited as an opaque
+sealed event (a digest under a random token); the steps themselves enter the audit trail at the close.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def actor_of(user: SignedInUser) -> Actor:
 
 def _snapshot(competition: Competition) -> dict[str, Any]:
     return {"state": competition.state, "tender_deadline": competition.tender_deadline,
-            "standstill_ends_at": competition.standstill_ends_at, "paused": competition.standstill_paused_at is not None}
+            "standstill_ends_at": competition.standstill_ends_at,
+            "paused": competition.standstill_paused_at is not None}
 
 
 def criteria_of(competition: Competition) -> tuple[Criterion, ...]:
@@ -261,6 +263,21 @@ async def _check_input(session: AsyncSession, user: SignedInUser, data: Competit
     if not data.evaluator_user_ids or not set(data.evaluator_user_ids) <= allowed:
         raise ValidationFailed("Choose evaluators from your organisation's evaluators", field="evaluator_ids")
     validate_criteria(data.criteria)
+    if data.fund_lines:
+        known = await _known_allocations(session, [line.allocation_id for line in data.fund_lines])
+        for index, line in enumerate(data.fund_lines, start=1):
+            if known is not None and line.allocation_id not in known:
+                raise ValidationFailed(f"There is no fund allocation number {line.allocation_id}",
+                                       field=f"fund-{index}-allocation")
+
+
+async def _known_allocations(session: AsyncSession, ids: Sequence[int]) -> set[int] | None:
+    """Which of these fund allocations exist; None when this installation has no funds module."""
+    try:
+        from dps.funds.models import Allocation
+    except ImportError:
+        return None
+    return set((await session.scalars(sa.select(Allocation.id).where(Allocation.id.in_(ids)))).all())
 
 
 async def _set_evaluators(session: AsyncSession, competition: Competition, user_ids: Sequence[int]) -> None:
@@ -393,8 +410,9 @@ async def ask_question(session: AsyncSession, user: SignedInUser, competition_id
                        f"{format_london(competition.clarification_deadline)}")
     if not question.strip():
         raise ValidationFailed("Enter your question", field="question")
-    clarification = Clarification(competition_id=competition.id or 0, asked_by_organisation_id=invitation.organisation_id,
-                                  asked_by_user_id=user.id, question=question.strip(), asked_at=now)
+    clarification = Clarification(competition_id=competition.id or 0,
+                                  asked_by_organisation_id=invitation.organisation_id, asked_by_user_id=user.id,
+                                  question=question.strip(), asked_at=now)
     session.add(clarification)
     await session.flush()
     await record(session, actor=actor_of(user), action="clarification.asked", entity_type="clarification",
@@ -509,9 +527,10 @@ def _require_open_for_bids(competition: Competition, now: datetime) -> None:
     if competition.state == CompetitionState.CANCELLED:
         raise Conflict("This competition has been cancelled: bids are no longer accepted")
     if competition.state != CompetitionState.PUBLISHED or not bids_open(competition.tender_deadline, now):
-        raise Conflict(f"The tender deadline passed at {format_london(competition.tender_deadline, '%-d %B %Y %H:%M:%S')}"
-                       f" (server time {format_london(now, '%-d %B %Y %H:%M:%S')}): bids can no longer be submitted, "
-                       "changed or withdrawn")
+        seconds = "%-d %B %Y %H:%M:%S"
+        raise Conflict(f"The tender deadline passed at {format_london(competition.tender_deadline, seconds)} "
+                       f"(server time {format_london(now, seconds)}): bids can no longer be submitted, changed or "
+                       "withdrawn")
 
 
 @dataclass
@@ -707,7 +726,8 @@ async def score_answer(session: AsyncSession, user: SignedInUser, competition_id
                                                                ModeratedScore.criterion_key == key)) is not None:
         raise Conflict("This answer has been moderated: the evaluators' scores are final")
     existing = await session.scalar(sa.select(EvaluatorScore).where(
-        EvaluatorScore.bid_id == bid.id, EvaluatorScore.criterion_key == key, EvaluatorScore.evaluator_user_id == user.id))
+        EvaluatorScore.bid_id == bid.id, EvaluatorScore.criterion_key == key,
+        EvaluatorScore.evaluator_user_id == user.id))
     before = None if existing is None else {"score": existing.score, "justification": existing.justification}
     if existing is None:
         existing = EvaluatorScore(competition_id=competition.id or 0, bid_id=bid.id or 0, criterion_key=key,
@@ -846,7 +866,8 @@ async def moderation_view(session: AsyncSession, user: SignedInUser, competition
             given = scores.get((bid.id or 0, question.key), [])
             waiting = len(scoring - {s.evaluator_user_id for s in given}) + (0 if all_declared else 1)
             shown = () if waiting or not scoring else tuple(
-                (names.get(s.evaluator_user_id, "Evaluator"), s) for s in sorted(given, key=lambda s: s.evaluator_user_id))
+                (names.get(s.evaluator_user_id, "Evaluator"), s)
+                for s in sorted(given, key=lambda s: s.evaluator_user_id))
             answers.append(AnswerReview(bid, name, question, str(bid.answers.get(question.key, "")),
                                         individual=shown, waiting_for=waiting,
                                         moderated=moderated.get((bid.id or 0, question.key))))
@@ -1131,7 +1152,8 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
                                  f"Contract awarded: {competition.title}",
                                  f"The standstill period has ended and the contract for {competition.title} is "
                                  f"awarded to your organisation: {format_pence(total)} including VAT, from "
-                                 f"{competition.contract_starts_on:%-d %B %Y} to {competition.contract_ends_on:%-d %B %Y}.")
+                                 f"{competition.contract_starts_on:%-d %B %Y} to "
+                                 f"{competition.contract_ends_on:%-d %B %Y}.")
         await session.commit()
     except DomainError:
         await session.rollback()
@@ -1191,7 +1213,8 @@ class BuyerView:
 async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Competition) -> BuyerView:
     sealed = bids_sealed(competition)
     invitations = (await session.scalars(sa.select(CompetitionInvitation).where(
-        CompetitionInvitation.competition_id == competition.id).order_by(CompetitionInvitation.organisation_name))).all()
+        CompetitionInvitation.competition_id == competition.id)
+        .order_by(CompetitionInvitation.organisation_name))).all()
     seats = (await session.execute(
         sa.select(User.full_name, CompetitionEvaluator).join(User, User.id == CompetitionEvaluator.user_id)
         .where(CompetitionEvaluator.competition_id == competition.id).order_by(User.full_name))).all()

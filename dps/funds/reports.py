@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 
 from dps.calendar import london_date
 from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
-from dps.funds.rules import Balance, is_lapsed, lapse_date, positions_by_month
+from dps.funds.rules import Balance, is_lapsed, positions_by_month
 from dps.identity.models import Organisation
 from dps.identity.rules import BuyerType
 
@@ -229,6 +229,3 @@ async def commitment_summaries(session: AsyncSession, *, allocation_id: int | No
     return [CommitmentSummary(c, name, int(spent or 0), int(released or 0))
             for c, name, spent, released in await session.execute(query)]
 
-
-def closes_on(financial_year: str) -> date:
-    return lapse_date(financial_year)

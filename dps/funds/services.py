@@ -42,7 +42,6 @@ from dps.agreements.models import Category
 from dps.audit.services import Actor, record
 from dps.calendar import financial_year_bounds, london_date
 from dps.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
-from dps.formatting import format_pence
 from dps.funds.models import (
     Allocation,
     BudgetType,
@@ -532,7 +531,3 @@ async def check_books(session: AsyncSession) -> list[BooksProblem]:
                                                                f"(committed, spent), the allocation {balance}"))
     return problems
 
-
-def describe(balance: Balance) -> str:
-    return (f"{format_pence(balance.allocated)} allocated, {format_pence(balance.committed)} committed, "
-            f"{format_pence(balance.spent)} spent, {format_pence(balance.remaining)} remaining")

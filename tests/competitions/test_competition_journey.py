@@ -119,7 +119,8 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
         f"answer-{clarification_id}": "Yes, through FHIR R4."})
     assert answered.status_code == 303
     seen_by_other = await browser.get(carewave.email, f"/supplier/competitions/{competition_id}")
-    assert "Must the system integrate with EPIC?" in seen_by_other.text and "Yes, through FHIR R4." in seen_by_other.text
+    assert "Must the system integrate with EPIC?" in seen_by_other.text
+    assert "Yes, through FHIR R4." in seen_by_other.text
     assert "Acme" not in seen_by_other.text
 
     # --- bids: draft, submit, revise, withdraw; word limits -------------------------------------------------

@@ -26,6 +26,7 @@ from tests.competitions.support import (
     submit_bid,
 )
 from tests.helpers import make_user, scalar
+from tests.test_cli import run_dps
 
 DEADLINE = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ async def test_cancelling_tells_everyone_invited_and_bids_stay_sealed(client, db
 
 
 async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, passwords, clock, settings,
-                                                                            smtp_server):
+                                                                            smtp_server, tmp_path):
     world = await build_world(db, passwords, clock)
     competition_id = await published_competition(db, world, clock)
     await submit_bid(db, world.bidders[0], competition_id, clock, 90_000_00)
@@ -82,11 +83,19 @@ async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, 
     closed = [m for m in smtp_server.messages if m["Subject"].strip().startswith("Bids are open for evaluation")]
     assert [m["To"] for m in closed] == [world.buyer.email] and "1 bid(s) were received" in closed[0].get_content()
 
+    # `dps jobs run` (cron, when the web process does not run the jobs) closes them too, by the system clock.
+    clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    second = await published_competition(db, world, clock, title="Second competition")
+    result = run_dps("jobs", "run", env={"DATABASE_URL": settings.database_url, "DPS_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "competitions closed: 1" in result.stdout
+    assert await scalar(db, sa.select(Competition.state).where(Competition.id == second)) == "closed"
 
-async def test_the_invited_list_is_stored_as_it_was_at_publication(client, db, passwords, clock):
+
+async def test_who_is_invited_and_who_may_see_and_do_what(client, db, passwords, clock):
     world = await build_world(db, passwords, clock)
     competition_id = await published_competition(db, world, clock)
-    # After publication: a newcomer is admitted and an invited supplier is suspended.
+    # After publication a newcomer is admitted and an invited supplier is suspended: the list stays as it was.
     await admit(db, world.outsider.organisation, world.outsider.user, world.category_id, clock.now())
     carewave = world.bidders[2]
     admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == carewave.organisation.id))
@@ -100,27 +109,7 @@ async def test_the_invited_list_is_stored_as_it_was_at_publication(client, db, p
     assert (await browser.get(world.outsider.email, f"/supplier/competitions/{competition_id}")).status_code == 404
     assert (await browser.get(carewave.email, f"/supplier/competitions/{competition_id}")).status_code == 200
 
-
-async def test_nobody_to_invite_and_no_agreement_outside_its_dates(client, db, passwords, clock):
-    world = await build_world(db, passwords, clock)
-    browser = Browser(client)
-    for party in world.bidders:
-        admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == party.organisation.id))
-        admission.state = "removed"
-    await db.commit()
-    form = competition_form(world)
-    response = await browser.post(world.buyer.email, "/buyer/competitions", form)
-    competition_id = int(response.headers["location"].rsplit("/", 1)[1])
-    nobody = await browser.post(world.buyer.email, f"/buyer/competitions/{competition_id}/publish")
-    assert nobody.status_code == 409 and "there is nobody to invite" in nobody.text
-    assert await scalar(db, sa.select(Competition.state).where(Competition.id == competition_id)) == "draft"
-
-
-async def test_who_may_see_and_do_what(client, db, passwords, clock):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
     base = f"/buyer/competitions/{competition_id}"
-    browser = Browser(client)
     evaluator = world.evaluators[0].email
     assert (await browser.get(evaluator, base)).status_code == 200  # a chosen evaluator reads it
     assert (await browser.get(evaluator, "/buyer/competitions/new")).status_code == 403  # but only buyers create
@@ -136,7 +125,8 @@ async def test_who_may_see_and_do_what(client, db, passwords, clock):
     assert "Remote monitoring" not in (await browser.get(world.other_buyer.email, "/buyer/competitions")).text
 
 
-async def test_questions_close_at_their_deadline_and_bids_at_theirs(client, db, passwords, clock):
+async def test_deadlines_for_questions_and_bids_an_empty_competition_and_nobody_to_invite(client, db, passwords,
+                                                                                         clock):
     world = await build_world(db, passwords, clock)
     competition_id = await published_competition(db, world, clock)
     browser = Browser(client)
@@ -151,15 +141,22 @@ async def test_questions_close_at_their_deadline_and_bids_at_theirs(client, db, 
     clock.set(DEADLINE)
     page = await browser.get(acme, f"/supplier/competitions/{competition_id}/bid")
     assert "Bids can no longer be changed" in page.text
-
-
-async def test_no_bids_means_nothing_to_evaluate(client, db, passwords, clock):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
-    clock.set(DEADLINE)
-    browser = Browser(client)
     refused = await browser.post(world.buyer.email, f"/buyer/competitions/{competition_id}/evaluation/start")
     assert refused.status_code == 409 and "No bids were received" in refused.text
+
+    for party in world.bidders:
+        admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == party.organisation.id))
+        admission.state = "removed"
+    await db.commit()
+    unknown = await browser.post(world.buyer.email, "/buyer/competitions", competition_form(
+        world, **{"fund-1-allocation": "999", "fund-1-amount": "1,000"}))
+    assert unknown.status_code == 400 and "There is no fund allocation number 999" in unknown.text
+    response = await browser.post(world.buyer.email, "/buyer/competitions", competition_form(
+        world, **{"tender_deadline-day": "30", "clarification_deadline-day": "20"}))
+    second = int(response.headers["location"].rsplit("/", 1)[1])
+    nobody = await browser.post(world.buyer.email, f"/buyer/competitions/{second}/publish")
+    assert nobody.status_code == 409 and "there is nobody to invite" in nobody.text
+    assert await scalar(db, sa.select(Competition.state).where(Competition.id == second)) == "draft"
 
 
 async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recorded_reason(client, db, passwords,

@@ -470,7 +470,9 @@ def test_a_proportional_split_adds_up_to_the_award_exactly(value, intended):
 def test_a_fund_split_must_add_up_to_the_award():
     check_fund_split([], 100)
     check_fund_split([FundLine(1, 60), FundLine(2, 40)], 100)
-    for bad in ([FundLine(1, 60), FundLine(2, 39)], [FundLine(1, 100), FundLine(1, 0)], [FundLine(1, 50), FundLine(1, 50)]):
+    bad_splits = ([FundLine(1, 60), FundLine(2, 39)], [FundLine(1, 100), FundLine(1, 0)],
+                  [FundLine(1, 50), FundLine(1, 50)])
+    for bad in bad_splits:
         with pytest.raises(ValidationFailed):
             check_fund_split(bad, 100)
 
