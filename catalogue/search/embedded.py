@@ -15,6 +15,7 @@ SQLite calls run on a small thread pool (one connection per thread) so the event
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import re
@@ -24,6 +25,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,8 +34,6 @@ import numpy as np
 
 from catalogue.search.port import (
     FACET_FIELDS,
-    MARK_END,
-    MARK_START,
     SYNONYMS,
     IndexChange,
     Progress,
@@ -41,7 +41,6 @@ from catalogue.search.port import (
     SearchHit,
     SearchQuery,
     SearchResult,
-    safe_highlight,
 )
 
 T = TypeVar("T")
@@ -95,6 +94,11 @@ def tokenize(text: str) -> list[str]:
     return _WORD.findall(plain)
 
 
+def _normalise(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 
@@ -127,6 +131,59 @@ def vocabulary_rows(terms: Iterable[str]) -> tuple[list[tuple[str]], list[tuple[
             keys.append((term, term))
             keys.extend((key, term) for key in deletions(term))
     return words, keys
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A buyer's words as an FTS5 expression, plus what to highlight: exact words and prefixes, all normalised
+    as the tokenizer normalises them."""
+
+    expression: str
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        cached = _PATTERNS.get((self.exact, self.prefixes))
+        if cached is None:
+            options = [re.escape(word) for word in sorted(self.exact, key=len, reverse=True)]
+            options += [re.escape(prefix) + r"[^\W_]*" for prefix in self.prefixes]
+            cached = re.compile(r"(?<![^\W_])(?:" + "|".join(options) + r")(?![^\W_])", re.IGNORECASE)
+            if len(_PATTERNS) > 1000:
+                _PATTERNS.clear()
+            _PATTERNS[(self.exact, self.prefixes)] = cached
+        return cached
+
+    def _render(self, text: str) -> str:
+        out, position = [], 0
+        for found in self.pattern.finditer(text):
+            out.append(html.escape(text[position:found.start()], quote=False))
+            out.append("<mark>" + html.escape(found.group(), quote=False) + "</mark>")
+            position = found.end()
+        out.append(html.escape(text[position:], quote=False))
+        return "".join(out)
+
+    def highlight(self, text: str) -> str:
+        """Safe HTML: the text escaped, matching words in <mark>."""
+        return self._render(text)
+
+    def snippet(self, text: str, before: int = 60, after: int = 160) -> str:
+        """A passage of the text around its first match, as safe HTML; empty if nothing matches."""
+        found = self.pattern.search(text)
+        if found is None:
+            return ""
+        start = max(0, found.start() - before)
+        end = min(len(text), found.end() + after)
+        if start > 0:
+            space = text.find(" ", start, found.start())
+            start = space + 1 if space != -1 else start
+        if end < len(text):
+            space = text.rfind(" ", found.end(), end)
+            end = space if space != -1 else end
+        return ("…" if start > 0 else "") + self._render(text[start:end]) + ("…" if end < len(text) else "")
+
+
+_PATTERNS: dict[tuple[frozenset[str], tuple[str, ...]], re.Pattern[str]] = {}
 
 
 class DocTable:
@@ -192,15 +249,26 @@ class DocTable:
         return row
 
     def update(self, rows: Sequence[tuple[int, int, str, str, str]], seq: int) -> None:
+        changed_rows: list[int] = []
+        set_rows: list[int] = []
+        set_columns: list[int] = []
+        column_of = self.columns
         for doc_id, live, facet_values, published_at, name_key in rows:
             row = self._row(doc_id)
-            columns = [self._column((field, value)) for field, value in json.loads(facet_values)] if live else []
-            self.matrix[row, :] = 0
-            if columns:
-                self.matrix[row, columns] = 1
+            changed_rows.append(row)
+            if live:
+                for pair in json.loads(facet_values):
+                    key = (pair[0], pair[1])
+                    column = column_of.get(key)
+                    set_rows.append(row)
+                    set_columns.append(column if column is not None else self._column(key))
             self.alive[row] = bool(live)
             self.published[row] = _timestamp(published_at) if live else 0.0
             self.name_keys[row] = name_key if live else ""
+        if changed_rows:
+            self.matrix[np.array(changed_rows, dtype=np.int64), :] = 0
+        if set_rows:
+            self.matrix[np.array(set_rows, dtype=np.int64), np.array(set_columns, dtype=np.int64)] = 1
         self.seq = seq
         self._all_counts = None
         self._ranks = {}
@@ -481,10 +549,10 @@ class EmbeddedSearchIndex:
 
     # --- searching ----------------------------------------------------------------------------------------
 
-    def _term_alternatives(self, connection: sqlite3.Connection, word: str, prefix: bool) -> list[str]:
-        """The FTS5 terms a typed word stands for: itself (as a prefix when it is the last word) and, when the
-        index has no such word, the indexed words one typo away."""
-        alternatives = [_quote(word) + ("*" if prefix else "")]
+    def _term_alternatives(self, connection: sqlite3.Connection, word: str, prefix: bool) -> list[tuple[str, bool]]:
+        """The terms a typed word stands for, as (term, is_prefix): itself (a prefix when it is the last word)
+        and, when the index has no such word, the indexed words one typo away."""
+        alternatives = [(word, prefix)]
         if len(word) < TYPO_MIN_LENGTH or not word.isalpha():
             return alternatives
         if prefix:
@@ -499,42 +567,58 @@ class EmbeddedSearchIndex:
         candidates = sorted({row[0] for row in connection.execute(
             f"SELECT DISTINCT term FROM vocab_keys WHERE key IN ({placeholders})", keys)})  # noqa: S608 - placeholders only
         close = [term for term in candidates if term != word and within_one_edit(word, term)]
-        return alternatives + [_quote(term) for term in close[:MAX_TYPO_CANDIDATES]]
+        return alternatives + [(term, False) for term in close[:MAX_TYPO_CANDIDATES]]
 
-    def match_expression(self, connection: sqlite3.Connection, text: str) -> str | None:
+    def parse_query(self, connection: sqlite3.Connection, text: str) -> ParsedQuery | None:
+        """The FTS5 expression for what a buyer typed (AND across words, OR across a word's typo variants and
+        synonyms), and the words to highlight."""
         words = tokenize(text)[:MAX_QUERY_WORDS]
         if not words:
             return None
         groups: list[str] = []
+        exact: set[str] = set()
+        prefixes: set[str] = set()
+
+        def option(term: str, prefix: bool = False) -> str:
+            (prefixes if prefix else exact).update([term] if prefix else term.split())
+            return _quote(term) + ("*" if prefix else "")
+
         i = 0
         while i < len(words):
             pair = " ".join(words[i:i + 2]) if i + 1 < len(words) else None
             if pair and pair in SYNONYMS:
-                options = [_quote(pair)] + [_quote(s) for s in SYNONYMS[pair]]
+                options = [option(pair)] + [option(synonym) for synonym in SYNONYMS[pair]]
                 groups.append("(" + " OR ".join(options) + ")")
                 i += 2
                 continue
             word = words[i]
-            options = self._term_alternatives(connection, word, prefix=i == len(words) - 1)
-            options += [_quote(s) for s in SYNONYMS.get(word, ())]
+            options = [option(term, prefix) for term, prefix in
+                       self._term_alternatives(connection, word, prefix=i == len(words) - 1)]
+            options += [option(synonym) for synonym in SYNONYMS.get(word, ())]
             groups.append("(" + " OR ".join(options) + ")" if len(options) > 1 else options[0])
             i += 1
-        return " AND ".join(groups)
+        return ParsedQuery(" AND ".join(groups), frozenset(exact), tuple(sorted(prefixes)))
+
+    def match_expression(self, connection: sqlite3.Connection, text: str) -> str | None:
+        parsed = self.parse_query(connection, text)
+        return None if parsed is None else parsed.expression
 
     @staticmethod
-    def _filter_sql(query: SearchQuery, id_column: str) -> tuple[str, list[Any]]:
-        """Filters as joins to the indexed doc_values table (and docs for expiry), never inside MATCH."""
-        clauses, params = [], []
-        for field, values in query.filters.items():
+    def _filter_sql(query: SearchQuery) -> tuple[str, list[Any]] | None:
+        """The ids a query's filters allow, as one SQL query on the indexed doc_values table (and docs for
+        expiry): OR within a field, AND (INTERSECT) across fields. Never inside MATCH. None without filters."""
+        parts, params = [], []
+        for field, values in sorted(query.filters.items()):
             if not values:
                 continue
-            placeholders = ",".join("?" * len(values))
-            clauses.append(f"{id_column} IN (SELECT doc_id FROM doc_values WHERE field = ? AND value IN ({placeholders}))")
+            parts.append(f"SELECT doc_id FROM doc_values WHERE field = ? AND value IN ({','.join('?' * len(values))})")
             params += [field, *values]
         if query.assurance_current_on is not None:
-            clauses.append(f"{id_column} IN (SELECT id FROM docs WHERE live = 1 AND expires_on >= ?)")
+            parts.append("SELECT id AS doc_id FROM docs WHERE live = 1 AND expires_on >= ?")
             params.append(query.assurance_current_on.isoformat())
-        return (" AND ".join(clauses), params)
+        if not parts:
+            return None
+        return f"SELECT group_concat(doc_id) FROM ({' INTERSECT '.join(parts)})", params  # noqa: S608
 
     def _table(self, connection: sqlite3.Connection) -> DocTable:
         if self._doc_table is None:
@@ -556,33 +640,54 @@ class EmbeddedSearchIndex:
         finally:
             connection.execute("COMMIT")
 
-    def _ranked(self, connection: sqlite3.Connection, match: str, where: str, params: list[Any], table: DocTable,
-                rows: np.ndarray, stop: int) -> list[int]:
-        """The first `stop` ids by relevance. Small result sets are ranked whole by bm25. For large ones (a very
-        common word), bm25 is computed only over documents that match in the name, and the rest follow in tiers:
-        matches in the summary, then the others, each newest first. That keeps the cost bounded by how often
-        the word appears in names, not in the whole catalogue."""
-        sql = (f"SELECT rowid FROM fts WHERE fts MATCH ?{where} ORDER BY bm25(fts, ?, ?, ?, ?), rowid LIMIT ?")  # noqa: S608
-        if len(rows) <= RANK_ALL_LIMIT:
-            return [r[0] for r in connection.execute(sql, (match, *params, *WEIGHTS, stop)).fetchall()]
-        ranked = [r[0] for r in connection.execute(sql, (f"{{name}} : ({match})", *params, *WEIGHTS, stop)).fetchall()]
+    def _ranked(self, connection: sqlite3.Connection, match: str, ids: np.ndarray, filtered: bool, table: DocTable,
+                stop: int) -> list[int]:
+        """The first `stop` of `ids` (the filtered matches) by relevance. A small result set is ranked whole by
+        bm25: unfiltered straight from FTS5, filtered through a join to a temporary table of the allowed ids.
+        A large one (a very common word) is ranked in tiers so the cost depends on how often the word appears in
+        names, not in the whole catalogue: name matches by bm25, then summary matches, then the rest, each tier
+        after the first newest first."""
+        order = "ORDER BY bm25(fts, ?, ?, ?, ?), fts.rowid"
+        if len(ids) <= RANK_ALL_LIMIT:
+            if not filtered:
+                return [r[0] for r in connection.execute(
+                    f"SELECT rowid FROM fts WHERE fts MATCH ? {order} LIMIT ?", (match, *WEIGHTS, stop)).fetchall()]  # noqa: S608
+            connection.execute("CREATE TEMP TABLE IF NOT EXISTS allowed (id INTEGER PRIMARY KEY)")
+            connection.execute("DELETE FROM allowed")
+            connection.executemany("INSERT INTO allowed (id) VALUES (?)", ((int(i),) for i in ids))
+            # CROSS JOIN keeps FTS5 as the outer loop: the MATCH runs once, each hit is looked up in `allowed`.
+            return [r[0] for r in connection.execute(
+                f"SELECT fts.rowid FROM fts CROSS JOIN allowed ON allowed.id = fts.rowid WHERE fts MATCH ? "  # noqa: S608
+                f"{order} LIMIT ?", (match, *WEIGHTS, stop)).fetchall()]
+        in_name = _id_array(connection.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?",
+                                               (f"{{name}} : ({match})",)).fetchone()[0])
+        if filtered:
+            in_name = in_name[np.isin(in_name, ids, assume_unique=True)]
+        if len(in_name) <= RANK_ALL_LIMIT:
+            # Few name matches: rank them by bm25 (computed over the name matches only).
+            by_score = [r[0] for r in connection.execute(
+                f"SELECT rowid FROM fts WHERE fts MATCH ? {order}", (f"{{name}} : ({match})", *WEIGHTS)).fetchall()]  # noqa: S608
+            wanted = set(in_name.tolist())
+            ranked = [i for i in by_score if i in wanted][:stop]
+        else:
+            ranked = table.ordered_ids(table.rows_of(in_name), "newest", 0, stop)
         if len(ranked) >= stop:
             return ranked
-        taken = set(ranked)
-        summary_ids = _id_array(connection.execute(
-            f"SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?{where}",  # noqa: S608
-            (f"{{summary}} : ({match})", *params)).fetchone()[0])
-        summary_ids = summary_ids[~np.isin(summary_ids, np.fromiter(taken, dtype=np.int64, count=len(taken)))]
-        ranked += table.ordered_ids(table.rows_of(summary_ids), "newest", 0, stop - len(ranked))
+        in_summary = _id_array(connection.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?",
+                                                  (f"{{summary}} : ({match})",)).fetchone()[0])
+        keep = ~np.isin(in_summary, in_name)
+        if filtered:
+            keep &= np.isin(in_summary, ids, assume_unique=True)
+        in_summary = in_summary[keep]
+        ranked += table.ordered_ids(table.rows_of(in_summary), "newest", 0, stop - len(ranked))
         if len(ranked) >= stop:
             return ranked
-        taken = np.fromiter(set(ranked), dtype=np.int64, count=len(set(ranked)))
-        rest = table.id_of_row[rows]
-        rest_rows = rows[~np.isin(rest, taken)]
-        return ranked + table.ordered_ids(rest_rows, "newest", 0, stop - len(ranked))
+        rest = ids[~(np.isin(ids, in_name) | np.isin(ids, in_summary))]
+        return ranked + table.ordered_ids(table.rows_of(rest), "newest", 0, stop - len(ranked))
 
     def _search_in_snapshot(self, connection: sqlite3.Connection, query: SearchQuery) -> SearchResult:
-        match = self.match_expression(connection, query.text) if query.text.strip() else None
+        parsed = self.parse_query(connection, query.text) if query.text.strip() else None
+        match = None if parsed is None else parsed.expression
         key = (match, tuple(sorted(query.filters.items())), query.assurance_current_on, query.sort, query.page,
                query.page_size, query.facets)
         with self._search_lock:  # the in-memory table and the cache are shared by the pool's threads
@@ -597,7 +702,7 @@ class EmbeddedSearchIndex:
                     self._cache[key] = (total, facets, page_ids)
                     while len(self._cache) > RESULT_CACHE_SIZE:
                         self._cache.popitem(last=False)
-        hits = self._hits(connection, page_ids, match if query.highlight else None)
+        hits = self._hits(connection, page_ids, parsed if query.highlight else None)
         return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size,
                             facets={name: dict(values) for name, values in facets.items()})
 
@@ -611,40 +716,42 @@ class EmbeddedSearchIndex:
                 f"SELECT d.id FROM docs d WHERE d.live = 1 ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
                 (query.page_size, start)).fetchall()]
             return table.alive_count, table.counts_for_all(query.facets), page_ids
+        allowed_sql = self._filter_sql(query)
+        allowed = _id_array(connection.execute(*allowed_sql).fetchone()[0]) if allowed_sql else None
         if match is not None:
-            where_sql, params = self._filter_sql(query, "rowid")
-            where = f" AND {where_sql}" if where_sql else ""
+            # FTS5 gives each matching rowid once, in ascending order: already a sorted set.
             ids = _id_array(connection.execute(
-                f"SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?{where}", (match, *params)).fetchone()[0])  # noqa: S608
+                "SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0])
+            if allowed is not None:
+                ids = np.intersect1d(ids, allowed, assume_unique=True)
         else:
-            where_sql, params = self._filter_sql(query, "d.id")
-            ids = _id_array(connection.execute(
-                f"SELECT group_concat(d.id) FROM docs d WHERE d.live = 1 AND {where_sql}", params).fetchone()[0])  # noqa: S608
+            ids = allowed if allowed is not None else np.zeros(0, dtype=np.int64)
         rows = table.rows_of(ids)
         facets = table.counts_for(rows, query.facets) if query.facets else {}
         if match is not None and query.sort == "relevance":
-            ranked = self._ranked(connection, match, where, params, table, rows, stop)
+            ranked = self._ranked(connection, match, ids, allowed is not None, table, stop)
             return len(rows), facets, ranked[start:stop]
         sort = "name" if query.sort == "name" else "newest"
         return len(rows), facets, table.ordered_ids(rows, sort, start, stop)
 
-    def _hits(self, connection: sqlite3.Connection, page_ids: list[int], match: str | None) -> list[SearchHit]:
+    def _hits(self, connection: sqlite3.Connection, page_ids: list[int], parsed: ParsedQuery | None) -> list[SearchHit]:
         if not page_ids:
             return []
         placeholders = ",".join("?" * len(page_ids))
         documents = {row[0]: json.loads(row[1]) for row in connection.execute(
             f"SELECT id, document FROM docs WHERE id IN ({placeholders})", page_ids).fetchall()}  # noqa: S608
-        highlights: dict[int, dict[str, str]] = {}
-        if match is not None:
-            for doc_id, name, summary, snippet in connection.execute(
-                f"SELECT rowid, highlight(fts, 0, ?, ?), highlight(fts, 1, ?, ?), snippet(fts, 2, ?, ?, '…', ?) "  # noqa: S608
-                f"FROM fts WHERE fts MATCH ? AND rowid IN ({placeholders})",
-                (MARK_START, MARK_END, MARK_START, MARK_END, MARK_START, MARK_END, SNIPPET_WORDS, match, *page_ids),
-            ).fetchall():
-                highlights[doc_id] = {"name": safe_highlight(name), "summary": safe_highlight(summary),
-                                      "snippet": safe_highlight(snippet) if MARK_START in snippet else ""}
-        return [SearchHit(id=doc_id, document=documents[doc_id], highlights=highlights.get(doc_id, {}))
-                for doc_id in page_ids if doc_id in documents]
+        hits = []
+        for doc_id in page_ids:
+            document = documents.get(doc_id)
+            if document is None:
+                continue
+            highlights: dict[str, str] = {}
+            if parsed is not None:
+                highlights = {"name": parsed.highlight(document.get("name", "")),
+                              "summary": parsed.highlight(document.get("summary", "")),
+                              "snippet": parsed.snippet(document.get("description", ""))}
+            hits.append(SearchHit(id=doc_id, document=document, highlights=highlights))
+        return hits
 
     async def search(self, query: SearchQuery) -> SearchResult:
         return await self._run(self._search, query)

@@ -117,6 +117,9 @@ def _check_new_account(full_name: str, password: str, password_confirmation: str
     return name
 
 
+_REGISTRATION_FIELDS = ("full_name", "email", "password", "password_confirmation")
+
+
 @dataclass(frozen=True)
 class Registration:
     """What the page may say after registering: the same whether or not the address already had an account."""
@@ -210,9 +213,6 @@ async def register_supplier_user(
             await _send_account_exists(session, settings, existing, now)
     await session.commit()
     return Registration(clean_email)
-
-
-_REGISTRATION_FIELDS = ("full_name", "email", "password", "password_confirmation")
 
 
 @dataclass(frozen=True)
