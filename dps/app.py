@@ -25,6 +25,7 @@ from litestar.template import TemplateConfig
 
 import dps.models  # noqa: F401 - registers every table on the metadata
 from dps.admission.refresh import run_daily_jobs
+from catalogue.search import search_engine_lifespan
 from dps.clock import Clock, SystemClock
 from dps.competitions.services import close_due_competitions
 from dps.db import make_engine, metadata
@@ -42,16 +43,21 @@ from dps.web.templating import build_environment
 STATIC_DIR = PROJECT_ROOT / "static"
 
 
+RATE_LIMIT_STORES = ("rate_limit", "onboarding_rate_limit")
+
+
 def _stores(settings: Settings) -> dict[str, Store]:
+    """Sessions and rate-limit counters: shared through Redis when scaled out, else local to the process."""
     if settings.redis_url:
         from litestar.stores.redis import RedisStore
 
         root = RedisStore.with_client(url=settings.redis_url, namespace="dps")
-        return {"sessions": root.with_namespace("sessions"), "rate_limit": root.with_namespace("rate_limit")}
+        return {name: root.with_namespace(name) for name in ("sessions", *RATE_LIMIT_STORES)}
+    limits: dict[str, Store] = {name: MemoryStore() for name in RATE_LIMIT_STORES}
     if settings.environment == "test":
-        return {"sessions": MemoryStore(), "rate_limit": MemoryStore()}
+        return {"sessions": MemoryStore(), **limits}
     # Embedded mode: sessions survive a restart of the one process.
-    return {"sessions": FileStore(Path(settings.var_dir) / "sessions"), "rate_limit": MemoryStore()}
+    return {"sessions": FileStore(Path(settings.var_dir) / "sessions"), **limits}
 
 
 def _portal_routers() -> list[Any]:
@@ -176,7 +182,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 type="http", scheme="bearer", description="An API key issued by the DPS authority")}),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[in_process_outbox_worker],
+        lifespan=[search_engine_lifespan, in_process_outbox_worker],
         after_request=html_templates_are_html,
         debug=False,
     )

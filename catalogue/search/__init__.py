@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from dps.settings import Settings
 
 from catalogue.search.port import SearchIndex
@@ -53,3 +57,25 @@ def forget_search_index_now(settings: Settings) -> None:
     close_now = getattr(index, "close_now", None)
     if close_now is not None:
         close_now()
+
+
+@asynccontextmanager
+async def search_engine_lifespan(app: Any) -> AsyncIterator[None]:
+    """App lifespan: outside tests, start the engine at start-up (Meilisearch settings applied, the embedded index
+    created and its in-memory table loaded, so the first buyer does not wait); close it at shutdown."""
+    settings: Settings = app.state.settings
+    if settings.environment != "test":
+        import logging
+
+        from catalogue.search.port import SearchQuery
+
+        try:
+            index = search_index_for(settings)
+            await index.start()
+            await index.search(SearchQuery(page_size=1))
+        except Exception:  # noqa: BLE001 - a dead engine must not stop the site; /health reports it
+            logging.getLogger("dps.search").exception("search engine did not start; it will be retried on use")
+    try:
+        yield
+    finally:
+        await forget_search_index(settings)

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +43,6 @@ from catalogue.search.port import (
     SearchResult,
 )
 
-T = TypeVar("T")
 logger = logging.getLogger("dps.search")
 SCHEMA_VERSION = "3"
 
@@ -337,6 +336,14 @@ def _timestamp(iso: str) -> float:
         return 0.0
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (numpy's unique uses hashing here, which is far slower for this)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
+
+
 def _id_array(joined: str | None) -> np.ndarray:
     """Ids from SQLite's group_concat: one string, parsed by numpy, much faster than a row per id."""
     if not joined:
@@ -604,21 +611,25 @@ class EmbeddedSearchIndex:
         return None if parsed is None else parsed.expression
 
     @staticmethod
-    def _filter_sql(query: SearchQuery) -> tuple[str, list[Any]] | None:
-        """The ids a query's filters allow, as one SQL query on the indexed doc_values table (and docs for
-        expiry): OR within a field, AND (INTERSECT) across fields. Never inside MATCH. None without filters."""
-        parts, params = [], []
+    def _allowed_ids(connection: sqlite3.Connection, query: SearchQuery) -> np.ndarray | None:
+        """The ids a query's filters allow (sorted), or None without filters. Each field is one range read of
+        the indexed doc_values table (its primary key is field, value, doc_id): OR within a field; the fields'
+        sets are then intersected (AND). Filters never go inside MATCH."""
+        allowed: np.ndarray | None = None
         for field, values in sorted(query.filters.items()):
             if not values:
                 continue
-            parts.append(f"SELECT doc_id FROM doc_values WHERE field = ? AND value IN ({','.join('?' * len(values))})")
-            params += [field, *values]
+            found = _id_array(connection.execute(
+                f"SELECT group_concat(doc_id) FROM doc_values WHERE field = ? AND value IN "  # noqa: S608
+                f"({','.join('?' * len(values))})", (field, *values)).fetchone()[0])
+            found = _sorted_unique(found) if len(values) > 1 else found
+            allowed = found if allowed is None else np.intersect1d(allowed, found, assume_unique=True)
         if query.assurance_current_on is not None:
-            parts.append("SELECT id AS doc_id FROM docs WHERE live = 1 AND expires_on >= ?")
-            params.append(query.assurance_current_on.isoformat())
-        if not parts:
-            return None
-        return f"SELECT group_concat(doc_id) FROM ({' INTERSECT '.join(parts)})", params  # noqa: S608
+            current = np.sort(_id_array(connection.execute(
+                "SELECT group_concat(id) FROM docs WHERE live = 1 AND expires_on >= ?",
+                (query.assurance_current_on.isoformat(),)).fetchone()[0]))
+            allowed = current if allowed is None else np.intersect1d(allowed, current, assume_unique=True)
+        return allowed
 
     def _table(self, connection: sqlite3.Connection) -> DocTable:
         if self._doc_table is None:
@@ -640,35 +651,30 @@ class EmbeddedSearchIndex:
         finally:
             connection.execute("COMMIT")
 
-    def _ranked(self, connection: sqlite3.Connection, match: str, ids: np.ndarray, filtered: bool, table: DocTable,
-                stop: int) -> list[int]:
-        """The first `stop` of `ids` (the filtered matches) by relevance. A small result set is ranked whole by
-        bm25: unfiltered straight from FTS5, filtered through a join to a temporary table of the allowed ids.
-        A large one (a very common word) is ranked in tiers so the cost depends on how often the word appears in
-        names, not in the whole catalogue: name matches by bm25, then summary matches, then the rest, each tier
-        after the first newest first."""
+    def _ranked(self, connection: sqlite3.Connection, match: str, ids: np.ndarray, match_count: int,
+                filtered: bool, table: DocTable, stop: int) -> list[int]:
+        """The first `stop` of `ids` (the filtered matches) by relevance.
+
+        When the words match few documents (at most RANK_ALL_LIMIT, before filters), all of them are ranked by
+        bm25. When they match many (a very common word), bm25 over every match would dominate the cost, so the
+        ranking is in tiers: documents matching in the name (by bm25 when there are few of those, else newest
+        first), then in the summary, then the rest, newest first. bm25 is never computed over more than
+        RANK_ALL_LIMIT documents."""
         order = "ORDER BY bm25(fts, ?, ?, ?, ?), fts.rowid"
-        if len(ids) <= RANK_ALL_LIMIT:
-            if not filtered:
-                return [r[0] for r in connection.execute(
-                    f"SELECT rowid FROM fts WHERE fts MATCH ? {order} LIMIT ?", (match, *WEIGHTS, stop)).fetchall()]  # noqa: S608
-            connection.execute("CREATE TEMP TABLE IF NOT EXISTS allowed (id INTEGER PRIMARY KEY)")
-            connection.execute("DELETE FROM allowed")
-            connection.executemany("INSERT INTO allowed (id) VALUES (?)", ((int(i),) for i in ids))
-            # CROSS JOIN keeps FTS5 as the outer loop: the MATCH runs once, each hit is looked up in `allowed`.
-            return [r[0] for r in connection.execute(
-                f"SELECT fts.rowid FROM fts CROSS JOIN allowed ON allowed.id = fts.rowid WHERE fts MATCH ? "  # noqa: S608
-                f"{order} LIMIT ?", (match, *WEIGHTS, stop)).fetchall()]
-        in_name = _id_array(connection.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?",
-                                               (f"{{name}} : ({match})",)).fetchone()[0])
-        if filtered:
-            in_name = in_name[np.isin(in_name, ids, assume_unique=True)]
-        if len(in_name) <= RANK_ALL_LIMIT:
-            # Few name matches: rank them by bm25 (computed over the name matches only).
-            by_score = [r[0] for r in connection.execute(
-                f"SELECT rowid FROM fts WHERE fts MATCH ? {order}", (f"{{name}} : ({match})", *WEIGHTS)).fetchall()]  # noqa: S608
-            wanted = set(in_name.tolist())
-            ranked = [i for i in by_score if i in wanted][:stop]
+        wanted = set(ids.tolist()) if filtered else None
+
+        def by_score(expression: str, limit: int | None) -> list[int]:
+            sql = f"SELECT rowid FROM fts WHERE fts MATCH ? {order}" + (" LIMIT ?" if limit else "")  # noqa: S608
+            found = [r[0] for r in connection.execute(sql, (expression, *WEIGHTS, *([limit] if limit else []))).fetchall()]
+            return found if wanted is None else [i for i in found if i in wanted]
+
+        if match_count <= RANK_ALL_LIMIT:
+            return by_score(match, None if filtered else stop)[:stop]
+        name_all = _id_array(connection.execute("SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?",
+                                                (f"{{name}} : ({match})",)).fetchone()[0])
+        in_name = name_all[np.isin(name_all, ids, assume_unique=True)] if filtered else name_all
+        if len(name_all) <= RANK_ALL_LIMIT:
+            ranked = by_score(f"{{name}} : ({match})", None if filtered else stop)[:stop]
         else:
             ranked = table.ordered_ids(table.rows_of(in_name), "newest", 0, stop)
         if len(ranked) >= stop:
@@ -716,12 +722,13 @@ class EmbeddedSearchIndex:
                 f"SELECT d.id FROM docs d WHERE d.live = 1 ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
                 (query.page_size, start)).fetchall()]
             return table.alive_count, table.counts_for_all(query.facets), page_ids
-        allowed_sql = self._filter_sql(query)
-        allowed = _id_array(connection.execute(*allowed_sql).fetchone()[0]) if allowed_sql else None
+        allowed = self._allowed_ids(connection, query)
+        match_count = 0
         if match is not None:
             # FTS5 gives each matching rowid once, in ascending order: already a sorted set.
             ids = _id_array(connection.execute(
                 "SELECT group_concat(rowid) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0])
+            match_count = len(ids)
             if allowed is not None:
                 ids = np.intersect1d(ids, allowed, assume_unique=True)
         else:
@@ -729,7 +736,7 @@ class EmbeddedSearchIndex:
         rows = table.rows_of(ids)
         facets = table.counts_for(rows, query.facets) if query.facets else {}
         if match is not None and query.sort == "relevance":
-            ranked = self._ranked(connection, match, ids, allowed is not None, table, stop)
+            ranked = self._ranked(connection, match, ids, match_count, allowed is not None, table, stop)
             return len(rows), facets, ranked[start:stop]
         sort = "name" if query.sort == "name" else "newest"
         return len(rows), facets, table.ordered_ids(rows, sort, start, stop)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from dps.audit.services import Actor
-from dps.errors import Forbidden, ValidationFailed
+from dps.errors import Forbidden, NotFound, ValidationFailed
 from dps.funds import services
 from dps.funds.models import Allocation, Commitment, CommitmentSource, Fund
 from dps.funds.rules import Balance, FundRules, parse_percent_bps, parse_pounds
@@ -58,6 +58,9 @@ async def managed_allocation_ids(session: AsyncSession, user: SignedInUser,
 
 async def require_managed(session: AsyncSession, user: SignedInUser, allocation_ids: Sequence[int]) -> None:
     wanted = set(allocation_ids)
+    existing = set((await session.scalars(sa.select(Allocation.id).where(Allocation.id.in_(wanted)))).all())
+    if existing != wanted:
+        raise NotFound("There is no such allocation")
     if not wanted <= await managed_allocation_ids(session, user, wanted):
         raise Forbidden("You can only change the money of allocations you manage: those of your own ICB, your "
                         "region's ICBs, or your organisation's funds")

@@ -33,7 +33,7 @@ def home_path(user: SignedInUser) -> str:
         return "/buyer"
     if OrganisationKind.SUPPLIER in kinds:
         return "/supplier"
-    return "/"
+    return "/supplier/organisation/new"  # a new supplier's next step: set up its organisation
 
 
 class PublicPages(Controller):

@@ -124,3 +124,9 @@ async def test_sign_in_attempts_are_rate_limited(client, settings):
     assert statuses[:-1] == [401] * settings.login_rate_limit_per_minute
     assert statuses[-1] == 429
     assert (await client.get("/login")).status_code == 200  # looking at the form is never limited
+
+
+async def test_a_user_without_an_organisation_is_sent_to_set_one_up(client, db, passwords, clock):
+    await make_user(db, passwords, clock, "new@startup.example")
+    response = await sign_in(client, "new@startup.example")
+    assert response.headers["location"] == "/supplier/organisation/new"
