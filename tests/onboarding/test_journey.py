@@ -49,7 +49,8 @@ async def test_register_verify_create_organisation_invite_and_accept(client, db,
     # Sign in and set up the organisation, through the check-your-answers page.
     signed_in = await sign_in(client, "ann@brightwater.example")
     assert signed_in.status_code == 303
-    landing = await client.get(signed_in.headers["location"])
+    assert signed_in.headers["location"] == "/supplier/organisation/new"  # a new user's next step
+    landing = await client.get("/")
     assert "Set up your supplier organisation" in landing.text
     answers = await post_form(client, "/supplier/organisation/new", ORGANISATION_FORM)
     assert answers.status_code == 303
