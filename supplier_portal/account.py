@@ -54,7 +54,7 @@ from dps.identity.onboarding import (
     verify_email,
 )
 from dps.identity.profile import InputInvalid, SupplierProfile, parse_supplier_profile, pounds_for_form
-from dps.web.auth import GUARD_MARK, current_user, memberships_in, public, signed_in, supplier_only
+from dps.web.auth import current_user, mark_access_rule, memberships_in, public, signed_in, supplier_only
 from dps.web.deps import DbSession
 from dps.web.forms import FormErrors, read_form
 from dps.web.sessions import start_signed_in_session
@@ -82,13 +82,11 @@ async def _verified_email(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
     user = current_user(connection)
     if user is None:
         raise NotAuthorizedException("Sign in to continue")
-    async with connection.app.state.db_config.get_session() as db:
-        if not await is_email_verified(db, user.id):
-            raise EmailNotVerified
+    if not user.email_verified:  # loaded with the user on every request
+        raise EmailNotVerified
 
 
-verified_email = _verified_email
-setattr(verified_email, GUARD_MARK, "a user whose email address is confirmed")
+verified_email = mark_access_rule(_verified_email, "a user whose email address is confirmed")
 
 
 def _to_verify_page(_: Request[Any, Any, Any], __: EmailNotVerified) -> Redirect:

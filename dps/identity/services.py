@@ -31,6 +31,7 @@ class SignedInUser:
     email: str
     full_name: str
     memberships: tuple[MembershipView, ...]
+    email_verified: bool = False
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -190,4 +191,5 @@ async def load_signed_in_user(session: AsyncSession, user_id: int) -> SignedInUs
     memberships = tuple(
         MembershipView(org_id, org_name, OrganisationKind(kind), Role(role)) for org_id, org_name, kind, role in rows
     )
-    return SignedInUser(user.id or 0, user.email, user.full_name, memberships)
+    return SignedInUser(user.id or 0, user.email, user.full_name, memberships,
+                        email_verified=user.email_verified_at is not None)
