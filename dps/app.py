@@ -69,20 +69,27 @@ def _portal_routers() -> list[Any]:
     from buyer_portal.competitions import competitions_router
     from buyer_portal.controllers import buyer_router
     from buyer_portal.funds import buyer_funds_router
+    from buyer_portal.payments import buyer_payments_router
     from buyer_portal.search import buyer_search_router
     from catalogue.api import api_router
     from catalogue.pages import catalogue_router
+    from dps.payments.routes import webhooks_router
+    from dps.transparency.api import transparency_api_router
+    from dps.transparency.pages import register_router
     from supplier_portal.account import account_routers
     from supplier_portal.applications import supplier_applications_router
     from supplier_portal.competitions import supplier_competitions_router
     from supplier_portal.listings import supplier_listings_router
+    from supplier_portal.payments import supplier_payments_router
     from supplier_portal.refresh import supplier_refresh_router
 
     return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
             buyer_funds_router, authority_funds_router,
             authority_refresh_router, authority_audit_router, catalogue_router, *account_routers,
             supplier_listings_router, authority_listings_router, buyer_search_router, api_router,
-            competitions_router, supplier_competitions_router]
+            competitions_router, supplier_competitions_router, webhooks_router,
+            buyer_payments_router, supplier_payments_router,
+            transparency_api_router, register_router]
 
 
 @asynccontextmanager

@@ -130,6 +130,31 @@ def audit_verify() -> None:
     console.print("Audit chain verified: every event matches its hash and links to the one before.")
 
 
+@main.command("export-ocds", help="Write every published competition as one OCDS release package (JSON) to PATH.")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def export_ocds(path: str) -> None:
+    import json
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dps.clock import SystemClock
+    from dps.transparency.services import export_package
+
+    settings = load_settings()
+
+    async def work(sessions: Any) -> dict[str, Any]:
+        with Progress(TextColumn("Exporting competitions"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("export", total=None)
+            return await export_package(sessions, settings, SystemClock().now(),
+                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+    package = run_async(settings, work)
+    Path(path).write_text(json.dumps(package, indent=2, ensure_ascii=False), encoding="utf-8")
+    console.print(f"Wrote {len(package['releases'])} releases to {path}.")
+
+
 @main.group(help="Database schema.")
 def db() -> None:
     pass

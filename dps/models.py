@@ -20,6 +20,7 @@ from dps.competitions.models import (
 )
 from dps.identity.models import Invitation, Membership, Organisation, User
 from dps.outbox.models import OutboxMessage
+from dps.payments.models import MilestonePayment, StripeCustomer, StripeEvent
 
 __all__ = [
     "Admission",
@@ -58,4 +59,7 @@ __all__ = [
     "Organisation",
     "OutboxMessage",
     "User",
+    "MilestonePayment",
+    "StripeCustomer",
+    "StripeEvent",
 ]

@@ -81,6 +81,7 @@ TYPO_KEY_MIN_LENGTH = 4  # words of 4 letters can be one edit from a typed word 
 MAX_TYPO_CANDIDATES = 8
 MAX_QUERY_WORDS = 10
 RANK_ALL_LIMIT = 3000  # result sets up to this size are ranked whole by bm25
+SMALL_HIT_SET = 4000  # below this many hits, facet counts add rows up instead of one product over the whole table
 RESULT_CACHE_SIZE = 512  # recent queries' totals, facets and page ids, dropped whenever the index changes
 SNIPPET_WORDS = 24
 _WORD = re.compile(r"[^\W_]+")
@@ -290,9 +291,13 @@ class DocTable:
     def counts_for(self, rows: np.ndarray, facets: Iterable[str]) -> dict[str, dict[str, int]]:
         if len(rows) == 0:
             return {name: {} for name in facets}
-        selected = np.zeros(self.rows, dtype=np.float32)
-        selected[rows] = 1.0
-        totals = selected @ self.matrix[: self.rows, : max(len(self.names), 1)]
+        columns = max(len(self.names), 1)
+        if len(rows) < SMALL_HIT_SET:  # a few rows: add them up directly
+            totals = self.matrix[rows, :columns].sum(axis=0)
+        else:  # many rows: one matrix-vector product over the whole table
+            selected = np.zeros(self.rows, dtype=np.float32)
+            selected[rows] = 1.0
+            totals = selected @ self.matrix[: self.rows, :columns]
         return self._as_dict(totals, facets)
 
     def counts_for_all(self, facets: Iterable[str]) -> dict[str, dict[str, int]]:

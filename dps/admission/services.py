@@ -298,6 +298,8 @@ async def _admit(session: AsyncSession, user: SignedInUser, application: Applica
     else:
         raise Conflict("This supplier is already admitted to the category")
     await session.flush()
+    if before is not None:  # a removed supplier re-admitted: its listings may return to search
+        await admission_listeners.notify(session, admission, actor_of(user), now)
     await record(session, actor=actor_of(user), action="admission.admitted", entity_type="admission",
                  entity_id=admission.id or 0, now=now, before=before,
                  after={"state": admission.state, "organisation_id": admission.organisation_id,

@@ -57,6 +57,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/catalogue/innovations/{listing_id:int}/documents/{document_id:int}"): ANYONE,
     ("GET", "/api/v1/innovations"): API_KEY, ("GET", "/api/v1/innovations/{innovation_id:str}"): API_KEY,
     ("GET", "/api/v1/changes"): API_KEY, ("GET", "/api/v1/{path:path}"): API_KEY,
+    ("GET", "/api/v1/ocds/releases"): API_KEY, ("GET", "/api/v1/ocds/records/{ocid:str}"): API_KEY,
+    ("GET", "/api/v1/contracts-register"): API_KEY,
+    ("GET", "/contracts-register"): ANYONE, ("GET", "/contracts-register.csv"): ANYONE,
     # Supplier portal
     ("GET", "/supplier"): _S, ("GET", "/supplier/applications/new"): _S, ("POST", "/supplier/applications"): _S,
     ("GET", "/supplier/applications/{application_id:int}"): _S,
@@ -125,6 +128,14 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/authority/funds/allocations/{allocation_id:int}"): AUTHORITY_ADMIN,
     ("POST", "/authority/funds/allocations/{allocation_id:int}/adjust"): AUTHORITY_ADMIN,
 }
+# Milestone payments: Stripe's webhook (its signature is the authentication), buyers' actions, suppliers' views.
+EXPECTED.update({
+    ("POST", "/webhooks/stripe"): ANYONE,
+    ("GET", "/buyer/contracts"): BUYER, ("GET", "/buyer/contracts/{contract_id:int}"): BUYER,
+    ("POST", "/buyer/contracts/{contract_id:int}/milestones/{milestone_id:int}/pay"): BUYER,
+    ("POST", "/buyer/contracts/{contract_id:int}/payments/{payment_id:int}/refund"): BUYER,
+    ("GET", "/supplier/contracts"): SUPPLIER, ("GET", "/supplier/contracts/{contract_id:int}"): SUPPLIER,
+})
 _COMPETITION_BUYER_ONLY = (
     ("POST", ""), ("GET", "/new"), ("GET", "/{competition_id:int}/edit"), ("POST", "/{competition_id:int}/edit"),
     ("POST", "/{competition_id:int}/publish"), ("POST", "/{competition_id:int}/cancel"),

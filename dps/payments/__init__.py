@@ -1,0 +1,1 @@
+"""Milestone payments through the Stripe API, reconciled by signed webhooks."""

@@ -1,0 +1,405 @@
+"""Milestone payments: raised by the buyer, created at Stripe through the outbox, reconciled by webhooks.
+
+- `raise_milestone_payment` (buyer): a MilestonePayment row and an outbox message "stripe" in one transaction.
+- `stripe_consumer` (outbox): makes sure the buyer organisation has a Stripe Customer, then creates the payment
+  intent (or the refund). localstripe ignores Idempotency-Key, so the Stripe id is stored against our own key and
+  looked up before creating again; a dead Stripe raises, and the outbox retries the message later.
+- `handle_event` (webhook): stores the event id once; on payment_intent.succeeded moves the milestone to paid and
+  the money from committed to spent (dps.funds.services.record_payment), on charge.refunded back again, all in
+  the caller's transaction with the audit events. Every state change is one conditional UPDATE, so a replay,
+  a concurrent duplicate or an out-of-order event changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.audit.services import Actor, record
+from dps.competitions.models import Contract, ContractMilestone
+from dps.errors import Conflict, NotFound, ValidationFailed
+from dps.funds import services as funds
+from dps.funds.models import Commitment, CommitmentSource
+from dps.identity.models import Organisation, OrganisationKind, Role
+from dps.identity.services import SignedInUser
+from dps.outbox.models import OutboxMessage
+from dps.outbox.services import enqueue
+from dps.payments.models import MilestonePayment, MilestoneState, PaymentState, StripeCustomer, StripeEvent
+from dps.payments.rules import split_over_lines
+from dps.payments.stripe_client import StripeClient
+
+logger = logging.getLogger("dps.payments")
+
+STRIPE_TOPIC = "stripe"
+WEBHOOK_ACTOR = Actor.system("stripe-webhook")
+WORKER_ACTOR = Actor.system("stripe-outbox")
+PAYMENTS = MilestonePayment.__table__
+MILESTONES = ContractMilestone.__table__
+
+
+def _buyer_org_ids(user: SignedInUser) -> frozenset[int]:
+    return frozenset(m.organisation_id for m in user.memberships
+                     if m.organisation_kind is OrganisationKind.BUYER and m.role is Role.BUYER)
+
+
+def _supplier_org_ids(user: SignedInUser) -> frozenset[int]:
+    return user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
+
+
+# --- reading ----------------------------------------------------------------------------------------------
+
+
+async def contract_for_buyer(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
+    contract = await session.scalar(sa.select(Contract).where(
+        Contract.id == contract_id, Contract.buyer_organisation_id.in_(_buyer_org_ids(user))))
+    if contract is None:
+        raise NotFound("There is no such contract")
+    return contract
+
+
+async def contract_for_supplier(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
+    contract = await session.scalar(sa.select(Contract).where(
+        Contract.id == contract_id, Contract.supplier_organisation_id.in_(_supplier_org_ids(user))))
+    if contract is None:
+        raise NotFound("There is no such contract")
+    return contract
+
+
+async def contracts_for_buyer(session: AsyncSession, user: SignedInUser) -> list[Contract]:
+    return list((await session.scalars(sa.select(Contract).where(
+        Contract.buyer_organisation_id.in_(_buyer_org_ids(user))).order_by(Contract.id.desc()))).all())
+
+
+async def contracts_for_supplier(session: AsyncSession, user: SignedInUser) -> list[Contract]:
+    return list((await session.scalars(sa.select(Contract).where(
+        Contract.supplier_organisation_id.in_(_supplier_org_ids(user))).order_by(Contract.id.desc()))).all())
+
+
+async def milestones_with_payments(session: AsyncSession,
+                                   contract_id: int) -> list[tuple[ContractMilestone, MilestonePayment | None]]:
+    rows = await session.execute(
+        sa.select(ContractMilestone, MilestonePayment)
+        .outerjoin(MilestonePayment, MilestonePayment.milestone_id == ContractMilestone.id)
+        .where(ContractMilestone.contract_id == contract_id)
+        .order_by(ContractMilestone.sequence)
+        .execution_options(populate_existing=True))
+    return [(milestone, payment) for milestone, payment in rows]
+
+
+# --- the buyer raises a payment ---------------------------------------------------------------------------
+
+
+async def _commitment_of(session: AsyncSession, contract: Contract) -> int | None:
+    if not contract.fund_lines:
+        return None
+    commitment_id = await session.scalar(sa.select(Commitment.id).where(
+        Commitment.source == CommitmentSource.AWARD, Commitment.reference == f"competition:{contract.competition_id}"))
+    if commitment_id is None:
+        raise Conflict("The fund commitment of this contract cannot be found")
+    return int(commitment_id)
+
+
+async def raise_milestone_payment(session: AsyncSession, user: SignedInUser, *, contract_id: int, milestone_id: int,
+                                  now: datetime) -> MilestonePayment:
+    """The buyer asks for a milestone to be paid: the payment and its outbox message, in one transaction."""
+    contract = await contract_for_buyer(session, user, contract_id)
+    milestone = await session.scalar(sa.select(ContractMilestone).where(
+        ContractMilestone.id == milestone_id, ContractMilestone.contract_id == contract.id))
+    if milestone is None:
+        raise NotFound("There is no such milestone")
+    if milestone.state != MilestoneState.PLANNED:
+        raise Conflict(f"The milestone \u201c{milestone.title}\u201d is already {milestone.state.replace('_', ' ')}")
+    if milestone.amount_pence <= 0:
+        raise ValidationFailed("A milestone of no value needs no payment", field="milestone_id")
+    changed = (await session.execute(
+        sa.update(MILESTONES).where(MILESTONES.c.id == milestone.id, MILESTONES.c.state == MilestoneState.PLANNED)
+        .values(state=MilestoneState.PAYMENT_REQUESTED))).rowcount
+    if changed != 1:
+        raise Conflict("This milestone changed while the payment was being raised: look again")
+    payment = MilestonePayment(
+        milestone_id=milestone.id or 0, contract_id=contract.id or 0,
+        buyer_organisation_id=contract.buyer_organisation_id,
+        supplier_organisation_id=contract.supplier_organisation_id, amount_pence=milestone.amount_pence,
+        state=PaymentState.REQUESTED, idempotency_key=f"milestone-{milestone.id}-payment",
+        commitment_id=await _commitment_of(session, contract),
+        fund_split=split_over_lines(milestone.amount_pence, contract.fund_lines),
+        requested_by_user_id=user.id, requested_at=now, updated_at=now)
+    session.add(payment)
+    await session.flush()
+    await record(session, actor=Actor(user.id, user.email), action="milestone_payment.raised",
+                 entity_type="milestone_payment", entity_id=payment.id or 0, now=now,
+                 after={"milestone_id": milestone.id, "contract_id": contract.id,
+                        "amount_pence": payment.amount_pence, "fund_split": payment.fund_split})
+    await enqueue(session, topic=STRIPE_TOPIC, dedupe_key=f"stripe:{payment.idempotency_key}",
+                  payload={"action": "create_payment_intent", "payment_id": payment.id}, now=now)
+    await session.commit()
+    return payment
+
+
+async def request_refund(session: AsyncSession, user: SignedInUser, *, contract_id: int, payment_id: int,
+                         reason: str, now: datetime) -> MilestonePayment:
+    """The buyer asks for a paid milestone to be refunded; the refund is created at Stripe through the outbox
+    and the money moves back only when Stripe reports it (charge.refunded)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Enter the reason for the refund", field="reason")
+    contract = await contract_for_buyer(session, user, contract_id)
+    payment = await session.scalar(sa.select(MilestonePayment).where(
+        MilestonePayment.id == payment_id, MilestonePayment.contract_id == contract.id))
+    if payment is None:
+        raise NotFound("There is no such payment")
+    changed = (await session.execute(
+        sa.update(PAYMENTS).where(PAYMENTS.c.id == payment.id, PAYMENTS.c.state == PaymentState.PAID)
+        .values(state=PaymentState.REFUND_REQUESTED, refund_reason=reason, updated_at=now))).rowcount
+    if changed != 1:
+        raise Conflict("Only a paid milestone can be refunded")
+    await record(session, actor=Actor(user.id, user.email), action="milestone_payment.refund_requested",
+                 entity_type="milestone_payment", entity_id=payment.id or 0, now=now, after={"reason": reason})
+    await enqueue(session, topic=STRIPE_TOPIC, dedupe_key=f"stripe:milestone-{payment.milestone_id}-refund",
+                  payload={"action": "create_refund", "payment_id": payment.id}, now=now)
+    await session.commit()
+    return payment
+
+
+# --- the outbox consumer ----------------------------------------------------------------------------------
+
+
+Sessionmaker = Callable[[], Any]
+
+
+async def _ensure_customer(sessions: Sessionmaker, stripe: StripeClient, organisation_id: int,
+                           now: datetime) -> str:
+    async with sessions() as session:
+        known = await session.scalar(sa.select(StripeCustomer.stripe_customer_id)
+                                     .where(StripeCustomer.organisation_id == organisation_id))
+        organisation = await session.get(Organisation, organisation_id)
+        await session.commit()
+    if known:
+        return str(known)
+    if organisation is None:
+        raise NotFound(f"organisation {organisation_id}")
+    customer = await stripe.create_customer(
+        name=organisation.name, metadata={"organisation_id": str(organisation_id),
+                                          "ods_code": organisation.ods_code or ""},
+        idempotency_key=f"organisation-{organisation_id}-customer")
+    async with sessions() as session:
+        try:
+            session.add(StripeCustomer(organisation_id=organisation_id, stripe_customer_id=customer["id"],
+                                       created_at=now))
+            await session.commit()
+        except IntegrityError:  # another worker stored one first: use theirs
+            await session.rollback()
+            known = await session.scalar(sa.select(StripeCustomer.stripe_customer_id)
+                                         .where(StripeCustomer.organisation_id == organisation_id))
+            await session.commit()
+            return str(known)
+    return str(customer["id"])
+
+
+async def create_payment_intent(sessions: Sessionmaker, stripe: StripeClient, payment_id: int,
+                                now: datetime) -> None:
+    async with sessions() as session:
+        payment = await session.get(MilestonePayment, payment_id)
+        await session.commit()
+    if payment is None:
+        raise NotFound(f"milestone payment {payment_id}")
+    if payment.stripe_payment_intent_id:  # created by an earlier attempt: nothing to do
+        return
+    customer = await _ensure_customer(sessions, stripe, payment.buyer_organisation_id, now)
+    # An earlier attempt may have created it and lost the answer: look it up before creating again.
+    intent = await stripe.find_payment_intent(customer=customer, metadata_key="milestone_payment_id",
+                                              metadata_value=str(payment.id)) or await stripe.create_payment_intent(
+        amount=payment.amount_pence, currency=payment.currency, customer=customer,
+        metadata={"milestone_payment_id": str(payment.id), "milestone_id": str(payment.milestone_id),
+                  "contract_id": str(payment.contract_id)},
+        idempotency_key=payment.idempotency_key)
+    async with sessions() as session:
+        await session.execute(
+            sa.update(PAYMENTS).where(PAYMENTS.c.id == payment_id, PAYMENTS.c.stripe_payment_intent_id.is_(None))
+            .values(stripe_payment_intent_id=intent["id"], updated_at=now))
+        moved = (await session.execute(
+            sa.update(PAYMENTS).where(PAYMENTS.c.id == payment_id, PAYMENTS.c.state == PaymentState.REQUESTED)
+            .values(state=PaymentState.AWAITING_PAYMENT))).rowcount
+        if moved:
+            await record(session, actor=WORKER_ACTOR, action="milestone_payment.created_at_stripe",
+                         entity_type="milestone_payment", entity_id=payment_id, now=now,
+                         after={"payment_intent": intent["id"]})
+        await session.commit()
+
+
+async def create_refund(sessions: Sessionmaker, stripe: StripeClient, payment_id: int, now: datetime) -> None:
+    async with sessions() as session:
+        payment = await session.get(MilestonePayment, payment_id)
+        await session.commit()
+    if payment is None:
+        raise NotFound(f"milestone payment {payment_id}")
+    if payment.stripe_refund_id or payment.state != PaymentState.REFUND_REQUESTED:
+        return
+    if not payment.stripe_payment_intent_id:
+        raise Conflict(f"milestone payment {payment_id} has no payment intent to refund")
+    refund = await stripe.create_refund(payment_intent=payment.stripe_payment_intent_id,
+                                        metadata={"milestone_payment_id": str(payment_id)},
+                                        idempotency_key=f"milestone-{payment.milestone_id}-refund")
+    async with sessions() as session:
+        await session.execute(
+            sa.update(PAYMENTS).where(PAYMENTS.c.id == payment_id, PAYMENTS.c.stripe_refund_id.is_(None))
+            .values(stripe_refund_id=refund["id"], updated_at=now))
+        await session.commit()
+
+
+def stripe_consumer(settings: Any, *, clock: Any = None,
+                    client_factory: Callable[[], StripeClient] | None = None):  # noqa: ANN201 - an outbox consumer
+    """The outbox consumer of topic "stripe". Any failure (Stripe down, 5xx after retries) raises: the outbox
+    keeps the message and tries again later; the stored Stripe ids make the retry create nothing twice."""
+    from dps.clock import SystemClock
+    from dps.db import make_engine, make_sessionmaker
+
+    the_clock = clock or SystemClock()
+
+    def default_client() -> StripeClient:
+        if not settings.stripe_secret_key:
+            raise RuntimeError("STRIPE_SECRET_KEY is not set")
+        return StripeClient(api_base=settings.stripe_api_base, secret_key=settings.stripe_secret_key)
+
+    make_client = client_factory or default_client
+    actions: dict[str, Callable[..., Awaitable[None]]] = {
+        "create_payment_intent": create_payment_intent, "create_refund": create_refund}
+
+    async def apply(message: OutboxMessage) -> None:
+        action = actions.get(str(message.payload.get("action")))
+        if action is None:
+            logger.warning("outbox stripe message %s has an unknown action: dropped", message.id)
+            return
+        engine = make_engine(settings.database_url)
+        try:
+            async with make_client() as stripe:
+                await action(make_sessionmaker(engine), stripe, int(message.payload["payment_id"]), the_clock.now())
+        finally:
+            await engine.dispose()
+
+    return apply
+
+
+# --- webhooks: reconciliation -----------------------------------------------------------------------------
+
+
+async def _payment_for(session: AsyncSession, intent_id: str | None, metadata: Any) -> MilestonePayment | None:
+    """By the payment intent id, or (an event that arrives before the outbox stored the id) by our metadata."""
+    payment = None
+    if intent_id:
+        payment = await session.scalar(sa.select(MilestonePayment)
+                                       .where(MilestonePayment.stripe_payment_intent_id == intent_id)
+                                       .execution_options(populate_existing=True))
+    if payment is None and isinstance(metadata, dict) and str(metadata.get("milestone_payment_id", "")).isdigit():
+        payment = await session.scalar(sa.select(MilestonePayment)
+                                       .where(MilestonePayment.id == int(metadata["milestone_payment_id"]))
+                                       .execution_options(populate_existing=True))
+        if payment is not None and intent_id and payment.stripe_payment_intent_id not in (None, intent_id):
+            return None  # another intent of ours: not this payment
+    return payment
+
+
+async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id: str | None, amount: int | None,
+                     now: datetime) -> str:
+    if amount is not None and amount != payment.amount_pence:
+        logger.error("payment intent %s paid %s pence for payment %s of %s pence", intent_id, amount, payment.id,
+                     payment.amount_pence)
+        return "amount_mismatch"
+    moved = (await session.execute(
+        sa.update(PAYMENTS)
+        .where(PAYMENTS.c.id == payment.id, PAYMENTS.c.state.in_(
+            [PaymentState.REQUESTED, PaymentState.AWAITING_PAYMENT, PaymentState.FAILED]))
+        .values(state=PaymentState.PAID, paid_at=now, updated_at=now, last_error=None,
+                stripe_payment_intent_id=sa.func.coalesce(PAYMENTS.c.stripe_payment_intent_id, intent_id)))).rowcount
+    if moved != 1:
+        return "already_applied"
+    await record(session, actor=WEBHOOK_ACTOR, action="milestone_payment.paid", entity_type="milestone_payment",
+                 entity_id=payment.id or 0, now=now,
+                 after={"payment_intent": intent_id, "amount_pence": payment.amount_pence,
+                        "milestone_id": payment.milestone_id})
+    await session.execute(sa.update(MILESTONES).where(MILESTONES.c.id == payment.milestone_id)
+                          .values(state=MilestoneState.PAID))
+    if payment.commitment_id is not None:
+        for line in sorted(payment.fund_split, key=lambda item: int(item["allocation_id"])):
+            await funds.record_payment(session, commitment_id=payment.commitment_id,
+                                       allocation_id=int(line["allocation_id"]), pence=int(line["pence"]),
+                                       actor=WEBHOOK_ACTOR, now=now,
+                                       reason=f"Milestone payment {payment.id} ({intent_id})")
+    return "paid"
+
+
+async def _mark_refunded(session: AsyncSession, payment: MilestonePayment, intent_id: str | None,
+                         now: datetime) -> str:
+    if payment.state in (PaymentState.REQUESTED, PaymentState.AWAITING_PAYMENT, PaymentState.FAILED):
+        # The refund arrived before the success it refunds (Stripe does not promise order): apply both.
+        outcome = await _mark_paid(session, payment, intent_id, None, now)
+        if outcome != "paid":
+            return outcome
+    moved = (await session.execute(
+        sa.update(PAYMENTS)
+        .where(PAYMENTS.c.id == payment.id, PAYMENTS.c.state.in_([PaymentState.PAID, PaymentState.REFUND_REQUESTED]))
+        .values(state=PaymentState.REFUNDED, refunded_at=now, updated_at=now))).rowcount
+    if moved != 1:
+        return "already_applied"
+    reason = payment.refund_reason or "Refunded at Stripe"
+    await record(session, actor=WEBHOOK_ACTOR, action="milestone_payment.refunded", entity_type="milestone_payment",
+                 entity_id=payment.id or 0, now=now, after={"payment_intent": intent_id, "reason": reason})
+    await session.execute(sa.update(MILESTONES).where(MILESTONES.c.id == payment.milestone_id)
+                          .values(state=MilestoneState.REFUNDED))
+    if payment.commitment_id is not None:
+        for line in sorted(payment.fund_split, key=lambda item: int(item["allocation_id"])):
+            await funds.record_refund(session, commitment_id=payment.commitment_id,
+                                      allocation_id=int(line["allocation_id"]), pence=int(line["pence"]),
+                                      reason=f"{reason} (milestone payment {payment.id})", actor=WEBHOOK_ACTOR,
+                                      now=now)
+    return "refunded"
+
+
+async def _mark_failed(session: AsyncSession, payment: MilestonePayment, obj: dict[str, Any], now: datetime) -> str:
+    error = obj.get("last_payment_error") or {}
+    message = str(error.get("message") or "The payment failed") if isinstance(error, dict) else "The payment failed"
+    moved = (await session.execute(
+        sa.update(PAYMENTS)
+        .where(PAYMENTS.c.id == payment.id,
+               PAYMENTS.c.state.in_([PaymentState.REQUESTED, PaymentState.AWAITING_PAYMENT, PaymentState.FAILED]))
+        .values(state=PaymentState.FAILED, last_error=message[:2000], updated_at=now))).rowcount
+    return "failed" if moved else "already_applied"
+
+
+async def handle_event(session: AsyncSession, event: dict[str, Any], now: datetime) -> str:
+    """Apply one verified Stripe event in the caller's transaction (which the caller commits). Returns the
+    outcome: "duplicate" when this event id was stored before (nothing changes), "ignored" for types we do not
+    act on, otherwise what happened."""
+    if await session.get(StripeEvent, event["id"]) is not None:
+        return "duplicate"
+    event_type = event["type"]
+    obj = event["data"]["object"]
+    outcome = "ignored"
+    payment: MilestonePayment | None = None
+    if event_type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+        payment = await _payment_for(session, obj.get("id"), obj.get("metadata"))
+        if payment is None:
+            outcome = "unknown_payment"
+        elif event_type == "payment_intent.succeeded":
+            outcome = await _mark_paid(session, payment, obj.get("id"), obj.get("amount"), now)
+        else:
+            outcome = await _mark_failed(session, payment, obj, now)
+    elif event_type == "charge.refunded":
+        payment = await _payment_for(session, obj.get("payment_intent"), obj.get("metadata"))
+        if payment is None:
+            outcome = "unknown_payment"
+        elif obj.get("amount_refunded") is not None and int(obj["amount_refunded"]) < payment.amount_pence:
+            outcome = "partial_refund_not_supported"
+        else:
+            outcome = await _mark_refunded(session, payment, obj.get("payment_intent"), now)
+    session.add(StripeEvent(id=event["id"], type=event_type[:100], outcome=outcome,
+                            milestone_payment_id=payment.id if payment is not None else None, received_at=now,
+                            payload=event))
+    await session.flush()
+    return outcome

@@ -1,0 +1,157 @@
+"""Public award data on the /api/v1 API (same API keys, rate limits and problem JSON as the catalogue API).
+
+- GET /api/v1/ocds/releases?since=&page=: an OCDS release package, oldest first, 100 releases a page, with
+  `links.next` (and `links.prev`) to page through.
+- GET /api/v1/ocds/records/{ocid}: an OCDS record package with the compiled release (merged with ocdsmerge).
+- GET /api/v1/contracts-register: awarded contracts of £30,000 or more including VAT (RULES C10).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response, Router, get
+from litestar.params import PathParameter, QueryParameter
+
+from catalogue.api import (
+    API_EXCEPTION_HANDLERS,
+    COMMON_RESPONSES,
+    ApiProblem,
+    api_key_required,
+    bad_parameter,
+    reject_unknown_parameters,
+)
+from dps.transparency import ocds, services
+from dps.transparency.register import PAGE_SIZE as REGISTER_PAGE_SIZE
+from dps.transparency.register import RegisterFilters, register_entries
+from dps.web.deps import DbSession
+
+OCDS_MEDIA_TYPE = "application/json"
+_ODS = re.compile(r"^[A-Z0-9]{3,10}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+def parse_since(raw: str | None) -> datetime | None:
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip().replace("Z", "+00:00")
+    try:
+        value = datetime.fromisoformat(text) if "T" in text or " " in text else datetime.combine(
+            date.fromisoformat(text), datetime.min.time())
+    except ValueError:
+        raise bad_parameter("since", "must be a date or date-time like 2026-01-31 or 2026-01-31T09:00:00Z") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_date(name: str, raw: str | None) -> date | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return date.fromisoformat(raw.strip())
+    except ValueError:
+        raise bad_parameter(name, "must be a date like 2026-01-31") from None
+
+
+@get("/ocds/releases", name="api.ocds.releases", summary="OCDS releases", media_type=OCDS_MEDIA_TYPE,
+     description="An OCDS 1.1 release package of every published competition's releases (tender, award, contract, "
+                 "implementation), oldest first, 100 a page. `since` keeps releases dated at or after it; follow "
+                 "`links.next` for the next page. Before a tender deadline nothing about bids is published.",
+     responses=COMMON_RESPONSES, tags=["ocds"])
+async def ocds_releases(
+    request: Request[Any, Any, Any], db_session: DbSession,
+    since: Annotated[str | None, QueryParameter(description="Date or date-time (UTC if no offset)")] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1")] = 1,
+) -> dict[str, Any]:
+    reject_unknown_parameters(request, frozenset({"since", "page"}))
+    settings = request.app.state.settings
+    since_at = parse_since(since)
+    result = await services.releases_page(db_session, settings, since=since_at, page=page)
+    base = f"{settings.base_url}/api/v1/ocds/releases"
+
+    def link(to_page: int) -> str:
+        query = {"since": ocds.iso(since_at)} if since_at else {}
+        return f"{base}?{urlencode({**query, 'page': to_page})}"
+
+    links = {}
+    if result.has_next:
+        links["next"] = link(page + 1)
+    if page > 1:
+        links["prev"] = link(page - 1)
+    package = services.package(result.releases, settings, uri=link(page), published_at=request.app.state.clock.now(),
+                               links=links)
+    return Response(package, media_type=OCDS_MEDIA_TYPE)  # type: ignore[return-value]
+
+
+@get("/ocds/records/{ocid:str}", name="api.ocds.record", summary="OCDS record", media_type=OCDS_MEDIA_TYPE,
+     description="An OCDS record package holding one contracting process: its releases and the compiled release.",
+     responses=COMMON_RESPONSES, tags=["ocds"])
+async def ocds_record(request: Request[Any, Any, Any], db_session: DbSession,
+                      ocid: Annotated[str, PathParameter(description="The ocid, e.g. ocds-dpsnhs-42")]) -> dict[str, Any]:
+    reject_unknown_parameters(request, frozenset())
+    settings = request.app.state.settings
+    record = await services.record(db_session, settings, ocid)
+    if record is None:
+        raise ApiProblem(404, "Not found", "There is no published contracting process with this ocid", "not-found")
+    package = {
+        "uri": f"{settings.base_url}/api/v1/ocds/records/{ocid}", "version": ocds.OCDS_VERSION,
+        "publishedDate": ocds.iso(request.app.state.clock.now()),
+        "publisher": {"name": "NHS Innovation DPS", "uri": settings.base_url},
+        "license": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+        "publicationPolicy": settings.base_url + "/contracts-register",
+        "records": [record],
+    }
+    return Response(package, media_type=OCDS_MEDIA_TYPE)  # type: ignore[return-value]
+
+
+REGISTER_PARAMETERS = frozenset({"q", "buyer", "category", "fund", "awarded_from", "awarded_to", "page"})
+
+
+def register_filters(q: str | None, buyer: str | None, category: str | None, fund: str | None,
+                     awarded_from: str | None, awarded_to: str | None) -> RegisterFilters:
+    buyer_code = (buyer or "").strip().upper()
+    if buyer_code and not _ODS.match(buyer_code):
+        raise bad_parameter("buyer", "must be an ODS code like RJ1")
+    slug = (category or "").strip().lower()
+    if slug and not _SLUG.match(slug):
+        raise bad_parameter("category", "must be a category slug like virtual-wards")
+    fund_raw = (fund or "").strip()
+    if fund_raw and (not fund_raw.isdigit() or len(fund_raw) > 12):
+        raise bad_parameter("fund", "must be a fund id (a whole number)")
+    return RegisterFilters(q=(q or "").strip()[:200], buyer=buyer_code, category=slug,
+                           fund=int(fund_raw) if fund_raw else None,
+                           awarded_from=parse_date("awarded_from", awarded_from),
+                           awarded_to=parse_date("awarded_to", awarded_to))
+
+
+@get("/contracts-register", name="api.contracts_register", summary="Contracts register",
+     media_type="application/json",
+     description="Awarded contracts worth £30,000 or more including VAT: buyer, supplier, category, values in "
+                 "pence, dates and funds. Filters: q (words in title, buyer or supplier), buyer (ODS code), category "
+                 "(slug), fund (id), awarded_from and awarded_to (dates).",
+     responses=COMMON_RESPONSES, tags=["contracts register"])
+async def contracts_register(
+    request: Request[Any, Any, Any], db_session: DbSession,
+    q: Annotated[str | None, QueryParameter(description="Words in the title, buyer or supplier")] = None,
+    buyer: Annotated[str | None, QueryParameter(description="Buyer ODS code")] = None,
+    category: Annotated[str | None, QueryParameter(description="Category slug")] = None,
+    fund: Annotated[str | None, QueryParameter(description="Fund id")] = None,
+    awarded_from: Annotated[str | None, QueryParameter(description="Awarded on or after (YYYY-MM-DD)")] = None,
+    awarded_to: Annotated[str | None, QueryParameter(description="Awarded on or before (YYYY-MM-DD)")] = None,
+    page: Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1")] = 1,
+) -> dict[str, Any]:
+    reject_unknown_parameters(request, REGISTER_PARAMETERS)
+    filters = register_filters(q, buyer, category, fund, awarded_from, awarded_to)
+    entries = await register_entries(db_session, request.app.state.settings.ocid_prefix, filters)
+    start = (page - 1) * REGISTER_PAGE_SIZE
+    return Response({  # type: ignore[return-value]
+        "data": [e.to_json() for e in entries[start:start + REGISTER_PAGE_SIZE]],
+        "meta": {"total": len(entries), "page": page, "page_size": REGISTER_PAGE_SIZE,
+                 "has_more": len(entries) > start + REGISTER_PAGE_SIZE}}, media_type="application/json")
+
+
+transparency_api_router = Router(path="/api/v1", route_handlers=[ocds_releases, ocds_record, contracts_register],
+                                 guards=[api_key_required], exception_handlers=API_EXCEPTION_HANDLERS,
+                                 security=[{"BearerAuth": []}])

@@ -1,0 +1,29 @@
+"""Suppliers' view of their contracts' milestone payments (read only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get
+from litestar.params import FromPath
+from litestar.response import Template
+
+from dps.payments import services
+from dps.web.auth import current_user, supplier_only
+from dps.web.deps import DbSession
+
+
+@get("/", name="supplier.contracts")
+async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+    contracts = await services.contracts_for_supplier(db_session, current_user(request))
+    return Template("supplier/payments/index.html", context={"contracts": contracts})
+
+
+@get("/{contract_id:int}", name="supplier.contracts.show")
+async def show(request: Request[Any, Any, Any], db_session: DbSession, contract_id: FromPath[int]) -> Template:
+    contract = await services.contract_for_supplier(db_session, current_user(request), contract_id)
+    rows = await services.milestones_with_payments(db_session, contract.id or 0)
+    return Template("supplier/payments/contract.html", context={"contract": contract, "rows": rows})
+
+
+supplier_payments_router = Router(path="/supplier/contracts", route_handlers=[index, show], guards=[supplier_only])
