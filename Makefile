@@ -6,7 +6,7 @@ NHSUK := node_modules/nhsuk-frontend/dist/nhsuk
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test assets db clean
+.PHONY: install run test bench assets db browser clean
 
 install: $(VENV)/.installed static/assets/.built db
 
@@ -35,8 +35,18 @@ run: install
 	$(BIN)/dps seed-demo --if-empty
 	$(BIN)/dps serve --host $(HOST) --port $(PORT)
 
-test: install
+# Debian's chromium drives the browser journeys (Playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Benchmarks: never part of `make test`. wrk is the HTTP load generator.
+bench: install
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules static/assets var
