@@ -12,11 +12,11 @@ from litestar.response import Redirect, Template
 from dps.admission import services
 from dps.admission.questionnaire import SECTIONS, assurance_expiries
 from dps.admission.rules import MembershipEvent
-from dps.errors import NotFound, ValidationFailed
+from dps.errors import NotFound
 from dps.web.auth import authority_admin_only, authority_only, current_user, memberships_in
 from dps.identity.models import OrganisationKind
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import FormErrors, read_form, run_form_command
 
 
 @get("/", name="authority.home")
@@ -56,15 +56,10 @@ async def show(request: Request[Any, Any, Any], db_session: DbSession, applicati
 
 async def _run_form(request: Request[Any, Any, Any], db_session: Any, application_id: FromPath[int], action: Any) -> Any:
     """Run a form's command; a validation error re-renders the page with the message and what was typed."""
-    form = await read_form(request)
-    try:
-        await action(form)
-    except ValidationFailed as error:
-        await db_session.rollback()
-        errors = FormErrors()
-        errors.add(error.field or "form", str(error))
-        return await _application_page(request, db_session, application_id, errors, form, status_code=400)
-    return Redirect(f"/authority/applications/{application_id}", status_code=303)
+    return await run_form_command(
+        request, db_session, action, redirect=f"/authority/applications/{application_id}",
+        on_error=lambda errors, form: _application_page(request, db_session, application_id, errors, form,
+                                                        status_code=400))
 
 
 @post("/applications/{application_id:int}/sections/{section_key:str}", name="authority.application.evaluate")

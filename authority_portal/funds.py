@@ -20,13 +20,7 @@ from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.rules import BuyerType
 from dps.web.auth import authority_admin_only, current_user
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
-
-
-def _errors(error: ValidationFailed) -> FormErrors:
-    errors = FormErrors()
-    errors.add(error.field or "form", str(error))
-    return errors
+from dps.web.forms import FormErrors, errors_from, read_form, run_form_command
 
 
 @get("/", name="authority.funds")
@@ -68,7 +62,7 @@ async def create_fund(request: Request[Any, Any, Any], db_session: DbSession) ->
         await db_session.rollback()
         values = {**form, "eligible_category_ids": [str(v) for v in category_ids],
                   "eligible_buyer_types": [str(v) for v in buyer_types]}
-        return await _fund_form(db_session, _errors(error), values, status_code=400)
+        return await _fund_form(db_session, errors_from(error), values, status_code=400)
     return Redirect(f"/authority/funds/{fund.id}", status_code=303)
 
 
@@ -100,14 +94,11 @@ async def fund_page(request: Request[Any, Any, Any], db_session: DbSession, fund
 
 @post("/{fund_id:int}/allocations", name="authority.fund.allocate")
 async def allocate(request: Request[Any, Any, Any], db_session: DbSession, fund_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
-        await commands.allocate_from_form(db_session, current_user(request), fund_id, form,
-                                          now=request.app.state.clock.now())
-    except ValidationFailed as error:
-        await db_session.rollback()
-        return await _fund_page(request, db_session, fund_id, _errors(error), form, status_code=400)
-    return Redirect(f"/authority/funds/{fund_id}", status_code=303)
+    return await run_form_command(
+        request, db_session, lambda form: commands.allocate_from_form(
+            db_session, current_user(request), fund_id, form, now=request.app.state.clock.now()),
+        on_error=lambda errors, form: _fund_page(request, db_session, fund_id, errors, form, status_code=400),
+        redirect=f"/authority/funds/{fund_id}")
 
 
 async def _allocation_page(db_session: Any, allocation_id: int, errors: FormErrors | None = None,
@@ -128,14 +119,12 @@ async def allocation(db_session: DbSession, allocation_id: FromPath[int]) -> Tem
 
 @post("/allocations/{allocation_id:int}/adjust", name="authority.funds.allocation.adjust")
 async def adjust(request: Request[Any, Any, Any], db_session: DbSession, allocation_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
-        await commands.adjust_from_form(db_session, current_user(request), allocation_id, form,
-                                        now=request.app.state.clock.now(), as_authority=True)
-    except ValidationFailed as error:
-        await db_session.rollback()
-        return await _allocation_page(db_session, allocation_id, _errors(error), form, status_code=400)
-    return Redirect(f"/authority/funds/allocations/{allocation_id}", status_code=303)
+    return await run_form_command(
+        request, db_session, lambda form: commands.adjust_from_form(
+            db_session, current_user(request), allocation_id, form, now=request.app.state.clock.now(),
+            as_authority=True),
+        on_error=lambda errors, form: _allocation_page(db_session, allocation_id, errors, form, status_code=400),
+        redirect=f"/authority/funds/allocations/{allocation_id}")
 
 
 authority_funds_router = Router(

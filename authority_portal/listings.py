@@ -15,7 +15,7 @@ from dps.errors import ValidationFailed
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import authority_admin_only, authority_only, current_user
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import FormErrors, errors_from, read_form, run_form_command
 from supplier_portal.listings import evidence_file
 
 
@@ -66,16 +66,11 @@ async def listing_document(request: Request[Any, Any, Any], db_session: DbSessio
 
 @post("/listings/{listing_id:int}/unpublish", name="authority.listing.unpublish", guards=[authority_admin_only])
 async def unpublish(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
-        await services.unpublish_listing(db_session, current_user(request), listing_id, form.get("reason", ""),
-                                         request.app.state.clock.now())
-    except ValidationFailed as error:
-        await db_session.rollback()
-        errors = FormErrors()
-        errors.add(error.field or "reason", str(error))
-        return await _listing_page(request, db_session, listing_id, errors, form, status_code=400)
-    return Redirect(f"/authority/listings/{listing_id}", status_code=303)
+    return await run_form_command(
+        request, db_session, lambda form: services.unpublish_listing(
+            db_session, current_user(request), listing_id, form.get("reason", ""), request.app.state.clock.now()),
+        on_error=lambda errors, form: _listing_page(request, db_session, listing_id, errors, form, status_code=400),
+        redirect=f"/authority/listings/{listing_id}", default_field="reason")
 
 
 async def _keys_page(db_session: Any, *, errors: FormErrors | None = None, values: dict[str, str] | None = None,
@@ -103,9 +98,7 @@ async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession)
                                                     rate_limit_per_minute=int(limit_raw))
     except ValidationFailed as error:
         await db_session.rollback()
-        errors = FormErrors()
-        errors.add(error.field or "name", str(error))
-        return await _keys_page(db_session, errors=errors, values=form, status_code=400)
+        return await _keys_page(db_session, errors=errors_from(error, "name"), values=form, status_code=400)
     # The key is shown this once; only its hash is kept. The page must not be cached.
     page = await _keys_page(db_session, new_key=(key, secret))
     page.headers["Cache-Control"] = "no-store"

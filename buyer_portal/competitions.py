@@ -40,7 +40,7 @@ from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, requires_role
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import FormErrors, run_form_command
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 evaluator_role_only = requires_role(OrganisationKind.BUYER, Role.EVALUATOR)
@@ -168,14 +168,9 @@ async def _run(request: Request[Any, Any, Any], db_session: Any, competition_id:
                action: Callable[[dict[str, str]], Awaitable[Any]], *, page: Page = _show_page,
                redirect: str | None = None) -> Any:
     """Run one command; a validation error re-renders `page` with the message and what was typed."""
-    form = await read_form(request)
-    try:
-        await action(form)
-    except ValidationFailed as error:
-        await db_session.rollback()
-        return await page(request, db_session, competition_id, _errors({error.field or "form": str(error)}), form,
-                          status_code=400)
-    return Redirect(redirect or _base(competition_id), status_code=303)
+    return await run_form_command(
+        request, db_session, action, redirect=redirect or _base(competition_id),
+        on_error=lambda errors, form: page(request, db_session, competition_id, errors, form, status_code=400))
 
 
 @post("/{competition_id:int}/publish", name="buyer.competitions.publish", guards=[buyer_role_only])

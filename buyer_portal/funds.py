@@ -22,7 +22,7 @@ from dps.funds.models import CommitmentState
 from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.web.auth import current_user, requires_role
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import FormErrors, errors_from, read_form, run_form_command
 
 fund_manager_only = requires_role(OrganisationKind.BUYER, Role.FUND_MANAGER)
 
@@ -96,20 +96,12 @@ async def allocation(request: Request[Any, Any, Any], db_session: DbSession, all
 
 @post("/allocations/{allocation_id:int}/adjust", name="funds.allocation.adjust")
 async def adjust(request: Request[Any, Any, Any], db_session: DbSession, allocation_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
-        await commands.adjust_from_form(db_session, current_user(request), allocation_id, form,
-                                        now=request.app.state.clock.now())
-    except ValidationFailed as error:
-        await db_session.rollback()
-        return await _allocation_page(request, db_session, allocation_id, _errors(error), form, status_code=400)
-    return Redirect(f"/buyer/funds/allocations/{allocation_id}", status_code=303)
-
-
-def _errors(error: ValidationFailed, prefix: str = "") -> FormErrors:
-    errors = FormErrors()
-    errors.add(prefix + (error.field or "form"), str(error))
-    return errors
+    return await run_form_command(
+        request, db_session, lambda form: commands.adjust_from_form(
+            db_session, current_user(request), allocation_id, form, now=request.app.state.clock.now()),
+        on_error=lambda errors, form: _allocation_page(request, db_session, allocation_id, errors, form,
+                                                       status_code=400),
+        redirect=f"/buyer/funds/allocations/{allocation_id}")
 
 
 # --- commitments ------------------------------------------------------------------------------------------
@@ -152,7 +144,7 @@ async def create_commitment(request: Request[Any, Any, Any], db_session: DbSessi
                                                                       now=request.app.state.clock.now())
     except ValidationFailed as error:
         await db_session.rollback()
-        return await _commitment_form(request, db_session, _errors(error), form, status_code=400)
+        return await _commitment_form(request, db_session, errors_from(error), form, status_code=400)
     return Redirect(f"/buyer/funds/commitments/{commitment.id}", status_code=303)
 
 
@@ -190,7 +182,7 @@ async def _line_action(request: Request[Any, Any, Any], db_session: Any, commitm
         await db_session.rollback()
         prefix = f"{action}-{allocation_id}-" if allocation_id else f"{action}-"
         values = {prefix + key: value for key, value in form.items()}
-        return await _commitment_page(request, db_session, commitment_id, _errors(error, prefix), values,
+        return await _commitment_page(request, db_session, commitment_id, errors_from(error, prefix=prefix), values,
                                       status_code=400)
     return Redirect(f"/buyer/funds/commitments/{commitment_id}", status_code=303)
 

@@ -9,10 +9,9 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from catalogue import services
-from dps.errors import ValidationFailed
 from dps.web.auth import buyer_portal_only, current_user
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import FormErrors, run_form_command
 
 
 async def _page(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,
@@ -28,16 +27,12 @@ async def saved_searches(request: Request[Any, Any, Any], db_session: DbSession)
 
 @post("/saved-searches", name="buyer.saved_searches.create")
 async def save(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
-    form = await read_form(request)
-    try:
-        await services.save_search(db_session, current_user(request), name=form.get("name", ""),
-                                   query_string=form.get("query_string", ""), now=request.app.state.clock.now())
-    except ValidationFailed as error:
-        await db_session.rollback()
-        errors = FormErrors()
-        errors.add(error.field or "name", str(error))
-        return await _page(request, db_session, errors, status_code=400)
-    return Redirect("/buyer/saved-searches", status_code=303)
+    return await run_form_command(
+        request, db_session, lambda form: services.save_search(
+            db_session, current_user(request), name=form.get("name", ""), query_string=form.get("query_string", ""),
+            now=request.app.state.clock.now()),
+        on_error=lambda errors, form: _page(request, db_session, errors, status_code=400),
+        redirect="/buyer/saved-searches", default_field="name")
 
 
 @post("/saved-searches/{saved_id:int}/delete", name="buyer.saved_searches.delete")

@@ -13,11 +13,10 @@ from litestar.response import Redirect, Template
 from dps.competitions import services
 from dps.competitions.forms import parse_bid_form
 from dps.competitions.rules import count_words, questions_of
-from dps.errors import ValidationFailed
 from dps.identity.profile import pounds_for_form
 from dps.web.auth import current_user, supplier_only
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import FormErrors, read_form, run_form_command
 
 
 def _now(request: Request[Any, Any, Any]) -> Any:
@@ -46,16 +45,11 @@ async def show(request: Request[Any, Any, Any], db_session: DbSession, competiti
 
 @post("/{competition_id:int}/questions", name="supplier.competitions.ask")
 async def ask(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
-        await services.ask_question(db_session, current_user(request), competition_id, form.get("question", ""),
-                                    _now(request))
-    except ValidationFailed as error:
-        await db_session.rollback()
-        errors = FormErrors()
-        errors.add(error.field or "question", str(error))
-        return await _show_page(request, db_session, competition_id, errors, form, status_code=400)
-    return Redirect(f"/supplier/competitions/{competition_id}#questions", status_code=303)
+    return await run_form_command(
+        request, db_session, lambda form: services.ask_question(
+            db_session, current_user(request), competition_id, form.get("question", ""), _now(request)),
+        on_error=lambda errors, form: _show_page(request, db_session, competition_id, errors, form, status_code=400),
+        redirect=f"/supplier/competitions/{competition_id}#questions", default_field="question")
 
 
 async def _bid_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,

@@ -6,13 +6,12 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.admission import refresh
-from dps.errors import ValidationFailed
 from dps.web.auth import current_user, supplier_only
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import FormErrors, run_form_command
 
 
 async def _page(request: Request[Any, Any, Any], db_session: Any, response_id: int, errors: FormErrors | None = None,
@@ -33,17 +32,12 @@ async def refresh_form(request: Request[Any, Any, Any], db_session: DbSession, r
 
 @post("/refresh/{response_id:int}", name="supplier.refresh.answer")
 async def refresh_answer(request: Request[Any, Any, Any], db_session: DbSession, response_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
-        await refresh.respond_to_refresh(db_session, current_user(request), response_id,
-                                         confirmed=form.get("confirmed") == "yes", changes=form.get("changes", ""),
-                                         now=request.app.state.clock.now())
-    except ValidationFailed as error:
-        await db_session.rollback()
-        errors = FormErrors()
-        errors.add(error.field or "confirmed", str(error))
-        return await _page(request, db_session, response_id, errors, form, status_code=400)
-    return Redirect("/supplier", status_code=303)
+    return await run_form_command(
+        request, db_session, lambda form: refresh.respond_to_refresh(
+            db_session, current_user(request), response_id, confirmed=form.get("confirmed") == "yes",
+            changes=form.get("changes", ""), now=request.app.state.clock.now()),
+        on_error=lambda errors, form: _page(request, db_session, response_id, errors, form, status_code=400),
+        redirect="/supplier", default_field="confirmed")
 
 
 supplier_refresh_router = Router(path="/supplier", route_handlers=[refresh_form, refresh_answer],

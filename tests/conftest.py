@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -25,6 +26,12 @@ from dps.db import make_engine, make_sessionmaker, metadata
 from dps.identity.passwords import Passwords
 from dps.reference import load_reference_data
 from dps.settings import Settings
+
+# Property tests judge results, not speed: a loaded CI machine must not fail them on a timing deadline, and CI
+# explores the same examples every run.
+hypothesis_settings.register_profile("suite", deadline=None, print_blob=True)
+hypothesis_settings.register_profile("ci", parent=hypothesis_settings.get_profile("suite"), derandomize=True)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
 
 
 def _postgres_admin_url() -> str | None:
