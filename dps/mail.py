@@ -24,6 +24,15 @@ async def queue_email(
                          payload={"to": to, "subject": subject, "body": body}, now=now)
 
 
+# Services queue emails without knowing the service's public address; the sender puts it in front of each link.
+SITE_ADDRESS = "{dps-site-address}"
+
+
+def page_link(path: str) -> str:
+    """A full link to one of our pages, for an email body queued by a service ("/supplier/competitions/4")."""
+    return SITE_ADDRESS + path
+
+
 def build_message(settings: Settings, payload: dict[str, str], message_id: int) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
@@ -31,7 +40,7 @@ def build_message(settings: Settings, payload: dict[str, str], message_id: int) 
     message["Subject"] = payload["subject"]
     host = urlsplit(settings.base_url).hostname or "localhost"
     message["Message-ID"] = f"<outbox-{message_id}@{host}>"  # the same id on a retry lets mail systems de-duplicate
-    message.set_content(payload["body"])
+    message.set_content(payload["body"].replace(SITE_ADDRESS, settings.base_url))
     return message
 
 

@@ -82,7 +82,7 @@ from dps.errors import Conflict, DomainError, NotFound, ValidationFailed
 from dps.formatting import format_london, format_pence
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.services import SignedInUser
-from dps.mail import queue_email
+from dps.mail import page_link, queue_email
 
 CLOCK = Actor.system("clock")
 NO_CONFLICT, CONFLICT = "none", "conflict"
@@ -396,7 +396,8 @@ async def publish(session: AsyncSession, user: SignedInUser, competition_id: int
             f"{category.name}: {competition.title}.\n\n"
             f"Clarification questions by {format_london(competition.clarification_deadline)}.\n"
             f"Bids by {format_london(competition.tender_deadline)} (bids after the deadline are refused).\n\n"
-            f"Read the requirement and bid in the supplier portal: /supplier/competitions/{competition.id}")
+            "Read the requirement and bid in the supplier portal: "
+            + page_link(f"/supplier/competitions/{competition.id}"))
     await session.commit()
     return competition
 
@@ -501,7 +502,7 @@ async def _email_invited(session: AsyncSession, competition: Competition, now: d
                          body: str) -> None:
     for organisation_id in await invited_organisation_ids(session, competition.id or 0):
         await email_organisation(session, organisation_id, now, f"competition:{competition.id}:{key}", subject,
-                                 body + f"\n\n/supplier/competitions/{competition.id}")
+                                 body + "\n\n" + page_link(f"/supplier/competitions/{competition.id}"))
 
 
 async def _email_buyers(session: AsyncSession, competition: Competition, now: datetime, key: str, subject: str,
@@ -511,7 +512,8 @@ async def _email_buyers(session: AsyncSession, competition: Competition, now: da
         .where(Membership.organisation_id == competition.buyer_organisation_id, Membership.role == Role.BUYER,
                User.is_active.is_(True)).distinct())).all()
     for email in emails:
-        await queue_email(session, to=email, subject=subject, body=body + f"\n\n/buyer/competitions/{competition.id}",
+        await queue_email(session, to=email, subject=subject,
+                          body=body + "\n\n" + page_link(f"/buyer/competitions/{competition.id}"),
                           dedupe_key=f"competition:{competition.id}:{key}:{email}", now=now)
 
 
@@ -666,7 +668,7 @@ async def start_evaluation(session: AsyncSession, user: SignedInUser, competitio
     for email in evaluators:
         await queue_email(session, to=email, subject=f"Evaluation open: {competition.title}",
                           body=f"You are an evaluator of {competition.title}. Declare any conflict of interest, then "
-                               f"score each answer: /buyer/competitions/{competition.id}/evaluation",
+                               f"score each answer: {page_link(f'/buyer/competitions/{competition.id}/evaluation')}",
                           dedupe_key=f"competition:{competition.id}:evaluation:{email}", now=now)
     await session.commit()
     return competition
@@ -1010,7 +1012,7 @@ async def start_standstill(session: AsyncSession, user: SignedInUser, competitio
         letter.body, letter.sent_at = letter_body(letter, competition), now
         await email_organisation(session, letter.organisation_id, now, f"competition:{competition.id}:outcome",
                                  f"Outcome: {competition.title}",
-                                 letter.body + f"\n\n/supplier/competitions/{competition.id}")
+                                 letter.body + "\n\n" + page_link(f"/supplier/competitions/{competition.id}"))
     winner = await session.get(Bid, competition.winning_bid_id)
     assert winner is not None
     value_incl_vat = (winner.price_pence or 0) + (winner.vat_pence or 0)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from dps.db import make_engine, make_sessionmaker
-from dps.mail import queue_email
+from dps.mail import page_link, queue_email
 from dps.outbox.consumers import outbox_consumers
 from dps.outbox.models import OutboxMessage
 from dps.outbox.worker import OutboxWorker, retry_delay
@@ -35,6 +35,20 @@ async def test_a_committed_email_is_sent_once(db, settings, clock, smtp_server):
     assert sent["To"] == "ann@acme.example"
     assert sent["Subject"] == "Welcome"
     assert sent.get_content().strip() == "Hello Ann"
+
+
+async def test_a_link_queued_by_a_service_arrives_as_a_full_address(db, settings, clock, smtp_server):
+    """Services do not know the public address; the reader must still get a link a mail client can open."""
+    await queue_email(db, to="ann@acme.example", subject="Invitation",
+                      body="Bid here: " + page_link("/supplier/competitions/7"), dedupe_key="invite:7", now=clock.now())
+    await db.commit()
+    worker, engine = worker_for(settings, clock)
+
+    await worker.drain_all()
+    await engine.dispose()
+
+    assert smtp_server.messages[0].get_content().strip() == f"Bid here: {settings.base_url}/supplier/competitions/7"
+    assert settings.base_url.startswith("http")
 
 
 async def test_an_email_in_a_rolled_back_transaction_never_leaves(db, settings, clock, smtp_server):
