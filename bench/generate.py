@@ -1,172 +1,342 @@
-"""Generate a realistic catalogue for benchmarks: N published listings from admitted suppliers, written straight
-into a fresh SQLite database (migrated by Alembic), with a fixed seed so every run builds the same data.
+"""Fill a fresh database with a realistic marketplace for benchmarks; the same seed gives the same data.
 
-    .venv/bin/python -m bench.generate --listings 100000 --var-dir var/bench
+    .venv/bin/python -m bench.generate --listings 100000 --suppliers 5000 --seed 1
+    .venv/bin/python -m bench.generate --listings 2000 --database-url postgresql://postgres@127.0.0.1/dps_bench_x
+
+How it is written:
+- the schema and reference data (regions, ICBs, agreements, categories) by the product's migrations;
+- organisations, users, memberships, applications and admissions (every state), listings and their first
+  published version in batches through SQLAlchemy Core on the product's tables (the bulk path);
+- funds and allocations, competitions in every state, awards with fund commitments, milestone payments and
+  Stripe's payment events through the product's services, as the pages and the webhook would make them;
+- the search index by the product's own rebuild (`dps reindex`); `bench.index` times it.
+Audit events and changes-feed rows are written only by the services: the bulk rows have none.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import hashlib
 import json
 import random
-import sqlite3
 import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
+from typing import Any
 
-from catalogue.rules import CARE_SETTINGS, PRICING_MODELS
-from dps.reference import INTEGRATED_CARE_BOARDS
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-SEED = 20260105
-PREFIXES = ("Car", "Neo", "Vita", "Medi", "Puls", "Clar", "Nova", "Aero", "Lumi", "Sano", "Cura", "Theta", "Axi",
-            "Hali", "Opti", "Quanti", "Sere", "Tri", "Veri", "Zen")
-SUFFIXES = ("flow", "sense", "scope", "care", "link", "path", "view", "guard", "wave", "mind", "track", "cue",
-            "dose", "beat", "lens", "vue", "gen", "sight", "well", "ward")
-PRODUCTS = ("wearable ECG patch", "remote monitoring platform", "virtual ward service", "AI triage assistant",
-            "digital stethoscope", "home blood pressure kit", "sepsis early warning system", "diabetic foot scanner",
-            "falls prevention sensor", "pulse oximetry app", "digital CBT programme", "wound imaging app",
-            "antibacterial sutures", "catheter securement device", "colonoscopy cuff", "drone sample delivery",
-            "stroke detection software", "retinal screening AI", "spirometry app", "medication adherence app",
-            "chest X-ray triage AI", "digital pathology scanner", "3D surgical planning tool", "COPD self-management app",
-            "heart failure telemonitoring", "asthma inhaler tracker", "dementia support app", "maternity monitoring app",
-            "kidney home test", "atrial fibrillation screening device")
-CONDITIONS = ("atrial fibrillation", "heart failure", "hypertension", "type 2 diabetes", "COPD", "asthma", "stroke",
-              "sepsis", "chronic kidney disease", "depression", "anxiety", "dementia", "bowel cancer", "lung cancer",
-              "diabetic retinopathy", "pressure ulcers", "surgical site infection", "falls", "frailty",
-              "coronary artery disease", "obesity", "pregnancy complications", "osteoarthritis", "back pain")
-BENEFITS = ("reduces avoidable admissions", "frees clinician time", "shortens length of stay",
-            "improves early detection", "cuts outpatient follow-up appointments", "supports patients at home",
-            "lowers infection rates", "speeds up diagnosis", "improves medicines optimisation",
-            "reduces waiting lists", "gives clinicians a real-time dashboard", "integrates with the GP record")
-SENTENCES = (
-    "The {product} helps teams caring for people with {condition} and {benefit}.",
-    "Clinicians review alerts from the {product} on a secure dashboard, which {benefit}.",
-    "In a pilot across {n} sites, the service {benefit} for patients with {condition}.",
-    "Patients use the {product} at home; data flows to the care team through NHS login and FHIR interfaces.",
-    "It was evaluated with an NHS trust and an academic health science network, showing it {benefit}.",
-    "Designed with patients living with {condition}, it meets accessibility standards and {benefit}.",
-    "The supplier provides training, 24/7 support and an implementation team for integrated care boards.",
-    "Evidence includes a real-world evaluation of {n},000 patients and a health economic model.",
+from bench import lifecycle, rows
+from bench.vocabulary import Vocabulary
+from bench.database import (
+    DEFAULT_WORK_DIR,
+    Target,
+    create_postgres_database,
+    database_name,
+    fresh_sqlite,
+    with_database,
 )
-DEVICE_CLASSES = ("not_a_device", "class_i", "class_iia", "class_iib", "class_iii", "ivd_self_test")
-DSPT = ("standards_exceeded", "standards_met", "approaching_standards", "not_met")
+
+console = Console()
+DEFAULT_AS_OF = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+BATCH = 1000
+# Tables the bulk path writes, in foreign-key order.
+BULK_TABLES = ("organisation", "user_account", "membership", "application", "admission")
+# Columns the product fills with random values on purpose (sealed-bid tokens); left out of the fingerprint.
+RANDOM_BY_DESIGN = {"bid": {"sealed_steps"}}
+UNFINGERPRINTED_TABLES = {"audit_event", "audit_chain_head", "alembic_version"}
 
 
-def _assurance(rng: random.Random, today: datetime) -> dict:
-    digital = rng.random() < 0.7
-    parts = ("c1_clinical_safety", "c2_data_protection", "c3_technical_security", "c4_interoperability",
-             "d_usability_accessibility")
-    dtac = {"applies": "yes", "version": "2024", **{p: rng.choice(("passed", "passed", "passed", "in_progress"))
-                                                   for p in parts}} if digital else {"applies": "no"}
-    device_class = rng.choice(DEVICE_CLASSES)
-    device = {"device_class": device_class}
-    if device_class != "not_a_device":
-        expiry = today + timedelta(days=rng.randint(-60, 1200))
-        device.update({"mark": rng.choice(("ukca", "ce", "ukni")), "mhra_reference": f"MHRA-{rng.randint(1000, 9999)}",
-                       "certificate_expiry": expiry.date().isoformat()})
-        if device["mark"] == "ce":
-            device["ce_basis"] = rng.choice(("mdd", "eu_mdr"))
-    cyber_expiry = (today + timedelta(days=rng.randint(-30, 365))).date().isoformat()
-    return {
-        "dtac": dtac,
-        "dspt": {"applies": "yes", "year": rng.choice(("2025/26", "2026/27")), "status": rng.choice(DSPT)}
-        if digital else {"applies": "no"},
-        "cyber_essentials": {"level": "cyber_essentials_plus", "certificate_number": "CE", "expiry": cyber_expiry},
-        "medical_device": device,
-        "nice": {"esf_tier": rng.choice(("a", "b", "c", "not_applicable")),
-                 "guidance": [f"MTG{rng.randint(1, 90)}"] if rng.random() < 0.2 else [],
-                 "mtfm": "yes" if rng.random() < 0.1 else "no"},
-        "supply_chain": {"carbon_reduction_plan": rng.choice(("pass", "fail", "not_assessed")),
-                         "modern_slavery": "yes", "net_zero": "yes"},
-    }
+@dataclass(frozen=True)
+class Sizes:
+    listings: int
+    suppliers: int
+    competitions: int
+
+    @property
+    def trusts(self) -> int:
+        return max(12, min(240, self.suppliers // 20))
 
 
-def listing_rows(count: int, supplier_ids: list[int], category_ids: list[int], user_id: int, seed: int = SEED):
-    rng = random.Random(seed)
-    today = datetime(2026, 1, 5, tzinfo=UTC)
-    icbs = [code for code, _, _ in INTEGRATED_CARE_BOARDS]
-    settings = [value for value, _ in CARE_SETTINGS]
-    for number in range(count):
-        product = rng.choice(PRODUCTS)
-        condition = rng.choice(CONDITIONS)
-        name = f"{rng.choice(PREFIXES)}{rng.choice(SUFFIXES)} {product}"
-        summary = f"A {product} for people with {condition} that {rng.choice(BENEFITS)}."
-        sentences = [rng.choice(SENTENCES).format(product=product, condition=rng.choice((condition, rng.choice(CONDITIONS))),
-                                                  benefit=rng.choice(BENEFITS), n=rng.randint(2, 40))
-                     for _ in range(rng.randint(4, 8))]
-        published = today - timedelta(minutes=count - number)
-        stamp = published.strftime("%Y-%m-%d %H:%M:%S.%f")
-        pricing = rng.choice(PRICING_MODELS)[0]
-        yield {
-            "organisation_id": rng.choice(supplier_ids), "category_id": rng.choice(category_ids), "state": "published",
-            "name": name[:120], "summary": summary[:300], "description": " ".join(sentences),
-            "care_settings": json.dumps(rng.sample(settings, rng.randint(1, 3))),
-            "clinical_areas": json.dumps([condition, rng.choice(CONDITIONS)]),
-            "icbs_using": json.dumps(rng.sample(icbs, rng.choice((0, 0, 1, 2, 3)))),
-            "trusts_using": json.dumps([]), "pricing_model": pricing,
-            "indicative_price_pence": None if pricing == "on-request" else rng.randint(500, 5_000_000),
-            "assurance": json.dumps(_assurance(rng, today)), "version": 1, "index_version": 1, "in_search": 1,
-            "created_by_user_id": user_id, "created_at": stamp, "updated_at": stamp, "first_published_at": stamp,
-            "published_at": stamp,
-        }
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, transient=False)
 
 
-def generate(var_dir: Path, listings: int, suppliers: int) -> Path:
+def batches(items: Iterable[Any], size: int = BATCH) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def prepare(target: Target, as_of: datetime) -> None:
+    """A fresh, migrated database with the reference data, dated at the as-of instant."""
     from dps.migrate import upgrade_database
-    from dps.settings import Settings
 
-    var_dir.mkdir(parents=True, exist_ok=True)
-    database = var_dir / "dps.db"
-    for path in (database, var_dir / "dps.db-wal", var_dir / "dps.db-shm"):
-        path.unlink(missing_ok=True)
-    settings = Settings.from_env({"DPS_VAR_DIR": str(var_dir), "DPS_ENV": "development"})
-    upgrade_database(settings)
-    rng = random.Random(SEED)
-    connection = sqlite3.connect(database)
-    now = "2026-01-05 09:00:00.000000"
-    with connection:
-        cursor = connection.execute(
-            "INSERT INTO user_account (email, full_name, password_hash, is_active, created_at) VALUES (?, ?, ?, 1, ?)",
-            ("bench@supplier.example", "Bench", "!", now))
-        user_id = cursor.lastrowid
-        category_ids = [row[0] for row in connection.execute("SELECT id FROM category")]
-        supplier_ids = []
-        for number in range(suppliers):
-            cursor = connection.execute(
-                "INSERT INTO organisation (kind, name, companies_house_number, headcount, turnover_pence, "
-                "balance_sheet_pence, created_at) VALUES ('supplier', ?, ?, ?, ?, ?, ?)",
-                (f"{rng.choice(PREFIXES)}{rng.choice(SUFFIXES)} Health Ltd {number}", f"{20000000 + number:08d}",
-                 rng.choice((8, 30, 120, 400)), rng.randint(1, 80) * 100_000_000, rng.randint(1, 60) * 100_000_000, now))
-            supplier_ids.append(cursor.lastrowid)
-            for category_id in category_ids:
-                application = connection.execute(
-                    "INSERT INTO application (organisation_id, category_id, state, answers, created_by_user_id, "
-                    "created_at, updated_at) VALUES (?, ?, 'admitted', '{}', ?, ?, ?)",
-                    (supplier_ids[-1], category_id, user_id, now, now)).lastrowid
-                connection.execute(
-                    "INSERT INTO admission (organisation_id, category_id, application_id, state, admitted_at, "
-                    "state_changed_at) VALUES (?, ?, ?, 'active', ?, ?)",
-                    (supplier_ids[-1], category_id, application, now, now))
-        rows = listing_rows(listings, supplier_ids, category_ids, user_id)
-        first = next(rows)
-        columns = list(first)
-        sql = f"INSERT INTO listing ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        connection.execute(sql, [first[c] for c in columns])
-        connection.executemany(sql, ([row[c] for c in columns] for row in rows))
-    connection.close()
-    return database
+    if target.is_sqlite:
+        fresh_sqlite(target)
+    upgrade_database(target.settings())
+    asyncio.run(_date_reference_rows(target, as_of))
+
+
+async def _date_reference_rows(target: Target, as_of: datetime) -> None:
+    """Reference data is stamped with the time of migration; the generator's data is stamped from the as-of
+    instant, so a second run gives identical rows."""
+    from dps.db import make_engine
+    from dps.identity.models import Organisation
+
+    engine = make_engine(target.settings().database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.update(Organisation.__table__).values(created_at=as_of - timedelta(days=900)))
+    finally:
+        await engine.dispose()
+
+
+async def read_reference(connection: Any) -> rows.Reference:
+    from dps.models import Admission, Application, Category, ListingVersion, Membership, Organisation, User
+    from dps.models import Listing
+
+    categories = dict((await connection.execute(sa.select(Category.slug, Category.id))).all())
+    icbs = dict((await connection.execute(sa.select(Organisation.ods_code, Organisation.id)
+                                          .where(Organisation.buyer_type == "icb"))).all())
+    authority = await connection.scalar(sa.select(Organisation.id).where(Organisation.kind == "authority"))
+    next_ids = {}
+    for model in (Organisation, User, Membership, Application, Admission, Listing, ListingVersion):
+        table = model.__table__
+        next_ids[table.name] = int(await connection.scalar(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))))\
+            + 1
+    return rows.Reference(categories, icbs, int(authority), next_ids)
+
+
+async def _insert(connection: Any, table: sa.Table, batch: list[dict[str, Any]]) -> None:
+    """One executemany: every row must name the same columns, so missing ones are NULL."""
+    if batch:
+        columns = list(dict.fromkeys(key for row in batch for key in row))
+        await connection.execute(table.insert(), [{column: row.get(column) for column in columns} for row in batch])
+
+
+async def _reset_sequences(connection: Any, tables: Iterable[str]) -> None:
+    """PostgreSQL: rows inserted with explicit ids leave the id sequence behind; move it past them."""
+    if connection.dialect.name != "postgresql":
+        return
+    for name in tables:
+        await connection.execute(sa.text(
+            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), coalesce((SELECT max(id) FROM {name}), 0) + 1, "
+            "false)"))
+
+
+async def write_bulk(target: Target, sizes: Sizes, seed: int, as_of: datetime) -> tuple[rows.Population,
+                                                                                         rows.Reference, int]:
+    """The people and the catalogue, in batches on the product's tables. Returns how many listings are in search."""
+    from dps.db import make_engine
+    import dps.models  # noqa: F401 - registers every table
+    from dps.db import metadata
+
+    rng = random.Random(seed)
+    engine = make_engine(target.settings().database_url)
+    in_search = 0
+    try:
+        async with engine.begin() as connection:
+            reference = await read_reference(connection)
+        population = rows.people(rng, reference, sizes.suppliers, sizes.trusts, as_of)
+        with progress_bar() as bar:
+            for name in BULK_TABLES:
+                table_rows = population.rows.get(name, [])
+                task = bar.add_task(f"Writing {name.replace('_', ' ')}s", total=len(table_rows))
+                async with engine.begin() as connection:
+                    for batch in batches(table_rows):
+                        await _insert(connection, metadata.tables[name], batch)
+                        bar.advance(task, len(batch))
+            trust_names = [row["name"] for row in population.rows.get("organisation", []) if row["kind"] == "buyer"]
+            task = bar.add_task("Writing listings and versions", total=sizes.listings)
+            generated = rows.listings(random.Random(f"{seed}:listings"), Vocabulary.build(seed), population,
+                                      reference, sizes.listings, as_of, trust_names)
+            for batch in batches(generated):
+                async with engine.begin() as connection:
+                    await _insert(connection, metadata.tables["listing"], [listing for listing, _ in batch])
+                    await _insert(connection, metadata.tables["listing_version"],
+                                  [version for _, version in batch if version is not None])
+                in_search += sum(1 for listing, _ in batch if listing["in_search"])
+                bar.advance(task, len(batch))
+        async with engine.begin() as connection:
+            await _reset_sequences(connection, (*BULK_TABLES, "listing", "listing_version"))
+    finally:
+        await engine.dispose()
+    return population, reference, in_search
+
+
+async def run_services(target: Target, population: rows.Population, reference: rows.Reference, sizes: Sizes,
+                       seed: int, as_of: datetime) -> dict[str, int]:
+    """Funds, competitions, awards and payments through the product's services."""
+    from dps.db import make_engine, make_sessionmaker
+    from dps.outbox.models import OutboxMessage
+
+    rng = random.Random(f"{seed}:services")
+    engine = make_engine(target.settings().database_url)
+    sessions = make_sessionmaker(engine)
+    states: dict[str, int] = {}
+    try:
+        async with sessions() as session:
+            allocations = await lifecycle.create_funds(session, authority_id=reference.authority_id,
+                                                       icb_ids=sorted(reference.icb_ids.values()), as_of=as_of,
+                                                       rng=rng)
+            await session.commit()
+        slug_of = {category_id: slug for slug, category_id in reference.category_ids.items()}
+        categories = [category_id for category_id, suppliers in sorted(population.active_admissions.items())
+                      if suppliers]
+        with progress_bar() as bar:
+            task = bar.add_task("Competitions through services", total=sizes.competitions)
+            for number in range(sizes.competitions):
+                final_state = rows.weighted(rng, lifecycle.FINAL_STATE_WEIGHTS)
+                category_id = rng.choice(categories)
+                trust, buyer, evaluator = rng.choice(population.trusts)
+                suppliers = sorted(population.active_admissions[category_id])
+                bidders = rng.sample(suppliers, min(len(suppliers), rng.randint(2, 4)))
+                low, high = lifecycle.PUBLISHED_DAYS_AGO[final_state]
+                published_at = as_of - timedelta(days=rng.randint(low, high), hours=rng.randint(0, 6))
+                fund_backed = final_state == "awarded" and rng.random() < 0.7
+                plan = lifecycle.Plan(
+                    title=f"{slug_of[category_id].replace('-', ' ').capitalize()}: competition {number + 1}",
+                    requirement="A service for the trust's patients, integrated with the electronic patient record.",
+                    category_id=category_id, buyer_organisation_id=trust, final_state=final_state,
+                    published_at=published_at,
+                    fund_allocation_ids=tuple(rng.sample(allocations.pick(rng), rng.randint(1, 2)))
+                    if fund_backed else ())
+                cast = lifecycle.Cast(buyer, evaluator,
+                                      tuple(population.supplier_admin_user[supplier] for supplier in sorted(bidders)))
+                async with sessions() as session:
+                    await lifecycle.run_competition(session, plan, cast, rng, as_of)
+                states[final_state] = states.get(final_state, 0) + 1
+                bar.advance(task)
+        async with sessions() as session:
+            # History, not news: the emails those commands queued are not sent (as the demo data does).
+            await session.execute(sa.update(OutboxMessage).where(OutboxMessage.processed_at.is_(None))
+                                  .values(processed_at=as_of, last_error="generated history: not sent"))
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return states
+
+
+async def count_rows(target: Target) -> dict[str, int]:
+    from dps.db import make_engine
+    import dps.models  # noqa: F401 - registers every table
+    from dps.db import metadata
+
+    engine = make_engine(target.settings().database_url)
+    counts = {}
+    try:
+        async with engine.connect() as connection:
+            for name in ("organisation", "user_account", "application", "admission", "listing", "listing_version",
+                         "fund_allocation", "competition", "competition_invitation", "bid", "contract",
+                         "fund_commitment", "milestone_payment", "audit_event", "outbox_message"):
+                counts[name] = int(await connection.scalar(sa.select(sa.func.count()).select_from(
+                    metadata.tables[name])))
+            counts["listings in search"] = int(await connection.scalar(sa.text(
+                "SELECT count(*) FROM listing WHERE in_search")))
+    finally:
+        await engine.dispose()
+    return counts
+
+
+async def fingerprint(target: Target) -> dict[str, str]:
+    """A digest of every table's rows in id order (for checking that a seed gives the same data)."""
+    from dps.db import make_engine
+    import dps.models  # noqa: F401 - registers every table
+    from dps.db import metadata
+
+    engine = make_engine(target.settings().database_url)
+    digests = {}
+    try:
+        async with engine.connect() as connection:
+            for name, table in sorted(metadata.tables.items()):
+                if name in UNFINGERPRINTED_TABLES:
+                    continue
+                skip = RANDOM_BY_DESIGN.get(name, set())
+                columns = [column for column in table.columns if column.name not in skip]
+                order = [column for column in table.primary_key.columns]
+                digest = hashlib.sha256()
+                for row in (await connection.execute(sa.select(*columns).order_by(*order))).all():
+                    digest.update(json.dumps(list(row), default=str, sort_keys=True).encode())
+                digests[name] = digest.hexdigest()[:16]
+    finally:
+        await engine.dispose()
+    return digests
+
+
+def generate(target: Target, sizes: Sizes, seed: int, as_of: datetime = DEFAULT_AS_OF) -> dict[str, Any]:
+    """Build the whole data set; returns counts and timings."""
+    started = time.perf_counter()
+    console.print(f"Generating {sizes.listings:,} listings, {sizes.suppliers:,} suppliers, {sizes.trusts} trusts and "
+                  f"{sizes.competitions} competitions (seed {seed}) into {target.describe()}")
+    prepare(target, as_of)
+    population, reference, in_search = asyncio.run(write_bulk(target, sizes, seed, as_of))
+    bulk_seconds = time.perf_counter() - started
+    states = asyncio.run(run_services(target, population, reference, sizes, seed, as_of))
+    counts = asyncio.run(count_rows(target))
+    return {"counts": counts, "competition_states": states, "bulk_seconds": bulk_seconds,
+            "seconds": time.perf_counter() - started, "in_search": in_search}
+
+
+def target_from(database_url: str | None, work_dir: Path, admin_url: str | None = None) -> Target:
+    """SQLite under the work directory by default; a PostgreSQL URL names a database to create (it must not
+    exist yet)."""
+    work_dir = work_dir.resolve()
+    if not database_url or database_url.startswith("sqlite"):
+        if database_url:
+            return Target(database_url, work_dir)
+        return Target.sqlite(work_dir)
+    name = database_name(database_url)
+    url = asyncio.run(create_postgres_database(admin_url or with_database(database_url, "postgres"), name))
+    return Target(url, work_dir)
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Generated data")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for name, count in result["counts"].items():
+        table.add_row(name.replace("_", " "), f"{count:,}")
+    table.add_row("competitions by state", ", ".join(f"{k} {v}" for k, v in sorted(result["competition_states"]
+                                                                                    .items())))
+    console.print(table)
+    console.print(f"Bulk rows in {result['bulk_seconds']:.1f} s; everything in {result['seconds']:.1f} s.")
+
+
+def add_size_arguments(parser: argparse.ArgumentParser, *, listings: int, suppliers: int, competitions: int) -> None:
+    parser.add_argument("--listings", type=int, default=listings, help="innovations to list (default %(default)s)")
+    parser.add_argument("--suppliers", type=int, default=suppliers, help="supplier organisations (default %(default)s)")
+    parser.add_argument("--competitions", type=int, default=competitions,
+                        help="competitions run through the services (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, help="the same seed gives the same data (default 1)")
+    parser.add_argument("--database-url", default=None,
+                        help="sqlite:///PATH (default: dps.db in the work directory) or postgresql://.../NEW_DB")
+    parser.add_argument("--work-dir", "--var-dir", type=Path, default=DEFAULT_WORK_DIR, dest="work_dir",
+                        help="database, search index and results (default %(default)s, git-ignored)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--listings", type=int, default=100_000)
-    parser.add_argument("--suppliers", type=int, default=2_000)
-    parser.add_argument("--var-dir", type=Path, default=Path("var/bench"))
+    add_size_arguments(parser, listings=100_000, suppliers=5_000, competitions=40)
+    parser.add_argument("--fingerprint", action="store_true", help="print a digest of every table afterwards")
     arguments = parser.parse_args()
-    started = time.perf_counter()
-    database = generate(arguments.var_dir, arguments.listings, arguments.suppliers)
-    print(f"Generated {arguments.listings:,} listings from {arguments.suppliers:,} suppliers in {database} "
-          f"({time.perf_counter() - started:.1f} s, seed {SEED}).")
+    target = target_from(arguments.database_url, arguments.work_dir)
+    result = generate(target, Sizes(arguments.listings, arguments.suppliers, arguments.competitions), arguments.seed)
+    print_summary(result)
+    if arguments.fingerprint:
+        digests = asyncio.run(fingerprint(target))
+        console.print_json(json.dumps(digests))
+        overall = hashlib.sha256(json.dumps(digests, sort_keys=True).encode()).hexdigest()[:16]
+        console.print(f"Fingerprint of the data: {overall}")
 
 
 if __name__ == "__main__":

@@ -24,3 +24,15 @@ def format_london(value: datetime | date | None, fmt: str = "%-d %B %Y %H:%M") -
     if isinstance(value, datetime):
         return value.astimezone(LONDON).strftime(fmt)
     return value.strftime(fmt.replace(" %H:%M", ""))
+
+
+def london_moment(instant: datetime) -> str:
+    """A moment as GOV.UK writes it, in Europe/London: '9:15am on Monday 5 January 2026', 'midday on ...'."""
+    local = instant.astimezone(LONDON)
+    if (local.hour, local.minute) == (12, 0):
+        clock = "midday"
+    elif (local.hour, local.minute) == (0, 0):
+        clock = "midnight"
+    else:
+        clock = f"{(local.hour - 1) % 12 + 1}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
+    return f"{clock} on {local.strftime('%A %-d %B %Y')}"

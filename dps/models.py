@@ -18,7 +18,7 @@ from dps.competitions.models import (
     ModeratedScore,
     OutcomeLetter,
 )
-from dps.identity.models import Invitation, Membership, Organisation, User
+from dps.identity.models import Invitation, Membership, Organisation, SignInLockout, User
 from dps.outbox.models import OutboxMessage
 from dps.payments.models import MilestonePayment, StripeCustomer, StripeEvent
 
@@ -57,6 +57,7 @@ __all__ = [
     "Category",
     "Membership",
     "Organisation",
+    "SignInLockout",
     "OutboxMessage",
     "User",
     "MilestonePayment",

@@ -46,6 +46,8 @@ class Settings:
     base_url: str
     ocid_prefix: str
     login_rate_limit_per_minute: int
+    sign_in_lockout_failures: int
+    sign_in_lockout_minutes: int
     outbox_worker: str
     var_dir: Path
 
@@ -92,6 +94,8 @@ class Settings:
             base_url=(_optional_url(env, "BASE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/"),
             ocid_prefix=env.get("OCID_PREFIX") or "ocds-dpsnhs",
             login_rate_limit_per_minute=_positive_int(env, "LOGIN_RATE_LIMIT_PER_MINUTE", 10),
+            sign_in_lockout_failures=_positive_int(env, "SIGN_IN_LOCKOUT_FAILURES", 5),
+            sign_in_lockout_minutes=_positive_int(env, "SIGN_IN_LOCKOUT_MINUTES", 15),
             # Tests drain the outbox themselves, deterministically; elsewhere the app drains it unless told not to.
             outbox_worker=_choice(env, "OUTBOX_WORKER", "off" if environment == "test" else "inprocess",
                                   OUTBOX_WORKERS),

@@ -93,3 +93,16 @@ class Invitation(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=utc_column())
     accepted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     accepted_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+
+
+class SignInLockout(SQLModel, table=True):
+    """Consecutive failed sign-ins for one email address (whether or not an account has it), and the lock they led
+    to. The rules are dps.identity.rules.after_failure / after_success; every failure and lock is also audited."""
+
+    __tablename__ = "sign_in_lockout"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True)  # as sign-in looks it up: trimmed, lower case
+    failures: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_failure_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -28,9 +28,9 @@ from dps.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFai
 from dps.identity import tokens
 from dps.identity.emails import london_time, render_email
 from dps.identity.models import Invitation, Membership, Organisation, OrganisationKind, Role, User
-from dps.identity.passwords import MINIMUM_PASSWORD_LENGTH, Passwords
+from dps.identity.passwords import Passwords
 from dps.identity.profile import InputInvalid, SupplierProfile, one_line, parse_supplier_profile
-from dps.identity.rules import SmeAssessment, assess_sme
+from dps.identity.rules import SmeAssessment, assess_sme, password_problem
 from dps.identity.services import add_membership, create_organisation, create_user, normalise_email
 from dps.mail import queue_email
 from dps.outbox.models import OutboxMessage
@@ -41,7 +41,6 @@ INVITATION_LIFETIME = timedelta(days=7)
 VERIFICATION_EMAIL_GAP = timedelta(minutes=2)
 VERIFICATION_EMAILS_PER_DAY = 5
 ACCOUNT_EXISTS_EMAIL_GAP = timedelta(hours=1)
-MAXIMUM_PASSWORD_LENGTH = 1024  # argon2 copes with more; a limit stops megabyte "passwords" costing CPU
 FULL_NAME_MAX_LENGTH = 200
 
 INVITABLE_ROLES: tuple[Role, ...] = (Role.SUPPLIER_ADMIN, Role.SUPPLIER_USER)
@@ -99,19 +98,18 @@ def _clean_email(raw: str, field: str = "email") -> str:
     return email
 
 
-def _check_new_account(full_name: str, password: str, password_confirmation: str, errors: dict[str, str]) -> str:
-    """Adds a message per wrong field to `errors`; returns the cleaned full name."""
+def _check_new_account(full_name: str, password: str, password_confirmation: str, errors: dict[str, str], *,
+                       email: str) -> str:
+    """Adds a message per wrong field to `errors`; returns the cleaned full name. The password policy is
+    dps.identity.rules.password_problem (length, deny list, not the person's own name or email address)."""
     name = one_line(full_name)
     if not name:
         errors["full_name"] = "Enter your full name"
     elif len(name) > FULL_NAME_MAX_LENGTH:
         errors["full_name"] = f"Your full name must be {FULL_NAME_MAX_LENGTH} characters or fewer"
-    if not password:
-        errors["password"] = "Enter a password"
-    elif len(password) < MINIMUM_PASSWORD_LENGTH:
-        errors["password"] = f"Your password must be {MINIMUM_PASSWORD_LENGTH} characters or more"
-    elif len(password) > MAXIMUM_PASSWORD_LENGTH:
-        errors["password"] = f"Your password must be {MAXIMUM_PASSWORD_LENGTH} characters or fewer"
+    problem = password_problem(password, email=email, full_name=name)
+    if problem is not None:
+        errors["password"] = problem
     if "password" not in errors and password_confirmation != password:
         errors["password_confirmation"] = "The passwords do not match"
     return name
@@ -186,7 +184,7 @@ async def register_supplier_user(
     is done so the response time does not tell either.
     """
     errors: dict[str, str] = {}
-    name = _check_new_account(full_name, password, password_confirmation, errors)
+    name = _check_new_account(full_name, password, password_confirmation, errors, email=email)
     try:
         clean_email = _clean_email(email)
     except ValidationFailed as problem:
@@ -738,7 +736,8 @@ async def accept_invitation(
             raise SignInToAccept("An account with this email address already exists. Sign in to accept the "
                                  "invitation.")
         errors: dict[str, str] = {}
-        name = _check_new_account(full_name, password, password_confirmation, errors)
+        name = _check_new_account(full_name, password, password_confirmation, errors,
+                                  email=invitation.email)
         if errors:
             raise InputInvalid(errors)
         user = await create_user(session, passwords, email=invitation.email, full_name=name, password=password,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-MINIMUM_PASSWORD_LENGTH = 12
+from dps.identity.rules import MINIMUM_PASSWORD_LENGTH
+
+__all__ = ["MINIMUM_PASSWORD_LENGTH", "Passwords"]
 
 
 class Passwords:

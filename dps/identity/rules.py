@@ -1,13 +1,18 @@
-"""Identity rules for organisations: Companies House numbers, NHS ODS codes and the SME test (RULES.md 4, 5).
+"""Identity rules: Companies House numbers, NHS ODS codes and the SME test (RULES.md 4, 5); the password policy;
+the sign-in lockout.
 
-Pure functions: each either returns the normalised value or raises ValidationFailed naming the form field.
+Pure functions: each either returns the normalised value or raises ValidationFailed naming the form field, or
+returns a verdict (a message, a new state) for the caller to act on. No I/O, no clock: `now` is passed in.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from dps.errors import ValidationFailed
 
@@ -180,3 +185,183 @@ def assess_sme(headcount: int, turnover_pence: int, balance_sheet_pence: int) ->
     if turnover_ok or balance_sheet_ok:
         return SmeAssessment(True, band, f"An SME: {staff_text}, {turnover_text} and {balance_sheet_text}")
     return SmeAssessment(False, band, f"Not an SME: {staff_text}, but {turnover_text} and {balance_sheet_text}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Password policy (NCSC password guidance; NIST SP 800-63B 3.1.1.2): a minimum length and no maximum that a
+# passphrase would reach, no composition rules, and a deny list of passwords known from breaches, of predictable
+# ones, and of the person's own name and email address. Applied wherever a password is set.
+
+MINIMUM_PASSWORD_LENGTH = 12
+MAXIMUM_PASSWORD_LENGTH = 1024  # argon2 copes with more; a limit stops megabyte "passwords" costing CPU
+
+PASSWORD_MISSING = "Enter a password"
+PASSWORD_TOO_SHORT = f"Your password must be {MINIMUM_PASSWORD_LENGTH} characters or more"
+PASSWORD_TOO_LONG = f"Your password must be {MAXIMUM_PASSWORD_LENGTH} characters or fewer"
+PASSWORD_IS_PERSONAL = "Enter a password that is not your name or email address"
+PASSWORD_IS_COMMON = ("Enter a password that is harder to guess. Do not use a common password, like "
+                      "‘password2026’, or a sequence, like ‘123456789012’")
+
+# People pad a common password to reach a length rule ("Password2026!", "qwerty123456"), join words with
+# separators, and swap letters for look-alikes ("p@ssw0rd"): the deny list is checked against each such reading.
+_SEPARATORS = re.compile(r"[\s\-_.]+")
+_PADDING = re.compile(r"^[\W\d_]+|[\W\d_]+$")
+_LOOK_ALIKES = (str.maketrans({"@": "a", "4": "a", "0": "o", "3": "e", "$": "s", "5": "s", "7": "t", "1": "i",
+                               "!": "i", "8": "b", "9": "g"}),
+                str.maketrans({"@": "a", "4": "a", "0": "o", "3": "e", "$": "s", "5": "s", "7": "t", "1": "l",
+                               "!": "l", "8": "b", "9": "g"}))
+_SHORTEST_LISTED_CORE = 4  # "abc" inside "abc!9k2m7x4q" is a coincidence, "dragon" inside "dragon123456" is not
+# Words of this service a guesser would try first.
+_SERVICE_WORDS = frozenset({"nhs", "nhsdps", "nhsinnovation", "nhsinnovationdps", "innovationdps", "dps",
+                            "dynamicpurchasingsystem"})
+
+
+def _fold(text: str) -> str:
+    """Compatibility-normalised, case-folded, separators removed: 'Pass Word' and 'pass-word' read 'password'."""
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The deny list: the 30,000 most common passwords of a corpus of 10 million from public breaches, as the
+    zxcvbn package (MIT) ships them, folded as a password is folded before comparison."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(_fold(word) for word in FREQUENCY_LISTS["passwords"]) - {""}
+
+
+def _readings(folded: str) -> set[str]:
+    """The password as typed (folded), without padding, and with look-alike characters read as letters."""
+    readings = {folded}
+    core = _PADDING.sub("", folded)
+    if len(core) >= _SHORTEST_LISTED_CORE:
+        readings.add(core)
+        readings.update(core.translate(table) for table in _LOOK_ALIKES)
+    readings.update(folded.translate(table) for table in _LOOK_ALIKES)
+    return readings | {unit for reading in readings if (unit := _repeated_unit(reading)) is not None}
+
+
+def _repeated_unit(text: str) -> str | None:
+    """'passwordpassword' -> 'password': the shortest unit the whole text repeats, if it repeats one."""
+    for length in range(1, len(text) // 2 + 1):
+        if len(text) % length == 0 and text[:length] * (len(text) // length) == text:
+            return text[:length]
+    return None
+
+
+def _is_run(text: str) -> bool:
+    """One character repeated, or a straight run up or down ('123456789012', 'abcdefghijkl', 'zyxwvuts')."""
+    if len(text) < 2:
+        return True
+    steps = set()
+    for previous, current in zip(text, text[1:]):
+        step = ord(current) - ord(previous)
+        if previous.isdigit() and current.isdigit():
+            step = (step + 1) % 10 - 1  # 9 -> 0 continues a run up, 0 -> 9 a run down
+        steps.add(step)
+    return len(steps) == 1 and steps <= {-1, 0, 1}
+
+
+def is_common_password(password: str) -> bool:
+    """True for a password on the deny list, or one of them padded with digits or symbols, joined with separators,
+    spelt with look-alike characters or repeated, or a run like '111111111111' or '123456789012'."""
+    folded = _fold(password)
+    if _is_run(folded) or (len(set(folded)) <= 2):
+        return True
+    listed = common_passwords() | _SERVICE_WORDS
+    return any(reading in listed for reading in _readings(folded))
+
+
+def _personal_words(email: str, full_name: str) -> set[str]:
+    address = _fold(email)
+    local = address.partition("@")[0]
+    name_parts = [_fold(part) for part in re.split(r"[\s\-'.]+", full_name) if part]
+    words = {address, local, _fold(full_name), *(part for part in name_parts if len(part) >= _SHORTEST_LISTED_CORE)}
+    words.update(_fold(part) for part in re.split(r"[.\-_+]", local) if len(part) >= _SHORTEST_LISTED_CORE)
+    return words - {""}
+
+
+def password_problem(password: str, *, email: str = "", full_name: str = "") -> str | None:
+    """What is wrong with a new password, as the message to show beside the field; None if it may be used.
+
+    Checked in this order: given at all, long enough, not absurdly long, not the person's own name or email
+    address (with or without padding), not on the deny list (see is_common_password). Nothing else: no rules
+    about mixing character classes, which make passwords harder to remember and no harder to guess.
+    """
+    if not password:
+        return PASSWORD_MISSING
+    if len(password) < MINIMUM_PASSWORD_LENGTH:
+        return PASSWORD_TOO_SHORT
+    if len(password) > MAXIMUM_PASSWORD_LENGTH:
+        return PASSWORD_TOO_LONG
+    personal = _personal_words(email, full_name)
+    if personal and _readings(_fold(password)) & personal:
+        return PASSWORD_IS_PERSONAL
+    if is_common_password(password):
+        return PASSWORD_IS_COMMON
+    return None
+
+
+def check_new_password(password: str, *, email: str = "", full_name: str = "") -> None:
+    """Raise ValidationFailed (field "password") for a password that may not be set."""
+    problem = password_problem(password, email=email, full_name=full_name)
+    if problem is not None:
+        raise ValidationFailed(problem, field="password")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sign-in lockout (NCSC: throttle or lock after repeated failures; OWASP Authentication Cheat Sheet). Failures are
+# counted per email address as typed (normalised), whether or not an account has it, so the lockout says nothing
+# about which addresses have accounts. After `failures_allowed` consecutive failures the address is locked until
+# `lock_for` has passed; attempts while locked are refused without being counted (so nobody can keep an account
+# locked for ever by hammering it, only re-lock it after the period, at the client rate limit's pace); a success
+# clears the count.
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    failures_allowed: int = 5
+    lock_for: timedelta = timedelta(minutes=15)
+
+    def __post_init__(self) -> None:
+        if self.failures_allowed < 1:
+            raise ValueError("failures_allowed must be 1 or more")
+        if self.lock_for <= timedelta(0):
+            raise ValueError("lock_for must be a positive period")
+
+
+@dataclass(frozen=True)
+class SignInAttempts:
+    """The consecutive failed sign-ins for one email address and, when locked, until when."""
+
+    failures: int = 0
+    locked_until: datetime | None = None
+
+    def locked_at(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+
+def sign_in_key(email: str) -> str:
+    """Whose attempts these are: the email address as sign-in looks it up (trimmed, lower case)."""
+    return email.strip().lower()
+
+
+def after_failure(attempts: SignInAttempts, now: datetime, policy: LockoutPolicy) -> SignInAttempts:
+    """The count after a wrong password (or an unknown address) at `now`. While locked nothing changes; once a lock
+    has run out, counting starts again from this failure."""
+    if attempts.locked_at(now):
+        return attempts
+    failures = 1 if attempts.locked_until is not None else attempts.failures + 1
+    if failures >= policy.failures_allowed:
+        return SignInAttempts(failures=failures, locked_until=now + policy.lock_for)
+    return SignInAttempts(failures=failures, locked_until=None)
+
+
+def after_success(attempts: SignInAttempts) -> SignInAttempts:
+    """A successful sign-in (only possible when not locked) clears the count."""
+    return replace(attempts, failures=0, locked_until=None)
+
+
+def locks_now(before: SignInAttempts, after: SignInAttempts, now: datetime) -> bool:
+    """True when this failure is the one that locked the address."""
+    return after.locked_at(now) and not before.locked_at(now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,9 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor, record
 from dps.errors import Conflict, ValidationFailed
-from dps.identity.models import ROLES_BY_KIND, Membership, Organisation, OrganisationKind, Role, User
-from dps.identity.passwords import MINIMUM_PASSWORD_LENGTH, Passwords
-from dps.identity.rules import BuyerType, normalise_companies_house_number, normalise_ods_code
+from dps.identity.models import ROLES_BY_KIND, Membership, Organisation, OrganisationKind, Role, SignInLockout, User
+from dps.identity.passwords import Passwords
+from dps.identity.rules import (
+    BuyerType,
+    LockoutPolicy,
+    SignInAttempts,
+    after_failure,
+    after_success,
+    check_new_password,
+    locks_now,
+    normalise_companies_house_number,
+    normalise_ods_code,
+    sign_in_key,
+)
+
+_security_log = logging.getLogger("dps.security")
+_SIGN_IN_FORM = Actor(user_id=None, label="sign-in form")
+_EMAIL_MAX_LENGTH = 320
 
 
 @dataclass(frozen=True)
@@ -72,10 +88,7 @@ async def create_user(
     email = normalise_email(email)
     if not full_name.strip():
         raise ValidationFailed("Enter your full name", field="full_name")
-    if len(password) < MINIMUM_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            f"Password must be {MINIMUM_PASSWORD_LENGTH} characters or more", field="password"
-        )
+    check_new_password(password, email=email, full_name=full_name)
     if await session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise Conflict("An account with this email address already exists", )
     user = User(
@@ -94,24 +107,86 @@ async def create_user(
     return user
 
 
-async def sign_in(
-    session: AsyncSession, passwords: Passwords, *, email: str, password: str, now: datetime
-) -> User | None:
-    """The user if the email and password match an active account; None otherwise (never says which part failed).
+@dataclass(frozen=True)
+class SignInResult:
+    """The user when signed in; otherwise None and, when the address is locked, until when.
 
-    A successful sign-in is recorded (last sign-in time and an audit event) and committed.
+    `locked_until` is set for every refused attempt while locked (the one that locked it included), whether or not
+    the address has an account: the page says the same either way.
     """
-    user = await session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+
+    user: User | None
+    locked_until: datetime | None = None
+
+
+async def _attempts_row(session: AsyncSession, key: str) -> SignInLockout:
+    """The address's row, created if missing, locked for this transaction so concurrent attempts count one by one."""
+    table = SignInLockout.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    await session.execute(insert(table).values(email=key, failures=0).on_conflict_do_nothing(
+        index_elements=[table.c.email]))
+    row = await session.scalar(
+        sa.select(SignInLockout).where(SignInLockout.email == key).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None  # inserted above, or already there
+    return row
+
+
+async def sign_in(
+    session: AsyncSession, passwords: Passwords, *, email: str, password: str, now: datetime,
+    policy: LockoutPolicy | None = None,
+) -> SignInResult:
+    """Sign in with an email address and password, counting failures per address (dps.identity.rules lockout).
+
+    Never says which part failed, nor whether the address has an account: an unknown address is counted and locked
+    like a known one, and the password is checked (against a dummy hash if need be) in every case, locked or not,
+    so the time taken tells nothing either. A correct password while locked does not sign in.
+    Each success, failure and lock is recorded (the count and an audit event) and committed.
+    """
+    policy = policy or LockoutPolicy()
+    key = sign_in_key(email)[:_EMAIL_MAX_LENGTH]
+    row = await _attempts_row(session, key)
+    attempts = SignInAttempts(failures=row.failures, locked_until=row.locked_until)
+    user = await session.scalar(sa.select(User).where(User.email == key))
     password_matches = passwords.verify(user.password_hash if user else None, password)
-    if user is None or not password_matches or not user.is_active:
-        return None
-    user.last_login_at = now
+
+    if attempts.locked_at(now):
+        await session.commit()
+        _security_log.warning("sign-in refused: %r is locked until %s (correct password: %s)", key,
+                              attempts.locked_until, password_matches and user is not None)
+        return SignInResult(None, attempts.locked_until)
+
+    if user is not None and password_matches and user.is_active:
+        cleared = after_success(attempts)
+        row.failures, row.locked_until = cleared.failures, cleared.locked_until
+        user.last_login_at = now
+        await record(
+            session, actor=Actor(user.id, user.email), action="user.signed_in", entity_type="user",
+            entity_id=user.id or 0, now=now,
+            before={"failed_sign_ins": attempts.failures} if attempts.failures else None,
+        )
+        await session.commit()
+        return SignInResult(user)
+
+    counted = after_failure(attempts, now, policy)
+    locked = locks_now(attempts, counted, now)
+    row.failures, row.locked_until, row.last_failure_at = counted.failures, counted.locked_until, now
     await record(
-        session, actor=Actor(user.id, user.email), action="user.signed_in", entity_type="user",
-        entity_id=user.id or 0, now=now,
+        session, actor=_SIGN_IN_FORM, action="sign_in.locked" if locked else "sign_in.failed",
+        entity_type="sign_in_lockout", entity_id=row.id or 0, now=now,
+        before={"failures": attempts.failures},
+        after={"email": key, "user_id": user.id if user else None, "failures": counted.failures,
+               "locked_until": counted.locked_until.isoformat() if counted.locked_until else None},
     )
     await session.commit()
-    return user
+    if locked:
+        _security_log.warning("sign-in locked for %r until %s after %d failures", key, counted.locked_until,
+                              counted.failures)
+    return SignInResult(None, counted.locked_until if locked else None)
 
 
 async def create_organisation(

@@ -14,12 +14,17 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import PathParameter, QueryParameter
 
 from catalogue.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
+    PROBLEM_JSON,
+    PROBLEM_TYPES,
     ApiProblem,
+    Problem,
     api_key_required,
     bad_parameter,
     reject_unknown_parameters,
@@ -32,6 +37,33 @@ from dps.web.deps import DbSession
 OCDS_MEDIA_TYPE = "application/json"
 _ODS = re.compile(r"^[A-Z0-9]{3,10}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+
+def _problem(status: int, description: str, kind: str, detail: str, instance: str) -> ResponseSpec:
+    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON,
+                        generate_examples=False, examples=[Example(summary=description, value={
+                            "type": PROBLEM_TYPES + kind, "title": description, "status": status, "detail": detail,
+                            "instance": instance})])
+
+
+# Every refusal is problem JSON (as in the catalogue API): a bad or unknown query parameter is a 400 naming it.
+RELEASES_RESPONSES: dict[int, ResponseSpec] = {
+    400: _problem(400, "Invalid query parameter", "invalid-parameter",
+                  "since: must be a date or date-time like 2026-01-31 or 2026-01-31T09:00:00Z", "/api/v1/ocds/releases"),
+    **COMMON_RESPONSES,
+}
+RECORD_RESPONSES: dict[int, ResponseSpec] = {
+    400: _problem(400, "Invalid query parameter", "invalid-parameter",
+                  "page: unknown parameter", "/api/v1/ocds/records/ocds-dpsnhs-42"),
+    404: _problem(404, "Not found", "not-found", "There is no published contracting process with this ocid",
+                  "/api/v1/ocds/records/ocds-dpsnhs-42"),
+    **COMMON_RESPONSES,
+}
+REGISTER_RESPONSES: dict[int, ResponseSpec] = {
+    400: _problem(400, "Invalid query parameter", "invalid-parameter", "buyer: must be an ODS code like RJ1",
+                  "/api/v1/contracts-register"),
+    **COMMON_RESPONSES,
+}
 
 
 def parse_since(raw: str | None) -> datetime | None:
@@ -59,7 +91,7 @@ def parse_date(name: str, raw: str | None) -> date | None:
      description="An OCDS 1.1 release package of every published competition's releases (tender, award, contract, "
                  "implementation), oldest first, 100 a page. `since` keeps releases dated at or after it; follow "
                  "`links.next` for the next page. Before a tender deadline nothing about bids is published.",
-     responses=COMMON_RESPONSES, tags=["ocds"])
+     responses=RELEASES_RESPONSES, tags=["ocds"])
 async def ocds_releases(
     request: Request[Any, Any, Any], db_session: DbSession,
     since: Annotated[str | None, QueryParameter(description="Date or date-time (UTC if no offset)")] = None,
@@ -87,7 +119,7 @@ async def ocds_releases(
 
 @get("/ocds/records/{ocid:str}", name="api.ocds.record", summary="OCDS record", media_type=OCDS_MEDIA_TYPE,
      description="An OCDS record package holding one contracting process: its releases and the compiled release.",
-     responses=COMMON_RESPONSES, tags=["ocds"])
+     responses=RECORD_RESPONSES, tags=["ocds"])
 async def ocds_record(request: Request[Any, Any, Any], db_session: DbSession,
                       ocid: Annotated[str, PathParameter(description="The ocid, e.g. ocds-dpsnhs-42")]) -> dict[str, Any]:
     reject_unknown_parameters(request, frozenset())
@@ -131,7 +163,7 @@ def register_filters(q: str | None, buyer: str | None, category: str | None, fun
      description="Awarded contracts worth £30,000 or more including VAT: buyer, supplier, category, values in "
                  "pence, dates and funds. Filters: q (words in title, buyer or supplier), buyer (ODS code), category "
                  "(slug), fund (id), awarded_from and awarded_to (dates).",
-     responses=COMMON_RESPONSES, tags=["contracts register"])
+     responses=REGISTER_RESPONSES, tags=["contracts register"])
 async def contracts_register(
     request: Request[Any, Any, Any], db_session: DbSession,
     q: Annotated[str | None, QueryParameter(description="Words in the title, buyer or supplier")] = None,

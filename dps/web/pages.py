@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from litestar.params import FromQuery
@@ -9,11 +11,14 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect, Response, Template
 
+from dps.formatting import london_moment
 from dps.identity.models import OrganisationKind
+from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
 from dps.web.deps import DbSession
 from dps.web.auth import current_user, public, signed_in
 from dps.web.forms import FormErrors, read_form, safe_next_path
+from dps.settings import Settings
 from dps.web.health import check_health
 from dps.web.sessions import end_session, start_signed_in_session
 
@@ -34,6 +39,11 @@ def home_path(user: SignedInUser) -> str:
     if OrganisationKind.SUPPLIER in kinds:
         return "/supplier"
     return "/supplier/organisation/new"  # a new supplier's next step: set up its organisation
+
+
+def lockout_policy(settings: Settings) -> LockoutPolicy:
+    return LockoutPolicy(failures_allowed=settings.sign_in_lockout_failures,
+                         lock_for=timedelta(minutes=settings.sign_in_lockout_minutes))
 
 
 class PublicPages(Controller):
@@ -74,8 +84,18 @@ class SignInPages(Controller):
         user = None
         if not errors:
             state = request.app.state
-            user = await sign_in(db_session, state.passwords, email=form["email"], password=form["password"],
-                                 now=state.clock.now())
+            result = await sign_in(db_session, state.passwords, email=form["email"], password=form["password"],
+                                   now=state.clock.now(), policy=lockout_policy(state.settings))
+            user = result.user
+            if result.locked_until is not None:
+                when = london_moment(result.locked_until)
+                errors.add("email", f"You entered an incorrect email address or password too many times. You "
+                                    f"cannot sign in with this email address until {when}")
+                context = {"values": {"email": form.get("email", "")}, "errors": errors,
+                           "next": form.get("next", ""), "locked_until": when}
+                retry_after = max(1, math.ceil((result.locked_until - state.clock.now()).total_seconds()))
+                return Template("login.html", context=context, status_code=429,
+                                headers={"Retry-After": str(retry_after)})
             if user is None:
                 errors.add("email", "Enter a correct email address and password")
         if errors or user is None:
