@@ -39,8 +39,11 @@ run: install
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# The suite is CPU-bound: one pytest worker per core (TEST_WORKERS=0 runs it in one process, for debugging).
+TEST_WORKERS ?= auto
+
 test: install browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # Benchmarks: never part of `make test`. wrk is the HTTP load generator.
 bench: install

@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from dps.settings import PROJECT_ROOT, Settings
-from tests.browser.support import AXE_SCRIPT, LOADED, LiveServer, free_port, page_key, unchecked_pages
+from tests.browser.support import AXE_CHECKED_ELSEWHERE, AXE_SCRIPT, LOADED, LiveServer, free_port, page_key, unchecked_pages
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -183,9 +183,13 @@ def _artifact_dir(item: pytest.Item) -> Path:
 
 
 @pytest.fixture
-async def new_page(browser: Any, live_server: LiveServer, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+async def new_page(browser: Any, live_server: LiveServer, backend: str,
+                   request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     """`await new_page()`: a page in a new browser context (its own cookies: one signed-in user each)."""
     contexts: list[Any] = []
+    # The pages are the same markup whichever database holds the data: the SQLite run of each journey checks them
+    # with axe, and the PostgreSQL run proves the journey itself.
+    check_with_axe = backend == "sqlite"
 
     async def make(**context_options: Any) -> Any:
         context = await browser.new_context(base_url=live_server.url, accept_downloads=True, **context_options)
@@ -193,9 +197,12 @@ async def new_page(browser: Any, live_server: LiveServer, request: pytest.Fixtur
         context.set_default_navigation_timeout(15_000)
         # axe-core is loaded into each new document by the browser itself (not a <script> element, so the app's
         # CSP stays as it is); sending its 560 kB with every check would cost more than the checks.
-        await context.add_init_script(path=AXE_SCRIPT)
+        if check_with_axe:
+            await context.add_init_script(path=AXE_SCRIPT)
         contexts.append(context)
         page = await context.new_page()
+        if not check_with_axe:
+            AXE_CHECKED_ELSEWHERE.add(page)
         loaded: list[str] = LOADED.setdefault(page, [])
         page.on("framenavigated", lambda frame: loaded.append(page_key(frame.url))
                 if frame == page.main_frame and frame.url.startswith(live_server.url) else None)

@@ -94,6 +94,11 @@ LOADED: weakref.WeakKeyDictionary[Page, list[str]] = weakref.WeakKeyDictionary()
 CHECKED: weakref.WeakKeyDictionary[Page, list[str]] = weakref.WeakKeyDictionary()
 
 
+# Pages whose every state another test of the same run checks: the keyboard run of a journey the mouse run checks,
+# and the PostgreSQL run of a journey the SQLite run checks.
+AXE_CHECKED_ELSEWHERE: weakref.WeakSet[Page] = weakref.WeakSet()
+
+
 def _axe() -> str:
     global _axe_source
     if _axe_source is None:
@@ -122,7 +127,10 @@ def format_violations(url: str, violations: list[dict[str, Any]]) -> str:
 async def check_accessibility(page: Page) -> list[dict[str, Any]]:
     """Run axe-core (WCAG 2.0/2.1/2.2 A and AA) on the page as it is now; fail on any serious or critical violation.
     axe is already there in pages from `new_page` (an init script); elsewhere it goes in through evaluate. Neither is
-    a <script> element, so the app's strict CSP stays on. Returns the lesser violations, for a test that wants them."""
+    a <script> element, so the app's strict CSP stays on. Returns the lesser violations, for a test that wants them.
+    A page whose every state another test checks (AXE_CHECKED_ELSEWHERE) is not checked twice."""
+    if page in AXE_CHECKED_ELSEWHERE:
+        return []
     await page.wait_for_load_state("load")
     if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
         await page.evaluate(_axe())
@@ -169,8 +177,6 @@ async def fill_in(page: Page, fields: dict[str, str]) -> None:
         await page.get_by_label(label, exact=True).fill(value)
 
 
-# Pages whose every page is checked by another test of the same run (see KeyboardDriver).
-AXE_CHECKED_ELSEWHERE: weakref.WeakSet[Page] = weakref.WeakSet()
 
 
 def unchecked_pages(page: Page) -> list[str]:
