@@ -43,7 +43,7 @@ browser:
 TEST_WORKERS ?= auto
 
 test: install browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 # Benchmarks: never part of `make test`. wrk is the HTTP load generator.
 bench: install

@@ -34,6 +34,22 @@ hypothesis_settings.register_profile("ci", parent=hypothesis_settings.get_profil
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser journeys, the slowest tests by far, go first (SQLite, then PostgreSQL) so that parallel workers
+    share them out and finish together instead of one worker running a journey while the other waits. The rest
+    keeps pytest's order, which groups the tests of each database backend."""
+    def is_journey(item: pytest.Item) -> bool:
+        return item.nodeid.startswith("tests/browser/")
+
+    def backend_of(item: pytest.Item) -> str:
+        callspec = getattr(item, "callspec", None)
+        return str(callspec.params.get("migrated_database", "")) if callspec else ""
+
+    journeys = sorted((item for item in items if is_journey(item)), key=lambda item: backend_of(item) != "sqlite")
+    items[:] = journeys + [item for item in items if not is_journey(item)]
+
+
 def _postgres_admin_url() -> str | None:
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
