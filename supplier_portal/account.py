@@ -25,7 +25,6 @@ from litestar.response import Redirect, Template
 
 from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import OrganisationKind
-from dps.identity.passwords import MINIMUM_PASSWORD_LENGTH
 from dps.identity.onboarding import (
     INVITABLE_ROLES,
     ROLE_DESCRIPTIONS,
@@ -53,8 +52,21 @@ from dps.identity.onboarding import (
     update_supplier_profile,
     verify_email,
 )
-from dps.identity.profile import InputInvalid, SupplierProfile, parse_supplier_profile, pounds_for_form
-from dps.web.auth import current_user, mark_access_rule, memberships_in, public, signed_in, supplier_only
+from dps.identity.profile import (
+    InputInvalid,
+    SupplierProfile,
+    parse_supplier_profile,
+    pounds_for_form,
+)
+from dps.identity.rules import MINIMUM_PASSWORD_LENGTH
+from dps.web.auth import (
+    current_user,
+    mark_access_rule,
+    memberships_in,
+    public,
+    signed_in,
+    supplier_only,
+)
 from dps.web.deps import DbSession
 from dps.web.forms import FormErrors, read_form
 from dps.web.sessions import start_signed_in_session

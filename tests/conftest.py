@@ -26,6 +26,7 @@ from dps.db import make_engine, make_sessionmaker, metadata
 from dps.identity.passwords import Passwords
 from dps.reference import load_reference_data
 from dps.settings import Settings
+from tests.helpers import pick_free_port
 
 # Property tests judge results, not speed: a loaded CI machine must not fail them on a timing deadline, and CI
 # explores the same examples every run.
@@ -199,10 +200,7 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 @pytest.fixture
 def free_port() -> Iterator[int]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    yield port
+    yield pick_free_port()
 
 
 class RecordingSmtpHandler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,3 +75,10 @@ async def make_user(db: AsyncSession, passwords: Passwords, clock: FixedClock, e
                              now=clock.now())
     await db.commit()
     return user
+
+
+def pick_free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -5,10 +5,6 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from dps.identity.rules import MINIMUM_PASSWORD_LENGTH
-
-__all__ = ["MINIMUM_PASSWORD_LENGTH", "Passwords"]
-
 
 class Passwords:
     def __init__(self, hasher: PasswordHasher) -> None:

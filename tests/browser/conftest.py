@@ -34,7 +34,15 @@ from typing import Any
 import pytest
 
 from dps.settings import PROJECT_ROOT, Settings
-from tests.browser.support import AXE_CHECKED_ELSEWHERE, AXE_SCRIPT, LOADED, LiveServer, free_port, page_key, unchecked_pages
+from tests.browser.support import (
+    AXE_CHECKED_ELSEWHERE,
+    AXE_SCRIPT,
+    LOADED,
+    LiveServer,
+    page_key,
+    unchecked_pages,
+)
+from tests.helpers import pick_free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -80,7 +88,7 @@ def _failed(item: pytest.Item) -> bool:
 
 def live_settings(settings: Settings, **changes: Any) -> Settings:
     """`settings` for a served app: a free port in BASE_URL (email links point at it) and the in-process worker."""
-    return dataclasses.replace(settings, base_url=f"http://127.0.0.1:{free_port()}", outbox_worker="inprocess",
+    return dataclasses.replace(settings, base_url=f"http://127.0.0.1:{pick_free_port()}", outbox_worker="inprocess",
                                **changes)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-import socket
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,12 +22,6 @@ AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # WCAG 2.0, 2.1 and 2.2, levels A and AA (axe tags WCAG 2.2 rules wcag22aa; there is no wcag22a rule yet).
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BLOCKING_IMPACTS = ("serious", "critical")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -14,13 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers import pick_free_port
+
 LOCALSTRIPE = Path(sys.executable).with_name("localstripe")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -41,7 +37,7 @@ def localstripe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     """The base URL of a localstripe started for this test run; killed at teardown."""
     if not LOCALSTRIPE.exists():
         pytest.skip("localstripe is not installed (pip install -e '.[dev]')")
-    port = _free_port()
+    port = pick_free_port()
     log = (tmp_path_factory.mktemp("localstripe") / "localstripe.log").open("wb")
     process = subprocess.Popen([str(LOCALSTRIPE), "--port", str(port), "--from-scratch"], stdout=log,
                                stderr=subprocess.STDOUT, cwd=str(tmp_path_factory.mktemp("localstripe-cwd")),
