@@ -289,16 +289,18 @@ EXAMPLE_INNOVATION: dict[str, Any] = {
 }
 
 
-def _problem_spec(status: int, description: str, kind: str, detail: str) -> ResponseSpec:
+def problem_spec(status: int, description: str, kind: str, detail: str,
+                 instance: str = "/api/v1/innovations") -> ResponseSpec:
+    """An error response in the OpenAPI document: problem JSON (RFC 9457) with one example."""
     return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON, generate_examples=False,
                         examples=[Example(summary=description, value={
                             "type": PROBLEM_TYPES + kind, "title": description, "status": status, "detail": detail,
-                            "instance": "/api/v1/innovations"})])
+                            "instance": instance})])
 
 
 COMMON_RESPONSES: dict[int, ResponseSpec] = {
-    401: _problem_spec(401, "Unauthorised", "unauthorised", "The API key is not recognised or has been revoked"),
-    429: _problem_spec(429, "Too many requests", "rate-limited",
+    401: problem_spec(401, "Unauthorised", "unauthorised", "The API key is not recognised or has been revoked"),
+    429: problem_spec(429, "Too many requests", "rate-limited",
                        "This key may make 600 requests a minute; try again in 12 seconds"),
 }
 
@@ -361,7 +363,7 @@ def absolute(document: dict[str, Any], base_url: str) -> dict[str, Any]:
                                           "device_class": {"class_iia": 1}, "esf_tier": {"c": 1},
                                           "dtac": {"true": 1}, "dspt": {"standards_met": 1}, "mtfm": {"true": 1},
                                           "sme": {"false": 1}, "icb": {"QMF": 1}}}})]),
-                400: _problem_spec(400, "Invalid query parameter", "invalid-parameter",
+                400: problem_spec(400, "Invalid query parameter", "invalid-parameter",
                                    "page_size: Expected `int` <= 100"),
                 **COMMON_RESPONSES},
      tags=["innovations"])
@@ -410,7 +412,7 @@ async def search_innovations(
      description="A published innovation; 404 if it is unknown, not published, withdrawn or its supplier is suspended.",
      responses={200: ResponseSpec(data_container=InnovationOne, description="The innovation", generate_examples=False,
                                   examples=[Example(summary="An innovation", value={"data": EXAMPLE_INNOVATION})]),
-                404: _problem_spec(404, "Not found", "not-found", "There is no published innovation with this id"),
+                404: problem_spec(404, "Not found", "not-found", "There is no published innovation with this id"),
                 **COMMON_RESPONSES},
      tags=["innovations"])
 async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
@@ -436,7 +438,7 @@ async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
                                                {"cursor": "18", "type": "withdrawn", "id": 40, "revision": 4,
                                                 "occurred_at": "2026-01-05T09:05:00+00:00", "innovation": None}],
                                       "meta": {"next": "18", "limit": 100, "has_more": False}})]),
-                400: _problem_spec(400, "Invalid query parameter", "invalid-parameter",
+                400: problem_spec(400, "Invalid query parameter", "invalid-parameter",
                                    "since: must be a cursor returned as meta.next"),
                 **COMMON_RESPONSES},
      tags=["changes"])

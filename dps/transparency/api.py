@@ -15,18 +15,15 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
 from litestar.params import PathParameter, QueryParameter
 
 from catalogue.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
-    PROBLEM_JSON,
-    PROBLEM_TYPES,
     ApiProblem,
-    Problem,
     api_key_required,
     bad_parameter,
+    problem_spec,
     reject_unknown_parameters,
 )
 from dps.transparency import ocds, services
@@ -39,28 +36,21 @@ _ODS = re.compile(r"^[A-Z0-9]{3,10}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
-def _problem(status: int, description: str, kind: str, detail: str, instance: str) -> ResponseSpec:
-    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON,
-                        generate_examples=False, examples=[Example(summary=description, value={
-                            "type": PROBLEM_TYPES + kind, "title": description, "status": status, "detail": detail,
-                            "instance": instance})])
-
-
 # Every refusal is problem JSON (as in the catalogue API): a bad or unknown query parameter is a 400 naming it.
 RELEASES_RESPONSES: dict[int, ResponseSpec] = {
-    400: _problem(400, "Invalid query parameter", "invalid-parameter",
+    400: problem_spec(400, "Invalid query parameter", "invalid-parameter",
                   "since: must be a date or date-time like 2026-01-31 or 2026-01-31T09:00:00Z", "/api/v1/ocds/releases"),
     **COMMON_RESPONSES,
 }
 RECORD_RESPONSES: dict[int, ResponseSpec] = {
-    400: _problem(400, "Invalid query parameter", "invalid-parameter",
+    400: problem_spec(400, "Invalid query parameter", "invalid-parameter",
                   "page: unknown parameter", "/api/v1/ocds/records/ocds-dpsnhs-42"),
-    404: _problem(404, "Not found", "not-found", "There is no published contracting process with this ocid",
+    404: problem_spec(404, "Not found", "not-found", "There is no published contracting process with this ocid",
                   "/api/v1/ocds/records/ocds-dpsnhs-42"),
     **COMMON_RESPONSES,
 }
 REGISTER_RESPONSES: dict[int, ResponseSpec] = {
-    400: _problem(400, "Invalid query parameter", "invalid-parameter", "buyer: must be an ODS code like RJ1",
+    400: problem_spec(400, "Invalid query parameter", "invalid-parameter", "buyer: must be an ODS code like RJ1",
                   "/api/v1/contracts-register"),
     **COMMON_RESPONSES,
 }
