@@ -10,7 +10,8 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import File, Redirect, Template
 
 from catalogue import rules, services
-from catalogue.api import forget_cached_key
+from dps.web.api import forget_cached_key
+from dps.api_keys import services as api_key_services
 from dps.errors import ValidationFailed
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import authority_admin_only, authority_only, current_user
@@ -76,8 +77,8 @@ async def unpublish(request: Request[Any, Any, Any], db_session: DbSession, list
 async def _keys_page(db_session: Any, *, errors: FormErrors | None = None, values: dict[str, str] | None = None,
                      new_key: tuple[Any, str] | None = None, status_code: int = 200) -> Template:
     return Template("authority/api_keys/index.html", status_code=status_code, context={
-        "keys": await services.api_keys(db_session), "errors": errors or FormErrors(), "values": values or {},
-        "new_key": new_key, "default_limit": services.DEFAULT_RATE_LIMIT})
+        "keys": await api_key_services.api_keys(db_session), "errors": errors or FormErrors(), "values": values or {},
+        "new_key": new_key, "default_limit": api_key_services.DEFAULT_RATE_LIMIT})
 
 
 @get("/api-keys", name="authority.api_keys", guards=[authority_admin_only])
@@ -88,11 +89,11 @@ async def api_keys(db_session: DbSession) -> Template:
 @post("/api-keys", name="authority.api_keys.create", guards=[authority_admin_only])
 async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
     form = await read_form(request)
-    limit_raw = form.get("rate_limit", "").strip() or str(services.DEFAULT_RATE_LIMIT)
+    limit_raw = form.get("rate_limit", "").strip() or str(api_key_services.DEFAULT_RATE_LIMIT)
     try:
         if not limit_raw.isdigit():
             raise ValidationFailed("Enter the rate limit as a whole number of requests a minute", field="rate_limit")
-        key, secret = await services.create_api_key(db_session, name=form.get("name", ""),
+        key, secret = await api_key_services.create_api_key(db_session, name=form.get("name", ""),
                                                     actor=services.actor_of(current_user(request)),
                                                     now=request.app.state.clock.now(),
                                                     rate_limit_per_minute=int(limit_raw))
@@ -107,7 +108,7 @@ async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession)
 
 @post("/api-keys/{key_id:int}/revoke", name="authority.api_keys.revoke", guards=[authority_admin_only])
 async def revoke_api_key(request: Request[Any, Any, Any], db_session: DbSession, key_id: FromPath[int]) -> Redirect:
-    key = await services.revoke_api_key(db_session, key_id, actor=services.actor_of(current_user(request)),
+    key = await api_key_services.revoke_api_key(db_session, key_id, actor=services.actor_of(current_user(request)),
                                         now=request.app.state.clock.now())
     forget_cached_key(key.key_hash)
     return Redirect("/authority/api-keys", status_code=303)

@@ -86,7 +86,7 @@ async def ensure_index(settings: Any) -> None:
 
 
 async def create_api_key(settings: Any) -> str:
-    from catalogue.services import create_api_key as create
+    from dps.api_keys.services import create_api_key as create
     from dps.audit.services import Actor
     from dps.db import make_engine, make_sessionmaker
 

@@ -100,8 +100,10 @@ async def _date_reference_rows(target: Target, as_of: datetime) -> None:
 
 
 async def read_reference(connection: Any) -> rows.Reference:
-    from dps.models import Admission, Application, Category, ListingVersion, Membership, Organisation, User
-    from dps.models import Listing
+    from catalogue.models import Listing, ListingVersion
+    from dps.admission.models import Admission, Application
+    from dps.agreements.models import Category
+    from dps.identity.models import Membership, Organisation, User
 
     categories = dict((await connection.execute(sa.select(Category.slug, Category.id))).all())
     icbs = dict((await connection.execute(sa.select(Organisation.ods_code, Organisation.id)
@@ -136,7 +138,7 @@ async def write_bulk(target: Target, sizes: Sizes, seed: int, as_of: datetime) -
                                                                                          rows.Reference, int]:
     """The people and the catalogue, in batches on the product's tables. Returns how many listings are in search."""
     from dps.db import make_engine
-    import dps.models  # noqa: F401 - registers every table
+    import dps.wiring  # noqa: F401 - registers every table
     from dps.db import metadata
 
     rng = random.Random(seed)
@@ -227,7 +229,7 @@ async def run_services(target: Target, population: rows.Population, reference: r
 
 async def count_rows(target: Target) -> dict[str, int]:
     from dps.db import make_engine
-    import dps.models  # noqa: F401 - registers every table
+    import dps.wiring  # noqa: F401 - registers every table
     from dps.db import metadata
 
     engine = make_engine(target.settings().database_url)
@@ -249,7 +251,7 @@ async def count_rows(target: Target) -> dict[str, int]:
 async def fingerprint(target: Target) -> dict[str, str]:
     """A digest of every table's rows in id order (for checking that a seed gives the same data)."""
     from dps.db import make_engine
-    import dps.models  # noqa: F401 - registers every table
+    import dps.wiring  # noqa: F401 - registers every table
     from dps.db import metadata
 
     engine = make_engine(target.settings().database_url)

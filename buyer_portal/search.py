@@ -8,7 +8,7 @@ from litestar import Request, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from catalogue import services
+from catalogue import saved_searches as saved_searches_service
 from dps.web.auth import buyer_portal_only, current_user
 from dps.web.deps import DbSession
 from dps.web.forms import FormErrors, run_form_command
@@ -17,7 +17,7 @@ from dps.web.forms import FormErrors, run_form_command
 async def _page(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,
                 status_code: int = 200) -> Template:
     return Template("buyer/saved_searches/index.html", status_code=status_code, context={
-        "saved": await services.saved_searches(db_session, current_user(request)), "errors": errors or FormErrors()})
+        "saved": await saved_searches_service.saved_searches(db_session, current_user(request)), "errors": errors or FormErrors()})
 
 
 @get("/saved-searches", name="buyer.saved_searches")
@@ -28,7 +28,7 @@ async def saved_searches(request: Request[Any, Any, Any], db_session: DbSession)
 @post("/saved-searches", name="buyer.saved_searches.create")
 async def save(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
     return await run_form_command(
-        request, db_session, lambda form: services.save_search(
+        request, db_session, lambda form: saved_searches_service.save_search(
             db_session, current_user(request), name=form.get("name", ""), query_string=form.get("query_string", ""),
             now=request.app.state.clock.now()),
         on_error=lambda errors, form: _page(request, db_session, errors, status_code=400),
@@ -37,7 +37,7 @@ async def save(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
 
 @post("/saved-searches/{saved_id:int}/delete", name="buyer.saved_searches.delete")
 async def delete(request: Request[Any, Any, Any], db_session: DbSession, saved_id: FromPath[int]) -> Redirect:
-    await services.delete_saved_search(db_session, current_user(request), saved_id)
+    await saved_searches_service.delete_saved_search(db_session, current_user(request), saved_id)
     return Redirect("/buyer/saved-searches", status_code=303)
 
 

@@ -11,17 +11,11 @@ Every request carries `Authorization: Bearer <key>` (keys are issued by authorit
 
 from __future__ import annotations
 
-import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, get
-from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import PathParameter, QueryParameter
@@ -31,130 +25,19 @@ from catalogue.rules import CARE_SETTINGS, ESF_TIERS
 from catalogue.search import search_index_for
 from catalogue.search.port import FACET_FIELDS, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, SearchQuery
 from dps.admission.questionnaire import DEVICE_CLASS
-from dps.errors import DomainError
-from dps.web.auth import GUARD_MARK
+from dps.web.api import (
+    API_EXCEPTION_HANDLERS,
+    COMMON_RESPONSES,
+    ApiProblem,
+    api_key_required,
+    bad_parameter,
+    checked_values,
+    problem_spec,
+    reject_unknown_parameters,
+)
 from dps.web.deps import DbSession
 
-logger = logging.getLogger("dps.api")
-
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_TYPES = "/api/v1/problems/"
 CHANGES_MAX_LIMIT = 1000
-KEY_CACHE_SECONDS = 10
-
-
-# --- problem JSON -----------------------------------------------------------------------------------------
-
-
-class ApiProblem(HTTPException):
-    """An error answered as problem JSON. `parameter` names the query parameter at fault, when there is one."""
-
-    def __init__(self, status_code: int, title: str, detail: str, kind: str, *, parameter: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail=detail, status_code=status_code, headers=headers)
-        self.title, self.kind, self.parameter = title, kind, parameter
-
-
-def bad_parameter(name: str, detail: str) -> ApiProblem:
-    return ApiProblem(400, "Invalid query parameter", f"{name}: {detail}", "invalid-parameter", parameter=name)
-
-
-def problem_response(request: Request[Any, Any, Any], status: int, title: str, detail: str, kind: str,
-                     parameters: list[dict[str, str]] | None = None,
-                     headers: dict[str, str] | None = None) -> Response[Any]:
-    body: dict[str, Any] = {"type": PROBLEM_TYPES + kind, "title": title, "status": status, "detail": detail,
-                            "instance": request.url.path}
-    if parameters:
-        body["invalid_params"] = parameters
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def api_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    if isinstance(exc, ApiProblem):
-        parameters = [{"name": exc.parameter, "reason": exc.detail}] if exc.parameter else None
-        return problem_response(request, exc.status_code, exc.title, str(exc.detail), exc.kind, parameters,
-                                exc.headers)
-    if isinstance(exc, ValidationException):
-        extra = exc.extra if isinstance(exc.extra, list) else []
-        parameters = [{"name": str(item.get("key")), "reason": str(item.get("message"))}
-                      for item in extra if isinstance(item, dict) and item.get("key")]
-        detail = "; ".join(f"{p['name']}: {p['reason']}" for p in parameters) or str(exc.detail)
-        return problem_response(request, 400, "Invalid query parameter", detail, "invalid-parameter", parameters)
-    if isinstance(exc, NotFoundException):
-        return problem_response(request, 404, "Not found", str(exc.detail), "not-found")
-    if isinstance(exc, HTTPException):
-        return problem_response(request, exc.status_code, "Request refused", str(exc.detail), "http-error",
-                                headers=exc.headers)
-    if isinstance(exc, DomainError):
-        return problem_response(request, exc.status_code, "Request refused", str(exc),
-                                "not-found" if exc.status_code == 404 else "refused")
-    logger.exception("unhandled API error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(request, 500, "Internal error", "Something went wrong on our side. Try again later.",
-                            "internal-error")
-
-
-# --- API keys: the guard and the per-key rate limit ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _CachedKey:
-    key_id: int
-    rate_limit_per_minute: int
-    cached_at: datetime
-
-
-_KEY_CACHE: dict[str, _CachedKey] = {}
-
-
-def forget_cached_key(key_hash: str) -> None:
-    """Called when a key is revoked, so this process refuses it at once (others within KEY_CACHE_SECONDS)."""
-    _KEY_CACHE.pop(key_hash, None)
-
-
-def _unauthorised(detail: str) -> ApiProblem:
-    return ApiProblem(401, "Unauthorised", detail, "unauthorised",
-                      headers={"WWW-Authenticate": 'Bearer realm="NHS Innovation DPS API"'})
-
-
-async def _known_key(connection: ASGIConnection[Any, Any, Any, Any], secret: str, now: datetime) -> _CachedKey | None:
-    key_hash = services.hash_api_key(secret)
-    cached = _KEY_CACHE.get(key_hash)
-    if cached is not None and now - cached.cached_at < timedelta(seconds=KEY_CACHE_SECONDS):
-        return cached
-    async with connection.app.state.db_config.get_session() as session:
-        key = await services.active_api_key(session, secret)
-    if key is None:
-        _KEY_CACHE.pop(key_hash, None)
-        return None
-    cached = _KEY_CACHE[key_hash] = _CachedKey(key.id or 0, key.rate_limit_per_minute, now)
-    return cached
-
-
-async def _api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    scheme, _sep, secret = connection.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise _unauthorised("Send your API key as: Authorization: Bearer <key>")
-    now = connection.app.state.clock.now()
-    key = await _known_key(connection, secret.strip(), now)
-    if key is None:
-        raise _unauthorised("The API key is not recognised or has been revoked")
-    # A fixed one-minute window per key, counted in the shared rate-limit store (memory, or Redis when scaled out).
-    seconds = int(now.timestamp())
-    window_key = f"api-key:{key.key_id}:{seconds // 60}"
-    store = connection.app.stores.get("rate_limit")
-    raw = await store.get(window_key)
-    count = int(raw) if raw else 0
-    if count >= key.rate_limit_per_minute:
-        retry_after = 60 - seconds % 60
-        raise ApiProblem(429, "Too many requests",
-                         f"This key may make {key.rate_limit_per_minute} requests a minute; try again in "
-                         f"{retry_after} seconds", "rate-limited", headers={"Retry-After": str(retry_after)})
-    await store.set(window_key, str(count + 1).encode(), expires_in=120)
-    connection.scope["api_key_id"] = key.key_id  # type: ignore[typeddict-unknown-key]
-
-
-setattr(_api_key_guard, GUARD_MARK, "API key (Authorization: Bearer)")
-api_key_required = _api_key_guard
 
 
 # --- response shapes (for the OpenAPI document) -------------------------------------------------------------
@@ -258,15 +141,6 @@ class ChangesPage(msgspec.Struct):
     meta: ChangesMeta
 
 
-class Problem(msgspec.Struct):
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    invalid_params: list[dict[str, str]] | None = None
-
-
 EXAMPLE_INNOVATION: dict[str, Any] = {
     "id": 42, "name": "HeartFlow FFRct Analysis", "summary": "CT-derived fractional flow reserve for coronary artery disease.",
     "description": "A non-invasive test ...", "category": {"slug": "imaging", "name": "Digital and 3D imaging"},
@@ -289,22 +163,6 @@ EXAMPLE_INNOVATION: dict[str, Any] = {
 }
 
 
-def problem_spec(status: int, description: str, kind: str, detail: str,
-                 instance: str = "/api/v1/innovations") -> ResponseSpec:
-    """An error response in the OpenAPI document: problem JSON (RFC 9457) with one example."""
-    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON, generate_examples=False,
-                        examples=[Example(summary=description, value={
-                            "type": PROBLEM_TYPES + kind, "title": description, "status": status, "detail": detail,
-                            "instance": instance})])
-
-
-COMMON_RESPONSES: dict[int, ResponseSpec] = {
-    401: problem_spec(401, "Unauthorised", "unauthorised", "The API key is not recognised or has been revoked"),
-    429: problem_spec(429, "Too many requests", "rate-limited",
-                       "This key may make 600 requests a minute; try again in 12 seconds"),
-}
-
-
 # --- parameters --------------------------------------------------------------------------------------------
 
 SEARCH_PARAMETERS = frozenset({"q", "category", "care_setting", "device_class", "esf_tier", "icb", "sme", "dtac",
@@ -315,26 +173,6 @@ _ICB = re.compile(r"^Q[A-Z0-9]{2}$")
 _CARE_SETTINGS = frozenset(value for value, _ in CARE_SETTINGS)
 _DEVICE_CLASSES = frozenset(value for value, _ in DEVICE_CLASS)
 _ESF_TIERS = frozenset(value for value, _ in ESF_TIERS)
-
-
-def reject_unknown_parameters(request: Request[Any, Any, Any], allowed: frozenset[str]) -> None:
-    for name in request.query_params:
-        if name not in allowed:
-            raise bad_parameter(name, f"unknown parameter; use {', '.join(sorted(allowed))}")
-
-
-def checked_values(name: str, values: list[str] | None, *, allowed: frozenset[str] | None = None,
-                   pattern: re.Pattern[str] | None = None, normalise: Any = None) -> tuple[str, ...]:
-    cleaned: list[str] = []
-    for raw in values or []:
-        value = normalise(raw.strip()) if normalise else raw.strip()
-        if (allowed is not None and value not in allowed) or (pattern is not None and not pattern.match(value)):
-            expected = ", ".join(sorted(allowed)) if allowed is not None else "a value like " + (
-                "QMF" if name == "icb" else "virtual-wards")
-            raise bad_parameter(name, f"{raw!r} is not a valid value; expected {expected}")
-        if value not in cleaned:
-            cleaned.append(value)
-    return tuple(cleaned)
 
 
 def _bool(value: bool | None) -> tuple[str, ...]:
@@ -467,10 +305,6 @@ async def changes(
 async def unknown_path(path: Annotated[str, PathParameter()]) -> None:
     raise ApiProblem(404, "Not found", f"There is no API resource at /api/v1{path}", "not-found")
 
-
-API_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {Exception: api_exception_handler,
-                                                       HTTPException: api_exception_handler,
-                                                       DomainError: api_exception_handler}
 
 api_router = Router(path="/api/v1", route_handlers=[search_innovations, get_innovation, changes, unknown_path],
                     guards=[api_key_required], exception_handlers=API_EXCEPTION_HANDLERS,

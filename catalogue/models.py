@@ -1,5 +1,5 @@
-"""Catalogue tables: listings and their published versions, evidence documents, the public changes feed,
-API keys and saved searches."""
+"""Catalogue tables: listings and their published versions, evidence documents, the public changes feed and
+saved searches."""
 
 from __future__ import annotations
 
@@ -93,22 +93,6 @@ class CatalogueChange(SQLModel, table=True):
     change: str = Field(max_length=20)  # published | updated | withdrawn
     document: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     occurred_at: datetime = Field(sa_column=utc_column())
-
-
-class ApiKey(SQLModel, table=True):
-    """A key for the public API. Only a SHA-256 of the key is stored; the key itself is shown once."""
-
-    __tablename__ = "api_key"
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=120)
-    prefix: str = Field(max_length=16)
-    key_hash: str = Field(max_length=64, unique=True)
-    rate_limit_per_minute: int = Field(default=600)
-    created_at: datetime = Field(sa_column=utc_column())
-    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
-    revoked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
-    revoked_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
 
 
 class SavedSearch(SQLModel, table=True):

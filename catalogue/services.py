@@ -1,5 +1,5 @@
 """Catalogue services: listings (draft -> published -> withdrawn, versions), evidence, what search and the
-changes feed see, API keys and saved searches.
+changes feed see.
 
 Each command is one transaction: the change, its audit event, the search-index outbox row and the changes-feed
 row commit together; the command a controller calls ends with `await session.commit()`. Functions documented
@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +21,20 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalogue import rules
-from catalogue.models import ApiKey, CatalogueChange, Listing, ListingDocument, ListingVersion, SavedSearch
+from catalogue.models import CatalogueChange, Listing, ListingDocument, ListingVersion
 from catalogue.rules import ListingEvent, ListingState
 from catalogue.search.port import NO_EXPIRY, IndexChange, SearchDocument
+from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission
 from dps.admission.rules import MembershipState
-from dps.admission.services import admission_listeners
+from dps.admission.services import email_organisation
 from dps.agreements.models import Category
 from dps.audit.services import Actor, record
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.identity.rules import assess_sme
 from dps.identity.services import SignedInUser
+from dps.outbox.models import OutboxMessage
 from dps.outbox.services import enqueue
 from dps.reference import INTEGRATED_CARE_BOARDS
 
@@ -227,8 +228,6 @@ async def unpublish_listing(session: AsyncSession, user: SignedInUser, listing_i
     await record(session, actor=actor_of(user), action="listing.unpublished", entity_type="listing",
                  entity_id=listing.id or 0, now=now, before=before, after={**_snapshot(listing), "reason": reason.strip()})
     await _sync_search(session, listing, now)
-    from dps.admission.services import email_organisation
-
     await email_organisation(session, listing.organisation_id, now, f"listing:{listing.id}:unpublished:{now.isoformat()}",
                              f"Your listing has been unpublished: {listing.name}",
                              f"The DPS authority has unpublished your listing \"{listing.name}\".\n\n"
@@ -272,9 +271,10 @@ async def restore_supplier_listings_to_search(session: AsyncSession, organisatio
     return [listing.id or 0 for listing in listings]
 
 
-async def on_admission_changed(session: AsyncSession, admission: Admission, actor: Actor, now: datetime) -> None:
-    """Admission listener (dps.admission.services.admission_listeners): suspension or removal takes the
-    supplier's listings in that category out of search; reinstatement puts them back."""
+async def on_admission_changed(session: AsyncSession, event: AdmissionChanged) -> None:
+    """Reacts to `AdmissionChanged` (subscribed by dps.wiring): suspension or removal takes the supplier's
+    listings in that category out of search; reinstatement puts them back."""
+    admission, actor, now = event.admission, event.actor, event.now
     if admission.state == MembershipState.ACTIVE:
         await restore_supplier_listings_to_search(session, admission.organisation_id, admission.category_id, actor, now)
     else:
@@ -282,8 +282,6 @@ async def on_admission_changed(session: AsyncSession, admission: Admission, acto
                                                      admission.state_reason or f"admission {admission.state}",
                                                      actor, now)
 
-
-admission_listeners.register(on_admission_changed)
 
 
 # --- what search and the changes feed see ----------------------------------------------------------------
@@ -415,14 +413,10 @@ class IndexLag:
 
 async def index_lag(session: AsyncSession) -> IndexLag:
     """Index changes not yet applied by the outbox worker, and when the oldest was written."""
-    from dps.outbox.models import OutboxMessage
-
     row = (await session.execute(sa.select(sa.func.count(), sa.func.min(OutboxMessage.created_at)).where(
         OutboxMessage.topic == SEARCH_INDEX_TOPIC, OutboxMessage.processed_at.is_(None)))).one()
     oldest = row[1]
     if isinstance(oldest, datetime) and oldest.tzinfo is None:
-        from datetime import UTC
-
         oldest = oldest.replace(tzinfo=UTC)
     return IndexLag(int(row[0] or 0), oldest)
 
@@ -590,88 +584,3 @@ async def changes_since(session: AsyncSession, cursor: int, limit: int) -> Chang
     changes = list((await session.scalars(sa.select(CatalogueChange).where(CatalogueChange.id > cursor)
                                           .order_by(CatalogueChange.id).limit(limit))).all())
     return ChangesPage(changes, changes[-1].id or cursor if changes else cursor)
-
-
-# --- API keys --------------------------------------------------------------------------------------------
-
-API_KEY_PREFIX = "dpsk_"
-DEFAULT_RATE_LIMIT = 600
-
-
-def hash_api_key(secret: str) -> str:
-    """Keys are 256 random bits, so a plain SHA-256 is enough to store them safely and find them fast."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-async def create_api_key(session: AsyncSession, *, name: str, actor: Actor, now: datetime,
-                         rate_limit_per_minute: int = DEFAULT_RATE_LIMIT) -> tuple[ApiKey, str]:
-    """Create a key; returns it with the secret, which is shown once and never stored. Commits."""
-    if not name.strip():
-        raise ValidationFailed("Enter a name for the key, such as the consumer's organisation", field="name")
-    if len(name.strip()) > 120:
-        raise ValidationFailed("Name must be 120 characters or fewer", field="name")
-    if rate_limit_per_minute < 1:
-        raise ValidationFailed("The rate limit must be at least 1 request a minute", field="rate_limit")
-    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(name=name.strip(), prefix=secret[: len(API_KEY_PREFIX) + 6], key_hash=hash_api_key(secret),
-                 rate_limit_per_minute=rate_limit_per_minute, created_at=now, created_by_user_id=actor.user_id)
-    session.add(key)
-    await session.flush()
-    await record(session, actor=actor, action="api_key.created", entity_type="api_key", entity_id=key.id or 0,
-                 now=now, after={"name": key.name, "prefix": key.prefix, "rate_limit_per_minute": rate_limit_per_minute})
-    await session.commit()
-    return key, secret
-
-
-async def revoke_api_key(session: AsyncSession, key_id: int, *, actor: Actor, now: datetime) -> ApiKey:
-    key = await session.scalar(sa.select(ApiKey).where(ApiKey.id == key_id).with_for_update())
-    if key is None:
-        raise NotFound("There is no such API key")
-    if key.revoked_at is not None:
-        raise Conflict("This key has already been revoked")
-    key.revoked_at, key.revoked_by_user_id = now, actor.user_id
-    await record(session, actor=actor, action="api_key.revoked", entity_type="api_key", entity_id=key.id or 0,
-                 now=now, before={"revoked": False}, after={"revoked": True})
-    await session.commit()
-    return key
-
-
-async def api_keys(session: AsyncSession) -> list[ApiKey]:
-    return list((await session.scalars(sa.select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.name))).all())
-
-
-async def active_api_key(session: AsyncSession, secret: str) -> ApiKey | None:
-    if not secret.startswith(API_KEY_PREFIX) or len(secret) > 100:
-        return None
-    return await session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == hash_api_key(secret),
-                                                        ApiKey.revoked_at.is_(None)))
-
-
-# --- saved searches --------------------------------------------------------------------------------------
-
-
-async def save_search(session: AsyncSession, user: SignedInUser, *, name: str, query_string: str,
-                      now: datetime) -> SavedSearch:
-    if not name.strip():
-        raise ValidationFailed("Enter a name for the search", field="name")
-    if len(name.strip()) > 120 or len(query_string) > 2000:
-        raise ValidationFailed("The name or the search is too long", field="name")
-    saved = SavedSearch(user_id=user.id, name=name.strip(), query_string=query_string.lstrip("?"), created_at=now)
-    session.add(saved)
-    await session.flush()
-    await session.commit()
-    return saved
-
-
-async def saved_searches(session: AsyncSession, user: SignedInUser) -> list[SavedSearch]:
-    return list((await session.scalars(sa.select(SavedSearch).where(SavedSearch.user_id == user.id)
-                                       .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc()))).all())
-
-
-async def delete_saved_search(session: AsyncSession, user: SignedInUser, saved_id: int) -> None:
-    saved = await session.scalar(sa.select(SavedSearch).where(SavedSearch.id == saved_id,
-                                                              SavedSearch.user_id == user.id))
-    if saved is None:
-        raise NotFound("There is no such saved search")
-    await session.delete(saved)
-    await session.commit()

@@ -11,26 +11,24 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, MediaType, Response, Router
-from litestar.response import Template
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
 
-import dps.models  # noqa: F401 - registers every table on the metadata
 from dps.admission.refresh import run_daily_jobs
-from catalogue.search import search_engine_lifespan
 from dps.clock import Clock, SystemClock
 from dps.competitions.services import close_due_competitions
 from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
-from dps.outbox.consumers import outbox_consumers
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
 from dps.web.auth import CurrentUserMiddleware, current_user, public
@@ -39,6 +37,7 @@ from dps.web.pages import PublicPages, SignInPages, SignOutPages
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
+from dps.wiring import HEALTH_CHECKS, LIFESPANS, outbox_consumers, route_handlers, subscribe_domain_listeners
 
 STATIC_DIR = PROJECT_ROOT / "static"
 
@@ -49,8 +48,6 @@ RATE_LIMIT_STORES = ("rate_limit", "onboarding_rate_limit")
 def _stores(settings: Settings) -> dict[str, Store]:
     """Sessions and rate-limit counters: shared through Redis when scaled out, else local to the process."""
     if settings.redis_url:
-        from litestar.stores.redis import RedisStore
-
         root = RedisStore.with_client(url=settings.redis_url, namespace="dps")
         return {name: root.with_namespace(name) for name in ("sessions", *RATE_LIMIT_STORES)}
     limits: dict[str, Store] = {name: MemoryStore() for name in RATE_LIMIT_STORES}
@@ -58,38 +55,6 @@ def _stores(settings: Settings) -> dict[str, Store]:
         return {"sessions": MemoryStore(), **limits}
     # Embedded mode: sessions survive a restart of the one process.
     return {"sessions": FileStore(Path(settings.var_dir) / "sessions"), **limits}
-
-
-def _portal_routers() -> list[Any]:
-    from authority_portal.audit import authority_audit_router
-    from authority_portal.evaluation import authority_router
-    from authority_portal.funds import authority_funds_router
-    from authority_portal.listings import authority_listings_router
-    from authority_portal.refresh import authority_refresh_router
-    from buyer_portal.competitions import competitions_router
-    from buyer_portal.controllers import buyer_router
-    from buyer_portal.funds import buyer_funds_router
-    from buyer_portal.payments import buyer_payments_router
-    from buyer_portal.search import buyer_search_router
-    from catalogue.api import api_router
-    from catalogue.pages import catalogue_router
-    from dps.payments.routes import webhooks_router
-    from dps.transparency.api import transparency_api_router
-    from dps.transparency.pages import register_router
-    from supplier_portal.account import account_routers
-    from supplier_portal.applications import supplier_applications_router
-    from supplier_portal.competitions import supplier_competitions_router
-    from supplier_portal.listings import supplier_listings_router
-    from supplier_portal.payments import supplier_payments_router
-    from supplier_portal.refresh import supplier_refresh_router
-
-    return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
-            buyer_funds_router, authority_funds_router,
-            authority_refresh_router, authority_audit_router, catalogue_router, *account_routers,
-            supplier_listings_router, authority_listings_router, buyer_search_router, api_router,
-            competitions_router, supplier_competitions_router, webhooks_router,
-            buyer_payments_router, supplier_payments_router,
-            transparency_api_router, register_router]
 
 
 @asynccontextmanager
@@ -138,6 +103,7 @@ async def html_templates_are_html(response: Response[Any]) -> Response[Any]:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
+    subscribe_domain_listeners()
 
     database = SQLAlchemyAsyncConfig(
         engine_instance=make_engine(settings.database_url),
@@ -165,7 +131,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             PublicPages,
             sign_in_router,
             SignOutPages,
-            *_portal_routers(),
+            *route_handlers(),
             create_static_files_router(path="/assets", directories=[STATIC_DIR / "assets"], guards=[public],
                                        include_in_schema=False, name="assets"),
             create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],
@@ -189,7 +155,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 type="http", scheme="bearer", description="An API key issued by the DPS authority")}),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[search_engine_lifespan, in_process_outbox_worker],
+        lifespan=[*LIFESPANS, in_process_outbox_worker],
         after_request=html_templates_are_html,
         debug=False,
     )
@@ -197,4 +163,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock
     app.state.passwords = Passwords.for_environment(settings.environment)
     app.state.db_config = database
+    app.state.health_checks = HEALTH_CHECKS
     return app

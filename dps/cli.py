@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import uvicorn
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dps import wiring
+from dps.admission.refresh import run_daily_jobs
+from dps.api_keys.services import create_api_key
+from dps.audit.services import Actor, verify_chain
+from dps.clock import SystemClock
+from dps.competitions.services import close_due_competitions
+from dps.db import make_engine, make_sessionmaker
+from dps.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+from dps.errors import DomainError
+from dps.identity.commands import create_user_with_role
 from dps.identity.models import Role
+from dps.migrate import upgrade_database
+from dps.outbox.worker import OutboxWorker
 from dps.settings import Settings, SettingsError
+from dps.transparency.services import export_package
 
 console = Console()
 T = TypeVar("T")
@@ -29,7 +46,6 @@ def load_settings() -> Settings:
 
 def run_async(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     """Run `work(sessionmaker)` against the configured database, disposing of the engine afterwards."""
-    from dps.db import make_engine, make_sessionmaker
 
     async def main() -> T:
         engine = make_engine(settings.database_url)
@@ -43,7 +59,8 @@ def run_async(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
 
 @click.group(help="NHS Innovation DPS marketplace.")
 def main() -> None:
-    pass
+    # Every command that changes data must see the same cross-domain reactions as the web app.
+    wiring.subscribe_domain_listeners()
 
 
 @main.command(help="Serve the marketplace over HTTP.")
@@ -51,8 +68,6 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
 def serve(host: str, port: int, reload: bool) -> None:
-    import uvicorn
-
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]NHS Innovation DPS[/bold] at [link]http://{host}:{port}[/link]  (database: "
@@ -63,14 +78,10 @@ def serve(host: str, port: int, reload: bool) -> None:
 @main.command(help="Drain the outbox (email, search index, payments) until stopped.")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 def worker(once: bool) -> None:
-    from dps.clock import SystemClock
-    from dps.outbox.consumers import outbox_consumers
-    from dps.outbox.worker import OutboxWorker
-
     settings = load_settings()
 
     async def work(sessions: Any) -> None:
-        outbox = OutboxWorker(sessions, outbox_consumers(settings), SystemClock())
+        outbox = OutboxWorker(sessions, wiring.outbox_consumers(settings), SystemClock())
         if once:
             report = await outbox.drain_all()
             console.print(f"Delivered {report.delivered}, failed {report.failed}.")
@@ -93,15 +104,12 @@ def jobs() -> None:
 @jobs.command("run", help="Send declaration-refresh reminders and assurance-expiry warnings that are due now, and "
                           "close competitions whose tender deadline has passed.")
 def run_jobs() -> None:
-    from dps.admission.refresh import run_daily_jobs
-    from dps.clock import SystemClock
-    from dps.competitions.services import close_due_competitions
-
     settings = load_settings()
 
     async def work(sessions: Any) -> dict[str, int]:
         now = SystemClock().now()
-        return {**await run_daily_jobs(sessions, now), "competitions_closed": await close_due_competitions(sessions, now)}
+        closed = await close_due_competitions(sessions, now)
+        return {**await run_daily_jobs(sessions, now), "competitions_closed": closed}
 
     done = run_async(settings, work)
     console.print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in done.items()))
@@ -114,8 +122,6 @@ def audit() -> None:
 
 @audit.command("verify", help="Walk the hash chain; exit 0 if intact, or 1 naming the first event that fails.")
 def audit_verify() -> None:
-    from dps.audit.services import verify_chain
-
     settings = load_settings()
 
     async def work(sessions: Any) -> Any:
@@ -133,13 +139,8 @@ def audit_verify() -> None:
 @main.command("export-ocds", help="Write every published competition as one OCDS release package (JSON) to PATH.")
 @click.argument("path", type=click.Path(dir_okay=False, writable=True))
 def export_ocds(path: str) -> None:
-    import json
-    from pathlib import Path
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dps.clock import SystemClock
-    from dps.transparency.services import export_package
 
     settings = load_settings()
 
@@ -162,8 +163,6 @@ def db() -> None:
 
 @db.command(help="Apply every Alembic migration, then load any missing reference data.")
 def upgrade() -> None:
-    from dps.migrate import upgrade_database
-
     settings = load_settings()
     added = upgrade_database(settings)
     console.print(f"Database is up to date ({'SQLite' if settings.is_sqlite else 'PostgreSQL'}); "
@@ -173,14 +172,10 @@ def upgrade() -> None:
 @main.command("seed-demo", help="Load demo organisations, users and data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database already has users.")
 def seed_demo(if_empty: bool) -> None:
-    from dps.demo import DEMO_PASSWORD, seed_demo_data
-
     settings = load_settings()
-    accounts = run_async(settings, lambda sessions: seed_demo_data(sessions, settings, only_if_empty=if_empty))
+    accounts = run_async(settings, lambda sessions: wiring.seed_demo_data(sessions, settings, only_if_empty=if_empty))
     if accounts is None:
         console.print("Demo data already present: nothing loaded.")
-        from dps.demo import DEMO_ACCOUNTS
-
         accounts = DEMO_ACCOUNTS
     console.print("Demo accounts (password for all: [bold]" + DEMO_PASSWORD + "[/bold]):")
     for role, email in accounts:
@@ -195,9 +190,6 @@ def seed_demo(if_empty: bool) -> None:
 @click.option("--name", "full_name", default=None, help="Full name (defaults to the email's local part).")
 @click.password_option(envvar="DPS_NEW_USER_PASSWORD")
 def create_user(email: str, role: str, organisation: str, full_name: str | None, password: str) -> None:
-    from dps.errors import DomainError
-    from dps.identity.commands import create_user_with_role
-
     settings = load_settings()
     try:
         user_id = run_async(settings, lambda sessions: create_user_with_role(
@@ -211,11 +203,7 @@ def create_user(email: str, role: str, organisation: str, full_name: str | None,
 
 @main.command(help="Rebuild the search index from the database, with a progress bar.")
 def reindex() -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from catalogue.reindex import rebuild_search_index
-    from catalogue.search import forget_search_index
-    from dps.clock import SystemClock
 
     settings = load_settings()
 
@@ -224,11 +212,11 @@ def reindex() -> None:
                       console=console) as bar:
             task = bar.add_task("index", total=None)
             try:
-                return await rebuild_search_index(
+                return await wiring.rebuild_search_index(
                     settings, SystemClock().now(), on_total=lambda total: bar.update(task, total=total),
                     progress=lambda done: bar.advance(task, done))
             finally:
-                await forget_search_index(settings)
+                await wiring.forget_search_index(settings)
 
     indexed = run_async(settings, work)
     console.print(f"Search index rebuilt ({settings.search_backend}): {indexed} listings.")
@@ -244,11 +232,6 @@ def api_key() -> None:
 @click.option("--rate-limit", default=600, show_default=True, type=click.IntRange(min=1),
               help="Requests a minute allowed for this key.")
 def api_key_create(name: str, rate_limit: int) -> None:
-    from catalogue.services import create_api_key
-    from dps.audit.services import Actor
-    from dps.clock import SystemClock
-    from dps.errors import DomainError
-
     settings = load_settings()
 
     async def work(sessions: Any) -> tuple[Any, str]:

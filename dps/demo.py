@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from catalogue.demo import seed_demo_catalogue
-from dps.admission.demo import seed_demo_admissions
 from dps.audit.services import Actor
 from dps.clock import SystemClock
-from dps.competitions.demo import seed_demo_competitions
-from dps.funds.demo import seed_demo_funds
 from dps.identity.commands import find_organisation
 from dps.identity.models import Organisation, OrganisationKind, Role, User
 from dps.identity.passwords import Passwords
@@ -44,8 +44,24 @@ DEMO_USERS: tuple[tuple[Role, str, str, str], ...] = (
 DEMO_ACCOUNTS: tuple[tuple[str, str], ...] = tuple((role.value, email) for role, email, _, _ in DEMO_USERS)
 
 
-async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bool) -> tuple[tuple[str, str], ...] | None:
-    """Load the demo organisations and accounts in one transaction; None if skipped because users exist."""
+@dataclass(frozen=True)
+class DemoContext:
+    """What a domain's demo loader gets: the one transaction, the moment, and the demo accounts' password."""
+
+    session: AsyncSession
+    now: datetime
+    actor: Actor
+    passwords: Passwords
+    password: str
+
+
+DemoLoader = Callable[[DemoContext], Awaitable[None]]
+
+
+async def seed_demo(sessions: Any, settings: Settings, loaders: Sequence[DemoLoader], *,
+                    only_if_empty: bool) -> tuple[tuple[str, str], ...] | None:
+    """Load the demo organisations and accounts, then each domain's demo data (`loaders`, given by the
+    composition root), in one transaction; None if skipped because users exist."""
     now = SystemClock().now()
     actor = Actor.system("demo-seed")
     passwords = Passwords.for_environment(settings.environment)
@@ -68,9 +84,8 @@ async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bo
                                          password=DEMO_PASSWORD, actor=actor, now=now, email_verified=True)
             organisation = await find_organisation(session, organisation_key)
             await add_membership(session, user=user, organisation=organisation, role=role, actor=actor, now=now)
-        await seed_demo_admissions(session, now)
-        await seed_demo_catalogue(session, now=now, actor=actor, user_email="supplier.admin@heartflow.example")
-        await seed_demo_funds(session, now)
-        await seed_demo_competitions(session, now, passwords, DEMO_PASSWORD)
+        context = DemoContext(session, now, actor, passwords, DEMO_PASSWORD)
+        for load in loaders:
+            await load(context)
         await session.commit()
     return DEMO_ACCOUNTS

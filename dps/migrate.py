@@ -7,6 +7,9 @@ import asyncio
 from alembic import command
 from alembic.config import Config
 
+from dps.clock import SystemClock
+from dps.db import make_engine, make_sessionmaker
+from dps.reference import load_reference_data
 from dps.settings import PROJECT_ROOT, Settings
 
 
@@ -26,10 +29,6 @@ def upgrade_database(settings: Settings) -> int:
 
 
 async def _load_reference(settings: Settings) -> int:
-    from dps.clock import SystemClock
-    from dps.db import make_engine, make_sessionmaker
-    from dps.reference import load_reference_data
-
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session:

@@ -8,7 +8,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import dps.models  # noqa: F401 - registers every table
+import dps.wiring  # noqa: F401 - its table registry puts every table on the metadata
 from dps.db import UtcDateTime, make_engine, metadata
 from dps.settings import Settings
 

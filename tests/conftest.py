@@ -19,7 +19,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-import dps.models  # noqa: F401
+import dps.wiring  # noqa: F401 - its table registry puts every table on the metadata
 from dps.app import create_app
 from dps.clock import FixedClock
 from dps.db import make_engine, make_sessionmaker, metadata
@@ -27,6 +27,9 @@ from dps.identity.passwords import Passwords
 from dps.reference import load_reference_data
 from dps.settings import Settings
 from tests.helpers import pick_free_port
+
+# Services called directly by tests react across domains as they do in the app and the CLI.
+dps.wiring.subscribe_domain_listeners()
 
 # Property tests judge results, not speed: a loaded CI machine must not fail them on a timing deadline, and CI
 # explores the same examples every run.

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dps.admission.models import Admission, Application, RefreshRequest, RefreshResponse
 from dps.admission.questionnaire import AssuranceExpiry, assurance_expiries
 from dps.admission.rules import MembershipState, clock_status
-from dps.admission.services import email_organisation, actor_of, category_with_agreement
+from dps.admission.services import actor_of, category_with_agreement, email_organisation
+from dps.agreements.models import Agreement, Category
 from dps.audit.services import Actor, record
 from dps.calendar import REFRESH_WORKING_DAYS, WorkingDayCalendar, london_date, refresh_due
 from dps.errors import Conflict, NotFound, ValidationFailed
@@ -105,8 +106,6 @@ def response_status(response: RefreshResponse, now: datetime) -> str:
 
 async def refresh_rows(session: AsyncSession, now: datetime, *, request_id: int | None = None,
                        organisation_ids: frozenset[int] | None = None) -> list[RefreshRow]:
-    from dps.agreements.models import Agreement, Category
-
     query = (sa.select(RefreshResponse, Organisation.name, Category.name, Agreement.regime)
              .join(RefreshRequest, RefreshRequest.id == RefreshResponse.refresh_request_id)
              .join(Organisation, Organisation.id == RefreshResponse.organisation_id)
@@ -124,8 +123,6 @@ async def refresh_rows(session: AsyncSession, now: datetime, *, request_id: int 
 
 
 async def refresh_requests(session: AsyncSession) -> list[tuple[RefreshRequest, str]]:
-    from dps.agreements.models import Category
-
     rows = (await session.execute(sa.select(RefreshRequest, Category.name)
                                   .join(Category, Category.id == RefreshRequest.category_id)
                                   .order_by(RefreshRequest.requested_at.desc()))).all()

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application, SectionEvaluation
 from dps.admission.questionnaire import (
     SECTIONS,
@@ -35,6 +36,7 @@ from dps.agreements.models import Agreement, Category
 from dps.audit.services import Actor, record
 from dps.calendar import WorkingDayCalendar, evaluation_due
 from dps.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dps.events import domain_events
 from dps.identity.models import Membership, Organisation, OrganisationKind, User
 from dps.identity.services import SignedInUser
 from dps.mail import queue_email
@@ -299,7 +301,7 @@ async def _admit(session: AsyncSession, user: SignedInUser, application: Applica
         raise Conflict("This supplier is already admitted to the category")
     await session.flush()
     if before is not None:  # a removed supplier re-admitted: its listings may return to search
-        await admission_listeners.notify(session, admission, actor_of(user), now)
+        await domain_events.publish(session, AdmissionChanged(admission, actor_of(user), now))
     await record(session, actor=actor_of(user), action="admission.admitted", entity_type="admission",
                  entity_id=admission.id or 0, now=now, before=before,
                  after={"state": admission.state, "organisation_id": admission.organisation_id,
@@ -347,7 +349,7 @@ async def change_admission(session: AsyncSession, user: SignedInUser, admission_
     await record(session, actor=actor_of(user), action=f"admission.{event}", entity_type="admission",
                  entity_id=admission.id or 0, now=now, before=before,
                  after={"state": admission.state, "reason": reason.strip()})
-    await admission_listeners.notify(session, admission, actor_of(user), now)
+    await domain_events.publish(session, AdmissionChanged(admission, actor_of(user), now))
     category, _ = await category_with_agreement(session, admission.category_id)
     words = {MembershipEvent.SUSPEND: "suspended from", MembershipEvent.REINSTATE: "reinstated to",
              MembershipEvent.REMOVE: "removed from"}[event]
@@ -358,22 +360,6 @@ async def change_admission(session: AsyncSession, user: SignedInUser, admission_
     return admission
 
 
-class AdmissionListeners:
-    """Other parts (the catalogue) react to a supplier's admission changing, inside the same transaction."""
-
-    def __init__(self) -> None:
-        self._listeners: list[Any] = []
-
-    def register(self, listener: Any) -> None:
-        if listener not in self._listeners:
-            self._listeners.append(listener)
-
-    async def notify(self, session: AsyncSession, admission: Admission, actor: Actor, now: datetime) -> None:
-        for listener in self._listeners:
-            await listener(session, admission, actor, now)
-
-
-admission_listeners = AdmissionListeners()
 
 
 # --- reading ---------------------------------------------------------------------------------------------

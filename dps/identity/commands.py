@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dps.audit.services import Actor
+from dps.clock import SystemClock
 from dps.errors import NotFound, ValidationFailed
 from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.identity.passwords import Passwords
@@ -38,8 +39,6 @@ async def find_organisation(session: Any, key: str) -> Organisation:
 async def create_user_with_role(
     sessions: Any, settings: Settings, *, email: str, role: str, organisation_key: str, full_name: str, password: str
 ) -> int:
-    from dps.clock import SystemClock
-
     now = SystemClock().now()
     actor = Actor.system("cli")
     async with sessions() as session:

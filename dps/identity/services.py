@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor, record
@@ -122,10 +124,7 @@ class SignInResult:
 async def _attempts_row(session: AsyncSession, key: str) -> SignInLockout:
     """The address's row, created if missing, locked for this transaction so concurrent attempts count one by one."""
     table = SignInLockout.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(table).values(email=key, failures=0).on_conflict_do_nothing(
         index_elements=[table.c.email]))
     row = await session.scalar(

@@ -22,7 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor, record
+from dps.clock import SystemClock
 from dps.competitions.models import Contract, ContractMilestone
+from dps.db import make_engine, make_sessionmaker
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.funds import services as funds
 from dps.funds.models import Commitment, CommitmentSource
@@ -257,9 +259,6 @@ def stripe_consumer(settings: Any, *, clock: Any = None,
                     client_factory: Callable[[], StripeClient] | None = None):  # noqa: ANN201 - an outbox consumer
     """The outbox consumer of topic "stripe". Any failure (Stripe down, 5xx after retries) raises: the outbox
     keeps the message and tries again later; the stored Stripe ids make the retry create nothing twice."""
-    from dps.clock import SystemClock
-    from dps.db import make_engine, make_sessionmaker
-
     the_clock = clock or SystemClock()
 
     def default_client() -> StripeClient:

@@ -17,7 +17,7 @@ from litestar import Request, Response, Router, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
-from catalogue.api import (
+from dps.web.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
     ApiProblem,

@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dps.transparency.schema import merger
+
 OCDS_VERSION = "1.1"
 CURRENCY = "GBP"
 # org-id.guide schemes: NHS Organisation Data Service codes and Companies House numbers.
@@ -318,7 +320,5 @@ def release_package(releases: list[dict[str, Any]], *, uri: str, published_at: d
 
 def compile_record(ocid: str, releases: list[dict[str, Any]]) -> dict[str, Any]:
     """A record: the releases and the compiled release merged by ocdsmerge with the OCDS 1.1 merge rules."""
-    from dps.transparency.schema import merger
-
     ordered = sorted(releases, key=lambda r: r["date"])
     return {"ocid": ocid, "releases": ordered, "compiledRelease": merger().create_compiled_release(ordered)}

@@ -9,7 +9,7 @@ from litestar import Request, Response, Router, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from catalogue.api import ApiProblem
+from dps.web.api import ApiProblem
 from dps.transparency.api import register_filters
 from dps.transparency.register import PAGE_SIZE, RegisterFilters, filter_choices, register_csv, register_entries
 from dps.web.auth import public

@@ -6,19 +6,19 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from litestar.params import FromQuery
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
+from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
 from dps.formatting import london_moment
 from dps.identity.models import OrganisationKind
 from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
-from dps.web.deps import DbSession
-from dps.web.auth import current_user, public, signed_in
-from dps.web.forms import FormErrors, read_form, safe_next_path
 from dps.settings import Settings
+from dps.web.auth import current_user, public, signed_in
+from dps.web.deps import DbSession
+from dps.web.forms import FormErrors, read_form, safe_next_path
 from dps.web.health import check_health
 from dps.web.sessions import end_session, start_signed_in_session
 
@@ -55,7 +55,8 @@ class PublicPages(Controller):
 
     @get("/health", name="health", media_type="application/json")
     async def health(self, request: Request[Any, Any, State], db_session: DbSession) -> Response[dict[str, str]]:
-        report, healthy = await check_health(db_session, request.app.state.settings)
+        report, healthy = await check_health(db_session, request.app.state.settings,
+                                             request.app.state.health_checks)
         return Response(report, status_code=200 if healthy else 503)
 
 

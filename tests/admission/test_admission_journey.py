@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from dps.admission.models import Admission, Application
 from dps.db import make_engine, make_sessionmaker
-from dps.outbox.consumers import outbox_consumers
+from dps.wiring import outbox_consumers
 from dps.outbox.worker import OutboxWorker
 from tests.admission.support import (
     answer_everything,

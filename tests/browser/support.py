@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Locator, Page
 
-from dps.outbox.consumers import outbox_consumers
+from dps.wiring import outbox_consumers
 from dps.outbox.worker import DrainReport, OutboxWorker
 from dps.settings import PROJECT_ROOT
 

@@ -12,7 +12,7 @@ from dps.admission.models import Admission, Application
 from dps.agreements.models import Category
 from dps.db import make_engine, make_sessionmaker
 from dps.identity.models import Organisation, Role
-from dps.outbox.consumers import outbox_consumers
+from dps.wiring import outbox_consumers
 from dps.outbox.worker import OutboxWorker
 from tests.helpers import make_supplier, make_user, post_form, scalar, sign_in
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from catalogue.models import ApiKey
-from catalogue.services import create_api_key
+from dps.api_keys.models import ApiKey
+from dps.api_keys.services import create_api_key
 from dps.audit.services import Actor
 from dps.identity.models import Role
 from tests.admission.support import authority

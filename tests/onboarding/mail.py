@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from dps.db import make_engine, make_sessionmaker
-from dps.outbox.consumers import outbox_consumers
+from dps.wiring import outbox_consumers
 from dps.outbox.worker import OutboxWorker
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from dps.db import make_engine, make_sessionmaker
 from dps.mail import page_link, queue_email
-from dps.outbox.consumers import outbox_consumers
+from dps.wiring import outbox_consumers
 from dps.outbox.models import OutboxMessage
 from dps.outbox.worker import OutboxWorker, retry_delay
 from tests.helpers import scalar

@@ -34,6 +34,7 @@ from schemathesis.specs.openapi.checks import (
 
 from catalogue import services as catalogue_services
 from catalogue.search import forget_search_index_now
+from dps.api_keys import services as api_key_services
 from dps.app import create_app
 from dps.audit.services import Actor
 from dps.clock import FixedClock
@@ -99,7 +100,7 @@ async def seeded_api(migrated_database, session_engine, tmp_path_factory) -> Asy
             "medical_device__device_class": "ivd_self_test"})
         await catalogue_services.withdraw_listing(db, await load_signed_in_user(db, ann.id), ward, clock.now())
         await awarded_competition(db, passwords, clock)
-        _, secret = await catalogue_services.create_api_key(db, name="Schema tests", actor=Actor.system("test"),
+        _, secret = await api_key_services.create_api_key(db, name="Schema tests", actor=Actor.system("test"),
                                                             now=clock.now(), rate_limit_per_minute=1_000_000)
         await db.commit()
     await drain(app_settings, clock)

@@ -6,7 +6,7 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from catalogue.services import create_api_key
+from dps.api_keys.services import create_api_key
 from dps.audit.services import Actor
 from tests.competitions.support import build_world, published_competition, submit_bid
 from tests.helpers import make_supplier, make_trust
@@ -137,7 +137,7 @@ async def test_register_filters(client, db, passwords, clock, settings):
 
 async def test_the_register_is_public_and_demo_awards_are_listed(client, db, settings):
     from dps.db import make_engine, make_sessionmaker
-    from dps.demo import seed_demo_data
+    from dps.wiring import seed_demo_data
 
     engine = make_engine(settings.database_url)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from dps.db import make_engine, make_sessionmaker
-from dps.demo import seed_demo_data
+from dps.wiring import seed_demo_data
 from tests.test_cli import run_dps
 from tests.transparency.support import assert_valid
 
