@@ -48,7 +48,7 @@ async def _prepare_awards(target: Target, count: int, seed: int) -> tuple[list[A
     from bench.generate import DEFAULT_AS_OF, Sizes, write_bulk
     from dps.calendar import financial_year, london_date
     from dps.competitions import services as competitions
-    from dps.competitions.rules import default_milestones
+    from dps.contracts.rules import default_milestones
     from dps.db import make_engine, make_sessionmaker
     from dps.funds import services as funds
     from dps.funds.rules import FundRules
@@ -152,7 +152,7 @@ async def _race(target: Target, awards: list[Award], allocation_ids: list[int], 
 
 
 async def _books(target: Target, allocation_ids: list[int]) -> dict[str, Any]:
-    from dps.competitions.models import Contract
+    from dps.contracts.models import Contract
     from dps.db import make_engine, make_sessionmaker
     from dps.funds import services as funds
     from dps.funds.models import Allocation, CommitmentLine

@@ -22,8 +22,10 @@ from dps.calendar import financial_year, london_date, london_instant
 from dps.competitions import services as competitions
 from dps.competitions.demo import CRITERIA
 from dps.competitions.forms import CompetitionInput
-from dps.competitions.models import Bid, ContractMilestone
-from dps.competitions.rules import FundLine, default_milestones, questions_of
+from dps.competitions.models import Bid
+from dps.competitions.rules import FundLine, questions_of
+from dps.contracts.models import ContractMilestone
+from dps.contracts.rules import default_milestones
 from dps.funds import services as funds
 from dps.funds.rules import FundRules
 from dps.identity.services import SignedInUser, load_signed_in_user

@@ -33,9 +33,9 @@ from dps.competitions.rules import (
     CRITERION_KIND_LABELS,
     CompetitionState,
     FundLine,
-    default_milestones,
     proportional_split,
 )
+from dps.contracts.rules import default_milestones
 from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, requires_role

@@ -12,12 +12,11 @@ from dps.competitions.models import (
     Competition,
     CompetitionEvaluator,
     CompetitionInvitation,
-    Contract,
-    ContractMilestone,
     EvaluatorScore,
     ModeratedScore,
     OutcomeLetter,
 )
+from dps.contracts.models import Contract, ContractMilestone
 from dps.identity.models import Invitation, Membership, Organisation, SignInLockout, User
 from dps.outbox.models import OutboxMessage
 from dps.payments.models import MilestonePayment, StripeCustomer, StripeEvent

@@ -21,12 +21,8 @@ from dps.calendar import london_date, london_instant
 from dps.competitions import services
 from dps.competitions.forms import CompetitionInput
 from dps.competitions.models import Bid, Competition
-from dps.competitions.rules import (
-    Criterion,
-    CriterionKind,
-    default_milestones,
-    questions_of,
-)
+from dps.competitions.rules import Criterion, CriterionKind, questions_of
+from dps.contracts.rules import default_milestones
 from dps.identity.models import Organisation, Role, User
 from dps.identity.passwords import Passwords
 from dps.identity.services import add_membership, create_user, load_signed_in_user

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,8 +37,6 @@ from dps.competitions.models import (
     Competition,
     CompetitionEvaluator,
     CompetitionInvitation,
-    Contract,
-    ContractMilestone,
     EvaluatorScore,
     ModeratedScore,
     OutcomeLetter,
@@ -52,7 +50,6 @@ from dps.competitions.rules import (
     CompetitionState,
     Criterion,
     FundLine,
-    Milestone,
     RankedBid,
     award_notice_due,
     bid_problems,
@@ -60,7 +57,6 @@ from dps.competitions.rules import (
     can_confirm_award,
     check_award_choice,
     check_fund_split,
-    check_milestones,
     check_publication,
     check_refinement,
     check_score,
@@ -78,8 +74,13 @@ from dps.competitions.rules import (
     standstill_ends,
     validate_criteria,
 )
+from dps.contracts.models import Contract, ContractMilestone
+from dps.contracts.rules import Milestone, check_milestones
+from dps.contracts.services import contract_of_competition, create_contract, milestones_of
 from dps.errors import Conflict, DomainError, NotFound, ValidationFailed
 from dps.formatting import format_london, format_pence
+from dps.funds.models import Allocation
+from dps.funds.services import commit_funds
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.services import SignedInUser
 from dps.mail import page_link, queue_email
@@ -266,17 +267,13 @@ async def _check_input(session: AsyncSession, user: SignedInUser, data: Competit
     if data.fund_lines:
         known = await _known_allocations(session, [line.allocation_id for line in data.fund_lines])
         for index, line in enumerate(data.fund_lines, start=1):
-            if known is not None and line.allocation_id not in known:
+            if line.allocation_id not in known:
                 raise ValidationFailed(f"There is no fund allocation number {line.allocation_id}",
                                        field=f"fund-{index}-allocation")
 
 
-async def _known_allocations(session: AsyncSession, ids: Sequence[int]) -> set[int] | None:
-    """Which of these fund allocations exist; None when this installation has no funds module."""
-    try:
-        from dps.funds.models import Allocation
-    except ImportError:
-        return None
+async def _known_allocations(session: AsyncSession, ids: Sequence[int]) -> set[int]:
+    """Which of these fund allocations exist."""
     return set((await session.scalars(sa.select(Allocation.id).where(Allocation.id.in_(ids)))).all())
 
 
@@ -1071,23 +1068,6 @@ async def resume_standstill(session: AsyncSession, user: SignedInUser, competiti
 # --- confirming the award: funds, contract, milestones ---------------------------------------------------
 
 
-class CommitFunds(Protocol):
-    """dps.funds.services.commit_funds: adds the commitment to the caller's transaction (does not commit) and
-    raises a DomainError naming the rule and the shortfall when an allocation would go negative."""
-
-    async def __call__(self, session: AsyncSession, *, buyer_org_id: int, category_id: int,
-                       lines: Sequence[tuple[int, int]], total_pence: int, reference: str, actor: Actor,
-                       now: datetime) -> Any: ...
-
-
-def default_commit_funds() -> CommitFunds | None:
-    try:
-        from dps.funds.services import commit_funds  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return commit_funds  # type: ignore[no-any-return]
-
-
 async def award_value(session: AsyncSession, competition: Competition) -> tuple[Bid, int]:
     """The winning bid and what the buyer pays under it (price plus VAT), which funds and milestones add up to."""
     bid = await session.get(Bid, competition.winning_bid_id) if competition.winning_bid_id else None
@@ -1097,10 +1077,10 @@ async def award_value(session: AsyncSession, competition: Competition) -> tuple[
 
 
 async def confirm_award(session: AsyncSession, user: SignedInUser, competition_id: int, *,
-                        fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime,
-                        commit_funds: CommitFunds | None = None) -> Contract:
-    """After standstill: commit the award value to the fund allocations and create the contract with its
-    milestones, all in one transaction. If any allocation would go negative nothing changes at all."""
+                        fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime) -> Contract:
+    """After standstill: commit the award value to the fund allocations (dps.funds.services.commit_funds) and
+    create the contract with its milestones (dps.contracts.services.create_contract), all in one transaction. If
+    any allocation would go negative nothing changes at all."""
     competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
     _require_state(competition, CompetitionState.STANDSTILL, doing="confirming the award")
     if competition.standstill_paused_at is not None:
@@ -1111,27 +1091,19 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
     bid, total = await award_value(session, competition)
     check_fund_split(fund_lines, total)
     check_milestones(milestones, total)
-    commit = commit_funds or default_commit_funds()
+    actor = actor_of(user)
+    lines = [(line.allocation_id, line.pence) for line in fund_lines]
     try:
-        if fund_lines:
-            if commit is None:
-                raise Conflict("Fund commitments are not available in this installation: confirm without fund lines")
-            await commit(session, buyer_org_id=competition.buyer_organisation_id, category_id=competition.category_id,
-                         lines=[(line.allocation_id, line.pence) for line in fund_lines], total_pence=total,
-                         reference=f"competition:{competition.id}", actor=actor_of(user), now=now)
-        contract = Contract(competition_id=competition.id or 0, bid_id=bid.id or 0,
-                            buyer_organisation_id=competition.buyer_organisation_id,
-                            supplier_organisation_id=bid.organisation_id, title=competition.title,
-                            value_pence=bid.price_pence or 0, vat_pence=bid.vat_pence or 0,
-                            starts_on=competition.contract_starts_on, ends_on=competition.contract_ends_on,
-                            state="active", created_by_user_id=user.id, created_at=now,
-                            fund_lines=[{"allocation_id": f.allocation_id, "pence": f.pence} for f in fund_lines])
-        session.add(contract)
-        await session.flush()
-        for sequence, milestone in enumerate(milestones, start=1):
-            session.add(ContractMilestone(contract_id=contract.id or 0, sequence=sequence, title=milestone.title,
-                                          due_on=milestone.due_on, amount_pence=milestone.amount_pence,
-                                          state="planned"))
+        if lines:
+            await commit_funds(session, buyer_org_id=competition.buyer_organisation_id,
+                               category_id=competition.category_id, lines=lines, total_pence=total,
+                               reference=f"competition:{competition.id}", actor=actor, now=now)
+        contract = await create_contract(
+            session, competition_id=competition.id or 0, bid_id=bid.id or 0,
+            buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=bid.organisation_id,
+            title=competition.title, value_pence=bid.price_pence or 0, vat_pence=bid.vat_pence or 0,
+            starts_on=competition.contract_starts_on, ends_on=competition.contract_ends_on, fund_lines=lines,
+            milestones=milestones, actor=actor, now=now)
         before = _snapshot(competition)
         competition.state = next_competition_state(competition.state, CompetitionEvent.CONFIRM_AWARD)
         competition.awarded_at, competition.updated_at = now, now
@@ -1140,16 +1112,12 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
             notice.contract_id, notice.contract_created_at = contract.id, now
             notice.publish_by = award_notice_due(now)
         await session.flush()
-        await _audit(session, actor_of(user), "awarded", competition, now, before,
+        await _audit(session, actor, "awarded", competition, now, before,
                      {**_snapshot(competition), "contract_id": contract.id, "value_pence": contract.value_pence,
                       "vat_pence": contract.vat_pence,
                       "fund_lines": contract.fund_lines,
                       "milestones": [{"title": m.title, "due_on": m.due_on, "pence": m.amount_pence}
                                      for m in milestones]})
-        await record(session, actor=actor_of(user), action="contract.created", entity_type="contract",
-                     entity_id=contract.id or 0, now=now,
-                     after={"competition_id": competition.id, "supplier_organisation_id": bid.organisation_id,
-                            "value_pence": contract.value_pence, "vat_pence": contract.vat_pence})
         await email_organisation(session, bid.organisation_id, now, f"competition:{competition.id}:contract",
                                  f"Contract awarded: {competition.title}",
                                  f"The standstill period has ended and the contract for {competition.title} is "
@@ -1224,9 +1192,8 @@ async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Com
         Clarification.competition_id == competition.id).order_by(Clarification.asked_at, Clarification.id))).all()
     received = None if sealed else await session.scalar(sa.select(sa.func.count()).select_from(Bid).where(
         Bid.competition_id == competition.id, Bid.state == BidState.SUBMITTED))
-    contract = await session.scalar(sa.select(Contract).where(Contract.competition_id == competition.id))
-    milestones = () if contract is None else tuple((await session.scalars(sa.select(ContractMilestone).where(
-        ContractMilestone.contract_id == contract.id).order_by(ContractMilestone.sequence))).all())
+    contract = await contract_of_competition(session, competition.id or 0)
+    milestones = () if contract is None else tuple(await milestones_of(session, contract.id or 0))
     notice = await session.scalar(sa.select(AwardNotice).where(AwardNotice.competition_id == competition.id))
     return BuyerView(
         summary=await summary(session, competition), criteria=criteria_of(competition),
@@ -1283,8 +1250,8 @@ async def supplier_view(session: AsyncSession, user: SignedInUser, competition_i
     letter = await session.scalar(sa.select(OutcomeLetter).where(
         OutcomeLetter.competition_id == competition.id, OutcomeLetter.organisation_id == invitation.organisation_id,
         OutcomeLetter.sent_at.is_not(None)))
-    contract = await session.scalar(sa.select(Contract).where(
-        Contract.competition_id == competition.id, Contract.supplier_organisation_id == invitation.organisation_id))
+    contract = await contract_of_competition(session, competition.id or 0,
+                                             supplier_organisation_id=invitation.organisation_id)
     published = competition.state == CompetitionState.PUBLISHED
     return SupplierView(
         summary=await summary(session, competition), invitation=invitation, criteria=criteria_of(competition),

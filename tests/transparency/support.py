@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dps.competitions import services
-from dps.competitions.rules import default_milestones
+from dps.contracts.rules import default_milestones
 from tests.competitions.support import build_world, published_competition, signed_in, submit_bid
 
 STANDARD_ZIP = Path(__file__).resolve().parent.parent / "data" / "ocds-standard-1__1__5.zip"
