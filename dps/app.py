@@ -27,7 +27,7 @@ import dps.models  # noqa: F401 - registers every table on the metadata
 from dps.admission.refresh import run_daily_jobs
 from catalogue.search import search_engine_lifespan
 from dps.clock import Clock, SystemClock
-from dps.competitions.services import close_due_competitions
+from dps.competitions.services.loading import close_due_competitions
 from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.consumers import outbox_consumers

@@ -95,7 +95,7 @@ def jobs() -> None:
 def run_jobs() -> None:
     from dps.admission.refresh import run_daily_jobs
     from dps.clock import SystemClock
-    from dps.competitions.services import close_due_competitions
+    from dps.competitions.services.loading import close_due_competitions
 
     settings = load_settings()
 
