@@ -47,8 +47,8 @@ async def _prepare_awards(target: Target, count: int, seed: int) -> tuple[list[A
     """Suppliers, trusts and `count` competitions in standstill, through the generator and the services."""
     from bench.generate import DEFAULT_AS_OF, Sizes, write_bulk
     from dps.calendar import financial_year, london_date
-    from dps.competitions import services as competitions
-    from dps.competitions.rules import default_milestones
+    from dps.competitions.services import awarding, loading
+    from dps.contracts.rules import default_milestones
     from dps.db import make_engine, make_sessionmaker
     from dps.funds import services as funds
     from dps.funds.rules import FundRules
@@ -79,8 +79,8 @@ async def _prepare_awards(target: Target, count: int, seed: int) -> tuple[list[A
                     competition_id = await lifecycle.run_competition(session, plan, cast, rng, as_of)
                     user = await load_signed_in_user(session, buyer)
                     assert user is not None
-                    competition = await competitions.competition_for_buyer(session, user, competition_id, as_of)
-                    _, total = await competitions.award_value(session, competition)
+                    competition = await loading.competition_for_buyer(session, user, competition_id, as_of)
+                    _, total = await awarding.award_value(session, competition)
                     awards.append(Award(competition_id, buyer, total, default_milestones(
                         total, competition.contract_starts_on, competition.contract_ends_on)))
                     confirm_at = (competition.standstill_ends_at or as_of) + timedelta(days=1)
@@ -107,7 +107,7 @@ async def _prepare_awards(target: Target, count: int, seed: int) -> tuple[list[A
 
 async def _race(target: Target, awards: list[Award], allocation_ids: list[int], confirm_at: Any) -> dict[str, Any]:
     """Every award confirmed at once, each over its own connection; returns outcomes and timings."""
-    from dps.competitions import services as competitions
+    from dps.competitions.services import awarding
     from dps.db import make_engine, make_sessionmaker
     from dps.errors import DomainError
     from dps.identity.services import load_signed_in_user
@@ -127,9 +127,9 @@ async def _race(target: Target, awards: list[Award], allocation_ids: list[int], 
             await start.wait()
             began = time.perf_counter()
             try:
-                await competitions.confirm_award(session, user, award.competition_id,
-                                                 fund_lines=lifecycle.split(award.total_pence, allocation_ids),
-                                                 milestones=award.milestones, now=confirm_at)
+                await awarding.confirm_award(session, user, award.competition_id,
+                                             fund_lines=lifecycle.split(award.total_pence, allocation_ids),
+                                             milestones=award.milestones, now=confirm_at)
                 outcomes["committed"] += 1
             except DomainError:
                 outcomes["refused"] += 1
@@ -152,7 +152,7 @@ async def _race(target: Target, awards: list[Award], allocation_ids: list[int], 
 
 
 async def _books(target: Target, allocation_ids: list[int]) -> dict[str, Any]:
-    from dps.competitions.models import Contract
+    from dps.contracts.models import Contract
     from dps.db import make_engine, make_sessionmaker
     from dps.funds import services as funds
     from dps.funds.models import Allocation, CommitmentLine

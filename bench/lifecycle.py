@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor
 from dps.calendar import financial_year, london_date, london_instant
-from dps.competitions import services as competitions
 from dps.competitions.demo import CRITERIA
 from dps.competitions.forms import CompetitionInput
-from dps.competitions.models import Bid, ContractMilestone
-from dps.competitions.rules import FundLine, default_milestones, questions_of
+from dps.competitions.models import Bid
+from dps.competitions.rules import FundLine, questions_of
+from dps.competitions.services import awarding, bidding, drafting, evaluating, loading
+from dps.contracts.models import ContractMilestone
+from dps.contracts.rules import default_milestones
 from dps.funds import services as funds
 from dps.funds.rules import FundRules
 from dps.identity.services import SignedInUser, load_signed_in_user
@@ -124,54 +126,53 @@ async def run_competition(session: AsyncSession, plan: Plan, cast: Cast, rng: ra
         contract_starts_on=starts_on, contract_ends_on=starts_on + timedelta(days=364),
         clarification_deadline=at(today + timedelta(days=7)), tender_deadline=tender_deadline, criteria=CRITERIA,
         evaluator_user_ids=(cast.evaluator_user_id,))
-    competition = await competitions.create_competition(session, buyer, data, published - timedelta(hours=2))
+    competition = await drafting.create_competition(session, buyer, data, published - timedelta(hours=2))
     cid = competition.id or 0
     if plan.final_state == "draft":
         return cid
-    await competitions.publish(session, buyer, cid, published)
+    await drafting.publish(session, buyer, cid, published)
     if plan.final_state in ("published", "cancelled"):
         if plan.final_state == "cancelled":
-            await competitions.cancel(session, buyer, cid, "The need will be met through a regional contract.",
-                                      published + timedelta(days=2))
+            await drafting.cancel(session, buyer, cid, "The need will be met through a regional contract.",
+                                  published + timedelta(days=2))
         return cid
     bid_at = published + timedelta(days=5)
     for number, user_id in enumerate(cast.bidder_user_ids):
         price = rng.randint(20, 400) * 1000_00
-        saved = await competitions.save_bid(session, await _user(session, user_id), cid, answers=ANSWERS,
-                                            price_pence=price, vat_pence=price // 5, submit=True,
-                                            now=bid_at + timedelta(minutes=number))
+        saved = await bidding.save_bid(session, await _user(session, user_id), cid, answers=ANSWERS,
+                                       price_pence=price, vat_pence=price // 5, submit=True,
+                                       now=bid_at + timedelta(minutes=number))
         assert saved.submitted, saved.errors
     closed_at = tender_deadline + timedelta(hours=1)
     # Loading a competition after its tender deadline closes it (C5), as the first page view would.
-    await competitions.competition_for_buyer(session, buyer, cid, closed_at)
+    await loading.competition_for_buyer(session, buyer, cid, closed_at)
     await session.commit()
     if plan.final_state == "closed":
         return cid
-    await competitions.start_evaluation(session, buyer, cid, closed_at + timedelta(hours=1))
+    await evaluating.start_evaluation(session, buyer, cid, closed_at + timedelta(hours=1))
     scoring_at = closed_at + timedelta(days=1)
-    await competitions.declare_interest(session, evaluator, cid, conflict=False, note="", now=scoring_at)
+    await evaluating.declare_interest(session, evaluator, cid, conflict=False, note="", now=scoring_at)
     bids = (await session.scalars(sa.select(Bid).where(Bid.competition_id == cid, Bid.state == "submitted")
                                   .order_by(Bid.id))).all()
     for bid in bids:
         for question in questions_of(CRITERIA):
             score = str(rng.randint(2, 5))
-            await competitions.score_answer(session, evaluator, cid, bid.id or 0, question.key, score=score,
-                                            justification="Relevant, well-evidenced answer.", now=scoring_at)
+            await evaluating.score_answer(session, evaluator, cid, bid.id or 0, question.key, score=score,
+                                          justification="Relevant, well-evidenced answer.", now=scoring_at)
             if plan.final_state != "evaluation":
-                await competitions.moderate(session, buyer, cid, bid.id or 0, question.key, score=score,
-                                            rationale="Agreed at moderation.", now=scoring_at + timedelta(days=1))
+                await evaluating.moderate(session, buyer, cid, bid.id or 0, question.key, score=score,
+                                          rationale="Agreed at moderation.", now=scoring_at + timedelta(days=1))
     if plan.final_state == "evaluation":
         return cid
     decided_at = scoring_at + timedelta(days=2)
-    rows = await competitions.ranking(session, await competitions.competition_for_buyer(session, buyer, cid,
-                                                                                        decided_at))
+    rows = await evaluating.ranking(session, await loading.competition_for_buyer(session, buyer, cid, decided_at))
     assert rows, "a competition with moderated bids has a ranking"
-    await competitions.decide_award(session, buyer, cid, bid_id=rows[0].bid.id or 0,
-                                    reasons="Highest total score on the published criteria.", override_reason="",
-                                    now=decided_at)
+    await awarding.decide_award(session, buyer, cid, bid_id=rows[0].bid.id or 0,
+                                reasons="Highest total score on the published criteria.", override_reason="",
+                                now=decided_at)
     if plan.final_state == "award_decided":
         return cid
-    competition = await competitions.start_standstill(session, buyer, cid, decided_at + timedelta(hours=2))
+    competition = await awarding.start_standstill(session, buyer, cid, decided_at + timedelta(hours=2))
     if plan.final_state == "standstill":
         return cid
     confirmed_at = (competition.standstill_ends_at or decided_at) + timedelta(days=1)
@@ -194,10 +195,10 @@ def split(total: int, allocation_ids: Sequence[int]) -> list[FundLine]:
 async def confirm(session: AsyncSession, buyer: SignedInUser, competition_id: int, allocation_ids: Sequence[int],
                   now: datetime) -> Any:
     """The award confirmation after standstill: funds committed, the contract and its milestones created."""
-    competition = await competitions.competition_for_buyer(session, buyer, competition_id, now)
-    _, total = await competitions.award_value(session, competition)
+    competition = await loading.competition_for_buyer(session, buyer, competition_id, now)
+    _, total = await awarding.award_value(session, competition)
     await session.commit()
-    return await competitions.confirm_award(
+    return await awarding.confirm_award(
         session, buyer, competition_id, fund_lines=split(total, allocation_ids), now=now,
         milestones=default_milestones(total, competition.contract_starts_on, competition.contract_ends_on))
 

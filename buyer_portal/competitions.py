@@ -16,7 +16,6 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from dps.agreements.services import list_agreements
-from dps.competitions import services
 from dps.competitions.forms import (
     FUND_ROWS,
     MILESTONE_ROWS,
@@ -33,9 +32,10 @@ from dps.competitions.rules import (
     CRITERION_KIND_LABELS,
     CompetitionState,
     FundLine,
-    default_milestones,
     proportional_split,
 )
+from dps.competitions.services import awarding, drafting, evaluating, loading, views
+from dps.contracts.rules import default_milestones
 from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, requires_role
@@ -67,15 +67,15 @@ def _base(competition_id: int) -> str:
 @get("/", name="buyer.competitions")
 async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
     return Template("buyer/competitions/index.html", context={
-        "competitions": await services.competitions_for_team(db_session, current_user(request)),
+        "competitions": await views.competitions_for_team(db_session, current_user(request)),
         "can_create": current_user(request).has_role_in(OrganisationKind.BUYER, Role.BUYER)})
 
 
 async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, values: dict[str, Any],
                      errors: FormErrors | None = None, competition: Any = None, status_code: int = 200) -> Template:
     user = current_user(request)
-    organisations = await services.buyer_organisations(db_session, user)
-    evaluators = await services.evaluators_of(db_session, [o.id for o in organisations])
+    organisations = await drafting.buyer_organisations(db_session, user)
+    evaluators = await drafting.evaluators_of(db_session, [o.id for o in organisations])
     return Template("buyer/competitions/form.html", status_code=status_code, context={
         "values": values, "errors": errors or FormErrors(), "competition": competition,
         "organisations": organisations, "evaluators": evaluators, "agreements": await list_agreements(db_session),
@@ -95,7 +95,7 @@ async def new(request: Request[Any, Any, Any], db_session: DbSession) -> Templat
 async def _read_competition_form(request: Request[Any, Any, Any], db_session: Any) -> Any:
     form = await request.form()
     values = {key: str(value) for key, value in form.items() if key not in ("_csrf_token", "evaluator_ids")}
-    organisations = await services.buyer_organisations(db_session, current_user(request))
+    organisations = await drafting.buyer_organisations(db_session, current_user(request))
     default_org = organisations[0].id if len(organisations) == 1 else None
     return parse_competition_form(values, form.getall("evaluator_ids", []), default_org)
 
@@ -105,7 +105,7 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
     parsed = await _read_competition_form(request, db_session)
     if parsed.data is not None:
         try:
-            competition = await services.create_competition(db_session, current_user(request), parsed.data,
+            competition = await drafting.create_competition(db_session, current_user(request), parsed.data,
                                                             _now(request))
             return Redirect(_base(competition.id or 0), status_code=303)
         except ValidationFailed as error:
@@ -117,23 +117,23 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
 
 @get("/{competition_id:int}/edit", name="buyer.competitions.edit", guards=[buyer_role_only])
 async def edit(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                       _now(request))
+    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                      _now(request))
     if competition.state != CompetitionState.DRAFT:
         raise Conflict("Only a draft can be changed. After publication a criterion can only be made more precise, "
                        "from the competition's page.")
-    values = form_values_of(competition, await services.evaluator_ids(db_session, competition_id))
+    values = form_values_of(competition, await drafting.evaluator_ids(db_session, competition_id))
     return await _form_page(request, db_session, values=values, competition=competition)
 
 
 @post("/{competition_id:int}/edit", name="buyer.competitions.update", guards=[buyer_role_only])
 async def update(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                       _now(request))
+    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                      _now(request))
     parsed = await _read_competition_form(request, db_session)
     if parsed.data is not None:
         try:
-            await services.update_draft(db_session, current_user(request), competition_id, parsed.data,
+            await drafting.update_draft(db_session, current_user(request), competition_id, parsed.data,
                                         _now(request))
             return Redirect(_base(competition_id), status_code=303)
         except ValidationFailed as error:
@@ -150,9 +150,9 @@ async def _show_page(request: Request[Any, Any, Any], db_session: Any, competiti
                      errors: FormErrors | None = None, values: dict[str, str] | None = None,
                      status_code: int = 200) -> Template:
     user = current_user(request)
-    competition = await services.competition_for_team(db_session, user, competition_id, _now(request))
+    competition = await loading.competition_for_team(db_session, user, competition_id, _now(request))
     return Template("buyer/competitions/show.html", status_code=status_code, context={
-        "view": await services.buyer_view(db_session, user, competition), "competition": competition,
+        "view": await views.buyer_view(db_session, user, competition), "competition": competition,
         "errors": errors or FormErrors(), "values": values or {}, "now": _now(request)})
 
 
@@ -175,20 +175,20 @@ async def _run(request: Request[Any, Any, Any], db_session: Any, competition_id:
 
 @post("/{competition_id:int}/publish", name="buyer.competitions.publish", guards=[buyer_role_only])
 async def publish(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.publish(
+    return await _run(request, db_session, competition_id, lambda form: drafting.publish(
         db_session, current_user(request), competition_id, _now(request)))
 
 
 @post("/{competition_id:int}/cancel", name="buyer.competitions.cancel", guards=[buyer_role_only])
 async def cancel(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.cancel(
+    return await _run(request, db_session, competition_id, lambda form: drafting.cancel(
         db_session, current_user(request), competition_id, form.get("reason", ""), _now(request)))
 
 
 @post("/{competition_id:int}/criteria/{key:str}", name="buyer.competitions.refine", guards=[buyer_role_only])
 async def refine(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
                  key: FromPath[str]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.refine_criterion(
+    return await _run(request, db_session, competition_id, lambda form: drafting.refine_criterion(
         db_session, current_user(request), competition_id, key, title=form.get(f"{key}-title", ""),
         question=form.get(f"{key}-question", ""), now=_now(request)))
 
@@ -197,9 +197,9 @@ async def _clarifications_page(request: Request[Any, Any, Any], db_session: Any,
                                errors: FormErrors | None = None, values: dict[str, str] | None = None,
                                status_code: int = 200) -> Template:
     user = current_user(request)
-    competition = await services.competition_for_buyer(db_session, user, competition_id, _now(request))
+    competition = await loading.competition_for_buyer(db_session, user, competition_id, _now(request))
     return Template("buyer/competitions/clarifications.html", status_code=status_code, context={
-        "view": await services.buyer_view(db_session, user, competition), "competition": competition,
+        "view": await views.buyer_view(db_session, user, competition), "competition": competition,
         "errors": errors or FormErrors(), "values": values or {}})
 
 
@@ -213,7 +213,7 @@ async def clarifications(request: Request[Any, Any, Any], db_session: DbSession,
       guards=[buyer_role_only])
 async def answer(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
                  clarification_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.answer_question(
+    return await _run(request, db_session, competition_id, lambda form: drafting.answer_question(
         db_session, current_user(request), competition_id, clarification_id,
         published_question=form.get(f"question-{clarification_id}", ""),
         answer=form.get(f"answer-{clarification_id}", ""), now=_now(request)),
@@ -227,14 +227,14 @@ async def answer(request: Request[Any, Any, Any], db_session: DbSession, competi
       guards=[buyer_role_only])
 async def start_evaluation(request: Request[Any, Any, Any], db_session: DbSession,
                            competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.start_evaluation(
+    return await _run(request, db_session, competition_id, lambda form: evaluating.start_evaluation(
         db_session, current_user(request), competition_id, _now(request)))
 
 
 async def _evaluation_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
                            errors: FormErrors | None = None, values: dict[str, str] | None = None,
                            status_code: int = 200) -> Template:
-    view = await services.evaluator_view(db_session, current_user(request), competition_id, _now(request))
+    view = await evaluating.evaluator_view(db_session, current_user(request), competition_id, _now(request))
     return Template("buyer/competitions/evaluation.html", status_code=status_code, context={
         "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
 
@@ -250,9 +250,9 @@ async def evaluation(request: Request[Any, Any, Any], db_session: DbSession,
 async def declare(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
         choice = form.get("conflict", "")
-        await services.declare_interest(db_session, current_user(request), competition_id,
-                                        conflict={"yes": True, "no": False}.get(choice),
-                                        note=form.get("note", ""), now=_now(request))
+        await evaluating.declare_interest(db_session, current_user(request), competition_id,
+                                          conflict={"yes": True, "no": False}.get(choice),
+                                          note=form.get("note", ""), now=_now(request))
 
     return await _run(request, db_session, competition_id, action, page=_evaluation_page,
                       redirect=f"{_base(competition_id)}/evaluation")
@@ -262,7 +262,7 @@ async def declare(request: Request[Any, Any, Any], db_session: DbSession, compet
       guards=[evaluator_role_only])
 async def score(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
                 bid_id: FromPath[int], key: FromPath[str]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.score_answer(
+    return await _run(request, db_session, competition_id, lambda form: evaluating.score_answer(
         db_session, current_user(request), competition_id, bid_id, key, score=form.get(f"score-{bid_id}-{key}", ""),
         justification=form.get(f"justification-{bid_id}-{key}", ""), now=_now(request)),
         page=_evaluation_page, redirect=f"{_base(competition_id)}/evaluation#answer-{bid_id}-{key}")
@@ -271,7 +271,7 @@ async def score(request: Request[Any, Any, Any], db_session: DbSession, competit
 async def _moderation_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
                            errors: FormErrors | None = None, values: dict[str, str] | None = None,
                            status_code: int = 200) -> Template:
-    view = await services.moderation_view(db_session, current_user(request), competition_id, _now(request))
+    view = await evaluating.moderation_view(db_session, current_user(request), competition_id, _now(request))
     return Template("buyer/competitions/moderation.html", status_code=status_code, context={
         "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
 
@@ -286,7 +286,7 @@ async def moderation(request: Request[Any, Any, Any], db_session: DbSession,
       guards=[buyer_role_only])
 async def moderate(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
                    bid_id: FromPath[int], key: FromPath[str]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.moderate(
+    return await _run(request, db_session, competition_id, lambda form: evaluating.moderate(
         db_session, current_user(request), competition_id, bid_id, key,
         score=form.get(f"moderated-{bid_id}-{key}", ""), rationale=form.get(f"rationale-{bid_id}-{key}", ""),
         now=_now(request)), page=_moderation_page, redirect=f"{_base(competition_id)}/moderation#answer-{bid_id}-{key}")
@@ -298,11 +298,11 @@ async def moderate(request: Request[Any, Any, Any], db_session: DbSession, compe
 async def _ranking_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
                         errors: FormErrors | None = None, values: dict[str, str] | None = None,
                         status_code: int = 200) -> Template:
-    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                       _now(request))
+    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                      _now(request))
     return Template("buyer/competitions/ranking.html", status_code=status_code, context={
-        "competition": competition, "summary": await services.summary(db_session, competition),
-        "criteria": services.criteria_of(competition), "rows": await services.ranking(db_session, competition),
+        "competition": competition, "summary": await views.summary(db_session, competition),
+        "criteria": loading.criteria_of(competition), "rows": await evaluating.ranking(db_session, competition),
         "errors": errors or FormErrors(), "values": values or {}})
 
 
@@ -317,7 +317,7 @@ async def award(request: Request[Any, Any, Any], db_session: DbSession, competit
         bid_id = form.get("bid_id", "")
         if not bid_id.isdigit():
             raise ValidationFailed("Choose the bid to award the contract to", field="bid_id")
-        await services.decide_award(db_session, current_user(request), competition_id, bid_id=int(bid_id),
+        await awarding.decide_award(db_session, current_user(request), competition_id, bid_id=int(bid_id),
                                     reasons=form.get("reasons", ""), override_reason=form.get("override_reason", ""),
                                     now=_now(request))
 
@@ -327,49 +327,49 @@ async def award(request: Request[Any, Any, Any], db_session: DbSession, competit
 
 @get("/{competition_id:int}/letters", name="buyer.competitions.letters", guards=[buyer_role_only])
 async def letters(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                       _now(request))
-    outcome = await services.letters(db_session, competition)
+    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                      _now(request))
+    outcome = await awarding.letters(db_session, competition)
     return Template("buyer/competitions/letters.html", context={
-        "competition": competition, "summary": await services.summary(db_session, competition),
-        "letters": [(letter, letter.body or services.letter_body(letter, competition)) for letter in outcome]})
+        "competition": competition, "summary": await views.summary(db_session, competition),
+        "letters": [(letter, letter.body or awarding.letter_body(letter, competition)) for letter in outcome]})
 
 
 @post("/{competition_id:int}/standstill", name="buyer.competitions.standstill", guards=[buyer_role_only])
 async def standstill(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.start_standstill(
+    return await _run(request, db_session, competition_id, lambda form: awarding.start_standstill(
         db_session, current_user(request), competition_id, _now(request)))
 
 
 @post("/{competition_id:int}/standstill/pause", name="buyer.competitions.standstill.pause",
       guards=[buyer_role_only])
 async def pause(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.pause_standstill(
+    return await _run(request, db_session, competition_id, lambda form: awarding.pause_standstill(
         db_session, current_user(request), competition_id, form.get("reason", ""), _now(request)))
 
 
 @post("/{competition_id:int}/standstill/resume", name="buyer.competitions.standstill.resume",
       guards=[buyer_role_only])
 async def resume(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: services.resume_standstill(
+    return await _run(request, db_session, competition_id, lambda form: awarding.resume_standstill(
         db_session, current_user(request), competition_id, _now(request)))
 
 
 async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
                         errors: FormErrors | None = None, values: dict[str, str] | None = None,
                         status_code: int = 200) -> Template:
-    competition = await services.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                       _now(request))
+    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
+                                                      _now(request))
     if competition.state != CompetitionState.STANDSTILL:
         return await _show_page(request, db_session, competition_id, errors, values, status_code)
-    bid, total = await services.award_value(db_session, competition)
+    bid, total = await awarding.award_value(db_session, competition)
     if values is None:
         intended = [FundLine(int(line["allocation_id"]), int(line["pence"])) for line in competition.fund_lines]
         values = {**fund_line_values(proportional_split(total, intended)),
                   **milestone_values(default_milestones(total, competition.contract_starts_on,
                                                         competition.contract_ends_on))}
     return Template("buyer/competitions/confirm.html", status_code=status_code, context={
-        "competition": competition, "summary": await services.summary(db_session, competition), "bid": bid,
+        "competition": competition, "summary": await views.summary(db_session, competition), "bid": bid,
         "total": total, "errors": errors or FormErrors(), "values": values, "fund_rows": range(1, FUND_ROWS + 1),
         "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": _now(request)})
 
@@ -389,7 +389,7 @@ async def confirm(request: Request[Any, Any, Any], db_session: DbSession, compet
         if problems:
             name, message = next(iter(problems.items()))
             raise ValidationFailed(message, field=name)
-        await services.confirm_award(db_session, current_user(request), competition_id, fund_lines=lines,
+        await awarding.confirm_award(db_session, current_user(request), competition_id, fund_lines=lines,
                                      milestones=milestones, now=_now(request))
 
     return await _run(request, db_session, competition_id, action, page=_confirm_page)

@@ -9,6 +9,7 @@ from litestar import Request, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from dps.contracts.services import contract_for_buyer, contracts_for_buyer
 from dps.errors import ValidationFailed
 from dps.identity.models import OrganisationKind, Role
 from dps.payments import services
@@ -21,7 +22,7 @@ buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 
 async def _page(request: Request[Any, Any, Any], db_session: Any, contract_id: int, errors: FormErrors | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> Template:
-    contract = await services.contract_for_buyer(db_session, current_user(request), contract_id)
+    contract = await contract_for_buyer(db_session, current_user(request), contract_id)
     rows = await services.milestones_with_payments(db_session, contract.id or 0)
     return Template("buyer/payments/contract.html", status_code=status_code, context={
         "contract": contract, "rows": rows, "errors": errors or FormErrors(), "values": values or {}})
@@ -29,7 +30,7 @@ async def _page(request: Request[Any, Any, Any], db_session: Any, contract_id: i
 
 @get("/", name="buyer.contracts")
 async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    contracts = await services.contracts_for_buyer(db_session, current_user(request))
+    contracts = await contracts_for_buyer(db_session, current_user(request))
     return Template("buyer/payments/index.html", context={"contracts": contracts})
 
 

@@ -26,7 +26,7 @@ from litestar.template import TemplateConfig
 
 from dps.admission.refresh import run_daily_jobs
 from dps.clock import Clock, SystemClock
-from dps.competitions.services import close_due_competitions
+from dps.competitions.services.loading import close_due_competitions
 from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker

@@ -20,7 +20,7 @@ from dps.admission.refresh import run_daily_jobs
 from dps.api_keys.services import create_api_key
 from dps.audit.services import Actor, verify_chain
 from dps.clock import SystemClock
-from dps.competitions.services import close_due_competitions
+from dps.competitions.services.loading import close_due_competitions
 from dps.db import make_engine, make_sessionmaker
 from dps.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from dps.errors import DomainError

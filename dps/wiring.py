@@ -49,12 +49,11 @@ from dps.competitions.models import (
     Competition,
     CompetitionEvaluator,
     CompetitionInvitation,
-    Contract,
-    ContractMilestone,
     EvaluatorScore,
     ModeratedScore,
     OutcomeLetter,
 )
+from dps.contracts.models import Contract, ContractMilestone
 from dps.demo import DemoContext, DemoLoader, seed_demo
 from dps.events import DomainEvents, domain_events
 from dps.funds.demo import seed_demo_funds

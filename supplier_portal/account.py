@@ -7,7 +7,7 @@ Access rules, by router:
   supplier role yet, so no role guard fits; the service refuses anyone who already has a supplier organisation.
 - organisation_router (supplier roles, email confirmed): /supplier/organisation/{id}[/edit|/team...]. Whether
   the user belongs to that organisation (404 if not) and is its administrator (403 if not) is decided by
-  dps.identity.onboarding.supplier_access, for reads and writes alike.
+  dps.identity.onboarding.organisation.supplier_access, for reads and writes alike.
 """
 
 from __future__ import annotations
@@ -25,31 +25,34 @@ from litestar.response import Redirect, Template
 
 from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import OrganisationKind
-from dps.identity.onboarding import (
+from dps.identity.onboarding.accounts import LinkUnusable, sign_in_path_for
+from dps.identity.onboarding.invitations import (
     INVITABLE_ROLES,
     ROLE_DESCRIPTIONS,
     ROLE_IN_A_SENTENCE,
     ROLE_LABELS,
-    VERIFICATION_LIFETIME,
-    LinkUnusable,
-    ResendOutcome,
     SignInToAccept,
     accept_invitation,
-    check_new_organisation,
-    create_supplier_organisation,
     inspect_invitation,
     invite_colleague,
-    is_email_verified,
     load_team,
-    profile_snapshot,
-    register_supplier_user,
-    resend_verification,
     revoke_invitation,
-    sign_in_path_for,
+)
+from dps.identity.onboarding.organisation import (
+    check_new_organisation,
+    create_supplier_organisation,
+    profile_snapshot,
     sme_of,
     supplier_access,
     supplier_organisation_ids,
     update_supplier_profile,
+)
+from dps.identity.onboarding.registration import (
+    VERIFICATION_LIFETIME,
+    ResendOutcome,
+    is_email_verified,
+    register_supplier_user,
+    resend_verification,
     verify_email,
 )
 from dps.identity.profile import (

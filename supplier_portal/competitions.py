@@ -10,9 +10,9 @@ from litestar import Request, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from dps.competitions import services
 from dps.competitions.forms import parse_bid_form
 from dps.competitions.rules import count_words, questions_of
+from dps.competitions.services import bidding, drafting, loading, views
 from dps.identity.profile import pounds_for_form
 from dps.web.auth import current_user, supplier_only
 from dps.web.deps import DbSession
@@ -26,13 +26,13 @@ def _now(request: Request[Any, Any, Any]) -> Any:
 @get("/", name="supplier.competitions")
 async def inbox(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
     return Template("supplier/competitions/index.html", context={
-        "invitations": await services.supplier_inbox(db_session, current_user(request)), "now": _now(request)})
+        "invitations": await views.supplier_inbox(db_session, current_user(request)), "now": _now(request)})
 
 
 async def _show_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
                      errors: FormErrors | None = None, values: dict[str, str] | None = None,
                      status_code: int = 200) -> Template:
-    view = await services.supplier_view(db_session, current_user(request), competition_id, _now(request))
+    view = await views.supplier_view(db_session, current_user(request), competition_id, _now(request))
     return Template("supplier/competitions/show.html", status_code=status_code, context={
         "view": view, "competition": view.summary.competition, "errors": errors or FormErrors(),
         "values": values or {}, "now": _now(request), "questions": questions_of(view.criteria)})
@@ -46,7 +46,7 @@ async def show(request: Request[Any, Any, Any], db_session: DbSession, competiti
 @post("/{competition_id:int}/questions", name="supplier.competitions.ask")
 async def ask(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
     return await run_form_command(
-        request, db_session, lambda form: services.ask_question(
+        request, db_session, lambda form: drafting.ask_question(
             db_session, current_user(request), competition_id, form.get("question", ""), _now(request)),
         on_error=lambda errors, form: _show_page(request, db_session, competition_id, errors, form, status_code=400),
         redirect=f"/supplier/competitions/{competition_id}#questions", default_field="question")
@@ -55,7 +55,7 @@ async def ask(request: Request[Any, Any, Any], db_session: DbSession, competitio
 async def _bid_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
                     errors: FormErrors | None = None, values: dict[str, str] | None = None,
                     status_code: int = 200, saved: bool = False) -> Template:
-    view = await services.supplier_view(db_session, current_user(request), competition_id, _now(request))
+    view = await views.supplier_view(db_session, current_user(request), competition_id, _now(request))
     questions = questions_of(view.criteria)
     if values is None:
         bid = view.bid
@@ -77,13 +77,13 @@ async def bid_form(request: Request[Any, Any, Any], db_session: DbSession, compe
 @post("/{competition_id:int}/bid", name="supplier.competitions.bid.save")
 async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
     form = await read_form(request)
-    competition, _ = await services.competition_for_supplier(db_session, current_user(request), competition_id,
-                                                             _now(request))
-    parsed = parse_bid_form(form, services.criteria_of(competition))
+    competition, _ = await loading.competition_for_supplier(db_session, current_user(request), competition_id,
+                                                            _now(request))
+    parsed = parse_bid_form(form, loading.criteria_of(competition))
     submit = form.get("action") == "submit"
-    saved = await services.save_bid(db_session, current_user(request), competition_id, answers=parsed.answers,
-                                    price_pence=parsed.price_pence, vat_pence=parsed.vat_pence, submit=submit,
-                                    now=_now(request), form_errors=parsed.errors)
+    saved = await bidding.save_bid(db_session, current_user(request), competition_id, answers=parsed.answers,
+                                   price_pence=parsed.price_pence, vat_pence=parsed.vat_pence, submit=submit,
+                                   now=_now(request), form_errors=parsed.errors)
     if saved.errors:
         errors = FormErrors()
         for name, message in saved.errors.items():
@@ -96,7 +96,7 @@ async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, compe
 
 @post("/{competition_id:int}/bid/withdraw", name="supplier.competitions.bid.withdraw")
 async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Redirect:
-    await services.withdraw_bid(db_session, current_user(request), competition_id, _now(request))
+    await bidding.withdraw_bid(db_session, current_user(request), competition_id, _now(request))
     return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
 
 

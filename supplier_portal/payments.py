@@ -8,21 +8,22 @@ from litestar import Request, Router, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from dps.payments import services
+from dps.contracts.services import contract_for_supplier, contracts_for_supplier
+from dps.payments.services import milestones_with_payments
 from dps.web.auth import current_user, supplier_only
 from dps.web.deps import DbSession
 
 
 @get("/", name="supplier.contracts")
 async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    contracts = await services.contracts_for_supplier(db_session, current_user(request))
+    contracts = await contracts_for_supplier(db_session, current_user(request))
     return Template("supplier/payments/index.html", context={"contracts": contracts})
 
 
 @get("/{contract_id:int}", name="supplier.contracts.show")
 async def show(request: Request[Any, Any, Any], db_session: DbSession, contract_id: FromPath[int]) -> Template:
-    contract = await services.contract_for_supplier(db_session, current_user(request), contract_id)
-    rows = await services.milestones_with_payments(db_session, contract.id or 0)
+    contract = await contract_for_supplier(db_session, current_user(request), contract_id)
+    rows = await milestones_with_payments(db_session, contract.id or 0)
     return Template("supplier/payments/contract.html", context={"contract": contract, "rows": rows})
 
 

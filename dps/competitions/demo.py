@@ -18,15 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dps.agreements.models import Category
 from dps.audit.services import Actor
 from dps.calendar import london_date, london_instant
-from dps.competitions import services
 from dps.competitions.forms import CompetitionInput
 from dps.competitions.models import Bid, Competition
-from dps.competitions.rules import (
-    Criterion,
-    CriterionKind,
-    default_milestones,
-    questions_of,
-)
+from dps.competitions.rules import Criterion, CriterionKind, questions_of
+from dps.competitions.services import awarding, bidding, drafting, evaluating, loading
+from dps.contracts.rules import default_milestones
 from dps.identity.models import Organisation, Role, User
 from dps.identity.passwords import Passwords
 from dps.identity.services import add_membership, create_user, load_signed_in_user
@@ -180,66 +176,66 @@ async def _run(session: Any, spec: DemoCompetition, category: Category, buyer_or
         requirement=spec.requirement, estimated_value_pence=90_000_00, contract_starts_on=starts_on,
         contract_ends_on=starts_on + timedelta(days=364), clarification_deadline=clarification_deadline,
         tender_deadline=tender_deadline, criteria=CRITERIA, evaluator_user_ids=(evaluator_user.id or 0,))
-    competition = await services.create_competition(session, buyer, data, published - timedelta(hours=2))
+    competition = await drafting.create_competition(session, buyer, data, published - timedelta(hours=2))
     cid = competition.id or 0
     if spec.final_state == "draft":
         return
-    await services.publish(session, buyer, cid, published)
-    invited = await services.invited_organisation_ids(session, cid)
+    await drafting.publish(session, buyer, cid, published)
+    invited = await loading.invited_organisation_ids(session, cid)
     numbers = dict((await session.execute(sa.select(Organisation.id, Organisation.companies_house_number)
                                           .where(Organisation.id.in_(invited)))).all())
     if spec.final_state in ("published", "cancelled"):
-        question = await services.ask_question(
+        question = await drafting.ask_question(
             session, await _supplier(session, numbers[invited[0]]), cid,
             "Must the system integrate with our PACS through DICOM and HL7?", published + timedelta(days=1))
-        await services.answer_question(
+        await drafting.answer_question(
             session, buyer, cid, question.id or 0, published_question="Must the system integrate with PACS?",
             answer="Yes: DICOM for images and HL7 v2 for results.", now=published + timedelta(days=2))
         if spec.final_state == "cancelled":
-            await services.cancel(session, buyer, cid, "The service will be bought through the regional imaging "
+            await drafting.cancel(session, buyer, cid, "The service will be bought through the regional imaging "
                                   "network instead.", published + timedelta(days=4))
         return
     bid_at = published + timedelta(days=5)
     for organisation_id in invited:
         number = numbers[organisation_id]
         price, vat = PRICES[number]
-        await services.save_bid(session, await _supplier(session, number), cid, answers=ANSWERS[number],
-                                price_pence=price, vat_pence=vat, submit=True, now=bid_at)
+        await bidding.save_bid(session, await _supplier(session, number), cid, answers=ANSWERS[number],
+                               price_pence=price, vat_pence=vat, submit=True, now=bid_at)
     closed_at = tender_deadline + timedelta(hours=1)
-    await services.close_if_due(session, await session.get(Competition, cid), closed_at)
+    await loading.close_if_due(session, await session.get(Competition, cid), closed_at)
     if spec.final_state == "closed":
         return
-    await services.start_evaluation(session, buyer, cid, closed_at + timedelta(hours=1))
+    await evaluating.start_evaluation(session, buyer, cid, closed_at + timedelta(hours=1))
     scoring_at = closed_at + timedelta(days=1)
-    await services.declare_interest(session, evaluator, cid, conflict=False, note="", now=scoring_at)
+    await evaluating.declare_interest(session, evaluator, cid, conflict=False, note="", now=scoring_at)
     bids = (await session.scalars(sa.select(Bid).where(Bid.competition_id == cid, Bid.state == "submitted")
                                   .order_by(Bid.id))).all()
     for index, bid in enumerate(bids):
         for question in questions_of(CRITERIA):
             score = 4 - index if question.key == "q1" else 3
-            await services.score_answer(session, evaluator, cid, bid.id or 0, question.key, score=str(score),
-                                        justification="Evidence is relevant and well referenced.", now=scoring_at)
+            await evaluating.score_answer(session, evaluator, cid, bid.id or 0, question.key, score=str(score),
+                                          justification="Evidence is relevant and well referenced.", now=scoring_at)
             if spec.final_state != "evaluation":
-                await services.moderate(session, buyer, cid, bid.id or 0, question.key, score=str(score),
-                                        rationale="Agreed at the moderation meeting.",
-                                        now=scoring_at + timedelta(days=1))
+                await evaluating.moderate(session, buyer, cid, bid.id or 0, question.key, score=str(score),
+                                          rationale="Agreed at the moderation meeting.",
+                                          now=scoring_at + timedelta(days=1))
     if spec.final_state == "evaluation":
         return
     decided_at = {"award_decided": now - timedelta(days=1), "standstill": now - timedelta(days=3)}.get(
         spec.final_state, scoring_at + timedelta(days=2))
-    rows = await services.ranking(session, await session.get(Competition, cid))
+    rows = await evaluating.ranking(session, await session.get(Competition, cid))
     assert rows
-    await services.decide_award(session, buyer, cid, bid_id=rows[0].bid.id or 0,
+    await awarding.decide_award(session, buyer, cid, bid_id=rows[0].bid.id or 0,
                                 reasons="Highest total score on the published criteria.", override_reason="",
                                 now=decided_at)
     if spec.final_state == "award_decided":
         return
     standstill_at = decided_at + timedelta(hours=2)
-    competition = await services.start_standstill(session, buyer, cid, standstill_at)
+    competition = await awarding.start_standstill(session, buyer, cid, standstill_at)
     if spec.final_state == "standstill":
         return
     confirmed_at = (competition.standstill_ends_at or standstill_at) + timedelta(days=1)
-    _, total = await services.award_value(session, competition)
-    await services.confirm_award(session, buyer, cid, fund_lines=[], now=confirmed_at,
+    _, total = await awarding.award_value(session, competition)
+    await awarding.confirm_award(session, buyer, cid, fund_lines=[], now=confirmed_at,
                                  milestones=default_milestones(total, competition.contract_starts_on,
                                                                competition.contract_ends_on))

@@ -16,12 +16,12 @@ from dps.competitions.rules import (
     Criterion,
     CriterionKind,
     FundLine,
-    Milestone,
     check_deadlines,
     criteria_problems,
     parse_date,
     parse_london_deadline,
 )
+from dps.contracts.rules import Milestone
 from dps.errors import ValidationFailed
 from dps.formatting import LONDON
 from dps.identity.profile import parse_pounds, pounds_for_form

@@ -1,5 +1,5 @@
-"""Mini-competitions: the requirement, who was invited, clarifications, sealed bids, evaluation, award, standstill,
-the contract and the award notice data kept for publication (C9/C10)."""
+"""Mini-competitions: the requirement, who was invited, clarifications, sealed bids, evaluation, award, standstill
+and the award notice data kept for publication (C9/C10). The contract an award makes is in dps.contracts."""
 
 from __future__ import annotations
 
@@ -178,39 +178,6 @@ class OutcomeLetter(SQLModel, table=True):
     body: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(sa_column=utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
-
-
-class Contract(SQLModel, table=True):
-    __tablename__ = "contract"
-
-    id: int | None = Field(default=None, primary_key=True)
-    competition_id: int = Field(foreign_key="competition.id", unique=True)
-    bid_id: int = Field(foreign_key="bid.id")
-    buyer_organisation_id: int = Field(foreign_key="organisation.id", index=True)
-    supplier_organisation_id: int = Field(foreign_key="organisation.id", index=True)
-    title: str = Field(max_length=200)
-    value_pence: int = Field(sa_type=sa.BigInteger)  # excluding VAT
-    vat_pence: int = Field(default=0, sa_type=sa.BigInteger)
-    starts_on: date
-    ends_on: date
-    state: str = Field(max_length=20)  # active
-    # The fund commitment made at award: [{"allocation_id": int, "pence": int}, ...] (empty: not fund-backed).
-    fund_lines: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
-    created_by_user_id: int = Field(foreign_key="user_account.id")
-    created_at: datetime = Field(sa_column=utc_column())
-
-
-class ContractMilestone(SQLModel, table=True):
-    __tablename__ = "contract_milestone"
-    __table_args__ = (sa.UniqueConstraint("contract_id", "sequence"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    contract_id: int = Field(foreign_key="contract.id", index=True)
-    sequence: int
-    title: str = Field(max_length=200)
-    due_on: date
-    amount_pence: int = Field(sa_type=sa.BigInteger)
-    state: str = Field(max_length=20)  # planned (payments move it on; see the payments issue)
 
 
 class AwardNotice(SQLModel, table=True):

@@ -13,7 +13,7 @@
     3. then the earlier (final) submission of the bid;
     4. then the lower bid id, which is unique, so no two different bids ever compare equal.
 - Standstill (C8) via dps.calendar.standstill_end, and what a pause for a challenge does to it.
-- Word counting for answers, and the default milestone schedule of a contract.
+- Word counting for answers. (The contract's milestone schedule is in dps.contracts.rules.)
 """
 
 from __future__ import annotations
@@ -499,7 +499,7 @@ def check_award_choice(ranked: Sequence[RankedBid], chosen_bid_id: int, override
     return chosen
 
 
-# --- standstill (C8), award notice (C9, C10), contract ---------------------------------------------------
+# --- standstill (C8), award notice (C9, C10) ------------------------------------------------------------
 
 
 def standstill_ends(started_at: datetime, regime: Regime | str) -> datetime:
@@ -531,58 +531,6 @@ def needs_contracts_finder(value_incl_vat_pence: int) -> bool:
 def award_notice_due(contract_created_at: datetime) -> datetime:
     """C9: the award notice (PCR reg 50) / contract details notice (PA 2023 s.53) within 30 days of the contract."""
     return contract_created_at + timedelta(days=AWARD_NOTICE_DAYS)
-
-
-@dataclass(frozen=True)
-class Milestone:
-    title: str
-    due_on: date
-    amount_pence: int
-
-
-def default_milestones(value_pence: int, starts_on: date, ends_on: date) -> list[Milestone]:
-    """A mobilisation payment of 10% at the start, the rest in equal payments at the end of each quarter of the
-    contract (the last one on its end date). Amounts are whole pence and add up to the value exactly."""
-    if value_pence < 0 or ends_on < starts_on:
-        raise ValueError("a contract needs a value of 0 or more and an end on or after its start")
-    quarter_ends: list[date] = []
-    cursor = starts_on
-    while True:
-        next_end = _add_months(cursor, 3) - timedelta(days=1)
-        if next_end >= ends_on:
-            quarter_ends.append(ends_on)
-            break
-        quarter_ends.append(next_end)
-        cursor = next_end + timedelta(days=1)
-    mobilisation = value_pence // 10
-    rest = value_pence - mobilisation
-    share, extra = divmod(rest, len(quarter_ends))
-    milestones = [Milestone("Mobilisation", starts_on, mobilisation)]
-    for index, due in enumerate(quarter_ends, start=1):
-        milestones.append(Milestone(f"Quarter {index} delivery", due, share + (1 if index <= extra else 0)))
-    return milestones
-
-
-def check_milestones(milestones: Sequence[Milestone], value_pence: int) -> None:
-    if not milestones:
-        raise ValidationFailed("Give at least one milestone", field="milestones")
-    if any(m.amount_pence < 0 for m in milestones) or any(not m.title.strip() for m in milestones):
-        raise ValidationFailed("Each milestone needs a title and an amount of £0 or more", field="milestones")
-    total = sum(m.amount_pence for m in milestones)
-    if total != value_pence:
-        raise ValidationFailed(f"The milestones must add up to the contract value exactly: they add up to "
-                               f"£{total / 100:,.2f}, the value is £{value_pence / 100:,.2f}", field="milestones")
-
-
-def _add_months(day: date, months: int) -> date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    for candidate in (day.day, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, candidate))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 # --- fund split -----------------------------------------------------------------------------------------

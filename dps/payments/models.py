@@ -21,13 +21,6 @@ class PaymentState(StrEnum):
     REFUNDED = "refunded"
 
 
-class MilestoneState(StrEnum):
-    PLANNED = "planned"
-    PAYMENT_REQUESTED = "payment_requested"
-    PAID = "paid"
-    REFUNDED = "refunded"
-
-
 class StripeCustomer(SQLModel, table=True):
     """A buyer organisation's Stripe Customer, created on first need."""
 

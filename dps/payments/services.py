@@ -1,6 +1,7 @@
 """Milestone payments: raised by the buyer, created at Stripe through the outbox, reconciled by webhooks.
 
 - `raise_milestone_payment` (buyer): a MilestonePayment row and an outbox message "stripe" in one transaction.
+  Contracts and their milestones are read, and milestones moved on, through dps.contracts.services.
 - `stripe_consumer` (outbox): makes sure the buyer organisation has a Stripe Customer, then creates the payment
   intent (or the refund). localstripe ignores Idempotency-Key, so the Stripe id is stored against our own key and
   looked up before creating again; a dead Stripe raises, and the outbox retries the message later.
@@ -23,16 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor, record
 from dps.clock import SystemClock
-from dps.competitions.models import Contract, ContractMilestone
+from dps.contracts.models import Contract, ContractMilestone
+from dps.contracts.rules import MilestoneEvent, may_request_payment
+from dps.contracts.services import contract_for_buyer, milestone_of_contract, move_milestone
 from dps.db import make_engine, make_sessionmaker
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.funds import services as funds
 from dps.funds.models import Commitment, CommitmentSource
-from dps.identity.models import Organisation, OrganisationKind, Role
+from dps.identity.models import Organisation
 from dps.identity.services import SignedInUser
 from dps.outbox.models import OutboxMessage
 from dps.outbox.services import enqueue
-from dps.payments.models import MilestonePayment, MilestoneState, PaymentState, StripeCustomer, StripeEvent
+from dps.payments.models import MilestonePayment, PaymentState, StripeCustomer, StripeEvent
 from dps.payments.rules import split_over_lines
 from dps.payments.stripe_client import StripeClient
 
@@ -42,45 +45,9 @@ STRIPE_TOPIC = "stripe"
 WEBHOOK_ACTOR = Actor.system("stripe-webhook")
 WORKER_ACTOR = Actor.system("stripe-outbox")
 PAYMENTS = MilestonePayment.__table__
-MILESTONES = ContractMilestone.__table__
-
-
-def _buyer_org_ids(user: SignedInUser) -> frozenset[int]:
-    return frozenset(m.organisation_id for m in user.memberships
-                     if m.organisation_kind is OrganisationKind.BUYER and m.role is Role.BUYER)
-
-
-def _supplier_org_ids(user: SignedInUser) -> frozenset[int]:
-    return user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
 
 
 # --- reading ----------------------------------------------------------------------------------------------
-
-
-async def contract_for_buyer(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
-    contract = await session.scalar(sa.select(Contract).where(
-        Contract.id == contract_id, Contract.buyer_organisation_id.in_(_buyer_org_ids(user))))
-    if contract is None:
-        raise NotFound("There is no such contract")
-    return contract
-
-
-async def contract_for_supplier(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
-    contract = await session.scalar(sa.select(Contract).where(
-        Contract.id == contract_id, Contract.supplier_organisation_id.in_(_supplier_org_ids(user))))
-    if contract is None:
-        raise NotFound("There is no such contract")
-    return contract
-
-
-async def contracts_for_buyer(session: AsyncSession, user: SignedInUser) -> list[Contract]:
-    return list((await session.scalars(sa.select(Contract).where(
-        Contract.buyer_organisation_id.in_(_buyer_org_ids(user))).order_by(Contract.id.desc()))).all())
-
-
-async def contracts_for_supplier(session: AsyncSession, user: SignedInUser) -> list[Contract]:
-    return list((await session.scalars(sa.select(Contract).where(
-        Contract.supplier_organisation_id.in_(_supplier_org_ids(user))).order_by(Contract.id.desc()))).all())
 
 
 async def milestones_with_payments(session: AsyncSession,
@@ -111,18 +78,12 @@ async def raise_milestone_payment(session: AsyncSession, user: SignedInUser, *, 
                                   now: datetime) -> MilestonePayment:
     """The buyer asks for a milestone to be paid: the payment and its outbox message, in one transaction."""
     contract = await contract_for_buyer(session, user, contract_id)
-    milestone = await session.scalar(sa.select(ContractMilestone).where(
-        ContractMilestone.id == milestone_id, ContractMilestone.contract_id == contract.id))
-    if milestone is None:
-        raise NotFound("There is no such milestone")
-    if milestone.state != MilestoneState.PLANNED:
+    milestone = await milestone_of_contract(session, contract, milestone_id)
+    if not may_request_payment(milestone.state):
         raise Conflict(f"The milestone \u201c{milestone.title}\u201d is already {milestone.state.replace('_', ' ')}")
     if milestone.amount_pence <= 0:
         raise ValidationFailed("A milestone of no value needs no payment", field="milestone_id")
-    changed = (await session.execute(
-        sa.update(MILESTONES).where(MILESTONES.c.id == milestone.id, MILESTONES.c.state == MilestoneState.PLANNED)
-        .values(state=MilestoneState.PAYMENT_REQUESTED))).rowcount
-    if changed != 1:
+    if not await move_milestone(session, milestone.id or 0, MilestoneEvent.REQUEST_PAYMENT):
         raise Conflict("This milestone changed while the payment was being raised: look again")
     payment = MilestonePayment(
         milestone_id=milestone.id or 0, contract_id=contract.id or 0,
@@ -304,6 +265,13 @@ async def _payment_for(session: AsyncSession, intent_id: str | None, metadata: A
     return payment
 
 
+async def _move_milestone_with(session: AsyncSession, payment: MilestonePayment, event: MilestoneEvent) -> None:
+    """The milestone follows its payment. The payment's own conditional UPDATE has already decided that this event
+    happens once, so a milestone that does not move is out of step: say so, and keep the payment's outcome."""
+    if not await move_milestone(session, payment.milestone_id, event):
+        logger.error("milestone %s did not move on %s with payment %s", payment.milestone_id, event, payment.id)
+
+
 async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id: str | None, amount: int | None,
                      now: datetime) -> str:
     if amount is not None and amount != payment.amount_pence:
@@ -322,8 +290,7 @@ async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id
                  entity_id=payment.id or 0, now=now,
                  after={"payment_intent": intent_id, "amount_pence": payment.amount_pence,
                         "milestone_id": payment.milestone_id})
-    await session.execute(sa.update(MILESTONES).where(MILESTONES.c.id == payment.milestone_id)
-                          .values(state=MilestoneState.PAID))
+    await _move_milestone_with(session, payment, MilestoneEvent.PAY)
     if payment.commitment_id is not None:
         for line in sorted(payment.fund_split, key=lambda item: int(item["allocation_id"])):
             await funds.record_payment(session, commitment_id=payment.commitment_id,
@@ -349,8 +316,7 @@ async def _mark_refunded(session: AsyncSession, payment: MilestonePayment, inten
     reason = payment.refund_reason or "Refunded at Stripe"
     await record(session, actor=WEBHOOK_ACTOR, action="milestone_payment.refunded", entity_type="milestone_payment",
                  entity_id=payment.id or 0, now=now, after={"payment_intent": intent_id, "reason": reason})
-    await session.execute(sa.update(MILESTONES).where(MILESTONES.c.id == payment.milestone_id)
-                          .values(state=MilestoneState.REFUNDED))
+    await _move_milestone_with(session, payment, MilestoneEvent.REFUND)
     if payment.commitment_id is not None:
         for line in sorted(payment.fund_split, key=lambda item: int(item["allocation_id"])):
             await funds.record_refund(session, commitment_id=payment.commitment_id,

@@ -18,8 +18,9 @@ from sqlalchemy.orm import aliased
 
 from dps.agreements.models import Category
 from dps.calendar import london_date, london_instant
-from dps.competitions.models import AwardNotice, Contract
+from dps.competitions.models import AwardNotice
 from dps.competitions.rules import CONTRACTS_FINDER_THRESHOLD_PENCE
+from dps.contracts.models import Contract
 from dps.funds.models import Allocation, Fund
 from dps.identity.models import Organisation
 

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.agreements.models import Agreement, Category
-from dps.competitions.models import AwardNotice, Competition, Contract, ContractMilestone
+from dps.competitions.models import AwardNotice, Competition
+from dps.contracts.services import contracts_of_competitions, milestones_of_contracts
 from dps.funds.models import Commitment, CommitmentSource, LedgerEntry, LedgerKind
 from dps.identity.models import Organisation
 from dps.settings import Settings
@@ -45,14 +46,8 @@ async def load_processes(session: AsyncSession, competition_ids: list[int] | Non
     ids = [competition.id for competition, _, _ in rows]
     notices = {n.competition_id: n for n in (await session.scalars(
         sa.select(AwardNotice).where(AwardNotice.competition_id.in_(ids)))).all()}
-    contracts = {c.competition_id: c for c in (await session.scalars(
-        sa.select(Contract).where(Contract.competition_id.in_(ids)))).all()}
-    milestones: dict[int, list[ContractMilestone]] = defaultdict(list)
-    if contracts:
-        for milestone in (await session.scalars(sa.select(ContractMilestone).where(
-                ContractMilestone.contract_id.in_([c.id for c in contracts.values()]))
-                .order_by(ContractMilestone.sequence))).all():
-            milestones[milestone.contract_id].append(milestone)
+    contracts = await contracts_of_competitions(session, ids)
+    milestones = await milestones_of_contracts(session, [c.id or 0 for c in contracts.values()])
     payments = await _payments(session, [f"competition:{cid}" for cid in contracts])
     org_ids = {competition.buyer_organisation_id for competition, _, _ in rows} | {
         n.supplier_organisation_id for n in notices.values()}
@@ -77,7 +72,7 @@ async def load_processes(session: AsyncSession, competition_ids: list[int] | Non
                 starts_on=contract_row.starts_on, ends_on=contract_row.ends_on, value_pence=contract_row.value_pence,
                 state=contract_row.state,
                 milestones=tuple(ocds.MilestoneData(m.sequence, m.title, m.due_on, m.amount_pence, m.state)
-                                 for m in milestones[contract_row.id or 0]),
+                                 for m in milestones.get(contract_row.id or 0, ())),
                 payments=tuple(payments.get(f"competition:{competition.id}", ())))
         out.append(ocds.ProcessData(
             competition_id=competition.id or 0, title=competition.title, description=competition.requirement,

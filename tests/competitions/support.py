@@ -181,25 +181,25 @@ async def signed_in(db: Any, user: User) -> Any:
 
 async def published_competition(db: Any, world: World, clock: Any, **changes: Any) -> int:
     """A competition created and published through the services (quicker than the pages, same rules)."""
-    from dps.competitions import services
     from dps.competitions.forms import parse_competition_form
+    from dps.competitions.services import drafting
 
     form = competition_form(world, **changes)
     evaluator_ids = form.pop("evaluator_ids")
     parsed = parse_competition_form(form, evaluator_ids, world.buyer.organisation.id)
     assert parsed.data is not None, parsed.errors
     buyer = await signed_in(db, world.buyer.user)
-    competition = await services.create_competition(db, buyer, parsed.data, clock.now())
-    await services.publish(db, buyer, competition.id, clock.now())
+    competition = await drafting.create_competition(db, buyer, parsed.data, clock.now())
+    await drafting.publish(db, buyer, competition.id, clock.now())
     return competition.id
 
 
 async def submit_bid(db: Any, party: Party, competition_id: int, clock: Any, price_pence: int,
                      answers: dict[str, str] | None = None) -> int:
-    from dps.competitions import services
+    from dps.competitions.services import bidding
 
-    saved = await services.save_bid(db, await signed_in(db, party.user), competition_id,
-                                    answers=answers or ANSWERS, price_pence=price_pence, vat_pence=0, submit=True,
-                                    now=clock.now())
+    saved = await bidding.save_bid(db, await signed_in(db, party.user), competition_id,
+                                   answers=answers or ANSWERS, price_pence=price_pence, vat_pence=0, submit=True,
+                                   now=clock.now())
     assert not saved.errors, saved.errors
     return saved.bid.id

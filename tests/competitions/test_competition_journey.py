@@ -15,10 +15,9 @@ from dps.competitions.models import (
     Bid,
     Competition,
     CompetitionInvitation,
-    Contract,
-    ContractMilestone,
     OutcomeLetter,
 )
+from dps.contracts.models import Contract, ContractMilestone
 from dps.funds.models import Allocation
 from dps.funds.rules import FundRules
 from dps.funds.services import allocate, define_fund

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from dps.admission.models import Admission
 from dps.audit.models import AuditEvent
-from dps.competitions import services
 from dps.competitions.models import Competition, CompetitionInvitation, OutcomeLetter
-from dps.competitions.services import close_due_competitions
+from dps.competitions.services import awarding, evaluating
+from dps.competitions.services.loading import close_due_competitions
 from dps.db import make_engine, make_sessionmaker
 from dps.identity.models import Role
 from tests.competitions.support import (
@@ -169,7 +169,7 @@ async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recor
     bright_bid = await submit_bid(db, bright, competition_id, clock, 100_000_00)
     clock.set(DEADLINE)
     buyer = await signed_in(db, world.buyer.user)
-    await services.start_evaluation(db, buyer, competition_id, clock.now())
+    await evaluating.start_evaluation(db, buyer, competition_id, clock.now())
     browser = Browser(client)
     base = f"/buyer/competitions/{competition_id}"
     eva, evan = (e.email for e in world.evaluators)
@@ -182,16 +182,16 @@ async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recor
                                 {f"score-{acme_bid}-q1": "5", f"justification-{acme_bid}-q1": "x"})
     assert barred.status_code == 409 and "You declared a conflict of interest" in barred.text
     evan_user = await signed_in(db, world.evaluators[1])
-    await services.declare_interest(db, evan_user, competition_id, conflict=False, note="", now=clock.now())
+    await evaluating.declare_interest(db, evan_user, competition_id, conflict=False, note="", now=clock.now())
     bad_score = await browser.post(evan, f"{base}/bids/{acme_bid}/scores/q1",
                                    {f"score-{acme_bid}-q1": "6", f"justification-{acme_bid}-q1": "x"})
     assert bad_score.status_code == 400 and "from 0 to 5" in bad_score.text
     for bid_id, values in ((acme_bid, (5, 5, 10)), (bright_bid, (2, 2, 4))):
         for key, value in zip(("q1", "q2", "q3"), values, strict=True):
-            await services.score_answer(db, evan_user, competition_id, bid_id, key, score=str(value),
-                                        justification="Scored alone", now=clock.now())
-            await services.moderate(db, buyer, competition_id, bid_id, key, score=str(value), rationale="As scored",
-                                    now=clock.now())
+            await evaluating.score_answer(db, evan_user, competition_id, bid_id, key, score=str(value),
+                                          justification="Scored alone", now=clock.now())
+            await evaluating.moderate(db, buyer, competition_id, bid_id, key, score=str(value), rationale="As scored",
+                                      now=clock.now())
     moderation = await browser.get(world.buyer.email, f"{base}/moderation")
     assert "declared a conflict of interest and stands aside" in moderation.text
     lower = await browser.post(world.buyer.email, f"{base}/award", {
@@ -202,7 +202,7 @@ async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recor
     assert decision["override_reason"] == "Acme cannot meet the go-live date confirmed at clarification"
     assert (decision["winning_bid_id"], decision["top_ranked_bid_id"], decision["winning_rank"]) == \
         (bright_bid, acme_bid, 2)
-    await services.start_standstill(db, buyer, competition_id, clock.now())
+    await awarding.start_standstill(db, buyer, competition_id, clock.now())
     letter = await scalar(db, sa.select(OutcomeLetter).where(OutcomeLetter.bid_id == acme_bid))
     assert not letter.successful and letter.rank == 1
     assert "The contract is not awarded to the top-ranked bid, because: Acme cannot meet" in letter.body

@@ -1,10 +1,10 @@
 """The pure competition rules: state machines, criteria (C3, C4), tender period (C2), scoring, ranking, standstill
-(C8), award notice flags (C9, C10), milestones and fund splits. Hypothesis checks the invariants."""
+(C8), award notice flags (C9, C10) and fund splits. Hypothesis checks the invariants."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
@@ -23,21 +23,18 @@ from dps.competitions.rules import (
     Criterion,
     CriterionKind,
     FundLine,
-    Milestone,
     ScoredBid,
     bid_problems,
     bids_open,
     can_confirm_award,
     check_award_choice,
     check_fund_split,
-    check_milestones,
     check_publication,
     check_refinement,
     check_score,
     compare_bids,
     count_words,
     criteria_problems,
-    default_milestones,
     display_score,
     is_due_to_close,
     minimum_tender_days,
@@ -436,23 +433,6 @@ def test_a_paused_standstill_keeps_the_time_it_had_left():
 def test_contracts_finder_from_30000_pounds_including_vat_and_notice_within_30_days():
     assert not needs_contracts_finder(29_999_99) and needs_contracts_finder(30_000_00)
     assert award_notice_due(T0) == T0 + timedelta(days=30)
-
-
-@given(st.integers(min_value=0, max_value=10**10), st.dates(min_value=date(2025, 1, 1), max_value=date(2030, 1, 1)),
-       st.integers(min_value=0, max_value=1500))
-def test_default_milestones_add_up_to_the_value_and_fall_inside_the_contract(value, start, length):
-    end = start + timedelta(days=length)
-    milestones = default_milestones(value, start, end)
-    assert sum(m.amount_pence for m in milestones) == value
-    assert all(start <= m.due_on <= end for m in milestones) and milestones[-1].due_on == end
-    check_milestones(milestones, value)
-
-
-def test_milestones_must_add_up_exactly():
-    with pytest.raises(ValidationFailed, match="add up to the contract value exactly"):
-        check_milestones([Milestone("All", date(2026, 4, 1), 99)], 100)
-    with pytest.raises(ValidationFailed):
-        check_milestones([], 100)
 
 
 @given(st.integers(min_value=0, max_value=10**10),

@@ -15,7 +15,8 @@ from dps.db import make_engine, make_sessionmaker
 from dps.errors import ValidationFailed
 from dps.identity.commands import create_user_with_role
 from dps.identity.models import Invitation, Membership, Role, SignInLockout, User
-from dps.identity.onboarding import accept_invitation, invitation_link, register_supplier_user
+from dps.identity.onboarding.invitations import accept_invitation, invitation_link
+from dps.identity.onboarding.registration import register_supplier_user
 from dps.identity.profile import InputInvalid
 from dps.identity.rules import PASSWORD_IS_COMMON, PASSWORD_IS_PERSONAL, LockoutPolicy
 from dps.identity.services import create_user, sign_in

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dps.audit.services import Actor
-from dps.competitions.models import Contract, ContractMilestone
+from dps.contracts.models import Contract, ContractMilestone
 from dps.funds import services as funds
 from dps.payments.webhooks import signature_header
 from tests.competitions.support import World, build_world, published_competition, signed_in, submit_bid

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dps.competitions import services
-from dps.competitions.rules import default_milestones
+from dps.competitions.services import awarding, bidding, evaluating
+from dps.contracts.rules import default_milestones
 from tests.competitions.support import build_world, published_competition, signed_in, submit_bid
 
 STANDARD_ZIP = Path(__file__).resolve().parent.parent / "data" / "ocds-standard-1__1__5.zip"
@@ -26,35 +26,35 @@ async def awarded_competition(db: Any, passwords: Any, clock: Any, *, prices: tu
     competition_id = await published_competition(db, world, clock, **form)
     bids = []
     for party, price in zip(world.bidders, prices, strict=False):
-        saved = await services.save_bid(db, await signed_in(db, party.user), competition_id,
-                                        answers={"q1": "Outcomes.", "q2": "Carbon plan.", "q3": "Apprentices."},
-                                        price_pence=price, vat_pence=vat, submit=True, now=clock.now())
+        saved = await bidding.save_bid(db, await signed_in(db, party.user), competition_id,
+                                       answers={"q1": "Outcomes.", "q2": "Carbon plan.", "q3": "Apprentices."},
+                                       price_pence=price, vat_pence=vat, submit=True, now=clock.now())
         assert not saved.errors, saved.errors
         bids.append(saved.bid.id)
     if clock.now() <= deadline:
         clock.set(deadline + timedelta(minutes=1))
     buyer = await signed_in(db, world.buyer.user)
-    await services.start_evaluation(db, buyer, competition_id, clock.now())
+    await evaluating.start_evaluation(db, buyer, competition_id, clock.now())
     evaluators = [await signed_in(db, user) for user in world.evaluators]
     for evaluator in evaluators:
-        await services.declare_interest(db, evaluator, competition_id, conflict=False, note="", now=clock.now())
+        await evaluating.declare_interest(db, evaluator, competition_id, conflict=False, note="", now=clock.now())
     for rank, bid_id in enumerate(bids):
         for key, top in (("q1", 5), ("q2", 5), ("q3", 10)):
             score = str(max(top - 2 * rank, 0))
             for evaluator in evaluators:
-                await services.score_answer(db, evaluator, competition_id, bid_id, key, score=score,
-                                            justification="Scored", now=clock.now())
-            await services.moderate(db, buyer, competition_id, bid_id, key, score=score, rationale="Agreed",
-                                    now=clock.now())
+                await evaluating.score_answer(db, evaluator, competition_id, bid_id, key, score=score,
+                                              justification="Scored", now=clock.now())
+            await evaluating.moderate(db, buyer, competition_id, bid_id, key, score=score, rationale="Agreed",
+                                      now=clock.now())
     clock.advance(timedelta(days=1))
-    await services.decide_award(db, buyer, competition_id, bid_id=bids[0], reasons="Highest total score",
+    await awarding.decide_award(db, buyer, competition_id, bid_id=bids[0], reasons="Highest total score",
                                 override_reason="", now=clock.now())
     clock.advance(timedelta(hours=1))
-    competition = await services.start_standstill(db, buyer, competition_id, clock.now())
+    competition = await awarding.start_standstill(db, buyer, competition_id, clock.now())
     if confirm:
         clock.set(competition.standstill_ends_at + timedelta(days=1))
-        _, total = await services.award_value(db, competition)
-        await services.confirm_award(db, buyer, competition_id, fund_lines=[], now=clock.now(),
+        _, total = await awarding.award_value(db, competition)
+        await awarding.confirm_award(db, buyer, competition_id, fund_lines=[], now=clock.now(),
                                      milestones=default_milestones(total, competition.contract_starts_on,
                                                                    competition.contract_ends_on))
     await db.commit()

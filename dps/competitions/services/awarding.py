@@ -1,0 +1,264 @@
+"""The award: decision and outcome letters (C7), standstill and its pauses (C8), the award notice data (C9,
+C10), and confirming the award: the fund commitment and the contract with its milestones, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.admission.services import category_with_agreement, email_organisation
+from dps.competitions.models import AwardNotice, Bid, Competition, OutcomeLetter
+from dps.competitions.rules import (
+    CompetitionEvent,
+    CompetitionState,
+    Criterion,
+    FundLine,
+    award_notice_due,
+    can_confirm_award,
+    check_award_choice,
+    check_fund_split,
+    needs_contracts_finder,
+    next_competition_state,
+    questions_of,
+    resumed_standstill_end,
+    standstill_ends,
+)
+from dps.competitions.services.evaluating import RankingRow, ranking
+from dps.competitions.services.loading import (
+    actor_of,
+    audit_competition,
+    competition_for_buyer,
+    competition_snapshot,
+    criteria_of,
+    require_state,
+)
+from dps.contracts.models import Contract
+from dps.contracts.rules import Milestone, check_milestones
+from dps.contracts.services import create_contract
+from dps.errors import Conflict, DomainError, ValidationFailed
+from dps.formatting import format_london, format_pence
+from dps.funds.services import commit_funds
+from dps.identity.services import SignedInUser
+from dps.mail import page_link
+
+
+# --- award decision, outcome letters, standstill (C7, C8) -----------------------------------------------
+
+
+def _score_lines(row: RankingRow, criteria: Sequence[Criterion]) -> dict[str, Any]:
+    return {"price_score": row.price_score, "quality_score": row.quality_score, "total": row.total,
+            "rank": row.ranked.rank,
+            "questions": [{"key": q.key, "title": q.title, "weight": q.weight, "max_score": q.max_score,
+                           "score": row.question_score(q.key)} for q in questions_of(criteria)],
+            "price_weight": next(c.weight for c in criteria if c.is_price)}
+
+
+async def decide_award(session: AsyncSession, user: SignedInUser, competition_id: int, *, bid_id: int,
+                       reasons: str, override_reason: str, now: datetime) -> Competition:
+    """C7: the most advantageous tender on the published criteria, i.e. the top-ranked bid; a lower-ranked bid
+    only with a recorded reason, which the audit keeps. The outcome letters are prepared for every bidder."""
+    competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    require_state(competition, CompetitionState.EVALUATION, doing="deciding the award")
+    rows = await ranking(session, competition)
+    if rows is None:
+        raise Conflict("Moderate every answer before deciding the award")
+    if not reasons.strip():
+        raise ValidationFailed("Give the reasons for the decision: they are told to every bidder", field="reasons")
+    chosen = check_award_choice([r.ranked for r in rows], bid_id, override_reason)
+    before = competition_snapshot(competition)
+    competition.state = next_competition_state(competition.state, CompetitionEvent.DECIDE_AWARD)
+    competition.winning_bid_id = chosen.scored.bid_id
+    competition.award_reasons = reasons.strip()
+    competition.override_reason = override_reason.strip() if chosen.rank != 1 else None
+    competition.award_decided_at, competition.award_decided_by_user_id = now, user.id
+    competition.updated_at = now
+    criteria = criteria_of(competition)
+    winner = next(r for r in rows if r.bid.id == chosen.scored.bid_id)
+    for row in rows:
+        session.add(OutcomeLetter(
+            competition_id=competition.id or 0, bid_id=row.bid.id or 0, organisation_id=row.bid.organisation_id,
+            successful=row.bid.id == winner.bid.id, rank=row.ranked.rank, created_at=now, body="",
+            content={"bidder": row.bidder, "bidders": len(rows), "own": _score_lines(row, criteria),
+                     "winner_name": winner.bidder, "winner": _score_lines(winner, criteria),
+                     "reasons": competition.award_reasons, "override_reason": competition.override_reason}))
+    await session.flush()
+    await audit_competition(session, actor_of(user), "award_decided", competition, now, before,
+                            {**competition_snapshot(competition), "winning_bid_id": competition.winning_bid_id,
+                             "winning_rank": chosen.rank, "top_ranked_bid_id": rows[0].bid.id, "reasons": competition.award_reasons,
+                             "override_reason": competition.override_reason,
+                             "ranking": [{"bid_id": r.bid.id, "rank": r.ranked.rank, "total": r.total} for r in rows]})
+    await session.commit()
+    return competition
+
+
+def letter_body(letter: OutcomeLetter, competition: Competition) -> str:
+    content = letter.content
+    own, winner = content["own"], content["winner"]
+
+    def lines(scores: dict[str, Any]) -> str:
+        parts = [f"  Price (weight {scores['price_weight']}%): {scores['price_score']}"]
+        parts += [f"  {q['title']} (weight {q['weight']}%): {q['score']}" for q in scores["questions"]]
+        parts.append(f"  Total: {scores['total']} out of 100 (rank {scores['rank']} of {content['bidders']})")
+        return "\n".join(parts)
+
+    outcome = ("Your bid has been selected for award." if letter.successful else
+               f"Your bid has not been successful. The contract is to be awarded to {content['winner_name']}.")
+    text = [f"Outcome of {competition.title}", "", outcome, "", "Your scores:", lines(own)]
+    if not letter.successful:
+        text += ["", f"The scores of the successful bid ({content['winner_name']}):", lines(winner)]
+    text += ["", f"Reasons for the decision: {content['reasons']}"]
+    if content.get("override_reason"):
+        text += ["", f"The contract is not awarded to the top-ranked bid, because: {content['override_reason']}"]
+    if competition.standstill_ends_at:
+        text += ["", f"A standstill period runs until {format_london(competition.standstill_ends_at)}. The contract "
+                     "will not be entered into before it ends."]
+    return "\n".join(text)
+
+
+async def letters(session: AsyncSession, competition: Competition) -> list[OutcomeLetter]:
+    return list((await session.scalars(sa.select(OutcomeLetter).where(
+        OutcomeLetter.competition_id == competition.id).order_by(OutcomeLetter.rank))).all())
+
+
+async def start_standstill(session: AsyncSession, user: SignedInUser, competition_id: int,
+                           now: datetime) -> Competition:
+    """C8: the outcome letters go to every bidder and the award notice data is recorded; standstill runs from now
+    (pcr2015_dps: 10 calendar days; pa2023_dynamic_market: 8 working days from the contract award notice)."""
+    competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    require_state(competition, CompetitionState.AWARD_DECIDED, doing="starting the standstill")
+    _, agreement = await category_with_agreement(session, competition.category_id)
+    before = competition_snapshot(competition)
+    competition.state = next_competition_state(competition.state, CompetitionEvent.START_STANDSTILL)
+    competition.standstill_started_at = now
+    competition.standstill_ends_at = standstill_ends(now, agreement.regime)
+    competition.updated_at = now
+    sent = await letters(session, competition)
+    for letter in sent:
+        letter.body, letter.sent_at = letter_body(letter, competition), now
+        await email_organisation(session, letter.organisation_id, now, f"competition:{competition.id}:outcome",
+                                 f"Outcome: {competition.title}",
+                                 letter.body + "\n\n" + page_link(f"/supplier/competitions/{competition.id}"))
+    winner = await session.get(Bid, competition.winning_bid_id)
+    assert winner is not None
+    value_incl_vat = (winner.price_pence or 0) + (winner.vat_pence or 0)
+    session.add(AwardNotice(
+        competition_id=competition.id or 0, regime=agreement.regime,
+        buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=winner.organisation_id,
+        category_id=competition.category_id, title=competition.title, description=competition.requirement,
+        value_pence=winner.price_pence or 0, value_incl_vat_pence=value_incl_vat,
+        contracts_finder_required=needs_contracts_finder(value_incl_vat), bids_received=len(sent),
+        award_decided_at=competition.award_decided_at or now, standstill_started_at=now,
+        standstill_ends_at=competition.standstill_ends_at, contract_starts_on=competition.contract_starts_on,
+        contract_ends_on=competition.contract_ends_on, created_at=now))
+    await audit_competition(session, actor_of(user), "standstill_started", competition, now, before,
+                            {**competition_snapshot(competition), "regime": agreement.regime,
+                             "letters": [x.bid_id for x in sent]})
+    await session.commit()
+    return competition
+
+
+async def pause_standstill(session: AsyncSession, user: SignedInUser, competition_id: int, reason: str,
+                           now: datetime) -> Competition:
+    competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    require_state(competition, CompetitionState.STANDSTILL, doing="pausing the standstill")
+    if competition.standstill_paused_at is not None:
+        raise Conflict("The standstill is already paused")
+    if not reason.strip():
+        raise ValidationFailed("Describe the challenge that pauses the standstill", field="reason")
+    before = competition_snapshot(competition)
+    competition.standstill_paused_at, competition.standstill_pause_reason = now, reason.strip()
+    competition.updated_at = now
+    await audit_competition(session, actor_of(user), "standstill_paused", competition, now, before,
+                            {**competition_snapshot(competition), "reason": reason.strip()})
+    await session.commit()
+    return competition
+
+
+async def resume_standstill(session: AsyncSession, user: SignedInUser, competition_id: int,
+                            now: datetime) -> Competition:
+    competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    require_state(competition, CompetitionState.STANDSTILL, doing="resuming the standstill")
+    if competition.standstill_paused_at is None or competition.standstill_ends_at is None:
+        raise Conflict("The standstill is not paused")
+    before = competition_snapshot(competition)
+    competition.standstill_ends_at = resumed_standstill_end(competition.standstill_ends_at,
+                                                            competition.standstill_paused_at, now)
+    competition.standstill_paused_at = None
+    competition.updated_at = now
+    notice = await session.scalar(sa.select(AwardNotice).where(AwardNotice.competition_id == competition.id))
+    if notice is not None:
+        notice.standstill_ends_at = competition.standstill_ends_at
+    await audit_competition(session, actor_of(user), "standstill_resumed", competition, now, before,
+                            {**competition_snapshot(competition), "reason_was": competition.standstill_pause_reason})
+    await session.commit()
+    return competition
+
+
+# --- confirming the award: funds, contract, milestones ---------------------------------------------------
+
+
+async def award_value(session: AsyncSession, competition: Competition) -> tuple[Bid, int]:
+    """The winning bid and what the buyer pays under it (price plus VAT), which funds and milestones add up to."""
+    bid = await session.get(Bid, competition.winning_bid_id) if competition.winning_bid_id else None
+    if bid is None:
+        raise Conflict("No award has been decided")
+    return bid, (bid.price_pence or 0) + (bid.vat_pence or 0)
+
+
+async def confirm_award(session: AsyncSession, user: SignedInUser, competition_id: int, *,
+                        fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime) -> Contract:
+    """After standstill: commit the award value to the fund allocations (dps.funds.services.commit_funds) and
+    create the contract with its milestones (dps.contracts.services.create_contract), all in one transaction. If
+    any allocation would go negative nothing changes at all."""
+    competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    require_state(competition, CompetitionState.STANDSTILL, doing="confirming the award")
+    if competition.standstill_paused_at is not None:
+        raise Conflict("The standstill is paused because of a challenge: resume it before confirming the award")
+    if not can_confirm_award(now, competition.standstill_ends_at, False):
+        raise Conflict(f"The standstill period ends at {format_london(competition.standstill_ends_at)}: the award "
+                       "can be confirmed after that")
+    bid, total = await award_value(session, competition)
+    check_fund_split(fund_lines, total)
+    check_milestones(milestones, total)
+    actor = actor_of(user)
+    lines = [(line.allocation_id, line.pence) for line in fund_lines]
+    try:
+        if lines:
+            await commit_funds(session, buyer_org_id=competition.buyer_organisation_id,
+                               category_id=competition.category_id, lines=lines, total_pence=total,
+                               reference=f"competition:{competition.id}", actor=actor, now=now)
+        contract = await create_contract(
+            session, competition_id=competition.id or 0, bid_id=bid.id or 0,
+            buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=bid.organisation_id,
+            title=competition.title, value_pence=bid.price_pence or 0, vat_pence=bid.vat_pence or 0,
+            starts_on=competition.contract_starts_on, ends_on=competition.contract_ends_on, fund_lines=lines,
+            milestones=milestones, actor=actor, now=now)
+        before = competition_snapshot(competition)
+        competition.state = next_competition_state(competition.state, CompetitionEvent.CONFIRM_AWARD)
+        competition.awarded_at, competition.updated_at = now, now
+        notice = await session.scalar(sa.select(AwardNotice).where(AwardNotice.competition_id == competition.id))
+        if notice is not None:
+            notice.contract_id, notice.contract_created_at = contract.id, now
+            notice.publish_by = award_notice_due(now)
+        await session.flush()
+        await audit_competition(session, actor, "awarded", competition, now, before,
+                                {**competition_snapshot(competition), "contract_id": contract.id,
+                                 "value_pence": contract.value_pence, "vat_pence": contract.vat_pence,
+                                 "fund_lines": contract.fund_lines,
+                                 "milestones": [{"title": m.title, "due_on": m.due_on, "pence": m.amount_pence}
+                                                for m in milestones]})
+        await email_organisation(session, bid.organisation_id, now, f"competition:{competition.id}:contract",
+                                 f"Contract awarded: {competition.title}",
+                                 f"The standstill period has ended and the contract for {competition.title} is "
+                                 f"awarded to your organisation: {format_pence(total)} including VAT, from "
+                                 f"{competition.contract_starts_on:%-d %B %Y} to "
+                                 f"{competition.contract_ends_on:%-d %B %Y}.")
+        await session.commit()
+    except DomainError:
+        await session.rollback()
+        raise
+    return contract

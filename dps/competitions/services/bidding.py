@@ -1,0 +1,106 @@
+"""The supplier's own sealed bid (C5): saved as a draft, submitted, revised or withdrawn until the deadline.
+
+While a competition is a draft or open, nothing returns anything about bids to anyone but the bidder itself: no
+count, no name, no price. Until the close each step of a bid is audited only as an opaque sealed event (sealing.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.admission.services import email_organisation
+from dps.competitions.models import Bid, Competition
+from dps.competitions.rules import BidEvent, BidState, CompetitionState, bid_problems, bids_open, next_bid_state
+from dps.competitions.services.loading import competition_for_supplier, criteria_of
+from dps.competitions.services.sealing import audit_sealed_step
+from dps.errors import Conflict
+from dps.formatting import format_london
+from dps.identity.services import SignedInUser
+
+
+async def own_bid(session: AsyncSession, competition_id: int, organisation_id: int) -> Bid | None:
+    return await session.scalar(sa.select(Bid).where(Bid.competition_id == competition_id,
+                                                     Bid.organisation_id == organisation_id))
+
+
+def _require_open_for_bids(competition: Competition, now: datetime) -> None:
+    if competition.state == CompetitionState.CANCELLED:
+        raise Conflict("This competition has been cancelled: bids are no longer accepted")
+    if competition.state != CompetitionState.PUBLISHED or not bids_open(competition.tender_deadline, now):
+        seconds = "%-d %B %Y %H:%M:%S"
+        raise Conflict(f"The tender deadline passed at {format_london(competition.tender_deadline, seconds)} "
+                       f"(server time {format_london(now, seconds)}): bids can no longer be submitted, changed or "
+                       "withdrawn")
+
+
+@dataclass
+class SavedBid:
+    bid: Bid | None
+    errors: dict[str, str] = field(default_factory=dict)
+    submitted: bool = False
+
+
+async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: int, *, answers: dict[str, str],
+                   price_pence: int | None, vat_pence: int | None, submit: bool, now: datetime,
+                   form_errors: dict[str, str] | None = None) -> SavedBid:
+    """Save a draft (kept whatever its state, only the word limits reported) or submit (all answers within their
+    limits and a price; a submitted bid's revision replaces it whole, or nothing changes)."""
+    competition, invitation = await competition_for_supplier(session, user, competition_id, now, for_update=True)
+    _require_open_for_bids(competition, now)
+    criteria = criteria_of(competition)
+    bid = await own_bid(session, competition.id or 0, invitation.organisation_id)
+    problems = {**(form_errors or {}), **bid_problems(criteria, answers, price_pence, complete=submit)}
+    if submit and problems:
+        await session.commit()  # nothing changed: the submitted bid, if any, stands as it was
+        return SavedBid(bid, problems)
+    if bid is not None and bid.state == BidState.SUBMITTED and not submit:
+        raise Conflict("Your bid is submitted: submit the revised bid to replace it, or withdraw it")
+    if bid is None:
+        bid = Bid(competition_id=competition.id or 0, organisation_id=invitation.organisation_id,
+                  state=BidState.DRAFT, created_by_user_id=user.id, created_at=now, updated_at=now)
+        session.add(bid)
+    revising = bid.state == BidState.SUBMITTED
+    if submit:
+        event = BidEvent.REVISE if bid.state == BidState.SUBMITTED else BidEvent.SUBMIT
+        bid.state = next_bid_state(bid.state, event)
+        bid.revision += 1
+        bid.submitted_at, bid.submitted_by_user_id, bid.withdrawn_at = now, user.id, None
+    elif bid.state == BidState.WITHDRAWN:
+        event = BidEvent.REOPEN
+        bid.state = next_bid_state(bid.state, event)
+    bid.answers = dict(answers)
+    bid.price_pence, bid.vat_pence = price_pence, vat_pence
+    bid.updated_at = now
+    await session.flush()
+    action = ("revised" if revising else "submitted") if submit else "draft_saved"
+    await audit_sealed_step(session, bid, action, user, now)
+    if submit:
+        await email_organisation(
+            session, invitation.organisation_id, now, f"bid:{bid.id}:submitted:{bid.revision}",
+            f"Bid received: {competition.title}",
+            f"Your organisation's bid for {competition.title} was received at {format_london(now)} "
+            f"(version {bid.revision}). You can revise or withdraw it until "
+            f"{format_london(competition.tender_deadline)}.")
+    await session.commit()
+    return SavedBid(bid, {} if submit else problems, submitted=submit)
+
+
+async def withdraw_bid(session: AsyncSession, user: SignedInUser, competition_id: int, now: datetime) -> Bid:
+    competition, invitation = await competition_for_supplier(session, user, competition_id, now, for_update=True)
+    _require_open_for_bids(competition, now)
+    bid = await own_bid(session, competition.id or 0, invitation.organisation_id)
+    if bid is None:
+        raise Conflict("Your organisation has no bid to withdraw")
+    bid.state = next_bid_state(bid.state, BidEvent.WITHDRAW)
+    bid.withdrawn_at, bid.updated_at = now, now
+    await audit_sealed_step(session, bid, "withdrawn", user, now)
+    await email_organisation(session, invitation.organisation_id, now, f"bid:{bid.id}:withdrawn:{now.isoformat()}",
+                             f"Bid withdrawn: {competition.title}",
+                             f"Your organisation's bid for {competition.title} was withdrawn at {format_london(now)}. "
+                             f"You can submit a bid again until {format_london(competition.tender_deadline)}.")
+    await session.commit()
+    return bid

@@ -1,0 +1,160 @@
+"""Contracts: made when an award is confirmed, read by payments, transparency and the portals, their milestones
+moved on by payments.
+
+`create_contract` and `move_milestone` add to the caller's transaction and never commit: a contract is made in
+the same transaction as the award that makes it (and its fund commitment), and a milestone moves in the same
+transaction as the payment that moves it, with that payment's audit event.
+
+Reading checks access: a contract of an organisation the user does not belong to is NotFound, never a hint that
+it exists.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.audit.services import Actor, record
+from dps.contracts.models import Contract, ContractMilestone
+from dps.contracts.rules import (
+    ContractState,
+    Milestone,
+    MilestoneEvent,
+    MilestoneState,
+    check_milestones,
+    milestone_move,
+)
+from dps.errors import NotFound
+from dps.identity.models import OrganisationKind, Role
+from dps.identity.services import SignedInUser
+
+MILESTONES = ContractMilestone.__table__
+
+
+def _buyer_organisation_ids(user: SignedInUser) -> frozenset[int]:
+    return frozenset(m.organisation_id for m in user.memberships
+                     if m.organisation_kind is OrganisationKind.BUYER and m.role is Role.BUYER)
+
+
+def _supplier_organisation_ids(user: SignedInUser) -> frozenset[int]:
+    return user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
+
+
+# --- making a contract ----------------------------------------------------------------------------------
+
+
+async def create_contract(session: AsyncSession, *, competition_id: int, bid_id: int, buyer_organisation_id: int,
+                          supplier_organisation_id: int, title: str, value_pence: int, vat_pence: int,
+                          starts_on: date, ends_on: date, fund_lines: Sequence[tuple[int, int]],
+                          milestones: Sequence[Milestone], actor: Actor, now: datetime) -> Contract:
+    """The contract of a confirmed award with its milestones, all planned, in the caller's transaction (not
+    committed). `fund_lines` are the (allocation id, pence) lines of the fund commitment the caller made for it;
+    the milestones add up to what the buyer pays (value plus VAT) exactly."""
+    check_milestones(milestones, value_pence + vat_pence)
+    if actor.user_id is None:
+        raise ValueError("a contract is made by a person: the buyer who confirms the award")
+    contract = Contract(competition_id=competition_id, bid_id=bid_id, buyer_organisation_id=buyer_organisation_id,
+                        supplier_organisation_id=supplier_organisation_id, title=title, value_pence=value_pence,
+                        vat_pence=vat_pence, starts_on=starts_on, ends_on=ends_on, state=ContractState.ACTIVE,
+                        created_by_user_id=actor.user_id, created_at=now,
+                        fund_lines=[{"allocation_id": allocation_id, "pence": pence}
+                                    for allocation_id, pence in fund_lines])
+    session.add(contract)
+    await session.flush()
+    for sequence, milestone in enumerate(milestones, start=1):
+        session.add(ContractMilestone(contract_id=contract.id or 0, sequence=sequence, title=milestone.title,
+                                      due_on=milestone.due_on, amount_pence=milestone.amount_pence,
+                                      state=MilestoneState.PLANNED))
+    await session.flush()
+    await record(session, actor=actor, action="contract.created", entity_type="contract",
+                 entity_id=contract.id or 0, now=now,
+                 after={"competition_id": competition_id, "supplier_organisation_id": supplier_organisation_id,
+                        "value_pence": value_pence, "vat_pence": vat_pence})
+    return contract
+
+
+# --- milestones: moved on by payments -------------------------------------------------------------------
+
+
+async def move_milestone(session: AsyncSession, milestone_id: int, event: MilestoneEvent) -> bool:
+    """One conditional UPDATE from the states the event is allowed in, so a replayed or concurrent event moves a
+    milestone once at most. True if it moved. In the caller's transaction (not committed)."""
+    move = milestone_move(event)
+    moved = (await session.execute(
+        sa.update(MILESTONES).where(MILESTONES.c.id == milestone_id, MILESTONES.c.state.in_(sorted(move.sources)))
+        .values(state=move.target))).rowcount
+    return bool(moved == 1)
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+async def contract_for_buyer(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
+    contract = await session.scalar(sa.select(Contract).where(
+        Contract.id == contract_id, Contract.buyer_organisation_id.in_(_buyer_organisation_ids(user))))
+    if contract is None:
+        raise NotFound("There is no such contract")
+    return contract
+
+
+async def contract_for_supplier(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
+    contract = await session.scalar(sa.select(Contract).where(
+        Contract.id == contract_id, Contract.supplier_organisation_id.in_(_supplier_organisation_ids(user))))
+    if contract is None:
+        raise NotFound("There is no such contract")
+    return contract
+
+
+async def contracts_for_buyer(session: AsyncSession, user: SignedInUser) -> list[Contract]:
+    return list((await session.scalars(sa.select(Contract).where(
+        Contract.buyer_organisation_id.in_(_buyer_organisation_ids(user))).order_by(Contract.id.desc()))).all())
+
+
+async def contracts_for_supplier(session: AsyncSession, user: SignedInUser) -> list[Contract]:
+    return list((await session.scalars(sa.select(Contract).where(
+        Contract.supplier_organisation_id.in_(_supplier_organisation_ids(user))).order_by(Contract.id.desc()))).all())
+
+
+async def contract_of_competition(session: AsyncSession, competition_id: int, *,
+                                  supplier_organisation_id: int | None = None) -> Contract | None:
+    """The contract a competition's award made, if any; with a supplier named, only if it went to that supplier.
+    Callers check access to the competition first."""
+    query = sa.select(Contract).where(Contract.competition_id == competition_id)
+    if supplier_organisation_id is not None:
+        query = query.where(Contract.supplier_organisation_id == supplier_organisation_id)
+    return await session.scalar(query)
+
+
+async def contracts_of_competitions(session: AsyncSession, competition_ids: Sequence[int]) -> dict[int, Contract]:
+    """The contracts of these competitions, keyed by competition id (for publication: no access check)."""
+    return {c.competition_id: c for c in (await session.scalars(
+        sa.select(Contract).where(Contract.competition_id.in_(competition_ids)))).all()}
+
+
+async def milestones_of(session: AsyncSession, contract_id: int) -> list[ContractMilestone]:
+    return list((await session.scalars(sa.select(ContractMilestone).where(
+        ContractMilestone.contract_id == contract_id).order_by(ContractMilestone.sequence))).all())
+
+
+async def milestones_of_contracts(session: AsyncSession,
+                                  contract_ids: Sequence[int]) -> dict[int, list[ContractMilestone]]:
+    """The milestones of these contracts in their order, keyed by contract id (a contract without any is absent)."""
+    milestones: dict[int, list[ContractMilestone]] = defaultdict(list)
+    if not contract_ids:
+        return milestones
+    for milestone in (await session.scalars(sa.select(ContractMilestone).where(
+            ContractMilestone.contract_id.in_(contract_ids)).order_by(ContractMilestone.sequence))).all():
+        milestones[milestone.contract_id].append(milestone)
+    return milestones
+
+
+async def milestone_of_contract(session: AsyncSession, contract: Contract, milestone_id: int) -> ContractMilestone:
+    milestone = await session.scalar(sa.select(ContractMilestone).where(
+        ContractMilestone.id == milestone_id, ContractMilestone.contract_id == contract.id))
+    if milestone is None:
+        raise NotFound("There is no such milestone")
+    return milestone
