@@ -17,6 +17,7 @@ from dps.competitions.models import (
     EvaluatorScore,
     ModeratedScore,
     OutcomeLetter,
+    ShorterPeriodAgreement,
 )
 from dps.identity.models import Invitation, Membership, Organisation, SignInLockout, User
 from dps.outbox.models import OutboxMessage
@@ -54,6 +55,7 @@ __all__ = [
     "EvaluatorScore",
     "ModeratedScore",
     "OutcomeLetter",
+    "ShorterPeriodAgreement",
     "Category",
     "Membership",
     "Organisation",
