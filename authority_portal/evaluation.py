@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from dps.admission import services
 from dps.admission.questionnaire import SECTIONS, assurance_expiries
-from dps.admission.rules import MembershipEvent
+from dps.admission.rules import MembershipEvent, can_extend_clock
 from dps.errors import NotFound
 from dps.web.auth import authority_admin_only, authority_only, current_user, memberships_in
 from dps.identity.models import OrganisationKind
@@ -46,6 +46,7 @@ async def _application_page(request: Request[Any, Any, Any], db_session: Any, ap
         "independent": services.can_evaluate(set(user.organisation_ids()), application.organisation_id),
         "expiries": assurance_expiries(application.answers),
         "today": now.date(), "errors": errors or FormErrors(), "values": values or {},
+        "can_extend": application.due_at is None or can_extend_clock(application.due_at, now),
     })
 
 

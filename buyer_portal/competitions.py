@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from dps.agreements.services import list_agreements
+from dps.competitions import shorter_period
 from dps.competitions.forms import (
     FUND_ROWS,
     MILESTONE_ROWS,
@@ -191,6 +192,37 @@ async def refine(request: Request[Any, Any, Any], db_session: DbSession, competi
     return await _run(request, db_session, competition_id, lambda form: drafting.refine_criterion(
         db_session, current_user(request), competition_id, key, title=form.get(f"{key}-title", ""),
         question=form.get(f"{key}-question", ""), now=_now(request)))
+
+
+# --- a shorter tender period, with every invited supplier's agreement (C2, PCR 2015 reg 34(12)) -------------
+
+
+async def _shorter_period_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+                               errors: FormErrors | None = None, values: dict[str, str] | None = None,
+                               status_code: int = 200) -> Template:
+    view = await shorter_period.shorter_period_view(db_session, current_user(request), competition_id, _now(request))
+    return Template("buyer/competitions/shorter_period.html", status_code=status_code, context={
+        "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
+
+
+@get("/{competition_id:int}/shorter-period", name="buyer.competitions.shorter_period", guards=[buyer_role_only])
+async def shorter_period_page(request: Request[Any, Any, Any], db_session: DbSession,
+                              competition_id: FromPath[int]) -> Template:
+    return await _shorter_period_page(request, db_session, competition_id)
+
+
+@post("/{competition_id:int}/shorter-period", name="buyer.competitions.shorter_period.record",
+      guards=[buyer_role_only])
+async def record_shorter_period(request: Request[Any, Any, Any], db_session: DbSession,
+                                competition_id: FromPath[int]) -> Any:
+    def organisation(form: dict[str, str]) -> int | None:
+        text = form.get("organisation_id", "").strip()
+        return int(text) if text.isdigit() else None
+
+    return await _run(request, db_session, competition_id, lambda form: shorter_period.record_agreement(
+        db_session, current_user(request), competition_id, organisation_id=organisation(form),
+        evidence=form.get("evidence", ""), now=_now(request)),
+        page=_shorter_period_page, redirect=f"{_base(competition_id)}/shorter-period")
 
 
 async def _clarifications_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
@@ -397,7 +429,8 @@ async def confirm(request: Request[Any, Any, Any], db_session: DbSession, compet
 
 competitions_router = Router(
     path="/buyer/competitions",
-    route_handlers=[index, new, create, show, edit, update, publish, cancel, refine, clarifications, answer,
+    route_handlers=[index, new, create, show, edit, update, publish, cancel, refine, shorter_period_page,
+                    record_shorter_period, clarifications, answer,
                     start_evaluation, evaluation, declare, score, moderation, moderate, ranking, award, letters,
                     standstill, pause, resume, confirm_page, confirm],
     guards=[buyer_portal_only],

@@ -1,7 +1,10 @@
 """Working days, London dates and the deadlines built from them (RULES.md sections 1, 2 and 3).
 
 Pure functions: every instant is passed in (the clock is never read) and must be timezone-aware.
-Deadlines are instants: the end of a London day (23:59:59 Europe/London) returned in UTC.
+Deadlines are instants returned in UTC. The due instants of the evaluation, refresh and standstill clocks are the
+last second of a London day (23:59:59 Europe/London), a clock that is overdue only after it (`now > due`).
+The tender deadline floor (C2) is the day boundary instead, because a tender deadline is exclusive (bids are taken
+while `now < deadline`): see `minimum_tender_deadline`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ EVALUATION_WORKING_DAYS = 10
 EXTENDED_EVALUATION_WORKING_DAYS = 15
 # A6: how long an admitted supplier has to refresh its declaration ([check]: a per-agreement default).
 REFRESH_WORKING_DAYS = 5
-# C2: minimum tender period in calendar days ([check]: a per-agreement default).
+# C2: minimum tender period in calendar days, the regime's floor (an agreement may set a longer period, never a
+# shorter one; see dps.competitions.rules.minimum_tender_days).
 MINIMUM_TENDER_CALENDAR_DAYS = 10
 # C8: standstill under each regime.
 PCR_STANDSTILL_CALENDAR_DAYS = 10
@@ -155,12 +159,43 @@ def standstill_end(award_decision_at: datetime, regime: Regime | str) -> datetim
     return london_instant(last_day, END_OF_DAY)
 
 
-def minimum_tender_deadline(invited_at: datetime, days: int = MINIMUM_TENDER_CALENDAR_DAYS) -> datetime:
-    """C2: the earliest allowed tender deadline, exactly `days` x 24 hours after the invitation."""
-    _require_aware(invited_at)
+def start_of_london_day(day: date) -> datetime:
+    """The first instant of a London day (00:00 Europe/London), in UTC. London changes its clocks at 01:00 UTC,
+    never at midnight, so every London day has exactly one midnight: in winter 00:00 UTC, in summer 23:00 UTC on
+    the day before."""
+    return london_instant(_require_plain_date(day), time(0, 0))
+
+
+def tender_period_last_day(invited_at: datetime, days: int = MINIMUM_TENDER_CALENDAR_DAYS) -> date:
+    """C2: the last London day of a tender period of `days` days from an invitation sent at `invited_at`.
+
+    Regulation 1182/71 (applied by PCR 2015 reg 2(5); the Procurement Act 2023 dynamic market is counted the same
+    way, RULES.md C2): the day on which the invitation is sent is not counted, so the period starts at the
+    beginning of the next London day and its last day is the `days`-th day after the day of sending. Sent at
+    14:00 on 1 June, a 10-day period runs from the start of 2 June to the end of 11 June. Weekends and bank holidays
+    count like any other day.
+    """
     if days < 0:
         raise ValueError("days must be 0 or more")
-    return (invited_at + timedelta(days=days)).astimezone(UTC)
+    return london_date(invited_at) + timedelta(days=days)
+
+
+def minimum_tender_deadline(invited_at: datetime, days: int = MINIMUM_TENDER_CALENDAR_DAYS) -> datetime:
+    """C2: the earliest lawful tender deadline for an invitation sent at `invited_at`, in UTC.
+
+    "The end of the last day" of the period, as an instant, is the day boundary: 00:00 Europe/London on the day
+    after the last day (`tender_period_last_day`). A tender deadline D is lawful when D >= this instant. That is
+    consistent with how bids are taken (`bids_open`: a bid is accepted while `now < D`): with D equal to the
+    floor a supplier may bid until the last instant of the last day (23:59:59.999999 London) and is refused from
+    the first instant of the next day, so the period holds every moment of every one of its days. A deadline of
+    23:59:59 on the last day would close the period one second early, and is refused.
+
+    Sent at 14:00 on 1 June 2026 (BST), a 10-day period ends at 00:00 London on 12 June 2026 (23:00 UTC on
+    11 June): suppliers must be able to bid throughout 11 June. Depending on the hour of sending (and a change of
+    clocks in between) the floor is between `days` x 24 hours - 1 hour and (`days` + 1) x 24 hours + 1 hour after
+    the invitation.
+    """
+    return start_of_london_day(tender_period_last_day(invited_at, days) + ONE_DAY)
 
 
 _FINANCIAL_YEAR_LABEL = re.compile(r"([0-9]{4})/([0-9]{2})")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dps.agreements.models import Agreement, Category
 from dps.audit.models import AuditChainHead
 from dps.audit.services import Actor, record
+from dps.competitions.rules import check_rule_settings
 from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.rules import BuyerType
 from dps.regimes import Regime
@@ -154,6 +155,7 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
     for spec in AGREEMENTS:
         if spec["reference"] in agreements:
             continue
+        check_rule_settings(str(spec["regime"]), spec["rule_settings"])  # type: ignore[arg-type]
         agreement = Agreement(**spec)  # type: ignore[arg-type]
         session.add(agreement)
         await session.flush()

@@ -52,6 +52,7 @@ from dps.competitions.models import (
     EvaluatorScore,
     ModeratedScore,
     OutcomeLetter,
+    ShorterPeriodAgreement,
 )
 from dps.contracts.models import Contract, ContractMilestone
 from dps.demo import DemoContext, DemoLoader, seed_demo
@@ -88,7 +89,7 @@ TABLES: tuple[type[Any], ...] = (
     OutboxMessage,
     Fund, Allocation, Commitment, CommitmentLine, LedgerEntry,
     Competition, CompetitionInvitation, CompetitionEvaluator, Clarification, Bid, EvaluatorScore, ModeratedScore,
-    OutcomeLetter, AwardNotice, Contract, ContractMilestone,
+    OutcomeLetter, AwardNotice, ShorterPeriodAgreement, Contract, ContractMilestone,
     MilestonePayment, StripeCustomer, StripeEvent,
     ApiKey,
     Listing, ListingVersion, ListingDocument, CatalogueChange, SavedSearch,

@@ -11,7 +11,8 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from dps.calendar import WorkingDayCalendar, london_date
-from dps.errors import IllegalTransition
+from dps.errors import Conflict, IllegalTransition
+from dps.formatting import london_moment
 
 
 class ApplicationState(StrEnum):
@@ -163,3 +164,21 @@ class ClockStatus:
 def clock_status(due_at: datetime, now: datetime, calendar: WorkingDayCalendar) -> ClockStatus:
     days_left = calendar.working_days_between(london_date(now), london_date(due_at))
     return ClockStatus(working_days_left=days_left, overdue=now > due_at)
+
+
+def can_extend_clock(due_at: datetime, now: datetime) -> bool:
+    """A4: the 10-working-day evaluation clock may be extended to 15 working days only while it is still running.
+
+    `due_at` is the last second of the 10th working day (23:59:59 London, `dps.calendar.evaluation_due`); the clock
+    runs to and including that instant, as `clock_status` counts it (overdue only when `now > due_at`)."""
+    return now <= due_at
+
+
+def check_clock_extension(*, due_at: datetime, now: datetime, already_extended: bool) -> None:
+    """A4 (PCR 2015 reg 34(16)): an extension is granted once, and only before the 10 working days have run out;
+    afterwards it would excuse a decision that is already late. Raises Conflict with words for the evaluator."""
+    if already_extended:
+        raise Conflict("The clock has already been extended to 15 working days; it cannot be extended again")
+    if not can_extend_clock(due_at, now):
+        raise Conflict(f"The 10 working days to decide this application ran out at {london_moment(due_at)}: the clock "
+                       "can only be extended to 15 working days before then. Decide the application now.")

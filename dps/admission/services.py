@@ -28,6 +28,7 @@ from dps.admission.rules import (
     MembershipEvent,
     MembershipState,
     can_evaluate,
+    check_clock_extension,
     clock_status,
     next_application_state,
     next_membership_state,
@@ -316,8 +317,8 @@ async def extend_clock(session: AsyncSession, user: SignedInUser, application_id
     require_independent_evaluator(user, application)
     if application.state not in AWAITING_DECISION:
         raise Conflict("Only an application awaiting a decision can have its clock extended")
-    if application.extended_at is not None:
-        raise Conflict("The clock has already been extended to 15 working days; it cannot be extended again")
+    check_clock_extension(due_at=application.due_at or now, now=now,
+                          already_extended=application.extended_at is not None)  # A4
     if not reason.strip():
         raise ValidationFailed("Give the reason this case justifies an extension", field="reason")
     category, agreement = await category_with_agreement(session, application.category_id)

@@ -84,6 +84,22 @@ class CompetitionInvitation(SQLModel, table=True):
     invited_at: datetime = Field(sa_column=utc_column())
 
 
+class ShorterPeriodAgreement(SQLModel, table=True):
+    """C2, PCR 2015 reg 34(12): a supplier's agreement to a tender period shorter than the minimum, recorded by the
+    buyer before publication with how it was given. It covers the tender deadline agreed and any later one."""
+
+    __tablename__ = "shorter_period_agreement"
+    __table_args__ = (sa.UniqueConstraint("competition_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    competition_id: int = Field(foreign_key="competition.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    agreed_deadline: datetime = Field(sa_column=utc_column())
+    evidence: str = Field(sa_type=sa.Text)  # how and when the supplier agreed, e.g. "email from ..., 2 June"
+    recorded_by_user_id: int = Field(foreign_key="user_account.id")
+    recorded_at: datetime = Field(sa_column=utc_column())
+
+
 class Clarification(SQLModel, table=True):
     """C6: a supplier's question; its answer is published to every invited supplier without naming the asker."""
 

@@ -4,7 +4,9 @@
 - Award criteria: weights sum to 100, exactly one price criterion, quality questions with a maximum score and a
   word limit, net zero + social value weighting at least 10% (C4); frozen at publication, wording may only be
   made more precise afterwards (C3).
-- The minimum tender period at publication (C2) and the clarification deadline that must fall inside it.
+- The minimum tender period at publication (C2): the regime's floor, which an agreement may lengthen but never
+  shorten, counted in whole London days; a shorter period only under PCR 2015 reg 34(12), with the recorded
+  agreement of every invited supplier. And the clarification deadline that must fall inside it.
 - Scoring: price score = lowest price / bid price x price weight; quality score = moderated score / maximum x
   weight; total = price + quality. Exact fractions throughout, rounded only for display.
 - Ranking, a strict total order. Tie-break, in this order:
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -34,9 +36,9 @@ from dps.calendar import (
     london_instant,
     minimum_tender_deadline,
     standstill_end,
+    tender_period_last_day,
 )
 from dps.errors import Conflict, ValidationFailed
-from dps.formatting import format_london
 from dps.regimes import Regime
 
 # C10: Contracts Finder publication threshold for sub-central buyers, value including VAT, in pence.
@@ -289,12 +291,100 @@ def check_refinement(published: Sequence[Criterion], proposed: Sequence[Criterio
 # --- tender period and deadlines (C2) -------------------------------------------------------------------
 
 
+# C2: the minimum tender period of each regime in days, a floor below which no agreement setting, form value or
+# call can go. pcr2015_dps: reg 34(11); pa2023_dynamic_market: s.54.
+REGIME_MINIMUM_TENDER_DAYS: Mapping[Regime, int] = {
+    Regime.PCR2015_DPS: MINIMUM_TENDER_CALENDAR_DAYS,
+    Regime.PA2023_DYNAMIC_MARKET: MINIMUM_TENDER_CALENDAR_DAYS,
+}
+# The longest period an agreement may set: a typing slip of 1000 days would stall every competition under it.
+MAXIMUM_TENDER_DAYS_SETTING = 365
+TENDER_DAYS_SETTING = "minimum_tender_days"
+
+
+def regime_minimum_tender_days(regime: Regime | str) -> int:
+    return REGIME_MINIMUM_TENDER_DAYS[Regime(regime)]
+
+
+def _whole_days(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def minimum_tender_days(regime: Regime | str, rule_settings: Mapping[str, Any] | None) -> int:
-    """C2 [check]: pcr2015_dps 10 calendar days from invitation (reg 34(11)); pa2023_dynamic_market 10 days by
-    default (s.54). Both read the agreement's `minimum_tender_days` setting."""
-    Regime(regime)  # unknown regimes fail loudly
-    value = (rule_settings or {}).get("minimum_tender_days", MINIMUM_TENDER_CALENDAR_DAYS)
-    return int(value)
+    """C2 [check]: the minimum tender period in days of an agreement's competitions.
+
+    The agreement's `minimum_tender_days` setting may make the period longer than the regime's floor (10 days
+    under both regimes), never shorter: a lower, missing or malformed setting reads as the floor, so a bad row
+    written before the setting was checked cannot open a one-hour tender."""
+    floor = regime_minimum_tender_days(regime)  # unknown regimes fail loudly
+    setting = _whole_days((rule_settings or {}).get(TENDER_DAYS_SETTING))
+    return max(floor, min(setting, MAXIMUM_TENDER_DAYS_SETTING)) if setting is not None else floor
+
+
+def tender_days_setting_problem(regime: Regime | str, value: Any) -> str | None:
+    """C2: why an agreement's `minimum_tender_days` setting cannot be saved, or None when it can."""
+    floor = regime_minimum_tender_days(regime)
+    days = _whole_days(value)
+    if days is None:
+        return f"Enter the minimum tender period as a whole number of days, {floor} or more"
+    if days < floor:
+        return (f"The minimum tender period cannot be shorter than {floor} days, the least the law allows: "
+                f"an agreement can only make it longer")
+    if days > MAXIMUM_TENDER_DAYS_SETTING:
+        return f"The minimum tender period can be at most {MAXIMUM_TENDER_DAYS_SETTING} days"
+    return None
+
+
+def check_rule_settings(regime: Regime | str, rule_settings: Mapping[str, Any]) -> None:
+    """Refuse agreement settings that would weaken a rule of the regime (where settings are written)."""
+    if TENDER_DAYS_SETTING in rule_settings:
+        problem = tender_days_setting_problem(regime, rule_settings[TENDER_DAYS_SETTING])
+        if problem:
+            raise ValidationFailed(problem, field=TENDER_DAYS_SETTING)
+
+
+def shorter_period_problem(regime: Regime | str, invited: Mapping[int, str], agreed: Set[int]) -> str | None:
+    """C2, PCR 2015 reg 34(12): a tender period shorter than the minimum may be set only by agreement with every
+    supplier invited. None when the shorter period is allowed: the regime is pcr2015_dps, at least one supplier is
+    invited and every invited supplier's agreement (to this deadline or an earlier one) is recorded. Otherwise the
+    reason, in words a buyer can act on. A dynamic market under the Procurement Act 2023 has no such exception."""
+    if Regime(regime) is not Regime.PCR2015_DPS:
+        return "A dynamic market under the Procurement Act 2023 cannot have a shorter tender period by agreement"
+    if not invited:
+        return "There is no supplier to agree a shorter tender period with"
+    missing = sorted(name for organisation_id, name in invited.items() if organisation_id not in agreed)
+    if not missing:
+        return None
+    return (f"A shorter tender period needs the agreement of every supplier invited: "
+            f"{len(invited) - len(missing)} of {len(invited)} have agreed to this deadline; "
+            f"not yet {_names(missing)}")
+
+
+def shorter_tender_period_allowed(regime: Regime | str, invited: Mapping[int, str] | Set[int],
+                                  agreed: Set[int]) -> bool:
+    """C2, PCR reg 34(12): True only for pcr2015_dps with every invited supplier's agreement recorded."""
+    named = invited if isinstance(invited, Mapping) else {organisation_id: "" for organisation_id in invited}
+    return shorter_period_problem(regime, named, agreed) is None
+
+
+def _names(names: Sequence[str]) -> str:
+    if len(names) > 3:
+        return f"{', '.join(names[:3])} and {len(names) - 3} more"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def minimum_period_message(now: datetime, days: int) -> str:
+    """What a buyer reads when a tender deadline is too early to publish now, in plain words."""
+    last_day = tender_period_last_day(now, days)
+    return (f"The tender deadline must be at least {days} full days after the invitation: if you publish now, "
+            f"suppliers must be able to bid until the end of {last_day:%A %-d %B %Y}, so the deadline can be no "
+            f"earlier than 00:00 on {last_day + timedelta(days=1):%A %-d %B %Y}")
 
 
 def check_deadlines(*, clarification_deadline: datetime | None, tender_deadline: datetime | None,
@@ -309,15 +399,25 @@ def check_deadlines(*, clarification_deadline: datetime | None, tender_deadline:
 
 
 def check_publication(*, now: datetime, clarification_deadline: datetime, tender_deadline: datetime,
-                      minimum_days: int) -> None:
-    """C2 at the moment of publication: the tender deadline is at least the minimum period after the invitation,
-    and the clarification deadline is still ahead and before the tender deadline."""
-    earliest = minimum_tender_deadline(now, minimum_days)
-    if tender_deadline < earliest:
-        raise ValidationFailed(
-            f"The tender deadline must be at least {minimum_days} days after the invitation (C2): if you publish "
-            f"now it can be no earlier than {format_london(earliest)}. Move the tender deadline.",
-            field="tender_deadline")
+                      minimum_days: int, regime: Regime | str,
+                      invited: Mapping[int, str] | None = None, agreed: Set[int] = frozenset()) -> None:
+    """C2 at the moment of publication (the invitation is sent `now`): the tender deadline is no earlier than the
+    end of the last day of the minimum period (`minimum_tender_deadline`), a period never shorter than the regime's
+    floor whatever `minimum_days` says; and the clarification deadline is still ahead and before the tender deadline.
+
+    A shorter period passes only under PCR 2015 reg 34(12): `invited` (organisation id -> name) are the suppliers
+    the publication invites and `agreed` those whose recorded agreement covers this tender deadline."""
+    days = max(minimum_days, regime_minimum_tender_days(regime))
+    if tender_deadline <= now:
+        raise ValidationFailed("The tender deadline has already passed: move it later", field="tender_deadline")
+    if tender_deadline < minimum_tender_deadline(now, days):
+        message = minimum_period_message(now, days)
+        if agreed:
+            shorter = shorter_period_problem(regime, invited or {}, agreed)
+            if shorter is not None:
+                raise ValidationFailed(f"{message}. {shorter}.", field="tender_deadline")
+        else:
+            raise ValidationFailed(f"{message}.", field="tender_deadline")
     if clarification_deadline <= now:
         raise ValidationFailed("The clarification deadline has already passed: move it later",
                                field="clarification_deadline")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 
 from dps.admission.models import Admission, Application
@@ -173,6 +175,41 @@ async def test_extending_the_clock_records_why_and_happens_once(client, db, pass
     twice = await post_form(client, path, {"reason": "again"}, form_page=page)
     assert twice.status_code == 409
     assert "already been extended" in twice.text
+
+
+async def test_a4_the_clock_cannot_be_extended_once_the_10_working_days_have_run_out(client, db, passwords, clock):
+    _, _, application_id = await submitted_application(client, db, passwords, clock)  # Mon 5 Jan 2026, 09:00
+    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    path = f"/authority/applications/{application_id}/extend"
+    page = f"/authority/applications/{application_id}"
+    # Mon 5 Jan 2026 + 10 working days = Mon 19 Jan 2026: the clock runs out at the end of that day.
+    clock.set(datetime(2026, 1, 20, 0, 0, tzinfo=UTC))
+
+    shown = await client.get(page)
+    assert "ran out at 19 January 2026 23:59" in shown.text
+    assert f'action="{path}"' not in shown.text  # no extension form to fill in for nothing
+    late = await post_form(client, path, {"reason": "Clinical safety case needs specialist review"}, form_page=page)
+
+    assert late.status_code == 409
+    assert ("The 10 working days to decide this application ran out at 11:59pm on Monday 19 January 2026: the "
+            "clock can only be extended to 15 working days before then. Decide the application now.") in late.text
+    application = await scalar(db, sa.select(Application))
+    assert application.extended_at is None and application.extension_reason is None
+    assert application.due_at.isoformat() == "2026-01-19T23:59:59+00:00"
+    assert await scalar(db, sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "application.clock_extended")) == 0
+
+
+async def test_a4_the_clock_can_still_be_extended_in_the_last_second_of_the_tenth_working_day(client, db, passwords,
+                                                                                             clock):
+    _, _, application_id = await submitted_application(client, db, passwords, clock)
+    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    clock.set(datetime(2026, 1, 19, 23, 59, 59, tzinfo=UTC))
+    page = f"/authority/applications/{application_id}"
+    extended = await post_form(client, f"{page}/extend", {"reason": "Specialist clinical review"}, form_page=page)
+    assert extended.status_code == 303
+    application = await scalar(db, sa.select(Application))
+    assert application.due_at.isoformat() == "2026-01-26T23:59:59+00:00"
 
 
 async def test_a_decided_application_cannot_be_withdrawn(client, db, passwords, clock):

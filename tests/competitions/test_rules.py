@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from fractions import Fraction
 
 import pytest
@@ -29,6 +30,7 @@ from dps.competitions.rules import (
     can_confirm_award,
     check_award_choice,
     check_fund_split,
+    check_rule_settings,
     check_publication,
     check_refinement,
     check_score,
@@ -39,6 +41,9 @@ from dps.competitions.rules import (
     is_due_to_close,
     minimum_tender_days,
     needs_contracts_finder,
+    shorter_period_problem,
+    shorter_tender_period_allowed,
+    tender_days_setting_problem,
     award_notice_due,
     next_bid_state,
     next_competition_state,
@@ -188,25 +193,117 @@ def test_after_publication_wording_may_become_more_precise_but_nothing_else():
 # --- tender period (C2) and deadlines ------------------------------------------------------------------
 
 
-def test_minimum_tender_days_come_from_the_agreement_with_a_default_of_ten():
-    assert minimum_tender_days("pcr2015_dps", {"minimum_tender_days": 10}) == 10
-    assert minimum_tender_days("pa2023_dynamic_market", {}) == 10
-    assert minimum_tender_days("pa2023_dynamic_market", {"minimum_tender_days": 25}) == 25
+LONDON = ZoneInfo("Europe/London")
+PCR, PA = "pcr2015_dps", "pa2023_dynamic_market"
+
+
+def test_c2_an_agreement_setting_can_lengthen_the_period_never_shorten_it():
+    for regime in (PCR, PA):
+        assert minimum_tender_days(regime, {}) == 10
+        assert minimum_tender_days(regime, None) == 10
+        assert minimum_tender_days(regime, {"minimum_tender_days": 25}) == 25
+        assert minimum_tender_days(regime, {"minimum_tender_days": "15"}) == 15
+        # Below the floor, or not a whole number of days: read as the floor, never as a shorter period.
+        for bad in (0, 1, 9, -5, "3", "", "ten", 2.5, None, True, [], {"days": 3}):
+            assert minimum_tender_days(regime, {"minimum_tender_days": bad}) == 10, bad
     with pytest.raises(ValueError):
         minimum_tender_days("gcloud", {})
 
 
-def test_the_tender_deadline_must_be_at_least_ten_days_after_publication():
+def test_c2_a_setting_below_the_floor_is_refused_where_it_is_written():
+    for regime in (PCR, PA):
+        for days in (0, 1, 9, "9", -1, "ten", None, True, 366):
+            assert tender_days_setting_problem(regime, days), days
+            with pytest.raises(ValidationFailed) as refused:
+                check_rule_settings(regime, {"minimum_tender_days": days})
+            assert refused.value.field == "minimum_tender_days"
+            assert "(C2)" not in str(refused.value)
+        for days in (10, 11, 30, "21", 365):
+            assert tender_days_setting_problem(regime, days) is None
+            check_rule_settings(regime, {"minimum_tender_days": days})
+        check_rule_settings(regime, {"refresh_response_working_days": 5})
+    assert tender_days_setting_problem(PCR, 3) == ("The minimum tender period cannot be shorter than 10 days, the "
+                                                  "least the law allows: an agreement can only make it longer")
+
+
+def _publish(now, tender, *, days=10, regime=PCR, invited=None, agreed=frozenset()):
+    check_publication(now=now, clarification_deadline=now + timedelta(hours=2), tender_deadline=tender,
+                      minimum_days=days, regime=regime, invited=invited, agreed=agreed)
+
+
+def test_c2_worked_example_published_at_two_pm_on_1_june_the_deadline_is_no_earlier_than_the_end_of_11_june():
+    now = datetime(2026, 6, 1, 14, 0, tzinfo=LONDON)
+    for too_early in (datetime(2026, 6, 11, 14, 0, tzinfo=LONDON),  # 240 hours: the old count
+                      datetime(2026, 6, 11, 23, 59, tzinfo=LONDON),  # the last minute the form can hold
+                      datetime(2026, 6, 11, 23, 59, 59, tzinfo=LONDON)):
+        with pytest.raises(ValidationFailed) as refused:
+            _publish(now, too_early)
+        assert refused.value.field == "tender_deadline"
+        assert str(refused.value) == (
+            "The tender deadline must be at least 10 full days after the invitation: if you publish now, suppliers "
+            "must be able to bid until the end of Thursday 11 June 2026, so the deadline can be no earlier than "
+            "00:00 on Friday 12 June 2026.")
+    _publish(now, datetime(2026, 6, 12, 0, 0, tzinfo=LONDON))
+    _publish(now, datetime(2026, 6, 12, 12, 0, tzinfo=LONDON))
+
+
+def test_c2_the_tender_deadline_must_be_at_least_ten_full_days_after_publication():
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    clarification = now + timedelta(days=3)
-    check_publication(now=now, clarification_deadline=clarification, tender_deadline=now + timedelta(days=10),
-                      minimum_days=10)
+    _publish(now, datetime(2026, 1, 16, 0, 0, tzinfo=UTC))
     with pytest.raises(ValidationFailed) as refused:
-        check_publication(now=now, clarification_deadline=clarification,
-                          tender_deadline=now + timedelta(days=10) - timedelta(seconds=1), minimum_days=10)
-    assert refused.value.field == "tender_deadline"
-    assert "at least 10 days after the invitation (C2)" in str(refused.value)
-    assert "15 January 2026 09:00" in str(refused.value)
+        _publish(now, datetime(2026, 1, 16, 0, 0, tzinfo=UTC) - timedelta(microseconds=1))
+    assert "no earlier than 00:00 on Friday 16 January 2026" in str(refused.value)
+    assert "(C2)" not in str(refused.value)
+
+
+def test_c2_no_minimum_below_the_floor_passes_publication_and_a_longer_one_is_kept():
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    for days in (0, 1, 9, -3):
+        with pytest.raises(ValidationFailed, match="at least 10 full days"):
+            _publish(now, now + timedelta(hours=3), days=days)
+        with pytest.raises(ValidationFailed, match="at least 10 full days"):
+            _publish(now, datetime(2026, 1, 15, 23, 59, tzinfo=UTC), days=days, regime=PA)
+    with pytest.raises(ValidationFailed) as refused:
+        _publish(now, datetime(2026, 1, 20, 12, 0, tzinfo=UTC), days=15)
+    assert "at least 15 full days" in str(refused.value) and "00:00 on Wednesday 21 January 2026" in str(refused.value)
+    _publish(now, datetime(2026, 1, 21, 0, 0, tzinfo=UTC), days=15)
+
+
+def test_c2_a_shorter_period_needs_pcr_2015_and_every_invited_suppliers_agreement():
+    invited = {1: "Acme Health Ltd", 2: "Brightwell Medical Ltd", 3: "Carewave Digital Ltd"}
+    assert shorter_tender_period_allowed(PCR, invited, {1, 2, 3})
+    assert shorter_tender_period_allowed(PCR, set(invited), {1, 2, 3, 4})  # agreement of one not invited is moot
+    assert not shorter_tender_period_allowed(PCR, invited, {1, 2})
+    assert not shorter_tender_period_allowed(PCR, invited, set())
+    assert not shorter_tender_period_allowed(PCR, {}, {1})  # nobody invited: nobody agreed
+    assert not shorter_tender_period_allowed(PA, invited, {1, 2, 3})  # no such exception in a dynamic market
+    assert shorter_period_problem(PCR, invited, {2}) == (
+        "A shorter tender period needs the agreement of every supplier invited: 1 of 3 have agreed to this deadline; "
+        "not yet Acme Health Ltd and Carewave Digital Ltd")
+    assert "Procurement Act 2023" in (shorter_period_problem(PA, invited, {1, 2, 3}) or "")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from([PCR, PA]), st.sets(st.integers(1, 12)), st.sets(st.integers(1, 12)))
+def test_c2_property_a_shorter_period_is_allowed_exactly_when_every_invited_supplier_agreed(regime, invited,
+                                                                                           agreed):
+    expected = regime == PCR and bool(invited) and invited <= agreed
+    assert shorter_tender_period_allowed(regime, invited, agreed) is expected
+
+
+def test_c2_publication_with_a_shorter_period_by_agreement():
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    three_days = datetime(2026, 1, 8, 12, 0, tzinfo=UTC)
+    invited = {1: "Acme Health Ltd", 2: "Brightwell Medical Ltd"}
+    _publish(now, three_days, invited=invited, agreed={1, 2})
+    with pytest.raises(ValidationFailed) as refused:
+        _publish(now, three_days, invited=invited, agreed={1})
+    assert "at least 10 full days" in str(refused.value) and "not yet Brightwell Medical Ltd" in str(refused.value)
+    with pytest.raises(ValidationFailed, match="Procurement Act 2023"):
+        _publish(now, three_days, regime=PA, invited=invited, agreed={1, 2})
+    # Agreement never lets a deadline in the past through.
+    with pytest.raises(ValidationFailed, match="already passed"):
+        _publish(now, now, invited=invited, agreed={1, 2})
 
 
 def test_the_clarification_deadline_is_in_the_future_and_before_the_tender_deadline():
@@ -214,7 +311,8 @@ def test_the_clarification_deadline_is_in_the_future_and_before_the_tender_deadl
     tender = now + timedelta(days=14)
     for clarification in (now, now - timedelta(hours=1), tender, tender + timedelta(hours=1)):
         with pytest.raises(ValidationFailed) as refused:
-            check_publication(now=now, clarification_deadline=clarification, tender_deadline=tender, minimum_days=10)
+            check_publication(now=now, clarification_deadline=clarification, tender_deadline=tender, minimum_days=10,
+                              regime=PCR)
         assert refused.value.field == "clarification_deadline"
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dps.admission.rules import (
     ApplicationEvent,
@@ -14,12 +16,14 @@ from dps.admission.rules import (
     MembershipEvent,
     MembershipState,
     can_evaluate,
+    can_extend_clock,
+    check_clock_extension,
     clock_status,
     next_application_state,
     next_membership_state,
 )
 from dps.calendar import LONDON, WorkingDayCalendar, evaluation_due
-from dps.errors import DomainError, IllegalTransition
+from dps.errors import Conflict, DomainError, IllegalTransition
 from dps.regimes import Regime
 
 A, AE = ApplicationState, ApplicationEvent
@@ -187,3 +191,36 @@ def test_clock_status_is_overdue_as_soon_as_the_instant_passes() -> None:
 def test_clock_status_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError):
         clock_status(DUE, datetime(2026, 1, 5, 9), ENGLAND_AND_WALES)
+
+
+# --- A4: the extension to 15 working days, only while the 10 are still running ----------------------------
+
+
+def test_a4_the_clock_can_be_extended_up_to_the_last_second_of_the_tenth_working_day() -> None:
+    # DUE is 23:59:59 on Wed 7 Jan 2026 in London.
+    assert DUE == datetime(2026, 1, 7, 23, 59, 59, tzinfo=UTC)
+    assert can_extend_clock(DUE, london(2025, 12, 19, 15))
+    assert can_extend_clock(DUE, DUE)
+    check_clock_extension(due_at=DUE, now=DUE, already_extended=False)
+    assert not can_extend_clock(DUE, DUE + timedelta(microseconds=1))
+    assert not can_extend_clock(DUE, london(2026, 1, 8))
+
+
+def test_a4_an_extension_after_the_clock_has_run_out_is_refused_in_plain_words() -> None:
+    with pytest.raises(Conflict) as refused:
+        check_clock_extension(due_at=DUE, now=london(2026, 1, 8, 10), already_extended=False)
+    assert str(refused.value) == (
+        "The 10 working days to decide this application ran out at 11:59pm on Wednesday 7 January 2026: the clock "
+        "can only be extended to 15 working days before then. Decide the application now.")
+    assert "A4" not in str(refused.value)
+
+
+def test_a4_an_extension_is_granted_once() -> None:
+    with pytest.raises(Conflict, match="already been extended"):
+        check_clock_extension(due_at=DUE, now=london(2026, 1, 2), already_extended=True)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.datetimes(min_value=datetime(2025, 12, 1), max_value=datetime(2026, 2, 1), timezones=st.just(UTC)))
+def test_a4_property_an_extension_is_possible_exactly_while_the_clock_is_not_overdue(now: datetime) -> None:
+    assert can_extend_clock(DUE, now) is not clock_status(DUE, now, ENGLAND_AND_WALES).overdue

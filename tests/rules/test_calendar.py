@@ -22,7 +22,9 @@ from dps.calendar import (
     minimum_tender_deadline,
     refresh_due,
     standstill_end,
+    tender_period_last_day,
 )
+from dps.competitions.rules import bids_open
 from dps.errors import ValidationFailed
 from dps.regimes import Regime
 
@@ -324,25 +326,138 @@ def test_standstill_ends_after_the_decision_at_the_end_of_a_working_day(decided:
     assert end.astimezone(LONDON).time() == time(23, 59, 59)
 
 
-# --- C2 minimum tender period -------------------------------------------------------------------------
+# --- C2 minimum tender period: Regulation 1182/71, whole London days --------------------------------------
+#
+# The day of sending is not counted; the period runs from the start of the next London day to the end of the
+# 10th. "The end of the 10th day" is the day boundary, 00:00 London on the 11th day, and a deadline is lawful when it
+# is at or after it: bids are taken while now < deadline, so that deadline leaves suppliers the whole 10th day.
+
+# Instants around the changes of clocks in London (01:00 UTC on the last Sunday of March and of October).
+CLOCK_CHANGES = [datetime(year, month, day, 1, 0, tzinfo=UTC) for year, month, day in (
+    (2024, 3, 31), (2024, 10, 27), (2025, 3, 30), (2025, 10, 26), (2026, 3, 29), (2026, 10, 25), (2027, 3, 28),
+    (2027, 10, 31))]
+near_clock_changes = st.builds(lambda change, minutes: change + timedelta(minutes=minutes),
+                               st.sampled_from(CLOCK_CHANGES), st.integers(-12 * 24 * 60, 12 * 24 * 60))
+sending_times = st.one_of(instants, near_clock_changes)
+tender_days = st.integers(min_value=1, max_value=60)
 
 
-def test_minimum_tender_deadline_is_ten_days_to_the_instant() -> None:
-    invited = datetime(2026, 2, 2, 9, 15, tzinfo=UTC)
-    assert minimum_tender_deadline(invited) == datetime(2026, 2, 12, 9, 15, tzinfo=UTC)
-    assert minimum_tender_deadline(invited, days=15) == datetime(2026, 2, 17, 9, 15, tzinfo=UTC)
+def start_of_day_in_london(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=LONDON).astimezone(UTC)
 
 
-def test_minimum_tender_deadline_returns_utc() -> None:
-    invited = datetime(2026, 6, 1, 10, 0, tzinfo=LONDON)
-    deadline = minimum_tender_deadline(invited)
+def test_c2_worked_example_sent_at_two_pm_on_1_june_the_period_ends_with_11_june() -> None:
+    sent = at_london(2026, 6, 1, 14, 0)  # Monday, British Summer Time
+    floor = minimum_tender_deadline(sent)
+    assert tender_period_last_day(sent) == date(2026, 6, 11)
+    assert floor == datetime(2026, 6, 11, 23, 0, tzinfo=UTC)  # 00:00 on 12 June in London
+    assert floor.astimezone(LONDON).replace(tzinfo=None) == datetime(2026, 6, 12, 0, 0)
+    # The whole of 11 June belongs to the suppliers, up to its very last instant; 12 June does not.
+    last_instant_of_11_june = datetime(2026, 6, 11, 23, 59, 59, 999999, tzinfo=LONDON)
+    assert bids_open(floor, last_instant_of_11_june) and not bids_open(floor, floor)
+    # The old count of 240 hours, 14:00 on 11 June, is short by ten hours; 23:59:59 is short by one second.
+    assert at_london(2026, 6, 11, 14, 0) < floor
+    assert datetime(2026, 6, 11, 23, 59, 59, tzinfo=LONDON) < floor
+
+
+def test_c2_the_hour_of_sending_does_not_matter_only_its_london_day() -> None:
+    first_instant = start_of_day_in_london(date(2026, 6, 1))
+    last_instant = start_of_day_in_london(date(2026, 6, 2)) - timedelta(microseconds=1)
+    assert minimum_tender_deadline(first_instant) == minimum_tender_deadline(last_instant) \
+        == start_of_day_in_london(date(2026, 6, 12))
+    next_day = last_instant + timedelta(microseconds=1)
+    assert minimum_tender_deadline(next_day) == start_of_day_in_london(date(2026, 6, 13))
+
+
+def test_c2_the_day_of_sending_is_the_london_day_not_the_utc_day() -> None:
+    # 23:30 UTC on 1 June is 00:30 on 2 June in London (summer): the period starts on 3 June.
+    summer = datetime(2026, 6, 1, 23, 30, tzinfo=UTC)
+    assert tender_period_last_day(summer) == date(2026, 6, 12)
+    assert minimum_tender_deadline(summer) == datetime(2026, 6, 12, 23, 0, tzinfo=UTC)
+    # In winter London keeps UTC: 23:30 UTC on 5 January is still 5 January.
+    winter = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
+    assert minimum_tender_deadline(winter) == datetime(2026, 1, 16, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("sent", "last_day", "floor_utc", "hours"), [
+    # Clocks go forward on Sunday 29 March 2026: the period holds a 23-hour day.
+    (at_london(2026, 3, 20, 23, 0), date(2026, 3, 30), datetime(2026, 3, 30, 23, 0, tzinfo=UTC), 240),
+    # Sent at 00:30 GMT on the day the clocks go forward (before 01:00 UTC): that day is not counted.
+    (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), date(2026, 4, 8), datetime(2026, 4, 8, 23, 0, tzinfo=UTC), 262.5),
+    # Clocks go back on Sunday 25 October 2026: the period holds a 25-hour day.
+    (at_london(2026, 10, 20, 0, 0), date(2026, 10, 30), datetime(2026, 10, 31, 0, 0, tzinfo=UTC), 265),
+    # Sent at 01:30 BST, the first of the two 01:30s on 25 October: the 25th is the day of sending.
+    (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), date(2026, 11, 4), datetime(2026, 11, 5, 0, 0, tzinfo=UTC), 263.5),
+    # ... and the second 01:30 (GMT) is still 25 October.
+    (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), date(2026, 11, 4), datetime(2026, 11, 5, 0, 0, tzinfo=UTC), 262.5),
+])
+def test_c2_across_a_change_of_clocks_the_period_still_ends_at_london_midnight(sent, last_day, floor_utc, hours):
+    assert tender_period_last_day(sent) == last_day
+    floor = minimum_tender_deadline(sent)
+    assert floor == floor_utc
+    assert floor.astimezone(LONDON).time() == time(0, 0)
+    assert (floor - sent) / timedelta(hours=1) == pytest.approx(hours)
+
+
+def test_c2_a_longer_period_counts_the_same_way() -> None:
+    sent = at_london(2026, 2, 2, 9, 15)
+    assert minimum_tender_deadline(sent, days=15) == start_of_day_in_london(date(2026, 2, 18))
+    assert minimum_tender_deadline(sent, days=10) == start_of_day_in_london(date(2026, 2, 13))
+
+
+def test_c2_weekends_and_bank_holidays_count_as_days() -> None:
+    # Sent on Friday 18 December 2025: the 10 days hold two weekends, Christmas Day and Boxing Day.
+    assert tender_period_last_day(at_london(2025, 12, 18, 16, 0)) == date(2025, 12, 28)
+
+
+def test_c2_minimum_tender_deadline_returns_utc() -> None:
+    deadline = minimum_tender_deadline(datetime(2026, 6, 1, 10, 0, tzinfo=LONDON))
     assert deadline.tzinfo is UTC
-    assert deadline == datetime(2026, 6, 11, 9, 0, tzinfo=UTC)
 
 
-def test_minimum_tender_deadline_refuses_negative_days() -> None:
+def test_c2_minimum_tender_deadline_refuses_negative_days() -> None:
     with pytest.raises(ValueError):
         minimum_tender_deadline(datetime(2026, 2, 2, tzinfo=UTC), days=-1)
+
+
+@PROPERTY_SETTINGS
+@given(sending_times, tender_days)
+def test_c2_the_floor_is_a_london_midnight_closing_the_last_day(sent: datetime, days: int) -> None:
+    floor = minimum_tender_deadline(sent, days)
+    last_day = tender_period_last_day(sent, days)
+    assert floor.tzinfo is UTC
+    assert floor.astimezone(LONDON).time() == time(0, 0)
+    assert london_date(floor) == last_day + timedelta(days=1)
+    # Its last instant is still the last day, and open for bids; the floor itself is not.
+    last_instant = floor - timedelta(microseconds=1)
+    assert london_date(last_instant) == last_day
+    assert bids_open(floor, last_instant) and not bids_open(floor, floor)
+    assert (last_day - london_date(sent)).days == days
+
+
+@PROPERTY_SETTINGS
+@given(sending_times, tender_days)
+def test_c2_the_floor_is_about_n_whole_days_after_sending(sent: datetime, days: int) -> None:
+    period = minimum_tender_deadline(sent, days) - sent
+    # At least the n whole days after the day of sending (less an hour when the clocks go forward in between)...
+    assert period > timedelta(days=days) - timedelta(hours=1)
+    # ... and never more than the rest of the sending day plus those n days (plus an hour when they go back).
+    assert period <= timedelta(days=days + 1) + timedelta(hours=1)
+
+
+@PROPERTY_SETTINGS
+@given(sending_times, sending_times, tender_days)
+def test_c2_a_later_invitation_never_has_an_earlier_floor(a: datetime, b: datetime, days: int) -> None:
+    earlier, later = sorted((a, b))
+    assert minimum_tender_deadline(earlier, days) <= minimum_tender_deadline(later, days)
+
+
+@PROPERTY_SETTINGS
+@given(sending_times, tender_days)
+def test_c2_a_longer_period_has_a_later_floor_by_whole_days(sent: datetime, days: int) -> None:
+    shorter, longer = minimum_tender_deadline(sent, days), minimum_tender_deadline(sent, days + 1)
+    assert longer > shorter
+    assert london_date(longer) - london_date(shorter) == timedelta(days=1)
 
 
 # --- naive datetimes are refused everywhere --------------------------------------------------------

@@ -140,6 +140,7 @@ _COMPETITION_BUYER_ONLY = (
     ("POST", ""), ("GET", "/new"), ("GET", "/{competition_id:int}/edit"), ("POST", "/{competition_id:int}/edit"),
     ("POST", "/{competition_id:int}/publish"), ("POST", "/{competition_id:int}/cancel"),
     ("POST", "/{competition_id:int}/criteria/{key:str}"), ("GET", "/{competition_id:int}/clarifications"),
+    ("GET", "/{competition_id:int}/shorter-period"), ("POST", "/{competition_id:int}/shorter-period"),
     ("POST", "/{competition_id:int}/clarifications/{clarification_id:int}"),
     ("POST", "/{competition_id:int}/evaluation/start"), ("GET", "/{competition_id:int}/moderation"),
     ("POST", "/{competition_id:int}/bids/{bid_id:int}/moderation/{key:str}"), ("GET", "/{competition_id:int}/ranking"),

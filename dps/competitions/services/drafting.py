@@ -16,7 +16,13 @@ from dps.agreements.models import Category
 from dps.audit.services import record
 from dps.calendar import london_date
 from dps.competitions.forms import CompetitionInput
-from dps.competitions.models import Clarification, Competition, CompetitionEvaluator, CompetitionInvitation
+from dps.competitions.models import (
+    Clarification,
+    Competition,
+    CompetitionEvaluator,
+    CompetitionInvitation,
+    ShorterPeriodAgreement,
+)
 from dps.competitions.rules import (
     CompetitionEvent,
     CompetitionState,
@@ -166,12 +172,16 @@ async def publish(session: AsyncSession, user: SignedInUser, competition_id: int
                        "a competition can only be published while it runs")
     validate_criteria(criteria_of(competition))
     days = minimum_tender_days(agreement.regime, agreement.rule_settings)
-    check_publication(now=now, clarification_deadline=competition.clarification_deadline,
-                      tender_deadline=competition.tender_deadline, minimum_days=days)
     admitted = (await session.execute(
         sa.select(Admission, Organisation.name).join(Organisation, Organisation.id == Admission.organisation_id)
         .where(Admission.category_id == competition.category_id, Admission.state == MembershipState.ACTIVE)
         .order_by(Admission.organisation_id))).all()
+    agreed = set((await session.scalars(sa.select(ShorterPeriodAgreement.organisation_id).where(
+        ShorterPeriodAgreement.competition_id == competition.id,
+        ShorterPeriodAgreement.agreed_deadline <= competition.tender_deadline))).all())  # C2, reg 34(12)
+    check_publication(now=now, clarification_deadline=competition.clarification_deadline,
+                      tender_deadline=competition.tender_deadline, minimum_days=days, regime=agreement.regime,
+                      invited={admission.organisation_id: name for admission, name in admitted}, agreed=agreed)
     if not admitted:
         raise Conflict(f"No supplier is admitted to {category.name} at the moment: there is nobody to invite")
     before = competition_snapshot(competition)
@@ -186,7 +196,8 @@ async def publish(session: AsyncSession, user: SignedInUser, competition_id: int
     await audit_competition(session, actor_of(user), "published", competition, now, before,
                             {**competition_snapshot(competition), "published_at": now, "minimum_tender_days": days,
                              "regime": agreement.regime, "criteria": competition.criteria,
-                             "invited": [admission.organisation_id for admission, _ in admitted]})
+                             "invited": [admission.organisation_id for admission, _ in admitted],
+                             "shorter_period_agreed_by": sorted(agreed)})
     for admission, _name in admitted:
         await email_organisation(
             session, admission.organisation_id, now, f"competition:{competition.id}:invitation",
