@@ -2,9 +2,8 @@
 
 Pure functions: every instant is passed in (the clock is never read) and must be timezone-aware.
 Deadlines are instants returned in UTC. The due instants of the evaluation, refresh and standstill clocks are the
-last second of a London day (23:59:59 Europe/London), a clock that is overdue only after it (`now > due`).
-The tender deadline floor (C2) is the day boundary instead, because a tender deadline is exclusive (bids are taken
-while `now < deadline`): see `minimum_tender_deadline`.
+last second of a London day (23:59:59 Europe/London), a clock that is overdue only after it (`now > due`); so is
+the tender deadline floor (C2): see `minimum_tender_deadline`.
 """
 
 from __future__ import annotations
@@ -183,19 +182,13 @@ def tender_period_last_day(invited_at: datetime, days: int = MINIMUM_TENDER_CALE
 def minimum_tender_deadline(invited_at: datetime, days: int = MINIMUM_TENDER_CALENDAR_DAYS) -> datetime:
     """C2: the earliest lawful tender deadline for an invitation sent at `invited_at`, in UTC.
 
-    "The end of the last day" of the period, as an instant, is the day boundary: 00:00 Europe/London on the day
-    after the last day (`tender_period_last_day`). A tender deadline D is lawful when D >= this instant. That is
-    consistent with how bids are taken (`bids_open`: a bid is accepted while `now < D`): with D equal to the
-    floor a supplier may bid until the last instant of the last day (23:59:59.999999 London) and is refused from
-    the first instant of the next day, so the period holds every moment of every one of its days. A deadline of
-    23:59:59 on the last day would close the period one second early, and is refused.
-
-    Sent at 14:00 on 1 June 2026 (BST), a 10-day period ends at 00:00 London on 12 June 2026 (23:00 UTC on
-    11 June): suppliers must be able to bid throughout 11 June. Depending on the hour of sending (and a change of
-    clocks in between) the floor is between `days` x 24 hours - 1 hour and (`days` + 1) x 24 hours + 1 hour after
-    the invitation.
+    The period ends "at the end of the last day" (`tender_period_last_day`), which this service writes as 23:59:59
+    Europe/London on that day, as it writes every other end-of-day deadline (`END_OF_DAY`). A tender deadline D is
+    lawful when D >= this instant. Sent at 14:00 on 1 June 2026 (BST), a 10-day period runs from the start of 2 June
+    to 23:59:59 on 11 June (22:59:59 UTC), not to 14:00 on 11 June as a count of 240 hours would have it. A buyer
+    typing 11:59pm on the last day means its end: the competition form stores that minute as 23:59:59.
     """
-    return start_of_london_day(tender_period_last_day(invited_at, days) + ONE_DAY)
+    return london_instant(tender_period_last_day(invited_at, days), END_OF_DAY)
 
 
 _FINANCIAL_YEAR_LABEL = re.compile(r"([0-9]{4})/([0-9]{2})")

@@ -31,6 +31,7 @@ from typing import Any
 
 from dps.admission.rules import StateMachine
 from dps.calendar import (
+    END_OF_DAY,
     MINIMUM_TENDER_CALENDAR_DAYS,
     london_date,
     london_instant,
@@ -384,7 +385,7 @@ def minimum_period_message(now: datetime, days: int) -> str:
     last_day = tender_period_last_day(now, days)
     return (f"The tender deadline must be at least {days} full days after the invitation: if you publish now, "
             f"suppliers must be able to bid until the end of {last_day:%A %-d %B %Y}, so the deadline can be no "
-            f"earlier than 00:00 on {last_day + timedelta(days=1):%A %-d %B %Y}")
+            f"earlier than 11:59pm on {last_day:%A %-d %B %Y}")
 
 
 def check_deadlines(*, clarification_deadline: datetime | None, tender_deadline: datetime | None,
@@ -449,7 +450,9 @@ def parse_london_deadline(values: Mapping[str, str], prefix: str, label: str) ->
     match = _TIME.fullmatch(values.get(f"{prefix}-time", "").strip())
     if match is None:
         raise ValidationFailed(f"Enter the time of the {label} in 24-hour form, like 12:00", field=f"{prefix}-time")
-    return london_instant(day, time(int(match.group(1)), int(match.group(2))))
+    hour, minute = int(match.group(1)), int(match.group(2))
+    # 23:59 is the end of the day a person means when they type it: the last second, as END_OF_DAY.
+    return london_instant(day, END_OF_DAY if (hour, minute) == (23, 59) else time(hour, minute))
 
 
 def parse_date(values: Mapping[str, str], prefix: str, label: str) -> date:

@@ -234,25 +234,25 @@ def _publish(now, tender, *, days=10, regime=PCR, invited=None, agreed=frozenset
 def test_c2_worked_example_published_at_two_pm_on_1_june_the_deadline_is_no_earlier_than_the_end_of_11_june():
     now = datetime(2026, 6, 1, 14, 0, tzinfo=LONDON)
     for too_early in (datetime(2026, 6, 11, 14, 0, tzinfo=LONDON),  # 240 hours: the old count
-                      datetime(2026, 6, 11, 23, 59, tzinfo=LONDON),  # the last minute the form can hold
-                      datetime(2026, 6, 11, 23, 59, 59, tzinfo=LONDON)):
+                      datetime(2026, 6, 11, 23, 59, 58, tzinfo=LONDON)):
         with pytest.raises(ValidationFailed) as refused:
             _publish(now, too_early)
         assert refused.value.field == "tender_deadline"
         assert str(refused.value) == (
             "The tender deadline must be at least 10 full days after the invitation: if you publish now, suppliers "
             "must be able to bid until the end of Thursday 11 June 2026, so the deadline can be no earlier than "
-            "00:00 on Friday 12 June 2026.")
+            "11:59pm on Thursday 11 June 2026.")
+    _publish(now, datetime(2026, 6, 11, 23, 59, 59, tzinfo=LONDON))
     _publish(now, datetime(2026, 6, 12, 0, 0, tzinfo=LONDON))
     _publish(now, datetime(2026, 6, 12, 12, 0, tzinfo=LONDON))
 
 
 def test_c2_the_tender_deadline_must_be_at_least_ten_full_days_after_publication():
     now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-    _publish(now, datetime(2026, 1, 16, 0, 0, tzinfo=UTC))
+    _publish(now, datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC))
     with pytest.raises(ValidationFailed) as refused:
-        _publish(now, datetime(2026, 1, 16, 0, 0, tzinfo=UTC) - timedelta(microseconds=1))
-    assert "no earlier than 00:00 on Friday 16 January 2026" in str(refused.value)
+        _publish(now, datetime(2026, 1, 15, 23, 59, 58, tzinfo=UTC))
+    assert "no earlier than 11:59pm on Thursday 15 January 2026" in str(refused.value)
     assert "(C2)" not in str(refused.value)
 
 
@@ -265,8 +265,8 @@ def test_c2_no_minimum_below_the_floor_passes_publication_and_a_longer_one_is_ke
             _publish(now, datetime(2026, 1, 15, 23, 59, tzinfo=UTC), days=days, regime=PA)
     with pytest.raises(ValidationFailed) as refused:
         _publish(now, datetime(2026, 1, 20, 12, 0, tzinfo=UTC), days=15)
-    assert "at least 15 full days" in str(refused.value) and "00:00 on Wednesday 21 January 2026" in str(refused.value)
-    _publish(now, datetime(2026, 1, 21, 0, 0, tzinfo=UTC), days=15)
+    assert "at least 15 full days" in str(refused.value) and "11:59pm on Tuesday 20 January 2026" in str(refused.value)
+    _publish(now, datetime(2026, 1, 20, 23, 59, 59, tzinfo=UTC), days=15)
 
 
 def test_c2_a_shorter_period_needs_pcr_2015_and_every_invited_suppliers_agreement():

@@ -58,15 +58,15 @@ async def test_c2_publication_counts_whole_london_days_not_240_hours(client, db,
     assert refused.status_code == 400
     assert ("The tender deadline must be at least 10 full days after the invitation: if you publish now, suppliers "
             "must be able to bid until the end of Thursday 15 January 2026, so the deadline can be no earlier than "
-            "00:00 on Friday 16 January 2026.") in refused.text
+            "11:59pm on Thursday 15 January 2026.") in refused.text
     assert "(C2)" not in refused.text
     assert await state_of(db, competition_id) == "draft" and await invitations(db, competition_id) == 0
-    # 23:59 on the 10th day still takes the last minute of the period away from the suppliers.
-    assert (await browser.post(buyer, f"{base}/edit", competition_form(world, **deadlines("15", "23:59")))) \
+    # 14:00 on the 10th day (240 hours) is too early.
+    assert (await browser.post(buyer, f"{base}/edit", competition_form(world, **deadlines("15", "14:00")))) \
         .status_code == 303
     assert (await browser.post(buyer, f"{base}/publish")).status_code == 400
-    # Midnight at the end of the 10th day is the earliest deadline.
-    assert (await browser.post(buyer, f"{base}/edit", competition_form(world, **deadlines("16", "00:00")))) \
+    # The end of the 10th day, typed as 23:59 and stored as 23:59:59, is the earliest deadline.
+    assert (await browser.post(buyer, f"{base}/edit", competition_form(world, **deadlines("15", "23:59")))) \
         .status_code == 303
     assert (await browser.post(buyer, f"{base}/publish")).status_code == 303
     assert await invitations(db, competition_id) == len(world.bidders)
@@ -89,7 +89,7 @@ async def test_c2_an_agreement_setting_below_the_floor_cannot_open_a_short_tende
     assert refused.status_code == 400
     assert "at least 10 full days after the invitation" in refused.text
     assert await state_of(db, competition_id) == "draft" and await invitations(db, competition_id) == 0
-    lawful = competition_form(world, **deadlines("16", "00:00"))
+    lawful = competition_form(world, **deadlines("15", "23:59"))
     assert (await browser.post(buyer, f"/buyer/competitions/{competition_id}/edit", lawful)).status_code == 303
     assert (await browser.post(buyer, f"/buyer/competitions/{competition_id}/publish")).status_code == 303
     published = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))

@@ -342,67 +342,62 @@ sending_times = st.one_of(instants, near_clock_changes)
 tender_days = st.integers(min_value=1, max_value=60)
 
 
-def start_of_day_in_london(day: date) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=LONDON).astimezone(UTC)
+def end_of_day_in_london(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
 
 
-def test_c2_worked_example_sent_at_two_pm_on_1_june_the_period_ends_with_11_june() -> None:
+def test_c2_worked_example_sent_at_two_pm_on_1_june_the_earliest_deadline_is_23_59_59_on_11_june() -> None:
     sent = at_london(2026, 6, 1, 14, 0)  # Monday, British Summer Time
     floor = minimum_tender_deadline(sent)
     assert tender_period_last_day(sent) == date(2026, 6, 11)
-    assert floor == datetime(2026, 6, 11, 23, 0, tzinfo=UTC)  # 00:00 on 12 June in London
-    assert floor.astimezone(LONDON).replace(tzinfo=None) == datetime(2026, 6, 12, 0, 0)
-    # The whole of 11 June belongs to the suppliers, up to its very last instant; 12 June does not.
-    last_instant_of_11_june = datetime(2026, 6, 11, 23, 59, 59, 999999, tzinfo=LONDON)
-    assert bids_open(floor, last_instant_of_11_june) and not bids_open(floor, floor)
-    # The old count of 240 hours, 14:00 on 11 June, is short by ten hours; 23:59:59 is short by one second.
+    assert floor == datetime(2026, 6, 11, 22, 59, 59, tzinfo=UTC)
+    assert floor.astimezone(LONDON).replace(tzinfo=None) == datetime(2026, 6, 11, 23, 59, 59)
+    # The old count of 240 hours, 14:00 on 11 June, is short by ten hours.
     assert at_london(2026, 6, 11, 14, 0) < floor
-    assert datetime(2026, 6, 11, 23, 59, 59, tzinfo=LONDON) < floor
 
 
 def test_c2_the_hour_of_sending_does_not_matter_only_its_london_day() -> None:
-    first_instant = start_of_day_in_london(date(2026, 6, 1))
-    last_instant = start_of_day_in_london(date(2026, 6, 2)) - timedelta(microseconds=1)
+    first_instant = datetime.combine(date(2026, 6, 1), time(0, 0), tzinfo=LONDON).astimezone(UTC)
+    last_instant = first_instant + timedelta(days=1) - timedelta(microseconds=1)
     assert minimum_tender_deadline(first_instant) == minimum_tender_deadline(last_instant) \
-        == start_of_day_in_london(date(2026, 6, 12))
+        == end_of_day_in_london(date(2026, 6, 11))
     next_day = last_instant + timedelta(microseconds=1)
-    assert minimum_tender_deadline(next_day) == start_of_day_in_london(date(2026, 6, 13))
+    assert minimum_tender_deadline(next_day) == end_of_day_in_london(date(2026, 6, 12))
 
 
 def test_c2_the_day_of_sending_is_the_london_day_not_the_utc_day() -> None:
     # 23:30 UTC on 1 June is 00:30 on 2 June in London (summer): the period starts on 3 June.
     summer = datetime(2026, 6, 1, 23, 30, tzinfo=UTC)
     assert tender_period_last_day(summer) == date(2026, 6, 12)
-    assert minimum_tender_deadline(summer) == datetime(2026, 6, 12, 23, 0, tzinfo=UTC)
+    assert minimum_tender_deadline(summer) == datetime(2026, 6, 12, 22, 59, 59, tzinfo=UTC)
     # In winter London keeps UTC: 23:30 UTC on 5 January is still 5 January.
     winter = datetime(2026, 1, 5, 23, 30, tzinfo=UTC)
-    assert minimum_tender_deadline(winter) == datetime(2026, 1, 16, 0, 0, tzinfo=UTC)
+    assert minimum_tender_deadline(winter) == datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("sent", "last_day", "floor_utc", "hours"), [
+@pytest.mark.parametrize(("sent", "last_day"), [
     # Clocks go forward on Sunday 29 March 2026: the period holds a 23-hour day.
-    (at_london(2026, 3, 20, 23, 0), date(2026, 3, 30), datetime(2026, 3, 30, 23, 0, tzinfo=UTC), 240),
+    (at_london(2026, 3, 20, 23, 0), date(2026, 3, 30)),
     # Sent at 00:30 GMT on the day the clocks go forward (before 01:00 UTC): that day is not counted.
-    (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), date(2026, 4, 8), datetime(2026, 4, 8, 23, 0, tzinfo=UTC), 262.5),
+    (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), date(2026, 4, 8)),
     # Clocks go back on Sunday 25 October 2026: the period holds a 25-hour day.
-    (at_london(2026, 10, 20, 0, 0), date(2026, 10, 30), datetime(2026, 10, 31, 0, 0, tzinfo=UTC), 265),
+    (at_london(2026, 10, 20, 0, 0), date(2026, 10, 30)),
     # Sent at 01:30 BST, the first of the two 01:30s on 25 October: the 25th is the day of sending.
-    (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), date(2026, 11, 4), datetime(2026, 11, 5, 0, 0, tzinfo=UTC), 263.5),
+    (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), date(2026, 11, 4)),
     # ... and the second 01:30 (GMT) is still 25 October.
-    (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), date(2026, 11, 4), datetime(2026, 11, 5, 0, 0, tzinfo=UTC), 262.5),
+    (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), date(2026, 11, 4)),
 ])
-def test_c2_across_a_change_of_clocks_the_period_still_ends_at_london_midnight(sent, last_day, floor_utc, hours):
+def test_c2_across_a_change_of_clocks_the_period_still_ends_at_the_end_of_a_london_day(sent, last_day):
     assert tender_period_last_day(sent) == last_day
     floor = minimum_tender_deadline(sent)
-    assert floor == floor_utc
-    assert floor.astimezone(LONDON).time() == time(0, 0)
-    assert (floor - sent) / timedelta(hours=1) == pytest.approx(hours)
+    assert floor == end_of_day_in_london(last_day)
+    assert floor.astimezone(LONDON).time() == time(23, 59, 59)
 
 
 def test_c2_a_longer_period_counts_the_same_way() -> None:
     sent = at_london(2026, 2, 2, 9, 15)
-    assert minimum_tender_deadline(sent, days=15) == start_of_day_in_london(date(2026, 2, 18))
-    assert minimum_tender_deadline(sent, days=10) == start_of_day_in_london(date(2026, 2, 13))
+    assert minimum_tender_deadline(sent, days=15) == end_of_day_in_london(date(2026, 2, 17))
+    assert minimum_tender_deadline(sent, days=10) == end_of_day_in_london(date(2026, 2, 12))
 
 
 def test_c2_weekends_and_bank_holidays_count_as_days() -> None:
@@ -422,16 +417,13 @@ def test_c2_minimum_tender_deadline_refuses_negative_days() -> None:
 
 @PROPERTY_SETTINGS
 @given(sending_times, tender_days)
-def test_c2_the_floor_is_a_london_midnight_closing_the_last_day(sent: datetime, days: int) -> None:
+def test_c2_the_floor_is_the_last_second_of_the_last_london_day(sent: datetime, days: int) -> None:
     floor = minimum_tender_deadline(sent, days)
     last_day = tender_period_last_day(sent, days)
     assert floor.tzinfo is UTC
-    assert floor.astimezone(LONDON).time() == time(0, 0)
-    assert london_date(floor) == last_day + timedelta(days=1)
-    # Its last instant is still the last day, and open for bids; the floor itself is not.
-    last_instant = floor - timedelta(microseconds=1)
-    assert london_date(last_instant) == last_day
-    assert bids_open(floor, last_instant) and not bids_open(floor, floor)
+    assert floor.astimezone(LONDON).time() == time(23, 59, 59)
+    assert london_date(floor) == last_day
+    assert london_date(floor + timedelta(seconds=1)) == last_day + timedelta(days=1)
     assert (last_day - london_date(sent)).days == days
 
 
