@@ -32,7 +32,7 @@ from dps.errors import NotFound
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser
 
-MILESTONES = ContractMilestone.__table__
+_MILESTONE_TABLE = ContractMilestone.__table__
 
 
 def _buyer_organisation_ids(user: SignedInUser) -> frozenset[int]:
@@ -84,8 +84,9 @@ async def move_milestone(session: AsyncSession, milestone_id: int, event: Milest
     """One conditional UPDATE from the states the event is allowed in, so a replayed or concurrent event moves a
     milestone once at most. True if it moved. In the caller's transaction (not committed)."""
     move = milestone_move(event)
+    table = _MILESTONE_TABLE
     moved = (await session.execute(
-        sa.update(MILESTONES).where(MILESTONES.c.id == milestone_id, MILESTONES.c.state.in_(sorted(move.sources)))
+        sa.update(table).where(table.c.id == milestone_id, table.c.state.in_(sorted(move.sources)))
         .values(state=move.target))).rowcount
     return bool(moved == 1)
 
