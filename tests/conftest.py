@@ -7,10 +7,10 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import sqlalchemy as sa
@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import dps.models  # noqa: F401
 from dps.app import create_app
-from dps.clock import FixedClock
+from dps.clock import Clock, FixedClock
 from dps.db import make_engine, make_sessionmaker, metadata
 from dps.identity.passwords import Passwords
+from dps.outbox.consumers import outbox_consumers
+from dps.outbox.worker import Consumer, DrainReport, OutboxWorker
 from dps.reference import load_reference_data
 from dps.settings import Settings
 from tests.helpers import pick_free_port
@@ -179,6 +181,53 @@ async def db(session_engine: AsyncEngine, database_url: str) -> AsyncIterator[As
     so a check never looks at an old snapshot."""
     async with make_sessionmaker(session_engine)() as session:
         yield session
+
+
+class DrainOutbox(Protocol):
+    """The `drain_outbox` fixture's callable (see there)."""
+
+    async def __call__(self, *, settings: Settings | None = None,
+                       consumers: Mapping[str, Consumer] | None = None) -> DrainReport: ...
+
+
+async def drain_outbox_now(settings: Settings, clock: Clock, consumers: Mapping[str, Consumer] | None = None,
+                           engine: AsyncEngine | None = None) -> DrainReport:
+    """Deliver every outbox message that is due, as the app's worker does, with the app's consumers (email, search
+    index, Stripe) built from `settings` unless `consumers` replaces them; returns how many were delivered and how
+    many failed (those stay in the outbox, retried after their backoff). Tests use the `drain_outbox` fixture; this
+    is for a fixture of a wider scope."""
+    own_engine = engine is None
+    engine = engine or make_engine(settings.database_url)
+    try:
+        worker = OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings) if consumers is None else consumers,
+                              clock)
+        return await worker.drain_all()
+    finally:
+        if own_engine:
+            await engine.dispose()
+
+
+@pytest.fixture
+async def drain_outbox(settings: Settings, clock: FixedClock) -> AsyncIterator[DrainOutbox]:
+    """`await drain_outbox()`: deliver everything due in the outbox now (by the test's clock) and return the
+    `DrainReport` (`.delivered`, `.failed`). `settings=` drains for an app configured otherwise (a served app's
+    address in email links); `consumers=` replaces the app's consumers (a Stripe consumer with a test transport,
+    say). One engine per database for the whole test, closed at teardown."""
+    engines: dict[str, AsyncEngine] = {}
+    test_settings = settings
+
+    async def drain(*, settings: Settings | None = None,
+                    consumers: Mapping[str, Consumer] | None = None) -> DrainReport:
+        chosen = settings or test_settings
+        if chosen.database_url not in engines:
+            engines[chosen.database_url] = make_engine(chosen.database_url)
+        return await drain_outbox_now(chosen, clock, consumers, engine=engines[chosen.database_url])
+
+    try:
+        yield drain
+    finally:
+        for engine in engines.values():
+            await engine.dispose()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from dps.funds import services
 from dps.funds.models import Allocation, Commitment
 from dps.funds.rules import Refused
 from dps.settings import normalise_database_url
-from tests.funds.support import ACTOR, make_allocation, make_fund, org
+from tests.factories import ACTOR, icb, make_allocation, make_fund
 from tests.helpers import count_rows
 
 ATTEMPTS = 50
@@ -26,8 +26,8 @@ AMOUNT = 7_000  # £70.00: exactly 14 fit
 async def test_fifty_concurrent_commitments_never_overspend(database_url, backend, db, clock, monkeypatch,
                                                             friendly_check):
     fund = await make_fund(db, clock)
-    allocation_id = await make_allocation(db, clock, fund, pounds=ALLOCATED // 100)
-    buyer_id = (await org(db, "QMF")).id
+    allocation_id = await make_allocation(db, clock, fund=fund, pounds=ALLOCATED // 100)
+    buyer_id = (await icb(db, ods="QMF")).id
     if not friendly_check:
         # Without the read-then-check, only the conditional UPDATE stands between the racers and an overspend.
         monkeypatch.setattr(services, "check_commit", lambda balance, pence, label: balance)
