@@ -41,7 +41,12 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The browser journeys, the slowest tests by far, go first (SQLite, then PostgreSQL) so that parallel workers
     share them out and finish together instead of one worker running a journey while the other waits. The rest
-    keeps pytest's order, which groups the tests of each database backend."""
+    keeps pytest's order, which groups the tests of each database backend.
+
+    Under `--dist loadgroup` every test outside an xdist_group is a work unit of its own, handed out in this order
+    to whichever worker has the least left, as `--dist load` does; a group (the PostgreSQL races, a few seconds in
+    all) is one unit, which xdist sends before the single tests because it is bigger. So one worker starts with the
+    group while the other starts on the journeys, and the journeys still lead."""
     def is_journey(item: pytest.Item) -> bool:
         return item.nodeid.startswith("tests/browser/")
 
@@ -162,6 +167,36 @@ async def database_url(migrated_database: str, session_engine: AsyncEngine, cloc
 @pytest.fixture
 def backend(database_url: str) -> str:
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
+
+
+# The key of the suite's PostgreSQL advisory lock for tests that open dozens of connections at once.
+POSTGRES_CONCURRENCY_LOCK = 0x6470_7363  # "dpsc"
+
+
+@pytest.fixture
+async def postgres_concurrency_lock(backend: str) -> AsyncIterator[None]:
+    """For a test that opens dozens of PostgreSQL connections at once (the server allows 100): waits until no other
+    such test holds the server, in this run (another xdist worker) or in another run against the same server. Mark
+    the test `@pytest.mark.xdist_group("postgres_concurrency")` too, so that its worker never waits here for a test
+    of its own run. The lock is a session-level advisory lock on a connection of its own, released when that
+    connection closes (even if the test is killed). Nothing to wait for on SQLite."""
+    if backend != "postgresql":
+        yield
+        return
+    import asyncpg
+
+    assert POSTGRES_ADMIN_URL is not None
+    connection = await asyncpg.connect(re.sub(r"^postgresql(\+asyncpg)?://", "postgresql://", POSTGRES_ADMIN_URL))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 600
+        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", POSTGRES_CONCURRENCY_LOCK):
+            if loop.time() > deadline:
+                pytest.fail("another test held the PostgreSQL concurrency lock for ten minutes")
+            await asyncio.sleep(0.2)
+        yield
+    finally:
+        await connection.close()
 
 
 @pytest.fixture
