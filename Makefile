@@ -40,10 +40,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # The suite is CPU-bound: one pytest worker per core (TEST_WORKERS=0 runs it in one process, for debugging).
+# loadgroup hands tests out one by one like load, but runs the tests of one xdist_group on one worker, one after
+# another (the 50-connection PostgreSQL races).
 TEST_WORKERS ?= auto
 
 test: install browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Benchmarks: never part of `make test`. wrk is the HTTP load generator.
 bench: install

@@ -7,10 +7,10 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 import sqlalchemy as sa
@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import dps.wiring  # noqa: F401 - its table registry puts every table on the metadata
 from dps.app import create_app
-from dps.clock import FixedClock
+from dps.clock import Clock, FixedClock
 from dps.db import make_engine, make_sessionmaker, metadata
 from dps.identity.passwords import Passwords
+from dps.outbox.worker import Consumer, DrainReport, OutboxWorker
 from dps.reference import load_reference_data
 from dps.settings import Settings
+from dps.wiring import outbox_consumers
 from tests.helpers import pick_free_port
 
 # Services called directly by tests react across domains as they do in the app and the CLI.
@@ -42,7 +44,12 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The browser journeys, the slowest tests by far, go first (SQLite, then PostgreSQL) so that parallel workers
     share them out and finish together instead of one worker running a journey while the other waits. The rest
-    keeps pytest's order, which groups the tests of each database backend."""
+    keeps pytest's order, which groups the tests of each database backend.
+
+    Under `--dist loadgroup` every test outside an xdist_group is a work unit of its own, handed out in this order
+    to whichever worker has the least left, as `--dist load` does; a group (the PostgreSQL races, a few seconds in
+    all) is one unit, which xdist sends before the single tests because it is bigger. So one worker starts with the
+    group while the other starts on the journeys, and the journeys still lead."""
     def is_journey(item: pytest.Item) -> bool:
         return item.nodeid.startswith("tests/browser/")
 
@@ -165,6 +172,36 @@ def backend(database_url: str) -> str:
     return "sqlite" if database_url.startswith("sqlite") else "postgresql"
 
 
+# The key of the suite's PostgreSQL advisory lock for tests that open dozens of connections at once.
+POSTGRES_CONCURRENCY_LOCK = 0x6470_7363  # "dpsc"
+
+
+@pytest.fixture
+async def postgres_concurrency_lock(backend: str) -> AsyncIterator[None]:
+    """For a test that opens dozens of PostgreSQL connections at once (the server allows 100): waits until no other
+    such test holds the server, in this run (another xdist worker) or in another run against the same server. Mark
+    the test `@pytest.mark.xdist_group("postgres_concurrency")` too, so that its worker never waits here for a test
+    of its own run. The lock is a session-level advisory lock on a connection of its own, released when that
+    connection closes (even if the test is killed). Nothing to wait for on SQLite."""
+    if backend != "postgresql":
+        yield
+        return
+    import asyncpg
+
+    assert POSTGRES_ADMIN_URL is not None
+    connection = await asyncpg.connect(re.sub(r"^postgresql(\+asyncpg)?://", "postgresql://", POSTGRES_ADMIN_URL))
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 600
+        while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", POSTGRES_CONCURRENCY_LOCK):
+            if loop.time() > deadline:
+                pytest.fail("another test held the PostgreSQL concurrency lock for ten minutes")
+            await asyncio.sleep(0.2)
+        yield
+    finally:
+        await connection.close()
+
+
 @pytest.fixture
 def smtp_port(free_port: int) -> int:
     return free_port
@@ -182,6 +219,53 @@ async def db(session_engine: AsyncEngine, database_url: str) -> AsyncIterator[As
     so a check never looks at an old snapshot."""
     async with make_sessionmaker(session_engine)() as session:
         yield session
+
+
+class DrainOutbox(Protocol):
+    """The `drain_outbox` fixture's callable (see there)."""
+
+    async def __call__(self, *, settings: Settings | None = None,
+                       consumers: Mapping[str, Consumer] | None = None) -> DrainReport: ...
+
+
+async def drain_outbox_now(settings: Settings, clock: Clock, consumers: Mapping[str, Consumer] | None = None,
+                           engine: AsyncEngine | None = None) -> DrainReport:
+    """Deliver every outbox message that is due, as the app's worker does, with the app's consumers (email, search
+    index, Stripe) built from `settings` unless `consumers` replaces them; returns how many were delivered and how
+    many failed (those stay in the outbox, retried after their backoff). Tests use the `drain_outbox` fixture; this
+    is for a fixture of a wider scope."""
+    own_engine = engine is None
+    engine = engine or make_engine(settings.database_url)
+    try:
+        worker = OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings) if consumers is None else consumers,
+                              clock)
+        return await worker.drain_all()
+    finally:
+        if own_engine:
+            await engine.dispose()
+
+
+@pytest.fixture
+async def drain_outbox(settings: Settings, clock: FixedClock) -> AsyncIterator[DrainOutbox]:
+    """`await drain_outbox()`: deliver everything due in the outbox now (by the test's clock) and return the
+    `DrainReport` (`.delivered`, `.failed`). `settings=` drains for an app configured otherwise (a served app's
+    address in email links); `consumers=` replaces the app's consumers (a Stripe consumer with a test transport,
+    say). One engine per database for the whole test, closed at teardown."""
+    engines: dict[str, AsyncEngine] = {}
+    test_settings = settings
+
+    async def drain(*, settings: Settings | None = None,
+                    consumers: Mapping[str, Consumer] | None = None) -> DrainReport:
+        chosen = settings or test_settings
+        if chosen.database_url not in engines:
+            engines[chosen.database_url] = make_engine(chosen.database_url)
+        return await drain_outbox_now(chosen, clock, consumers, engine=engines[chosen.database_url])
+
+    try:
+        yield drain
+    finally:
+        for engine in engines.values():
+            await engine.dispose()
 
 
 @pytest.fixture

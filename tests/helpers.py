@@ -1,4 +1,5 @@
-"""Helpers the tests share: sign in through the real form, read the CSRF token, make users."""
+"""Helpers the tests share: sign in through the real form, read the CSRF token, read what the app committed.
+The data a test arranges is built with tests/factories.py."""
 
 from __future__ import annotations
 
@@ -9,14 +10,7 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dps.audit.services import Actor
-from dps.clock import FixedClock
-from dps.identity.models import Organisation, OrganisationKind, Role, User
-from dps.identity.passwords import Passwords
-from dps.identity.rules import BuyerType
-from dps.identity.services import add_membership, create_organisation, create_user
-
-PASSWORD = "correct-horse-battery"
+PASSWORD = "correct-horse-battery"  # every user a factory makes has it
 
 
 async def scalar(db: AsyncSession, statement: Any) -> Any:
@@ -53,28 +47,6 @@ async def sign_in(client: AsyncTestClient[Any], email: str, password: str = PASS
 async def post_form(client: AsyncTestClient[Any], path: str, data: dict[str, str], form_page: str | None = None) -> Any:
     token = await csrf_token(client, form_page or path)
     return await client.post(path, data={**data, "_csrf_token": token})
-
-
-async def make_supplier(db: AsyncSession, clock: FixedClock, name: str = "Acme Health Ltd",
-                        number: str = "12345678") -> Organisation:
-    return await create_organisation(db, kind=OrganisationKind.SUPPLIER, name=name, companies_house_number=number,
-                                     actor=Actor.system("test"), now=clock.now())
-
-
-async def make_trust(db: AsyncSession, clock: FixedClock, name: str = "Test NHS Trust", ods: str = "RX1") -> Organisation:
-    return await create_organisation(db, kind=OrganisationKind.BUYER, name=name, ods_code=ods,
-                                     buyer_type=BuyerType.TRUST, actor=Actor.system("test"), now=clock.now())
-
-
-async def make_user(db: AsyncSession, passwords: Passwords, clock: FixedClock, email: str,
-                    organisation: Organisation | None = None, role: Role | None = None) -> User:
-    user = await create_user(db, passwords, email=email, full_name=email.split("@")[0], password=PASSWORD,
-                             actor=Actor.system("test"), now=clock.now(), email_verified=True)
-    if organisation is not None and role is not None:
-        await add_membership(db, user=user, organisation=organisation, role=role, actor=Actor.system("test"),
-                             now=clock.now())
-    await db.commit()
-    return user
 
 
 def pick_free_port() -> int:

@@ -1,15 +1,12 @@
-"""Helpers for admission tests: valid questionnaire answers as a supplier would type them."""
+"""Helpers for admission tests: valid questionnaire answers as a supplier would type them, and the application
+pages driven over HTTP."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import sqlalchemy as sa
-
-from dps.agreements.models import Category
-from dps.identity.models import Organisation, OrganisationKind, Role
-from tests.helpers import make_supplier, make_user, post_form, scalar
+from tests.helpers import post_form
 
 VALID_ANSWERS: dict[str, dict[str, str]] = {
     "mandatory_exclusion": {"grounds_apply": "no"},
@@ -33,26 +30,6 @@ VALID_ANSWERS: dict[str, dict[str, str]] = {
                        "certificate_expiry-day": "1", "certificate_expiry-month": "6", "certificate_expiry-year": "2028"},
     "nice_esf": {"tier": "b"},
 }
-
-
-async def category_id(db: Any, slug: str = "virtual-wards") -> int:
-    return int(await scalar(db, sa.select(Category.id).where(Category.slug == slug)))
-
-
-async def authority(db: Any) -> Organisation:
-    return await scalar(db, sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
-
-
-async def supplier_with_user(db: Any, passwords: Any, clock: Any, email: str = "ann@acme.example",
-                             name: str = "Acme Health Ltd", number: str = "12345678") -> tuple[Organisation, Any]:
-    organisation = await make_supplier(db, clock, name=name, number=number)
-    user = await make_user(db, passwords, clock, email, organisation, Role.SUPPLIER_ADMIN)
-    return organisation, user
-
-
-async def evaluator(db: Any, passwords: Any, clock: Any, email: str = "eve@authority.example",
-                    role: Role = Role.EVALUATOR) -> Any:
-    return await make_user(db, passwords, clock, email, await authority(db), role)
 
 
 async def start_application(client: Any, category: int) -> int:

@@ -7,32 +7,15 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from dps.admission.models import Admission, Application
-from dps.db import make_engine, make_sessionmaker
-from dps.wiring import outbox_consumers
-from dps.outbox.worker import OutboxWorker
-from tests.admission.support import (
-    answer_everything,
-    category_id,
-    decide,
-    evaluate_all,
-    evaluator,
-    start_application,
-    submit,
-    supplier_with_user,
-)
+from tests.admission.support import answer_everything, decide, evaluate_all, start_application, submit
+from tests.factories import category_id, make_authority_user, make_supplier_with_user
 from tests.helpers import scalar, sign_in
 
 
-async def deliver_email(settings, clock) -> None:
-    engine = make_engine(settings.database_url)
-    await OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings), clock).drain_all()
-    await engine.dispose()
-
-
-async def test_apply_submit_evaluate_admit(client, db, passwords, clock, settings, smtp_server):
-    organisation, supplier = await supplier_with_user(db, passwords, clock)
-    eve = await evaluator(db, passwords, clock)
-    virtual_wards = await category_id(db)
+async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_server, drain_outbox):
+    organisation, supplier = await make_supplier_with_user(db, passwords, clock)
+    eve = await make_authority_user(db, passwords, clock)
+    virtual_wards = await category_id(db, "virtual-wards")
 
     await sign_in(client, supplier.email)
     application_id = await start_application(client, virtual_wards)
@@ -46,7 +29,7 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, setting
     # Mon 5 Jan 2026 09:00: 10 working days later is Mon 19 Jan 2026, end of day in London.
     page = await client.get(f"/supplier/applications/{application_id}")
     assert "19 January 2026 23:59" in page.text
-    await deliver_email(settings, clock)
+    await drain_outbox()
     assert [m["Subject"] for m in smtp_server.messages] == ["Application received: Virtual wards and remote monitoring"]
 
     client.cookies.clear()
@@ -58,7 +41,7 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, setting
 
     admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == organisation.id))
     assert (admission.state, admission.category_id) == ("active", virtual_wards)
-    await deliver_email(settings, clock)
+    await drain_outbox()
     assert smtp_server.messages[-1]["Subject"] == "Admitted: Virtual wards and remote monitoring"
     assert "Admitted" in (await client.get("/authority/suppliers")).text
 
@@ -72,9 +55,9 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, setting
     assert "already admitted" in again.text
 
 
-async def test_reject_with_reasons_then_apply_again(client, db, passwords, clock, settings, smtp_server):
-    _, supplier = await supplier_with_user(db, passwords, clock)
-    eve = await evaluator(db, passwords, clock)
+async def test_reject_with_reasons_then_apply_again(client, db, passwords, clock, smtp_server, drain_outbox):
+    _, supplier = await make_supplier_with_user(db, passwords, clock)
+    eve = await make_authority_user(db, passwords, clock)
     ai = await category_id(db, "ai-diagnostics")
     await sign_in(client, supplier.email)
     first = await start_application(client, ai)
@@ -88,7 +71,7 @@ async def test_reject_with_reasons_then_apply_again(client, db, passwords, clock
     assert "Give the reasons for rejecting the application" in no_reason.text
     assert (await decide(client, first, "reject", "Clinical safety case not evidenced")).status_code == 303
 
-    await deliver_email(settings, clock)
+    await drain_outbox()
     outcome = smtp_server.messages[-1]
     assert outcome["Subject"] == "Application outcome: AI diagnostics and decision support"
     assert "Clinical safety case not evidenced" in outcome.get_content()
@@ -107,9 +90,9 @@ async def test_reject_with_reasons_then_apply_again(client, db, passwords, clock
 async def test_the_legal_clock_skips_christmas_and_new_year(client, db, passwords, clock):
     # RULES.md worked example: received Fri 19 Dec 2025 -> due 7 Jan 2026 (10 working days).
     clock.set(datetime(2025, 12, 19, 10, 0, tzinfo=UTC))
-    _, supplier = await supplier_with_user(db, passwords, clock)
+    _, supplier = await make_supplier_with_user(db, passwords, clock)
     await sign_in(client, supplier.email)
-    application_id = await start_application(client, await category_id(db))
+    application_id = await start_application(client, await category_id(db, "virtual-wards"))
     await answer_everything(client, application_id)
     await submit(client, application_id)
     page = await client.get(f"/supplier/applications/{application_id}")

@@ -11,23 +11,13 @@ from dps.audit.models import AuditEvent
 from dps.identity.models import Role
 from dps.identity.services import add_membership
 from dps.audit.services import Actor
-from tests.admission.support import (
-    VALID_ANSWERS,
-    answer_everything,
-    authority,
-    category_id,
-    decide,
-    evaluate_all,
-    evaluator,
-    start_application,
-    submit,
-    supplier_with_user,
-)
-from tests.helpers import count_rows, make_user, post_form, scalar, sign_in
+from tests.admission.support import VALID_ANSWERS, answer_everything, decide, evaluate_all, start_application, submit
+from tests.factories import category_id, make_authority_user, make_supplier_with_user
+from tests.helpers import count_rows, post_form, scalar, sign_in
 
 
 async def submitted_application(client, db, passwords, clock, slug="virtual-wards"):
-    organisation, supplier = await supplier_with_user(db, passwords, clock)
+    organisation, supplier = await make_supplier_with_user(db, passwords, clock)
     await sign_in(client, supplier.email)
     application_id = await start_application(client, await category_id(db, slug))
     await answer_everything(client, application_id)
@@ -37,9 +27,9 @@ async def submitted_application(client, db, passwords, clock, slug="virtual-ward
 
 
 async def test_a_section_with_errors_keeps_what_was_typed(client, db, passwords, clock):
-    _, supplier = await supplier_with_user(db, passwords, clock)
+    _, supplier = await make_supplier_with_user(db, passwords, clock)
     await sign_in(client, supplier.email)
-    application_id = await start_application(client, await category_id(db))
+    application_id = await start_application(client, await category_id(db, "virtual-wards"))
     path = f"/supplier/applications/{application_id}/sections/insurance"
 
     response = await post_form(client, path, {"employers_liability": "five million", "public_liability": "1000",
@@ -60,9 +50,9 @@ async def test_a_section_with_errors_keeps_what_was_typed(client, db, passwords,
 
 
 async def test_submitting_an_incomplete_application_is_refused(client, db, passwords, clock):
-    _, supplier = await supplier_with_user(db, passwords, clock)
+    _, supplier = await make_supplier_with_user(db, passwords, clock)
     await sign_in(client, supplier.email)
-    application_id = await start_application(client, await category_id(db))
+    application_id = await start_application(client, await category_id(db, "virtual-wards"))
     await post_form(client, f"/supplier/applications/{application_id}/sections/nice_esf", VALID_ANSWERS["nice_esf"])
 
     response = await submit(client, application_id)
@@ -74,8 +64,8 @@ async def test_submitting_an_incomplete_application_is_refused(client, db, passw
 
 async def test_a_supplier_cannot_see_or_touch_another_organisations_application(client, db, passwords, clock):
     _, _, application_id = await submitted_application(client, db, passwords, clock)
-    _, other = await supplier_with_user(db, passwords, clock, email="bob@rival.example", name="Rival Ltd",
-                                        number="87654321")
+    _, other = await make_supplier_with_user(db, passwords, clock, email="bob@rival.example", name="Rival Ltd",
+                                             number="87654321")
     await sign_in(client, other.email)
     events = await count_rows(db, AuditEvent)
 
@@ -92,7 +82,7 @@ async def test_a_supplier_cannot_see_or_touch_another_organisations_application(
 
 async def test_an_evaluator_cannot_judge_their_own_organisation(client, db, passwords, clock):
     organisation, _, application_id = await submitted_application(client, db, passwords, clock)
-    eve = await evaluator(db, passwords, clock)
+    eve = await make_authority_user(db, passwords, clock)
     await add_membership(db, user=eve, organisation=organisation, role=Role.SUPPLIER_USER, actor=Actor.system("t"),
                          now=clock.now())
     await db.commit()
@@ -117,7 +107,7 @@ async def test_suppliers_and_buyers_cannot_reach_the_evaluation_pages(client, db
 
 async def test_admission_needs_every_section_passed(client, db, passwords, clock):
     _, _, application_id = await submitted_application(client, db, passwords, clock)
-    eve = await evaluator(db, passwords, clock)
+    eve = await make_authority_user(db, passwords, clock)
     await sign_in(client, eve.email)
 
     unevaluated = await decide(client, application_id, "admit")
@@ -135,7 +125,7 @@ async def test_admission_needs_every_section_passed(client, db, passwords, clock
 
 async def test_a_failed_section_needs_a_reason(client, db, passwords, clock):
     _, _, application_id = await submitted_application(client, db, passwords, clock)
-    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    await sign_in(client, (await make_authority_user(db, passwords, clock)).email)
     response = await post_form(client, f"/authority/applications/{application_id}/sections/dspt",
                                {"outcome": "fail", "comment": " "}, form_page=f"/authority/applications/{application_id}")
     assert response.status_code == 400
@@ -143,15 +133,15 @@ async def test_a_failed_section_needs_a_reason(client, db, passwords, clock):
 
 
 async def test_mandatory_exclusion_grounds_block_admission(client, db, passwords, clock):
-    _, supplier = await supplier_with_user(db, passwords, clock)
+    _, supplier = await make_supplier_with_user(db, passwords, clock)
     await sign_in(client, supplier.email)
-    application_id = await start_application(client, await category_id(db))
+    application_id = await start_application(client, await category_id(db, "virtual-wards"))
     await answer_everything(client, application_id)
     await post_form(client, f"/supplier/applications/{application_id}/sections/mandatory_exclusion",
                     {"grounds_apply": "yes", "details": "Director convicted of fraud in 2023"})
     await submit(client, application_id)
     client.cookies.clear()
-    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    await sign_in(client, (await make_authority_user(db, passwords, clock)).email)
     await evaluate_all(client, application_id)
     response = await decide(client, application_id, "admit")
     assert response.status_code == 409
@@ -160,7 +150,7 @@ async def test_mandatory_exclusion_grounds_block_admission(client, db, passwords
 
 async def test_extending_the_clock_records_why_and_happens_once(client, db, passwords, clock):
     _, _, application_id = await submitted_application(client, db, passwords, clock)
-    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    await sign_in(client, (await make_authority_user(db, passwords, clock)).email)
     path = f"/authority/applications/{application_id}/extend"
     page = f"/authority/applications/{application_id}"
 
@@ -179,7 +169,7 @@ async def test_extending_the_clock_records_why_and_happens_once(client, db, pass
 
 async def test_a4_the_clock_cannot_be_extended_once_the_10_working_days_have_run_out(client, db, passwords, clock):
     _, _, application_id = await submitted_application(client, db, passwords, clock)  # Mon 5 Jan 2026, 09:00
-    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    await sign_in(client, (await make_authority_user(db, passwords, clock)).email)
     path = f"/authority/applications/{application_id}/extend"
     page = f"/authority/applications/{application_id}"
     # Mon 5 Jan 2026 + 10 working days = Mon 19 Jan 2026: the clock runs out at the end of that day.
@@ -203,7 +193,7 @@ async def test_a4_the_clock_cannot_be_extended_once_the_10_working_days_have_run
 async def test_a4_the_clock_can_still_be_extended_in_the_last_second_of_the_tenth_working_day(client, db, passwords,
                                                                                              clock):
     _, _, application_id = await submitted_application(client, db, passwords, clock)
-    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    await sign_in(client, (await make_authority_user(db, passwords, clock)).email)
     clock.set(datetime(2026, 1, 19, 23, 59, 59, tzinfo=UTC))
     page = f"/authority/applications/{application_id}"
     extended = await post_form(client, f"{page}/extend", {"reason": "Specialist clinical review"}, form_page=page)
@@ -214,7 +204,7 @@ async def test_a4_the_clock_can_still_be_extended_in_the_last_second_of_the_tent
 
 async def test_a_decided_application_cannot_be_withdrawn(client, db, passwords, clock):
     _, supplier, application_id = await submitted_application(client, db, passwords, clock)
-    await sign_in(client, (await evaluator(db, passwords, clock)).email)
+    await sign_in(client, (await make_authority_user(db, passwords, clock)).email)
     await evaluate_all(client, application_id)
     await decide(client, application_id, "admit")
     client.cookies.clear()
@@ -227,7 +217,7 @@ async def test_a_decided_application_cannot_be_withdrawn(client, db, passwords, 
 
 async def test_suspend_reinstate_remove_by_an_authority_admin_only(client, db, passwords, clock):
     organisation, supplier, application_id = await submitted_application(client, db, passwords, clock)
-    eve = await evaluator(db, passwords, clock)
+    eve = await make_authority_user(db, passwords, clock)
     await sign_in(client, eve.email)
     await evaluate_all(client, application_id)
     await decide(client, application_id, "admit")
@@ -238,7 +228,7 @@ async def test_suspend_reinstate_remove_by_an_authority_admin_only(client, db, p
     assert refused.status_code == 403  # evaluators evaluate; only admins suspend
 
     client.cookies.clear()
-    admin = await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    admin = await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     await sign_in(client, admin.email)
     no_reason = await post_form(client, f"/authority/admissions/{admission_id}/suspend", {"reason": ""},
                                 form_page="/authority/suppliers")

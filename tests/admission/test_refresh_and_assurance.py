@@ -11,29 +11,22 @@ from dps.admission.refresh import run_daily_jobs
 from dps.db import make_engine, make_sessionmaker
 from dps.identity.models import Organisation, Role
 from dps.outbox.models import OutboxMessage
-from tests.admission.support import (
-    answer_everything,
-    authority,
-    category_id,
-    decide,
-    evaluate_all,
-    evaluator,
-    start_application,
-    submit,
-    supplier_with_user,
-)
-from tests.helpers import make_user, post_form, scalar, sign_in
+from tests.admission.support import answer_everything, decide, evaluate_all, start_application, submit
+from tests.factories import category_id, make_authority_user, make_supplier_with_user
+from tests.helpers import post_form, scalar, sign_in
 
 
-async def admitted_supplier(client, db, passwords, clock, email="ann@acme.example", name="Acme Health Ltd",
-                            number="12345678"):
-    organisation, supplier = await supplier_with_user(db, passwords, clock, email=email, name=name, number=number)
+async def admitted_by_applying(client, db, passwords, clock, email="ann@acme.example", name="Acme Health Ltd",
+                               number="12345678"):
+    """A supplier admitted to virtual wards through the pages (its answers hold the assurance expiry dates)."""
+    organisation, supplier = await make_supplier_with_user(db, passwords, clock, email=email, name=name, number=number)
     await sign_in(client, supplier.email)
-    application_id = await start_application(client, await category_id(db))
+    application_id = await start_application(client, await category_id(db, "virtual-wards"))
     await answer_everything(client, application_id)
     await submit(client, application_id)
     client.cookies.clear()
-    await sign_in(client, (await evaluator(db, passwords, clock, email=f"eve-{number}@authority.example")).email)
+    eve = await make_authority_user(db, passwords, clock, email=f"eve-{number}@authority.example")
+    await sign_in(client, eve.email)
     await evaluate_all(client, application_id)
     await decide(client, application_id, "admit")
     client.cookies.clear()
@@ -55,12 +48,13 @@ async def emails_to(db, address):
 
 
 async def test_refresh_request_reminder_answer_and_overdue(client, db, passwords, clock, settings):
-    _, ann = await admitted_supplier(client, db, passwords, clock)
-    _, bob = await admitted_supplier(client, db, passwords, clock, email="bob@beta.example", name="Beta Ltd",
+    _, ann = await admitted_by_applying(client, db, passwords, clock)
+    _, bob = await admitted_by_applying(client, db, passwords, clock, email="bob@beta.example", name="Beta Ltd",
                                      number="22222222")
-    admin = await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    admin = await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     await sign_in(client, admin.email)
-    response = await post_form(client, "/authority/refresh", {"category_id": str(await category_id(db)),
+    virtual_wards = await category_id(db, "virtual-wards")
+    response = await post_form(client, "/authority/refresh", {"category_id": str(virtual_wards),
                                                               "message": "Annual check"})
     assert response.status_code == 303
     request_page = response.headers["location"]
@@ -110,7 +104,7 @@ async def test_refresh_request_reminder_answer_and_overdue(client, db, passwords
 async def test_assurance_is_warned_30_days_ahead_once_and_flagged_when_expired(client, db, passwords, clock, settings):
     # The Cyber Essentials certificate in the answers expires on 15 January 2026.
     clock.set(datetime(2025, 12, 1, 9, 0, tzinfo=UTC))
-    organisation, ann = await admitted_supplier(client, db, passwords, clock)
+    organisation, ann = await admitted_by_applying(client, db, passwords, clock)
     assert (await jobs(settings, clock))["assurance_warnings"] == 0  # 45 days ahead: too early
 
     clock.set(datetime(2025, 12, 16, 9, 0, tzinfo=UTC))  # 30 days ahead
@@ -120,7 +114,7 @@ async def test_assurance_is_warned_30_days_ahead_once_and_flagged_when_expired(c
     assert "Cyber Essentials certificate expires on 15 January 2026" in await emails_to(db, ann.email)
 
     clock.set(datetime(2026, 1, 20, 9, 0, tzinfo=UTC))
-    admin = await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    admin = await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     await sign_in(client, admin.email)
     record = await client.get(f"/authority/suppliers/{organisation.id}")
     assert record.status_code == 200

@@ -10,8 +10,7 @@ from typing import Any
 from catalogue import services as catalogue
 from dps.identity.models import User
 from tests.catalogue.support import form_data
-from tests.competitions.support import World, build_world, signed_in
-from tests.funds.support import fund_manager, make_allocation, make_fund
+from tests.factories import World, make_allocation, make_competition_world, make_fund, make_fund_manager, signed_in
 
 FUND_NAME = "Virtual Wards Transformation Fund"
 ALLOCATION_POUNDS = 500_000
@@ -33,7 +32,7 @@ class Seeded:
 
 
 async def seed_journey(db: Any, passwords: Any, clock: Any) -> Seeded:
-    world = await build_world(db, passwords, clock, "pcr2015_dps")
+    world = await make_competition_world(db, passwords, clock, regime="pcr2015_dps")
     listing_ids = []
     for party, (name, summary) in zip(world.bidders, LISTINGS, strict=True):
         supplier = await signed_in(db, party.user)
@@ -46,6 +45,6 @@ async def seed_journey(db: Any, passwords: Any, clock: Any) -> Seeded:
     # A fund whose money does not lapse at the year end: the payment happens at the real date (localstripe signs
     # its webhooks with the real time), which may be after the end of the allocation's financial year.
     fund = await make_fund(db, clock, name=FUND_NAME, lapses_at_year_end=False)
-    allocation_id = await make_allocation(db, clock, fund, ods="QMF", pounds=ALLOCATION_POUNDS, budget="revenue")
-    manager = await fund_manager(db, passwords, clock, ods="QMF")
+    allocation_id = await make_allocation(db, clock, fund=fund, ods="QMF", pounds=ALLOCATION_POUNDS, budget="revenue")
+    manager = await make_fund_manager(db, passwords, clock, ods="QMF")
     return Seeded(world, listing_ids, allocation_id, manager)

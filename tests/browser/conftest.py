@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import re
 import shutil
@@ -42,6 +43,7 @@ from tests.browser.support import (
     page_key,
     unchecked_pages,
 )
+from tests.conftest import DrainOutbox
 from tests.helpers import pick_free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -96,7 +98,7 @@ def live_settings(settings: Settings, **changes: Any) -> Settings:
 async def db(database_url: str) -> AsyncIterator[Any]:
     """The tests' session, but one whose SQLite transactions take the write lock up front like the app's: the served
     app writes while a journey arranges or checks data, and a deferred read-then-write would fail with "database is
-    locked" (a stale WAL snapshot). End each transaction promptly (tests.helpers' `scalar` and `make_*` do)."""
+    locked" (a stale WAL snapshot). End each transaction promptly (tests.helpers' `scalar` and tests.factories do)."""
     from dps.db import make_engine, make_sessionmaker
     from dps.settings import normalise_database_url
 
@@ -126,8 +128,8 @@ def shared_templates() -> Iterator[None]:
 
 
 @pytest.fixture
-async def start_live_server(clock: Any, smtp_server: Any,
-                            shared_templates: None) -> AsyncIterator[Callable[[Settings], Awaitable[LiveServer]]]:
+async def start_live_server(clock: Any, smtp_server: Any, shared_templates: None, drain_outbox: DrainOutbox
+                            ) -> AsyncIterator[Callable[[Settings], Awaitable[LiveServer]]]:
     import uvicorn
 
     from catalogue.search import forget_search_index
@@ -142,7 +144,7 @@ async def start_live_server(clock: Any, smtp_server: Any,
                                                lifespan="on"))
         task = asyncio.create_task(server.serve())
         live = LiveServer(url=settings.base_url, clock=clock, settings=settings, app=app, mails=smtp_server,
-                          server=server, task=task)
+                          drain=functools.partial(drain_outbox, settings=settings), server=server, task=task)
         servers.append(live)
         deadline = asyncio.get_running_loop().time() + 15
         while not server.started:

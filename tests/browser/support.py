@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Locator, Page
 
-from dps.wiring import outbox_consumers
-from dps.outbox.worker import DrainReport, OutboxWorker
+from dps.outbox.worker import DrainReport
 from dps.settings import PROJECT_ROOT
 
 AXE_SCRIPT = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -27,22 +26,22 @@ BLOCKING_IMPACTS = ("serious", "critical")
 @dataclass
 class LiveServer:
     """The real app on a real port. `clock` is the app's FixedClock (move it; never sleep); `mails` is the
-    test's SMTP recorder (`.messages`, a list of email.message.EmailMessage)."""
+    test's SMTP recorder (`.messages`, a list of email.message.EmailMessage); `drain` the `drain_outbox` fixture
+    bound to this app's settings."""
 
     url: str
     clock: Any
     settings: Any
     app: Any
     mails: Any
+    drain: Callable[[], Awaitable[DrainReport]] = field(repr=False)
     server: Any = field(repr=False, default=None)
     task: Any = field(repr=False, default=None)
 
     async def drain_outbox(self) -> DrainReport:
         """Deliver whatever the outbox holds now (email, search index, Stripe), as the app's worker would, without
         waiting for its idle pause. Safe alongside the app's own in-process worker (claims are leased)."""
-        worker = OutboxWorker(self.app.state.db_config.create_session_maker(), outbox_consumers(self.settings),
-                              self.clock)
-        return await worker.drain_all()
+        return await self.drain()
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
                        message: str = "the condition did not hold in time") -> Any:

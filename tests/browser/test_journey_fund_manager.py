@@ -11,7 +11,7 @@ from playwright.async_api import expect
 
 from dps.funds import services
 from tests.browser.support import MouseDriver
-from tests.funds.support import ACTOR, POUND, fund_manager, make_allocation, make_fund, org
+from tests.factories import ACTOR, POUND, icb, make_allocation, make_fund, make_fund_manager
 from tests.helpers import PASSWORD
 
 FUND_MANAGER = "finn@icb.example.nhs.uk"
@@ -22,13 +22,13 @@ async def books(db, clock) -> dict[str, int]:
     htaf = await make_fund(db, clock, name="HTAF")
     sbri = await make_fund(db, clock, name="SBRI", lapses_at_year_end=True)
     ids = {
-        "qmf_rev": await make_allocation(db, clock, htaf, "QMF", 100_000),
-        "qmf_cap": await make_allocation(db, clock, htaf, "QMF", 40_000, budget="capital"),
-        "qop_rev": await make_allocation(db, clock, htaf, "QOP", 60_000),
-        "qmf_old": await make_allocation(db, clock, htaf, "QMF", 10_000, year="2024/25"),
-        "sbri_qmf": await make_allocation(db, clock, sbri, "QMF", 25_000),
+        "qmf_rev": await make_allocation(db, clock, fund=htaf, ods="QMF", pounds=100_000),
+        "qmf_cap": await make_allocation(db, clock, fund=htaf, ods="QMF", pounds=40_000, budget="capital"),
+        "qop_rev": await make_allocation(db, clock, fund=htaf, ods="QOP", pounds=60_000),
+        "qmf_old": await make_allocation(db, clock, fund=htaf, ods="QMF", pounds=10_000, year="2024/25"),
+        "sbri_qmf": await make_allocation(db, clock, fund=sbri, ods="QMF", pounds=25_000),
     }
-    qmf = (await org(db, "QMF")).id
+    qmf = (await icb(db, ods="QMF")).id
     commitment = await services.commit_funds(
         db, buyer_org_id=qmf, category_id=None, lines=[(ids["qmf_rev"], 30_000 * POUND), (ids["qmf_cap"], 12_345_67)],
         total_pence=30_000 * POUND + 12_345_67, reference="A-1", actor=ACTOR, now=clock.now())
@@ -53,7 +53,7 @@ async def shown_rows(page) -> dict[int, list[str]]:
 async def test_a_fund_manager_filters_the_dashboard_and_downloads_the_csv(live_server, new_page, db, passwords,
                                                                           clock):
     ids = await books(db, clock)
-    await fund_manager(db, passwords, clock, email=FUND_MANAGER)
+    await make_fund_manager(db, passwords, clock, email=FUND_MANAGER)
     manager = MouseDriver(await new_page())
 
     await manager.open("/")

@@ -20,8 +20,9 @@ from dps.admission.models import Admission
 from dps.admission.questionnaire import SECTIONS
 from dps.agreements.models import Category
 from dps.identity.models import Organisation
-from tests.admission.support import VALID_ANSWERS, evaluator
+from tests.admission.support import VALID_ANSWERS
 from tests.browser.support import Driver, KeyboardDriver, MouseDriver
+from tests.factories import make_authority_user
 from tests.helpers import PASSWORD, scalar
 
 EMAIL = "ann@brightwater.example"
@@ -172,7 +173,7 @@ async def find_in_search(searcher: Driver, live_server: Any) -> None:
 
 async def run_journey(driver: Callable[[Any], Driver], live_server: Any, new_page: Any, db: Any, passwords: Any,
                       clock: Any) -> None:
-    await evaluator(db, passwords, clock, email=EVALUATOR)
+    await make_authority_user(db, passwords, clock, email=EVALUATOR)
     category = await scalar(db, sa.select(Category).where(Category.slug == "virtual-wards"))
     supplier = driver(await new_page())
 

@@ -1,20 +1,15 @@
-"""Helpers for catalogue tests: admitted suppliers, a valid listing form, draining the search outbox."""
+"""Helpers for catalogue tests: a valid listing form, listings made through the pages, a signed-in supplier."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
+from dps.identity.models import Organisation, User
+from tests.factories import category_id, make_admitted_supplier
+from tests.helpers import post_form, sign_in
 
-from dps.admission.models import Admission, Application
-from dps.agreements.models import Category
-from dps.db import make_engine, make_sessionmaker
-from dps.identity.models import Organisation, Role
-from dps.wiring import outbox_consumers
-from dps.outbox.worker import OutboxWorker
-from tests.helpers import make_supplier, make_user, post_form, scalar, sign_in
+WEARABLES = "wearables-home-diagnostics"  # the category the catalogue tests list innovations in
 
 LISTING_FORM: dict[str, Any] = {
     "name": "Zio wearable ECG patch",
@@ -40,34 +35,6 @@ LISTING_FORM: dict[str, Any] = {
 }
 
 
-async def category_id(db: Any, slug: str = "wearables-home-diagnostics") -> int:
-    return int(await scalar(db, sa.select(Category.id).where(Category.slug == slug)))
-
-
-async def admit(db: Any, organisation: Organisation, category: int, now: datetime, user_id: int,
-                state: str = "active") -> Admission:
-    application = Application(organisation_id=organisation.id, category_id=category, state="admitted", answers={},
-                              created_by_user_id=user_id, created_at=now, updated_at=now, submitted_at=now,
-                              decided_at=now)
-    db.add(application)
-    await db.flush()
-    admission = Admission(organisation_id=organisation.id, category_id=category, application_id=application.id,
-                          state=state, admitted_at=now, state_changed_at=now)
-    db.add(admission)
-    await db.commit()
-    return admission
-
-
-async def admitted_supplier(db: Any, passwords: Any, clock: Any, *, email: str = "ann@acme.example",
-                            name: str = "Acme Health Ltd", number: str = "12345678",
-                            slugs: tuple[str, ...] = ("wearables-home-diagnostics",)) -> tuple[Organisation, Any]:
-    organisation = await make_supplier(db, clock, name=name, number=number)
-    user = await make_user(db, passwords, clock, email, organisation, Role.SUPPLIER_ADMIN)
-    for slug in slugs:
-        await admit(db, organisation, await category_id(db, slug), clock.now(), user.id)
-    return organisation, user
-
-
 def form_data(overrides: dict[str, Any] | None = None, category: int | None = None) -> dict[str, Any]:
     data = {**LISTING_FORM, **(overrides or {})}
     if category is not None:
@@ -85,7 +52,7 @@ def listing_id_from(response: Any) -> int:
 
 
 async def published_listing(client: Any, db: Any, overrides: dict[str, Any] | None = None,
-                            slug: str = "wearables-home-diagnostics") -> int:
+                            slug: str = WEARABLES) -> int:
     """Create and publish a listing as the signed-in supplier; returns its id."""
     listing_id = listing_id_from(await create_listing(client, form_data(overrides, await category_id(db, slug))))
     response = await post_form(client, f"/supplier/listings/{listing_id}/publish", {},
@@ -94,17 +61,10 @@ async def published_listing(client: Any, db: Any, overrides: dict[str, Any] | No
     return listing_id
 
 
-async def drain(settings: Any, clock: Any) -> Any:
-    """Run the outbox worker (email and search index) until nothing is due."""
-    engine = make_engine(settings.database_url)
-    try:
-        return await OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings), clock).drain_all()
-    finally:
-        await engine.dispose()
-
-
-async def signed_in_supplier(client: Any, db: Any, passwords: Any, clock: Any, **kwargs: Any) -> tuple[Organisation, Any]:
-    organisation, user = await admitted_supplier(db, passwords, clock, **kwargs)
-    response = await sign_in(client, kwargs.get("email", "ann@acme.example"))
+async def signed_in_supplier(client: Any, db: Any, passwords: Any, clock: Any,
+                             **supplier: Any) -> tuple[Organisation, User]:
+    """`make_admitted_supplier(**supplier)`, its admin signed in on `client`."""
+    organisation, user = await make_admitted_supplier(db, passwords, clock, **supplier)
+    response = await sign_in(client, user.email)
     assert response.status_code == 303
     return organisation, user

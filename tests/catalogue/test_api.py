@@ -8,9 +8,9 @@ from dps.api_keys.models import ApiKey
 from dps.api_keys.services import create_api_key
 from dps.audit.services import Actor
 from dps.identity.models import Role
-from tests.admission.support import authority
-from tests.catalogue.support import drain, published_listing, signed_in_supplier
-from tests.helpers import make_user, post_form, scalar, sign_in
+from tests.catalogue.support import published_listing, signed_in_supplier
+from tests.factories import make_authority_user
+from tests.helpers import post_form, scalar, sign_in
 
 
 async def api_key(db, clock, limit: int = 600) -> str:
@@ -23,9 +23,9 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-async def catalogue(client, db, passwords, clock, settings) -> dict[str, int]:
+async def catalogue(client, db, passwords, clock, drain_outbox) -> dict[str, int]:
     """Three published innovations from two suppliers, indexed."""
-    await signed_in_supplier(client, db, passwords, clock, slugs=("wearables-home-diagnostics", "virtual-wards"))
+    await signed_in_supplier(client, db, passwords, clock, categories=("wearables-home-diagnostics", "virtual-wards"))
     zio = await published_listing(client, db)
     ward = await published_listing(client, db, {
         "name": "Doccla virtual ward", "summary": "Remote monitoring of patients at home after discharge.",
@@ -35,12 +35,12 @@ async def catalogue(client, db, passwords, clock, settings) -> dict[str, int]:
     assert draft_response.status_code == 400
     client.cookies.clear()
     await signed_in_supplier(client, db, passwords, clock, email="sam@sutures.example", name="Plus Sutures Ltd",
-                             number="22223333", slugs=("wearables-home-diagnostics",))
+                             number="22223333", categories=("wearables-home-diagnostics",))
     home_test = await published_listing(client, db, {
         "name": "Minuteful kidney home test", "summary": "A smartphone urine test for chronic kidney disease.",
         "care_settings": ["home"], "icbs_using": "", "nice__esf_tier": "c", "medical_device__device_class": "ivd_self_test"})
     client.cookies.clear()
-    await drain(settings, clock)
+    await drain_outbox()
     return {"zio": zio, "ward": ward, "kidney": home_test}
 
 
@@ -56,8 +56,8 @@ async def test_no_key_or_a_bad_key_is_401_problem_json(client, db, clock):
         assert response.headers["www-authenticate"].startswith("Bearer")
 
 
-async def test_search_returns_data_and_meta_with_facets(client, db, passwords, clock, settings):
-    ids = await catalogue(client, db, passwords, clock, settings)
+async def test_search_returns_data_and_meta_with_facets(client, db, passwords, clock, settings, drain_outbox):
+    ids = await catalogue(client, db, passwords, clock, drain_outbox)
     secret = await api_key(db, clock)
 
     response = await client.get("/api/v1/innovations", params={"q": "wearble"}, headers=bearer(secret))
@@ -80,8 +80,8 @@ async def test_search_returns_data_and_meta_with_facets(client, db, passwords, c
     assert browse["meta"]["facets"]["care_setting"] == {"home": 3, "primary-care": 1, "acute": 1}
 
 
-async def test_filters_are_or_within_a_name_and_and_across_names(client, db, passwords, clock, settings):
-    ids = await catalogue(client, db, passwords, clock, settings)
+async def test_filters_are_or_within_a_name_and_and_across_names(client, db, passwords, clock, drain_outbox):
+    ids = await catalogue(client, db, passwords, clock, drain_outbox)
     secret = await api_key(db, clock)
 
     async def found(params) -> list[int]:
@@ -122,8 +122,8 @@ async def test_bad_parameters_are_400_naming_the_parameter(client, db, clock):
     assert limit.status_code == 400 and "limit" in limit.json()["detail"]
 
 
-async def test_one_innovation_and_404_for_unknown_or_unpublished(client, db, passwords, clock, settings):
-    ids = await catalogue(client, db, passwords, clock, settings)
+async def test_one_innovation_and_404_for_unknown_or_unpublished(client, db, passwords, clock, drain_outbox):
+    ids = await catalogue(client, db, passwords, clock, drain_outbox)
     secret = await api_key(db, clock)
 
     one = await client.get(f"/api/v1/innovations/{ids['ward']}", headers=bearer(secret))
@@ -150,8 +150,8 @@ async def test_rate_limit_answers_429_with_retry_after_per_key(client, db, clock
     assert (await client.get("/api/v1/innovations", headers=bearer(limited))).status_code == 200
 
 
-async def test_changes_feed_in_commit_order_with_a_cursor(client, db, passwords, clock, settings):
-    ids = await catalogue(client, db, passwords, clock, settings)
+async def test_changes_feed_in_commit_order_with_a_cursor(client, db, passwords, clock, drain_outbox):
+    ids = await catalogue(client, db, passwords, clock, drain_outbox)
     secret = await api_key(db, clock)
     first = (await client.get("/api/v1/changes", params={"limit": 2}, headers=bearer(secret))).json()
     assert [(c["type"], c["id"]) for c in first["data"]] == [("published", ids["zio"]), ("published", ids["ward"])]
@@ -170,7 +170,7 @@ async def test_changes_feed_in_commit_order_with_a_cursor(client, db, passwords,
 
 
 async def test_keys_are_created_once_stored_hashed_and_revocable_in_the_ui(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     await sign_in(client, "ada@authority.example")
     created = await post_form(client, "/authority/api-keys", {"name": "North East London ICS portal", "rate_limit": "600"},
                               form_page="/authority/api-keys")

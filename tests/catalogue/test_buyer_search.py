@@ -9,23 +9,24 @@ import sqlalchemy as sa
 
 from catalogue.models import SavedSearch
 from dps.identity.models import Role
-from tests.catalogue.support import drain, published_listing, signed_in_supplier
-from tests.helpers import make_trust, make_user, post_form, scalar, sign_in
+from tests.catalogue.support import published_listing, signed_in_supplier
+from tests.factories import make_trust, make_user
+from tests.helpers import post_form, scalar, sign_in
 
 
-async def two_innovations(client, db, passwords, clock, settings) -> tuple[int, int]:
-    await signed_in_supplier(client, db, passwords, clock, slugs=("wearables-home-diagnostics", "virtual-wards"))
+async def two_innovations(client, db, passwords, clock, drain_outbox) -> tuple[int, int]:
+    await signed_in_supplier(client, db, passwords, clock, categories=("wearables-home-diagnostics", "virtual-wards"))
     zio = await published_listing(client, db)
     ward = await published_listing(client, db, {
         "name": "Doccla virtual ward", "summary": "Remote monitoring of patients at home after discharge.",
         "care_settings": ["home", "acute"], "icbs_using": "QWE", "nice__mtfm": "no"}, slug="virtual-wards")
     client.cookies.clear()
-    await drain(settings, clock)
+    await drain_outbox()
     return zio, ward
 
 
-async def test_free_text_with_a_typo_finds_and_highlights_the_innovation(client, db, passwords, clock, settings):
-    zio, _ = await two_innovations(client, db, passwords, clock, settings)
+async def test_free_text_with_a_typo_finds_and_highlights_the_innovation(client, db, passwords, clock, drain_outbox):
+    zio, _ = await two_innovations(client, db, passwords, clock, drain_outbox)
     page = await client.get("/catalogue/search", params={"q": "wearble"})
     assert page.status_code == 200
     assert "<strong>1</strong> innovation" in page.text
@@ -34,8 +35,8 @@ async def test_free_text_with_a_typo_finds_and_highlights_the_innovation(client,
     assert "Doccla" not in page.text
 
 
-async def test_facets_are_checkboxes_with_counts_and_filter_the_results(client, db, passwords, clock, settings):
-    await two_innovations(client, db, passwords, clock, settings)
+async def test_facets_are_checkboxes_with_counts_and_filter_the_results(client, db, passwords, clock, drain_outbox):
+    await two_innovations(client, db, passwords, clock, drain_outbox)
     page = await client.get("/catalogue/search")
     assert re.search(r'name="care_setting" type="checkbox" value="home"\s*>\s*<label[^>]*>At home <span class="dps-count">\(2\)',
                      page.text)
@@ -48,22 +49,22 @@ async def test_facets_are_checkboxes_with_counts_and_filter_the_results(client, 
     assert "Clear filters" in filtered.text
 
 
-async def test_no_results_page_helps_the_buyer(client, db, passwords, clock, settings):
-    await two_innovations(client, db, passwords, clock, settings)
+async def test_no_results_page_helps_the_buyer(client, db, passwords, clock, drain_outbox):
+    await two_innovations(client, db, passwords, clock, drain_outbox)
     page = await client.get("/catalogue/search", params={"q": "teleporter", "care_setting": "home"})
     assert "No innovations match your search" in page.text
     assert "check the spelling" in page.text and "remove the filters" in page.text
 
 
-async def test_sort_and_pagination_links_keep_the_query(client, db, passwords, clock, settings):
-    await two_innovations(client, db, passwords, clock, settings)
+async def test_sort_and_pagination_links_keep_the_query(client, db, passwords, clock, drain_outbox):
+    await two_innovations(client, db, passwords, clock, drain_outbox)
     page = await client.get("/catalogue/search", params={"sort": "name"})
     assert page.text.index("Doccla virtual ward") < page.text.index("Zio wearable ECG patch")
     assert '<option value="name" selected>' in page.text
 
 
-async def test_the_innovation_page_shows_assurance_evidence_and_history(client, db, passwords, clock, settings):
-    zio, _ = await two_innovations(client, db, passwords, clock, settings)
+async def test_the_innovation_page_shows_assurance_evidence_and_history(client, db, passwords, clock, drain_outbox):
+    zio, _ = await two_innovations(client, db, passwords, clock, drain_outbox)
     page = await client.get(f"/catalogue/innovations/{zio}")
     assert page.status_code == 200
     for text in ("Zio wearable ECG patch", "Complete (version 2024)", "Standards Met", "Tier B", "MTG32",
@@ -71,8 +72,8 @@ async def test_the_innovation_page_shows_assurance_evidence_and_history(client, 
         assert text in page.text, text
 
 
-async def test_compare_up_to_four_side_by_side(client, db, passwords, clock, settings):
-    zio, ward = await two_innovations(client, db, passwords, clock, settings)
+async def test_compare_up_to_four_side_by_side(client, db, passwords, clock, drain_outbox):
+    zio, ward = await two_innovations(client, db, passwords, clock, drain_outbox)
     compare = await client.get("/catalogue/compare", params=[("id", zio), ("id", ward)])
     assert compare.status_code == 200
     assert "Zio wearable ECG patch" in compare.text and "Doccla virtual ward" in compare.text
@@ -84,10 +85,10 @@ async def test_compare_up_to_four_side_by_side(client, db, passwords, clock, set
     assert too_few.status_code == 400 and "at least two" in too_few.text
 
 
-async def test_a_buyer_saves_a_search_and_finds_it_again(client, db, passwords, clock, settings):
-    await two_innovations(client, db, passwords, clock, settings)
+async def test_a_buyer_saves_a_search_and_finds_it_again(client, db, passwords, clock, drain_outbox):
+    await two_innovations(client, db, passwords, clock, drain_outbox)
     trust = await make_trust(db, clock)
-    await make_user(db, passwords, clock, "bea@trust.example", trust, Role.BUYER)
+    await make_user(db, passwords, clock, email="bea@trust.example", organisation=trust, role=Role.BUYER)
     await sign_in(client, "bea@trust.example")
 
     page = await client.get("/catalogue/search", params={"q": "ward", "care_setting": "acute"})
@@ -104,8 +105,8 @@ async def test_a_buyer_saves_a_search_and_finds_it_again(client, db, passwords, 
     assert "You have no saved searches" in (await client.get("/buyer/saved-searches")).text
 
 
-async def test_anyone_can_search_but_saving_needs_a_buyer(client, db, passwords, clock, settings):
-    await two_innovations(client, db, passwords, clock, settings)
+async def test_anyone_can_search_but_saving_needs_a_buyer(client, db, passwords, clock, drain_outbox):
+    await two_innovations(client, db, passwords, clock, drain_outbox)
     page = await client.get("/catalogue/search")
     assert "Sign in as an NHS buyer" in page.text
     refused = await client.post("/buyer/saved-searches", data={"name": "x", "query_string": "q=x"})

@@ -11,17 +11,16 @@ from catalogue.search.port import SearchQuery
 from dps.audit.models import AuditEvent
 from dps.identity.models import Role
 from dps.outbox.models import OutboxMessage
-from tests.admission.support import authority
 from tests.catalogue.support import (
-    category_id,
+    WEARABLES,
     create_listing,
-    drain,
     form_data,
     listing_id_from,
     published_listing,
     signed_in_supplier,
 )
-from tests.helpers import count_rows, make_user, post_form, scalar, sign_in
+from tests.factories import category_id, make_authority_user
+from tests.helpers import count_rows, post_form, scalar, sign_in
 
 
 async def search_ids(settings, text: str = "") -> list[int]:
@@ -47,26 +46,27 @@ async def test_a_form_with_missing_and_bad_answers_names_each_field(client, db, 
     await signed_in_supplier(client, db, passwords, clock)
     response = await create_listing(client, form_data({"name": "", "icbs_using": "QZZ", "nice__guidance": "ABC1",
                                                        "indicative_price": "lots", "dtac__version": ""},
-                                                      await category_id(db)))
+                                                      await category_id(db, WEARABLES)))
     assert response.status_code == 400
     for message in ("Enter the name of the innovation", "not recognised: QZZ", "not recognised: ABC1",
                     "Indicative price must be an amount in pounds", 'href="#dtac__version"'):
         assert message in response.text
 
 
-async def test_draft_publish_edit_withdraw_keeps_versions_and_feeds_search(client, db, passwords, clock, settings):
+async def test_draft_publish_edit_withdraw_keeps_versions_and_feeds_search(client, db, passwords, clock, settings,
+                                                                           drain_outbox):
     await signed_in_supplier(client, db, passwords, clock)
-    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db))))
+    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db, WEARABLES))))
     assert await count_rows(db, OutboxMessage) == 0  # a draft is not in search
-    await drain(settings, clock)
+    await drain_outbox()
     assert await search_ids(settings) == []
 
     await post_form(client, f"/supplier/listings/{listing_id}/publish", {}, form_page=f"/supplier/listings/{listing_id}")
-    await drain(settings, clock)
+    await drain_outbox()
     assert await search_ids(settings, "wearable") == [listing_id]
 
     edited = await post_form(client, f"/supplier/listings/{listing_id}",
-                             form_data({"name": "Zio XT wearable ECG patch"}, await category_id(db)),
+                             form_data({"name": "Zio XT wearable ECG patch"}, await category_id(db, WEARABLES)),
                              form_page=f"/supplier/listings/{listing_id}/edit")
     assert edited.status_code == 303
     versions = (await db.scalars(sa.select(ListingVersion).where(ListingVersion.listing_id == listing_id)
@@ -78,12 +78,12 @@ async def test_draft_publish_edit_withdraw_keeps_versions_and_feeds_search(clien
     assert "Version 2" in page.text and "Version 1" in page.text
     old = await client.get(f"/supplier/listings/{listing_id}/versions/1")
     assert "Zio wearable ECG patch" in old.text and "Zio XT" not in old.text
-    await drain(settings, clock)
+    await drain_outbox()
     hits = (await search_index_for(settings).search(SearchQuery(text="XT"))).hits
     assert [hit.document["name"] for hit in hits] == ["Zio XT wearable ECG patch"]
 
     await post_form(client, f"/supplier/listings/{listing_id}/withdraw", {}, form_page=f"/supplier/listings/{listing_id}")
-    await drain(settings, clock)
+    await drain_outbox()
     assert await search_ids(settings) == []
     public = await client.get(f"/catalogue/innovations/{listing_id}")
     assert public.status_code == 404
@@ -94,7 +94,7 @@ async def test_draft_publish_edit_withdraw_keeps_versions_and_feeds_search(clien
 
 async def test_each_change_writes_its_audit_event_and_outbox_row_together(client, db, passwords, clock):
     await signed_in_supplier(client, db, passwords, clock)
-    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db))))
+    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db, WEARABLES))))
     audit_before = await count_rows(db, AuditEvent)
 
     await post_form(client, f"/supplier/listings/{listing_id}/publish", {}, form_page=f"/supplier/listings/{listing_id}")
@@ -109,7 +109,7 @@ async def test_each_change_writes_its_audit_event_and_outbox_row_together(client
 
 async def test_another_supplier_cannot_see_or_change_a_listing(client, db, passwords, clock):
     await signed_in_supplier(client, db, passwords, clock)
-    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db))))
+    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db, WEARABLES))))
     await client.get("/logout")
     client.cookies.clear()
     await signed_in_supplier(client, db, passwords, clock, email="bob@other.example", name="Other Ltd",
@@ -133,15 +133,16 @@ async def test_markdown_is_rendered_without_raw_html(client, db, passwords, cloc
     assert 'href="https://nhs.uk"' in html
 
 
-async def test_authority_admin_unpublishes_with_a_reason_and_the_listing_leaves_search(
-        client, db, passwords, clock, settings, smtp_server):
+async def test_authority_admin_unpublishes_with_a_reason_and_the_listing_leaves_search(client, db, passwords, clock,
+                                                                                       settings, smtp_server,
+                                                                                       drain_outbox):
     await signed_in_supplier(client, db, passwords, clock)
     listing_id = await published_listing(client, db)
-    await drain(settings, clock)
+    await drain_outbox()
     assert await search_ids(settings) == [listing_id]
     client.cookies.clear()
-    await make_user(db, passwords, clock, "eve@authority.example", await authority(db), Role.EVALUATOR)
-    await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    await make_authority_user(db, passwords, clock, email="eve@authority.example", role=Role.EVALUATOR)
+    await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
 
     await sign_in(client, "eve@authority.example")
     refused = await post_form(client, f"/authority/listings/{listing_id}/unpublish", {"reason": "x"},
@@ -160,13 +161,14 @@ async def test_authority_admin_unpublishes_with_a_reason_and_the_listing_leaves_
     assert done.status_code == 303
     listing = await scalar(db, sa.select(Listing).where(Listing.id == listing_id))
     assert (listing.state, listing.unpublished_reason) == ("unpublished", "Claims not supported by the evidence")
-    await drain(settings, clock)
+    await drain_outbox()
     assert await search_ids(settings) == []
     assert any("unpublished" in m["Subject"] and "Claims not supported" in m.get_content()
                for m in smtp_server.messages)
 
 
-async def test_a_suspended_supplier_leaves_search_and_returns_when_reinstated(client, db, passwords, clock, settings):
+async def test_a_suspended_supplier_leaves_search_and_returns_when_reinstated(client, db, passwords, clock, settings,
+                                                                              drain_outbox):
     from dps.admission.rules import MembershipEvent
     from dps.admission.services import change_admission
     from dps.identity.services import load_signed_in_user
@@ -174,14 +176,14 @@ async def test_a_suspended_supplier_leaves_search_and_returns_when_reinstated(cl
 
     organisation, _ = await signed_in_supplier(client, db, passwords, clock)
     listing_id = await published_listing(client, db)
-    await drain(settings, clock)
-    admin = await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    await drain_outbox()
+    admin = await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == organisation.id))
     signed = await load_signed_in_user(db, admin.id)
 
     await change_admission(db, signed, admission.id, event=MembershipEvent.SUSPEND, reason="Declaration overdue",
                            now=clock.now())
-    await drain(settings, clock)
+    await drain_outbox()
     assert await search_ids(settings) == []
     assert (await client.get(f"/catalogue/innovations/{listing_id}")).status_code == 404
     listing = await scalar(db, sa.select(Listing).where(Listing.id == listing_id))
@@ -189,7 +191,7 @@ async def test_a_suspended_supplier_leaves_search_and_returns_when_reinstated(cl
 
     await change_admission(db, signed, admission.id, event=MembershipEvent.REINSTATE, reason="Declaration received",
                            now=clock.now())
-    await drain(settings, clock)
+    await drain_outbox()
     assert await search_ids(settings) == [listing_id]
 
 
@@ -206,7 +208,7 @@ async def upload(client, listing_id: int, title: str, content: bytes, filename: 
 
 async def test_evidence_must_be_a_pdf_by_content_and_is_served_only_behind_a_check(client, db, passwords, clock, settings):
     await signed_in_supplier(client, db, passwords, clock)
-    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db))))
+    listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db, WEARABLES))))
 
     fake = await upload(client, listing_id, "Not really a PDF", b"<html><script>x</script></html>", "trick.pdf")
     assert fake.status_code == 400 and "The file must be a PDF" in fake.text

@@ -10,17 +10,18 @@ import sqlalchemy as sa
 from catalogue.search import search_index_for
 from catalogue.search.port import SearchQuery
 from dps.outbox.models import OutboxMessage
-from tests.catalogue.support import drain, published_listing, signed_in_supplier
+from tests.catalogue.support import published_listing, signed_in_supplier
 from tests.helpers import scalar
 
 
-async def test_a_dead_engine_loses_nothing_and_catches_up_when_back(client, db, passwords, clock, settings):
+async def test_a_dead_engine_loses_nothing_and_catches_up_when_back(client, db, passwords, clock, settings,
+                                                                    drain_outbox):
     blocker = settings.var_dir / "search"
     blocker.write_text("the index folder cannot be created: the engine is down")
     await signed_in_supplier(client, db, passwords, clock)
     listing_id = await published_listing(client, db)
 
-    report = await drain(settings, clock)
+    report = await drain_outbox()
 
     assert (report.delivered, report.failed) == (0, 1)
     message = await scalar(db, sa.select(OutboxMessage).where(OutboxMessage.topic == "search-index"))
@@ -30,9 +31,9 @@ async def test_a_dead_engine_loses_nothing_and_catches_up_when_back(client, db, 
     assert health["search_index_lag"]["pending"] == 1
 
     blocker.unlink()
-    assert (await drain(settings, clock)).delivered == 0  # not due yet: retried with backoff
+    assert (await drain_outbox()).delivered == 0  # not due yet: retried with backoff
     clock.advance(timedelta(minutes=1))
-    assert (await drain(settings, clock)).delivered == 1
+    assert (await drain_outbox()).delivered == 1
 
     hits = (await search_index_for(settings).search(SearchQuery(text="wearable"))).hits
     assert [hit.id for hit in hits] == [listing_id]
@@ -40,16 +41,16 @@ async def test_a_dead_engine_loses_nothing_and_catches_up_when_back(client, db, 
     assert health["search"] == "ok" and health["search_index_lag"] == {"pending": 0, "oldest_pending_at": None}
 
 
-async def test_replaying_the_outbox_changes_nothing(client, db, passwords, clock, settings):
+async def test_replaying_the_outbox_changes_nothing(client, db, passwords, clock, settings, drain_outbox):
     await signed_in_supplier(client, db, passwords, clock)
     listing_id = await published_listing(client, db)
-    await drain(settings, clock)
+    await drain_outbox()
     index = search_index_for(settings)
     version = await index.indexed_version(listing_id)
     # Deliver every message again, as an at-least-once worker may.
     await db.execute(sa.update(OutboxMessage).values(processed_at=None))
     await db.commit()
-    await drain(settings, clock)
+    await drain_outbox()
     assert await index.indexed_version(listing_id) == version
     assert (await index.search(SearchQuery())).total == 1
 

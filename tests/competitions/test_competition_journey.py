@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from dps.audit.models import AuditEvent
-from dps.audit.services import Actor, verify_chain
+from dps.audit.services import verify_chain
 from dps.competitions.models import (
     AwardNotice,
     Bid,
@@ -19,18 +19,8 @@ from dps.competitions.models import (
 )
 from dps.contracts.models import Contract, ContractMilestone
 from dps.funds.models import Allocation
-from dps.funds.rules import FundRules
-from dps.funds.services import allocate, define_fund
-from dps.identity.models import Organisation, OrganisationKind
-from tests.competitions.support import (
-    ANSWERS,
-    Browser,
-    bid_form,
-    build_world,
-    competition_form,
-    competition_id_from,
-    deliver_email,
-)
+from tests.competitions.support import Browser, bid_form, competition_id_from
+from tests.factories import BID_ANSWERS, competition_form, make_allocation, make_competition_world, make_fund
 from tests.helpers import scalar
 
 # Standstill started Tue 20 Jan 2026 10:00: PCR day 10 is Fri 30 Jan; PA 2023 day 8 (day 1 = 20 Jan) is Thu 29 Jan.
@@ -40,23 +30,16 @@ STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 30, 23, 59, 59, tzinfo=UTC),
 
 
 async def _fund_allocations(db, clock) -> tuple[int, int]:
-    authority = await scalar(db, sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
-    icb = await scalar(db, sa.select(Organisation).where(Organisation.ods_code == "QKK"))
-    fund = await define_fund(db, name="Medtech fund for ICSs", description="", owner_organisation_id=authority.id,
-                             rules=FundRules(name="Medtech fund for ICSs"), actor=Actor.system("test"),
-                             now=clock.now())
-    small = await allocate(db, fund_id=fund.id, financial_year="2025/26", icb_organisation_id=icb.id,
-                           budget_type="revenue", pence=50_000_00, actor=Actor.system("test"), now=clock.now())
-    large = await allocate(db, fund_id=fund.id, financial_year="2025/26", icb_organisation_id=icb.id,
-                           budget_type="capital", pence=1_000_000_00, actor=Actor.system("test"), now=clock.now())
-    await db.commit()
-    return small.id, large.id
+    fund = await make_fund(db, clock, name="Medtech fund for ICSs", description="")
+    small = await make_allocation(db, clock, fund=fund, ods="QKK", pounds=50_000, budget="revenue")
+    large = await make_allocation(db, clock, fund=fund, ods="QKK", pounds=1_000_000, budget="capital")
+    return small, large
 
 
 @pytest.mark.parametrize("regime", ["pcr2015_dps", "pa2023_dynamic_market"])
-async def test_a_competition_from_requirement_to_signed_contract(client, db, passwords, clock, settings, smtp_server,
-                                                                regime):
-    world = await build_world(db, passwords, clock, regime)
+async def test_a_competition_from_requirement_to_signed_contract(client, db, passwords, clock, smtp_server, regime,
+                                                                 drain_outbox):
+    world = await make_competition_world(db, passwords, clock, regime=regime)
     small_allocation, large_allocation = await _fund_allocations(db, clock)
     browser = Browser(client)
     buyer, (eva, evan) = world.buyer.email, world.evaluators
@@ -93,7 +76,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
         "q1-title": "Clinical outcomes", "q1-question": "How will outcomes improve? Give readmission data."})
     assert clearer.status_code == 303
 
-    await deliver_email(settings, clock)
+    await drain_outbox()
     invitations = [m for m in smtp_server.messages if m["Subject"].startswith("Invitation to bid")]
     assert sorted(m["To"] for m in invitations) == sorted(p.email for p in world.bidders)
 
@@ -159,7 +142,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     assert not_declared.status_code == 409 and "Declare that you have no conflict" in not_declared.text
     for evaluator in (eva, evan):
         page = await browser.get(evaluator.email, f"{base}/evaluation")
-        assert acme.name in page.text and ANSWERS["q1"] not in page.text  # no answers before the declaration
+        assert acme.name in page.text and BID_ANSWERS["q1"] not in page.text  # no answers before the declaration
         assert (await browser.post(evaluator.email, f"{base}/evaluation/declaration",
                                    {"conflict": "no"})).status_code == 303
     scores = {eva.email: {acme_bid: (4, 5, 8), bright_bid: (3, 3, 6)},
@@ -205,7 +188,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     assert (await browser.post(buyer, f"{base}/standstill")).status_code == 303
     competition = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))
     assert competition.state == "standstill" and competition.standstill_ends_at == STANDSTILL_ENDS[regime]
-    await deliver_email(settings, clock)
+    await drain_outbox()
     outcomes = {m["To"]: m.get_content() for m in smtp_server.messages if m["Subject"].startswith("Outcome:")}
     assert set(outcomes) == {acme.email, bright.email}  # every bidder, not the one that withdrew
     assert "Your bid has been selected for award." in outcomes[acme.email]

@@ -15,35 +15,35 @@ from dps.competitions.services import awarding, evaluating
 from dps.competitions.services.loading import close_due_competitions
 from dps.db import make_engine, make_sessionmaker
 from dps.identity.models import Role
-from tests.competitions.support import (
-    Browser,
-    admit,
-    build_world,
+from tests.competitions.support import Browser
+from tests.factories import (
     competition_form,
-    deliver_email,
-    published_competition,
+    make_admission,
+    make_bid,
+    make_competition_world,
+    make_published_competition,
+    make_user,
     signed_in,
-    submit_bid,
 )
-from tests.helpers import make_user, scalar
+from tests.helpers import scalar
 from tests.test_cli import run_dps
 
 DEADLINE = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
 
 
-async def test_cancelling_tells_everyone_invited_and_bids_stay_sealed(client, db, passwords, clock, settings,
-                                                                      smtp_server):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
+async def test_cancelling_tells_everyone_invited_and_bids_stay_sealed(client, db, passwords, clock, smtp_server,
+                                                                      drain_outbox):
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
     acme = world.bidders[0]
-    await submit_bid(db, acme, competition_id, clock, 90_000_00)
+    await make_bid(db, clock, party=acme, competition_id=competition_id, price_pence=90_000_00)
     browser = Browser(client)
     base = f"/buyer/competitions/{competition_id}"
     no_reason = await browser.post(world.buyer.email, f"{base}/cancel", {"reason": " "})
     assert no_reason.status_code == 400 and "Give the reason for cancelling the competition" in no_reason.text
     assert (await browser.post(world.buyer.email, f"{base}/cancel",
                                {"reason": "The service has been commissioned regionally"})).status_code == 303
-    await deliver_email(settings, clock)
+    await drain_outbox()
     told = {m["To"]: m.get_content() for m in smtp_server.messages if m["Subject"].startswith("Competition cancelled")}
     assert set(told) == {p.email for p in world.bidders}
     assert all("The service has been commissioned regionally" in body for body in told.values())
@@ -60,11 +60,11 @@ async def test_cancelling_tells_everyone_invited_and_bids_stay_sealed(client, db
     assert again.status_code == 409 and "A competition that is cancelled cannot be cancelled" in again.text
 
 
-async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, passwords, clock, settings,
-                                                                            smtp_server, tmp_path):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
-    await submit_bid(db, world.bidders[0], competition_id, clock, 90_000_00)
+async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, passwords, clock, settings, smtp_server,
+                                                                            tmp_path, drain_outbox):
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
+    await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=90_000_00)
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
     try:
@@ -78,14 +78,14 @@ async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, 
         Competition.id == competition_id))).one()
     await db.commit()
     assert (state, closed_at) == ("closed", DEADLINE)
-    await deliver_email(settings, clock)
+    await drain_outbox()
     # (A long subject is folded onto a continuation line; unfolding keeps the leading space.)
     closed = [m for m in smtp_server.messages if m["Subject"].strip().startswith("Bids are open for evaluation")]
     assert [m["To"] for m in closed] == [world.buyer.email] and "1 bid(s) were received" in closed[0].get_content()
 
     # `dps jobs run` (cron, when the web process does not run the jobs) closes them too, by the system clock.
     clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
-    second = await published_competition(db, world, clock, title="Second competition")
+    second = await make_published_competition(db, clock, world=world, title="Second competition")
     result = run_dps("jobs", "run", env={"DATABASE_URL": settings.database_url, "DPS_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "competitions closed: 1" in result.stdout
@@ -93,10 +93,11 @@ async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, 
 
 
 async def test_who_is_invited_and_who_may_see_and_do_what(client, db, passwords, clock):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
     # After publication a newcomer is admitted and an invited supplier is suspended: the list stays as it was.
-    await admit(db, world.outsider.organisation, world.outsider.user, world.category_id, clock.now())
+    await make_admission(db, clock, organisation=world.outsider.organisation, category_id=world.category_id,
+                         created_by=world.outsider.user)
     carewave = world.bidders[2]
     admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == carewave.organisation.id))
     admission.state = "suspended"
@@ -114,8 +115,8 @@ async def test_who_is_invited_and_who_may_see_and_do_what(client, db, passwords,
     assert (await browser.get(evaluator, base)).status_code == 200  # a chosen evaluator reads it
     assert (await browser.get(evaluator, "/buyer/competitions/new")).status_code == 403  # but only buyers create
     assert (await browser.post(evaluator, f"{base}/cancel", {"reason": "x"})).status_code == 403
-    stranger = await make_user(db, passwords, clock, "sam@trust.example.nhs.uk", world.buyer.organisation,
-                               Role.EVALUATOR)
+    stranger = await make_user(db, passwords, clock, email="sam@trust.example.nhs.uk",
+                               organisation=world.buyer.organisation, role=Role.EVALUATOR)
     assert (await browser.get(stranger.email, base)).status_code == 404  # not chosen for this one
     assert (await browser.get(stranger.email, f"{base}/evaluation")).status_code == 404
     assert (await browser.get(world.other_buyer.email, f"{base}/clarifications")).status_code == 404
@@ -127,8 +128,8 @@ async def test_who_is_invited_and_who_may_see_and_do_what(client, db, passwords,
 
 async def test_deadlines_for_questions_and_bids_an_empty_competition_and_nobody_to_invite(client, db, passwords,
                                                                                          clock):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
     browser = Browser(client)
     acme = world.bidders[0].email
     clock.set(datetime(2026, 1, 12, 12, 0, tzinfo=UTC))
@@ -162,11 +163,11 @@ async def test_deadlines_for_questions_and_bids_an_empty_competition_and_nobody_
 async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recorded_reason(client, db, passwords,
                                                                                           clock, settings,
                                                                                           smtp_server):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
     acme, bright, _ = world.bidders
-    acme_bid = await submit_bid(db, acme, competition_id, clock, 90_000_00)
-    bright_bid = await submit_bid(db, bright, competition_id, clock, 100_000_00)
+    acme_bid = await make_bid(db, clock, party=acme, competition_id=competition_id, price_pence=90_000_00)
+    bright_bid = await make_bid(db, clock, party=bright, competition_id=competition_id, price_pence=100_000_00)
     clock.set(DEADLINE)
     buyer = await signed_in(db, world.buyer.user)
     await evaluating.start_evaluation(db, buyer, competition_id, clock.now())

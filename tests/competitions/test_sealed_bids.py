@@ -25,8 +25,8 @@ from litestar.routes import HTTPRoute
 from dps.audit.models import AuditEvent
 from dps.competitions.models import Bid
 from dps.identity.models import Role
-from tests.admission.support import evaluator as authority_user
-from tests.competitions.support import Browser, bid_form, build_world, competition_form, competition_id_from
+from tests.competitions.support import Browser, bid_form, competition_id_from
+from tests.factories import competition_form, make_authority_user, make_competition_world
 from tests.helpers import scalar
 
 OUR_LOGGERS = {"dps", "catalogue", "buyer_portal", "supplier_portal", "authority_portal", "litestar", "uvicorn"}
@@ -84,8 +84,8 @@ def audit_rows(text: str) -> list[dict[str, str]]:
 
 
 async def test_no_read_path_reveals_a_bid_before_the_deadline(client, app, db, passwords, clock, caplog):
-    world = await build_world(db, passwords, clock)
-    admin = await authority_user(db, passwords, clock, "ada@authority.example", Role.AUTHORITY_ADMIN)
+    world = await make_competition_world(db, passwords, clock)
+    admin = await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     browser = Browser(client)
     buyer = world.buyer.email
     acme, bright, carewave = world.bidders
@@ -156,7 +156,7 @@ async def test_no_read_path_reveals_a_bid_before_the_deadline(client, app, db, p
 
 
 async def test_after_the_deadline_the_bids_open_and_the_audit_tells_every_step(client, db, passwords, clock):
-    world = await build_world(db, passwords, clock)
+    world = await make_competition_world(db, passwords, clock)
     browser = Browser(client)
     buyer = world.buyer.email
     acme, bright, _ = world.bidders

@@ -4,7 +4,7 @@ agreement (reg 34(12)). The clock stands at 09:00 on Monday 5 January 2026 (Lond
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -15,14 +15,8 @@ from dps.audit.models import AuditEvent
 from dps.competitions.models import Competition, CompetitionInvitation
 from dps.errors import ValidationFailed
 from dps.reference import load_reference_data
-from tests.competitions.support import (
-    Browser,
-    admit,
-    build_world,
-    competition_form,
-    competition_id_from,
-    deliver_email,
-)
+from tests.competitions.support import Browser, competition_id_from
+from tests.factories import competition_form, make_admission, make_competition_world
 from tests.helpers import scalar
 
 REGIMES = ["pcr2015_dps", "pa2023_dynamic_market"]
@@ -45,7 +39,7 @@ async def invitations(db, competition_id: int) -> int:
 
 @pytest.mark.parametrize("regime", REGIMES)
 async def test_c2_publication_counts_whole_london_days_not_240_hours(client, db, passwords, clock, regime):
-    world = await build_world(db, passwords, clock, regime)
+    world = await make_competition_world(db, passwords, clock, regime=regime)
     browser = Browser(client)
     buyer = world.buyer.email
     # 12:00 on Thu 15 January is more than 240 hours after 09:00 on Mon 5 January, but inside the 10th day.
@@ -75,7 +69,7 @@ async def test_c2_publication_counts_whole_london_days_not_240_hours(client, db,
 @pytest.mark.parametrize("regime", REGIMES)
 async def test_c2_an_agreement_setting_below_the_floor_cannot_open_a_short_tender(client, db, passwords, clock,
                                                                                   regime):
-    world = await build_world(db, passwords, clock, regime)
+    world = await make_competition_world(db, passwords, clock, regime=regime)
     agreement = await scalar(db, sa.select(Agreement).where(Agreement.regime == regime))
     agreement.rule_settings = {**agreement.rule_settings, "minimum_tender_days": 0}  # written before it was checked
     await db.commit()
@@ -119,8 +113,8 @@ async def test_c2_reference_data_refuses_an_agreement_setting_below_the_floor(db
 
 
 async def test_c2_a_shorter_period_needs_the_recorded_agreement_of_every_supplier_invited(
-        client, db, passwords, clock, settings, smtp_server):
-    world = await build_world(db, passwords, clock, "pcr2015_dps")
+        client, db, passwords, clock, smtp_server, drain_outbox):
+    world = await make_competition_world(db, passwords, clock, regime="pcr2015_dps")
     browser = Browser(client)
     buyer = world.buyer.email
     acme, bright, carewave = world.bidders
@@ -155,7 +149,8 @@ async def test_c2_a_shorter_period_needs_the_recorded_agreement_of_every_supplie
     assert (await browser.post(buyer, record, {"organisation_id": str(carewave.organisation.id),
                                                "evidence": "Letter of 5 January 2026"})).status_code == 303
     # A supplier admitted meanwhile would be invited too, and has not agreed.
-    await admit(db, world.outsider.organisation, world.outsider.user, world.category_id, clock.now())
+    await make_admission(db, clock, organisation=world.outsider.organisation, category_id=world.category_id,
+                         created_by=world.outsider.user)
     newcomer = await browser.post(buyer, f"{base}/publish")
     assert newcomer.status_code == 400 and f"3 of 4 have agreed to this deadline; not yet {world.outsider.name}" \
         in newcomer.text
@@ -170,7 +165,7 @@ async def test_c2_a_shorter_period_needs_the_recorded_agreement_of_every_supplie
     late = await browser.post(buyer, record, {"organisation_id": str(acme.organisation.id), "evidence": "Again"})
     assert late.status_code == 409 and "recorded before publication" in late.text
 
-    await deliver_email(settings, clock)
+    await drain_outbox()
     told = {m["To"]: m.get_content() for m in smtp_server.messages
             if m["Subject"].startswith("Your agreement to a shorter tender period")}
     assert set(told) == {acme.email, bright.email, carewave.email, world.outsider.email}
@@ -179,7 +174,7 @@ async def test_c2_a_shorter_period_needs_the_recorded_agreement_of_every_supplie
 
 
 async def test_c2_an_agreement_covers_the_deadline_agreed_or_a_later_one(client, db, passwords, clock):
-    world = await build_world(db, passwords, clock, "pcr2015_dps")
+    world = await make_competition_world(db, passwords, clock, regime="pcr2015_dps")
     browser = Browser(client)
     buyer = world.buyer.email
     competition_id = competition_id_from(await browser.post(buyer, "/buyer/competitions",
@@ -199,7 +194,7 @@ async def test_c2_an_agreement_covers_the_deadline_agreed_or_a_later_one(client,
 
 
 async def test_c2_a_dynamic_market_has_no_shorter_period_by_agreement(client, db, passwords, clock):
-    world = await build_world(db, passwords, clock, "pa2023_dynamic_market")
+    world = await make_competition_world(db, passwords, clock, regime="pa2023_dynamic_market")
     browser = Browser(client)
     buyer = world.buyer.email
     competition_id = competition_id_from(await browser.post(buyer, "/buyer/competitions",

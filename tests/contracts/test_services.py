@@ -14,7 +14,7 @@ from dps.contracts.models import Contract, ContractMilestone
 from dps.contracts.rules import Milestone, MilestoneEvent
 from dps.contracts.services import contract_of_competition, create_contract, milestones_of, move_milestone
 from dps.errors import ValidationFailed
-from tests.competitions.support import build_world, published_competition, submit_bid
+from tests.factories import make_bid, make_competition_world, make_published_competition
 from tests.helpers import count_rows, scalar
 from tests.payments.support import make_deal, milestone_state
 
@@ -29,9 +29,9 @@ async def _contract(db, world, competition_id, bid_id, clock, milestones):
 
 
 async def test_a_contract_is_made_with_its_milestones_planned_and_an_audit_event(db, passwords, clock):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
-    bid_id = await submit_bid(db, world.bidders[0], competition_id, clock, price_pence=1_000_000)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
+    bid_id = await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=1_000_000)
     contract = await _contract(db, world, competition_id, bid_id, clock, [
         Milestone("Go live", date(2026, 4, 1), 700_000), Milestone("Year end", date(2027, 3, 31), 500_000)])
     await db.commit()
@@ -50,9 +50,9 @@ async def test_a_contract_is_made_with_its_milestones_planned_and_an_audit_event
 
 
 async def test_milestones_that_do_not_add_up_to_what_the_buyer_pays_make_no_contract(db, passwords, clock):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
-    bid_id = await submit_bid(db, world.bidders[0], competition_id, clock, price_pence=1_000_000)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
+    bid_id = await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=1_000_000)
     with pytest.raises(ValidationFailed, match="add up to the contract value exactly"):
         await _contract(db, world, competition_id, bid_id, clock, [Milestone("All", date(2026, 4, 1), 1_000_000)])
     await db.rollback()

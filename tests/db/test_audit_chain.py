@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from dps.audit.models import AuditEvent
 from dps.audit.services import Actor, record, verify_chain
-from tests.helpers import make_supplier
+from tests.factories import make_supplier
 
 
 async def test_every_change_extends_a_chain_that_verifies(db, clock):

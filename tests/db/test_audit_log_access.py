@@ -9,15 +9,15 @@ import sqlalchemy as sa
 
 from dps.audit.models import AuditEvent
 from dps.identity.models import Role
-from tests.admission.support import authority, evaluator
-from tests.helpers import make_supplier, make_user, sign_in
+from tests.factories import make_authority_user, make_supplier
+from tests.helpers import sign_in
 from tests.test_cli import run_dps
 
 
 async def test_authority_admin_filters_and_exports_events(client, db, passwords, clock):
     await make_supplier(db, clock, name="Acme Health Ltd", number="12345678")
     await db.commit()
-    admin = await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    admin = await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     await sign_in(client, admin.email)
 
     page = await client.get("/authority/audit?entity_type=organisation")
@@ -42,7 +42,7 @@ async def test_authority_admin_filters_and_exports_events(client, db, passwords,
 
 
 async def test_only_authority_admins_read_the_audit_log(client, db, passwords, clock):
-    eve = await evaluator(db, passwords, clock)
+    eve = await make_authority_user(db, passwords, clock)
     await sign_in(client, eve.email)
     assert (await client.get("/authority/audit")).status_code == 403
     assert (await client.get("/authority/audit/export.csv")).status_code == 403

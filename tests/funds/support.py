@@ -1,4 +1,5 @@
-"""Helpers for fund tests: organisations, a fund with allocations, and the books as the ledger sees them."""
+"""Helpers for fund tests: the books as the ledger sees them, and the rows of the allocation tables. Funds and
+allocations are made with tests/factories.py (`make_fund`, `make_allocation`)."""
 
 from __future__ import annotations
 
@@ -7,47 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dps.agreements.models import Category
 from dps.audit.models import AuditEvent
-from dps.audit.services import Actor
-from dps.funds import services
-from dps.funds.models import Allocation, Fund, LedgerEntry
-from dps.funds.rules import Balance, FundRules
-from dps.identity.models import Organisation, OrganisationKind, Role
-from tests.helpers import count_rows, make_trust, make_user, scalar
-
-ACTOR = Actor.system("test")
-POUND = 100
-
-
-async def org(db: Any, ods: str) -> Organisation:
-    return await scalar(db, sa.select(Organisation).where(Organisation.ods_code == ods))
-
-
-async def authority(db: Any) -> Organisation:
-    return await scalar(db, sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
-
-
-async def category_id(db: Any, slug: str) -> int:
-    return int(await scalar(db, sa.select(Category.id).where(Category.slug == slug)))
-
-
-async def make_fund(db: Any, clock: Any, name: str = "Test Fund", **rules: Any) -> Fund:
-    owner = await authority(db)
-    fund = await services.define_fund(db, name=name, description="A fund for tests", owner_organisation_id=owner.id,
-                                      rules=FundRules(name, **rules), actor=ACTOR, now=clock.now())
-    await db.commit()
-    return fund
-
-
-async def make_allocation(db: Any, clock: Any, fund: Fund | int, ods: str = "QMF", pounds: int = 100_000,
-                          budget: str = "revenue", year: str = "2025/26") -> int:
-    icb_id = (await org(db, ods)).id
-    fund_id = fund if isinstance(fund, int) else sa.inspect(fund).identity[0]  # no reload, even once expired
-    allocation = await services.allocate(db, fund_id=fund_id, financial_year=year, icb_organisation_id=icb_id,
-                                         budget_type=budget, pence=pounds * POUND, actor=ACTOR, now=clock.now())
-    await db.commit()
-    return allocation.id
+from dps.funds.models import Allocation, LedgerEntry
+from dps.funds.rules import Balance
+from tests.helpers import count_rows
 
 
 async def balance(db: Any, allocation_id: int) -> Balance:
@@ -64,17 +28,6 @@ async def footprint(db: Any) -> tuple[int, int, dict[int, Balance]]:
     await db.commit()
     return (await count_rows(db, LedgerEntry), await count_rows(db, AuditEvent),
             {row[0]: Balance(*row[1:]) for row in rows})
-
-
-async def fund_manager(db: Any, passwords: Any, clock: Any, ods: str = "QMF",
-                       email: str = "finn@icb.example.nhs.uk") -> Any:
-    return await make_user(db, passwords, clock, email, await org(db, ods), Role.FUND_MANAGER)
-
-
-async def trust(db: Any, clock: Any) -> Organisation:
-    organisation = await make_trust(db, clock, name="Guy's and St Thomas' NHS Foundation Trust", ods="RJ1")
-    await db.commit()
-    return organisation
 
 
 class TableRows(HTMLParser):

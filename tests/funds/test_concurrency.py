@@ -1,5 +1,9 @@
 """No overspend under any interleaving: 50 commitments race for one allocation over real connections and real
-transactions, on SQLite (writers serialised by BEGIN IMMEDIATE) and PostgreSQL (row locks, READ COMMITTED)."""
+transactions, on SQLite (writers serialised by BEGIN IMMEDIATE) and PostgreSQL (row locks, READ COMMITTED).
+
+Each race holds some 50 PostgreSQL connections (the server allows 100), so these tests run one at a time: in one
+xdist group (the suite runs with `--dist loadgroup`), and holding the suite's PostgreSQL advisory lock, which keeps
+apart the races of test runs that share the server."""
 
 from __future__ import annotations
 
@@ -14,20 +18,22 @@ from dps.funds import services
 from dps.funds.models import Allocation, Commitment
 from dps.funds.rules import Refused
 from dps.settings import normalise_database_url
-from tests.funds.support import ACTOR, make_allocation, make_fund, org
+from tests.factories import ACTOR, icb, make_allocation, make_fund
 from tests.helpers import count_rows
 
 ATTEMPTS = 50
 ALLOCATED = 100_000  # £1,000.00
 AMOUNT = 7_000  # £70.00: exactly 14 fit
 
+pytestmark = [pytest.mark.xdist_group("postgres_concurrency"), pytest.mark.usefixtures("postgres_concurrency_lock")]
+
 
 @pytest.mark.parametrize("friendly_check", [True, False], ids=["with-precheck", "update-alone"])
 async def test_fifty_concurrent_commitments_never_overspend(database_url, backend, db, clock, monkeypatch,
                                                             friendly_check):
     fund = await make_fund(db, clock)
-    allocation_id = await make_allocation(db, clock, fund, pounds=ALLOCATED // 100)
-    buyer_id = (await org(db, "QMF")).id
+    allocation_id = await make_allocation(db, clock, fund=fund, pounds=ALLOCATED // 100)
+    buyer_id = (await icb(db, ods="QMF")).id
     if not friendly_check:
         # Without the read-then-check, only the conditional UPDATE stands between the racers and an overspend.
         monkeypatch.setattr(services, "check_commit", lambda balance, pence, label: balance)
@@ -66,15 +72,21 @@ async def test_fifty_concurrent_commitments_never_overspend(database_url, backen
                 await asyncio.sleep(0)
         return lowest
 
+    racers = [asyncio.create_task(attempt(number)) for number in range(ATTEMPTS)]
+    watcher = asyncio.create_task(watch())
     try:
-        racers = [asyncio.create_task(attempt(number)) for number in range(ATTEMPTS)]
-        watcher = asyncio.create_task(watch())
         await asyncio.sleep(0.05)
         start.set()
         results = await asyncio.gather(*racers)
         done.set()
         lowest = await watcher
     finally:
+        # However the race ended, every task has finished, and so given its connection back, before the pool is
+        # closed: dispose() leaves a checked-out connection open, and a watcher left running would never stop.
+        unfinished = [task for task in (*racers, watcher) if not task.done()]
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
         await engine.dispose()
 
     expected = ALLOCATED // AMOUNT

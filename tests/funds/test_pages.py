@@ -12,21 +12,22 @@ from dps.formatting import format_pence
 from dps.funds import services
 from dps.funds.models import Commitment
 from dps.identity.models import Role
-from tests.funds.support import (
+from tests.factories import (
     ACTOR,
     POUND,
     authority,
-    balance,
     category_id,
-    footprint,
-    fund_manager,
+    icb,
     make_allocation,
+    make_authority_user,
     make_fund,
-    org,
-    table_rows,
-    trust,
+    make_fund_manager,
+    make_supplier,
+    make_trust,
+    make_user,
 )
-from tests.helpers import count_rows, csrf_token, make_supplier, make_trust, make_user, post_form, sign_in
+from tests.funds.support import balance, footprint, table_rows
+from tests.helpers import count_rows, csrf_token, post_form, sign_in
 
 
 async def books(db, clock):
@@ -34,12 +35,12 @@ async def books(db, clock):
     htaf = await make_fund(db, clock, name="HTAF")
     sbri = await make_fund(db, clock, name="SBRI", lapses_at_year_end=True)
     ids = {
-        "qmf_rev": await make_allocation(db, clock, htaf, "QMF", 100_000),
-        "qmf_cap": await make_allocation(db, clock, htaf, "QMF", 40_000, budget="capital"),
-        "qop_rev": await make_allocation(db, clock, htaf, "QOP", 60_000),
-        "old": await make_allocation(db, clock, sbri, "QMF", 10_000, year="2024/25"),
+        "qmf_rev": await make_allocation(db, clock, fund=htaf, ods="QMF", pounds=100_000),
+        "qmf_cap": await make_allocation(db, clock, fund=htaf, ods="QMF", pounds=40_000, budget="capital"),
+        "qop_rev": await make_allocation(db, clock, fund=htaf, ods="QOP", pounds=60_000),
+        "old": await make_allocation(db, clock, fund=sbri, ods="QMF", pounds=10_000, year="2024/25"),
     }
-    qmf = (await org(db, "QMF")).id
+    qmf = (await icb(db, ods="QMF")).id
     first = await services.commit_funds(db, buyer_org_id=qmf, category_id=None,
                                         lines=[(ids["qmf_rev"], 30_000 * POUND), (ids["qmf_cap"], 12_345_67)],
                                         total_pence=30_000 * POUND + 12_345_67, reference="A-1", actor=ACTOR,
@@ -48,7 +49,7 @@ async def books(db, clock):
                                   actor=ACTOR, now=clock.now())
     await services.record_refund(db, commitment_id=first.id, allocation_id=ids["qmf_rev"], pence=1_000 * POUND,
                                  reason="credit note", actor=ACTOR, now=clock.now())
-    second = await services.commit_funds(db, buyer_org_id=(await org(db, "QOP")).id, category_id=None,
+    second = await services.commit_funds(db, buyer_org_id=(await icb(db, ods="QOP")).id, category_id=None,
                                          lines=[(ids["qop_rev"], 5_000 * POUND)], total_pence=5_000 * POUND,
                                          reference="B-1", actor=ACTOR, now=clock.now())
     await services.release_commitment(db, commitment_id=second.id, reason="ended", actor=ACTOR, now=clock.now())
@@ -62,7 +63,7 @@ def pounds_text(value: str) -> int:
 
 async def test_dashboard_csv_and_json_agree_with_each_other_and_with_the_ledger(client, db, passwords, clock):
     ids = await books(db, clock)
-    await fund_manager(db, passwords, clock)
+    await make_fund_manager(db, passwords, clock)
     await sign_in(client, "finn@icb.example.nhs.uk")
     ledger = await services.rebuild_balances(db)
     await db.commit()
@@ -101,7 +102,7 @@ async def test_dashboard_csv_and_json_agree_with_each_other_and_with_the_ledger(
 async def test_filters_apply_to_all_three_and_the_chart_is_a_server_drawn_svg_with_a_table(client, db, passwords,
                                                                                             clock):
     ids = await books(db, clock)
-    await fund_manager(db, passwords, clock)
+    await make_fund_manager(db, passwords, clock)
     await sign_in(client, "finn@icb.example.nhs.uk")
     for query, expected in (("?icb=QOP", {ids["qop_rev"]}), ("?year=2024/25", {ids["old"]}),
                             ("?icb=QMF&year=2025/26", {ids["qmf_rev"], ids["qmf_cap"]}),
@@ -142,12 +143,12 @@ async def test_anonymous_visitors_are_sent_to_sign_in(client):
 
 async def test_only_fund_managers_see_fund_pages_and_only_authority_admins_define_funds(client, db, passwords, clock):
     supplier = await make_supplier(db, clock)
-    await make_user(db, passwords, clock, "sam@acme.example", supplier, Role.SUPPLIER_ADMIN)
+    await make_user(db, passwords, clock, email="sam@acme.example", organisation=supplier, role=Role.SUPPLIER_ADMIN)
     rx1 = await make_trust(db, clock)
-    await make_user(db, passwords, clock, "bea@trust.example", rx1, Role.BUYER)
-    await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
-    await make_user(db, passwords, clock, "eve@authority.example", await authority(db), Role.EVALUATOR)
-    await fund_manager(db, passwords, clock)
+    await make_user(db, passwords, clock, email="bea@trust.example", organisation=rx1, role=Role.BUYER)
+    await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
+    await make_authority_user(db, passwords, clock, email="eve@authority.example", role=Role.EVALUATOR)
+    await make_fund_manager(db, passwords, clock)
     expected = {
         "sam@acme.example": {"/buyer/funds": 403, "/buyer/funds/dashboard.json": 403, "/authority/funds": 403},
         "bea@trust.example": {"/buyer/funds": 403, "/buyer/funds/dashboard.json": 403, "/authority/funds": 403},
@@ -175,7 +176,7 @@ async def test_only_fund_managers_see_fund_pages_and_only_authority_admins_defin
 
 async def test_adjusting_below_committed_plus_spent_is_refused_with_a_clear_message(client, db, passwords, clock):
     ids = await books(db, clock)
-    await fund_manager(db, passwords, clock)
+    await make_fund_manager(db, passwords, clock)
     await sign_in(client, "finn@icb.example.nhs.uk")
     path = f"/buyer/funds/allocations/{ids['qmf_rev']}"
     before = await footprint(db)
@@ -203,7 +204,7 @@ async def test_adjusting_below_committed_plus_spent_is_refused_with_a_clear_mess
 
 async def test_a_fund_manager_changes_only_the_allocations_they_manage(client, db, passwords, clock):
     ids = await books(db, clock)
-    await fund_manager(db, passwords, clock)  # QMF's fund manager
+    await make_fund_manager(db, passwords, clock)  # QMF's fund manager
     await sign_in(client, "finn@icb.example.nhs.uk")
     before = await footprint(db)
     path = f"/buyer/funds/allocations/{ids['qop_rev']}"
@@ -212,7 +213,7 @@ async def test_a_fund_manager_changes_only_the_allocations_they_manage(client, d
     response = await post_form(client, f"{path}/adjust", {"direction": "increase", "amount": "5", "reason": "x"},
                                form_page=path)
     assert response.status_code == 403
-    form = {"reference": "X-1", "buyer_organisation_id": str((await org(db, "QOP")).id), "total": "10",
+    form = {"reference": "X-1", "buyer_organisation_id": str((await icb(db, ods="QOP")).id), "total": "10",
             "line-1-allocation": str(ids["qop_rev"]), "line-1-amount": "10"}
     assert (await commitment_form(client, form)).status_code == 403
     assert await footprint(db) == before
@@ -228,11 +229,11 @@ async def test_off_platform_commitments_refuse_bad_splits_ineligible_buyers_and_
     open_fund = await make_fund(db, clock, name="Open Fund")
     aidf = await make_fund(db, clock, name="AI Diagnostic Fund", eligible_buyer_types=frozenset({"trust"}),
                            per_award_cap_pence=1_000 * POUND)
-    open_id = await make_allocation(db, clock, open_fund, "QMF", 10_000)
-    aidf_id = await make_allocation(db, clock, aidf, "QMF", 10_000, budget="capital")
-    rj1 = (await trust(db, clock)).id
-    qmf = (await org(db, "QMF")).id
-    await fund_manager(db, passwords, clock)
+    open_id = await make_allocation(db, clock, fund=open_fund, ods="QMF", pounds=10_000)
+    aidf_id = await make_allocation(db, clock, fund=aidf, ods="QMF", pounds=10_000, budget="capital")
+    rj1 = (await make_trust(db, clock, name="Guy's and St Thomas' NHS Foundation Trust", ods="RJ1")).id
+    qmf = (await icb(db, ods="QMF")).id
+    await make_fund_manager(db, passwords, clock)
     await sign_in(client, "finn@icb.example.nhs.uk")
     form_page = await client.get("/buyer/funds/commitments/new")
     assert "Open Fund 2025/26" in form_page.text and "(£10,000.00 remaining)" in form_page.text
@@ -281,10 +282,10 @@ async def test_off_platform_commitments_refuse_bad_splits_ineligible_buyers_and_
 
 async def test_payments_refunds_and_release_through_the_commitment_page(client, db, passwords, clock):
     fund = await make_fund(db, clock)
-    allocation = await make_allocation(db, clock, fund, "QMF", 10_000)
-    await fund_manager(db, passwords, clock)
+    allocation = await make_allocation(db, clock, fund=fund, ods="QMF", pounds=10_000)
+    await make_fund_manager(db, passwords, clock)
     await sign_in(client, "finn@icb.example.nhs.uk")
-    made = await commitment_form(client, {"reference": "PO-9", "buyer_organisation_id": str((await org(db, "QMF")).id),
+    made = await commitment_form(client, {"reference": "PO-9", "buyer_organisation_id": str((await icb(db)).id),
                                           "total": "2,000", "line-1-allocation": str(allocation),
                                           "line-1-amount": "2,000"})
     page = made.headers["location"]
@@ -309,7 +310,7 @@ async def test_payments_refunds_and_release_through_the_commitment_page(client, 
 
 
 async def test_authority_admins_define_funds_allocate_and_adjust(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "ada@authority.example", await authority(db), Role.AUTHORITY_ADMIN)
+    await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     await sign_in(client, "ada@authority.example")
     owner = str((await authority(db)).id)
     ai = str(await category_id(db, "ai-diagnostics"))
@@ -335,7 +336,7 @@ async def test_authority_admins_define_funds_allocate_and_adjust(client, db, pas
     assert "£3,000,000.00" in shown.text and "Carries on" in shown.text
     assert "AI diagnostics and decision support" in shown.text and "Digital and 3D imaging" in shown.text
 
-    qkk = str((await org(db, "QKK")).id)
+    qkk = str((await icb(db, ods="QKK")).id)
     allocation = {"financial_year": "2025/26", "icb_organisation_id": qkk, "budget_type": "capital",
                   "amount": "1,260,000"}
     assert (await post_form(client, f"{fund_page}/allocations", allocation, fund_page)).status_code == 303

@@ -14,22 +14,13 @@ from dps.errors import Conflict, IllegalTransition, ValidationFailed
 from dps.funds import services
 from dps.funds.models import Commitment, LedgerEntry
 from dps.funds.rules import Balance, Refused
-from tests.funds.support import (
-    ACTOR,
-    POUND,
-    balance,
-    category_id,
-    footprint,
-    make_allocation,
-    make_fund,
-    org,
-    trust,
-)
+from tests.factories import ACTOR, POUND, category_id, icb, make_allocation, make_fund, make_trust
+from tests.funds.support import balance, footprint
 from tests.helpers import count_rows, scalar
 
 
 async def commit(db, clock, lines, *, buyer="QMF", total=None, reference="C-1", category=None):
-    buyer_id = (await org(db, buyer)).id if isinstance(buyer, str) else buyer
+    buyer_id = (await icb(db, ods=buyer)).id if isinstance(buyer, str) else buyer
     commitment = await services.commit_funds(
         db, buyer_org_id=buyer_id, category_id=category, lines=lines,
         total_pence=total if total is not None else sum(p for _, p in lines), reference=reference, actor=ACTOR,
@@ -40,8 +31,8 @@ async def commit(db, clock, lines, *, buyer="QMF", total=None, reference="C-1", 
 
 async def test_a_whole_life_keeps_the_books_balanced_and_audited(db, clock):
     fund = await make_fund(db, clock)
-    revenue = await make_allocation(db, clock, fund, pounds=100_000)
-    capital = await make_allocation(db, clock, fund, pounds=50_000, budget="capital")
+    revenue = await make_allocation(db, clock, fund=fund, pounds=100_000)
+    capital = await make_allocation(db, clock, fund=fund, pounds=50_000, budget="capital")
     audit_before = await count_rows(db, AuditEvent)
 
     award = await commit(db, clock, [(revenue, 30_000 * POUND), (capital, 20_000 * POUND)])
@@ -71,8 +62,8 @@ async def test_a_whole_life_keeps_the_books_balanced_and_audited(db, clock):
 
 async def test_the_rebuilt_balances_match_the_stored_ones_and_catch_a_tampered_balance(db, clock):
     fund = await make_fund(db, clock)
-    first = await make_allocation(db, clock, fund, pounds=10_000)
-    second = await make_allocation(db, clock, fund, ods="QOP", pounds=10_000)
+    first = await make_allocation(db, clock, fund=fund, pounds=10_000)
+    second = await make_allocation(db, clock, fund=fund, ods="QOP", pounds=10_000)
     award = await commit(db, clock, [(first, 4_000 * POUND), (second, 1_000 * POUND)])
     await services.record_payment(db, commitment_id=award, allocation_id=first, pence=1_500 * POUND,
                                   actor=ACTOR, now=clock.now())
@@ -91,8 +82,8 @@ async def test_the_rebuilt_balances_match_the_stored_ones_and_catch_a_tampered_b
 
 async def test_a_refused_commitment_changes_nothing_and_names_the_shortfall(db, clock):
     fund = await make_fund(db, clock)
-    first = await make_allocation(db, clock, fund, pounds=1_000)
-    second = await make_allocation(db, clock, fund, ods="QOP", pounds=1_000)
+    first = await make_allocation(db, clock, fund=fund, pounds=1_000)
+    second = await make_allocation(db, clock, fund=fund, ods="QOP", pounds=1_000)
     before = await footprint(db)
 
     with pytest.raises(Refused) as refused:
@@ -110,16 +101,16 @@ async def test_a_refusal_inside_the_callers_transaction_leaves_the_callers_own_w
     so the first line's conditional UPDATE succeeds and the second's matches no row: the refusal must undo the
     first line (no half commitment) and leave the caller's own earlier work in its transaction."""
     fund = await make_fund(db, clock)
-    first = await make_allocation(db, clock, fund, pounds=100)
-    second = await make_allocation(db, clock, fund, ods="QOP", pounds=100)
-    mine = await make_allocation(db, clock, fund, ods="QOQ", pounds=100)
+    first = await make_allocation(db, clock, fund=fund, pounds=100)
+    second = await make_allocation(db, clock, fund=fund, ods="QOP", pounds=100)
+    mine = await make_allocation(db, clock, fund=fund, ods="QOQ", pounds=100)
     before = await footprint(db)
     monkeypatch.setattr(services, "check_commit", lambda balance, pence, label: balance)  # the UPDATE must decide
 
     await services.adjust_allocation(db, allocation_id=mine, delta_pence=5 * POUND, reason="caller's own change",
                                      actor=ACTOR, now=clock.now())
     with pytest.raises(Conflict):
-        await services.commit_funds(db, buyer_org_id=(await org(db, "QMF")).id, category_id=None,
+        await services.commit_funds(db, buyer_org_id=(await icb(db, ods="QMF")).id, category_id=None,
                                     lines=[(second, 150 * POUND), (first, 50 * POUND)], total_pence=200 * POUND,
                                     reference="R-1", actor=ACTOR, now=clock.now())
     await db.commit()  # the caller goes on and commits its own work
@@ -141,8 +132,8 @@ async def test_fund_rules_are_checked_at_commitment(db, clock):
     wards = await category_id(db, "virtual-wards")
     fund = await make_fund(db, clock, name="AI Diagnostic Fund", eligible_buyer_types=frozenset({"trust"}),
                            eligible_category_ids=frozenset({ai}), per_award_cap_pence=1_000 * POUND)
-    allocation = await make_allocation(db, clock, fund, pounds=10_000)
-    rj1 = (await trust(db, clock)).id
+    allocation = await make_allocation(db, clock, fund=fund, pounds=10_000)
+    rj1 = (await make_trust(db, clock, name="Guy's and St Thomas' NHS Foundation Trust", ods="RJ1")).id
     before = await footprint(db)
 
     cases = [
@@ -170,8 +161,8 @@ async def test_fund_rules_are_checked_at_commitment(db, clock):
 async def test_match_funding_comes_from_other_allocations_in_the_split(db, clock):
     matched = await make_fund(db, clock, name="Matched", match_funding_bps=5000)
     own = await make_fund(db, clock, name="ICB own budget")
-    from_matched = await make_allocation(db, clock, matched, pounds=10_000)
-    from_own = await make_allocation(db, clock, own, pounds=10_000)
+    from_matched = await make_allocation(db, clock, fund=matched, pounds=10_000)
+    from_own = await make_allocation(db, clock, fund=own, pounds=10_000)
     with pytest.raises(Refused) as refused:
         await commit(db, clock, [(from_matched, 1_000 * POUND)])
     await db.rollback()
@@ -184,8 +175,8 @@ async def test_match_funding_comes_from_other_allocations_in_the_split(db, clock
 async def test_a_lapsed_allocation_takes_no_new_commitments_but_a_non_lapsing_one_does(db, clock):
     lapsing = await make_fund(db, clock, name="Lapsing")
     lasting = await make_fund(db, clock, name="Lasting", lapses_at_year_end=False)
-    old = await make_allocation(db, clock, lapsing, year="2024/25")
-    kept = await make_allocation(db, clock, lasting, year="2024/25")
+    old = await make_allocation(db, clock, fund=lapsing, year="2024/25")
+    kept = await make_allocation(db, clock, fund=lasting, year="2024/25")
     with pytest.raises(Refused, match="lapses at 31 March: its 2024/25 allocations closed on 31 March 2025"):
         await commit(db, clock, [(old, 100 * POUND)])
     await db.rollback()
@@ -194,7 +185,7 @@ async def test_a_lapsed_allocation_takes_no_new_commitments_but_a_non_lapsing_on
 
 async def test_split_reference_and_adjustment_refusals(db, clock):
     fund = await make_fund(db, clock)
-    allocation = await make_allocation(db, clock, fund, pounds=1_000)
+    allocation = await make_allocation(db, clock, fund=fund, pounds=1_000)
     await commit(db, clock, [(allocation, 600 * POUND)], reference="DUP-1")
     before = await footprint(db)
     with pytest.raises(Refused, match="£100.00 short of £700.00"):
@@ -216,7 +207,7 @@ async def test_split_reference_and_adjustment_refusals(db, clock):
 
 async def test_payments_and_refunds_stay_within_their_line_and_a_refund_after_release_goes_back(db, clock):
     fund = await make_fund(db, clock)
-    allocation = await make_allocation(db, clock, fund, pounds=1_000)
+    allocation = await make_allocation(db, clock, fund=fund, pounds=1_000)
     award = await commit(db, clock, [(allocation, 400 * POUND)])
     with pytest.raises(Refused, match="a payment of £400.01 is £0.01 too much"):
         await services.record_payment(db, commitment_id=award, allocation_id=allocation, pence=40_001,
@@ -243,22 +234,22 @@ async def test_payments_and_refunds_stay_within_their_line_and_a_refund_after_re
 
 async def test_allocations_are_unique_per_fund_year_icb_and_budget(db, clock):
     fund = await make_fund(db, clock)
-    await make_allocation(db, clock, fund)
-    await make_allocation(db, clock, fund, budget="capital")  # capital is a separate allocation
+    await make_allocation(db, clock, fund=fund)
+    await make_allocation(db, clock, fund=fund, budget="capital")  # capital is a separate allocation
     with pytest.raises(ValidationFailed, match="already has a revenue allocation"):
-        await make_allocation(db, clock, fund)
+        await make_allocation(db, clock, fund=fund)
     await db.rollback()
     with pytest.raises(ValidationFailed, match="financial year like 2025/26"):
-        await make_allocation(db, clock, fund, year="2025/27")
+        await make_allocation(db, clock, fund=fund, year="2025/27")
     await db.rollback()
     with pytest.raises(ValidationFailed, match="integrated care board"):
-        await make_allocation(db, clock, fund, ods="Y56")
+        await make_allocation(db, clock, fund=fund, ods="Y56")
     await db.rollback()
 
 
 async def test_the_ledger_cannot_be_changed_through_the_orm(db, clock):
     fund = await make_fund(db, clock)
-    await make_allocation(db, clock, fund)
+    await make_allocation(db, clock, fund=fund)
     entry = await scalar(db, sa.select(LedgerEntry))
     entry.amount_pence = 1
     with pytest.raises(RuntimeError, match="append-only"):

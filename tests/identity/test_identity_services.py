@@ -10,7 +10,8 @@ from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import Organisation, OrganisationKind, Role, User
 from dps.identity.rules import BuyerType
 from dps.identity.services import add_membership, create_organisation, create_user, load_signed_in_user
-from tests.helpers import count_rows, make_supplier, make_trust, make_user
+from tests.factories import make_supplier, make_trust, make_user
+from tests.helpers import count_rows
 
 ACTOR = Actor.system("test")
 
@@ -56,7 +57,7 @@ async def test_the_same_ods_code_cannot_register_twice(db, clock):
 
 
 async def test_emails_are_normalised_and_unique(db, passwords, clock):
-    user = await make_user(db, passwords, clock, "  Ann@Acme.Example ")
+    user = await make_user(db, passwords, clock, email="  Ann@Acme.Example ")
     assert user.email == "ann@acme.example"
     with pytest.raises(Conflict):
         await create_user(db, passwords, email="ANN@acme.example", full_name="Ann", password="long-enough-pass",
@@ -77,21 +78,21 @@ async def test_bad_user_details_name_the_field(db, passwords, clock, email, pass
 
 
 async def test_passwords_are_stored_as_argon2_hashes(db, passwords, clock):
-    user = await make_user(db, passwords, clock, "ann@acme.example")
+    user = await make_user(db, passwords, clock, email="ann@acme.example")
     assert user.password_hash.startswith("$argon2id$")
     assert "correct-horse-battery" not in user.password_hash
 
 
 async def test_roles_must_fit_the_kind_of_organisation(db, passwords, clock):
     supplier = await make_supplier(db, clock)
-    user = await make_user(db, passwords, clock, "ann@acme.example")
+    user = await make_user(db, passwords, clock, email="ann@acme.example")
     with pytest.raises(ValidationFailed, match="supplier organisation's roles are"):
         await add_membership(db, user=user, organisation=supplier, role=Role.FUND_MANAGER, actor=ACTOR, now=clock.now())
 
 
 async def test_signed_in_user_knows_roles_per_kind_of_organisation(db, passwords, clock):
     trust = await make_trust(db, clock)
-    user = await make_user(db, passwords, clock, "eve@trust.example", trust, Role.EVALUATOR)
+    user = await make_user(db, passwords, clock, email="eve@trust.example", organisation=trust, role=Role.EVALUATOR)
     signed = await load_signed_in_user(db, user.id)
     assert signed.has_role_in(OrganisationKind.BUYER, Role.EVALUATOR)
     assert not signed.has_role_in(OrganisationKind.AUTHORITY, Role.EVALUATOR)

@@ -21,7 +21,8 @@ from dps.identity.profile import InputInvalid
 from dps.identity.rules import PASSWORD_IS_COMMON, PASSWORD_IS_PERSONAL, LockoutPolicy
 from dps.identity.services import create_user, sign_in
 from dps.settings import Settings, SettingsError, normalise_database_url
-from tests.helpers import PASSWORD, count_rows, make_supplier, make_trust, make_user, scalar
+from tests.factories import make_supplier, make_trust, make_user
+from tests.helpers import PASSWORD, count_rows, scalar
 
 POLICY = LockoutPolicy(failures_allowed=5, lock_for=timedelta(minutes=15))
 
@@ -33,7 +34,7 @@ async def actions(db) -> list[str]:
 
 
 async def test_concurrent_failures_are_each_counted_and_lock_exactly_once(db, passwords, clock, database_url):
-    await make_user(db, passwords, clock, "ann@acme.example")
+    await make_user(db, passwords, clock, email="ann@acme.example")
     engine = make_engine(normalise_database_url(database_url))  # the app's kind of engine (BEGIN IMMEDIATE)
     sessions = make_sessionmaker(engine)
 
@@ -56,7 +57,7 @@ async def test_concurrent_failures_are_each_counted_and_lock_exactly_once(db, pa
 
 
 async def test_a_locked_account_does_not_sign_in_with_the_right_password_until_the_lock_ends(db, passwords, clock):
-    user = await make_user(db, passwords, clock, "ann@acme.example")
+    user = await make_user(db, passwords, clock, email="ann@acme.example")
     for _ in range(5):
         await sign_in(db, passwords, email="ann@acme.example", password="wrong-password!", now=clock.now(),
                       policy=POLICY)
@@ -76,7 +77,7 @@ async def test_a_locked_account_does_not_sign_in_with_the_right_password_until_t
 
 
 async def test_an_inactive_account_with_the_right_password_counts_as_a_failure(db, passwords, clock):
-    user = await make_user(db, passwords, clock, "ann@acme.example")
+    user = await make_user(db, passwords, clock, email="ann@acme.example")
     user.is_active = False
     await db.commit()
     result = await sign_in(db, passwords, email="ann@acme.example", password=PASSWORD, now=clock.now())
@@ -126,7 +127,7 @@ async def test_registration_refuses_a_common_password_beside_the_field(db, passw
 
 async def test_accepting_an_invitation_as_a_newcomer_refuses_a_common_password(db, passwords, clock, settings):
     acme = await make_supplier(db, clock)
-    ann = await make_user(db, passwords, clock, "ann@acme.example", acme, Role.SUPPLIER_ADMIN)
+    ann = await make_user(db, passwords, clock, email="ann@acme.example", organisation=acme, role=Role.SUPPLIER_ADMIN)
     invitation = Invitation(organisation_id=acme.id, email="bob@acme.example", role=Role.SUPPLIER_USER,
                             invited_by_user_id=ann.id, created_at=clock.now(),
                             expires_at=clock.now() + timedelta(days=7))

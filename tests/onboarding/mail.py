@@ -5,18 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dps.db import make_engine, make_sessionmaker
-from dps.wiring import outbox_consumers
-from dps.outbox.worker import OutboxWorker
+from tests.conftest import DrainOutbox
 
 
-async def deliver(settings: Any, clock: Any) -> int:
+async def deliver(drain_outbox: DrainOutbox) -> int:
     """Drain the outbox once, as the worker would; returns how many emails were delivered."""
-    engine = make_engine(settings.database_url)
-    try:
-        report = await OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings), clock).drain_all()
-    finally:
-        await engine.dispose()
+    report = await drain_outbox()
     assert report.failed == 0, "an email could not be delivered to the test SMTP server"
     return report.delivered
 
@@ -33,9 +27,9 @@ def link_in(message: Any, settings: Any, path: str) -> str:
     return links[0]
 
 
-async def email_link(smtp_server: Any, settings: Any, clock: Any, address: str, path: str) -> str:
+async def email_link(drain_outbox: DrainOutbox, smtp_server: Any, settings: Any, address: str, path: str) -> str:
     """Deliver pending email, then the link to `path` in the newest email that reached `address`."""
-    await deliver(settings, clock)
+    await deliver(drain_outbox)
     received = messages_to(smtp_server, address)
     assert received, f"no email reached {address}"
     return link_in(received[-1], settings, path)

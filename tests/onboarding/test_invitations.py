@@ -12,7 +12,8 @@ from dps.audit.models import AuditEvent
 from dps.identity import tokens
 from dps.identity.models import Invitation, Membership, Role, User
 from dps.outbox.models import OutboxMessage
-from tests.helpers import PASSWORD, count_rows, make_supplier, make_user, post_form, scalar, sign_in
+from tests.factories import make_supplier, make_user
+from tests.helpers import PASSWORD, count_rows, post_form, scalar, sign_in
 from tests.onboarding.mail import email_link
 
 NEW_PASSWORD = "a-brand-new-password"
@@ -21,7 +22,7 @@ NEW_PASSWORD = "a-brand-new-password"
 @pytest.fixture
 async def acme(db, passwords, clock):
     organisation = await make_supplier(db, clock)
-    await make_user(db, passwords, clock, "ann@acme.example", organisation, Role.SUPPLIER_ADMIN)
+    await make_user(db, passwords, clock, email="ann@acme.example", organisation=organisation, role=Role.SUPPLIER_ADMIN)
     return organisation
 
 
@@ -30,11 +31,11 @@ async def invite(client, organisation, email="bob@acme.example", role="supplier_
                            {"email": email, "role": role})
 
 
-async def invitation_link(client, acme, settings, clock, smtp_server, email="bob@acme.example") -> str:
+async def invitation_link(client, acme, settings, drain_outbox, smtp_server, email="bob@acme.example") -> str:
     await sign_in(client, "ann@acme.example")
     assert (await invite(client, acme, email)).status_code == 303
     client.cookies.clear()
-    return await email_link(smtp_server, settings, clock, email, "/invitations/accept")
+    return await email_link(drain_outbox, smtp_server, settings, email, "/invitations/accept")
 
 
 async def accept_as_newcomer(client, link: str):
@@ -69,7 +70,7 @@ async def test_a_role_outside_the_supplier_roles_cannot_be_given(client, db, acm
 
 
 async def test_a_supplier_user_cannot_invite(client, db, passwords, clock, acme):
-    await make_user(db, passwords, clock, "sue@acme.example", acme, Role.SUPPLIER_USER)
+    await make_user(db, passwords, clock, email="sue@acme.example", organisation=acme, role=Role.SUPPLIER_USER)
     await sign_in(client, "sue@acme.example")
 
     team = await client.get(f"/supplier/organisation/{acme.id}/team")
@@ -94,7 +95,7 @@ async def test_inviting_without_the_csrf_token_is_refused_and_writes_nothing(cli
 
 async def test_another_organisation_can_neither_see_nor_withdraw_the_invitations(client, db, passwords, clock, acme):
     other = await make_supplier(db, clock, name="Rival Ltd", number="07654321")
-    await make_user(db, passwords, clock, "rita@rival.example", other, Role.SUPPLIER_ADMIN)
+    await make_user(db, passwords, clock, email="rita@rival.example", organisation=other, role=Role.SUPPLIER_ADMIN)
     await sign_in(client, "ann@acme.example")
     await invite(client, acme)
     invitation = await scalar(db, sa.select(Invitation))
@@ -111,8 +112,8 @@ async def test_another_organisation_can_neither_see_nor_withdraw_the_invitations
     assert (await scalar(db, sa.select(Invitation.expires_at))) == invitation.expires_at  # still pending
 
 
-async def test_withdrawing_an_invitation_stops_its_link(client, db, settings, clock, smtp_server, acme):
-    link = await invitation_link(client, acme, settings, clock, smtp_server)
+async def test_withdrawing_an_invitation_stops_its_link(client, db, settings, smtp_server, acme, drain_outbox):
+    link = await invitation_link(client, acme, settings, drain_outbox, smtp_server)
     invitation = await scalar(db, sa.select(Invitation))
     await sign_in(client, "ann@acme.example")
     team_path = f"/supplier/organisation/{acme.id}/team"
@@ -137,8 +138,9 @@ async def test_withdrawing_an_invitation_stops_its_link(client, db, settings, cl
     assert again.status_code == 409
 
 
-async def test_an_expired_invitation_says_so_and_creates_nothing(client, db, settings, clock, smtp_server, acme):
-    link = await invitation_link(client, acme, settings, clock, smtp_server)
+async def test_an_expired_invitation_says_so_and_creates_nothing(client, db, settings, clock, smtp_server, acme,
+                                                                 drain_outbox):
+    link = await invitation_link(client, acme, settings, drain_outbox, smtp_server)
     clock.advance(timedelta(days=7))
 
     page = await client.get(link)
@@ -148,8 +150,8 @@ async def test_an_expired_invitation_says_so_and_creates_nothing(client, db, set
     assert await scalar(db, sa.select(User.id).where(User.email == "bob@acme.example")) is None
 
 
-async def test_an_accepted_invitation_cannot_be_used_again(client, db, settings, clock, smtp_server, acme):
-    link = await invitation_link(client, acme, settings, clock, smtp_server)
+async def test_an_accepted_invitation_cannot_be_used_again(client, db, settings, smtp_server, acme, drain_outbox):
+    link = await invitation_link(client, acme, settings, drain_outbox, smtp_server)
     assert (await accept_as_newcomer(client, link)).status_code == 303
     client.cookies.clear()
 
@@ -160,10 +162,10 @@ async def test_an_accepted_invitation_cannot_be_used_again(client, db, settings,
     assert await count_rows(db, User) == 2
 
 
-async def test_the_wrong_account_is_told_so_and_gains_nothing(client, db, passwords, clock, settings, smtp_server,
-                                                              acme):
-    await make_user(db, passwords, clock, "carl@elsewhere.example")
-    link = await invitation_link(client, acme, settings, clock, smtp_server)
+async def test_the_wrong_account_is_told_so_and_gains_nothing(client, db, passwords, clock, settings, smtp_server, acme,
+                                                              drain_outbox):
+    await make_user(db, passwords, clock, email="carl@elsewhere.example")
+    link = await invitation_link(client, acme, settings, drain_outbox, smtp_server)
     await sign_in(client, "carl@elsewhere.example")
 
     page = await client.get(link)
@@ -177,12 +179,13 @@ async def test_the_wrong_account_is_told_so_and_gains_nothing(client, db, passwo
     assert await scalar(db, sa.select(Invitation.accepted_at)) is None
 
 
-async def test_someone_with_an_account_signs_in_to_accept(client, db, passwords, clock, settings, smtp_server, acme):
+async def test_someone_with_an_account_signs_in_to_accept(client, db, passwords, settings, smtp_server, acme,
+                                                          drain_outbox):
     # Registered earlier but never confirmed the address: accepting confirms it.
     await post_form(client, "/register", {"full_name": "Bob Builder", "email": "bob@acme.example",
                                           "password": PASSWORD, "password_confirmation": PASSWORD})
     client.cookies.clear()
-    link = await invitation_link(client, acme, settings, clock, smtp_server)
+    link = await invitation_link(client, acme, settings, drain_outbox, smtp_server)
 
     offer = await client.get(link)
     assert "Sign in to accept" in offer.text
@@ -205,9 +208,9 @@ async def test_someone_with_an_account_signs_in_to_accept(client, db, passwords,
     assert await scalar(db, sa.select(Membership.role).where(Membership.user_id == bob.id)) == Role.SUPPLIER_USER
 
 
-async def test_a_new_colleague_account_needs_a_name_and_a_long_enough_password(client, db, settings, clock,
-                                                                               smtp_server, acme):
-    link = await invitation_link(client, acme, settings, clock, smtp_server)
+async def test_a_new_colleague_account_needs_a_name_and_a_long_enough_password(client, db, settings, smtp_server, acme,
+                                                                               drain_outbox):
+    link = await invitation_link(client, acme, settings, drain_outbox, smtp_server)
     token = link.split("token=", 1)[1]
     response = await post_form(client, "/invitations/accept", {"token": token, "full_name": "Bob",
                                                                "password": "short", "password_confirmation": "short"},
@@ -218,8 +221,9 @@ async def test_a_new_colleague_account_needs_a_name_and_a_long_enough_password(c
     assert await scalar(db, sa.select(User.id).where(User.email == "bob@acme.example")) is None
 
 
-async def test_changed_and_other_purpose_invitation_links_are_refused(client, db, settings, clock, smtp_server, acme):
-    link = await invitation_link(client, acme, settings, clock, smtp_server)
+async def test_changed_and_other_purpose_invitation_links_are_refused(client, db, settings, clock, smtp_server, acme,
+                                                                      drain_outbox):
+    link = await invitation_link(client, acme, settings, drain_outbox, smtp_server)
     invitation = await scalar(db, sa.select(Invitation))
     tampered = link[:-1] + ("A" if link[-1] != "A" else "B")
     verification = tokens.issue(settings.secret_key, purpose=tokens.EMAIL_VERIFICATION, subject_id=invitation.id,

@@ -28,7 +28,8 @@ async def register(client, email: str, full_name: str = "Ann Founder", password:
                                                  "password_confirmation": password})
 
 
-async def test_register_verify_create_organisation_invite_and_accept(client, db, settings, clock, smtp_server):
+async def test_register_verify_create_organisation_invite_and_accept(client, db, settings, clock, smtp_server,
+                                                                     drain_outbox):
     # Register: nothing is usable until the address is confirmed.
     response = await register(client, "Ann@Brightwater.example")
     assert response.status_code == 303
@@ -39,7 +40,7 @@ async def test_register_verify_create_organisation_invite_and_accept(client, db,
     assert user is not None and user.email_verified_at is None
 
     # The verification email reaches the SMTP server; its link confirms the address.
-    link = await email_link(smtp_server, settings, clock, "ann@brightwater.example", "/verify-email")
+    link = await email_link(drain_outbox, smtp_server, settings, "ann@brightwater.example", "/verify-email")
     assert messages_to(smtp_server, "ann@brightwater.example")[0]["Subject"].startswith("Confirm your email")
     verified = await client.get(link)
     assert verified.status_code == 200
@@ -87,7 +88,8 @@ async def test_register_verify_create_organisation_invite_and_accept(client, db,
     assert "bob@brightwater.example" in team.text
 
     # The colleague opens the emailed link in another browser and creates an account there.
-    accept_link = await email_link(smtp_server, settings, clock, "bob@brightwater.example", "/invitations/accept")
+    accept_link = await email_link(drain_outbox, smtp_server, settings, "bob@brightwater.example",
+                                   "/invitations/accept")
     client.cookies.clear()
     offer = await client.get(accept_link)
     assert offer.status_code == 200
@@ -126,8 +128,8 @@ async def test_register_verify_create_organisation_invite_and_accept(client, db,
     await db.commit()
 
 
-async def test_a_new_user_is_sent_to_confirm_their_address_before_the_supplier_portal(client, db, settings, clock,
-                                                                                      smtp_server):
+async def test_a_new_user_is_sent_to_confirm_their_address_before_the_supplier_portal(client, db, settings, smtp_server,
+                                                                                      drain_outbox):
     await register(client, "cat@newco.example")
     response = await sign_in(client, "cat@newco.example")  # unconfirmed users may sign in
     assert response.status_code == 303
@@ -145,7 +147,7 @@ async def test_a_new_user_is_sent_to_confirm_their_address_before_the_supplier_p
     assert "Confirm your email address" in page.text and "cat@newco.example" in page.text
 
     # Confirming the address (the link opened while signed in) opens the way.
-    link = await email_link(smtp_server, settings, clock, "cat@newco.example", "/verify-email")
+    link = await email_link(drain_outbox, smtp_server, settings, "cat@newco.example", "/verify-email")
     confirmed = await client.get(link)
     assert "Set up your organisation" in confirmed.text
     assert (await client.get("/supplier/organisation/new")).status_code == 200

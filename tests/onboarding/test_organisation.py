@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from dps.audit.models import AuditEvent
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role
-from tests.helpers import count_rows, make_supplier, make_user, post_form, scalar, sign_in
+from tests.factories import make_supplier, make_user
+from tests.helpers import count_rows, post_form, scalar, sign_in
 from tests.onboarding.test_journey import ORGANISATION_FORM
 
 NEW = "/supplier/organisation/new"
@@ -19,7 +20,7 @@ async def supplier_count(db) -> int:
 
 
 async def signed_in_newcomer(client, db, passwords, clock, email="nia@newco.example"):
-    user = await make_user(db, passwords, clock, email)  # confirmed address, no organisation
+    user = await make_user(db, passwords, clock, email=email)  # confirmed address, no organisation
     assert (await sign_in(client, email)).status_code == 303
     return user
 
@@ -93,7 +94,7 @@ async def test_creating_without_the_csrf_token_is_refused_and_writes_nothing(cli
 
 async def test_someone_with_an_organisation_cannot_set_up_another(client, db, passwords, clock):
     organisation = await make_supplier(db, clock)
-    await make_user(db, passwords, clock, "ann@acme.example", organisation, Role.SUPPLIER_USER)
+    await make_user(db, passwords, clock, email="ann@acme.example", organisation=organisation, role=Role.SUPPLIER_USER)
     await sign_in(client, "ann@acme.example")
 
     assert (await client.get(NEW)).headers["location"] == f"/supplier/organisation/{organisation.id}"
@@ -132,8 +133,8 @@ async def test_an_administrator_changes_the_profile_and_the_change_is_audited(cl
 async def test_only_administrators_change_the_profile_and_outsiders_get_404(client, db, passwords, clock):
     organisation = await make_supplier(db, clock, number="01234567")
     other = await make_supplier(db, clock, name="Other Ltd", number="07654321")
-    await make_user(db, passwords, clock, "user@acme.example", organisation, Role.SUPPLIER_USER)
-    await make_user(db, passwords, clock, "admin@other.example", other, Role.SUPPLIER_ADMIN)
+    await make_user(db, passwords, clock, email="user@acme.example", organisation=organisation, role=Role.SUPPLIER_USER)
+    await make_user(db, passwords, clock, email="admin@other.example", organisation=other, role=Role.SUPPLIER_ADMIN)
     edit = f"/supplier/organisation/{organisation.id}/edit"
 
     await sign_in(client, "user@acme.example")

@@ -12,7 +12,8 @@ from dps.audit.models import AuditEvent
 from dps.identity import tokens
 from dps.identity.models import User
 from dps.outbox.models import OutboxMessage
-from tests.helpers import PASSWORD, count_rows, csrf_token, make_user, post_form, scalar, sign_in
+from tests.factories import make_user
+from tests.helpers import PASSWORD, count_rows, csrf_token, post_form, scalar, sign_in
 from tests.onboarding.mail import deliver, email_link, messages_to
 from tests.onboarding.test_journey import register
 
@@ -45,9 +46,9 @@ async def test_registering_without_the_csrf_token_is_refused_and_writes_nothing(
     assert await count_rows(db, OutboxMessage) == 0
 
 
-async def test_an_existing_address_gets_the_same_page_and_its_owner_an_email(client, db, passwords, clock, settings,
-                                                                             smtp_server):
-    await make_user(db, passwords, clock, "ann@acme.example")  # confirmed account
+async def test_an_existing_address_gets_the_same_page_and_its_owner_an_email(client, db, passwords, clock, smtp_server,
+                                                                             drain_outbox):
+    await make_user(db, passwords, clock, email="ann@acme.example")  # confirmed account
     before_users = await count_rows(db, User)
 
     existing = await register(client, "ann@acme.example", full_name="Someone Else", password="a-different-password")
@@ -57,7 +58,7 @@ async def test_an_existing_address_gets_the_same_page_and_its_owner_an_email(cli
     assert existing.status_code == new.status_code == 303
     assert existing.headers["location"] == new.headers["location"] == "/register/check-email"
     assert await count_rows(db, User) == before_users + 1  # only the new address made an account
-    await deliver(settings, clock)
+    await deliver(drain_outbox)
     [owner_email] = messages_to(smtp_server, "ann@acme.example")
     assert "already have an account" in owner_email.get_content()
     assert "/verify-email" not in owner_email.get_content()
@@ -66,19 +67,20 @@ async def test_an_existing_address_gets_the_same_page_and_its_owner_an_email(cli
     assert (await sign_in(client, "ann@acme.example")).status_code == 303
 
 
-async def test_registering_again_before_confirming_sends_a_fresh_link_not_a_second_account(client, db, settings,
-                                                                                           clock, smtp_server):
+async def test_registering_again_before_confirming_sends_a_fresh_link_not_a_second_account(client, db, clock,
+                                                                                           smtp_server, drain_outbox):
     await register(client, "gus@acme.example")
     clock.advance(timedelta(minutes=5))
     await register(client, "gus@acme.example")
     assert await count_rows(db, User) == 1
-    await deliver(settings, clock)
+    await deliver(drain_outbox)
     assert len(messages_to(smtp_server, "gus@acme.example")) == 2
 
 
-async def test_an_expired_link_says_so_and_can_ask_for_a_new_one(client, db, settings, clock, smtp_server):
+async def test_an_expired_link_says_so_and_can_ask_for_a_new_one(client, db, settings, clock, smtp_server,
+                                                                 drain_outbox):
     await register(client, "hal@acme.example")
-    link = await email_link(smtp_server, settings, clock, "hal@acme.example", "/verify-email")
+    link = await email_link(drain_outbox, smtp_server, settings, "hal@acme.example", "/verify-email")
     clock.advance(timedelta(hours=48))
 
     expired = await client.get(link)
@@ -91,15 +93,15 @@ async def test_an_expired_link_says_so_and_can_ask_for_a_new_one(client, db, set
     resent = await post_form(client, "/register/resend", {"token": token}, form_page="/register")
     assert resent.status_code == 200
     assert "We have sent you a new email" in resent.text
-    new_link = await email_link(smtp_server, settings, clock, "hal@acme.example", "/verify-email")
+    new_link = await email_link(drain_outbox, smtp_server, settings, "hal@acme.example", "/verify-email")
     assert new_link != link
     assert (await client.get(new_link)).status_code == 200
     assert await scalar(db, sa.select(User.email_verified_at)) == clock.now()
 
 
-async def test_a_changed_link_is_refused_and_confirms_nothing(client, db, settings, clock, smtp_server):
+async def test_a_changed_link_is_refused_and_confirms_nothing(client, db, settings, smtp_server, drain_outbox):
     await register(client, "ida@acme.example")
-    link = await email_link(smtp_server, settings, clock, "ida@acme.example", "/verify-email")
+    link = await email_link(drain_outbox, smtp_server, settings, "ida@acme.example", "/verify-email")
     last = link[-1]
     tampered = link[:-1] + ("A" if last != "A" else "B")
     before = await count_rows(db, AuditEvent)
@@ -124,9 +126,10 @@ async def test_an_invitation_token_does_not_confirm_an_address(client, db, setti
     assert await scalar(db, sa.select(User.email_verified_at)) is None
 
 
-async def test_a_used_link_says_the_address_is_already_confirmed(client, db, settings, clock, smtp_server):
+async def test_a_used_link_says_the_address_is_already_confirmed(client, db, settings, clock, smtp_server,
+                                                                 drain_outbox):
     await register(client, "kim@acme.example")
-    link = await email_link(smtp_server, settings, clock, "kim@acme.example", "/verify-email")
+    link = await email_link(drain_outbox, smtp_server, settings, "kim@acme.example", "/verify-email")
     assert (await client.get(link)).status_code == 200
     verified_at = await scalar(db, sa.select(User.email_verified_at))
     clock.advance(timedelta(hours=1))
@@ -139,7 +142,7 @@ async def test_a_used_link_says_the_address_is_already_confirmed(client, db, set
                         .where(AuditEvent.action == "user.email_verified")) == 1
 
 
-async def test_resending_is_rate_limited_per_account(client, db, settings, clock, smtp_server):
+async def test_resending_is_rate_limited_per_account(client, db, clock, smtp_server, drain_outbox):
     await register(client, "lee@acme.example")
     assert (await sign_in(client, "lee@acme.example")).status_code == 303
 
@@ -155,7 +158,7 @@ async def test_resending_is_rate_limited_per_account(client, db, settings, clock
     over_the_daily_limit = await post_form(client, "/register/resend", {}, form_page="/verify-email/required")
     assert "We sent you an email recently" in over_the_daily_limit.text
 
-    await deliver(settings, clock)
+    await deliver(drain_outbox)
     assert len(messages_to(smtp_server, "lee@acme.example")) == 5  # the most in any 24 hours
     clock.advance(timedelta(days=1))
     again = await post_form(client, "/register/resend", {}, form_page="/verify-email/required")
@@ -164,7 +167,7 @@ async def test_resending_is_rate_limited_per_account(client, db, settings, clock
 
 async def test_resending_from_the_check_your_email_page_never_says_whether_an_account_exists(client, db, passwords,
                                                                                              clock):
-    await make_user(db, passwords, clock, "mo@acme.example")  # confirmed already
+    await make_user(db, passwords, clock, email="mo@acme.example")  # confirmed already
     await register(client, "mo@acme.example")
     existing = await post_form(client, "/register/resend", {}, form_page="/register/check-email")
     client.cookies.clear()

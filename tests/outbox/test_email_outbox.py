@@ -6,28 +6,19 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from dps.db import make_engine, make_sessionmaker
 from dps.mail import page_link, queue_email
-from dps.wiring import outbox_consumers
 from dps.outbox.models import OutboxMessage
-from dps.outbox.worker import OutboxWorker, retry_delay
+from dps.outbox.worker import retry_delay
 from tests.helpers import scalar
 
 
-def worker_for(settings, clock):
-    engine = make_engine(settings.database_url)
-    return OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings), clock), engine
-
-
-async def test_a_committed_email_is_sent_once(db, settings, clock, smtp_server):
+async def test_a_committed_email_is_sent_once(db, clock, smtp_server, drain_outbox):
     await queue_email(db, to="ann@acme.example", subject="Welcome", body="Hello Ann", dedupe_key="welcome:1",
                       now=clock.now())
     await db.commit()
-    worker, engine = worker_for(settings, clock)
 
-    first = await worker.drain_all()
-    second = await worker.drain_all()
-    await engine.dispose()
+    first = await drain_outbox()
+    second = await drain_outbox()
 
     assert (first.delivered, second.delivered) == (1, 0)
     assert len(smtp_server.messages) == 1
@@ -37,36 +28,31 @@ async def test_a_committed_email_is_sent_once(db, settings, clock, smtp_server):
     assert sent.get_content().strip() == "Hello Ann"
 
 
-async def test_a_link_queued_by_a_service_arrives_as_a_full_address(db, settings, clock, smtp_server):
+async def test_a_link_queued_by_a_service_arrives_as_a_full_address(db, settings, clock, smtp_server, drain_outbox):
     """Services do not know the public address; the reader must still get a link a mail client can open."""
     await queue_email(db, to="ann@acme.example", subject="Invitation",
                       body="Bid here: " + page_link("/supplier/competitions/7"), dedupe_key="invite:7", now=clock.now())
     await db.commit()
-    worker, engine = worker_for(settings, clock)
 
-    await worker.drain_all()
-    await engine.dispose()
+    await drain_outbox()
 
     assert smtp_server.messages[0].get_content().strip() == f"Bid here: {settings.base_url}/supplier/competitions/7"
     assert settings.base_url.startswith("http")
 
 
-async def test_an_email_in_a_rolled_back_transaction_never_leaves(db, settings, clock, smtp_server):
+async def test_an_email_in_a_rolled_back_transaction_never_leaves(db, clock, smtp_server, drain_outbox):
     await queue_email(db, to="ann@acme.example", subject="Nope", body="x", dedupe_key="nope", now=clock.now())
     await db.rollback()
-    worker, engine = worker_for(settings, clock)
-    report = await worker.drain_all()
-    await engine.dispose()
+    report = await drain_outbox()
     assert report.delivered == 0 and smtp_server.messages == []
 
 
-async def test_smtp_down_means_retry_later_not_loss(db, settings, clock):
+async def test_smtp_down_means_retry_later_not_loss(db, clock, drain_outbox):
     # No smtp_server fixture: nothing listens on the SMTP port.
     await queue_email(db, to="ann@acme.example", subject="Later", body="x", dedupe_key="later", now=clock.now())
     await db.commit()
-    worker, engine = worker_for(settings, clock)
 
-    report = await worker.drain_all()
+    report = await drain_outbox()
 
     assert (report.delivered, report.failed) == (0, 1)
     message = await scalar(db, sa.select(OutboxMessage))
@@ -75,8 +61,7 @@ async def test_smtp_down_means_retry_later_not_loss(db, settings, clock):
     assert message.last_error
     assert message.available_at == clock.now() + retry_delay(1)
     # Not due again until the backoff has passed.
-    assert (await worker.drain_all()).failed == 0
-    await engine.dispose()
+    assert (await drain_outbox()).failed == 0
 
 
 def test_backoff_doubles_and_is_capped():

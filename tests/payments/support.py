@@ -14,8 +14,16 @@ from dps.audit.services import Actor
 from dps.contracts.models import Contract, ContractMilestone
 from dps.funds import services as funds
 from dps.payments.webhooks import signature_header
-from tests.competitions.support import World, build_world, published_competition, signed_in, submit_bid
-from tests.funds.support import balance, make_allocation, make_fund
+from tests.factories import (
+    World,
+    make_allocation,
+    make_bid,
+    make_competition_world,
+    make_fund,
+    make_published_competition,
+    signed_in,
+)
+from tests.funds.support import balance
 
 WEBHOOK_SECRET = "whsec_test_payments"
 MILESTONES = [("Deployment", 300_000), ("Go-live", 500_000), ("Evaluation report", 200_000)]  # £10,000 in all
@@ -39,17 +47,17 @@ class Deal:
 
 
 async def make_deal(db: Any, passwords: Any, clock: Any, *, fund_backed: bool = True) -> Deal:
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
-    bid_id = await submit_bid(db, world.bidders[0], competition_id, clock, price_pence=1_000_000)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
+    bid_id = await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=1_000_000)
     total = sum(pence for _, pence in MILESTONES)
     allocation_ids: list[int] = []
     lines: list[dict[str, int]] = []
     commitment_id = 0
     if fund_backed:
         fund = await make_fund(db, clock, name="Payments Test Fund")
-        allocation_ids = [await make_allocation(db, clock, fund, pounds=50_000, budget="revenue"),
-                          await make_allocation(db, clock, fund, pounds=50_000, budget="capital")]
+        allocation_ids = [await make_allocation(db, clock, fund=fund, pounds=50_000, budget="revenue"),
+                          await make_allocation(db, clock, fund=fund, pounds=50_000, budget="capital")]
         lines = [{"allocation_id": allocation_ids[0], "pence": 600_000},
                  {"allocation_id": allocation_ids[1], "pence": 400_000}]
         commitment = await funds.commit_funds(

@@ -13,9 +13,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from dps.db import make_engine, make_sessionmaker
 from dps.outbox.models import OutboxMessage
-from dps.outbox.worker import OutboxWorker
+from dps.outbox.worker import Consumer
 from dps.payments import services
 from dps.payments.models import MilestonePayment, StripeCustomer, StripeEvent
 from dps.payments.stripe_client import StripeClient
@@ -36,14 +35,15 @@ async def no_sleep(_: float) -> None:
     return None
 
 
-def worker_for(settings: Any, clock: Any, api_base: str) -> tuple[OutboxWorker, Any]:
-    engine = make_engine(settings.database_url)
+def stripe_only(settings: Any, clock: Any, api_base: str, **client_options: Any) -> dict[str, Consumer]:
+    """The outbox consumers for draining Stripe requests alone, to the Stripe at `api_base`, without sleeping
+    between retries (one retry unless `client_options` say otherwise)."""
+    options = {"max_retries": 1, **client_options}
 
     def client() -> StripeClient:
-        return StripeClient(api_base=api_base, secret_key="sk_test_local", sleep=no_sleep, max_retries=1)
+        return StripeClient(api_base=api_base, secret_key="sk_test_local", sleep=no_sleep, **options)
 
-    consumer = services.stripe_consumer(settings, clock=clock, client_factory=client)
-    return OutboxWorker(make_sessionmaker(engine), {services.STRIPE_TOPIC: consumer}, clock), engine
+    return {services.STRIPE_TOPIC: services.stripe_consumer(settings, clock=clock, client_factory=client)}
 
 
 async def pay_at_localstripe(base: str, intent_id: str) -> dict[str, Any]:
@@ -88,8 +88,9 @@ async def served_app(app: Any, free_port: int) -> Any:
     await asyncio.wait_for(task, timeout=10)
 
 
-async def test_a_milestone_is_paid_and_refunded_end_to_end_with_localstripe_webhooks(
-        db, passwords, clock, settings, localstripe, served_app):
+async def test_a_milestone_is_paid_and_refunded_end_to_end_with_localstripe_webhooks(db, passwords, clock, settings,
+                                                                                     localstripe, served_app,
+                                                                                     drain_outbox):
     deal = await make_deal(db, passwords, clock)
     # localstripe signs with the real time, so our app's clock stands at the real time from here on.
     clock.set(datetime.now(UTC))
@@ -100,11 +101,7 @@ async def test_a_milestone_is_paid_and_refunded_end_to_end_with_localstripe_webh
     buyer = await buyer_of(db, deal)
     payment = await services.raise_milestone_payment(db, buyer, contract_id=deal.contract_id,
                                                      milestone_id=deal.milestone_ids[0], now=clock.now())
-    worker, engine = worker_for(settings, clock, localstripe)
-    try:
-        report = await worker.drain_all()
-    finally:
-        await engine.dispose()
+    report = await drain_outbox(consumers=stripe_only(settings, clock, localstripe))
     assert (report.delivered, report.failed) == (1, 0)
     state, intent_id = await row(db, sa.select(MilestonePayment.state, MilestonePayment.stripe_payment_intent_id)
                                  .where(MilestonePayment.id == payment.id))
@@ -130,11 +127,7 @@ async def test_a_milestone_is_paid_and_refunded_end_to_end_with_localstripe_webh
     # charge.refunded event, so the test delivers Stripe's event, signed, for the refund that really exists.
     await services.request_refund(db, buyer, contract_id=deal.contract_id, payment_id=payment.id,
                                   reason="Milestone not delivered", now=clock.now())
-    worker, engine = worker_for(settings, clock, localstripe)
-    try:
-        assert (await worker.drain_all()).delivered == 1
-    finally:
-        await engine.dispose()
+    assert (await drain_outbox(consumers=stripe_only(settings, clock, localstripe))).delivered == 1
     refund_id = (await row(db, sa.select(MilestonePayment.stripe_refund_id)
                            .where(MilestonePayment.id == payment.id)))[0]
     assert refund_id.startswith("re_")
@@ -150,18 +143,17 @@ async def test_a_milestone_is_paid_and_refunded_end_to_end_with_localstripe_webh
     assert await balances(db, deal) == [(5_000_000, 600_000, 0), (5_000_000, 400_000, 0)]
 
 
-async def test_stripe_unreachable_keeps_the_request_and_it_succeeds_once_stripe_is_back_charged_once(
-        db, passwords, clock, settings, localstripe, free_port):
+async def test_stripe_unreachable_keeps_the_request_and_it_succeeds_once_stripe_is_back_charged_once(db, passwords,
+                                                                                                     clock, settings,
+                                                                                                     localstripe,
+                                                                                                     free_port,
+                                                                                                     drain_outbox):
     deal = await make_deal(db, passwords, clock)
     buyer = await buyer_of(db, deal)
     payment = await services.raise_milestone_payment(db, buyer, contract_id=deal.contract_id,
                                                      milestone_id=deal.milestone_ids[1], now=clock.now())
 
-    dead, engine = worker_for(settings, clock, f"http://127.0.0.1:{free_port}")
-    try:
-        report = await dead.drain_all()
-    finally:
-        await engine.dispose()
+    report = await drain_outbox(consumers=stripe_only(settings, clock, f"http://127.0.0.1:{free_port}"))
     assert (report.delivered, report.failed) == (0, 1)
     processed, attempts, error = await row(db, sa.select(OutboxMessage.processed_at, OutboxMessage.attempts,
                                                          OutboxMessage.last_error)
@@ -172,11 +164,7 @@ async def test_stripe_unreachable_keeps_the_request_and_it_succeeds_once_stripe_
 
     clock.advance(timedelta(minutes=1))
     for _ in range(2):  # Stripe is back; a second drain (a redelivery) creates nothing more
-        alive, engine = worker_for(settings, clock, localstripe)
-        try:
-            await alive.drain_all()
-        finally:
-            await engine.dispose()
+        await drain_outbox(consumers=stripe_only(settings, clock, localstripe))
         await db.execute(sa.update(OutboxMessage).values(processed_at=None, available_at=clock.now()))
         await db.commit()
     state, intent_id = await row(db, sa.select(MilestonePayment.state, MilestonePayment.stripe_payment_intent_id)
@@ -187,8 +175,8 @@ async def test_stripe_unreachable_keeps_the_request_and_it_succeeds_once_stripe_
     assert [intent["id"] for intent in await intents_of(localstripe, customer)] == [intent_id]
 
 
-async def test_a_lost_answer_from_stripe_is_retried_without_a_second_payment_intent(
-        db, passwords, clock, settings, localstripe):
+async def test_a_lost_answer_from_stripe_is_retried_without_a_second_payment_intent(db, passwords, clock, settings,
+                                                                                    localstripe, drain_outbox):
     """Stripe created the payment intent but the answer never arrived: the retry finds it instead of making another."""
     deal = await make_deal(db, passwords, clock)
     buyer = await buyer_of(db, deal)
@@ -208,20 +196,13 @@ async def test_a_lost_answer_from_stripe_is_retried_without_a_second_payment_int
             return response
 
     transport = LosesTheFirstCreateAnswer()
+    consumers = stripe_only(settings, clock, localstripe, max_retries=0, transport=transport)
 
-    def client() -> StripeClient:
-        return StripeClient(api_base=localstripe, secret_key="sk_test_local", sleep=no_sleep, max_retries=0,
-                            transport=transport)
-
-    engine = make_engine(settings.database_url)
     try:
-        worker = OutboxWorker(make_sessionmaker(engine), {services.STRIPE_TOPIC: services.stripe_consumer(
-            settings, clock=clock, client_factory=client)}, clock)
-        assert (await worker.drain_all()).failed == 1
+        assert (await drain_outbox(consumers=consumers)).failed == 1
         clock.advance(timedelta(minutes=1))
-        assert (await worker.drain_all()).delivered == 1
+        assert (await drain_outbox(consumers=consumers)).delivered == 1
     finally:
-        await engine.dispose()
         await real.aclose()
     assert transport.lost
     intent_id = (await row(db, sa.select(MilestonePayment.stripe_payment_intent_id)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from dps.outbox.models import OutboxMessage
 from dps.payments.models import MilestonePayment
 from tests.competitions.support import Browser
-from tests.funds.support import fund_manager
+from tests.factories import make_fund_manager
 from tests.helpers import count_rows
 from tests.payments.support import event, make_deal, milestone_state, row, signed
 
@@ -45,7 +45,7 @@ async def test_a_buyer_raises_a_payment_and_both_sides_see_its_state(client, db,
     assert (await client.post("/webhooks/stripe", content=payload_bytes, headers=headers)).status_code == 200
 
     assert 'data-state="paid"' in (await buyer.get(page)).text
-    await fund_manager(db, passwords, clock)
+    await make_fund_manager(db, passwords, clock)
     dashboard = (await (await browser.be("finn@icb.example.nhs.uk")).get("/buyer/funds/dashboard.json")).json()
     spent = {r["allocation_id"]: (r["committed_pence"], r["spent_pence"]) for r in dashboard["rows"]}
     assert spent == {deal.allocation_ids[0]: (420_000, 180_000), deal.allocation_ids[1]: (280_000, 120_000)}

@@ -24,7 +24,6 @@ from dps.calendar import (
     standstill_end,
     tender_period_last_day,
 )
-from dps.competitions.rules import bids_open
 from dps.errors import ValidationFailed
 from dps.regimes import Regime
 

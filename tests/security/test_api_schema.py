@@ -42,8 +42,9 @@ from dps.db import make_sessionmaker
 from dps.identity.passwords import Passwords
 from dps.identity.services import load_signed_in_user
 from dps.settings import Settings
-from tests.catalogue.support import admitted_supplier, category_id, drain, form_data
-from tests.conftest import reset_database
+from tests.catalogue.support import form_data
+from tests.conftest import drain_outbox_now, reset_database
+from tests.factories import category_id, make_admitted_supplier
 from tests.transparency.support import awarded_competition
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -85,15 +86,15 @@ async def seeded_api(migrated_database, session_engine, tmp_path_factory) -> Asy
                                       "SMTP_URL": "smtp://127.0.0.1:9"})  # emails are not the point here
     passwords = Passwords.for_environment("test")
     async with make_sessionmaker(session_engine)() as db:
-        acme, ann = await admitted_supplier(db, passwords, clock,
-                                            slugs=("wearables-home-diagnostics", "virtual-wards"))
+        acme, ann = await make_admitted_supplier(db, passwords, clock,
+                                                 categories=("wearables-home-diagnostics", "virtual-wards"))
         await _publish(db, clock, ann.id, acme.id, {})
         ward = await _publish(db, clock, ann.id, acme.id, {
             "name": "Doccla virtual ward", "summary": "Remote monitoring of patients at home after discharge.",
             "care_settings": ["home", "acute"], "icbs_using": "QWE", "nice__mtfm": "no", "dtac__applies": "no"},
             slug="virtual-wards")
-        sutures, sam = await admitted_supplier(db, passwords, clock, email="sam@sutures.example",
-                                               name="Plus Sutures Ltd", number="22223333")
+        sutures, sam = await make_admitted_supplier(db, passwords, clock, email="sam@sutures.example",
+                                                    name="Plus Sutures Ltd", number="22223333")
         await _publish(db, clock, sam.id, sutures.id, {
             "name": "Minuteful kidney home test", "summary": "A smartphone urine test for chronic kidney disease.",
             "care_settings": ["home"], "icbs_using": "", "nice__esf_tier": "c",
@@ -103,7 +104,7 @@ async def seeded_api(migrated_database, session_engine, tmp_path_factory) -> Asy
         _, secret = await api_key_services.create_api_key(db, name="Schema tests", actor=Actor.system("test"),
                                                             now=clock.now(), rate_limit_per_minute=1_000_000)
         await db.commit()
-    await drain(app_settings, clock)
+    await drain_outbox_now(app_settings, clock)
     forget_search_index_now(app_settings)  # schemathesis runs the app on its own event loop: a fresh adapter there
     yield SeededApi(create_app(app_settings, clock=clock), {"Authorization": f"Bearer {secret}"})
     asgi.shutdown_lifespans()

@@ -16,8 +16,8 @@ from litestar.testing import AsyncTestClient
 from dps.app import create_app
 from dps.identity.models import Role
 from dps.settings import Settings
-from tests.admission.support import authority
-from tests.helpers import make_supplier, make_trust, make_user, sign_in
+from tests.factories import authority, make_supplier, make_trust, make_user
+from tests.helpers import sign_in
 
 # Who may use a route. Each actor below is in exactly the groups listed for it.
 ANYONE = "anyone"
@@ -202,7 +202,8 @@ async def make_actors(db, passwords, clock):
         ("fund_manager", icb, Role.FUND_MANAGER), ("authority_evaluator", authority_org, Role.EVALUATOR),
         ("authority_admin", authority_org, Role.AUTHORITY_ADMIN),
     ):
-        made[name] = await make_user(db, passwords, clock, f"{name}@matrix.example", organisation, role)
+        made[name] = await make_user(db, passwords, clock, email=f"{name}@matrix.example",
+                                     organisation=organisation, role=role)
     return made
 
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dps.competitions.services import awarding, bidding, evaluating
+from dps.competitions.services import awarding, evaluating
 from dps.contracts.rules import default_milestones
-from tests.competitions.support import build_world, published_competition, signed_in, submit_bid
+from tests.factories import make_bid, make_competition_world, make_published_competition, signed_in
 
 STANDARD_ZIP = Path(__file__).resolve().parent.parent / "data" / "ocds-standard-1__1__5.zip"
 DEADLINE = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
@@ -22,15 +22,11 @@ async def awarded_competition(db: Any, passwords: Any, clock: Any, *, prices: tu
                               **form: Any) -> tuple[Any, int]:
     """A competition published, bid on, evaluated, decided, through standstill and (if `confirm`) awarded, with
     the contract's default milestones. The first bidder wins (highest scores). Returns (world, competition id)."""
-    world = world or await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock, **form)
-    bids = []
-    for party, price in zip(world.bidders, prices, strict=False):
-        saved = await bidding.save_bid(db, await signed_in(db, party.user), competition_id,
-                                       answers={"q1": "Outcomes.", "q2": "Carbon plan.", "q3": "Apprentices."},
-                                       price_pence=price, vat_pence=vat, submit=True, now=clock.now())
-        assert not saved.errors, saved.errors
-        bids.append(saved.bid.id)
+    world = world or await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world, **form)
+    bids = [await make_bid(db, clock, party=party, competition_id=competition_id, price_pence=price, vat_pence=vat,
+                           answers={"q1": "Outcomes.", "q2": "Carbon plan.", "q3": "Apprentices."})
+            for party, price in zip(world.bidders, prices, strict=False)]
     if clock.now() <= deadline:
         clock.set(deadline + timedelta(minutes=1))
     buyer = await signed_in(db, world.buyer.user)
@@ -43,9 +39,9 @@ async def awarded_competition(db: Any, passwords: Any, clock: Any, *, prices: tu
             score = str(max(top - 2 * rank, 0))
             for evaluator in evaluators:
                 await evaluating.score_answer(db, evaluator, competition_id, bid_id, key, score=score,
-                                              justification="Scored", now=clock.now())
+                                            justification="Scored", now=clock.now())
             await evaluating.moderate(db, buyer, competition_id, bid_id, key, score=score, rationale="Agreed",
-                                      now=clock.now())
+                                    now=clock.now())
     clock.advance(timedelta(days=1))
     await awarding.decide_award(db, buyer, competition_id, bid_id=bids[0], reasons="Highest total score",
                                 override_reason="", now=clock.now())

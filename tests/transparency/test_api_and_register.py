@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from dps.api_keys.services import create_api_key
 from dps.audit.services import Actor
-from tests.competitions.support import build_world, published_competition, submit_bid
-from tests.helpers import make_supplier, make_trust
+from tests.factories import make_bid, make_competition_world, make_published_competition, make_supplier, make_trust
 from tests.transparency.support import assert_valid, awarded_competition
 
 
@@ -51,9 +50,9 @@ async def test_the_ocds_api_needs_a_key_and_serves_valid_packages_and_records(cl
 async def test_releases_are_paged_with_next_links(client, db, passwords, clock, settings, monkeypatch):
     from dps.transparency import services as transparency
 
-    world = await build_world(db, passwords, clock)
+    world = await make_competition_world(db, passwords, clock)
     for n in range(3):
-        await published_competition(db, world, clock, title=f"Competition {n}")
+        await make_published_competition(db, clock, world=world, title=f"Competition {n}")
         clock.advance(timedelta(minutes=1))
     monkeypatch.setattr(transparency, "PAGE_SIZE", 2)
     monkeypatch.setattr(transparency.releases_page, "__kwdefaults__", {"page_size": 2})
@@ -68,10 +67,10 @@ async def test_releases_are_paged_with_next_links(client, db, passwords, clock, 
 
 
 async def test_nothing_about_bids_on_the_ocds_endpoints_before_the_deadline(client, db, passwords, clock, settings):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
-    await submit_bid(db, world.bidders[0], competition_id, clock, 77_777_00)
-    await submit_bid(db, world.bidders[1], competition_id, clock, 88_888_00)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
+    await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=77_777_00)
+    await make_bid(db, clock, party=world.bidders[1], competition_id=competition_id, price_pence=88_888_00)
     headers = await api_key(db, clock)
     ocid = f"{settings.ocid_prefix}-{competition_id}"
     for path in ("/api/v1/ocds/releases", f"/api/v1/ocds/records/{ocid}"):
@@ -118,8 +117,8 @@ async def test_the_register_lists_awards_of_30000_or_more_and_not_smaller_ones(c
 
 async def test_register_filters(client, db, passwords, clock, settings):
     await awarded_competition(db, passwords, clock, prices=(50_000_00, 60_000_00))
-    await make_trust(db, clock, "Unrelated NHS Trust", "RZ9")
-    await make_supplier(db, clock, "Nobody Ltd", "99999999")
+    await make_trust(db, clock, name="Unrelated NHS Trust", ods="RZ9")
+    await make_supplier(db, clock, name="Nobody Ltd", number="99999999")
     await db.commit()
     assert "Acme Health Ltd" in (await client.get("/contracts-register?buyer=RX1&category=virtual-wards")).text
     for query in ("buyer=RZ9", "category=imaging", "q=nothing-like-this", "awarded_to=2026-01-01",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from dps.transparency import services as transparency
-from tests.transparency.support import DEADLINE, assert_valid, awarded_competition, validate_package
-from tests.competitions.support import build_world, published_competition
+from tests.factories import make_bid, make_competition_world, make_published_competition
+from tests.transparency.support import assert_valid, awarded_competition, validate_package
 
 
 async def test_an_awarded_competition_exports_releases_that_libcoveocds_validates(db, passwords, clock, settings):
@@ -76,11 +75,9 @@ async def test_merging_the_releases_gives_the_expected_compiled_release(db, pass
 
 async def test_before_the_deadline_a_competition_shows_its_tender_only_and_nothing_about_bids(db, passwords, clock,
                                                                                               settings):
-    world = await build_world(db, passwords, clock)
-    competition_id = await published_competition(db, world, clock)
-    from tests.competitions.support import submit_bid
-
-    await submit_bid(db, world.bidders[0], competition_id, clock, 80_000_00)
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
+    await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=80_000_00)
     releases = await transparency.all_releases(db, settings)
     assert [r["tag"] for r in releases] == [["tender"]]
     text = json.dumps(releases)

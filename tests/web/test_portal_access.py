@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dps.identity.models import Organisation, OrganisationKind, Role
-from tests.helpers import make_supplier, make_trust, make_user, scalar, sign_in
+from tests.factories import make_supplier, make_trust, make_user
+from tests.helpers import scalar, sign_in
 
 import sqlalchemy as sa
 
@@ -27,7 +28,7 @@ async def _member(db, passwords, clock, kind_role):
         organisation = await make_trust(db, clock)
     else:
         organisation = await scalar(db, sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
-    return await make_user(db, passwords, clock, f"{role}@example.org", organisation, role)
+    return await make_user(db, passwords, clock, email=f"{role}@example.org", organisation=organisation, role=role)
 
 
 CASES = [

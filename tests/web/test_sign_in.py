@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from dps.audit.models import AuditEvent
 from dps.identity.models import Role
-from tests.helpers import PASSWORD, count_rows, csrf_token, make_supplier, make_trust, make_user, set_cookie, sign_in
+from tests.factories import make_supplier, make_trust, make_user
+from tests.helpers import PASSWORD, count_rows, csrf_token, set_cookie, sign_in
 
 
 async def audit_count(db) -> int:
@@ -25,7 +26,7 @@ async def failed_sign_ins(db) -> set[tuple[str, bool]]:
 
 async def test_supplier_signs_in_and_lands_on_the_supplier_portal(client, db, passwords, clock):
     supplier = await make_supplier(db, clock)
-    await make_user(db, passwords, clock, "ann@acme.example", supplier, Role.SUPPLIER_ADMIN)
+    await make_user(db, passwords, clock, email="ann@acme.example", organisation=supplier, role=Role.SUPPLIER_ADMIN)
 
     response = await sign_in(client, "ann@acme.example")
 
@@ -39,7 +40,7 @@ async def test_supplier_signs_in_and_lands_on_the_supplier_portal(client, db, pa
 
 async def test_sign_in_follows_a_local_next_path_but_never_another_site(client, db, passwords, clock):
     trust = await make_trust(db, clock)
-    await make_user(db, passwords, clock, "bob@trust.example", trust, Role.BUYER)
+    await make_user(db, passwords, clock, email="bob@trust.example", organisation=trust, role=Role.BUYER)
 
     offsite = await sign_in(client, "bob@trust.example", next_path="//evil.example/phish")
     assert offsite.headers["location"] == "/buyer"
@@ -50,7 +51,7 @@ async def test_sign_in_follows_a_local_next_path_but_never_another_site(client, 
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_clear_message(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "ann@acme.example")
+    await make_user(db, passwords, clock, email="ann@acme.example")
     before = await audit_count(db)
 
     wrong = await sign_in(client, "ann@acme.example", password="not-the-password")
@@ -77,7 +78,7 @@ async def test_empty_form_names_each_missing_field(client):
 
 
 async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "ann@acme.example")
+    await make_user(db, passwords, clock, email="ann@acme.example")
     before = await audit_count(db)
     await client.get("/login")
 
@@ -90,7 +91,7 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(clie
 
 
 async def test_session_id_changes_at_sign_in(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "ann@acme.example")
+    await make_user(db, passwords, clock, email="ann@acme.example")
     set_cookie(client, "session", "attacker-chosen-session-id")
 
     response = await sign_in(client, "ann@acme.example")
@@ -105,7 +106,7 @@ async def test_session_id_changes_at_sign_in(client, db, passwords, clock):
 
 async def test_sign_out_ends_the_session_on_the_server(client, db, passwords, clock):
     supplier = await make_supplier(db, clock)
-    await make_user(db, passwords, clock, "ann@acme.example", supplier, Role.SUPPLIER_USER)
+    await make_user(db, passwords, clock, email="ann@acme.example", organisation=supplier, role=Role.SUPPLIER_USER)
     await sign_in(client, "ann@acme.example")
     old_session = client.cookies.get("session")
     token = await csrf_token(client, "/logout")
@@ -142,7 +143,7 @@ async def test_sign_in_attempts_are_rate_limited(client, settings):
 
 
 async def test_a_user_without_an_organisation_is_sent_to_set_one_up(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "new@startup.example")
+    await make_user(db, passwords, clock, email="new@startup.example")
     response = await sign_in(client, "new@startup.example")
     assert response.headers["location"] == "/supplier/organisation/new"
 
@@ -159,7 +160,7 @@ async def fail_sign_in(client, email: str, times: int) -> list[int]:
 
 async def test_five_wrong_passwords_lock_the_account_and_say_until_when(client, db, passwords, clock):
     supplier = await make_supplier(db, clock)
-    await make_user(db, passwords, clock, "ann@acme.example", supplier, Role.SUPPLIER_ADMIN)
+    await make_user(db, passwords, clock, email="ann@acme.example", organisation=supplier, role=Role.SUPPLIER_ADMIN)
 
     statuses = await fail_sign_in(client, "ann@acme.example", 4)
     locking = await sign_in(client, "ann@acme.example", password="not-the-password")
@@ -186,7 +187,7 @@ async def test_five_wrong_passwords_lock_the_account_and_say_until_when(client, 
 
 
 async def test_an_address_without_an_account_locks_the_same_way(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "ann@acme.example")
+    await make_user(db, passwords, clock, email="ann@acme.example")
     known = await fail_sign_in(client, "ann@acme.example", 5)
     unknown = await fail_sign_in(client, "nobody@acme.example", 5)
 
@@ -205,7 +206,7 @@ def page_without_per_response_parts(html: str, typed: str) -> str:
 
 
 async def test_a_successful_sign_in_clears_the_count(client, db, passwords, clock):
-    await make_user(db, passwords, clock, "ann@acme.example")
+    await make_user(db, passwords, clock, email="ann@acme.example")
     assert await fail_sign_in(client, "ann@acme.example", 4) == [401] * 4
     assert (await sign_in(client, "ann@acme.example")).status_code == 303
     client.cookies.clear()
@@ -213,7 +214,7 @@ async def test_a_successful_sign_in_clears_the_count(client, db, passwords, cloc
 
 
 async def test_locking_is_audited_with_the_address_and_the_account(client, db, passwords, clock):
-    user = await make_user(db, passwords, clock, "ann@acme.example")
+    user = await make_user(db, passwords, clock, email="ann@acme.example")
     await fail_sign_in(client, "Ann@Acme.example ", 5)  # the address as sign-in looks it up
 
     locks = (await db.scalars(sa.select(AuditEvent).where(AuditEvent.action == "sign_in.locked"))).all()
