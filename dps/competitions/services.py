@@ -78,18 +78,16 @@ from dps.competitions.rules import (
     standstill_ends,
     validate_criteria,
 )
+from dps.dates import format_london
 from dps.errors import Conflict, DomainError, NotFound, ValidationFailed
-from dps.formatting import format_london, format_pence
+from dps.forms import FormErrors
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
 from dps.mail import page_link, queue_email
+from dps.money import format_pence
 
 CLOCK = Actor.system("clock")
 NO_CONFLICT, CONFLICT = "none", "conflict"
-
-
-def actor_of(user: SignedInUser) -> Actor:
-    return Actor(user.id, user.email)
 
 
 def _snapshot(competition: Competition) -> dict[str, Any]:
@@ -538,7 +536,7 @@ def _require_open_for_bids(competition: Competition, now: datetime) -> None:
 @dataclass
 class SavedBid:
     bid: Bid | None
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
     submitted: bool = False
 
 
@@ -576,14 +574,16 @@ async def _unseal_audit(session: AsyncSession, competition: Competition, now: da
 
 async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: int, *, answers: dict[str, str],
                    price_pence: int | None, vat_pence: int | None, submit: bool, now: datetime,
-                   form_errors: dict[str, str] | None = None) -> SavedBid:
+                   form_errors: FormErrors | None = None) -> SavedBid:
     """Save a draft (kept whatever its state, only the word limits reported) or submit (all answers within their
     limits and a price; a submitted bid's revision replaces it whole, or nothing changes)."""
     competition, invitation = await competition_for_supplier(session, user, competition_id, now, for_update=True)
     _require_open_for_bids(competition, now)
     criteria = criteria_of(competition)
     bid = await own_bid(session, competition.id or 0, invitation.organisation_id)
-    problems = {**(form_errors or {}), **bid_problems(criteria, answers, price_pence, complete=submit)}
+    problems = FormErrors()
+    problems.add_all(form_errors or FormErrors())
+    problems.add_all(bid_problems(criteria, answers, price_pence, complete=submit))
     if submit and problems:
         await session.commit()  # nothing changed: the submitted bid, if any, stands as it was
         return SavedBid(bid, problems)
@@ -616,7 +616,7 @@ async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: in
             f"(version {bid.revision}). You can revise or withdraw it until "
             f"{format_london(competition.tender_deadline)}.")
     await session.commit()
-    return SavedBid(bid, {} if submit else problems, submitted=submit)
+    return SavedBid(bid, FormErrors() if submit else problems, submitted=submit)
 
 
 async def withdraw_bid(session: AsyncSession, user: SignedInUser, competition_id: int, now: datetime) -> Bid:

@@ -24,14 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from dps.audit.services import Actor, record
+from dps.dates import london_day_at_time
 from dps.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from dps.forms import FormErrors, InputInvalid
 from dps.identity import tokens
-from dps.identity.emails import london_time, render_email
+from dps.identity.emails import render_email
 from dps.identity.models import Invitation, Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.passwords import Passwords
-from dps.identity.profile import InputInvalid, SupplierProfile, one_line, parse_supplier_profile
+from dps.identity.profile import SupplierProfile, one_line, parse_supplier_profile
 from dps.identity.rules import SmeAssessment, assess_sme, password_problem
-from dps.identity.services import add_membership, create_organisation, create_user, normalise_email
+from dps.identity.services import actor_of, add_membership, create_organisation, create_user, normalise_email
 from dps.mail import queue_email
 from dps.outbox.models import OutboxMessage
 from dps.settings import Settings
@@ -98,20 +100,20 @@ def _clean_email(raw: str, field: str = "email") -> str:
     return email
 
 
-def _check_new_account(full_name: str, password: str, password_confirmation: str, errors: dict[str, str], *,
+def _check_new_account(full_name: str, password: str, password_confirmation: str, errors: FormErrors, *,
                        email: str) -> str:
     """Adds a message per wrong field to `errors`; returns the cleaned full name. The password policy is
     dps.identity.rules.password_problem (length, deny list, not the person's own name or email address)."""
     name = one_line(full_name)
     if not name:
-        errors["full_name"] = "Enter your full name"
+        errors.add("full_name", "Enter your full name")
     elif len(name) > FULL_NAME_MAX_LENGTH:
-        errors["full_name"] = f"Your full name must be {FULL_NAME_MAX_LENGTH} characters or fewer"
+        errors.add("full_name", f"Your full name must be {FULL_NAME_MAX_LENGTH} characters or fewer")
     problem = password_problem(password, email=email, full_name=name)
     if problem is not None:
-        errors["password"] = problem
+        errors.add("password", problem)
     if "password" not in errors and password_confirmation != password:
-        errors["password_confirmation"] = "The passwords do not match"
+        errors.add("password_confirmation", "The passwords do not match")
     return name
 
 
@@ -150,7 +152,7 @@ async def _send_verification(session: AsyncSession, settings: Settings, user: Us
     if len(sent) >= VERIFICATION_EMAILS_PER_DAY or (sent and now - sent[0] < VERIFICATION_EMAIL_GAP):
         return False
     body = render_email("verify_email.txt", full_name=user.full_name, link=verification_link(settings, user, now),
-                        expires=london_time(now + VERIFICATION_LIFETIME), base_url=settings.base_url)
+                        expires=london_day_at_time(now + VERIFICATION_LIFETIME), base_url=settings.base_url)
     await queue_email(session, to=user.email, subject="Confirm your email address for the NHS Innovation DPS",
                       body=body, dedupe_key=_dedupe_key(_VERIFY_KEY, user.id or 0, now), now=now)
     return True
@@ -183,14 +185,14 @@ async def register_supplier_user(
     email instead (a new verification link if it is still unverified), and the same amount of password hashing
     is done so the response time does not tell either.
     """
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     name = _check_new_account(full_name, password, password_confirmation, errors, email=email)
     try:
         clean_email = _clean_email(email)
     except ValidationFailed as problem:
-        errors["email"] = str(problem)
+        errors.add_error(problem, "email")
     if errors:
-        raise InputInvalid({field: errors[field] for field in _REGISTRATION_FIELDS if field in errors})
+        raise InputInvalid(errors.ordered(_REGISTRATION_FIELDS))
 
     existing = await session.scalar(sa.select(User).where(User.email == clean_email).with_for_update())
     if existing is None:
@@ -249,7 +251,7 @@ async def verify_email(session: AsyncSession, settings: Settings, *, token: str,
             token=token,
         )
     user.email_verified_at = now
-    await record(session, actor=Actor(user.id, user.email), action="user.email_verified", entity_type="user",
+    await record(session, actor=actor_of(user), action="user.email_verified", entity_type="user",
                  entity_id=user.id or 0, now=now, before={"email_verified_at": None},
                  after={"email_verified_at": now.isoformat()})
     await session.commit()
@@ -402,7 +404,7 @@ async def create_supplier_organisation(
     """The verified user's supplier organisation, with them as its administrator."""
     user = await _may_create_organisation(session, user_id, lock=True)
     await check_companies_house_number_free(session, profile.companies_house_number)
-    actor = Actor(user.id, user.email)
+    actor = actor_of(user)
     organisation = await create_organisation(
         session, kind=OrganisationKind.SUPPLIER, name=profile.legal_name, trading_name=profile.trading_name,
         companies_house_number=profile.companies_house_number, actor=actor, now=now,
@@ -468,7 +470,7 @@ async def update_supplier_profile(
     _apply_profile(organisation, profile)
     after = profile_snapshot(organisation)
     if after != before:
-        await record(session, actor=Actor(access.user.id, access.user.email), action="organisation.profile_updated",
+        await record(session, actor=actor_of(access.user), action="organisation.profile_updated",
                      entity_type="organisation", entity_id=organisation.id or 0, now=now, before=before, after=after)
     try:
         await session.commit()
@@ -549,13 +551,13 @@ async def invite_colleague(
 ) -> Invitation:
     """An invitation (and its email) for a colleague to join the organisation with a role; administrators only."""
     access = await supplier_access(session, organisation_id=organisation_id, user_id=user_id, admin=True)
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     try:
         clean_email = _clean_email(email)
     except ValidationFailed as problem:
-        errors["email"] = str(problem)
+        errors.add_error(problem, "email")
     if role not in INVITABLE_ROLES:
-        errors["role"] = "Select the role your colleague will have"
+        errors.add("role", "Select the role your colleague will have")
     if errors:
         raise InputInvalid(errors)
     organisation = access.organisation
@@ -580,7 +582,7 @@ async def invite_colleague(
     )
     session.add(invitation)
     await session.flush()
-    actor = Actor(access.user.id, access.user.email)
+    actor = actor_of(access.user)
     await record(session, actor=actor, action="invitation.created", entity_type="invitation",
                  entity_id=invitation.id or 0, now=now,
                  after={"organisation_id": organisation.id, "email": clean_email, "role": role,
@@ -588,7 +590,7 @@ async def invite_colleague(
     body = render_email(
         "invitation.txt", inviter_name=access.user.full_name, organisation_name=organisation.name,
         role_label=ROLE_IN_A_SENTENCE[role], role_description=ROLE_DESCRIPTIONS[role],
-        link=invitation_link(settings, invitation), expires=london_time(invitation.expires_at),
+        link=invitation_link(settings, invitation), expires=london_day_at_time(invitation.expires_at),
         base_url=settings.base_url,
     )
     await queue_email(session, to=clean_email,
@@ -616,7 +618,7 @@ async def revoke_invitation(
         raise Conflict("This invitation has already expired or been withdrawn")
     before = {"expires_at": invitation.expires_at.isoformat()}
     invitation.expires_at = now
-    await record(session, actor=Actor(access.user.id, access.user.email), action="invitation.revoked",
+    await record(session, actor=actor_of(access.user), action="invitation.revoked",
                  entity_type="invitation", entity_id=invitation.id or 0, now=now, before=before,
                  after={"expires_at": now.isoformat(), "email": invitation.email, "role": invitation.role})
     await session.commit()
@@ -725,7 +727,7 @@ async def accept_invitation(
             raise NotFound("We could not find your account")
         if user.email != invitation.email:
             raise _wrong_account(invitation, user.email)
-        actor = Actor(user.id, user.email)
+        actor = actor_of(user)
         if user.email_verified_at is None:
             user.email_verified_at = now
             await record(session, actor=actor, action="user.email_verified", entity_type="user",
@@ -735,14 +737,14 @@ async def accept_invitation(
         if await session.scalar(sa.select(User.id).where(User.email == invitation.email)) is not None:
             raise SignInToAccept("An account with this email address already exists. Sign in to accept the "
                                  "invitation.")
-        errors: dict[str, str] = {}
+        errors = FormErrors()
         name = _check_new_account(full_name, password, password_confirmation, errors,
                                   email=invitation.email)
         if errors:
             raise InputInvalid(errors)
         user = await create_user(session, passwords, email=invitation.email, full_name=name, password=password,
                                  actor=Actor(None, f"invitation {invitation.id}"), now=now, email_verified=True)
-        actor = Actor(user.id, user.email)
+        actor = actor_of(user)
         new_account = True
     await add_membership(session, user=user, organisation=organisation, role=Role(invitation.role), actor=actor,
                          now=now)
