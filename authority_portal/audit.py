@@ -14,9 +14,11 @@ from litestar.response import Stream, Template
 
 from dps.audit.services import AuditFilter, entity_types, find_events, stream_events
 from dps.calendar import london_instant
+from dps.dates import parse_iso_date
+from dps.errors import ValidationFailed
+from dps.forms import FormErrors
 from dps.web.auth import authority_admin_only
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors
 
 PAGE_SIZE = 50
 CSV_COLUMNS = ("sequence", "occurred_at", "actor_user_id", "actor_label", "action", "entity_type", "entity_id",
@@ -29,9 +31,9 @@ def _criteria(entity_type: str | None, entity_id: str | None, actor: str | None,
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            errors.add(field, "Enter a date like 2026-01-31")
+            return parse_iso_date(raw, field)
+        except ValidationFailed as problem:
+            errors.add_error(problem)
             return None
 
     start, end = day(since, "since"), day(until, "until")

@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 from dps.agreements.services import list_agreements
 from dps.calendar import financial_year, london_date
 from dps.errors import NotFound, ValidationFailed
+from dps.forms import FormErrors
 from dps.funds import commands, reports, services
 from dps.funds.models import Fund
 from dps.funds.rules import BUYER_TYPE_NAMES, percent
@@ -20,7 +21,7 @@ from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.rules import BuyerType
 from dps.web.auth import authority_admin_only, current_user
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, errors_from, read_form, run_form_command
+from dps.web.forms import read_form, run_form_command
 
 
 @get("/", name="authority.funds")
@@ -62,7 +63,7 @@ async def create_fund(request: Request[Any, Any, Any], db_session: DbSession) ->
         await db_session.rollback()
         values = {**form, "eligible_category_ids": [str(v) for v in category_ids],
                   "eligible_buyer_types": [str(v) for v in buyer_types]}
-        return await _fund_form(db_session, errors_from(error), values, status_code=400)
+        return await _fund_form(db_session, FormErrors.from_error(error), values, status_code=400)
     return Redirect(f"/authority/funds/{fund.id}", status_code=303)
 
 

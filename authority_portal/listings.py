@@ -13,10 +13,12 @@ from catalogue import rules, services
 from dps.web.api import forget_cached_key
 from dps.api_keys import services as api_key_services
 from dps.errors import ValidationFailed
+from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind, Role
+from dps.identity.services import actor_of
 from dps.web.auth import authority_admin_only, authority_only, current_user
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, errors_from, read_form, run_form_command
+from dps.web.forms import read_form, run_form_command
 from supplier_portal.listings import evidence_file
 
 
@@ -94,12 +96,12 @@ async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession)
         if not limit_raw.isdigit():
             raise ValidationFailed("Enter the rate limit as a whole number of requests a minute", field="rate_limit")
         key, secret = await api_key_services.create_api_key(db_session, name=form.get("name", ""),
-                                                    actor=services.actor_of(current_user(request)),
+                                                            actor=actor_of(current_user(request)),
                                                     now=request.app.state.clock.now(),
                                                     rate_limit_per_minute=int(limit_raw))
     except ValidationFailed as error:
         await db_session.rollback()
-        return await _keys_page(db_session, errors=errors_from(error, "name"), values=form, status_code=400)
+        return await _keys_page(db_session, errors=FormErrors.from_error(error, "name"), values=form, status_code=400)
     # The key is shown this once; only its hash is kept. The page must not be cached.
     page = await _keys_page(db_session, new_key=(key, secret))
     page.headers["Cache-Control"] = "no-store"
@@ -108,7 +110,7 @@ async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession)
 
 @post("/api-keys/{key_id:int}/revoke", name="authority.api_keys.revoke", guards=[authority_admin_only])
 async def revoke_api_key(request: Request[Any, Any, Any], db_session: DbSession, key_id: FromPath[int]) -> Redirect:
-    key = await api_key_services.revoke_api_key(db_session, key_id, actor=services.actor_of(current_user(request)),
+    key = await api_key_services.revoke_api_key(db_session, key_id, actor=actor_of(current_user(request)),
                                         now=request.app.state.clock.now())
     forget_cached_key(key.key_hash)
     return Redirect("/authority/api-keys", status_code=303)

@@ -11,10 +11,11 @@ from litestar.response import Redirect, Template
 from dps.admission import refresh, services
 from dps.agreements.services import list_agreements
 from dps.errors import NotFound
+from dps.forms import FormErrors
 from dps.identity.models import Organisation, OrganisationKind
 from dps.web.auth import authority_admin_only, authority_only, current_user
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import read_form
 
 
 async def _requests_page(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,

@@ -38,10 +38,11 @@ from dps.competitions.rules import (
 from dps.competitions.services import awarding, drafting, evaluating, loading, views
 from dps.contracts.rules import default_milestones
 from dps.errors import Conflict, ValidationFailed
+from dps.forms import FormErrors, InputInvalid
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, requires_role
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, run_form_command
+from dps.web.forms import run_form_command
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 evaluator_role_only = requires_role(OrganisationKind.BUYER, Role.EVALUATOR)
@@ -49,13 +50,6 @@ evaluator_role_only = requires_role(OrganisationKind.BUYER, Role.EVALUATOR)
 
 def _now(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.clock.now()
-
-
-def _errors(messages: dict[str, str]) -> FormErrors:
-    errors = FormErrors()
-    for name, message in messages.items():
-        errors.add(name, message)
-    return errors
 
 
 def _base(competition_id: int) -> str:
@@ -111,9 +105,8 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
             return Redirect(_base(competition.id or 0), status_code=303)
         except ValidationFailed as error:
             await db_session.rollback()
-            parsed.errors[error.field or "form"] = str(error)
-    return await _form_page(request, db_session, values=parsed.values, errors=_errors(parsed.errors),
-                            status_code=400)
+            parsed.errors.add_error(error)
+    return await _form_page(request, db_session, values=parsed.values, errors=parsed.errors, status_code=400)
 
 
 @get("/{competition_id:int}/edit", name="buyer.competitions.edit", guards=[buyer_role_only])
@@ -139,8 +132,8 @@ async def update(request: Request[Any, Any, Any], db_session: DbSession, competi
             return Redirect(_base(competition_id), status_code=303)
         except ValidationFailed as error:
             await db_session.rollback()
-            parsed.errors[error.field or "form"] = str(error)
-    return await _form_page(request, db_session, values=parsed.values, errors=_errors(parsed.errors),
+            parsed.errors.add_error(error)
+    return await _form_page(request, db_session, values=parsed.values, errors=parsed.errors,
                             competition=competition, status_code=400)
 
 
@@ -415,12 +408,11 @@ async def confirm_page(request: Request[Any, Any, Any], db_session: DbSession,
 @post("/{competition_id:int}/confirm", name="buyer.competitions.confirm.post", guards=[buyer_role_only])
 async def confirm(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
-        problems: dict[str, str] = {}
+        problems = FormErrors()
         lines = parse_fund_lines(form, problems)
         milestones = parse_milestones(form, problems)
         if problems:
-            name, message = next(iter(problems.items()))
-            raise ValidationFailed(message, field=name)
+            raise InputInvalid(problems)
         await awarding.confirm_award(db_session, current_user(request), competition_id, fund_lines=lines,
                                      milestones=milestones, now=_now(request))
 

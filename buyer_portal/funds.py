@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from dps.agreements.services import list_agreements
 from dps.calendar import london_date
 from dps.errors import ValidationFailed
+from dps.forms import FormErrors
 from dps.funds import commands, reports, services
 from dps.funds.chart import render_svg, svg_data_uri
 from dps.funds.commands import LINE_ROWS, managed_allocation_ids
@@ -22,7 +23,7 @@ from dps.funds.models import CommitmentState
 from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.web.auth import current_user, requires_role
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, errors_from, read_form, run_form_command
+from dps.web.forms import read_form, run_form_command
 
 fund_manager_only = requires_role(OrganisationKind.BUYER, Role.FUND_MANAGER)
 
@@ -144,7 +145,7 @@ async def create_commitment(request: Request[Any, Any, Any], db_session: DbSessi
                                                                       now=request.app.state.clock.now())
     except ValidationFailed as error:
         await db_session.rollback()
-        return await _commitment_form(request, db_session, errors_from(error), form, status_code=400)
+        return await _commitment_form(request, db_session, FormErrors.from_error(error), form, status_code=400)
     return Redirect(f"/buyer/funds/commitments/{commitment.id}", status_code=303)
 
 
@@ -182,8 +183,8 @@ async def _line_action(request: Request[Any, Any, Any], db_session: Any, commitm
         await db_session.rollback()
         prefix = f"{action}-{allocation_id}-" if allocation_id else f"{action}-"
         values = {prefix + key: value for key, value in form.items()}
-        return await _commitment_page(request, db_session, commitment_id, errors_from(error, prefix=prefix), values,
-                                      status_code=400)
+        return await _commitment_page(request, db_session, commitment_id,
+                                      FormErrors.from_error(error, prefix=prefix), values, status_code=400)
     return Redirect(f"/buyer/funds/commitments/{commitment_id}", status_code=303)
 
 

@@ -11,11 +11,12 @@ from litestar.response import Redirect, Template
 
 from dps.contracts.services import contract_for_buyer, contracts_for_buyer
 from dps.errors import ValidationFailed
+from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind, Role
 from dps.payments import services
 from dps.web.auth import current_user, requires_role
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import read_form
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 

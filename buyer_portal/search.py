@@ -9,9 +9,10 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from catalogue import saved_searches as saved_searches_service
+from dps.forms import FormErrors
 from dps.web.auth import buyer_portal_only, current_user
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, run_form_command
+from dps.web.forms import run_form_command
 
 
 async def _page(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,

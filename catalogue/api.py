@@ -21,10 +21,10 @@ from litestar.openapi.spec import Example
 from litestar.params import PathParameter, QueryParameter
 
 from catalogue import services
-from catalogue.rules import CARE_SETTINGS, ESF_TIERS
+from catalogue.rules import CARE_SETTINGS
 from catalogue.search import search_index_for
 from catalogue.search.port import FACET_FIELDS, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, SearchQuery
-from dps.admission.questionnaire import DEVICE_CLASS
+from dps.assurance import DEVICE_CLASS, ESF_TIERS
 from dps.web.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,

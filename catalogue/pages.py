@@ -16,9 +16,9 @@ from litestar.response import File, Template
 from catalogue import rules, services
 from catalogue.search import search_index_for
 from catalogue.search.port import FACET_FIELDS, SearchQuery
-from dps.admission.questionnaire import DEVICE_CLASS
 from dps.agreements.models import Category
 from dps.agreements.services import list_agreements
+from dps.assurance import DEVICE_CLASS, ESF_TIERS
 from dps.errors import NotFound
 from dps.identity.models import OrganisationKind
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
@@ -55,7 +55,7 @@ def facet_labels(categories: list[Category]) -> dict[str, dict[str, str]]:
         "category": {c.slug: c.name for c in categories},
         "care_setting": dict(rules.CARE_SETTINGS),
         "device_class": dict(DEVICE_CLASS),
-        "esf_tier": dict(rules.ESF_TIERS),
+        "esf_tier": dict(ESF_TIERS),
         "dspt": dict(rules.LABELS["dspt_status"]),
         "dtac": {"true": "Yes", "false": "No"}, "mtfm": {"true": "Yes", "false": "No"},
         "sme": {"true": "Yes", "false": "No"},

@@ -7,28 +7,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from dps.admission.questionnaire import (
+from dps.admission.rules import StateMachine
+from dps.assurance import (
+    ASSURANCE_SECTIONS,
     DEVICE_CLASS,
     DEVICE_MARK,
     DSPT_STATUS,
     DTAC_STATUS,
-    IS_DEVICE,
-    YES_NO,
-    Question,
-    Section,
-    dspt_stale_on,
-    parse_pounds_to_pence,
-    validate_section,
+    ESF_TIERS,
+    dtac_complete,
 )
-from dps.admission.rules import StateMachine
+from dps.assurance import (
+    assurance_expiries as expiries_of,
+)
+from dps.dates import date_input_values
+from dps.errors import ValidationFailed
+from dps.forms import FormErrors
+from dps.money import parse_pounds, pounds_for_form
+from dps.questions import YES_NO, Question, Section, validate_section
 
 # --- the listing state machine ----------------------------------------------------------------------------
 
@@ -103,14 +107,7 @@ PRICING_MODELS: tuple[tuple[str, str], ...] = (
     ("on-request", "Price on request"),
 )
 PRICED_MODELS = tuple(value for value, _ in PRICING_MODELS if value != "on-request")
-ESF_TIERS: tuple[tuple[str, str], ...] = (("a", "Tier A"), ("b", "Tier B"), ("c", "Tier C"),
-                                          ("not_applicable", "Not applicable"))
 CRP_RESULTS: tuple[tuple[str, str], ...] = (("pass", "Pass"), ("fail", "Fail"), ("not_assessed", "Not yet assessed"))
-CE_BASIS: tuple[tuple[str, str], ...] = (("mdd", "MDD or AIMDD"), ("eu_mdr", "EU MDR"), ("ivdd", "IVDD"),
-                                         ("eu_ivdr", "EU IVDR"))
-# CE marks are accepted in Great Britain until the earlier of certificate expiry and these dates.
-CE_ACCEPTED_UNTIL: Mapping[str, date] = {"mdd": date(2028, 6, 30), "eu_mdr": date(2030, 6, 30),
-                                         "ivdd": date(2030, 6, 30), "eu_ivdr": date(2030, 6, 30)}
 NICE_GUIDANCE = re.compile(r"^(MTG|DG|HTE|TA|NG|QS|IPG|MIB|HST|CG|ESG)\d{1,4}$")
 ICB_CODE = re.compile(r"^Q[A-Z0-9]{2}$")
 LABELS: Mapping[str, Mapping[str, str]] = {
@@ -124,47 +121,11 @@ LABELS: Mapping[str, Mapping[str, str]] = {
     "crp": dict(CRP_RESULTS),
 }
 
-# --- the assurance sections (RULES.md section 4), checked with the questionnaire's validator --------------
+# --- the assurance a listing carries: the four sections every supplier answers (dps.assurance), then NICE and
+# NHS Supply Chain's requirements. Checked with the same validator as the application questionnaire. ---------
 
-ASSURANCE_SECTIONS: tuple[Section, ...] = (
-    Section("dtac", "Digital Technology Assessment Criteria (DTAC)", "", (
-        Question("applies", "Is this a digital technology that DTAC applies to?", "yes_no", choices=YES_NO),
-        Question("version", "DTAC version assessed against", "text", hint="For example, 2024",
-                 when=("applies", ("yes",))),
-        Question("c1_clinical_safety", "C1 Clinical safety (DCB0129)", "choice", choices=DTAC_STATUS,
-                 when=("applies", ("yes",))),
-        Question("c2_data_protection", "C2 Data protection", "choice", choices=DTAC_STATUS,
-                 when=("applies", ("yes",))),
-        Question("c3_technical_security", "C3 Technical security", "choice", choices=DTAC_STATUS,
-                 when=("applies", ("yes",))),
-        Question("c4_interoperability", "C4 Interoperability", "choice", choices=DTAC_STATUS,
-                 when=("applies", ("yes",))),
-        Question("d_usability_accessibility", "D Usability and accessibility", "choice", choices=DTAC_STATUS,
-                 when=("applies", ("yes",))),
-    )),
-    Section("dspt", "Data Security and Protection Toolkit (DSPT)", "", (
-        Question("applies", "Does the product process NHS patient data?", "yes_no", choices=YES_NO),
-        Question("year", "Toolkit year of your latest publication", "text", hint="For example, 2025/26",
-                 when=("applies", ("yes",))),
-        Question("status", "DSPT status", "choice", choices=DSPT_STATUS, when=("applies", ("yes",))),
-    )),
-    Section("cyber_essentials", "Cyber Essentials", "", (
-        Question("level", "Which Cyber Essentials certificate do you hold?", "choice",
-                 choices=(("none", "None"), ("cyber_essentials", "Cyber Essentials"),
-                          ("cyber_essentials_plus", "Cyber Essentials Plus"))),
-        Question("certificate_number", "Certificate number", "text",
-                 when=("level", ("cyber_essentials", "cyber_essentials_plus"))),
-        Question("expiry", "Certificate expiry date", "date",
-                 when=("level", ("cyber_essentials", "cyber_essentials_plus"))),
-    )),
-    Section("medical_device", "Medical device regulation", "", (
-        Question("device_class", "Regulatory class", "choice", choices=DEVICE_CLASS),
-        Question("mark", "Conformity mark", "choice", choices=DEVICE_MARK, when=("device_class", IS_DEVICE)),
-        Question("mhra_reference", "MHRA registration reference", "text", when=("device_class", IS_DEVICE)),
-        Question("certificate_expiry", "Certificate expiry date", "date", when=("device_class", IS_DEVICE)),
-        Question("ce_basis", "If CE marked: the legislation it is certified under", "choice", choices=CE_BASIS,
-                 when=("mark", ("ce",))),
-    )),
+LISTING_ASSURANCE_SECTIONS: tuple[Section, ...] = (
+    *ASSURANCE_SECTIONS,
     Section("nice", "NICE and the MedTech Funding Mandate", "", (
         Question("esf_tier", "NICE Evidence Standards Framework tier", "choice", choices=ESF_TIERS),
         Question("guidance", "NICE guidance references", "text", required=False,
@@ -178,7 +139,6 @@ ASSURANCE_SECTIONS: tuple[Section, ...] = (
         Question("net_zero", "Have you committed to the NHS net zero supplier roadmap?", "yes_no", choices=YES_NO),
     )),
 )
-ASSURANCE_SECTION_KEYS = tuple(section.key for section in ASSURANCE_SECTIONS)
 
 NAME_MAX, SUMMARY_MAX, DESCRIPTION_MAX = 120, 300, 10_000
 LIST_ITEMS_MAX = 20
@@ -214,7 +174,7 @@ class ListingForm:
     """The outcome of checking a posted listing form: clean content, or the errors and what was typed."""
 
     values: dict[str, Any]
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
     content: ListingContent | None = None
 
 
@@ -239,80 +199,75 @@ def check_listing_form(form: Mapping[str, Any], *, allowed_category_ids: Iterabl
 
     name, summary, description = text.get("name", ""), text.get("summary", ""), text.get("description", "")
     if not name:
-        errors["name"] = "Enter the name of the innovation"
+        errors.add("name", "Enter the name of the innovation")
     elif len(name) > NAME_MAX:
-        errors["name"] = f"Name must be {NAME_MAX} characters or fewer"
+        errors.add("name", f"Name must be {NAME_MAX} characters or fewer")
     if not summary:
-        errors["summary"] = "Enter a one or two sentence summary"
+        errors.add("summary", "Enter a one or two sentence summary")
     elif len(summary) > SUMMARY_MAX:
-        errors["summary"] = f"Summary must be {SUMMARY_MAX} characters or fewer"
+        errors.add("summary", f"Summary must be {SUMMARY_MAX} characters or fewer")
     if not description:
-        errors["description"] = "Enter a description"
+        errors.add("description", "Enter a description")
     elif len(description) > DESCRIPTION_MAX:
-        errors["description"] = f"Description must be {DESCRIPTION_MAX:,} characters or fewer"
+        errors.add("description", f"Description must be {DESCRIPTION_MAX:,} characters or fewer")
 
     allowed = set(allowed_category_ids)
     category_raw = text.get("category_id", "")
     category_id = int(category_raw) if category_raw.isdigit() else 0
     if not category_raw:
-        errors["category_id"] = "Select the category to list the innovation in"
+        errors.add("category_id", "Select the category to list the innovation in")
     elif category_id not in allowed:
-        errors["category_id"] = "You can only list in a category your organisation is admitted to"
+        errors.add("category_id", "You can only list in a category your organisation is admitted to")
 
     known_settings = dict(CARE_SETTINGS)
     if not care_settings:
-        errors["care_settings"] = "Select at least one care setting"
+        errors.add("care_settings", "Select at least one care setting")
     elif any(value not in known_settings for value in care_settings):
-        errors["care_settings"] = "Select care settings from the list"
+        errors.add("care_settings", "Select care settings from the list")
 
     clinical_areas = _split(text.get("clinical_areas", ""))
     if not clinical_areas:
-        errors["clinical_areas"] = "Enter at least one clinical area, for example cardiology"
+        errors.add("clinical_areas", "Enter at least one clinical area, for example cardiology")
     elif len(clinical_areas) > LIST_ITEMS_MAX or any(len(item) > 80 for item in clinical_areas):
-        errors["clinical_areas"] = f"Enter up to {LIST_ITEMS_MAX} clinical areas of 80 characters or fewer"
+        errors.add("clinical_areas", f"Enter up to {LIST_ITEMS_MAX} clinical areas of 80 characters or fewer")
 
     icbs = [code.upper() for code in _split(text.get("icbs_using", ""), ", \n")]
     known = set(known_icbs)
     unknown = [code for code in icbs if code not in known]
     if unknown:
-        errors["icbs_using"] = ("Enter integrated care boards by their ODS code, like QMF; not recognised: "
-                                + ", ".join(unknown[:5]))
+        errors.add("icbs_using", "Enter integrated care boards by their ODS code, like QMF; not recognised: "
+                   + ", ".join(unknown[:5]))
     trusts = _split(text.get("trusts_using", ""), "\n")
     if len(trusts) > 50 or any(len(item) > 200 for item in trusts):
-        errors["trusts_using"] = "Enter up to 50 trusts, one a line"
+        errors.add("trusts_using", "Enter up to 50 trusts, one a line")
 
     pricing_model = text.get("pricing_model", "")
     price: int | None = None
     if pricing_model not in dict(PRICING_MODELS):
-        errors["pricing_model"] = "Select a pricing model"
+        errors.add("pricing_model", "Select a pricing model")
     elif pricing_model in PRICED_MODELS:
-        price = parse_pounds_to_pence(text.get("indicative_price", ""))
         if not text.get("indicative_price"):
-            errors["indicative_price"] = "Enter an indicative price in pounds, or choose price on request"
-        elif price is None:
-            errors["indicative_price"] = "Indicative price must be an amount in pounds, like 1,250.00"
+            errors.add("indicative_price", "Enter an indicative price in pounds, or choose price on request")
+        else:
+            try:
+                price = parse_pounds(text["indicative_price"], field="indicative_price", label="Indicative price")
+            except ValidationFailed as problem:
+                errors.add_error(problem)
 
     assurance: dict[str, dict[str, Any]] = {}
-    for section in ASSURANCE_SECTIONS:
+    for section in LISTING_ASSURANCE_SECTIONS:
         prefixed = {key[len(section.key) + 2:]: value for key, value in text.items()
                     if key.startswith(section.key + "__")}
         checked = validate_section(section, prefixed)
-        for key, message in checked.errors.items():
-            question = next(q for q in section.questions if q.key == key)
-            if not question.required and not checked.values.get(key):
-                continue
-            errors[f"{section.key}__{key}"] = message
+        errors.add_all(checked.errors, prefix=f"{section.key}__")
         answers = dict(checked.answers)
         if section.key == "nice":
             guidance = [ref.upper().replace(" ", "") for ref in _split(prefixed.get("guidance", ""), ", \n")]
             bad = [ref for ref in guidance if not NICE_GUIDANCE.match(ref)]
             if bad:
-                errors["nice__guidance"] = ("Enter NICE guidance references like MTG32 or DG45; not recognised: "
-                                            + ", ".join(bad[:5]))
+                errors.add("nice__guidance", "Enter NICE guidance references like MTG32 or DG45; not recognised: "
+                           + ", ".join(bad[:5]))
             answers["guidance"] = guidance
-        if section.key == "medical_device" and answers.get("mark") != "ce":
-            answers.pop("ce_basis", None)
-            errors.pop("medical_device__ce_basis", None)
         assurance[section.key] = answers
 
     if not errors:
@@ -337,17 +292,15 @@ def form_values_of(content: Mapping[str, Any]) -> dict[str, Any]:
     }
     price = content.get("indicative_price_pence")
     if price is not None:
-        values["indicative_price"] = f"{price // 100}.{price % 100:02d}"
-    for section in ASSURANCE_SECTIONS:
+        values["indicative_price"] = pounds_for_form(price)
+    for section in LISTING_ASSURANCE_SECTIONS:
         answers = content.get("assurance", {}).get(section.key, {})
         for question in section.questions:
             key, answer = f"{section.key}__{question.key}", answers.get(question.key)
             if answer is None:
                 continue
             if question.kind == "date":
-                day = date.fromisoformat(answer)
-                values.update({f"{key}-day": str(day.day), f"{key}-month": str(day.month),
-                               f"{key}-year": str(day.year)})
+                values.update(date_input_values(key, date.fromisoformat(answer)))
             elif isinstance(answer, list):
                 values[key] = ", ".join(answer)
             else:
@@ -357,7 +310,6 @@ def form_values_of(content: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- assurance summary and expiries -----------------------------------------------------------------------
 
-EXPIRY_WARNING = timedelta(days=30)
 NO_EXPIRY = date(9999, 12, 31)
 
 
@@ -371,31 +323,8 @@ class Expiry:
 
 def assurance_expiries(assurance: Mapping[str, Mapping[str, Any]], today: date) -> list[Expiry]:
     """Every dated assurance of a listing, earliest first, marked expired or expiring soon on `today`."""
-    found: list[tuple[str, date]] = []
-    cyber = assurance.get("cyber_essentials", {})
-    if cyber.get("expiry"):
-        found.append(("Cyber Essentials certificate", date.fromisoformat(cyber["expiry"])))
-    device = assurance.get("medical_device", {})
-    if device.get("certificate_expiry"):
-        certificate = date.fromisoformat(device["certificate_expiry"])
-        found.append(("Medical device certificate", certificate))
-        if device.get("mark") == "ce":
-            limit = CE_ACCEPTED_UNTIL.get(device.get("ce_basis", "mdd"), CE_ACCEPTED_UNTIL["mdd"])
-            found.append(("CE mark accepted in Great Britain", min(certificate, limit)))
-    dspt = assurance.get("dspt", {})
-    stale = dspt_stale_on(dspt.get("year", "")) if dspt.get("applies") == "yes" else None
-    if stale:
-        found.append(("Data Security and Protection Toolkit status", stale))
-    return sorted((Expiry(kind, day, day < today, today <= day <= today + EXPIRY_WARNING) for kind, day in found),
-                  key=lambda item: (item.expires_on, item.kind))
-
-
-def dtac_complete(assurance: Mapping[str, Mapping[str, Any]]) -> bool:
-    dtac = assurance.get("dtac", {})
-    parts = ("c1_clinical_safety", "c2_data_protection", "c3_technical_security", "c4_interoperability",
-             "d_usability_accessibility")
-    return dtac.get("applies") == "yes" and all(dtac.get(part) in ("passed", "not_applicable") for part in parts) \
-        and any(dtac.get(part) == "passed" for part in parts)
+    return [Expiry(item.kind, item.expires_on, item.expired(today), item.expiring_soon(today))
+            for item in expiries_of(assurance)]
 
 
 def assurance_summary(assurance: Mapping[str, Mapping[str, Any]], today: date) -> dict[str, Any]:
@@ -408,7 +337,7 @@ def assurance_summary(assurance: Mapping[str, Mapping[str, Any]], today: date) -
     chain = assurance.get("supply_chain", {})
     expiries = assurance_expiries(assurance, today)
     return {
-        "dtac": {"applies": dtac.get("applies") == "yes", "complete": dtac_complete(assurance),
+        "dtac": {"applies": dtac.get("applies") == "yes", "complete": dtac_complete(dtac),
                  "version": dtac.get("version")},
         "dspt": {"status": dspt.get("status") if dspt.get("applies") == "yes" else "not_applicable",
                  "year": dspt.get("year")},
@@ -458,20 +387,20 @@ EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
 EVIDENCE_TITLE_MAX = 150
 
 
-def check_evidence(title: str, content: bytes) -> dict[str, str]:
-    """Field -> message for an evidence upload; empty when it is acceptable. The type is checked by content:
+def check_evidence(title: str, content: bytes) -> FormErrors:
+    """The errors of an evidence upload; empty when it is acceptable. The type is checked by content:
     a PDF starts with %PDF- and has an end-of-file marker, whatever its name or declared type says."""
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     if not title.strip():
-        errors["title"] = "Enter a title for the document"
+        errors.add("title", "Enter a title for the document")
     elif len(title.strip()) > EVIDENCE_TITLE_MAX:
-        errors["title"] = f"Title must be {EVIDENCE_TITLE_MAX} characters or fewer"
+        errors.add("title", f"Title must be {EVIDENCE_TITLE_MAX} characters or fewer")
     if not content:
-        errors["file"] = "Select a PDF file"
+        errors.add("file", "Select a PDF file")
     elif len(content) > EVIDENCE_MAX_BYTES:
-        errors["file"] = f"The file must be smaller than {EVIDENCE_MAX_BYTES // (1024 * 1024)} MB"
+        errors.add("file", f"The file must be smaller than {EVIDENCE_MAX_BYTES // (1024 * 1024)} MB")
     elif not content.startswith(b"%PDF-") or b"%%EOF" not in content[-2048:]:
-        errors["file"] = "The file must be a PDF"
+        errors.add("file", "The file must be a PDF")
     return errors
 
 
@@ -485,10 +414,8 @@ def safe_filename(raw: str) -> str:
 def prefixed_sections() -> list[tuple[Section, list[Question]]]:
     """The assurance sections with form field names prefixed by their section ("dtac__version"), so one form can
     hold them all and the questionnaire's field macro can render them."""
-    from dataclasses import replace
-
     result = []
-    for section in ASSURANCE_SECTIONS:
+    for section in LISTING_ASSURANCE_SECTIONS:
         questions = [replace(q, key=f"{section.key}__{q.key}",
                              when=(f"{section.key}__{q.when[0]}", q.when[1]) if q.when else None)
                      for q in section.questions]

@@ -31,9 +31,10 @@ from dps.admission.services import email_organisation
 from dps.agreements.models import Category
 from dps.audit.services import Actor, record
 from dps.errors import Conflict, NotFound, ValidationFailed
+from dps.forms import FormErrors
 from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.identity.rules import assess_sme
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
 from dps.outbox.models import OutboxMessage
 from dps.outbox.services import enqueue
 from dps.reference import INTEGRATED_CARE_BOARDS
@@ -42,10 +43,6 @@ SEARCH_INDEX_TOPIC = "search-index"
 CHANGES_LOCK_KEY = 7_340_001  # PostgreSQL advisory lock that puts changes-feed rows in commit order
 ICB_CODES = frozenset(code for code, _, _ in INTEGRATED_CARE_BOARDS)
 ICB_NAMES: Mapping[str, str] = {code: name for code, name, _ in INTEGRATED_CARE_BOARDS}
-
-
-def actor_of(user: SignedInUser) -> Actor:
-    return Actor(user.id, user.email)
 
 
 def listing_path(listing_id: int) -> str:
@@ -435,8 +432,8 @@ async def documents_of(session: AsyncSession, listing_id: int) -> list[ListingDo
 
 
 async def add_evidence(session: AsyncSession, user: SignedInUser, listing_id: int, *, title: str, filename: str,
-                       content: bytes, var_dir: Path, now: datetime) -> dict[str, str]:
-    """Attach a PDF (checked by its content) to a listing; returns field errors, empty when stored. The file is
+                       content: bytes, var_dir: Path, now: datetime) -> FormErrors:
+    """Attach a PDF (checked by its content) to a listing; returns its errors, empty when stored. The file is
     written under var/evidence with a random name, never served as a static file."""
     listing = await listing_for_supplier(session, user, listing_id, for_update=True)
     errors = rules.check_evidence(title, content)

@@ -12,14 +12,13 @@ import re
 from dataclasses import dataclass
 from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
+from dps.dates import LONDON
 from dps.errors import ValidationFailed
 from dps.regimes import Regime
 
-LONDON = ZoneInfo("Europe/London")
 END_OF_DAY = time(23, 59, 59)
 ONE_DAY = timedelta(days=1)
 

@@ -24,6 +24,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from dps.errors import Conflict, ValidationFailed
+from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
 from dps.identity.onboarding.accounts import LinkUnusable, sign_in_path_for
 from dps.identity.onboarding.invitations import (
@@ -55,13 +56,9 @@ from dps.identity.onboarding.registration import (
     resend_verification,
     verify_email,
 )
-from dps.identity.profile import (
-    InputInvalid,
-    SupplierProfile,
-    parse_supplier_profile,
-    pounds_for_form,
-)
+from dps.identity.profile import SupplierProfile, parse_supplier_profile
 from dps.identity.rules import MINIMUM_PASSWORD_LENGTH
+from dps.money import pounds_for_form
 from dps.web.auth import (
     current_user,
     mark_access_rule,
@@ -71,7 +68,7 @@ from dps.web.auth import (
     supplier_only,
 )
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import read_form
 from dps.web.sessions import start_signed_in_session
 
 # Registration, re-sending and accepting invitations: POSTs per client address per minute (their own store,
@@ -110,16 +107,6 @@ def _to_verify_page(_: Request[Any, Any, Any], __: EmailNotVerified) -> Redirect
 
 def _now(request: Request[Any, Any, State]) -> Any:
     return request.app.state.clock.now()
-
-
-def _form_errors(problem: ValidationFailed) -> FormErrors:
-    errors = FormErrors()
-    if isinstance(problem, InputInvalid):
-        for field_name, message in problem.errors.items():
-            errors.add(field_name, message)
-    else:
-        errors.add(problem.field or "", str(problem))
-    return errors
 
 
 def _session(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -161,7 +148,7 @@ class RegistrationPages(Controller):
             )
         except ValidationFailed as problem:
             values = {"full_name": form.get("full_name", ""), "email": form.get("email", "")}
-            return _register_page(values, _form_errors(problem), status_code=400)
+            return _register_page(values, FormErrors.from_error(problem, default_field=""), status_code=400)
         request.set_session({**_session(request), PENDING_EMAIL: registration.email})
         return Redirect("/register/check-email", status_code=303)
 
@@ -282,7 +269,7 @@ class InvitationPages(Controller):
             await db_session.rollback()
             details = await inspect_invitation(db_session, state.settings, token=token, now=_now(request))
             return _invitation_page(request, details, token, values={"full_name": form.get("full_name", "")},
-                                    errors=_form_errors(problem), status_code=400)
+                                    errors=FormErrors.from_error(problem, default_field=""), status_code=400)
         if acceptance.new_account:
             start_signed_in_session(request, acceptance.user_id)
         return Redirect(f"/supplier/organisation/{acceptance.organisation_id}?joined=1", status_code=303)
@@ -328,7 +315,7 @@ class NewOrganisationPages(Controller):
         try:
             profile = await check_new_organisation(db_session, user_id=user.id, form=form)
         except ValidationFailed as problem:
-            return _new_form(form, _form_errors(problem), status_code=400)
+            return _new_form(form, FormErrors.from_error(problem, default_field=""), status_code=400)
         request.set_session({**_session(request), ORGANISATION_DRAFT: profile.as_form()})
         return Redirect(f"{NEW_ORGANISATION_PATH}/check", status_code=303)
 
@@ -351,7 +338,7 @@ class NewOrganisationPages(Controller):
             organisation = await create_supplier_organisation(db_session, user_id=user.id, profile=profile,
                                                               now=_now(request))
         except ValidationFailed as problem:  # the number was registered by someone else meanwhile
-            return _new_form(profile.as_form(), _form_errors(problem), status_code=400)
+            return _new_form(profile.as_form(), FormErrors.from_error(problem, default_field=""), status_code=400)
         except Conflict:  # already has an organisation (a second tab, a double click)
             await db_session.rollback()
             existing = await supplier_organisation_ids(db_session, user.id)
@@ -433,7 +420,7 @@ class OrganisationPages(Controller):
             await update_supplier_profile(db_session, organisation_id=organisation_id, user_id=user.id, form=form,
                                           now=_now(request))
         except ValidationFailed as problem:
-            return self._form(organisation_id, form, _form_errors(problem), status_code=400)
+            return self._form(organisation_id, form, FormErrors.from_error(problem, default_field=""), status_code=400)
         return Redirect(f"/supplier/organisation/{organisation_id}?updated=1", status_code=303)
 
     @staticmethod
@@ -474,7 +461,8 @@ class OrganisationPages(Controller):
             await db_session.rollback()
             access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
             values = {"email": form.get("email", ""), "role": form.get("role", "")}
-            return _invite_page(access.organisation, values, _form_errors(problem), status_code=400)
+            return _invite_page(access.organisation, values, FormErrors.from_error(problem, default_field=""),
+                                status_code=400)
         return Redirect(f"/supplier/organisation/{organisation_id}/team?sent=1", status_code=303)
 
     @post("/{organisation_id:int}/team/invitations/{invitation_id:int}/revoke", name="organisation.invitation.revoke")

@@ -10,12 +10,14 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from dps.admission import refresh, services
-from dps.admission.questionnaire import SECTIONS, incomplete_sections, is_asked, section
+from dps.admission.questionnaire import SECTIONS, incomplete_sections, section
 from dps.agreements.services import list_agreements
+from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
+from dps.questions import asked_keys
 from dps.web.auth import current_user, memberships_in, supplier_only
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form
+from dps.web.forms import read_form
 
 
 def _user(request: Request[Any, Any, Any]) -> Any:
@@ -83,7 +85,7 @@ async def section_form(request: Request[Any, Any, Any], db_session: DbSession, a
     values = application.answers.get(sec.key, {}).get("values", {})
     return Template("supplier/applications/section.html", context={
         "application": application, "section": sec, "values": values, "errors": FormErrors(),
-        "asked": {q.key: is_asked(q, values) for q in sec.questions}})
+        "asked": asked_keys(sec, values)})
 
 
 @post("/applications/{application_id:int}/sections/{section_key:str}", name="supplier.applications.section.save")
@@ -94,14 +96,11 @@ async def save_section(request: Request[Any, Any, Any], db_session: DbSession, a
                                         request.app.state.clock.now())
     if saved.complete:
         return Redirect(f"/supplier/applications/{application_id}", status_code=303)
-    errors = FormErrors()
-    for key, message in saved.errors.items():
-        errors.add(key, message)
     application = await services.application_for_supplier(db_session, _user(request), application_id)
     sec = section(section_key)
     return Template("supplier/applications/section.html", status_code=400, context={
-        "application": application, "section": sec, "values": saved.values, "errors": errors,
-        "asked": {q.key: is_asked(q, saved.values) for q in sec.questions}})
+        "application": application, "section": sec, "values": saved.values, "errors": saved.errors,
+        "asked": asked_keys(sec, saved.values)})
 
 
 @get("/applications/{application_id:int}/check", name="supplier.applications.check")

@@ -13,10 +13,11 @@ from litestar.response import Redirect, Template
 from dps.competitions.forms import parse_bid_form
 from dps.competitions.rules import count_words, questions_of
 from dps.competitions.services import bidding, drafting, loading, views
-from dps.identity.profile import pounds_for_form
+from dps.forms import FormErrors
+from dps.money import pounds_for_form
 from dps.web.auth import current_user, supplier_only
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form, run_form_command
+from dps.web.forms import read_form, run_form_command
 
 
 def _now(request: Request[Any, Any, Any]) -> Any:
@@ -85,10 +86,8 @@ async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, compe
                                    price_pence=parsed.price_pence, vat_pence=parsed.vat_pence, submit=submit,
                                    now=_now(request), form_errors=parsed.errors)
     if saved.errors:
-        errors = FormErrors()
-        for name, message in saved.errors.items():
-            errors.add(name, message)
-        return await _bid_page(request, db_session, competition_id, errors, form, status_code=400, saved=not submit)
+        return await _bid_page(request, db_session, competition_id, saved.errors, form, status_code=400,
+                               saved=not submit)
     if submit:
         return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
     return await _bid_page(request, db_session, competition_id, saved=True)

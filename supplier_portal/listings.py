@@ -13,10 +13,10 @@ from litestar.response import File, Redirect, Template
 from catalogue import rules, services
 from catalogue.rules import CARE_SETTINGS, LABELS, PRICING_MODELS, assurance_expiries, render_description
 from dps.errors import NotFound
+from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
 from dps.web.auth import current_user, memberships_in, supplier_only
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors
 
 EVIDENCE_BODY_LIMIT = rules.EVIDENCE_MAX_BYTES + 256 * 1024
 
@@ -27,13 +27,6 @@ async def read_listing_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
                             if key not in ("_csrf_token", "care_settings") and isinstance(value, str)}
     data["care_settings"] = [str(value) for value in form.getall("care_settings", [])]
     return data
-
-
-def _errors(messages: dict[str, str]) -> FormErrors:
-    errors = FormErrors()
-    for key, message in messages.items():
-        errors.add(key, message)
-    return errors
 
 
 def _organisation_id(request: Request[Any, Any, Any], raw: str | None = None) -> int:
@@ -76,7 +69,7 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
                                           request.app.state.clock.now())
     if saved.listing is None:
         return await _form_page(request, db_session, organisation_id=organisation_id, values=saved.form.values,
-                                errors=_errors(saved.form.errors), status_code=400)
+                                errors=saved.form.errors, status_code=400)
     return Redirect(f"/supplier/listings/{saved.listing.id}", status_code=303)
 
 
@@ -116,7 +109,7 @@ async def update(request: Request[Any, Any, Any], db_session: DbSession, listing
     if saved.listing is None:
         listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
         return await _form_page(request, db_session, organisation_id=listing.organisation_id, listing=listing,
-                                values=saved.form.values, errors=_errors(saved.form.errors), status_code=400)
+                                values=saved.form.values, errors=saved.form.errors, status_code=400)
     return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
 
 
@@ -155,7 +148,7 @@ async def add_document(request: Request[Any, Any, Any], db_session: DbSession, l
                                          now=request.app.state.clock.now())
     if errors:
         await db_session.rollback()
-        return await _show_page(request, db_session, listing_id, _errors(errors), title, status_code=400)
+        return await _show_page(request, db_session, listing_id, errors, title, status_code=400)
     return Redirect(f"/supplier/listings/{listing_id}#evidence", status_code=303)
 
 

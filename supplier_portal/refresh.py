@@ -9,9 +9,10 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from dps.admission import refresh
+from dps.forms import FormErrors
 from dps.web.auth import current_user, supplier_only
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, run_form_command
+from dps.web.forms import run_form_command
 
 
 async def _page(request: Request[Any, Any, Any], db_session: Any, response_id: int, errors: FormErrors | None = None,

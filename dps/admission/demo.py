@@ -9,12 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.admission.models import Admission, Application, SectionEvaluation
-from dps.admission.questionnaire import SECTIONS, validate_section
+from dps.admission.questionnaire import SECTIONS
 from dps.admission.rules import ApplicationState, MembershipState
 from dps.agreements.models import Agreement, Category
 from dps.audit.services import Actor, record
 from dps.calendar import evaluation_due
 from dps.identity.models import Organisation, User
+from dps.questions import validate_section
 
 DEMO_ANSWERS: dict[str, dict[str, str]] = {
     "mandatory_exclusion": {"grounds_apply": "no"},
@@ -30,8 +31,8 @@ DEMO_ANSWERS: dict[str, dict[str, str]] = {
                        "completed_on-year": "2026"},
     "cyber_essentials": {"level": "cyber_essentials_plus", "certificate_number": "IASME-CEP-001234",
                          "expiry-day": "10", "expiry-month": "12", "expiry-year": "2026"},
-    "dspt": {"year": "2025/26", "status": "standards_met"},
-    "dtac": {"version": "2024", "c1_clinical_safety": "passed", "c2_data_protection": "passed",
+    "dspt": {"applies": "yes", "year": "2025/26", "status": "standards_met"},
+    "dtac": {"applies": "yes", "version": "2024", "c1_clinical_safety": "passed", "c2_data_protection": "passed",
              "c3_technical_security": "passed", "c4_interoperability": "passed", "d_usability_accessibility": "passed"},
     "medical_device": {"device_class": "class_iia", "mark": "ukca", "mhra_reference": "MHRA-DEMO-0001",
                        "certificate_expiry-day": "30", "certificate_expiry-month": "6",

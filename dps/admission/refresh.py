@@ -8,26 +8,26 @@ supplier is emailed; once expired it is flagged on the supplier's record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.admission.models import Admission, Application, RefreshRequest, RefreshResponse
-from dps.admission.questionnaire import AssuranceExpiry, assurance_expiries
+from dps.admission.questionnaire import assurance_expiries
 from dps.admission.rules import MembershipState, clock_status
-from dps.admission.services import actor_of, category_with_agreement, email_organisation
+from dps.admission.services import category_with_agreement, email_organisation
 from dps.agreements.models import Agreement, Category
+from dps.assurance import AssuranceExpiry
 from dps.audit.services import Actor, record
 from dps.calendar import REFRESH_WORKING_DAYS, WorkingDayCalendar, london_date, refresh_due
+from dps.dates import format_london
 from dps.errors import Conflict, NotFound, ValidationFailed
-from dps.formatting import format_london
 from dps.identity.models import Organisation, OrganisationKind
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
 from dps.outbox.models import OutboxMessage
 
-ASSURANCE_WARNING_DAYS = 30
 REMINDER_WORKING_DAYS_LEFT = 1
 
 
@@ -176,7 +176,7 @@ async def send_assurance_warnings(session: AsyncSession, now: datetime) -> int:
     sent = 0
     for supplier in await admitted_supplier_assurance(session):
         for expiry in supplier.expiries:
-            if not today <= expiry.expires_on <= today + timedelta(days=ASSURANCE_WARNING_DAYS):
+            if not expiry.expiring_soon(today):
                 continue
             key = f"assurance:{supplier.organisation_id}:{expiry.kind}:{expiry.expires_on.isoformat()}"
             already = await session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key.like(f"email:{key}:%")))
@@ -184,8 +184,8 @@ async def send_assurance_warnings(session: AsyncSession, now: datetime) -> int:
                 continue
             await email_organisation(
                 session, supplier.organisation_id, now, key, f"{expiry.kind} expires on "
-                f"{expiry.expires_on.strftime('%-d %B %Y')}",
-                f"Your organisation's {expiry.kind} expires on {expiry.expires_on.strftime('%-d %B %Y')}. Buyers see "
+                f"{format_london(expiry.expires_on)}",
+                f"Your organisation's {expiry.kind} expires on {format_london(expiry.expires_on)}. Buyers see "
                 "expired assurance on your record and in search: please renew it and tell the DPS authority.")
             await record(session, actor=Actor.system("assurance-watch"), action="assurance.expiry_warned",
                          entity_type="organisation", entity_id=supplier.organisation_id, now=now,

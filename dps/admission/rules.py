@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 from dps.calendar import WorkingDayCalendar, london_date
 from dps.errors import Conflict, IllegalTransition
-from dps.formatting import london_moment
+from dps.dates import london_moment
 
 
 class ApplicationState(StrEnum):

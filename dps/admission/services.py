@@ -19,7 +19,6 @@ from dps.admission.questionnaire import (
     incomplete_sections,
     mandatory_exclusion_applies,
     section,
-    validate_section,
 )
 from dps.admission.rules import (
     ApplicationEvent,
@@ -34,21 +33,19 @@ from dps.admission.rules import (
     next_membership_state,
 )
 from dps.agreements.models import Agreement, Category
-from dps.audit.services import Actor, record
+from dps.audit.services import record
 from dps.calendar import WorkingDayCalendar, evaluation_due
+from dps.dates import format_london
 from dps.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dps.events import domain_events
+from dps.forms import FormErrors
 from dps.identity.models import Membership, Organisation, OrganisationKind, User
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
 from dps.mail import queue_email
-from dps.formatting import format_london
+from dps.questions import validate_section
 
 OPEN_STATES = (ApplicationState.DRAFT, ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
 AWAITING_DECISION = (ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
-
-
-def actor_of(user: SignedInUser) -> Actor:
-    return Actor(user.id, user.email)
 
 
 def _snapshot(application: Application) -> dict[str, Any]:
@@ -126,7 +123,7 @@ async def start_application(session: AsyncSession, user: SignedInUser, *, organi
 @dataclass(frozen=True)
 class SavedSection:
     complete: bool
-    errors: dict[str, str]
+    errors: FormErrors
     values: dict[str, str]
 
 

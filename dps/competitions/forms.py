@@ -1,6 +1,6 @@
 """Reading the buyer's competition form and a supplier's bid form into plain values. Pure: no I/O.
 
-A form is read whole and every problem is reported at once (field -> message), so the page can show the NHS.UK
+A form is read whole and every problem is reported at once (a FormErrors), so the page can show the NHS.UK
 error summary with a link to each field and keep everything that was typed.
 """
 
@@ -18,13 +18,13 @@ from dps.competitions.rules import (
     FundLine,
     check_deadlines,
     criteria_problems,
-    parse_date,
     parse_london_deadline,
 )
 from dps.contracts.rules import Milestone
+from dps.dates import LONDON, date_input_values, parse_date_input
 from dps.errors import ValidationFailed
-from dps.formatting import LONDON
-from dps.identity.profile import parse_pounds, pounds_for_form
+from dps.forms import FormErrors
+from dps.money import parse_pounds, pounds_for_form
 
 QUESTION_ROWS = 6  # question rows the form offers; blank rows are ignored
 FUND_ROWS = 3
@@ -51,7 +51,7 @@ class CompetitionInput:
 @dataclass
 class ParsedForm:
     values: dict[str, Any]
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
     data: CompetitionInput | None = None
 
 
@@ -60,13 +60,13 @@ def _int(text: str) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def _whole_number(values: Mapping[str, str], key: str, errors: dict[str, str], message: str) -> int | None:
+def _whole_number(values: Mapping[str, str], key: str, errors: FormErrors, message: str) -> int | None:
     text = values.get(key, "").strip().rstrip("%")
     if not text:
-        errors.setdefault(key, message)
+        errors.add(key, message)
         return None
     if not text.isdigit():
-        errors.setdefault(key, message)
+        errors.add(key, message)
         return None
     return int(text)
 
@@ -75,7 +75,7 @@ def question_row_used(values: Mapping[str, str], key: str) -> bool:
     return any(values.get(f"{key}-{part}", "").strip() for part in ("title", "question", "weight"))
 
 
-def parse_criteria(values: Mapping[str, str], errors: dict[str, str]) -> tuple[Criterion, ...]:
+def parse_criteria(values: Mapping[str, str], errors: FormErrors) -> tuple[Criterion, ...]:
     criteria: list[Criterion] = []
     price_weight = _whole_number(values, "price-weight", errors, "Enter the weight of price, a whole percentage")
     criteria.append(Criterion(PRICE_KEY, CriterionKind.PRICE, "Price", price_weight or 0))
@@ -88,7 +88,7 @@ def parse_criteria(values: Mapping[str, str], errors: dict[str, str]) -> tuple[C
         except ValueError:
             kind = None
         if kind not in QUESTION_KINDS:
-            errors.setdefault(f"{key}-kind", f"Choose what question {index} assesses")
+            errors.add(f"{key}-kind", f"Choose what question {index} assesses")
             kind = CriterionKind.QUALITY
         weight = _whole_number(values, f"{key}-weight", errors, f"Enter the weight of question {index}")
         max_score = _whole_number(values, f"{key}-max_score", errors, f"Enter the maximum score of question {index}")
@@ -96,12 +96,11 @@ def parse_criteria(values: Mapping[str, str], errors: dict[str, str]) -> tuple[C
                                    f"Enter the word limit of question {index}")
         criteria.append(Criterion(key, kind, values.get(f"{key}-title", "").strip(), weight or 0,
                                   values.get(f"{key}-question", "").strip(), max_score, word_limit))
-    for name, message in criteria_problems(criteria).items():
-        errors.setdefault(name, message)
+    errors.add_all(criteria_problems(criteria))
     return tuple(criteria)
 
 
-def parse_fund_lines(values: Mapping[str, str], errors: dict[str, str], rows: int = FUND_ROWS) -> tuple[FundLine, ...]:
+def parse_fund_lines(values: Mapping[str, str], errors: FormErrors, rows: int = FUND_ROWS) -> tuple[FundLine, ...]:
     lines = []
     for index in range(1, rows + 1):
         allocation = values.get(f"fund-{index}-allocation", "").strip()
@@ -110,70 +109,67 @@ def parse_fund_lines(values: Mapping[str, str], errors: dict[str, str], rows: in
             continue
         allocation_id = _int(allocation)
         if allocation_id is None:
-            errors.setdefault(f"fund-{index}-allocation", f"Choose the fund allocation of line {index}")
+            errors.add(f"fund-{index}-allocation", f"Choose the fund allocation of line {index}")
             continue
         try:
-            pence = parse_pounds(amount, field=f"fund-{index}-amount", label=f"Amount of fund line {index}")
+            pence = parse_pounds(amount, field=f"fund-{index}-amount", label=f"Amount of fund line {index}",
+                                 allow_zero=False)
         except ValidationFailed as error:
-            errors.setdefault(error.field or f"fund-{index}-amount", str(error))
-            continue
-        if pence <= 0:
-            errors.setdefault(f"fund-{index}-amount", f"Enter an amount of more than £0 for fund line {index}")
+            errors.add_error(error, f"fund-{index}-amount")
             continue
         lines.append(FundLine(allocation_id, pence))
     if len({line.allocation_id for line in lines}) != len(lines):
-        errors.setdefault("fund-1-allocation", "Name each fund allocation once")
+        errors.add("fund-1-allocation", "Name each fund allocation once")
     return tuple(lines)
 
 
 def parse_competition_form(values: Mapping[str, str], evaluator_ids: Sequence[str],
                            default_organisation_id: int | None) -> ParsedForm:
     """The buyer's competition form: details, dates (London), criteria rows, evaluators and fund lines."""
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     kept: dict[str, Any] = dict(values)
     kept["evaluator_ids"] = [str(v) for v in evaluator_ids]
 
     organisation_id = _int(values.get("buyer_organisation_id", "")) or default_organisation_id
     if organisation_id is None:
-        errors["buyer_organisation_id"] = "Choose the organisation buying"
+        errors.add("buyer_organisation_id", "Choose the organisation buying")
     category_id = _int(values.get("category_id", ""))
     if category_id is None:
-        errors["category_id"] = "Choose the category of the DPS to run the competition in"
+        errors.add("category_id", "Choose the category of the DPS to run the competition in")
     title = values.get("title", "").strip()
     if not title:
-        errors["title"] = "Enter a title for the competition"
+        errors.add("title", "Enter a title for the competition")
     elif len(title) > 200:
-        errors["title"] = "The title must be 200 characters or fewer"
+        errors.add("title", "The title must be 200 characters or fewer")
     requirement = values.get("requirement", "").strip()
     if not requirement:
-        errors["requirement"] = "Describe the requirement suppliers are bidding for"
+        errors.add("requirement", "Describe the requirement suppliers are bidding for")
     estimated = None
     try:
         estimated = parse_pounds(values.get("estimated_value", ""), field="estimated_value",
                                  label="Estimated value")
     except ValidationFailed as error:
-        errors[error.field or "estimated_value"] = str(error)
+        errors.add_error(error, "estimated_value")
 
     def read(parser: Any, *args: Any) -> Any:
         try:
             return parser(values, *args)
         except ValidationFailed as error:
-            errors.setdefault(error.field or args[0], str(error))
+            errors.add_error(error, args[0])
             return None
 
-    starts_on = read(parse_date, "contract_starts_on", "contract start date")
-    ends_on = read(parse_date, "contract_ends_on", "contract end date")
+    starts_on = read(parse_date_input, "contract_starts_on", "Contract start date")
+    ends_on = read(parse_date_input, "contract_ends_on", "Contract end date")
     if starts_on and ends_on and ends_on < starts_on:
-        errors.setdefault("contract_ends_on", "The contract must end after it starts")
-    clarification_deadline = read(parse_london_deadline, "clarification_deadline", "clarification deadline")
-    tender_deadline = read(parse_london_deadline, "tender_deadline", "tender deadline")
-    for name, message in check_deadlines(clarification_deadline=clarification_deadline,
-                                         tender_deadline=tender_deadline, contract_starts_on=starts_on).items():
-        errors.setdefault(name, message)
+        errors.add("contract_ends_on", "The contract must end after it starts")
+    clarification_deadline = read(parse_london_deadline, "clarification_deadline", "Clarification deadline")
+    tender_deadline = read(parse_london_deadline, "tender_deadline", "Tender deadline")
+    errors.add_all(check_deadlines(clarification_deadline=clarification_deadline, tender_deadline=tender_deadline,
+                                   contract_starts_on=starts_on))
     criteria = parse_criteria(values, errors)
     evaluators = tuple(sorted({int(v) for v in evaluator_ids if str(v).isdigit()}))
     if not evaluators:
-        errors["evaluator_ids"] = "Choose at least one evaluator"
+        errors.add("evaluator_ids", "Choose at least one evaluator")
     fund_lines = parse_fund_lines(values, errors)
     parsed = ParsedForm(values=kept, errors=errors)
     if not errors:
@@ -186,13 +182,9 @@ def parse_competition_form(values: Mapping[str, str], evaluator_ids: Sequence[st
     return parsed
 
 
-def _date_parts(prefix: str, day: date) -> dict[str, str]:
-    return {f"{prefix}-day": str(day.day), f"{prefix}-month": str(day.month), f"{prefix}-year": str(day.year)}
-
-
 def _deadline_parts(prefix: str, instant: datetime) -> dict[str, str]:
     local = instant.astimezone(LONDON)
-    return {**_date_parts(prefix, local.date()), f"{prefix}-time": local.strftime("%H:%M")}
+    return {**date_input_values(prefix, local.date()), f"{prefix}-time": local.strftime("%H:%M")}
 
 
 def form_values_of(competition: Any, evaluator_ids: Sequence[int]) -> dict[str, Any]:
@@ -201,8 +193,8 @@ def form_values_of(competition: Any, evaluator_ids: Sequence[int]) -> dict[str, 
         "buyer_organisation_id": str(competition.buyer_organisation_id),
         "category_id": str(competition.category_id), "title": competition.title,
         "requirement": competition.requirement, "estimated_value": pounds_for_form(competition.estimated_value_pence),
-        **_date_parts("contract_starts_on", competition.contract_starts_on),
-        **_date_parts("contract_ends_on", competition.contract_ends_on),
+        **date_input_values("contract_starts_on", competition.contract_starts_on),
+        **date_input_values("contract_ends_on", competition.contract_ends_on),
         **_deadline_parts("clarification_deadline", competition.clarification_deadline),
         **_deadline_parts("tender_deadline", competition.tender_deadline),
         "evaluator_ids": [str(i) for i in evaluator_ids],
@@ -229,27 +221,27 @@ class BidForm:
     price_pence: int | None
     vat_pence: int | None
     values: dict[str, str]
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
 
 
 def parse_bid_form(values: Mapping[str, str], criteria: Sequence[Criterion]) -> BidForm:
     answers = {c.key: values.get(f"answer-{c.key}", "").strip() for c in criteria if not c.is_price}
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     price = vat = None
     if values.get("price", "").strip():
         try:
             price = parse_pounds(values["price"], field="price", label="Price")
         except ValidationFailed as error:
-            errors["price"] = str(error)
+            errors.add_error(error)
     if values.get("vat", "").strip():
         try:
             vat = parse_pounds(values["vat"], field="vat", label="VAT")
         except ValidationFailed as error:
-            errors["vat"] = str(error)
+            errors.add_error(error)
     return BidForm(answers, price, vat, dict(values), errors)
 
 
-def parse_milestones(values: Mapping[str, str], errors: dict[str, str]) -> list[Milestone]:
+def parse_milestones(values: Mapping[str, str], errors: FormErrors) -> list[Milestone]:
     milestones = []
     for index in range(1, MILESTONE_ROWS + 1):
         title = values.get(f"milestone-{index}-title", "").strip()
@@ -257,13 +249,13 @@ def parse_milestones(values: Mapping[str, str], errors: dict[str, str]) -> list[
         if not title and not amount:
             continue
         try:
-            due_on = parse_date(values, f"milestone-{index}-due", f"due date of milestone {index}")
+            due_on = parse_date_input(values, f"milestone-{index}-due", f"Due date of milestone {index}")
             pence = parse_pounds(amount, field=f"milestone-{index}-amount", label=f"Amount of milestone {index}")
         except ValidationFailed as error:
-            errors.setdefault(error.field or f"milestone-{index}-title", str(error))
+            errors.add_error(error, f"milestone-{index}-title")
             continue
         if not title:
-            errors.setdefault(f"milestone-{index}-title", f"Give milestone {index} a title")
+            errors.add(f"milestone-{index}-title", f"Give milestone {index} a title")
             continue
         milestones.append(Milestone(title, due_on, pence))
     return milestones
@@ -274,7 +266,7 @@ def milestone_values(milestones: Sequence[Milestone]) -> dict[str, str]:
     for index, milestone in enumerate(milestones, start=1):
         values[f"milestone-{index}-title"] = milestone.title
         values[f"milestone-{index}-amount"] = pounds_for_form(milestone.amount_pence)
-        values.update(_date_parts(f"milestone-{index}-due", milestone.due_on))
+        values.update(date_input_values(f"milestone-{index}-due", milestone.due_on))
     return values
 
 

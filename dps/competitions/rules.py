@@ -39,7 +39,9 @@ from dps.calendar import (
     standstill_end,
     tender_period_last_day,
 )
+from dps.dates import parse_date_input
 from dps.errors import Conflict, ValidationFailed
+from dps.forms import FormErrors, label_in_sentence
 from dps.regimes import Regime
 
 # C10: Contracts Finder publication threshold for sub-central buyers, value including VAT, in pence.
@@ -225,18 +227,15 @@ def questions_of(criteria: Sequence[Criterion]) -> tuple[Criterion, ...]:
     return tuple(c for c in criteria if not c.is_price)
 
 
-def criteria_problems(criteria: Sequence[Criterion]) -> dict[str, str]:
+def criteria_problems(criteria: Sequence[Criterion]) -> FormErrors:
     """Every problem with a set of criteria, as form field -> message (fields are named `<key>-<attribute>`).
 
     Empty when the criteria may be published: weights are whole percentages of at least 1 that sum to 100; exactly
     one price criterion; each question has a title, its wording, a maximum score and a word limit; net zero and
     social value carry at least 10% together (C4).
     """
-    problems: dict[str, str] = {}
-
-    def add(field_name: str, message: str) -> None:
-        problems.setdefault(field_name, message)
-
+    problems = FormErrors()
+    add = problems.add
     keys = [c.key for c in criteria]
     if len(set(keys)) != len(keys):
         add("criteria", "Each criterion needs its own key")
@@ -271,7 +270,7 @@ def criteria_problems(criteria: Sequence[Criterion]) -> dict[str, str]:
 def validate_criteria(criteria: Sequence[Criterion]) -> None:
     problems = criteria_problems(criteria)
     if problems:
-        field_name, message = next(iter(problems.items()))
+        field_name, message = next(iter(problems.messages.items()))
         raise ValidationFailed(message, field=field_name)
 
 
@@ -389,13 +388,13 @@ def minimum_period_message(now: datetime, days: int) -> str:
 
 
 def check_deadlines(*, clarification_deadline: datetime | None, tender_deadline: datetime | None,
-                    contract_starts_on: date | None = None) -> dict[str, str]:
+                    contract_starts_on: date | None = None) -> FormErrors:
     """The order of the dates a draft holds (checked whenever it is saved): clarifications close before tenders."""
-    problems: dict[str, str] = {}
+    problems = FormErrors()
     if clarification_deadline and tender_deadline and clarification_deadline >= tender_deadline:
-        problems["clarification_deadline"] = "The clarification deadline must be before the tender deadline"
+        problems.add("clarification_deadline", "The clarification deadline must be before the tender deadline")
     if tender_deadline and contract_starts_on and contract_starts_on < london_date(tender_deadline):
-        problems["contract_starts_on"] = "The contract cannot start before the tender deadline"
+        problems.add("contract_starts_on", "The contract cannot start before the tender deadline")
     return problems
 
 
@@ -441,26 +440,15 @@ _TIME = re.compile(r"([01]?\d|2[0-3])[:.]([0-5]\d)", re.ASCII)
 
 
 def parse_london_deadline(values: Mapping[str, str], prefix: str, label: str) -> datetime:
-    """A London date (`<prefix>-day/-month/-year`) and 24-hour time (`<prefix>-time`, like 12:00) as a UTC instant."""
-    try:
-        day = date(int(values.get(f"{prefix}-year", "")), int(values.get(f"{prefix}-month", "")),
-                   int(values.get(f"{prefix}-day", "")))
-    except ValueError:
-        raise ValidationFailed(f"Enter the {label} as a real date, like 27 3 2026", field=prefix) from None
+    """A London date (the date input `prefix`) and 24-hour time (`<prefix>-time`, like 12:00) as a UTC instant."""
+    day = parse_date_input(values, prefix, label)
     match = _TIME.fullmatch(values.get(f"{prefix}-time", "").strip())
     if match is None:
-        raise ValidationFailed(f"Enter the time of the {label} in 24-hour form, like 12:00", field=f"{prefix}-time")
+        raise ValidationFailed(f"Enter the time of the {label_in_sentence(label)} in 24-hour form, like 12:00",
+                               field=f"{prefix}-time")
     hour, minute = int(match.group(1)), int(match.group(2))
     # 23:59 is the end of the day a person means when they type it: the last second, as END_OF_DAY.
     return london_instant(day, END_OF_DAY if (hour, minute) == (23, 59) else time(hour, minute))
-
-
-def parse_date(values: Mapping[str, str], prefix: str, label: str) -> date:
-    try:
-        return date(int(values.get(f"{prefix}-year", "")), int(values.get(f"{prefix}-month", "")),
-                    int(values.get(f"{prefix}-day", "")))
-    except ValueError:
-        raise ValidationFailed(f"Enter the {label} as a real date, like 1 4 2026", field=prefix) from None
 
 
 # --- answers and bids -----------------------------------------------------------------------------------
@@ -472,20 +460,20 @@ def count_words(text: str) -> int:
 
 
 def bid_problems(criteria: Sequence[Criterion], answers: Mapping[str, str], price_pence: int | None,
-                 *, complete: bool) -> dict[str, str]:
+                 *, complete: bool) -> FormErrors:
     """Problems with a bid. A draft (`complete=False`) is only held to the word limits; a submission must also
     answer every question and give a price of at least 1p."""
-    problems: dict[str, str] = {}
+    problems = FormErrors()
     for question in questions_of(criteria):
         text = answers.get(question.key, "")
         words = count_words(text)
         if question.word_limit is not None and words > question.word_limit:
-            problems[f"answer-{question.key}"] = (f"Your answer to {question.title} has {words:,} words: the limit "
-                                                  f"is {question.word_limit:,}")
+            problems.add(f"answer-{question.key}", f"Your answer to {question.title} has {words:,} words: the limit "
+                                                   f"is {question.word_limit:,}")
         elif complete and not text.strip():
-            problems[f"answer-{question.key}"] = f"Answer {question.title}"
+            problems.add(f"answer-{question.key}", f"Answer {question.title}")
     if complete and (price_pence is None or price_pence <= 0):
-        problems["price"] = "Enter your total price for the contract, more than £0"
+        problems.add("price", "Enter your total price for the contract, more than £0")
     return problems
 
 

@@ -27,7 +27,7 @@ from dps.competitions.models import Competition, ShorterPeriodAgreement
 from dps.competitions.rules import CompetitionState, minimum_tender_days, shorter_period_problem
 from dps.competitions.services.loading import competition_for_buyer
 from dps.errors import Conflict, ValidationFailed
-from dps.formatting import format_london
+from dps.dates import format_london
 from dps.identity.models import Organisation
 from dps.identity.services import SignedInUser
 from dps.regimes import Regime

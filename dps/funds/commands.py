@@ -15,21 +15,17 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from dps.audit.services import Actor
 from dps.errors import Forbidden, NotFound, ValidationFailed
 from dps.funds import services
 from dps.funds.models import Allocation, Commitment, CommitmentSource, Fund
-from dps.funds.rules import Balance, FundRules, parse_percent_bps, parse_pounds
+from dps.funds.rules import Balance, FundRules, parse_percent_bps
 from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.identity.rules import BuyerType
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
+from dps.money import parse_optional_pounds, parse_pounds
 
 # How many split lines the off-platform commitment form offers (it works without JavaScript).
 LINE_ROWS = 4
-
-
-def actor_of(user: SignedInUser) -> Actor:
-    return Actor(user.id, user.email)
 
 
 def fund_manager_organisation_ids(user: SignedInUser) -> frozenset[int]:
@@ -91,8 +87,8 @@ async def define_fund_from_form(session: AsyncSession, user: SignedInUser, form:
         eligible_category_ids=frozenset(int(value) for value in category_ids),
         eligible_buyer_types=frozenset(buyer_types),
         match_funding_bps=parse_percent_bps(form.get("match_funding", ""), field="match_funding"),
-        per_award_cap_pence=parse_pounds(form.get("per_award_cap", ""), field="per_award_cap",
-                                         what="the per-award cap", allow_empty=True),
+        per_award_cap_pence=parse_optional_pounds(form.get("per_award_cap", ""), field="per_award_cap",
+                                                  label="Per-award cap", allow_zero=False),
         lapses_at_year_end=lapses == "yes",
     )
     fund = await services.define_fund(session, name=form["name"], description=form.get("description", ""),
@@ -108,10 +104,10 @@ async def allocate_from_form(session: AsyncSession, user: SignedInUser, fund_id:
     icb_id = _int(form, "icb_organisation_id", "Choose an integrated care board")
     if form.get("budget_type") not in ("capital", "revenue"):
         raise ValidationFailed("Choose capital or revenue", field="budget_type")
-    pence = parse_pounds(form.get("amount", ""), field="amount", what="the amount allocated")
+    pence = parse_pounds(form.get("amount", ""), field="amount", label="Amount allocated", allow_zero=False)
     allocation = await services.allocate(session, fund_id=fund_id, financial_year=form["financial_year"],
                                          icb_organisation_id=icb_id, budget_type=form["budget_type"],
-                                         pence=pence or 0, reason=form.get("reason", ""), actor=actor_of(user), now=now)
+                                         pence=pence, reason=form.get("reason", ""), actor=actor_of(user), now=now)
     await session.commit()
     return allocation
 
@@ -126,7 +122,7 @@ async def adjust_from_form(session: AsyncSession, user: SignedInUser, allocation
     direction = form.get("direction", "")
     if direction not in ("increase", "decrease"):
         raise ValidationFailed("Choose whether to increase or decrease the allocation", field="direction")
-    pence = parse_pounds(form.get("amount", ""), field="amount", what="the amount to adjust by") or 0
+    pence = parse_pounds(form.get("amount", ""), field="amount", label="Amount to adjust by", allow_zero=False)
     balance = await services.adjust_allocation(session, allocation_id=allocation_id,
                                                delta_pence=pence if direction == "increase" else -pence,
                                                reason=form.get("reason", ""), actor=actor_of(user), now=now)
@@ -144,8 +140,9 @@ def split_lines_from_form(form: Mapping[str, str]) -> list[tuple[int, int]]:
             continue
         if not allocation.isdigit():
             raise ValidationFailed(f"Choose the allocation for line {row} of the split", field=f"line-{row}-allocation")
-        pence = parse_pounds(amount, field=f"line-{row}-amount", what=f"the amount for line {row} of the split")
-        lines.append((int(allocation), pence or 0))
+        pence = parse_pounds(amount, field=f"line-{row}-amount", label=f"Amount for line {row} of the split",
+                             allow_zero=False)
+        lines.append((int(allocation), pence))
     if not lines:
         raise ValidationFailed("Choose at least one allocation and the amount it pays", field="line-1-allocation")
     return lines
@@ -158,7 +155,7 @@ async def off_platform_commitment_from_form(session: AsyncSession, user: SignedI
     category = (form.get("category_id") or "").strip()
     if category and not category.isdigit():
         raise ValidationFailed("Choose a category from the list", field="category_id")
-    total = parse_pounds(form.get("total", ""), field="total", what="the award value") or 0
+    total = parse_pounds(form.get("total", ""), field="total", label="Award value", allow_zero=False)
     lines = split_lines_from_form(form)
     await require_managed(session, user, [allocation_id for allocation_id, _ in lines])
     commitment = await services.commit_funds(
@@ -179,7 +176,7 @@ async def _require_manages_commitment(session: AsyncSession, user: SignedInUser,
 async def pay_from_form(session: AsyncSession, user: SignedInUser, commitment_id: int, allocation_id: int,
                         form: Mapping[str, str], *, now: datetime) -> Balance:
     await _require_manages_commitment(session, user, commitment_id, allocation_id)
-    pence = parse_pounds(form.get("amount", ""), field="amount", what="the amount paid") or 0
+    pence = parse_pounds(form.get("amount", ""), field="amount", label="Amount paid", allow_zero=False)
     balance = await services.record_payment(session, commitment_id=commitment_id, allocation_id=allocation_id,
                                             pence=pence, reason=form.get("reason", ""), actor=actor_of(user), now=now)
     await session.commit()
@@ -189,7 +186,7 @@ async def pay_from_form(session: AsyncSession, user: SignedInUser, commitment_id
 async def refund_from_form(session: AsyncSession, user: SignedInUser, commitment_id: int, allocation_id: int,
                            form: Mapping[str, str], *, now: datetime) -> Balance:
     await _require_manages_commitment(session, user, commitment_id, allocation_id)
-    pence = parse_pounds(form.get("amount", ""), field="amount", what="the amount refunded") or 0
+    pence = parse_pounds(form.get("amount", ""), field="amount", label="Amount refunded", allow_zero=False)
     balance = await services.record_refund(session, commitment_id=commitment_id, allocation_id=allocation_id,
                                            pence=pence, reason=form.get("reason", ""), actor=actor_of(user), now=now)
     await session.commit()

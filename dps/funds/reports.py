@@ -19,6 +19,7 @@ from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, Ledge
 from dps.funds.rules import Balance, is_lapsed, positions_by_month
 from dps.identity.models import Organisation
 from dps.identity.rules import BuyerType
+from dps.money import pounds_for_csv
 
 _YEAR = re.compile(r"[0-9]{4}/[0-9]{2}")
 _ODS = re.compile(r"[A-Z0-9]{3,5}")
@@ -116,11 +117,6 @@ CSV_COLUMNS = ("allocation_id", "fund", "financial_year", "icb_ods_code", "icb",
                "committed", "spent", "remaining", "lapsed")
 
 
-def _pounds(pence: int) -> str:
-    sign = "-" if pence < 0 else ""
-    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
-
-
 def _cell(text: str) -> str:
     # A spreadsheet runs a cell that starts with = + - @ as a formula: make such text plain.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -133,8 +129,8 @@ def rows_csv(rows: list[AllocationRow]) -> str:
     writer.writerow(CSV_COLUMNS)
     for r in rows:
         writer.writerow([r.allocation_id, _cell(r.fund_name), r.financial_year, r.icb_ods_code, _cell(r.icb_name),
-                         r.budget_type, _pounds(r.allocated), _pounds(r.committed), _pounds(r.spent),
-                         _pounds(r.remaining), "yes" if r.lapsed else "no"])
+                         r.budget_type, pounds_for_csv(r.allocated), pounds_for_csv(r.committed),
+                         pounds_for_csv(r.spent), pounds_for_csv(r.remaining), "yes" if r.lapsed else "no"])
     return out.getvalue()
 
 

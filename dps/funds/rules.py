@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from dps.calendar import financial_year_bounds
+from dps.dates import format_london
 from dps.errors import ValidationFailed
-from dps.formatting import format_pence
 from dps.funds.models import LedgerKind
 from dps.identity.rules import BuyerType
+from dps.money import format_pence
 
 BASIS_POINTS = 10_000
 
@@ -293,33 +294,13 @@ def is_lapsed(financial_year: str, lapses_at_year_end: bool, today: date) -> boo
 def check_not_lapsed(rules: FundRules, financial_year: str, today: date) -> None:
     if is_lapsed(financial_year, rules.lapses_at_year_end, today):
         raise Refused(f"Fund rule: unspent money in {rules.name} lapses at 31 March: its {financial_year} "
-                      f"allocations closed on {lapse_date(financial_year).strftime('%-d %B %Y')}",
+                      f"allocations closed on {format_london(lapse_date(financial_year))}",
                       rule="lapse_at_year_end", field="lines")
 
 
 # --- form input --------------------------------------------------------------------------------------------
 
-_MONEY = re.compile(r"£?\s*(\d{1,3}(,\d{3})+|\d+)(\.\d{1,2})?", re.ASCII)
 _PERCENT = re.compile(r"(\d{1,2}|100)(\.\d{1,2})?\s*%?", re.ASCII)
-MAX_PENCE = 10**15  # £10 trillion: larger is a typing mistake, and stays far inside a 64-bit integer
-
-
-def parse_pounds(raw: str, *, field: str, what: str, allow_empty: bool = False) -> int | None:
-    """'£1,250,000.50' -> 125000050 pence; a clear message naming the field otherwise."""
-    text = (raw or "").strip()
-    if not text:
-        if allow_empty:
-            return None
-        raise ValidationFailed(f"Enter {what}", field=field)
-    if not _MONEY.fullmatch(text):
-        raise ValidationFailed(f"Enter {what} in pounds, like 1,250.00", field=field)
-    whole, _, fraction = text.lstrip("£").strip().replace(",", "").partition(".")
-    pence = int(whole) * 100 + int((fraction + "00")[:2])
-    if pence <= 0:
-        raise ValidationFailed(f"Enter {what} greater than £0.00", field=field)
-    if pence > MAX_PENCE:
-        raise ValidationFailed(f"Enter {what} of £10,000,000,000,000 or less", field=field)
-    return pence
 
 
 def parse_percent_bps(raw: str, *, field: str) -> int:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -26,8 +24,3 @@ def _environment() -> Environment:
 
 def render_email(template_name: str, **context: Any) -> str:
     return _environment().get_template(template_name).render(**context)
-
-
-def london_time(instant: datetime) -> str:
-    """An instant as people in England read it: '7 January 2026 at 09:00'."""
-    return instant.astimezone(ZoneInfo("Europe/London")).strftime("%-d %B %Y at %H:%M")

@@ -1,7 +1,7 @@
 """A supplier's organisation profile as typed into a form: parsed and checked field by field (pure, no I/O).
 
 Every field is checked and every problem reported at once, so the form can show them all together.
-Money is typed in pounds ("1,250,000", "£1250000.50") and kept as integer pence.
+Money is typed in pounds ("1,250,000", "£1250000.50") and kept as integer pence (dps.money).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from dps.errors import ValidationFailed
+from dps.forms import FormErrors, InputInvalid
 from dps.identity.rules import SmeAssessment, assess_sme, normalise_companies_house_number
+from dps.money import parse_pounds, pounds_for_form
 
 NAME_MAX_LENGTH = 200
 ADDRESS_MAX_LENGTH = 1000
 MAX_HEADCOUNT = 10_000_000
-MAX_POUNDS = 10**12  # £1 trillion: far above any supplier, far below the 64-bit pence column's limit
 
 # The form's fields, in the order the page shows them (and the error summary lists them).
 PROFILE_FIELDS: tuple[str, ...] = (
@@ -26,43 +27,8 @@ PROFILE_FIELDS: tuple[str, ...] = (
 )
 MONEY_LABELS = {"turnover": "Annual turnover", "balance_sheet_total": "Balance sheet total"}
 
-# Whole pounds, either plain (1250000) or with commas between every group of three digits (1,250,000),
-# then optionally a point and one or two digits of pence. re.ASCII: only the digits 0-9.
-_POUNDS = re.compile(r"(?P<pounds>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<pence>\d{1,2}))?", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d+", re.ASCII)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def parse_pounds(raw: str, *, field: str, label: str) -> int:
-    """An amount typed in pounds, as integer pence: "1,250,000" -> 125000000, "1250000.5" -> 125000050.
-
-    Refuses negative amounts, more than two decimal places, misplaced commas, exponents and words.
-    """
-    text = raw.strip().replace(" ", "")
-    if not text:
-        raise ValidationFailed(f"Enter the {label.lower()} in pounds", field=field)
-    if text.startswith(("-", "(", "−", "£-", "-£")):
-        raise ValidationFailed(f"{label} must be £0 or more", field=field)
-    if text.startswith("£"):
-        text = text[1:]
-    match = _POUNDS.fullmatch(text)
-    if match is None:
-        raise ValidationFailed(
-            f"Enter the {label.lower()} as an amount in pounds, like 1,250,000 or 1250000.50", field=field
-        )
-    pounds = int(match.group("pounds").replace(",", ""))
-    pence = int((match.group("pence") or "0").ljust(2, "0"))
-    if pounds > MAX_POUNDS:
-        raise ValidationFailed(f"{label} must be £{MAX_POUNDS:,} or less", field=field)
-    return pounds * 100 + pence
-
-
-def pounds_for_form(pence: int | None) -> str:
-    """Pence shown back in a form field, so that parse_pounds reads it as the same amount."""
-    if pence is None:
-        return ""
-    pounds, pennies = divmod(pence, 100)
-    return f"{pounds:,}" if pennies == 0 else f"{pounds:,}.{pennies:02d}"
 
 
 def parse_headcount(raw: str) -> int:
@@ -137,21 +103,9 @@ class SupplierProfile:
         }
 
 
-class InputInvalid(ValidationFailed):
-    """One or more fields of a form are wrong; `errors` maps each field to its message, in the form's order.
-
-    A ValidationFailed (naming the first field), so anything that only knows that class still shows a clear page.
-    """
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        first_field = next(iter(errors))
-        super().__init__(errors[first_field], field=first_field)
-        self.errors = errors
-
-
 def parse_supplier_profile(form: Mapping[str, str]) -> SupplierProfile:
     """The profile from the form's fields; raises InputInvalid naming every field that is wrong."""
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     values: dict[str, Any] = {}
     parsers: dict[str, Any] = {
         "legal_name": lambda raw: _name(raw, field="legal_name", label="legal name", required=True),
@@ -168,7 +122,7 @@ def parse_supplier_profile(form: Mapping[str, str]) -> SupplierProfile:
         try:
             values[name] = parsers[name](str(form.get(name, "")))
         except ValidationFailed as problem:
-            errors[problem.field or name] = str(problem)
+            errors.add_error(problem, name)
     if errors:
         raise InputInvalid(errors)
     return SupplierProfile(

@@ -15,6 +15,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from dps.errors import ValidationFailed
+from dps.money import format_pence
 
 # Company number prefixes documented by Companies House (Uniform Resource Identifiers customer guide),
 # plus CE, CS and SG (in use on the register) and OE (Register of Overseas Entities, 2022).
@@ -153,10 +154,6 @@ class SmeAssessment:
     reason: str
 
 
-def _pounds(pence: int) -> str:
-    return f"£{pence // 100:,}.{pence % 100:02d}"
-
-
 def _size_band(headcount: int) -> str:
     return next((band for limit, band in _BANDS_BY_HEADCOUNT if headcount < limit), LARGE_BAND)
 
@@ -177,9 +174,9 @@ def assess_sme(headcount: int, turnover_pence: int, balance_sheet_pence: int) ->
 
     turnover_ok = turnover_pence <= SME_TURNOVER_LIMIT_PENCE
     balance_sheet_ok = balance_sheet_pence <= SME_BALANCE_SHEET_LIMIT_PENCE
-    turnover_text = f"turnover {_pounds(turnover_pence)} is {'at most' if turnover_ok else 'over'} £44m"
+    turnover_text = f"turnover {format_pence(turnover_pence)} is {'at most' if turnover_ok else 'over'} £44m"
     balance_sheet_text = (
-        f"balance sheet total {_pounds(balance_sheet_pence)} is {'at most' if balance_sheet_ok else 'over'} £38m"
+        f"balance sheet total {format_pence(balance_sheet_pence)} is {'at most' if balance_sheet_ok else 'over'} £38m"
     )
     staff_text = f"{headcount} staff is fewer than {SME_STAFF_LIMIT}"
     if turnover_ok or balance_sheet_ok:

@@ -68,6 +68,11 @@ class SignedInUser:
         return frozenset(m.organisation_id for m in self.memberships if not roles or m.role in roles)
 
 
+def actor_of(user: SignedInUser | User) -> Actor:
+    """Who the audit log names for a change a person made."""
+    return Actor(user.id, user.email)
+
+
 def normalise_email(raw: str) -> str:
     email = raw.strip().lower()
     local, _, domain = email.partition("@")
@@ -164,7 +169,7 @@ async def sign_in(
         row.failures, row.locked_until = cleared.failures, cleared.locked_until
         user.last_login_at = now
         await record(
-            session, actor=Actor(user.id, user.email), action="user.signed_in", entity_type="user",
+            session, actor=actor_of(user), action="user.signed_in", entity_type="user",
             entity_id=user.id or 0, now=now,
             before={"failed_sign_ins": attempts.failures} if attempts.failures else None,
         )

@@ -26,6 +26,8 @@ from dps.web.api import (
     problem_spec,
     reject_unknown_parameters,
 )
+from dps.dates import ISO_DATE_EXAMPLE, parse_iso_date
+from dps.errors import ValidationFailed
 from dps.transparency import ocds, services
 from dps.transparency.register import PAGE_SIZE as REGISTER_PAGE_SIZE
 from dps.transparency.register import RegisterFilters, register_entries
@@ -62,8 +64,8 @@ def parse_since(raw: str | None) -> datetime | None:
     text = raw.strip().replace("Z", "+00:00")
     try:
         value = datetime.fromisoformat(text) if "T" in text or " " in text else datetime.combine(
-            date.fromisoformat(text), datetime.min.time())
-    except ValueError:
+            parse_iso_date(text, "since"), datetime.min.time())
+    except (ValueError, ValidationFailed):
         raise bad_parameter("since", "must be a date or date-time like 2026-01-31 or 2026-01-31T09:00:00Z") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -72,9 +74,9 @@ def parse_date(name: str, raw: str | None) -> date | None:
     if raw is None or not raw.strip():
         return None
     try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        raise bad_parameter(name, "must be a date like 2026-01-31") from None
+        return parse_iso_date(raw, name)
+    except ValidationFailed:
+        raise bad_parameter(name, f"must be a date like {ISO_DATE_EXAMPLE}") from None
 
 
 @get("/ocds/releases", name="api.ocds.releases", summary="OCDS releases", media_type=OCDS_MEDIA_TYPE,

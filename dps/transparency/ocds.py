@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from dps.dates import LONDON
 
 from dps.transparency.schema import merger
 
@@ -27,7 +28,6 @@ CURRENCY = "GBP"
 # org-id.guide schemes: NHS Organisation Data Service codes and Companies House numbers.
 BUYER_SCHEME = "GB-NHS"
 SUPPLIER_SCHEME = "GB-COH"
-LONDON = ZoneInfo("Europe/London")
 
 REGIME_METHOD_DETAILS = {
     "pcr2015_dps": "Call for competition under a dynamic purchasing system (Public Contracts Regulations 2015, "

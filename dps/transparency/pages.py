@@ -9,6 +9,7 @@ from litestar import Request, Response, Router, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
+from dps.forms import FormErrors
 from dps.web.api import ApiProblem
 from dps.transparency.api import register_filters
 from dps.transparency.register import PAGE_SIZE, RegisterFilters, filter_choices, register_csv, register_entries
@@ -17,11 +18,14 @@ from dps.web.deps import DbSession
 
 
 def _filters(q: str | None, buyer: str | None, category: str | None, fund: str | None, awarded_from: str | None,
-             awarded_to: str | None) -> tuple[RegisterFilters, str | None]:
+             awarded_to: str | None) -> tuple[RegisterFilters, FormErrors]:
+    """The filters asked for, or none and the error against the filter at fault (the page's field of that name)."""
+    errors = FormErrors()
     try:
-        return register_filters(q, buyer, category, fund, awarded_from, awarded_to), None
+        return register_filters(q, buyer, category, fund, awarded_from, awarded_to), errors
     except ApiProblem as problem:
-        return RegisterFilters(), str(problem.detail)
+        errors.add(problem.parameter or "q", str(problem.detail))
+        return RegisterFilters(), errors
 
 
 @get("/contracts-register", name="register.index")
@@ -29,14 +33,14 @@ async def register_page(request: Request[Any, Any, Any], db_session: DbSession, 
                         buyer: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
                         fund: FromQuery[str | None] = None, awarded_from: FromQuery[str | None] = None,
                         awarded_to: FromQuery[str | None] = None, page: FromQuery[int] = 1) -> Template:
-    filters, problem = _filters(q, buyer, category, fund, awarded_from, awarded_to)
+    filters, errors = _filters(q, buyer, category, fund, awarded_from, awarded_to)
     entries = await register_entries(db_session, request.app.state.settings.ocid_prefix, filters)
     page = max(1, page)
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     query = filters.as_query()
-    return Template("register/index.html", status_code=400 if problem else 200, context={
+    return Template("register/index.html", status_code=400 if errors else 200, context={
         "entries": entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], "total": len(entries), "filters": filters,
-        "problem": problem, "choices": await filter_choices(db_session),
+        "errors": errors, "choices": await filter_choices(db_session),
         "csv_href": "/contracts-register.csv" + ("?" + urlencode(query) if query else ""),
         "prev_href": "?" + urlencode({**query, "page": page - 1}) if page > 1 else None,
         "next_href": "?" + urlencode({**query, "page": page + 1}) if page < pages else None,
@@ -48,9 +52,9 @@ async def register_download(request: Request[Any, Any, Any], db_session: DbSessi
                             buyer: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
                             fund: FromQuery[str | None] = None, awarded_from: FromQuery[str | None] = None,
                             awarded_to: FromQuery[str | None] = None) -> Response[str]:
-    filters, problem = _filters(q, buyer, category, fund, awarded_from, awarded_to)
-    if problem:
-        return Response(problem, status_code=400, media_type="text/plain; charset=utf-8")
+    filters, errors = _filters(q, buyer, category, fund, awarded_from, awarded_to)
+    if errors:
+        return Response("\n".join(errors.messages.values()), status_code=400, media_type="text/plain; charset=utf-8")
     entries = await register_entries(db_session, request.app.state.settings.ocid_prefix, filters)
     return Response(register_csv(entries), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="contracts-register.csv"'})

@@ -23,6 +23,7 @@ from dps.competitions.rules import CONTRACTS_FINDER_THRESHOLD_PENCE
 from dps.contracts.models import Contract
 from dps.funds.models import Allocation, Fund
 from dps.identity.models import Organisation
+from dps.money import pounds_for_csv
 
 PAGE_SIZE = 50
 
@@ -141,10 +142,6 @@ async def filter_choices(session: AsyncSession) -> dict[str, list[tuple[str, str
             "funds": [(str(a), str(b)) for a, b in funds]}
 
 
-def _pounds(pence: int) -> str:
-    return f"{pence / 100:.2f}"
-
-
 def register_csv(entries: list[RegisterEntry]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -152,8 +149,9 @@ def register_csv(entries: list[RegisterEntry]) -> str:
     for e in entries:
         writer.writerow([_safe(v) for v in (
             e.ocid, e.title, e.buyer_name, e.buyer_ods_code or "", e.supplier_name,
-            e.supplier_companies_house_number or "", e.category, _pounds(e.value_excl_vat_pence),
-            _pounds(e.value_incl_vat_pence), e.awarded_on.isoformat(), e.starts_on.isoformat(), e.ends_on.isoformat(),
+            e.supplier_companies_house_number or "", e.category, pounds_for_csv(e.value_excl_vat_pence),
+            pounds_for_csv(e.value_incl_vat_pence), e.awarded_on.isoformat(), e.starts_on.isoformat(),
+            e.ends_on.isoformat(),
             "; ".join(e.funds))])
     return buffer.getvalue()
 

@@ -11,14 +11,15 @@ from litestar.datastructures import State
 from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
-from dps.formatting import london_moment
+from dps.dates import london_moment
+from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
 from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
 from dps.settings import Settings
 from dps.web.auth import current_user, public, signed_in
 from dps.web.deps import DbSession
-from dps.web.forms import FormErrors, read_form, safe_next_path
+from dps.web.forms import read_form, safe_next_path
 from dps.web.health import check_health
 from dps.web.sessions import end_session, start_signed_in_session
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
-from dps.formatting import format_london, format_pence
+from dps.dates import format_london
+from dps.money import format_pence
 from dps.settings import PROJECT_ROOT
 
 

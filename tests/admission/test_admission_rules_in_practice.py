@@ -38,9 +38,9 @@ async def test_a_section_with_errors_keeps_what_was_typed(client, db, passwords,
 
     assert response.status_code == 400
     assert "There is a problem" in response.text
-    assert "must be an amount in pounds" in response.text
-    assert "must be a real date" in response.text  # 31 February
-    assert "Enter an answer: Professional indemnity cover, in pounds" in response.text
+    assert "liability cover as an amount in pounds, like 1,250,000 or 1250000.50" in response.text
+    assert "Date the earliest of these policies expires must be a real date" in response.text  # 31 February
+    assert "Enter an answer: Professional indemnity cover" in response.text
     assert 'value="five million"' in response.text
     # Saved as an incomplete draft: coming back later shows it again.
     again = await client.get(path)

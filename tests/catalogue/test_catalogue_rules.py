@@ -23,7 +23,7 @@ def check(overrides=None, allowed=(5,)):  # noqa: ANN001, ANN201
 
 def test_a_complete_form_gives_clean_content():
     result = check()
-    assert result.errors == {}
+    assert result.errors.messages == {}
     content = result.content
     assert content.indicative_price_pence == 25000
     assert content.icbs_using == ("QMF", "QWE")
@@ -35,14 +35,14 @@ def test_only_admitted_categories_and_known_values_are_accepted():
     assert "category_id" in check(allowed=(6,)).errors
     assert "care_settings" in check({"care_settings": ["moon-base"]}).errors
     assert "icbs_using" in check({"icbs_using": "QXX"}).errors
-    assert check({"pricing_model": "on-request", "indicative_price": ""}).errors == {}
+    assert check({"pricing_model": "on-request", "indicative_price": ""}).errors.messages == {}
 
 
 def test_assurance_that_does_not_apply_needs_no_further_answers():
     result = check({"dtac__applies": "no", "dtac__version": "", "dtac__c1_clinical_safety": "",
                     "dspt__applies": "no", "dspt__year": "", "medical_device__device_class": "not_a_device",
                     "medical_device__mark": "", "nice__guidance": ""})
-    assert result.errors == {}
+    assert result.errors.messages == {}
     assert result.content.assurance["dtac"] == {"applies": "no"}
 
 
@@ -99,10 +99,12 @@ def test_markdown_never_lets_a_tag_through(text):
 
 def test_evidence_is_checked_by_content_not_by_name():
     pdf = b"%PDF-1.7\n...\n%%EOF\n"
-    assert rules.check_evidence("Trial results", pdf) == {}
-    assert rules.check_evidence("Trial results", b"MZ\x90\x00 not a pdf %%EOF")["file"] == "The file must be a PDF"
-    assert rules.check_evidence("", pdf)["title"]
-    assert "smaller than" in rules.check_evidence("Big", b"%PDF-" + b"0" * rules.EVIDENCE_MAX_BYTES + b"%%EOF")["file"]
+    assert rules.check_evidence("Trial results", pdf).messages == {}
+    not_a_pdf = rules.check_evidence("Trial results", b"MZ\x90\x00 not a pdf %%EOF")
+    assert not_a_pdf.message("file") == "The file must be a PDF"
+    assert rules.check_evidence("", pdf).message("title")
+    too_big = rules.check_evidence("Big", b"%PDF-" + b"0" * rules.EVIDENCE_MAX_BYTES + b"%%EOF")
+    assert "smaller than" in too_big.message("file")
     assert rules.safe_filename("..\\..\\My Trial (final).PDF") == "My-Trial-final.pdf"
 
 

@@ -49,7 +49,7 @@ async def test_a_form_with_missing_and_bad_answers_names_each_field(client, db, 
                                                       await category_id(db, WEARABLES)))
     assert response.status_code == 400
     for message in ("Enter the name of the innovation", "not recognised: QZZ", "not recognised: ABC1",
-                    "Indicative price must be an amount in pounds", 'href="#dtac__version"'):
+                    "Enter the indicative price as an amount in pounds", 'href="#dtac__version"'):
         assert message in response.text
 
 

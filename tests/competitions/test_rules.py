@@ -118,28 +118,28 @@ def test_bids_can_be_submitted_revised_withdrawn_and_submitted_again():
 
 
 def test_valid_criteria_have_no_problems():
-    assert criteria_problems(criteria()) == {}
+    assert not criteria_problems(criteria())
     validate_criteria(criteria())
 
 
 def test_weights_must_sum_to_100():
     problems = criteria_problems(criteria(price=41))
-    assert problems["criteria"] == "The weights must add up to 100%: they add up to 101%"
+    assert problems.message("criteria") == "The weights must add up to 100%: they add up to 101%"
 
 
 def test_exactly_one_price_criterion():
     no_price = criteria()[1:]
     no_price[0] = Criterion("q1", CriterionKind.QUALITY, "Clinical outcomes", 85, "Q?", 5, 500)
-    assert criteria_problems(no_price)["price-weight"] == "Include exactly one price criterion"
+    assert criteria_problems(no_price).message("price-weight") == "Include exactly one price criterion"
     two = [*criteria(price=20), Criterion("price2", CriterionKind.PRICE, "Price again", 20)]
     assert "price-weight" in criteria_problems(two)
 
 
 def test_net_zero_and_social_value_together_carry_at_least_ten_percent():
-    assert criteria_problems(criteria(quality=50, net_zero=5, social=5)) == {}
-    assert criteria_problems(criteria(quality=50, net_zero=10, social=0)) == {}
+    assert not criteria_problems(criteria(quality=50, net_zero=5, social=5))
+    assert not criteria_problems(criteria(quality=50, net_zero=10, social=0))
     problems = criteria_problems(criteria(quality=51, net_zero=5, social=4))
-    assert "at least 10% of the total weight together (C4): they carry 9%" in problems["criteria"]
+    assert "at least 10% of the total weight together (C4): they carry 9%" in problems.message("criteria")
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -155,7 +155,7 @@ def test_each_quality_question_needs_wording_a_maximum_score_and_a_word_limit(ch
 
 def test_a_zero_weight_is_refused():
     rows = criteria(price=0, quality=85)
-    assert criteria_problems(rows)["price-weight"].endswith("a weight from 1 to 100")
+    assert criteria_problems(rows).message("price-weight").endswith("a weight from 1 to 100")
 
 
 @given(st.lists(st.integers(min_value=1, max_value=100), min_size=1, max_size=6),
@@ -167,9 +167,9 @@ def test_weights_property_valid_exactly_when_they_sum_to_100_with_c4(quality_wei
         rows.append(Criterion("nz", CriterionKind.NET_ZERO, "Net zero", c4_weight, "?", 5, 100))
     total = price_weight + sum(quality_weights) + c4_weight
     problems = criteria_problems(rows)
-    assert (problems == {}) == (total == 100 and c4_weight >= 10)
+    assert (not problems) == (total == 100 and c4_weight >= 10)
     if total != 100:
-        assert problems["criteria"].startswith("The weights must add up to 100%")
+        assert problems.message("criteria").startswith("The weights must add up to 100%")
 
 
 def test_after_publication_wording_may_become_more_precise_but_nothing_else():
@@ -359,17 +359,17 @@ def test_a_draft_is_held_to_word_limits_only_and_a_submission_to_everything():
     rows = criteria()
     answers = {"q1": "word " * 501, "q2": "", "q3": "fine"}
     draft = bid_problems(rows, answers, None, complete=False)
-    assert draft == {"answer-q1": "Your answer to Clinical outcomes has 501 words: the limit is 500"}
+    assert draft.messages == {"answer-q1": "Your answer to Clinical outcomes has 501 words: the limit is 500"}
     full = bid_problems(rows, answers, None, complete=True)
     assert set(full) == {"answer-q1", "answer-q2", "price"}
-    assert bid_problems(rows, {"q1": "a", "q2": "b", "q3": "c"}, 1, complete=True) == {}
+    assert not bid_problems(rows, {"q1": "a", "q2": "b", "q3": "c"}, 1, complete=True)
     assert "price" in bid_problems(rows, {"q1": "a", "q2": "b", "q3": "c"}, 0, complete=True)
 
 
 def test_the_bid_form_reads_pounds_as_pence():
     form = parse_bid_form({"answer-q1": " yes ", "price": "£12,345.50", "vat": "2469.10"}, criteria())
     assert (form.answers["q1"], form.price_pence, form.vat_pence) == ("yes", 1234550, 246910)
-    assert parse_bid_form({"price": "12,34"}, criteria()).errors["price"].startswith("Enter the price")
+    assert parse_bid_form({"price": "12,34"}, criteria()).errors.message("price").startswith("Enter the price")
 
 
 # --- scoring and ranking --------------------------------------------------------------------------------
@@ -578,7 +578,7 @@ def competition_form(**changes: str) -> dict[str, str]:
 
 def test_the_buyer_form_reads_into_a_competition():
     parsed = parse_competition_form(competition_form(), ["12", "11"], 5)
-    assert parsed.errors == {}
+    assert parsed.errors.messages == {}
     data = parsed.data
     assert data.estimated_value_pence == 25_000_000 and data.buyer_organisation_id == 5
     assert data.tender_deadline == datetime(2026, 1, 16, 12, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ import csv
 import io
 from decimal import Decimal
 
-from dps.formatting import format_pence
 from dps.funds import services
 from dps.funds.models import Commitment
 from dps.identity.models import Role
+from dps.money import format_pence
 from tests.factories import (
     ACTOR,
     POUND,

@@ -32,7 +32,6 @@ from dps.funds.rules import (
     max_fund_share,
     month_ends,
     parse_percent_bps,
-    parse_pounds,
     positions_by_month,
     rebuild,
 )
@@ -142,14 +141,7 @@ def test_money_lapses_after_31_march_only_when_the_fund_says_so():
         check_not_lapsed(FundRules("HTAF"), "2025/26", date(2026, 4, 1))
 
 
-def test_form_amounts_parse_to_pence_or_say_what_is_wrong():
-    assert parse_pounds("£1,250,000.50", field="a", what="x") == 125_000_050
-    assert parse_pounds("12.5", field="a", what="x") == 1250
-    assert parse_pounds("", field="a", what="x", allow_empty=True) is None
-    for bad in ("", "12.345", "-5", "1,00", "ten", "0"):
-        with pytest.raises(ValidationFailed) as error:
-            parse_pounds(bad, field="amount", what="the amount")
-        assert error.value.field == "amount"
+def test_form_percentages_parse_to_basis_points_or_say_what_is_wrong():
     assert parse_percent_bps("12.5%", field="m") == 1250
     assert parse_percent_bps("", field="m") == 0
     with pytest.raises(ValidationFailed):

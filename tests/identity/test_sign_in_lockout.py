@@ -13,11 +13,11 @@ from dps.audit.models import AuditEvent
 from dps.audit.services import Actor
 from dps.db import make_engine, make_sessionmaker
 from dps.errors import ValidationFailed
+from dps.forms import InputInvalid
 from dps.identity.commands import create_user_with_role
 from dps.identity.models import Invitation, Membership, Role, SignInLockout, User
 from dps.identity.onboarding.invitations import accept_invitation, invitation_link
 from dps.identity.onboarding.registration import register_supplier_user
-from dps.identity.profile import InputInvalid
 from dps.identity.rules import PASSWORD_IS_COMMON, PASSWORD_IS_PERSONAL, LockoutPolicy
 from dps.identity.services import create_user, sign_in
 from dps.settings import Settings, SettingsError, normalise_database_url
@@ -120,7 +120,7 @@ async def test_registration_refuses_a_common_password_beside_the_field(db, passw
     with pytest.raises(InputInvalid) as refused:
         await register_supplier_user(db, passwords, settings, full_name="Dee Smith", email="dee@x.example",
                                      password="qwerty123456", password_confirmation="qwerty123456", now=clock.now())
-    assert refused.value.errors == {"password": PASSWORD_IS_COMMON}
+    assert refused.value.errors.messages == {"password": PASSWORD_IS_COMMON}
     await db.rollback()
     assert await count_rows(db, User) == 0
 
@@ -139,7 +139,7 @@ async def test_accepting_an_invitation_as_a_newcomer_refuses_a_common_password(d
         with pytest.raises(InputInvalid) as refused:
             await accept_invitation(db, settings, passwords, token=token, now=clock.now(), full_name="Bob Jones",
                                     password=password, password_confirmation=password)
-        assert refused.value.errors == {"password": message}
+        assert refused.value.errors.messages == {"password": message}
         await db.rollback()
     assert await count_rows(db, Membership) == 1  # Ann's only
 

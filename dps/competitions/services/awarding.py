@@ -29,7 +29,6 @@ from dps.competitions.rules import (
 )
 from dps.competitions.services.evaluating import RankingRow, ranking
 from dps.competitions.services.loading import (
-    actor_of,
     audit_competition,
     competition_for_buyer,
     competition_snapshot,
@@ -40,9 +39,10 @@ from dps.contracts.models import Contract
 from dps.contracts.rules import Milestone, check_milestones
 from dps.contracts.services import create_contract
 from dps.errors import Conflict, DomainError, ValidationFailed
-from dps.formatting import format_london, format_pence
+from dps.dates import format_london
+from dps.money import format_pence
 from dps.funds.services import commit_funds
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
 from dps.mail import page_link
 
 

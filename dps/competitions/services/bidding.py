@@ -18,7 +18,8 @@ from dps.competitions.rules import BidEvent, BidState, CompetitionState, bid_pro
 from dps.competitions.services.loading import competition_for_supplier, criteria_of
 from dps.competitions.services.sealing import audit_sealed_step
 from dps.errors import Conflict
-from dps.formatting import format_london
+from dps.dates import format_london
+from dps.forms import FormErrors
 from dps.identity.services import SignedInUser
 
 
@@ -40,20 +41,22 @@ def _require_open_for_bids(competition: Competition, now: datetime) -> None:
 @dataclass
 class SavedBid:
     bid: Bid | None
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: FormErrors = field(default_factory=FormErrors)
     submitted: bool = False
 
 
 async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: int, *, answers: dict[str, str],
                    price_pence: int | None, vat_pence: int | None, submit: bool, now: datetime,
-                   form_errors: dict[str, str] | None = None) -> SavedBid:
+                   form_errors: FormErrors | None = None) -> SavedBid:
     """Save a draft (kept whatever its state, only the word limits reported) or submit (all answers within their
     limits and a price; a submitted bid's revision replaces it whole, or nothing changes)."""
     competition, invitation = await competition_for_supplier(session, user, competition_id, now, for_update=True)
     _require_open_for_bids(competition, now)
     criteria = criteria_of(competition)
     bid = await own_bid(session, competition.id or 0, invitation.organisation_id)
-    problems = {**(form_errors or {}), **bid_problems(criteria, answers, price_pence, complete=submit)}
+    problems = FormErrors()
+    problems.add_all(form_errors or FormErrors())
+    problems.add_all(bid_problems(criteria, answers, price_pence, complete=submit))
     if submit and problems:
         await session.commit()  # nothing changed: the submitted bid, if any, stands as it was
         return SavedBid(bid, problems)
@@ -86,7 +89,7 @@ async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: in
             f"(version {bid.revision}). You can revise or withdraw it until "
             f"{format_london(competition.tender_deadline)}.")
     await session.commit()
-    return SavedBid(bid, {} if submit else problems, submitted=submit)
+    return SavedBid(bid, FormErrors() if submit else problems, submitted=submit)
 
 
 async def withdraw_bid(session: AsyncSession, user: SignedInUser, competition_id: int, now: datetime) -> Bid:

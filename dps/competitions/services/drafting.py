@@ -34,7 +34,6 @@ from dps.competitions.rules import (
     validate_criteria,
 )
 from dps.competitions.services.loading import (
-    actor_of,
     audit_competition,
     buyer_organisation_ids,
     competition_for_buyer,
@@ -46,10 +45,10 @@ from dps.competitions.services.loading import (
     require_state,
 )
 from dps.errors import Conflict, NotFound, ValidationFailed
-from dps.formatting import format_london
+from dps.dates import format_london
 from dps.funds.models import Allocation
 from dps.identity.models import Membership, Organisation, Role, User
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
 from dps.mail import page_link
 
 

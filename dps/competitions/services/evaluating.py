@@ -29,7 +29,6 @@ from dps.competitions.rules import (
     score_bids,
 )
 from dps.competitions.services.loading import (
-    actor_of,
     audit_competition,
     bids_sealed,
     competition_for_buyer,
@@ -40,7 +39,7 @@ from dps.competitions.services.loading import (
 )
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.identity.models import Organisation, User
-from dps.identity.services import SignedInUser
+from dps.identity.services import SignedInUser, actor_of
 from dps.mail import page_link, queue_email
 
 # An evaluator's declaration: no conflict of interest (may score), or a conflict (stands aside).

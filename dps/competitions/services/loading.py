@@ -28,16 +28,13 @@ from dps.competitions.rules import (
 )
 from dps.competitions.services.sealing import unseal_audit
 from dps.errors import Conflict, NotFound
-from dps.formatting import format_london
+from dps.dates import format_london
 from dps.identity.models import Membership, OrganisationKind, Role, User
 from dps.identity.services import SignedInUser
 from dps.mail import page_link, queue_email
 
 CLOCK = Actor.system("clock")
 
-
-def actor_of(user: SignedInUser) -> Actor:
-    return Actor(user.id, user.email)
 
 
 def competition_snapshot(competition: Competition) -> dict[str, Any]:

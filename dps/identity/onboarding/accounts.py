@@ -7,6 +7,7 @@ import re
 from urllib.parse import quote
 
 from dps.errors import DomainError, ValidationFailed
+from dps.forms import FormErrors
 from dps.identity.profile import one_line
 from dps.identity.rules import password_problem
 from dps.identity.services import normalise_email
@@ -47,20 +48,20 @@ def clean_email_address(raw: str, field: str = "email") -> str:
     return email
 
 
-def check_new_account(full_name: str, password: str, password_confirmation: str, errors: dict[str, str], *,
+def check_new_account(full_name: str, password: str, password_confirmation: str, errors: FormErrors, *,
                       email: str) -> str:
     """Adds a message per wrong field to `errors`; returns the cleaned full name. The password policy is
     dps.identity.rules.password_problem (length, deny list, not the person's own name or email address)."""
     name = one_line(full_name)
     if not name:
-        errors["full_name"] = "Enter your full name"
+        errors.add("full_name", "Enter your full name")
     elif len(name) > FULL_NAME_MAX_LENGTH:
-        errors["full_name"] = f"Your full name must be {FULL_NAME_MAX_LENGTH} characters or fewer"
+        errors.add("full_name", f"Your full name must be {FULL_NAME_MAX_LENGTH} characters or fewer")
     problem = password_problem(password, email=email, full_name=name)
     if problem is not None:
-        errors["password"] = problem
+        errors.add("password", problem)
     if "password" not in errors and password_confirmation != password:
-        errors["password_confirmation"] = "The passwords do not match"
+        errors.add("password_confirmation", "The passwords do not match")
     return name
 
 

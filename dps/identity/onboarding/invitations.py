@@ -12,15 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from dps.audit.services import Actor, record
+from dps.dates import london_day_at_time
 from dps.errors import Conflict, NotFound, ValidationFailed
+from dps.forms import FormErrors, InputInvalid
 from dps.identity import tokens
-from dps.identity.emails import london_time, render_email
+from dps.identity.emails import render_email
 from dps.identity.models import Invitation, Membership, Organisation, Role, User
 from dps.identity.onboarding.accounts import LinkUnusable, check_new_account, clean_email_address, invalid_link
 from dps.identity.onboarding.organisation import NOT_FOUND_MESSAGE, supplier_access
 from dps.identity.passwords import Passwords
-from dps.identity.profile import InputInvalid
-from dps.identity.services import add_membership, create_user
+from dps.identity.services import actor_of, add_membership, create_user
 from dps.mail import queue_email
 from dps.settings import Settings
 
@@ -108,13 +109,13 @@ async def invite_colleague(
 ) -> Invitation:
     """An invitation (and its email) for a colleague to join the organisation with a role; administrators only."""
     access = await supplier_access(session, organisation_id=organisation_id, user_id=user_id, admin=True)
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     try:
         clean_email = clean_email_address(email)
     except ValidationFailed as problem:
-        errors["email"] = str(problem)
+        errors.add_error(problem, "email")
     if role not in INVITABLE_ROLES:
-        errors["role"] = "Select the role your colleague will have"
+        errors.add("role", "Select the role your colleague will have")
     if errors:
         raise InputInvalid(errors)
     organisation = access.organisation
@@ -139,7 +140,7 @@ async def invite_colleague(
     )
     session.add(invitation)
     await session.flush()
-    actor = Actor(access.user.id, access.user.email)
+    actor = actor_of(access.user)
     await record(session, actor=actor, action="invitation.created", entity_type="invitation",
                  entity_id=invitation.id or 0, now=now,
                  after={"organisation_id": organisation.id, "email": clean_email, "role": role,
@@ -147,7 +148,7 @@ async def invite_colleague(
     body = render_email(
         "invitation.txt", inviter_name=access.user.full_name, organisation_name=organisation.name,
         role_label=ROLE_IN_A_SENTENCE[role], role_description=ROLE_DESCRIPTIONS[role],
-        link=invitation_link(settings, invitation), expires=london_time(invitation.expires_at),
+        link=invitation_link(settings, invitation), expires=london_day_at_time(invitation.expires_at),
         base_url=settings.base_url,
     )
     await queue_email(session, to=clean_email,
@@ -175,7 +176,7 @@ async def revoke_invitation(
         raise Conflict("This invitation has already expired or been withdrawn")
     before = {"expires_at": invitation.expires_at.isoformat()}
     invitation.expires_at = now
-    await record(session, actor=Actor(access.user.id, access.user.email), action="invitation.revoked",
+    await record(session, actor=actor_of(access.user), action="invitation.revoked",
                  entity_type="invitation", entity_id=invitation.id or 0, now=now, before=before,
                  after={"expires_at": now.isoformat(), "email": invitation.email, "role": invitation.role})
     await session.commit()
@@ -284,7 +285,7 @@ async def accept_invitation(
             raise NotFound("We could not find your account")
         if user.email != invitation.email:
             raise _wrong_account(invitation, user.email)
-        actor = Actor(user.id, user.email)
+        actor = actor_of(user)
         if user.email_verified_at is None:
             user.email_verified_at = now
             await record(session, actor=actor, action="user.email_verified", entity_type="user",
@@ -294,14 +295,14 @@ async def accept_invitation(
         if await session.scalar(sa.select(User.id).where(User.email == invitation.email)) is not None:
             raise SignInToAccept("An account with this email address already exists. Sign in to accept the "
                                  "invitation.")
-        errors: dict[str, str] = {}
+        errors = FormErrors()
         name = check_new_account(full_name, password, password_confirmation, errors,
                                  email=invitation.email)
         if errors:
             raise InputInvalid(errors)
         user = await create_user(session, passwords, email=invitation.email, full_name=name, password=password,
                                  actor=Actor(None, f"invitation {invitation.id}"), now=now, email_verified=True)
-        actor = Actor(user.id, user.email)
+        actor = actor_of(user)
         new_account = True
     await add_membership(session, user=user, organisation=organisation, role=Role(invitation.role), actor=actor,
                          now=now)

@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dps.audit.services import Actor, record
+from dps.audit.services import record
 from dps.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.profile import SupplierProfile, parse_supplier_profile
 from dps.identity.rules import SmeAssessment, assess_sme
-from dps.identity.services import add_membership, create_organisation
+from dps.identity.services import actor_of, add_membership, create_organisation
 
 
 def profile_snapshot(organisation: Organisation) -> dict[str, Any]:
@@ -109,7 +109,7 @@ async def create_supplier_organisation(
     """The verified user's supplier organisation, with them as its administrator."""
     user = await _may_create_organisation(session, user_id, lock=True)
     await check_companies_house_number_free(session, profile.companies_house_number)
-    actor = Actor(user.id, user.email)
+    actor = actor_of(user)
     organisation = await create_organisation(
         session, kind=OrganisationKind.SUPPLIER, name=profile.legal_name, trading_name=profile.trading_name,
         companies_house_number=profile.companies_house_number, actor=actor, now=now,
@@ -175,7 +175,7 @@ async def update_supplier_profile(
     _apply_profile(organisation, profile)
     after = profile_snapshot(organisation)
     if after != before:
-        await record(session, actor=Actor(access.user.id, access.user.email), action="organisation.profile_updated",
+        await record(session, actor=actor_of(access.user), action="organisation.profile_updated",
                      entity_type="organisation", entity_id=organisation.id or 0, now=now, before=before, after=after)
     try:
         await session.commit()

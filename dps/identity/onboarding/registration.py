@@ -16,14 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor, record
+from dps.dates import london_day_at_time
 from dps.errors import ValidationFailed
+from dps.forms import FormErrors, InputInvalid
 from dps.identity import tokens
-from dps.identity.emails import london_time, render_email
+from dps.identity.emails import render_email
 from dps.identity.models import User
 from dps.identity.onboarding.accounts import LinkUnusable, check_new_account, clean_email_address, invalid_link
 from dps.identity.passwords import Passwords
-from dps.identity.profile import InputInvalid
-from dps.identity.services import create_user
+from dps.identity.services import actor_of, create_user
 from dps.mail import queue_email
 from dps.outbox.models import OutboxMessage
 from dps.settings import Settings
@@ -72,7 +73,7 @@ async def _send_verification(session: AsyncSession, settings: Settings, user: Us
     if len(sent) >= VERIFICATION_EMAILS_PER_DAY or (sent and now - sent[0] < VERIFICATION_EMAIL_GAP):
         return False
     body = render_email("verify_email.txt", full_name=user.full_name, link=verification_link(settings, user, now),
-                        expires=london_time(now + VERIFICATION_LIFETIME), base_url=settings.base_url)
+                        expires=london_day_at_time(now + VERIFICATION_LIFETIME), base_url=settings.base_url)
     await queue_email(session, to=user.email, subject="Confirm your email address for the NHS Innovation DPS",
                       body=body, dedupe_key=_dedupe_key(_VERIFY_KEY, user.id or 0, now), now=now)
     return True
@@ -105,14 +106,14 @@ async def register_supplier_user(
     email instead (a new verification link if it is still unverified), and the same amount of password hashing
     is done so the response time does not tell either.
     """
-    errors: dict[str, str] = {}
+    errors = FormErrors()
     name = check_new_account(full_name, password, password_confirmation, errors, email=email)
     try:
         clean_email = clean_email_address(email)
     except ValidationFailed as problem:
-        errors["email"] = str(problem)
+        errors.add_error(problem, "email")
     if errors:
-        raise InputInvalid({field: errors[field] for field in _REGISTRATION_FIELDS if field in errors})
+        raise InputInvalid(errors.ordered(_REGISTRATION_FIELDS))
 
     existing = await session.scalar(sa.select(User).where(User.email == clean_email).with_for_update())
     if existing is None:
@@ -164,7 +165,7 @@ async def verify_email(session: AsyncSession, settings: Settings, *, token: str,
             token=token,
         )
     user.email_verified_at = now
-    await record(session, actor=Actor(user.id, user.email), action="user.email_verified", entity_type="user",
+    await record(session, actor=actor_of(user), action="user.email_verified", entity_type="user",
                  entity_id=user.id or 0, now=now, before={"email_verified_at": None},
                  after={"email_verified_at": now.isoformat()})
     await session.commit()
