@@ -14,8 +14,8 @@ from dps.admission.questionnaire import SECTIONS, assurance_expiries
 from dps.admission.rules import MembershipEvent, can_extend_clock
 from dps.errors import NotFound
 from dps.forms import FormErrors
-from dps.web.auth import authority_admin_only, authority_only, current_user, memberships_in
 from dps.identity.models import OrganisationKind
+from dps.web.auth import authority_admin_only, authority_only, current_user, memberships_in
 from dps.web.deps import DbSession
 from dps.web.forms import read_form, run_form_command
 

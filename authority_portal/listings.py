@@ -10,12 +10,12 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import File, Redirect, Template
 
 from catalogue import rules, services
-from dps.web.api import forget_cached_key
 from dps.api_keys import services as api_key_services
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import actor_of
+from dps.web.api import forget_cached_key
 from dps.web.auth import authority_admin_only, authority_only, current_user
 from dps.web.deps import DbSession
 from dps.web.forms import read_form, run_form_command

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from dps.db import make_engine, make_sessionmaker
-from dps.settings import Settings
-
 from catalogue.search import search_index_for
 from catalogue.services import count_searchable, iter_search_documents
+from dps.db import make_engine, make_sessionmaker
+from dps.settings import Settings
 
 
 async def rebuild_search_index(settings: Settings, now: datetime, *, on_total: Callable[[int], None] | None = None,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from authority_portal.audit import authority_audit_router
+from authority_portal.debarment import authority_debarment_router
 from authority_portal.evaluation import authority_router
 from authority_portal.funds import authority_funds_router
 from authority_portal.listings import authority_listings_router
@@ -38,6 +39,7 @@ from catalogue.services import SEARCH_INDEX_TOPIC, index_lag, on_admission_chang
 from dps.admission.demo import seed_demo_admissions
 from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application, RefreshRequest, RefreshResponse, SectionEvaluation
+from dps.admission.services import remove_debarred_supplier
 from dps.agreements.models import Agreement, Category
 from dps.api_keys.models import ApiKey
 from dps.audit.models import AuditChainHead, AuditEvent
@@ -57,6 +59,8 @@ from dps.competitions.models import (
 from dps.contracts.models import Contract, ContractMilestone
 from dps.demo import DemoContext, DemoLoader, seed_demo
 from dps.events import DomainEvents, domain_events
+from dps.exclusion.events import OrganisationDebarred
+from dps.exclusion.models import DebarmentEntry
 from dps.funds.demo import seed_demo_funds
 from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
 from dps.identity.models import Invitation, Membership, Organisation, SignInLockout, User
@@ -82,7 +86,7 @@ from supplier_portal.refresh import supplier_refresh_router
 # Importing a table class registers it on SQLModel.metadata; this tuple is what makes the schema whole for
 # create_all, Alembic's autogenerate and the drift test.
 TABLES: tuple[type[Any], ...] = (
-    Organisation, User, Membership, Invitation, SignInLockout,
+    Organisation, User, Membership, Invitation, SignInLockout, DebarmentEntry,
     Agreement, Category,
     Application, SectionEvaluation, Admission, RefreshRequest, RefreshResponse,
     AuditEvent, AuditChainHead,
@@ -111,6 +115,8 @@ def subscribe_domain_listeners(events: DomainEvents = domain_events) -> DomainEv
     """Who reacts to which domain event (idempotent: subscribing twice does not react twice)."""
     # A suspended or removed supplier's listings leave search; reinstatement or re-admission brings them back.
     events.subscribe(AdmissionChanged, on_admission_changed)
+    # A debarred supplier leaves every category at once (and so search, through AdmissionChanged).
+    events.subscribe(OrganisationDebarred, remove_debarred_supplier)
     return events
 
 
@@ -120,7 +126,7 @@ def subscribe_domain_listeners(events: DomainEvents = domain_events) -> DomainEv
 def route_handlers() -> list[Any]:
     return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
             buyer_funds_router, authority_funds_router,
-            authority_refresh_router, authority_audit_router, catalogue_router, *account_routers,
+            authority_refresh_router, authority_audit_router, authority_debarment_router, catalogue_router, *account_routers,
             supplier_listings_router, authority_listings_router, buyer_search_router, api_router,
             competitions_router, supplier_competitions_router, webhooks_router,
             buyer_payments_router, supplier_payments_router,

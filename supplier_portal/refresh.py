@@ -9,6 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from dps.admission import refresh
+from dps.exclusion.rules import MANDATORY_GROUND_QUESTIONS
 from dps.forms import FormErrors
 from dps.web.auth import current_user, supplier_only
 from dps.web.deps import DbSession
@@ -23,7 +24,8 @@ async def _page(request: Request[Any, Any, Any], db_session: Any, response_id: i
                                       organisation_ids=frozenset({response.organisation_id}))
     row = next(r for r in rows if r.response.id == response_id)
     return Template("supplier/refresh.html", status_code=status_code,
-                    context={"row": row, "errors": errors or FormErrors(), "values": values or {}})
+                    context={"row": row, "errors": errors or FormErrors(), "values": values or {},
+                             "grounds": MANDATORY_GROUND_QUESTIONS})
 
 
 @get("/refresh/{response_id:int}", name="supplier.refresh")
@@ -36,7 +38,9 @@ async def refresh_answer(request: Request[Any, Any, Any], db_session: DbSession,
     return await run_form_command(
         request, db_session, lambda form: refresh.respond_to_refresh(
             db_session, current_user(request), response_id, confirmed=form.get("confirmed") == "yes",
-            changes=form.get("changes", ""), now=request.app.state.clock.now()),
+            changes=form.get("changes", ""),
+            grounds={key.removeprefix("ground-"): value for key, value in form.items() if key.startswith("ground-")},
+            now=request.app.state.clock.now()),
         on_error=lambda errors, form: _page(request, db_session, response_id, errors, form, status_code=400),
         redirect="/supplier", default_field="confirmed")
 

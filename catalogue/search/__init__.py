@@ -6,9 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from dps.settings import Settings
-
 from catalogue.search.port import SearchIndex
+from dps.settings import Settings
 
 _INDEXES: dict[tuple[str, str, str | None], SearchIndex] = {}
 

@@ -7,11 +7,10 @@ message fail; the outbox retries it with backoff, so nothing is lost and the ind
 
 from __future__ import annotations
 
-from dps.outbox.models import OutboxMessage
-from dps.settings import Settings
-
 from catalogue.search import search_index_for
 from catalogue.search.port import IndexChange
+from dps.outbox.models import OutboxMessage
+from dps.settings import Settings
 
 
 def search_index_consumer(settings: Settings):  # noqa: ANN201 - returns an outbox consumer

@@ -7,6 +7,7 @@ supplier is emailed; once expired it is flagged on the supplier's record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,10 @@ from dps.assurance import AssuranceExpiry
 from dps.audit.services import Actor, record
 from dps.calendar import REFRESH_WORKING_DAYS, WorkingDayCalendar, london_date, refresh_due
 from dps.dates import format_london
-from dps.errors import Conflict, NotFound, ValidationFailed
+from dps.errors import Conflict, NotFound
+from dps.exclusion.rules import MANDATORY_GROUND_QUESTIONS, MandatoryGround, declared_grounds
+from dps.exclusion.services import record_debarment
+from dps.forms import FormErrors, InputInvalid
 from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.services import SignedInUser, actor_of
 from dps.outbox.models import OutboxMessage
@@ -74,17 +78,34 @@ async def response_for_supplier(session: AsyncSession, user: SignedInUser, respo
 
 
 async def respond_to_refresh(session: AsyncSession, user: SignedInUser, response_id: int, *, confirmed: bool,
-                             changes: str, now: datetime) -> RefreshResponse:
+                             changes: str, grounds: Mapping[str, str], now: datetime) -> RefreshResponse:
+    """A6 with A8: the supplier confirms its declaration and answers yes or no to each mandatory exclusion ground.
+    A "yes" puts it on the debarment list (source: its own declaration), which removes it from every category."""
     response = await response_for_supplier(session, user, response_id, for_update=True)
     if response.responded_at is not None:
         raise Conflict("Your organisation has already answered this request")
+    errors = FormErrors()
     if not confirmed and not changes.strip():
-        raise ValidationFailed("Confirm your declaration still stands, or tell us what has changed", field="confirmed")
-    response.declaration = {"confirmed": confirmed, "changes": changes.strip()}
+        errors.add("confirmed", "Confirm your declaration still stands, or tell us what has changed")
+    for ground, question in MANDATORY_GROUND_QUESTIONS.items():
+        if grounds.get(ground.value) not in ("yes", "no"):
+            errors.add(f"ground-{ground.value}",
+                       f"Select yes if your organisation or a person in it has been {question}")
+    if errors:
+        raise InputInvalid(errors)
+    answers = {ground.value: grounds[ground.value] == "yes" for ground in MandatoryGround}
+    response.declaration = {"confirmed": confirmed, "changes": changes.strip(), "grounds": answers}
     response.responded_at, response.responded_by_user_id = now, user.id
     await record(session, actor=actor_of(user), action="refresh.answered", entity_type="refresh_response",
                  entity_id=response.id or 0, now=now,
                  after={**response.declaration, "late": now > response.due_at})
+    declared = declared_grounds(answers)
+    if declared:
+        await record_debarment(session, organisation_id=response.organisation_id,
+                               grounds=[ground.value for ground in declared], source="declaration",
+                               listed_from=london_date(now), listed_until=None,
+                               details=f"Declared in answer to declaration refresh {response.refresh_request_id}",
+                               actor=actor_of(user), now=now)
     await session.commit()
     return response
 

@@ -11,8 +11,8 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from dps.calendar import WorkingDayCalendar, london_date
-from dps.errors import Conflict, IllegalTransition
 from dps.dates import london_moment
+from dps.errors import Conflict, IllegalTransition
 
 
 class ApplicationState(StrEnum):

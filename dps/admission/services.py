@@ -34,10 +34,12 @@ from dps.admission.rules import (
 )
 from dps.agreements.models import Agreement, Category
 from dps.audit.services import record
-from dps.calendar import WorkingDayCalendar, evaluation_due
+from dps.calendar import WorkingDayCalendar, evaluation_due, london_date
 from dps.dates import format_london
 from dps.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from dps.events import domain_events
+from dps.exclusion.events import OrganisationDebarred
+from dps.exclusion.services import is_organisation_debarred
 from dps.forms import FormErrors
 from dps.identity.models import Membership, Organisation, OrganisationKind, User
 from dps.identity.services import SignedInUser, actor_of
@@ -240,6 +242,9 @@ async def decide_application(session: AsyncSession, user: SignedInUser, applicat
     if decision == "admit":
         if mandatory_exclusion_applies(application.answers):
             raise Conflict("Mandatory exclusion grounds apply: this application must be rejected")
+        if await is_organisation_debarred(session, application.organisation_id, london_date(now)):
+            raise Conflict("This supplier is on the debarment list, so it cannot be admitted: reject the application "
+                           "and give that as the reason")
         unevaluated = [s.title for s in SECTIONS if s.key not in evaluations]
         failed = [s.title for s in SECTIONS if s.key in evaluations and evaluations[s.key].outcome == "fail"]
         if unevaluated:
@@ -358,6 +363,30 @@ async def change_admission(session: AsyncSession, user: SignedInUser, admission_
     return admission
 
 
+
+
+async def remove_debarred_supplier(session: AsyncSession, event: OrganisationDebarred) -> None:
+    """A8: a supplier put on the debarment list is removed from every category at once (its listings leave
+    search through `AdmissionChanged`). Reacts to `OrganisationDebarred`; does not commit."""
+    admissions = (await session.scalars(sa.select(Admission).where(
+        Admission.organisation_id == event.organisation_id, Admission.state != MembershipState.REMOVED)
+        .order_by(Admission.id).with_for_update())).all()
+    reason = "On the debarment list"
+    for admission in admissions:
+        before = {"state": admission.state, "reason": admission.state_reason}
+        admission.state = next_membership_state(admission.state, MembershipEvent.REMOVE)
+        admission.state_changed_at, admission.state_reason = event.now, reason
+        await record(session, actor=event.actor, action="admission.remove", entity_type="admission",
+                     entity_id=admission.id or 0, now=event.now, before=before,
+                     after={"state": admission.state, "reason": reason, "debarment_entry_id": event.entry_id})
+        await domain_events.publish(session, AdmissionChanged(admission, event.actor, event.now))
+    if admissions:
+        await email_organisation(
+            session, event.organisation_id, event.now, f"debarment:{event.entry_id}:removed",
+            "Your organisation has been removed from the DPS",
+            "Your organisation has been put on the debarment list, so it has been removed from every category of the "
+            "DPS. It can no longer bid in, or be awarded, any competition, including those already running.\n\n"
+            "If you believe this is wrong, contact the DPS authority.")
 
 
 # --- reading ---------------------------------------------------------------------------------------------

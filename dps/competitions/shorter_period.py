@@ -26,8 +26,8 @@ from dps.calendar import minimum_tender_deadline
 from dps.competitions.models import Competition, ShorterPeriodAgreement
 from dps.competitions.rules import CompetitionState, minimum_tender_days, shorter_period_problem
 from dps.competitions.services.loading import competition_for_buyer
-from dps.errors import Conflict, ValidationFailed
 from dps.dates import format_london
+from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import Organisation
 from dps.identity.services import SignedInUser
 from dps.regimes import Regime

@@ -17,6 +17,11 @@ from litestar import Request, Response, Router, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 
+from dps.dates import ISO_DATE_EXAMPLE, parse_iso_date
+from dps.errors import ValidationFailed
+from dps.transparency import ocds, services
+from dps.transparency.register import PAGE_SIZE as REGISTER_PAGE_SIZE
+from dps.transparency.register import RegisterFilters, register_entries
 from dps.web.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
@@ -26,11 +31,6 @@ from dps.web.api import (
     problem_spec,
     reject_unknown_parameters,
 )
-from dps.dates import ISO_DATE_EXAMPLE, parse_iso_date
-from dps.errors import ValidationFailed
-from dps.transparency import ocds, services
-from dps.transparency.register import PAGE_SIZE as REGISTER_PAGE_SIZE
-from dps.transparency.register import RegisterFilters, register_entries
 from dps.web.deps import DbSession
 
 OCDS_MEDIA_TYPE = "application/json"

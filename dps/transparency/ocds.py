@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from dps.dates import LONDON
-
 from dps.transparency.schema import merger
 
 OCDS_VERSION = "1.1"

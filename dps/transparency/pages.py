@@ -10,9 +10,9 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from dps.forms import FormErrors
-from dps.web.api import ApiProblem
 from dps.transparency.api import register_filters
 from dps.transparency.register import PAGE_SIZE, RegisterFilters, filter_choices, register_csv, register_entries
+from dps.web.api import ApiProblem
 from dps.web.auth import public
 from dps.web.deps import DbSession
 

@@ -8,7 +8,10 @@ import sqlalchemy as sa
 
 from dps.admission.models import RefreshResponse
 from dps.admission.refresh import run_daily_jobs
+from dps.admission.models import Admission
 from dps.db import make_engine, make_sessionmaker
+from dps.exclusion.models import DebarmentEntry
+from dps.exclusion.rules import MandatoryGround
 from dps.identity.models import Organisation, Role
 from dps.outbox.models import OutboxMessage
 from tests.admission.support import answer_everything, decide, evaluate_all, start_application, submit
@@ -31,6 +34,9 @@ async def admitted_by_applying(client, db, passwords, clock, email="ann@acme.exa
     await decide(client, application_id, "admit")
     client.cookies.clear()
     return organisation, supplier
+
+
+NO_GROUNDS = {f"ground-{ground.value}": "no" for ground in MandatoryGround}
 
 
 async def jobs(settings, clock):
@@ -76,9 +82,9 @@ async def test_refresh_request_reminder_answer_and_overdue(client, db, passwords
     empty = await post_form(client, f"/supplier/refresh/{ann_response_id}", {})
     assert empty.status_code == 400
     assert "Confirm your declaration still stands" in empty.text
-    assert (await post_form(client, f"/supplier/refresh/{ann_response_id}", {"confirmed": "yes"})).status_code == 303
-    twice = await post_form(client, f"/supplier/refresh/{ann_response_id}", {"confirmed": "yes"},
-                            form_page="/supplier")
+    answer = {"confirmed": "yes", **NO_GROUNDS}
+    assert (await post_form(client, f"/supplier/refresh/{ann_response_id}", answer)).status_code == 303
+    twice = await post_form(client, f"/supplier/refresh/{ann_response_id}", answer, form_page="/supplier")
     assert twice.status_code == 409
 
     # Bob cannot answer for Ann.
@@ -120,3 +126,27 @@ async def test_assurance_is_warned_30_days_ahead_once_and_flagged_when_expired(c
     assert record.status_code == 200
     assert "Cyber Essentials certificate: 15 January 2026" in " ".join(record.text.split())
     assert "Expired" in record.text
+
+
+async def test_a6_a8_each_mandatory_ground_is_a_yes_or_no_and_a_yes_removes_the_supplier(client, db, passwords, clock):
+    organisation, ann = await admitted_by_applying(client, db, passwords, clock)
+    admin = await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
+    await sign_in(client, admin.email)
+    await post_form(client, "/authority/refresh", {"category_id": str(await category_id(db, "virtual-wards")),
+                                                   "message": "Check"})
+    response_id = await scalar(db, sa.select(RefreshResponse.id))
+    client.cookies.clear()
+    await sign_in(client, ann.email)
+    form = (await client.get(f"/supplier/refresh/{response_id}")).text
+    assert 'name="ground-fraud"' in form and 'value="yes"' in form
+
+    unanswered = await post_form(client, f"/supplier/refresh/{response_id}", {"confirmed": "yes"})
+    assert unanswered.status_code == 400
+    assert "Select yes if your organisation or a person in it has been convicted of bribery" in unanswered.text
+    assert await scalar(db, sa.select(Admission.state)) == "active"
+
+    declared = {"confirmed": "yes", **NO_GROUNDS, "ground-fraud": "yes"}
+    assert (await post_form(client, f"/supplier/refresh/{response_id}", declared)).status_code == 303
+    assert await scalar(db, sa.select(Admission.state)) == "removed"
+    entry = await scalar(db, sa.select(DebarmentEntry))
+    assert entry.organisation_id == organisation.id and entry.grounds == ["fraud"] and entry.source == "declaration"

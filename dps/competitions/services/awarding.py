@@ -38,13 +38,12 @@ from dps.competitions.services.loading import (
 from dps.contracts.models import Contract
 from dps.contracts.rules import Milestone, check_milestones
 from dps.contracts.services import create_contract
-from dps.errors import Conflict, DomainError, ValidationFailed
 from dps.dates import format_london
-from dps.money import format_pence
+from dps.errors import Conflict, DomainError, ValidationFailed
 from dps.funds.services import commit_funds
 from dps.identity.services import SignedInUser, actor_of
 from dps.mail import page_link
-
+from dps.money import format_pence
 
 # --- award decision, outcome letters, standstill (C7, C8) -----------------------------------------------
 

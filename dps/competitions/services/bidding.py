@@ -17,8 +17,8 @@ from dps.competitions.models import Bid, Competition
 from dps.competitions.rules import BidEvent, BidState, CompetitionState, bid_problems, bids_open, next_bid_state
 from dps.competitions.services.loading import competition_for_supplier, criteria_of
 from dps.competitions.services.sealing import audit_sealed_step
-from dps.errors import Conflict
 from dps.dates import format_london
+from dps.errors import Conflict
 from dps.forms import FormErrors
 from dps.identity.services import SignedInUser
 

@@ -44,8 +44,8 @@ from dps.competitions.services.loading import (
     email_invited,
     require_state,
 )
-from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.dates import format_london
+from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.funds.models import Allocation
 from dps.identity.models import Membership, Organisation, Role, User
 from dps.identity.services import SignedInUser, actor_of

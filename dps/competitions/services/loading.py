@@ -27,8 +27,8 @@ from dps.competitions.rules import (
     next_competition_state,
 )
 from dps.competitions.services.sealing import unseal_audit
-from dps.errors import Conflict, NotFound
 from dps.dates import format_london
+from dps.errors import Conflict, NotFound
 from dps.identity.models import Membership, OrganisationKind, Role, User
 from dps.identity.services import SignedInUser
 from dps.mail import page_link, queue_email
