@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from dps.agreements.services import list_agreements
+from dps.calendar import london_date
 from dps.competitions import services
 from dps.competitions.forms import (
     FUND_ROWS,
@@ -37,6 +38,7 @@ from dps.competitions.rules import (
     proportional_split,
 )
 from dps.errors import Conflict, ValidationFailed
+from dps.funds import services as funds
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, requires_role
 from dps.web.deps import DbSession
@@ -71,6 +73,41 @@ async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Templ
         "can_create": current_user(request).has_role_in(OrganisationKind.BUYER, Role.BUYER)})
 
 
+async def _fund_choices(request: Request[Any, Any, Any], db_session: Any, organisations: list[tuple[int, str]],
+                        category_id: int | None = None) -> list[dict[str, str]]:
+    """The allocations open to the buying organisation(s) (id, name) (RULES.md 5: its own ICB's, or a national
+    fund's), with what remains in each, for the fund line choosers; with several organisations each says whose."""
+    today = london_date(_now(request))
+    open_to: dict[int, tuple[funds.OpenAllocation, list[str]]] = {}
+    for organisation_id, name in organisations:
+        for item in await funds.allocations_open_to_buyer(db_session, organisation_id, today=today,
+                                                          category_id=category_id):
+            open_to.setdefault(item.allocation_id, (item, []))[1].append(name)
+    several = len(organisations) > 1
+    return [{"value": str(item.allocation_id),
+             "text": item.label + (f" (for {', '.join(names)})" if several else "")}
+            for item, names in open_to.values()]
+
+
+def _fund_fields(values: dict[str, Any], allocation_ids: list[int]) -> list[str]:
+    """The form field that named each allocation, so a refusal sits next to its chooser."""
+    rows = {str(values.get(f"fund-{row}-allocation", "")).strip(): row for row in range(FUND_ROWS, 0, -1)}
+    return [f"fund-{rows.get(str(allocation_id), 1)}-allocation" for allocation_id in allocation_ids]
+
+
+async def _check_intended_funding(request: Request[Any, Any, Any], db_session: Any, parsed: Any) -> None:
+    """RULES.md 5: intended funding names only allocations open to the buying organisation. Checked here until the
+    competitions service's own input check calls `dps.funds.services.check_open_to_buyer`."""
+    data = parsed.data
+    own = {o.id for o in await services.buyer_organisations(db_session, current_user(request))}
+    if not data.fund_lines or data.buyer_organisation_id not in own:
+        return  # nothing named, or the service refuses the organisation itself
+    allocation_ids = [line.allocation_id for line in data.fund_lines]
+    await funds.check_open_to_buyer(db_session, buyer_organisation_id=data.buyer_organisation_id,
+                                    allocation_ids=allocation_ids, today=london_date(_now(request)),
+                                    category_id=data.category_id, fields=_fund_fields(parsed.values, allocation_ids))
+
+
 async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, values: dict[str, Any],
                      errors: FormErrors | None = None, competition: Any = None, status_code: int = 200) -> Template:
     user = current_user(request)
@@ -80,6 +117,7 @@ async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, values
         "values": values, "errors": errors or FormErrors(), "competition": competition,
         "organisations": organisations, "evaluators": evaluators, "agreements": await list_agreements(db_session),
         "question_rows": [f"q{i}" for i in range(1, QUESTION_ROWS + 1)], "fund_rows": range(1, FUND_ROWS + 1),
+        "fund_choices": await _fund_choices(request, db_session, [(o.id or 0, o.name) for o in organisations]),
         "kinds": [(str(k), CRITERION_KIND_LABELS[k]) for k in QUESTION_KINDS]})
 
 
@@ -105,6 +143,7 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
     parsed = await _read_competition_form(request, db_session)
     if parsed.data is not None:
         try:
+            await _check_intended_funding(request, db_session, parsed)
             competition = await services.create_competition(db_session, current_user(request), parsed.data,
                                                             _now(request))
             return Redirect(_base(competition.id or 0), status_code=303)
@@ -133,6 +172,7 @@ async def update(request: Request[Any, Any, Any], db_session: DbSession, competi
     parsed = await _read_competition_form(request, db_session)
     if parsed.data is not None:
         try:
+            await _check_intended_funding(request, db_session, parsed)
             await services.update_draft(db_session, current_user(request), competition_id, parsed.data,
                                         _now(request))
             return Redirect(_base(competition_id), status_code=303)
@@ -371,6 +411,8 @@ async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, compet
     return Template("buyer/competitions/confirm.html", status_code=status_code, context={
         "competition": competition, "summary": await services.summary(db_session, competition), "bid": bid,
         "total": total, "errors": errors or FormErrors(), "values": values, "fund_rows": range(1, FUND_ROWS + 1),
+        "fund_choices": await _fund_choices(request, db_session, [(competition.buyer_organisation_id, "")],
+                                            competition.category_id),
         "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": _now(request)})
 
 

@@ -42,7 +42,8 @@ STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 30, 23, 59, 59, tzinfo=UTC),
 
 async def _fund_allocations(db, clock) -> tuple[int, int]:
     authority = await scalar(db, sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
-    icb = await scalar(db, sa.select(Organisation).where(Organisation.ods_code == "QKK"))
+    # The buyer is trust RX1, which belongs to the Nottingham and Nottinghamshire ICB (RULES.md 5).
+    icb = await scalar(db, sa.select(Organisation).where(Organisation.ods_code == "QT1"))
     fund = await define_fund(db, name="Medtech fund for ICSs", description="", owner_organisation_id=authority.id,
                              rules=FundRules(name="Medtech fund for ICSs"), actor=Actor.system("test"),
                              now=clock.now())
