@@ -41,7 +41,7 @@ async def _fund_form(db_session: Any, errors: FormErrors | None = None, values: 
         .order_by(Organisation.kind, Organisation.name))).all()
     return Template("funds/authority/fund_form.html", status_code=status_code, context={
         "owners": owners, "agreements": await list_agreements(db_session), "buyer_types": BUYER_TYPE_NAMES,
-        "errors": errors or FormErrors(), "values": values or {"lapses_at_year_end": "yes"}})
+        "errors": errors or FormErrors(), "values": values or {"lapses_at_year_end": "yes", "national": "no"}})
 
 
 @get("/new", name="authority.funds.new")

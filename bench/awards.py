@@ -86,11 +86,12 @@ async def _prepare_awards(target: Target, count: int, seed: int) -> tuple[list[A
                     confirm_at = (competition.standstill_ends_at or as_of) + timedelta(days=1)
                     await session.commit()
                 bar.advance(task)
-        # Two shared allocations holding FUNDED_SHARE of all the award value between them.
+        # Two shared allocations holding FUNDED_SHARE of all the award value between them. The fund is national, so
+        # trusts of every ICB may draw on them (RULES.md 5) and only the money left decides who is refused.
         async with sessions() as session:
             fund = await funds.define_fund(session, name="Contended fund", description="", actor=lifecycle.SEED_ACTOR,
                                            owner_organisation_id=reference.authority_id,
-                                           rules=FundRules(name="Contended fund"), now=as_of)
+                                           rules=FundRules(name="Contended fund", national=True), now=as_of)
             each = int(sum(award.total_pence for award in awards) * FUNDED_SHARE / 2)
             allocation_ids = []
             for icb_id in sorted(reference.icb_ids.values())[:2]:

@@ -209,7 +209,8 @@ async def run_services(target: Target, population: rows.Population, reference: r
                     requirement="A service for the trust's patients, integrated with the electronic patient record.",
                     category_id=category_id, buyer_organisation_id=trust, final_state=final_state,
                     published_at=published_at,
-                    fund_allocation_ids=tuple(rng.sample(allocations.pick(rng), rng.randint(1, 2)))
+                    fund_allocation_ids=tuple(rng.sample(allocations.open_to(population.trust_icb[trust]),
+                                                         rng.randint(1, 2)))
                     if fund_backed else ())
                 cast = lifecycle.Cast(buyer, evaluator,
                                       tuple(population.supplier_admin_user[supplier] for supplier in sorted(bidders)))

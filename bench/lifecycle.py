@@ -60,9 +60,9 @@ class Allocations:
 
     by_icb: dict[int, list[int]]
 
-    def pick(self, rng: random.Random) -> list[int]:
-        icb = rng.choice(sorted(self.by_icb))
-        return self.by_icb[icb]
+    def open_to(self, icb_id: int) -> list[int]:
+        """A trust's awards draw on its own ICB's allocations only (RULES.md 5: money stays in its ICB)."""
+        return self.by_icb[icb_id]
 
 
 async def create_funds(session: AsyncSession, *, authority_id: int, icb_ids: Sequence[int], as_of: datetime,

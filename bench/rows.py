@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bench.vocabulary import Vocabulary, ZipfPool
+from dps.reference import ICB_REGIONS, TRUST_ICBS
 
 # Category slug -> share of suppliers' applications (dps.reference.CATEGORIES).
 CATEGORY_WEIGHTS: dict[str, float] = {
@@ -113,6 +114,7 @@ class Population:
     supplier_admin_user: dict[int, int] = field(default_factory=dict)  # supplier organisation id -> user id
     active_admissions: dict[int, list[int]] = field(default_factory=dict)  # category id -> supplier ids
     trusts: list[tuple[int, int, int]] = field(default_factory=list)  # (organisation, buyer user, evaluator user)
+    trust_icb: dict[int, int] = field(default_factory=dict)  # trust organisation id -> its ICB's organisation id
     admitted: list[dict[str, Any]] = field(default_factory=list)  # every admission, for listing owners
     authority_admin_user: int = 0
     authority_evaluator_user: int = 0
@@ -161,10 +163,14 @@ def people(rng: random.Random, reference: Reference, suppliers: int, trusts: int
     for number, code in enumerate(rng.sample(codes, trusts)):
         organisation_id = ids.take("organisation")
         place = PLACES[number % len(PLACES)] + ("" if number < len(PLACES) else f" and {rng.choice(PLACES)}")
+        # Every trust belongs to one ICB (RULES.md 5): the reference data's for a real code, else one at random.
+        icb = rng.choice(sorted(reference.icb_ids))
+        icb = TRUST_ICBS.get(code, icb)
         population.add("organisation", {"id": organisation_id, "kind": "buyer", "buyer_type": "trust",
                                         "name": f"{place} {rng.choice(TRUST_KINDS)}", "ods_code": code,
-                                        "region_ods_code": rng.choice(("Y56", "Y58", "Y59", "Y60", "Y61", "Y62",
-                                                                       "Y63")), "created_at": start})
+                                        "region_ods_code": ICB_REGIONS.get(icb), "parent_icb_ods_code": icb,
+                                        "created_at": start})
+        population.trust_icb[organisation_id] = reference.icb_ids[icb]
         buyer = user(f"buyer@{code.lower()}.bench.example", f"Buyer {code}", start)
         evaluator = user(f"evaluator@{code.lower()}.bench.example", f"Evaluator {code}", start)
         member(buyer, organisation_id, "buyer", start)

@@ -16,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from dps.agreements.services import list_agreements
+from dps.calendar import london_date
 from dps.competitions import shorter_period
 from dps.competitions.forms import (
     FUND_ROWS,
@@ -39,6 +40,7 @@ from dps.competitions.services import awarding, drafting, evaluating, loading, v
 from dps.contracts.rules import default_milestones
 from dps.errors import Conflict, ValidationFailed
 from dps.forms import FormErrors, InputInvalid
+from dps.funds import services as funds
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, requires_role
 from dps.web.deps import DbSession
@@ -66,6 +68,22 @@ async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Templ
         "can_create": current_user(request).has_role_in(OrganisationKind.BUYER, Role.BUYER)})
 
 
+async def _fund_choices(request: Request[Any, Any, Any], db_session: Any, organisations: list[tuple[int, str]],
+                        category_id: int | None = None) -> list[dict[str, str]]:
+    """The allocations open to the buying organisation(s) (id, name) (RULES.md 5: its own ICB's, or a national
+    fund's), with what remains in each, for the fund line choosers; with several organisations each says whose."""
+    today = london_date(_now(request))
+    open_to: dict[int, tuple[funds.OpenAllocation, list[str]]] = {}
+    for organisation_id, name in organisations:
+        for item in await funds.allocations_open_to_buyer(db_session, organisation_id, today=today,
+                                                          category_id=category_id):
+            open_to.setdefault(item.allocation_id, (item, []))[1].append(name)
+    several = len(organisations) > 1
+    return [{"value": str(item.allocation_id),
+             "text": item.label + (f" (for {', '.join(names)})" if several else "")}
+            for item, names in open_to.values()]
+
+
 async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, values: dict[str, Any],
                      errors: FormErrors | None = None, competition: Any = None, status_code: int = 200) -> Template:
     user = current_user(request)
@@ -75,6 +93,7 @@ async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, values
         "values": values, "errors": errors or FormErrors(), "competition": competition,
         "organisations": organisations, "evaluators": evaluators, "agreements": await list_agreements(db_session),
         "question_rows": [f"q{i}" for i in range(1, QUESTION_ROWS + 1)], "fund_rows": range(1, FUND_ROWS + 1),
+        "fund_choices": await _fund_choices(request, db_session, [(o.id or 0, o.name) for o in organisations]),
         "kinds": [(str(k), CRITERION_KIND_LABELS[k]) for k in QUESTION_KINDS]})
 
 
@@ -396,6 +415,8 @@ async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, compet
     return Template("buyer/competitions/confirm.html", status_code=status_code, context={
         "competition": competition, "summary": await views.summary(db_session, competition), "bid": bid,
         "total": total, "errors": errors or FormErrors(), "values": values, "fund_rows": range(1, FUND_ROWS + 1),
+        "fund_choices": await _fund_choices(request, db_session, [(competition.buyer_organisation_id, "")],
+                                            competition.category_id),
         "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": _now(request)})
 
 

@@ -1,4 +1,5 @@
-"""Reference data every installation has: NHS England regions, the 42 ICBs, the DPS authority and agreements.
+"""Reference data every installation has: NHS England regions, the 42 ICBs, the ICB of each known trust, the DPS
+authority and agreements.
 
 Loaded idempotently by `dps db upgrade` (after the migrations) and by the demo seed.
 """
@@ -74,6 +75,86 @@ INTEGRATED_CARE_BOARDS: tuple[tuple[str, str, str], ...] = (
     ("QSL", "NHS Somerset Integrated Care Board", "Y58"),
 )
 
+ICB_REGIONS: dict[str, str] = {code: region for code, _name, region in INTEGRATED_CARE_BOARDS}
+
+# Every trust belongs to one ICB (RULES.md 5: money stays in its ICB). (ODS code, name, ICB ODS code) for the trusts
+# this installation knows, from the NHS Organisation Data Service; a trust not listed here can draw on national
+# funds only until it is added. RX1 and RX2 are the trusts of the tests' fixtures, RJ1 the demo's.
+TRUSTS: tuple[tuple[str, str, str], ...] = (
+    # London
+    ("RJ1", "Guy's and St Thomas' NHS Foundation Trust", "QKK"),
+    ("RJZ", "King's College Hospital NHS Foundation Trust", "QKK"),
+    ("RJ2", "Lewisham and Greenwich NHS Trust", "QKK"),
+    ("R1H", "Barts Health NHS Trust", "QMF"),
+    ("RQX", "Homerton Healthcare NHS Foundation Trust", "QMF"),
+    ("RF4", "Barking, Havering and Redbridge University Hospitals NHS Trust", "QMF"),
+    ("RRV", "University College London Hospitals NHS Foundation Trust", "QMJ"),
+    ("RAL", "Royal Free London NHS Foundation Trust", "QMJ"),
+    ("RAP", "North Middlesex University Hospital NHS Trust", "QMJ"),
+    ("RYJ", "Imperial College Healthcare NHS Trust", "QRV"),
+    ("R1K", "London North West University Healthcare NHS Trust", "QRV"),
+    ("RQM", "Chelsea and Westminster Hospital NHS Foundation Trust", "QRV"),
+    ("RJ7", "St George's University Hospitals NHS Foundation Trust", "QWE"),
+    ("RAX", "Kingston Hospital NHS Foundation Trust", "QWE"),
+    ("RVR", "Epsom and St Helier University Hospitals NHS Trust", "QWE"),
+    # South East
+    ("RTH", "Oxford University Hospitals NHS Foundation Trust", "QU9"),
+    ("RDU", "Frimley Health NHS Foundation Trust", "QNQ"),
+    ("RTK", "Ashford and St Peter's Hospitals NHS Foundation Trust", "QXU"),
+    ("RYR", "University Hospitals Sussex NHS Foundation Trust", "QNX"),
+    ("RX2", "Sussex Partnership NHS Foundation Trust", "QNX"),
+    ("RWF", "Maidstone and Tunbridge Wells NHS Trust", "QKS"),
+    ("RHM", "University Hospital Southampton NHS Foundation Trust", "QRL"),
+    # South West
+    ("RA7", "University Hospitals Bristol and Weston NHS Foundation Trust", "QUY"),
+    ("RN3", "Great Western Hospitals NHS Foundation Trust", "QOX"),
+    ("REF", "Royal Cornwall Hospitals NHS Trust", "QT6"),
+    ("RH8", "Royal Devon University Healthcare NHS Foundation Trust", "QJK"),
+    ("RK9", "University Hospitals Plymouth NHS Trust", "QJK"),
+    ("RA9", "Torbay and South Devon NHS Foundation Trust", "QJK"),
+    ("RBD", "Dorset County Hospital NHS Foundation Trust", "QVV"),
+    ("RTE", "Gloucestershire Hospitals NHS Foundation Trust", "QR1"),
+    ("RH5", "Somerset NHS Foundation Trust", "QSL"),
+    # Midlands
+    ("RRK", "University Hospitals Birmingham NHS Foundation Trust", "QHL"),
+    ("RL4", "The Royal Wolverhampton NHS Trust", "QUA"),
+    ("RKB", "University Hospitals Coventry and Warwickshire NHS Trust", "QWU"),
+    ("RWP", "Worcestershire Acute Hospitals NHS Trust", "QGH"),
+    ("RXW", "The Shrewsbury and Telford Hospital NHS Trust", "QOC"),
+    ("RJE", "University Hospitals of North Midlands NHS Trust", "QNC"),
+    ("RTG", "University Hospitals of Derby and Burton NHS Foundation Trust", "QJ2"),
+    ("RWE", "University Hospitals of Leicester NHS Trust", "QK1"),
+    ("RWD", "United Lincolnshire Hospitals NHS Trust", "QJM"),
+    ("RNQ", "Kettering General Hospital NHS Foundation Trust", "QPM"),
+    ("RX1", "Nottingham University Hospitals NHS Trust", "QT1"),
+    # East of England
+    ("RD8", "Milton Keynes University Hospital NHS Foundation Trust", "QHG"),
+    ("RGT", "Cambridge University Hospitals NHS Foundation Trust", "QUE"),
+    ("RWH", "East and North Hertfordshire NHS Trust", "QM7"),
+    ("RAJ", "Mid and South Essex NHS Foundation Trust", "QH8"),
+    ("RM1", "Norfolk and Norwich University Hospitals NHS Foundation Trust", "QMM"),
+    ("RDE", "East Suffolk and North Essex NHS Foundation Trust", "QJG"),
+    # North West
+    ("RXN", "Lancashire Teaching Hospitals NHS Foundation Trust", "QE1"),
+    ("R0A", "Manchester University NHS Foundation Trust", "QOP"),
+    ("RBS", "Alder Hey Children's NHS Foundation Trust", "QYG"),
+    # North East and Yorkshire
+    ("RTD", "The Newcastle upon Tyne Hospitals NHS Foundation Trust", "QHM"),
+    ("RXP", "County Durham and Darlington NHS Foundation Trust", "QHM"),
+    ("RWA", "Hull University Teaching Hospitals NHS Trust", "QOQ"),
+    ("RCB", "York and Scarborough Teaching Hospitals NHS Foundation Trust", "QOQ"),
+    ("RHQ", "Sheffield Teaching Hospitals NHS Foundation Trust", "QF7"),
+    ("RFF", "Barnsley Hospital NHS Foundation Trust", "QF7"),
+    ("RR8", "Leeds Teaching Hospitals NHS Trust", "QWO"),
+)
+TRUST_ICBS: dict[str, str] = {code: icb for code, _name, icb in TRUSTS}
+
+
+def icb_of_trust(ods_code: str | None) -> str | None:
+    """The ODS code of the ICB a trust belongs to, from the reference data; None for a trust it does not know."""
+    return TRUST_ICBS.get((ods_code or "").strip().upper())
+
+
 AUTHORITY_NAME = "NHS Innovation DPS Authority"
 
 MEDTECH_DPS_REFERENCE = "DPS-MTI-2024"
@@ -144,6 +225,8 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
         )
         added += 1
 
+    added += await _place_trusts_in_their_icbs(session, actor, now)
+
     authority = await session.scalar(sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
     if authority is None:
         session.add(Organisation(kind=OrganisationKind.AUTHORITY, name=AUTHORITY_NAME, created_at=now))
@@ -177,3 +260,22 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
         added += 1
     await session.flush()
     return added
+
+
+async def _place_trusts_in_their_icbs(session: AsyncSession, actor: Actor, now: datetime) -> int:
+    """Give every trust already registered the ICB the reference data names for it (RULES.md 5: every trust belongs
+    to one ICB); returns how many trusts changed. A trust the reference data does not know keeps what it has."""
+    changed = 0
+    trusts = (await session.scalars(sa.select(Organisation).where(
+        Organisation.buyer_type == BuyerType.TRUST, Organisation.ods_code.in_(TRUST_ICBS)))).all()
+    for trust in trusts:
+        icb = TRUST_ICBS[trust.ods_code or ""]
+        if trust.parent_icb_ods_code == icb:
+            continue
+        before = {"parent_icb_ods_code": trust.parent_icb_ods_code}
+        trust.parent_icb_ods_code = icb
+        await session.flush()
+        await record(session, actor=actor, action="organisation.icb_set", entity_type="organisation",
+                     entity_id=trust.id or 0, now=now, before=before, after={"parent_icb_ods_code": icb})
+        changed += 1
+    return changed

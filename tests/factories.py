@@ -313,12 +313,13 @@ async def make_bid(db: AsyncSession, clock: Clock, *, party: Party, competition_
 async def make_fund(db: AsyncSession, clock: Clock, *, name: str = "Test Fund", description: str = "A fund for tests",
                     eligible_category_ids: frozenset[int] = frozenset(),
                     eligible_buyer_types: frozenset[str] = frozenset(), match_funding_bps: int = 0,
-                    per_award_cap_pence: int | None = None, lapses_at_year_end: bool = True) -> Fund:
+                    per_award_cap_pence: int | None = None, lapses_at_year_end: bool = True,
+                    national: bool = False) -> Fund:
     """A fund owned by the DPS authority, with these rules (the defaults: anyone, anything, no match funding, no
-    cap, lapsing at the end of the financial year)."""
+    cap, lapsing at the end of the financial year, each ICB's money for its own ICB and trusts only)."""
     rules = FundRules(name, eligible_category_ids=eligible_category_ids, eligible_buyer_types=eligible_buyer_types,
                       match_funding_bps=match_funding_bps, per_award_cap_pence=per_award_cap_pence,
-                      lapses_at_year_end=lapses_at_year_end)
+                      lapses_at_year_end=lapses_at_year_end, national=national)
     fund = await funds.define_fund(db, name=name, description=description,
                                    owner_organisation_id=(await authority(db)).id, rules=rules, actor=ACTOR,
                                    now=clock.now())

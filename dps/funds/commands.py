@@ -82,6 +82,9 @@ async def define_fund_from_form(session: AsyncSession, user: SignedInUser, form:
     lapses = form.get("lapses_at_year_end", "")
     if lapses not in ("yes", "no"):
         raise ValidationFailed("Choose whether unspent money lapses at 31 March", field="lapses_at_year_end")
+    national = form.get("national", "")
+    if national not in ("yes", "no"):
+        raise ValidationFailed("Choose whether this is a national fund", field="national")
     rules = FundRules(
         name=form["name"],
         eligible_category_ids=frozenset(int(value) for value in category_ids),
@@ -90,6 +93,7 @@ async def define_fund_from_form(session: AsyncSession, user: SignedInUser, form:
         per_award_cap_pence=parse_optional_pounds(form.get("per_award_cap", ""), field="per_award_cap",
                                                   label="Per-award cap", allow_zero=False),
         lapses_at_year_end=lapses == "yes",
+        national=national == "yes",
     )
     fund = await services.define_fund(session, name=form["name"], description=form.get("description", ""),
                                       owner_organisation_id=owner, rules=rules, actor=actor_of(user), now=now)

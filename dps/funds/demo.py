@@ -148,10 +148,11 @@ async def seed_demo_funds(session: AsyncSession, now: datetime) -> int:
             await pay(award, qkk, 700_000, date(2023, 12, 1), "Go-live")
             await pay(award, qkk, 300_000, date(2024, 3, 15), "Network roll-out")
 
-    # SBRI Healthcare: this financial year, money does not lapse; one award capped at £1m.
+    # SBRI Healthcare: a national programme, so any NHS buyer may draw on its allocations; this financial year,
+    # money does not lapse; one award capped at £1m.
     this_year = financial_year(london_date(now))
     sbri = await fund(SBRI, "Small Business Research Initiative competitions for late-stage innovation.",
-                      FundRules(SBRI, per_award_cap_pence=1_000_000 * POUND, lapses_at_year_end=False),
+                      FundRules(SBRI, per_award_cap_pence=1_000_000 * POUND, lapses_at_year_end=False, national=True),
                       financial_year_bounds(this_year)[0] - timedelta(days=30))
     if sbri is not None:
         for ods, pence in (("QMF", 1_500_000), ("QMJ", 1_200_000), ("QKK", 1_000_000), ("QOP", 2_000_000)):

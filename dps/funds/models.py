@@ -44,7 +44,7 @@ class CommitmentState(StrEnum):
 
 
 class Fund(SQLModel, table=True):
-    """A named pot of money with its rules (RULES.md 5: eligibility, match funding, cap, lapse)."""
+    """A named pot of money with its rules (RULES.md 5: eligibility, match funding, cap, lapse, national)."""
 
     __tablename__ = "fund"
     __table_args__ = (
@@ -63,6 +63,8 @@ class Fund(SQLModel, table=True):
     match_funding_bps: int = Field(default=0)
     per_award_cap_pence: int | None = Field(default=None, sa_type=sa.BigInteger)
     lapses_at_year_end: bool = Field(default=True)
+    # A national fund's allocations are open to every buyer; any other fund's only to its ICB and that ICB's trusts.
+    national: bool = Field(default=False)
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
 

@@ -231,6 +231,7 @@ class FundRules:
     match_funding_bps: int = 0
     per_award_cap_pence: int | None = None
     lapses_at_year_end: bool = True
+    national: bool = False
 
 
 def validate_rules(rules: FundRules) -> None:
@@ -281,6 +282,73 @@ def check_fund_rules(rules: FundRules, *, category_id: int | None, category_name
                 "from other allocations", rule="match_funding", field="lines", shortfall_pence=drawn_pence - most)
 
 
+# --- money stays in its ICB (RULES.md 5) --------------------------------------------------------------------
+
+OWN_ICB_OR_NATIONAL = "own_icb_or_national"
+
+
+@dataclass(frozen=True)
+class BuyerPlace:
+    """A buyer as the ICB rule sees it: its type, ODS code and, for a trust, the ICB it belongs to (with that ICB's
+    name, for messages)."""
+
+    name: str
+    buyer_type: str | None
+    ods_code: str | None
+    parent_icb_ods_code: str | None = None
+    icb_name: str | None = None
+
+    @property
+    def home_icb(self) -> str | None:
+        """The ICB whose allocations this buyer may draw on: an ICB its own, a trust its parent ICB. None for any
+        other buyer (an NHS England region) and for a trust whose ICB is not known: they draw on national funds
+        only."""
+        if self.buyer_type == BuyerType.ICB:
+            return self.ods_code or None
+        if self.buyer_type == BuyerType.TRUST:
+            return self.parent_icb_ods_code or None
+        return None
+
+
+@dataclass(frozen=True)
+class AllocationPlace:
+    """Whose money an allocation is: its ICB's ODS code and name, and the label people know it by."""
+
+    icb_ods_code: str
+    icb_name: str
+    label: str
+
+
+def allocation_open_to(buyer: BuyerPlace, allocation: AllocationPlace, fund: FundRules) -> bool:
+    """RULES.md 5, money stays in its ICB: a buyer commits only allocations of its own ICB (an ICB buyer: its own;
+    a trust: the ICB it belongs to), or of a fund marked national."""
+    return fund.national or (buyer.home_icb is not None and buyer.home_icb == allocation.icb_ods_code)
+
+
+def check_allocation_open_to(buyer: BuyerPlace, allocation: AllocationPlace, fund: FundRules,
+                             field: str | None = "lines") -> None:
+    """`allocation_open_to`, or `Refused` saying what the buyer may draw on instead and pointing at the list of the
+    allocations open to it."""
+    if allocation_open_to(buyer, allocation, fund):
+        return
+    home = buyer.home_icb
+    if home is not None and buyer.buyer_type == BuyerType.ICB:
+        why = "an integrated care board can draw only on its own allocations or on national funds"
+    elif home is not None:
+        icb = f"{buyer.icb_name} ({home})" if buyer.icb_name else home
+        why = f"it belongs to {icb} and can draw only on that ICB's allocations or on national funds"
+    elif buyer.buyer_type == BuyerType.TRUST:
+        why = ("it is not yet in the reference data of trusts and their ICBs, so it can draw only on national "
+               "funds")
+    else:
+        why = "it is not an integrated care board or one of its trusts, so it can draw only on national funds"
+    raise Refused(f"Fund rule: money stays in its ICB. {buyer.name} cannot draw on {allocation.label}: {why}. "
+                  f"Choose from the list of allocations open to {buyer.name}", rule=OWN_ICB_OR_NATIONAL, field=field)
+
+
+# --- lapse at 31 March -------------------------------------------------------------------------------------
+
+
 def lapse_date(financial_year: str) -> date:
     """31 March at the end of the financial year."""
     return financial_year_bounds(financial_year)[1]
@@ -296,6 +364,15 @@ def check_not_lapsed(rules: FundRules, financial_year: str, today: date) -> None
         raise Refused(f"Fund rule: unspent money in {rules.name} lapses at 31 March: its {financial_year} "
                       f"allocations closed on {format_london(lapse_date(financial_year))}",
                       rule="lapse_at_year_end", field="lines")
+
+
+def check_payment_not_lapsed(rules: FundRules, financial_year: str, on: date, label: str) -> None:
+    """RULES.md 5, lapse at 31 March: a payment asked for after 31 March of the allocation's financial year is
+    refused when the fund's money lapses; a fund whose rules carry money over pays on."""
+    if is_lapsed(financial_year, rules.lapses_at_year_end, on):
+        raise Refused(f"Fund rule: unspent money in {rules.name} lapses at 31 March, so {label} closed on "
+                      f"{format_london(lapse_date(financial_year))}: a payment on {format_london(on)} cannot be made from "
+                      "it", rule="lapse_at_year_end_payment", field="amount")
 
 
 # --- form input --------------------------------------------------------------------------------------------

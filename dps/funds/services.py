@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,24 +54,32 @@ from dps.funds.models import (
     LedgerKind,
 )
 from dps.funds.rules import (
+    AllocationPlace,
     Balance,
+    BuyerPlace,
     FundRules,
     LineBalance,
+    Refused,
+    allocation_open_to,
     apply,
     check_adjust,
+    check_allocation_open_to,
     check_commit,
     check_fund_rules,
     check_line_pay,
     check_line_refund,
     check_not_lapsed,
     check_pay,
+    check_payment_not_lapsed,
     check_refund,
     check_split,
+    is_lapsed,
     rebuild,
     validate_rules,
 )
 from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.rules import BuyerType
+from dps.money import format_pence
 
 ALLOCATIONS = Allocation.__table__
 LINES = CommitmentLine.__table__
@@ -86,6 +94,7 @@ def rules_of(fund: Fund) -> FundRules:
         match_funding_bps=fund.match_funding_bps,
         per_award_cap_pence=fund.per_award_cap_pence,
         lapses_at_year_end=fund.lapses_at_year_end,
+        national=fund.national,
     )
 
 
@@ -109,6 +118,20 @@ class AllocationContext:
     @property
     def balance(self) -> Balance:
         return balance_of(self.allocation)
+
+    @property
+    def place(self) -> AllocationPlace:
+        return AllocationPlace(self.icb.ods_code or "", self.icb.name, self.label)
+
+
+async def buyer_place(session: AsyncSession, buyer: Organisation) -> BuyerPlace:
+    """The buyer as the ICB rule sees it (RULES.md 5): its ICB, named."""
+    place = BuyerPlace(name=buyer.name, buyer_type=buyer.buyer_type, ods_code=buyer.ods_code,
+                       parent_icb_ods_code=buyer.parent_icb_ods_code)
+    if place.home_icb is None:
+        return place
+    name = await session.scalar(sa.select(Organisation.name).where(Organisation.ods_code == place.home_icb))
+    return replace(place, icb_name=name)
 
 
 async def allocation_contexts(session: AsyncSession, allocation_ids: Sequence[int]) -> dict[int, AllocationContext]:
@@ -164,9 +187,7 @@ def _remaining_at_least(pence: int) -> Any:
 async def define_fund(session: AsyncSession, *, name: str, description: str, owner_organisation_id: int,
                       rules: FundRules, actor: Actor, now: datetime) -> Fund:
     name = name.strip()
-    rules = FundRules(name=name, eligible_category_ids=rules.eligible_category_ids,
-                      eligible_buyer_types=rules.eligible_buyer_types, match_funding_bps=rules.match_funding_bps,
-                      per_award_cap_pence=rules.per_award_cap_pence, lapses_at_year_end=rules.lapses_at_year_end)
+    rules = replace(rules, name=name)
     validate_rules(rules)
     if len(name) > 200:
         raise ValidationFailed("Enter a fund name of 200 characters or fewer", field="name")
@@ -184,7 +205,8 @@ async def define_fund(session: AsyncSession, *, name: str, description: str, own
                 eligible_category_ids=sorted(rules.eligible_category_ids),
                 eligible_buyer_types=sorted(rules.eligible_buyer_types),
                 match_funding_bps=rules.match_funding_bps, per_award_cap_pence=rules.per_award_cap_pence,
-                lapses_at_year_end=rules.lapses_at_year_end, created_at=now, updated_at=now)
+                lapses_at_year_end=rules.lapses_at_year_end, national=rules.national, created_at=now,
+                updated_at=now)
     session.add(fund)
     await session.flush()
     await record(session, actor=actor, action="fund.defined", entity_type="fund", entity_id=fund.id or 0, now=now,
@@ -267,7 +289,8 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
     """Commit money for one award, split over allocations as `lines` of (allocation id, pence).
 
     The public entry point for other modules (competitions call it inside their award transaction). It checks
-    the split (sums to `total_pence` exactly), each fund's rules (buyer type, category, per-award cap, match
+    the split (sums to `total_pence` exactly), that each allocation is open to the buyer (RULES.md 5, money stays in
+    its ICB: its own ICB's, or a national fund's), each fund's rules (buyer type, category, per-award cap, match
     funding, lapse) and each allocation's remaining money, then commits atomically. It does NOT commit the
     transaction. A refusal raises `dps.funds.rules.Refused` (a ValidationFailed naming the rule and the shortfall)
     and leaves the session as it was.
@@ -297,12 +320,14 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
         raise ValidationFailed("Choose allocations from the list", field="lines")
 
     today = london_date(now)
+    place = await buyer_place(session, buyer)
     drawn_by_fund: dict[int, int] = defaultdict(int)
     for allocation_id, pence in split:
         drawn_by_fund[contexts[allocation_id].fund.id or 0] += pence
     for allocation_id, pence in split:
         context = contexts[allocation_id]
         rules = rules_of(context.fund)
+        check_allocation_open_to(place, context.place, rules)
         check_fund_rules(rules, category_id=category_id, category_name=category.name if category else None,
                          buyer_type=buyer.buyer_type, buyer_name=buyer.name,
                          drawn_pence=drawn_by_fund[context.fund.id or 0], total_pence=total_pence)
@@ -381,12 +406,18 @@ def _outstanding_at_least(pence: int) -> Any:
 
 
 async def record_payment(session: AsyncSession, *, commitment_id: int, allocation_id: int, pence: int,
-                         actor: Actor, now: datetime, reason: str = "") -> Balance:
-    """A payment (a contract milestone) moves money from committed to spent on one line of a commitment."""
+                         actor: Actor, now: datetime, reason: str = "", payable_on: date | None = None) -> Balance:
+    """A payment (a contract milestone) moves money from committed to spent on one line of a commitment.
+
+    RULES.md 5, lapse at 31 March: refused when the allocation's money has lapsed on `payable_on`, the London date
+    the payment was asked for (today unless given: a milestone payment raised before 31 March and confirmed by
+    Stripe after it was accrued in its year), unless the fund's rules carry money over."""
     item = await _line(session, commitment_id, allocation_id)
     if item.commitment.state != CommitmentState.OPEN:
         raise IllegalTransition("This commitment has been released: nothing is left to pay")
     label = item.allocation.label
+    check_payment_not_lapsed(rules_of(item.allocation.fund), item.allocation.allocation.financial_year,
+                             payable_on or london_date(now), label)
     check_line_pay(item.balance, pence, label)
     check_pay(item.allocation.balance, pence, label)
     async with session.begin_nested():
@@ -405,6 +436,20 @@ async def record_payment(session: AsyncSession, *, commitment_id: int, allocatio
                             reason=reason.strip()))
         await _touch(session, commitment_id, now)
     return moved  # type: ignore[return-value]
+
+
+async def check_can_pay(session: AsyncSession, *, commitment_id: int, allocation_ids: Sequence[int],
+                        on: date) -> None:
+    """Before a payment is asked for elsewhere (a milestone payment at Stripe): would `record_payment` on these lines
+    of the commitment be refused because their money lapsed at 31 March (RULES.md 5)? Raises `Refused` if so."""
+    commitment, lines = await commitment_lines(session, commitment_id)
+    if commitment.state != CommitmentState.OPEN:
+        raise IllegalTransition("This commitment has been released: nothing is left to pay")
+    wanted = set(allocation_ids)
+    for item in lines:
+        if item.line.allocation_id in wanted:
+            check_payment_not_lapsed(rules_of(item.allocation.fund), item.allocation.allocation.financial_year, on,
+                                     item.allocation.label)
 
 
 async def record_refund(session: AsyncSession, *, commitment_id: int, allocation_id: int, pence: int,
@@ -484,6 +529,134 @@ async def release_commitment(session: AsyncSession, *, commitment_id: int, reaso
 async def _touch(session: AsyncSession, commitment_id: int, now: datetime) -> None:
     await session.execute(sa.update(COMMITMENTS).where(COMMITMENTS.c.id == commitment_id).values(updated_at=now))
     await session.flush()
+
+
+# --- the allocations open to a buyer (RULES.md 5: money stays in its ICB) ---------------------------------
+
+
+@dataclass(frozen=True)
+class OpenAllocation:
+    """An allocation a buyer may name, with what remains in it, as the buyer's choosers list it."""
+
+    allocation_id: int
+    fund_id: int
+    fund_name: str
+    national: bool
+    financial_year: str
+    icb_ods_code: str
+    icb_name: str
+    budget_type: str
+    remaining: int
+
+    @property
+    def label(self) -> str:
+        """Like "HTAF 2025/26 QKK revenue: £120,000.00 remaining"."""
+        national = " (national fund)" if self.national else ""
+        return (f"{self.fund_name} {self.financial_year} {self.icb_ods_code} {self.budget_type}{national}: "
+                f"{format_pence(self.remaining)} remaining")
+
+
+async def allocations_open_to_buyer(session: AsyncSession, buyer_organisation_id: int, *, today: date,
+                                    category_id: int | None = None) -> list[OpenAllocation]:
+    """The allocations this buyer may commit (RULES.md 5): its own ICB's (an ICB: its own; a trust: its ICB's) and
+    every national fund's, leaving out those that have lapsed, those of funds not open to its type of buyer and,
+    when `category_id` is given, those of funds that do not pay for that category. Its own ICB's come first."""
+    buyer = await session.get(Organisation, buyer_organisation_id)
+    if buyer is None or buyer.kind != OrganisationKind.BUYER:
+        return []
+    place = await buyer_place(session, buyer)
+    open_to_it = Fund.national.is_(True)
+    if place.home_icb is not None:
+        open_to_it = sa.or_(open_to_it, Organisation.ods_code == place.home_icb)
+    rows = (await session.execute(
+        sa.select(Allocation, Fund, Organisation).join(Fund, Fund.id == Allocation.fund_id)
+        .join(Organisation, Organisation.id == Allocation.icb_organisation_id).where(open_to_it)
+        .execution_options(populate_existing=True))).all()
+    found = []
+    for allocation, fund, owner in rows:
+        rules = rules_of(fund)
+        context = AllocationContext(allocation, fund, owner)
+        if not allocation_open_to(place, context.place, rules):
+            continue
+        if is_lapsed(allocation.financial_year, rules.lapses_at_year_end, today):
+            continue
+        if rules.eligible_buyer_types and buyer.buyer_type not in rules.eligible_buyer_types:
+            continue
+        if category_id is not None and rules.eligible_category_ids and category_id not in rules.eligible_category_ids:
+            continue
+        found.append(OpenAllocation(allocation.id or 0, fund.id or 0, fund.name, fund.national,
+                                    allocation.financial_year, owner.ods_code or "", owner.name, allocation.budget_type,
+                                    balance_of(allocation).remaining))
+    found.sort(key=lambda a: (a.icb_ods_code != place.home_icb, a.fund_name.lower(), _year_order(a.financial_year),
+                              a.icb_ods_code, a.budget_type))
+    return found
+
+
+def _year_order(financial_year: str) -> int:
+    """Newest year first."""
+    return -int(financial_year[:4]) if financial_year[:4].isdigit() else 0
+
+
+async def check_open_to_buyer(session: AsyncSession, *, buyer_organisation_id: int, allocation_ids: Sequence[int],
+                              today: date, category_id: int | None = None,
+                              fields: Sequence[str] | None = None) -> None:
+    """Where a buyer names allocations before any money moves (intended funding of a competition): each must exist,
+    be open to the buyer (RULES.md 5: its own ICB's, or a national fund's), be of a fund open to its type of buyer
+    and (when given) the category, and not have lapsed. `fields` names the form field of each allocation, for the
+    message; a refusal points at the list of allocations open to the buyer. The amounts are checked at the award
+    (`commit_funds`)."""
+    buyer = await session.get(Organisation, buyer_organisation_id)
+    if buyer is None or buyer.kind != OrganisationKind.BUYER:
+        raise ValidationFailed("Choose the NHS organisation buying", field="buyer_organisation_id")
+    place = await buyer_place(session, buyer)
+    contexts = await allocation_contexts(session, allocation_ids)
+    category = await session.get(Category, category_id) if category_id is not None else None
+    for index, allocation_id in enumerate(allocation_ids):
+        field = fields[index] if fields is not None else "lines"
+        context = contexts.get(allocation_id)
+        if context is None:
+            raise ValidationFailed(f"There is no allocation {allocation_id}: choose one from the list of allocations "
+                                   f"open to {buyer.name}", field=field)
+        rules = rules_of(context.fund)
+        if category_id is None:  # not known yet: the category is checked at the award
+            rules = replace(rules, eligible_category_ids=frozenset())
+        try:
+            check_allocation_open_to(place, context.place, rules, field)
+            check_fund_rules(rules, category_id=category_id, category_name=category.name if category else None,
+                             buyer_type=buyer.buyer_type, buyer_name=buyer.name, drawn_pence=0, total_pence=0)
+            check_not_lapsed(rules, context.allocation.financial_year, today)
+        except Refused as refused:
+            raise Refused(str(refused), rule=refused.rule, field=field) from None
+
+
+@dataclass(frozen=True)
+class BuyerFunding:
+    """An NHS buyer's place in the money: the ICB it belongs to (RULES.md 5) and the allocations open to it."""
+
+    organisation: Organisation
+    icb: Organisation | None
+    region: Organisation | None
+    allocations: list[OpenAllocation]
+
+    @property
+    def place(self) -> BuyerPlace:
+        return BuyerPlace(self.organisation.name, self.organisation.buyer_type, self.organisation.ods_code,
+                          self.organisation.parent_icb_ods_code, self.icb.name if self.icb else None)
+
+
+async def buyer_funding(session: AsyncSession, organisation_id: int, *, today: date) -> BuyerFunding:
+    organisation = await session.get(Organisation, organisation_id)
+    if organisation is None or organisation.kind != OrganisationKind.BUYER:
+        raise NotFound("There is no such organisation")
+    place = await buyer_place(session, organisation)
+
+    async def by_code(code: str | None) -> Organisation | None:
+        if not code:
+            return None
+        return await session.scalar(sa.select(Organisation).where(Organisation.ods_code == code))
+
+    return BuyerFunding(organisation, await by_code(place.home_icb), await by_code(organisation.region_ods_code),
+                        await allocations_open_to_buyer(session, organisation_id, today=today))
 
 
 # --- the ledger -------------------------------------------------------------------------------------------

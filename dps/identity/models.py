@@ -47,6 +47,9 @@ class Organisation(SQLModel, table=True):
     buyer_type: str | None = Field(default=None, max_length=20)
     # For ICBs and trusts: the NHS England region they sit in (its ODS code, e.g. Y56 for London).
     region_ods_code: str | None = Field(default=None, max_length=10)
+    # For a trust: the ODS code of the integrated care board it belongs to (reference data, RULES.md 5: money
+    # stays in its ICB). None when the trust is not in the reference data: it may then draw on national funds only.
+    parent_icb_ods_code: str | None = Field(default=None, max_length=10)
     # Supplier profile, for the SME test (Procurement Act 2023 s.123). Money in pence.
     registered_address: str | None = Field(default=None, sa_type=sa.Text)
     headcount: int | None = Field(default=None)

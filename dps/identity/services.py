@@ -27,6 +27,7 @@ from dps.identity.rules import (
     normalise_ods_code,
     sign_in_key,
 )
+from dps.reference import ICB_REGIONS, icb_of_trust
 
 _security_log = logging.getLogger("dps.security")
 _SIGN_IN_FORM = Actor(user_id=None, label="sign-in form")
@@ -221,6 +222,10 @@ async def create_organisation(
             raise ValidationFailed("Select the type of NHS organisation", field="buyer_type")
         organisation.buyer_type = buyer_type
         organisation.ods_code = normalise_ods_code(ods_code or "", buyer_type)
+        if buyer_type == BuyerType.TRUST:
+            # Every trust belongs to one ICB (RULES.md 5), known from the reference data; its region follows.
+            organisation.parent_icb_ods_code = icb_of_trust(organisation.ods_code)
+            region_ods_code = region_ods_code or ICB_REGIONS.get(organisation.parent_icb_ods_code or "")
         organisation.region_ods_code = region_ods_code
         if await session.scalar(sa.select(Organisation.id).where(Organisation.ods_code == organisation.ods_code)):
             raise Conflict("An organisation with this ODS code is already registered")

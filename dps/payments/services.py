@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor, record
+from dps.calendar import london_date
 from dps.clock import SystemClock
 from dps.contracts.models import Contract, ContractMilestone
 from dps.contracts.rules import MilestoneEvent, may_request_payment
@@ -83,6 +84,12 @@ async def raise_milestone_payment(session: AsyncSession, user: SignedInUser, *, 
         raise Conflict(f"The milestone \u201c{milestone.title}\u201d is already {milestone.state.replace('_', ' ')}")
     if milestone.amount_pence <= 0:
         raise ValidationFailed("A milestone of no value needs no payment", field="milestone_id")
+    commitment_id = await _commitment_of(session, contract)
+    fund_split = split_over_lines(milestone.amount_pence, contract.fund_lines)
+    if commitment_id is not None:  # RULES.md 5: no payment from money that lapsed at 31 March (asked before Stripe)
+        await funds.check_can_pay(session, commitment_id=commitment_id,
+                                  allocation_ids=[int(line["allocation_id"]) for line in fund_split],
+                                  on=london_date(now))
     if not await move_milestone(session, milestone.id or 0, MilestoneEvent.REQUEST_PAYMENT):
         raise Conflict("This milestone changed while the payment was being raised: look again")
     payment = MilestonePayment(
@@ -90,8 +97,7 @@ async def raise_milestone_payment(session: AsyncSession, user: SignedInUser, *, 
         buyer_organisation_id=contract.buyer_organisation_id,
         supplier_organisation_id=contract.supplier_organisation_id, amount_pence=milestone.amount_pence,
         state=PaymentState.REQUESTED, idempotency_key=f"milestone-{milestone.id}-payment",
-        commitment_id=await _commitment_of(session, contract),
-        fund_split=split_over_lines(milestone.amount_pence, contract.fund_lines),
+        commitment_id=commitment_id, fund_split=fund_split,
         requested_by_user_id=user.id, requested_at=now, updated_at=now)
     session.add(payment)
     await session.flush()
@@ -295,7 +301,7 @@ async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id
         for line in sorted(payment.fund_split, key=lambda item: int(item["allocation_id"])):
             await funds.record_payment(session, commitment_id=payment.commitment_id,
                                        allocation_id=int(line["allocation_id"]), pence=int(line["pence"]),
-                                       actor=WEBHOOK_ACTOR, now=now,
+                                       actor=WEBHOOK_ACTOR, now=now, payable_on=london_date(payment.requested_at),
                                        reason=f"Milestone payment {payment.id} ({intent_id})")
     return "paid"
 

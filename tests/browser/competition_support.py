@@ -1,6 +1,6 @@
 """The world of journey 2, seeded through the services (the browser part is the journey itself): a trust with a
 buyer and two evaluators, three suppliers admitted to the virtual wards category each with a published listing,
-a fund with one allocation to an ICB and that ICB's fund manager."""
+a fund with one allocation to the trust's ICB and that ICB's fund manager."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ async def seed_journey(db: Any, passwords: Any, clock: Any) -> Seeded:
         listing_ids.append(saved.listing.id)
     # A fund whose money does not lapse at the year end: the payment happens at the real date (localstripe signs
     # its webhooks with the real time), which may be after the end of the allocation's financial year.
+    # The buyer is trust RX1, of the Nottingham and Nottinghamshire ICB (QT1): the fund's allocation is that ICB's
+    # and so is the fund manager (RULES.md 5: money stays in its ICB).
     fund = await make_fund(db, clock, name=FUND_NAME, lapses_at_year_end=False)
-    allocation_id = await make_allocation(db, clock, fund=fund, ods="QMF", pounds=ALLOCATION_POUNDS, budget="revenue")
-    manager = await make_fund_manager(db, passwords, clock, ods="QMF")
+    allocation_id = await make_allocation(db, clock, fund=fund, ods="QT1", pounds=ALLOCATION_POUNDS, budget="revenue")
+    manager = await make_fund_manager(db, passwords, clock, ods="QT1", email="finn@nottingham.example.nhs.uk")
     return Seeded(world, listing_ids, allocation_id, manager)

@@ -121,8 +121,10 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
         "tender_deadline-time": "12:00",
         "price-weight": "40", "q1-title": "Clinical outcomes", "q1-question": "How will patient outcomes improve?",
         "q1-weight": "45", "q2-question": "How will you reduce carbon emissions?", "q2-weight": "10",
-        "q3-question": "What social value will you add?", "q3-weight": "5",
-        "fund-1-allocation": str(seeded.allocation_id), "fund-1-amount": "120,000"})
+        "q3-question": "What social value will you add?", "q3-weight": "5", "fund-1-amount": "120,000"})
+    # The fund line is chosen from the allocations open to the trust (its own ICB's), not typed as a number.
+    await buyer.locator("#fund-1-allocation").select_option(
+        label=f"{FUND_NAME} 2025/26 QT1 revenue: £{ALLOCATION_POUNDS:,}.00 remaining")
     for evaluator in world.evaluators:
         await buyer.get_by_label(f"{evaluator.full_name} ({evaluator.email})", exact=True).check()
     await submit(buyer, "Save the draft")

@@ -30,9 +30,10 @@ STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 30, 23, 59, 59, tzinfo=UTC),
 
 
 async def _fund_allocations(db, clock) -> tuple[int, int]:
+    # The buyer is trust RX1, which belongs to the Nottingham and Nottinghamshire ICB (RULES.md 5).
     fund = await make_fund(db, clock, name="Medtech fund for ICSs", description="")
-    small = await make_allocation(db, clock, fund=fund, ods="QKK", pounds=50_000, budget="revenue")
-    large = await make_allocation(db, clock, fund=fund, ods="QKK", pounds=1_000_000, budget="capital")
+    small = await make_allocation(db, clock, fund=fund, ods="QT1", pounds=50_000, budget="revenue")
+    large = await make_allocation(db, clock, fund=fund, ods="QT1", pounds=1_000_000, budget="capital")
     return small, large
 
 

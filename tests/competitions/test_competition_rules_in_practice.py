@@ -151,7 +151,8 @@ async def test_deadlines_for_questions_and_bids_an_empty_competition_and_nobody_
     await db.commit()
     unknown = await browser.post(world.buyer.email, "/buyer/competitions", competition_form(
         world, **{"fund-1-allocation": "999", "fund-1-amount": "1,000"}))
-    assert unknown.status_code == 400 and "There is no fund allocation number 999" in unknown.text
+    assert unknown.status_code == 400
+    assert "There is no allocation 999: choose one from the list of allocations open to" in unknown.text
     response = await browser.post(world.buyer.email, "/buyer/competitions", competition_form(
         world, **{"tender_deadline-day": "30", "clarification_deadline-day": "20"}))
     second = int(response.headers["location"].rsplit("/", 1)[1])

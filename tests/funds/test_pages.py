@@ -231,7 +231,8 @@ async def test_off_platform_commitments_refuse_bad_splits_ineligible_buyers_and_
                            per_award_cap_pence=1_000 * POUND)
     open_id = await make_allocation(db, clock, fund=open_fund, ods="QMF", pounds=10_000)
     aidf_id = await make_allocation(db, clock, fund=aidf, ods="QMF", pounds=10_000, budget="capital")
-    rj1 = (await make_trust(db, clock, name="Guy's and St Thomas' NHS Foundation Trust", ods="RJ1")).id
+    rj1 = (await make_trust(db, clock, name="Guy's and St Thomas' NHS Foundation Trust", ods="RJ1")).id  # QKK
+    barts = (await make_trust(db, clock, name="Barts Health NHS Trust", ods="R1H")).id  # in north east London
     qmf = (await icb(db, ods="QMF")).id
     await make_fund_manager(db, passwords, clock)
     await sign_in(client, "finn@icb.example.nhs.uk")
@@ -252,8 +253,17 @@ async def test_off_platform_commitments_refuse_bad_splits_ineligible_buyers_and_
     assert wrong_buyer.status_code == 400
     assert "Fund rule: AI Diagnostic Fund is open to NHS trusts only" in wrong_buyer.text
 
+    foreign = await commitment_form(client, {
+        "reference": "PO-1", "buyer_organisation_id": str(rj1), "category_id": str(ai), "total": "500",
+        "line-1-allocation": str(aidf_id), "line-1-amount": "500"})
+    assert foreign.status_code == 400
+    assert ("Fund rule: money stays in its ICB. Guy&#39;s and St Thomas&#39; NHS Foundation Trust cannot draw on "
+            "AI Diagnostic Fund 2025/26, NHS North East London Integrated Care Board (QMF), capital: it belongs to "
+            "NHS South East London Integrated Care Board (QKK) and can draw only on that ICB&#39;s allocations or on "
+            "national funds" in foreign.text)
+
     over_cap = await commitment_form(client, {
-        "reference": "PO-1", "buyer_organisation_id": str(rj1), "category_id": str(ai), "total": "1,200",
+        "reference": "PO-1", "buyer_organisation_id": str(barts), "category_id": str(ai), "total": "1,200",
         "line-1-allocation": str(aidf_id), "line-1-amount": "1,200"})
     assert over_cap.status_code == 400
     assert "caps one award at £1,000.00: this split draws £1,200.00 from it, £200.00 over the cap" in over_cap.text
@@ -270,7 +280,7 @@ async def test_off_platform_commitments_refuse_bad_splits_ineligible_buyers_and_
     assert await count_rows(db, Commitment) == 0
 
     made = await commitment_form(client, {
-        "reference": "PO-1", "buyer_organisation_id": str(rj1), "category_id": str(ai), "total": "1,500",
+        "reference": "PO-1", "buyer_organisation_id": str(barts), "category_id": str(ai), "total": "1,500",
         "line-1-allocation": str(open_id), "line-1-amount": "600", "line-2-allocation": str(aidf_id),
         "line-2-amount": "900", "description": "AI chest X-ray"})
     assert made.status_code == 303
@@ -316,10 +326,12 @@ async def test_authority_admins_define_funds_allocate_and_adjust(client, db, pas
     ai = str(await category_id(db, "ai-diagnostics"))
 
     missing = await post_form(client, "/authority/funds", {"name": "", "owner_organisation_id": owner,
-                                                           "lapses_at_year_end": "yes"}, "/authority/funds/new")
+                                                           "lapses_at_year_end": "yes", "national": "no"},
+                             "/authority/funds/new")
     assert missing.status_code == 400 and "Enter the fund&#39;s name" in missing.text
     bad_share = await post_form(client, "/authority/funds", {"name": "AIDF", "owner_organisation_id": owner,
-                                                             "match_funding": "150", "lapses_at_year_end": "yes"},
+                                                             "match_funding": "150", "lapses_at_year_end": "yes",
+                                                             "national": "no"},
                                 "/authority/funds/new")
     assert bad_share.status_code == 400 and "match-funding share" in bad_share.text
 
@@ -329,11 +341,17 @@ async def test_authority_admins_define_funds_allocate_and_adjust(client, db, pas
         "_csrf_token": token, "name": "AI Diagnostic Fund", "description": "£21m for trusts",
         "owner_organisation_id": owner, "eligible_category_ids": [ai, wards], "eligible_buyer_types": ["trust"],
         "match_funding": "12.5", "per_award_cap": "3,000,000", "lapses_at_year_end": "no"})
+    assert created.status_code == 400 and "Choose whether this is a national fund" in created.text
+    created = await client.post("/authority/funds", data={
+        "_csrf_token": token, "name": "AI Diagnostic Fund", "description": "£21m for trusts",
+        "owner_organisation_id": owner, "eligible_category_ids": [ai, wards], "eligible_buyer_types": ["trust"],
+        "match_funding": "12.5", "per_award_cap": "3,000,000", "lapses_at_year_end": "no", "national": "yes"})
     assert created.status_code == 303
     fund_page = created.headers["location"]
     shown = await client.get(fund_page)
     assert "AI Diagnostic Fund" in shown.text and "NHS trusts" in shown.text and "12.5%" in shown.text
     assert "£3,000,000.00" in shown.text and "Carries on" in shown.text
+    assert "Any NHS buyer: a national fund" in shown.text
     assert "AI diagnostics and decision support" in shown.text and "Digital and 3D imaging" in shown.text
 
     qkk = str((await icb(db, ods="QKK")).id)

@@ -63,7 +63,7 @@ async def test_a_whole_life_keeps_the_books_balanced_and_audited(db, clock):
 async def test_the_rebuilt_balances_match_the_stored_ones_and_catch_a_tampered_balance(db, clock):
     fund = await make_fund(db, clock)
     first = await make_allocation(db, clock, fund=fund, pounds=10_000)
-    second = await make_allocation(db, clock, fund=fund, ods="QOP", pounds=10_000)
+    second = await make_allocation(db, clock, fund=fund, pounds=10_000, budget="capital")
     award = await commit(db, clock, [(first, 4_000 * POUND), (second, 1_000 * POUND)])
     await services.record_payment(db, commitment_id=award, allocation_id=first, pence=1_500 * POUND,
                                   actor=ACTOR, now=clock.now())
@@ -83,7 +83,7 @@ async def test_the_rebuilt_balances_match_the_stored_ones_and_catch_a_tampered_b
 async def test_a_refused_commitment_changes_nothing_and_names_the_shortfall(db, clock):
     fund = await make_fund(db, clock)
     first = await make_allocation(db, clock, fund=fund, pounds=1_000)
-    second = await make_allocation(db, clock, fund=fund, ods="QOP", pounds=1_000)
+    second = await make_allocation(db, clock, fund=fund, pounds=1_000, budget="capital")
     before = await footprint(db)
 
     with pytest.raises(Refused) as refused:
@@ -102,7 +102,7 @@ async def test_a_refusal_inside_the_callers_transaction_leaves_the_callers_own_w
     first line (no half commitment) and leave the caller's own earlier work in its transaction."""
     fund = await make_fund(db, clock)
     first = await make_allocation(db, clock, fund=fund, pounds=100)
-    second = await make_allocation(db, clock, fund=fund, ods="QOP", pounds=100)
+    second = await make_allocation(db, clock, fund=fund, pounds=100, budget="capital")
     mine = await make_allocation(db, clock, fund=fund, ods="QOQ", pounds=100)
     before = await footprint(db)
     monkeypatch.setattr(services, "check_commit", lambda balance, pence, label: balance)  # the UPDATE must decide
@@ -132,12 +132,12 @@ async def test_fund_rules_are_checked_at_commitment(db, clock):
     wards = await category_id(db, "virtual-wards")
     fund = await make_fund(db, clock, name="AI Diagnostic Fund", eligible_buyer_types=frozenset({"trust"}),
                            eligible_category_ids=frozenset({ai}), per_award_cap_pence=1_000 * POUND)
-    allocation = await make_allocation(db, clock, fund=fund, pounds=10_000)
+    allocation = await make_allocation(db, clock, fund=fund, ods="QKK", pounds=10_000)  # RJ1's ICB
     rj1 = (await make_trust(db, clock, name="Guy's and St Thomas' NHS Foundation Trust", ods="RJ1")).id
     before = await footprint(db)
 
     cases = [
-        ({"buyer": "QMF", "category": ai}, "eligible_buyer_types", "open to NHS trusts only"),
+        ({"buyer": "QKK", "category": ai}, "eligible_buyer_types", "open to NHS trusts only"),
         ({"buyer": rj1, "category": wards}, "eligible_categories", "Virtual wards and remote monitoring is not one"),
         ({"buyer": rj1, "category": None}, "eligible_categories", "choose an eligible category"),
     ]

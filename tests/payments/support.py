@@ -46,7 +46,10 @@ class Deal:
         return self.world.bidders[0]
 
 
-async def make_deal(db: Any, passwords: Any, clock: Any, *, fund_backed: bool = True) -> Deal:
+async def make_deal(db: Any, passwords: Any, clock: Any, *, fund_backed: bool = True, lapses: bool = False) -> Deal:
+    """The world's buyer is trust RX1 (Nottingham University Hospitals), so the fund is allocated to its ICB, QT1
+    (RULES.md 5: money stays in its ICB). The money does not lapse at 31 March unless `lapses`: the end-to-end tests
+    pay at the real date (localstripe signs with the real time), which may be after the allocations' year."""
     world = await make_competition_world(db, passwords, clock)
     competition_id = await make_published_competition(db, clock, world=world)
     bid_id = await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=1_000_000)
@@ -55,9 +58,9 @@ async def make_deal(db: Any, passwords: Any, clock: Any, *, fund_backed: bool = 
     lines: list[dict[str, int]] = []
     commitment_id = 0
     if fund_backed:
-        fund = await make_fund(db, clock, name="Payments Test Fund")
-        allocation_ids = [await make_allocation(db, clock, fund=fund, pounds=50_000, budget="revenue"),
-                          await make_allocation(db, clock, fund=fund, pounds=50_000, budget="capital")]
+        fund = await make_fund(db, clock, name="Payments Test Fund", lapses_at_year_end=lapses)
+        allocation_ids = [await make_allocation(db, clock, fund=fund, ods="QT1", pounds=50_000, budget="revenue"),
+                          await make_allocation(db, clock, fund=fund, ods="QT1", pounds=50_000, budget="capital")]
         lines = [{"allocation_id": allocation_ids[0], "pence": 600_000},
                  {"allocation_id": allocation_ids[1], "pence": 400_000}]
         commitment = await funds.commit_funds(

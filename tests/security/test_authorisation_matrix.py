@@ -93,7 +93,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/supplier/organisation/{organisation_id:int}/team/invite"): _S,
     ("POST", "/supplier/organisation/{organisation_id:int}/team/invitations/{invitation_id:int}/revoke"): _S,
     # Buyer portal
-    ("GET", "/buyer"): _B, ("GET", "/buyer/saved-searches"): _B, ("POST", "/buyer/saved-searches"): _B,
+    ("GET", "/buyer"): _B, ("GET", "/buyer/organisations/{organisation_id:int}"): _B,
+    ("GET", "/buyer/saved-searches"): _B, ("POST", "/buyer/saved-searches"): _B,
     ("POST", "/buyer/saved-searches/{saved_id:int}/delete"): _B,
     ("GET", "/buyer/competitions"): _B, ("GET", "/buyer/competitions/{competition_id:int}"): _B,
     ("GET", "/buyer/funds"): FUND_MANAGER, ("GET", "/buyer/funds/dashboard.csv"): FUND_MANAGER,

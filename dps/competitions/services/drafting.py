@@ -46,7 +46,7 @@ from dps.competitions.services.loading import (
 )
 from dps.dates import format_london
 from dps.errors import Conflict, NotFound, ValidationFailed
-from dps.funds.models import Allocation
+from dps.funds.services import check_open_to_buyer
 from dps.identity.models import Membership, Organisation, Role, User
 from dps.identity.services import SignedInUser, actor_of
 from dps.mail import page_link
@@ -67,7 +67,7 @@ async def evaluators_of(session: AsyncSession, organisation_ids: Sequence[int]) 
     return [(org_id, user) for org_id, user in rows]
 
 
-async def _check_input(session: AsyncSession, user: SignedInUser, data: CompetitionInput) -> None:
+async def _check_input(session: AsyncSession, user: SignedInUser, data: CompetitionInput, now: datetime) -> None:
     if data.buyer_organisation_id not in buyer_organisation_ids(user):
         raise ValidationFailed("Choose an organisation you buy for", field="buyer_organisation_id")
     if await session.get(Category, data.category_id) is None:
@@ -77,16 +77,11 @@ async def _check_input(session: AsyncSession, user: SignedInUser, data: Competit
         raise ValidationFailed("Choose evaluators from your organisation's evaluators", field="evaluator_ids")
     validate_criteria(data.criteria)
     if data.fund_lines:
-        known = await _known_allocations(session, [line.allocation_id for line in data.fund_lines])
-        for index, line in enumerate(data.fund_lines, start=1):
-            if line.allocation_id not in known:
-                raise ValidationFailed(f"There is no fund allocation number {line.allocation_id}",
-                                       field=f"fund-{index}-allocation")
-
-
-async def _known_allocations(session: AsyncSession, ids: Sequence[int]) -> set[int]:
-    """Which of these fund allocations exist."""
-    return set((await session.scalars(sa.select(Allocation.id).where(Allocation.id.in_(ids)))).all())
+        # RULES.md 5: intended funding names only allocations open to the buyer (its own ICB's or a national fund's).
+        await check_open_to_buyer(session, buyer_organisation_id=data.buyer_organisation_id,
+                                  allocation_ids=[line.allocation_id for line in data.fund_lines],
+                                  today=london_date(now), category_id=data.category_id,
+                                  fields=[f"fund-{index}-allocation" for index in range(1, len(data.fund_lines) + 1)])
 
 
 async def _set_evaluators(session: AsyncSession, competition: Competition, user_ids: Sequence[int]) -> None:
@@ -124,7 +119,7 @@ def _draft_audit(competition: Competition, evaluators: Sequence[int]) -> dict[st
 
 async def create_competition(session: AsyncSession, user: SignedInUser, data: CompetitionInput,
                              now: datetime) -> Competition:
-    await _check_input(session, user, data)
+    await _check_input(session, user, data, now)
     competition = Competition(state=CompetitionState.DRAFT, created_by_user_id=user.id, created_at=now,
                               updated_at=now, buyer_organisation_id=0, category_id=0, title="",
                               estimated_value_pence=0, contract_starts_on=data.contract_starts_on,
@@ -143,7 +138,7 @@ async def update_draft(session: AsyncSession, user: SignedInUser, competition_id
                        now: datetime) -> Competition:
     competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
     require_state(competition, CompetitionState.DRAFT, doing="changing it as a draft")
-    await _check_input(session, user, data)
+    await _check_input(session, user, data, now)
     before = _draft_audit(competition, await evaluator_ids(session, competition.id or 0))
     _apply_input(competition, data)
     competition.updated_at = now
