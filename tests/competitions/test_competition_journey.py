@@ -63,7 +63,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     refused = await browser.post(buyer, f"{base}/publish")
     assert refused.status_code == 400
     assert "at least 10 full days after the invitation" in refused.text
-    assert "no earlier than 00:00 on Friday 16 January 2026" in refused.text
+    assert "no earlier than 11:59pm on Thursday 15 January 2026" in refused.text
     assert (await browser.post(buyer, f"{base}/edit", competition_form(
         world, **{"fund-1-allocation": str(large_allocation), "fund-1-amount": "200,000"}))).status_code == 303
     assert (await browser.post(buyer, f"{base}/publish")).status_code == 303
