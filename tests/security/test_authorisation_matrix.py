@@ -116,6 +116,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/authority/admissions/{admission_id:int}/{event:str}"): AUTHORITY_ADMIN,
     ("GET", "/authority/refresh"): _A, ("POST", "/authority/refresh"): AUTHORITY_ADMIN,
     ("GET", "/authority/refresh/{request_id:int}"): _A,
+    ("GET", "/authority/debarment"): _A, ("POST", "/authority/debarment"): AUTHORITY_ADMIN,
+    ("POST", "/authority/debarment/{entry_id:int}/remove"): AUTHORITY_ADMIN,
     ("GET", "/authority/audit"): AUTHORITY_ADMIN, ("GET", "/authority/audit/export.csv"): AUTHORITY_ADMIN,
     ("GET", "/authority/listings"): _A, ("GET", "/authority/listings/{listing_id:int}"): _A,
     ("GET", "/authority/listings/{listing_id:int}/versions/{version:int}"): _A,
