@@ -395,13 +395,16 @@ async def _email_supplier(session: AsyncSession, application: Application, now: 
 
 
 async def email_organisation(session: AsyncSession, organisation_id: int, now: datetime, key: str, subject: str,
-                              body: str) -> None:
+                              body: str, *, sealed: bool = False) -> None:
+    """Email every active member of the organisation; `sealed` for a message that must not say, in the outbox,
+    whom it is for or what it is about (a sealed bid's receipt: dps.mail.queue_email)."""
     emails = (await session.scalars(
         sa.select(User.email).join(Membership, Membership.user_id == User.id)
         .where(Membership.organisation_id == organisation_id, User.is_active.is_(True)).distinct()
     )).all()
     for email in emails:
-        await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now)
+        await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now,
+                          sealed=sealed)
 
 
 @dataclass(frozen=True)
