@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiosmtplib
@@ -19,21 +21,26 @@ SEALED_PREFIX = "email:sealed:"  # the dedupe key of a sealed email: this, then 
 
 
 async def queue_email(
-    session: AsyncSession, *, to: str, subject: str, body: str, dedupe_key: str, now: datetime, sealed: bool = False
+    session: AsyncSession, *, to: str, subject: str, body: str, dedupe_key: str, now: datetime
 ) -> OutboxMessage:
-    """Queue a plain-text email in the caller's transaction; it is sent only if that transaction commits.
+    """Queue a plain-text email in the caller's transaction; it is sent only if that transaction commits."""
+    return await enqueue(session, topic=EMAIL_TOPIC, dedupe_key=f"email:{dedupe_key}",
+                         payload={"to": to, "subject": subject, "body": body}, now=now)
 
-    `sealed` (C5: a bidder's receipt before the deadline): the outbox row must not say whom the email is for or what
-    it is about. Its dedupe key is a keyed hash of `dedupe_key`, still unique per message, and its payload is the
-    email sealed under the sealing key, bound to that dedupe key; only the email consumer, which holds the key,
-    opens it, to send it. The row stays sealed after delivery."""
-    if not sealed:
-        return await enqueue(session, topic=EMAIL_TOPIC, dedupe_key=f"email:{dedupe_key}",
-                             payload={"to": to, "subject": subject, "body": body}, now=now)
+
+async def queue_sealed_email(
+    session: AsyncSession, *, recipients: Sequence[str], subject: str, body: str, dedupe_key: str, now: datetime
+) -> OutboxMessage:
+    """Queue an email whose outbox row must not say whom it is for or what it is about (C5: a bidder's receipt
+    before the deadline). Its dedupe key is a keyed hash of `dedupe_key`, still unique per message; its payload is
+    the email sealed under the sealing key and bound to that dedupe key, opened only by the email consumer, which
+    holds the key, to send it; the row stays sealed after delivery. One row whatever the number of recipients (a
+    count of rows written at one instant would hint at the size of the organisation); each gets its own message."""
     key = sealing_key()
     opaque_key = f"{SEALED_PREFIX}{key.opaque(dedupe_key)}"
-    return await enqueue(session, topic=EMAIL_TOPIC, dedupe_key=opaque_key, now=now, payload={
-        "sealed": key.seal({"to": to, "subject": subject, "body": body}, context=opaque_key), "key_id": key.key_id})
+    email = {"recipients": list(recipients), "subject": subject, "body": body}
+    return await enqueue(session, topic=EMAIL_TOPIC, dedupe_key=opaque_key, now=now,
+                         payload={"sealed": key.seal(email, context=opaque_key), "key_id": key.key_id})
 
 
 class SealedDeliveryFailed(Exception):
@@ -41,16 +48,14 @@ class SealedDeliveryFailed(Exception):
     recipient), because it is stored on the outbox row and logged."""
 
 
-def open_payload(key: SealingKey, outbox_message: OutboxMessage) -> dict[str, str]:
-    """The email of an outbox row: as queued, or unsealed if it was queued sealed."""
+def open_sealed(key: SealingKey, outbox_message: OutboxMessage) -> dict[str, Any]:
+    """The email sealed in an outbox row: {"recipients": [...], "subject": ..., "body": ...}."""
     payload = outbox_message.payload
-    if "sealed" not in payload:
-        return payload
     if payload.get("key_id") != key.key_id:
         raise SealedDeliveryFailed(f"sealed under sealing key {payload.get('key_id')}, but BID_SEALING_KEY is key "
                                    f"{key.key_id}")
     try:
-        opened: dict[str, str] = key.open(payload["sealed"], context=outbox_message.dedupe_key)
+        opened: dict[str, Any] = key.open(payload["sealed"], context=outbox_message.dedupe_key)
     except SealingError as error:
         raise SealedDeliveryFailed(str(error)) from None
     return opened
@@ -65,7 +70,7 @@ def page_link(path: str) -> str:
     return SITE_ADDRESS + path
 
 
-def build_message(settings: Settings, payload: dict[str, str], message_id: int) -> EmailMessage:
+def build_message(settings: Settings, payload: dict[str, str], message_id: int | str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = payload["to"]
@@ -81,12 +86,14 @@ def email_consumer(settings: Settings):  # noqa: ANN201 - returns an outbox cons
     key = SealingKey(settings.bid_sealing_key)
 
     async def send(outbox_message: OutboxMessage) -> None:
-        message = build_message(settings, open_payload(key, outbox_message), outbox_message.id or 0)
         if "sealed" not in outbox_message.payload:
-            await deliver(message)
+            await deliver(build_message(settings, outbox_message.payload, outbox_message.id or 0))
             return
+        email = open_sealed(key, outbox_message)
         try:
-            await deliver(message)
+            for number, to in enumerate(email["recipients"]):
+                await deliver(build_message(settings, {"to": to, "subject": email["subject"], "body": email["body"]},
+                                            f"{outbox_message.id}.{number}"))
         except Exception as error:  # noqa: BLE001 - told on, without details that could name the recipient
             code = getattr(error, "code", None)
             raise SealedDeliveryFailed(f"{type(error).__name__}{f' (SMTP {code})' if code else ''}") from None

@@ -27,9 +27,10 @@ from dps.competitions.services import bidding, drafting, loading
 from dps.competitions.services.sealing import BIDS_OPENED
 from dps.crypto import DataKey, SealingError, SealingKey, sealing_key
 from dps.db import make_engine, make_sessionmaker, metadata
+from dps.identity.models import Role
 from dps.outbox.models import OutboxMessage
 from tests.competitions.support import build_world, deliver_email, published_competition, signed_in
-from tests.helpers import scalar
+from tests.helpers import make_user, scalar
 
 DEADLINE = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)  # the support form's tender deadline (GMT in January)
 ACME_DRAFT = {"q1": "Quillmarsh telemetry halves readmissions", "q2": "Vantorel carbon ledger to net zero",
@@ -67,6 +68,7 @@ async def test_no_row_links_a_supplier_to_its_bid_before_the_deadline(db, passwo
                                                                       smtp_server, session_engine):
     world = await build_world(db, passwords, clock)
     acme, bright, _ = world.bidders
+    colleague = await make_user(db, passwords, clock, "tenders@acme.example", acme.organisation, Role.SUPPLIER_USER)
     competition_id = await published_competition(db, world, clock)
     await deliver_email(settings, clock)  # the invitations, sent to every admitted supplier
     before_bidding = await copy_of_every_table(session_engine)
@@ -86,7 +88,11 @@ async def test_no_row_links_a_supplier_to_its_bid_before_the_deadline(db, passwo
     receipts = [(m["To"], m["Subject"]) for m in smtp_server.messages if m["Subject"].startswith("Bid ")]
     title = "Remote monitoring for 200 virtual ward beds"
     assert sorted(receipts) == sorted([(acme.email, f"Bid received: {title}")] * 2 + [
+        (colleague.email, f"Bid received: {title}")] * 2 + [
         (bright.email, f"Bid received: {title}"), (bright.email, f"Bid withdrawn: {title}")])
+    # One sealed outbox row per receipt, however many people the bidder has (a count would hint at who it is).
+    assert await scalar(db, sa.select(sa.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.dedupe_key.like("email:sealed:%"))) == 4
 
     # The bidder still sees its own bid, unsealed for it alone.
     own = await bidding.own_bid(db, competition_id, acme.organisation.id)
@@ -99,7 +105,7 @@ async def test_no_row_links_a_supplier_to_its_bid_before_the_deadline(db, passwo
     just_before = await copy_of_every_table(session_engine)
     needles = [*(form for prices in (*ACME_PRICES, BRIGHT_PRICE) for pence in prices for form in money_forms(pence)),
                *ACME_DRAFT.values(), *ACME_FINAL.values(), *BRIGHT.values(),
-               acme.name, bright.name, acme.email, bright.email]
+               acme.name, bright.name, acme.email, colleague.email, bright.email]
     changed_by_bidding = {name: rows - before_bidding[name] for name, rows in just_before.items()}
     assert changed_by_bidding["bid"] and changed_by_bidding["outbox_message"] and changed_by_bidding["audit_event"]
     assert matches(changed_by_bidding, needles) == []
