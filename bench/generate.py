@@ -48,8 +48,10 @@ DEFAULT_AS_OF = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 BATCH = 1000
 # Tables the bulk path writes, in foreign-key order.
 BULK_TABLES = ("organisation", "user_account", "membership", "application", "admission")
-# Columns the product fills with random values on purpose (sealed-bid tokens); left out of the fingerprint.
-RANDOM_BY_DESIGN = {"bid": {"sealed_steps"}}
+# Columns the product fills with random values on purpose (sealed bids: random data keys and nonces); left out of
+# the fingerprint.
+RANDOM_BY_DESIGN = {"bid": {"bidder_key", "sealed_content"}, "bid_data_key": {"wrapped_key"},
+                    "outbox_message": {"payload"}}
 UNFINGERPRINTED_TABLES = {"audit_event", "audit_chain_head", "alembic_version"}
 
 

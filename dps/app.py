@@ -27,6 +27,7 @@ from litestar.template import TemplateConfig
 from dps.admission.refresh import run_daily_jobs
 from dps.clock import Clock, SystemClock
 from dps.competitions.services.loading import close_due_competitions
+from dps.crypto import SealingKey, install_sealing_key
 from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
     subscribe_domain_listeners()
+    install_sealing_key(SealingKey(settings.bid_sealing_key))
 
     database = SQLAlchemyAsyncConfig(
         engine_instance=make_engine(settings.database_url),

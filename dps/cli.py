@@ -21,6 +21,7 @@ from dps.api_keys.services import create_api_key
 from dps.audit.services import Actor, verify_chain
 from dps.clock import SystemClock
 from dps.competitions.services.loading import close_due_competitions
+from dps.crypto import SealingKey, install_sealing_key
 from dps.db import make_engine, make_sessionmaker
 from dps.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from dps.errors import DomainError
@@ -37,11 +38,13 @@ T = TypeVar("T")
 
 def load_settings() -> Settings:
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as error:
         # One clear line naming the variable, then stop.
         click.echo(f"Configuration error: {error}", err=True)
         sys.exit(2)
+    install_sealing_key(SealingKey(settings.bid_sealing_key))
+    return settings
 
 
 def run_async(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:

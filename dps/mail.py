@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiosmtplib
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dps.crypto import SealingError, SealingKey, sealing_key
 from dps.outbox.models import OutboxMessage
 from dps.outbox.services import enqueue
 from dps.settings import Settings
 
 EMAIL_TOPIC = "email"
+SEALED_PREFIX = "email:sealed:"  # the dedupe key of a sealed email: this, then a keyed hash
 
 
 async def queue_email(
@@ -22,6 +26,39 @@ async def queue_email(
     """Queue a plain-text email in the caller's transaction; it is sent only if that transaction commits."""
     return await enqueue(session, topic=EMAIL_TOPIC, dedupe_key=f"email:{dedupe_key}",
                          payload={"to": to, "subject": subject, "body": body}, now=now)
+
+
+async def queue_sealed_email(
+    session: AsyncSession, *, recipients: Sequence[str], subject: str, body: str, dedupe_key: str, now: datetime
+) -> OutboxMessage:
+    """Queue an email whose outbox row must not say whom it is for or what it is about (C5: a bidder's receipt
+    before the deadline). Its dedupe key is a keyed hash of `dedupe_key`, still unique per message; its payload is
+    the email sealed under the sealing key and bound to that dedupe key, opened only by the email consumer, which
+    holds the key, to send it; the row stays sealed after delivery. One row whatever the number of recipients (a
+    count of rows written at one instant would hint at the size of the organisation); each gets its own message."""
+    key = sealing_key()
+    opaque_key = f"{SEALED_PREFIX}{key.opaque(dedupe_key)}"
+    email = {"recipients": list(recipients), "subject": subject, "body": body}
+    return await enqueue(session, topic=EMAIL_TOPIC, dedupe_key=opaque_key, now=now,
+                         payload={"sealed": key.seal(email, context=opaque_key), "key_id": key.key_id})
+
+
+class SealedDeliveryFailed(Exception):
+    """A sealed email could not be sent. The reason is told without the details (an SMTP error names the
+    recipient), because it is stored on the outbox row and logged."""
+
+
+def open_sealed(key: SealingKey, outbox_message: OutboxMessage) -> dict[str, Any]:
+    """The email sealed in an outbox row: {"recipients": [...], "subject": ..., "body": ...}."""
+    payload = outbox_message.payload
+    if payload.get("key_id") != key.key_id:
+        raise SealedDeliveryFailed(f"sealed under sealing key {payload.get('key_id')}, but BID_SEALING_KEY is key "
+                                   f"{key.key_id}")
+    try:
+        opened: dict[str, Any] = key.open(payload["sealed"], context=outbox_message.dedupe_key)
+    except SealingError as error:
+        raise SealedDeliveryFailed(str(error)) from None
+    return opened
 
 
 # Services queue emails without knowing the service's public address; the sender puts it in front of each link.
@@ -33,7 +70,7 @@ def page_link(path: str) -> str:
     return SITE_ADDRESS + path
 
 
-def build_message(settings: Settings, payload: dict[str, str], message_id: int) -> EmailMessage:
+def build_message(settings: Settings, payload: dict[str, str], message_id: int | str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = payload["to"]
@@ -46,9 +83,22 @@ def build_message(settings: Settings, payload: dict[str, str], message_id: int) 
 
 def email_consumer(settings: Settings):  # noqa: ANN201 - returns an outbox consumer
     smtp = urlsplit(settings.smtp_url)
+    key = SealingKey(settings.bid_sealing_key)
 
     async def send(outbox_message: OutboxMessage) -> None:
-        message = build_message(settings, outbox_message.payload, outbox_message.id or 0)
+        if "sealed" not in outbox_message.payload:
+            await deliver(build_message(settings, outbox_message.payload, outbox_message.id or 0))
+            return
+        email = open_sealed(key, outbox_message)
+        try:
+            for number, to in enumerate(email["recipients"]):
+                await deliver(build_message(settings, {"to": to, "subject": email["subject"], "body": email["body"]},
+                                            f"{outbox_message.id}.{number}"))
+        except Exception as error:  # noqa: BLE001 - told on, without details that could name the recipient
+            code = getattr(error, "code", None)
+            raise SealedDeliveryFailed(f"{type(error).__name__}{f' (SMTP {code})' if code else ''}") from None
+
+    async def deliver(message: EmailMessage) -> None:
         await aiosmtplib.send(
             message,
             hostname=smtp.hostname,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+import base64
+import binascii
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +21,9 @@ ENVIRONMENTS = ("development", "test", "production")
 OUTBOX_WORKERS = ("inprocess", "external", "off")
 # Only used when nothing is set and we are not in production: a fixed key keeps local sessions valid across restarts.
 _DEVELOPMENT_SECRET = "development-only-secret-key-change-me-0123456789"
+# The same for sealed bids (C5): fixed, public keys, so refused in production; the tests (DPS_ENV=test) have their own.
+DEVELOPMENT_BID_SEALING_KEY = base64.b64encode(b"development-only-bid-sealing-key").decode()
+TEST_BID_SEALING_KEY = base64.b64encode(b"test-suite-only-bid-sealing-key!").decode()
 
 
 class SettingsError(ValueError):
@@ -50,6 +55,8 @@ class Settings:
     sign_in_lockout_minutes: int
     outbox_worker: str
     var_dir: Path
+    # 32 bytes that seal bids at rest until their deadline (dps.crypto); kept out of reprs and logs.
+    bid_sealing_key: bytes = field(repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -75,6 +82,7 @@ class Settings:
         meilisearch_url = _optional_url(env, "MEILISEARCH_URL", ("http", "https"))
         if search_backend == "meilisearch" and not meilisearch_url:
             raise SettingsError("MEILISEARCH_URL", "must be set when SEARCH_BACKEND=meilisearch")
+        bid_sealing_key = _bid_sealing_key(env, environment)
         stripe_secret_key = env.get("STRIPE_SECRET_KEY") or None
         if stripe_secret_key and not stripe_secret_key.startswith(("sk_test_", "sk_live_", "rk_")):
             raise SettingsError("STRIPE_SECRET_KEY", "must look like sk_test_... or sk_live_...")
@@ -100,6 +108,7 @@ class Settings:
             outbox_worker=_choice(env, "OUTBOX_WORKER", "off" if environment == "test" else "inprocess",
                                   OUTBOX_WORKERS),
             var_dir=var_dir,
+            bid_sealing_key=bid_sealing_key,
         )
 
 
@@ -111,6 +120,25 @@ def normalise_database_url(url: str) -> str:
     if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     raise SettingsError("DATABASE_URL", f"unsupported scheme {scheme or url!r}: use sqlite:/// or postgresql://")
+
+
+def _bid_sealing_key(env: Mapping[str, str], environment: str) -> bytes:
+    text = env.get("BID_SEALING_KEY") or ""
+    if not text:
+        if environment == "production":
+            raise SettingsError("BID_SEALING_KEY", "must be set in production (32 random bytes, base64-encoded)")
+        text = TEST_BID_SEALING_KEY if environment == "test" else DEVELOPMENT_BID_SEALING_KEY
+    elif environment == "production" and text.strip() in (DEVELOPMENT_BID_SEALING_KEY, TEST_BID_SEALING_KEY):
+        raise SettingsError("BID_SEALING_KEY", "is a public key of this code: set a secret one in production")
+    cleaned = text.strip()
+    try:  # the standard or the URL-safe alphabet, padded or not
+        key = base64.b64decode(cleaned.replace("-", "+").replace("_", "/") + "=" * (-len(cleaned) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError("BID_SEALING_KEY", "is not base64: give 32 random bytes, base64-encoded") from None
+    if len(key) != 32:
+        raise SettingsError("BID_SEALING_KEY", f"decodes to {len(key)} bytes, not 32: give 32 random bytes, "
+                            "base64-encoded")
+    return key
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -47,6 +47,7 @@ from dps.competitions.demo import seed_demo_competitions
 from dps.competitions.models import (
     AwardNotice,
     Bid,
+    BidDataKey,
     Clarification,
     Competition,
     CompetitionEvaluator,
@@ -92,8 +93,8 @@ TABLES: tuple[type[Any], ...] = (
     AuditEvent, AuditChainHead,
     OutboxMessage,
     Fund, Allocation, Commitment, CommitmentLine, LedgerEntry,
-    Competition, CompetitionInvitation, CompetitionEvaluator, Clarification, Bid, EvaluatorScore, ModeratedScore,
-    OutcomeLetter, AwardNotice, ShorterPeriodAgreement, Contract, ContractMilestone,
+    Competition, CompetitionInvitation, CompetitionEvaluator, Clarification, Bid, BidDataKey, EvaluatorScore,
+    ModeratedScore, OutcomeLetter, AwardNotice, ShorterPeriodAgreement, Contract, ContractMilestone,
     MilestonePayment, StripeCustomer, StripeEvent,
     ApiKey,
     Listing, ListingVersion, ListingDocument, CatalogueChange, SavedSearch,

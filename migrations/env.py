@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 
@@ -46,6 +47,10 @@ def _run_sync(connection: Connection) -> None:
     configure(connection)
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
 
 
 async def run_online() -> None:
@@ -54,10 +59,21 @@ async def run_online() -> None:
         _run_sync(connection)
         return
     engine = make_engine(database_url())
+    if engine.dialect.name == "sqlite":
+        # SQLite alters a table by copying it to a new one and dropping the old: with foreign keys enforced, that
+        # drop fails as soon as another table's rows point at the old one. Enforcement is off while migrating (as
+        # SQLite's own instructions for altering tables say), and the result is checked before it commits.
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_foreign_keys_off)
     async with engine.connect() as async_connection:
         await async_connection.run_sync(_run_sync)
         await async_connection.commit()
     await engine.dispose()
+
+
+def _sqlite_foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
 
 
 if context.is_offline_mode():

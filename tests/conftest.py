@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 import dps.wiring  # noqa: F401 - its table registry puts every table on the metadata
 from dps.app import create_app
 from dps.clock import Clock, FixedClock
+from dps.crypto import SealingKey, install_sealing_key
 from dps.db import make_engine, make_sessionmaker, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import Consumer, DrainReport, OutboxWorker
@@ -32,6 +33,8 @@ from tests.helpers import pick_free_port
 
 # Services called directly by tests react across domains as they do in the app and the CLI.
 dps.wiring.subscribe_domain_listeners()
+# Services called directly by tests seal bids with the tests' own key, as the app under test does (DPS_ENV=test).
+install_sealing_key(SealingKey(Settings.from_env({"DPS_ENV": "test"}).bid_sealing_key))
 
 # Property tests judge results, not speed: a loaded CI machine must not fail them on a timing deadline, and CI
 # explores the same examples every run.

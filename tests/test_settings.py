@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import subprocess
 import sys
 
@@ -38,6 +40,8 @@ def test_postgres_urls_get_the_async_driver():
         ("DPS_ENV", "staging"),
         ("LOGIN_RATE_LIMIT_PER_MINUTE", "0"),
         ("BASE_URL", "example.org"),
+        ("BID_SEALING_KEY", "not base64!"),
+        ("BID_SEALING_KEY", "c2hvcnQ="),  # base64, but 5 bytes
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
@@ -57,6 +61,28 @@ def test_production_refuses_to_start_without_a_secret_key():
         Settings.from_env({"DPS_ENV": "production"})
 
 
+def test_production_refuses_to_start_without_a_secret_bid_sealing_key():
+    secret = "x" * 40
+    with pytest.raises(SettingsError, match="^BID_SEALING_KEY: must be set in production"):
+        Settings.from_env({"DPS_ENV": "production", "SECRET_KEY": secret})
+    for public in (Settings.from_env({}), Settings.from_env({"DPS_ENV": "test"})):  # development, test
+        encoded = base64.b64encode(public.bid_sealing_key).decode()
+        with pytest.raises(SettingsError, match="^BID_SEALING_KEY: is a public key"):
+            Settings.from_env({"DPS_ENV": "production", "SECRET_KEY": secret, "BID_SEALING_KEY": encoded})
+    key = os.urandom(32)
+    for text in (base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode().rstrip("=")):
+        settings = Settings.from_env({"DPS_ENV": "production", "SECRET_KEY": secret, "BID_SEALING_KEY": text})
+        assert settings.bid_sealing_key == key
+        assert text not in repr(settings) and repr(key) not in repr(settings)
+
+
+def test_development_and_tests_seal_with_different_fixed_keys():
+    development, test = Settings.from_env({}), Settings.from_env({"DPS_ENV": "test"})
+    assert len(development.bid_sealing_key) == len(test.bid_sealing_key) == 32
+    assert development.bid_sealing_key != test.bid_sealing_key
+    assert Settings.from_env({}).bid_sealing_key == development.bid_sealing_key  # stable across restarts
+
+
 def test_https_base_url_turns_on_secure_cookies():
     assert Settings.from_env({"BASE_URL": "https://dps.example.nhs.uk"}).secure_cookies
 
@@ -68,4 +94,14 @@ def test_the_cli_stops_with_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "Configuration error: DATABASE_URL: unsupported scheme 'mysql': use sqlite:/// or postgresql://"
+    ]
+
+
+def test_the_cli_in_production_names_the_missing_bid_sealing_key(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DPS_ENV": "production", "SECRET_KEY": "s" * 40, "DPS_VAR_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "dps.cli", "db", "upgrade"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: BID_SEALING_KEY: must be set in production (32 random bytes, base64-encoded)"
     ]

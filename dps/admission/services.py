@@ -43,7 +43,7 @@ from dps.exclusion.services import is_organisation_debarred
 from dps.forms import FormErrors
 from dps.identity.models import Membership, Organisation, OrganisationKind, User
 from dps.identity.services import SignedInUser, actor_of
-from dps.mail import queue_email
+from dps.mail import queue_email, queue_sealed_email
 from dps.questions import validate_section
 
 OPEN_STATES = (ApplicationState.DRAFT, ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
@@ -422,11 +422,16 @@ async def _email_supplier(session: AsyncSession, application: Application, now: 
 
 
 async def email_organisation(session: AsyncSession, organisation_id: int, now: datetime, key: str, subject: str,
-                              body: str) -> None:
+                              body: str, *, sealed: bool = False) -> None:
+    """Email every active member of the organisation; `sealed` for a message that must not say, in the outbox,
+    whom it is for or what it is about (a sealed bid's receipt: dps.mail.queue_sealed_email)."""
     emails = (await session.scalars(
         sa.select(User.email).join(Membership, Membership.user_id == User.id)
         .where(Membership.organisation_id == organisation_id, User.is_active.is_(True)).distinct()
     )).all()
+    if sealed:
+        await queue_sealed_email(session, recipients=emails, subject=subject, body=body, dedupe_key=key, now=now)
+        return
     for email in emails:
         await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now)
 

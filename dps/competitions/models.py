@@ -119,30 +119,50 @@ class Clarification(SQLModel, table=True):
 
 
 class Bid(SQLModel, table=True):
-    """A supplier's sealed bid (C5): one per invited supplier; revised in place until the deadline."""
+    """A supplier's sealed bid (C5): one per invited supplier; revised in place until the deadline.
+
+    Until the bids are opened (at the close, dps.competitions.services.sealing.open_bids) the row says only that some
+    bid exists and its state: who bid (organisation and users), its answers and price and the steps of its audit
+    trail are in `sealed_content`, encrypted with the competition's data key (BidDataKey), and the bidder finds its
+    own bid through `bidder_key`, a hash keyed by that data key. Opening fills the plain columns for evaluation and
+    empties `sealed_content`."""
 
     __tablename__ = "bid"
-    __table_args__ = (sa.UniqueConstraint("competition_id", "organisation_id"),)
+    __table_args__ = (sa.UniqueConstraint("competition_id", "organisation_id"),
+                      sa.UniqueConstraint("competition_id", "bidder_key"))
 
     id: int | None = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
-    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    # HMAC of the bidder organisation under the competition's data key: one bid per supplier, found by the supplier.
+    bidder_key: str = Field(max_length=64)
+    # Before opening: the sealed BidContent (dps.crypto token, bound to this competition and bid). After: None.
+    sealed_content: str | None = Field(default=None, sa_type=sa.Text)
     state: str = Field(max_length=20)
+    revision: int = Field(default=0)  # how many times it has been submitted
+    # The plain columns below stay empty until the bids are opened.
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
     answers: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)  # question key -> text
     price_pence: int | None = Field(default=None, sa_type=sa.BigInteger)  # total price excluding VAT
     vat_pence: int | None = Field(default=None, sa_type=sa.BigInteger)
-    revision: int = Field(default=0)  # how many times it has been submitted
-    # C5 in the audit trail: until the deadline each step of the bid is audited as an opaque "sealed_bid" event
-    # under a random token of its own (no bidder, bid, competition or content, and nothing linking two steps); the
-    # steps wait here and, at the close, are written to the audit trail under the bid with the digests that match
-    # the sealed events.
-    sealed_steps: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
-    created_by_user_id: int = Field(foreign_key="user_account.id")
+    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
     submitted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     submitted_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
     withdrawn_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class BidDataKey(SQLModel, table=True):
+    """A competition's data key for its bids, wrapped (encrypted) by the sealing key that lives outside the database
+    (setting BID_SEALING_KEY): made with the first bid; `opened_at` records the one step that opened the bids."""
+
+    __tablename__ = "bid_data_key"
+
+    competition_id: int = Field(foreign_key="competition.id", primary_key=True,
+                                sa_column_kwargs={"autoincrement": False})
+    sealing_key_id: str = Field(max_length=16)  # which sealing key wrapped it (dps.crypto.SealingKey.key_id)
+    wrapped_key: str = Field(sa_type=sa.Text)
+    opened_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class EvaluatorScore(SQLModel, table=True):

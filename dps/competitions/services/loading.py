@@ -26,7 +26,7 @@ from dps.competitions.rules import (
     is_due_to_close,
     next_competition_state,
 )
-from dps.competitions.services.sealing import unseal_audit
+from dps.competitions.services.sealing import open_bids
 from dps.dates import format_london
 from dps.errors import Conflict, NotFound
 from dps.identity.models import Membership, OrganisationKind, Role, User
@@ -63,7 +63,8 @@ async def _lock(session: AsyncSession, competition_id: int) -> Competition | Non
 
 
 async def close_if_due(session: AsyncSession, competition: Competition, now: datetime) -> Competition:
-    """C5: once the tender deadline has passed the competition closes by itself (its own transaction)."""
+    """C5: once the tender deadline has passed the competition closes by itself, and its bids are opened, in one
+    transaction of its own."""
     if not is_due_to_close(competition.state, competition.tender_deadline, now):
         return competition
     locked = await _lock(session, competition.id or 0)
@@ -79,7 +80,7 @@ async def close_if_due(session: AsyncSession, competition: Competition, now: dat
     await audit_competition(session, CLOCK, "closed", locked, now, before,
                             {**competition_snapshot(locked), "closed_at": locked.closed_at,
                              "bids_received": received})
-    await unseal_audit(session, locked, now, actor=CLOCK)
+    await open_bids(session, locked, now, actor=CLOCK)  # C5: the one step that opens the bids
     await email_buyers(session, locked, now, "closed", f"Bids are open for evaluation: {locked.title}",
                        f"The tender deadline of {locked.title} passed at {format_london(locked.tender_deadline)}. "
                        f"{received} bid(s) were received. Sign in to the buyer portal to start the evaluation.")

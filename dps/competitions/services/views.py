@@ -21,13 +21,14 @@ from dps.competitions.models import (
     OutcomeLetter,
 )
 from dps.competitions.rules import BidState, CompetitionState, Criterion, bids_open
-from dps.competitions.services.bidding import own_bid
+from dps.competitions.services.bidding import OwnBid, own_bid
 from dps.competitions.services.loading import (
     bids_sealed,
     buyer_organisation_ids,
     competition_for_supplier,
     criteria_of,
 )
+from dps.competitions.services.sealing import bid_states_of
 from dps.contracts.models import Contract, ContractMilestone
 from dps.contracts.services import contract_of_competition, milestones_of
 from dps.identity.models import Organisation, OrganisationKind, User
@@ -117,15 +118,16 @@ class SupplierInvitation:
 async def supplier_inbox(session: AsyncSession, user: SignedInUser) -> list[SupplierInvitation]:
     supplier_ids = user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
     rows = (await session.execute(
-        sa.select(Competition, CompetitionInvitation, Category.name, Organisation.name, Bid.state)
+        sa.select(Competition, CompetitionInvitation, Category.name, Organisation.name)
         .join(CompetitionInvitation, CompetitionInvitation.competition_id == Competition.id)
         .join(Category, Category.id == Competition.category_id)
         .join(Organisation, Organisation.id == Competition.buyer_organisation_id)
-        .outerjoin(Bid, sa.and_(Bid.competition_id == Competition.id,
-                                Bid.organisation_id == CompetitionInvitation.organisation_id))
         .where(CompetitionInvitation.organisation_id.in_(supplier_ids))
         .order_by(CompetitionInvitation.invited_at.desc(), Competition.id.desc()))).all()
-    return [SupplierInvitation(*row) for row in rows]
+    # A bid is found by its bidder's keyed hash, not its organisation (sealed until the deadline: sealing.py).
+    states = await bid_states_of(session, [(c.id or 0, i.organisation_id) for c, i, _, _ in rows])
+    return [SupplierInvitation(c, i, category, buyer, states.get((c.id or 0, i.organisation_id)))
+            for c, i, category, buyer in rows]
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ class SupplierView:
     criteria: tuple[Criterion, ...]
     published_clarifications: tuple[Clarification, ...]
     own_questions: tuple[Clarification, ...]
-    bid: Bid | None
+    bid: OwnBid | None  # unsealed for its bidder only
     letter: OutcomeLetter | None
     contract: Contract | None
     open_for_bids: bool
