@@ -44,7 +44,7 @@ def build_message(settings: Settings, payload: dict[str, str], message_id: int) 
     return message
 
 
-def email_consumer(settings: Settings):  # noqa: ANN201 - returns an outbox consumer
+def email_consumer(settings: Settings):  # returns an outbox consumer
     smtp = urlsplit(settings.smtp_url)
 
     async def send(outbox_message: OutboxMessage) -> None:
