@@ -6,7 +6,7 @@ NHSUK := node_modules/nhsuk-frontend/dist/nhsuk
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test bench assets db browser clean
+.PHONY: install run test lint bench assets db browser clean
 
 install: $(VENV)/.installed static/assets/.built db
 
@@ -44,7 +44,12 @@ browser:
 # another (the 50-connection PostgreSQL races).
 TEST_WORKERS ?= auto
 
-test: install browser
+# ruff and mypy, configured in pyproject.toml; `make test` runs them first, so a finding fails the build.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install browser lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Benchmarks: never part of `make test`. wrk is the HTTP load generator.

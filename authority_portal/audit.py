@@ -38,7 +38,8 @@ def _criteria(entity_type: str | None, entity_id: str | None, actor: str | None,
 
     start, end = day(since, "since"), day(until, "until")
     return AuditFilter(
-        entity_type=entity_type or None, entity_id=(entity_id or "").strip() or None, actor=(actor or "").strip() or None,
+        entity_type=entity_type or None, entity_id=(entity_id or "").strip() or None,
+        actor=(actor or "").strip() or None,
         since=london_instant(start, time(0, 0)) if start else None,
         # "until" is inclusive of that whole London day.
         until=london_instant(end, time(23, 59, 59, 999999)) if end else None,

@@ -70,7 +70,8 @@ async def debarment_remove(request: Request[Any, Any, Any], db_session: DbSessio
                                         actor=actor_of(current_user(request)), now=request.app.state.clock.now())
     except ValidationFailed as error:
         await db_session.rollback()
-        return await _page(request, db_session, FormErrors.from_error(error, prefix=f"entry-{entry_id}-"), status_code=400)
+        return await _page(request, db_session, FormErrors.from_error(error, prefix=f"entry-{entry_id}-"),
+                           status_code=400)
     return Redirect(request.url_for("authority.debarment"), status_code=303)
 
 

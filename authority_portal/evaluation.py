@@ -56,7 +56,8 @@ async def show(request: Request[Any, Any, Any], db_session: DbSession, applicati
     return await _application_page(request, db_session, application_id)
 
 
-async def _run_form(request: Request[Any, Any, Any], db_session: Any, application_id: FromPath[int], action: Any) -> Any:
+async def _run_form(request: Request[Any, Any, Any], db_session: Any, application_id: FromPath[int],
+                    action: Any) -> Any:
     """Run a form's command; a validation error re-renders the page with the message and what was typed."""
     return await run_form_command(
         request, db_session, action, redirect=f"/authority/applications/{application_id}",

@@ -134,7 +134,7 @@ async def _race(target: Target, awards: list[Award], allocation_ids: list[int], 
                 outcomes["committed"] += 1
             except DomainError:
                 outcomes["refused"] += 1
-            except Exception as error:  # noqa: BLE001 - counted and shown: a deadlock or a lost update is a finding
+            except Exception as error:  # counted and shown: a deadlock or a lost update is a finding
                 await session.rollback()
                 outcomes["errors"] += 1
                 errors.append(f"{type(error).__name__}: {error}"[:200])

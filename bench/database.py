@@ -62,7 +62,7 @@ def throwaway_name(prefix: str = "dps_bench") -> str:
     return f"{prefix}_{secrets.token_hex(4)}"
 
 
-async def _admin_connection(admin_url: str):  # noqa: ANN202 - an asyncpg connection
+async def _admin_connection(admin_url: str):  # an asyncpg connection
     import asyncpg
 
     return await asyncio.wait_for(asyncpg.connect(admin_url), timeout=5)
@@ -72,7 +72,7 @@ async def postgres_answers(admin_url: str) -> str | None:
     """The server version if PostgreSQL answers at `admin_url`, else None."""
     try:
         connection = await _admin_connection(admin_url)
-    except Exception:  # noqa: BLE001 - any failure means "not available": the caller says so and skips
+    except Exception:  # any failure means "not available": the caller says so and skips
         return None
     try:
         return str(await connection.fetchval("SHOW server_version"))

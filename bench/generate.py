@@ -33,7 +33,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench import lifecycle, rows
-from bench.vocabulary import Vocabulary
 from bench.database import (
     DEFAULT_WORK_DIR,
     Target,
@@ -42,6 +41,7 @@ from bench.database import (
     fresh_sqlite,
     with_database,
 )
+from bench.vocabulary import Vocabulary
 
 console = Console()
 DEFAULT_AS_OF = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -139,9 +139,8 @@ async def _reset_sequences(connection: Any, tables: Iterable[str]) -> None:
 async def write_bulk(target: Target, sizes: Sizes, seed: int, as_of: datetime) -> tuple[rows.Population,
                                                                                          rows.Reference, int]:
     """The people and the catalogue, in batches on the product's tables. Returns how many listings are in search."""
-    from dps.db import make_engine
     import dps.wiring  # noqa: F401 - registers every table
-    from dps.db import metadata
+    from dps.db import make_engine, metadata
 
     rng = random.Random(seed)
     engine = make_engine(target.settings().database_url)
@@ -231,9 +230,8 @@ async def run_services(target: Target, population: rows.Population, reference: r
 
 
 async def count_rows(target: Target) -> dict[str, int]:
-    from dps.db import make_engine
     import dps.wiring  # noqa: F401 - registers every table
-    from dps.db import metadata
+    from dps.db import make_engine, metadata
 
     engine = make_engine(target.settings().database_url)
     counts = {}
@@ -253,9 +251,8 @@ async def count_rows(target: Target) -> dict[str, int]:
 
 async def fingerprint(target: Target) -> dict[str, str]:
     """A digest of every table's rows in id order (for checking that a seed gives the same data)."""
-    from dps.db import make_engine
     import dps.wiring  # noqa: F401 - registers every table
-    from dps.db import metadata
+    from dps.db import make_engine, metadata
 
     engine = make_engine(target.settings().database_url)
     digests = {}

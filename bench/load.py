@@ -112,7 +112,7 @@ class Server:
             while not self._sampling.wait(every_seconds):
                 try:
                     self.rss_samples.append(self.rss())
-                except Exception:  # noqa: BLE001 - the process is gone: stop sampling
+                except Exception:  # the process is gone: stop sampling
                     return
 
         thread = threading.Thread(target=run, daemon=True)

@@ -32,7 +32,7 @@ class Case:
     def path(self, base: str) -> str:
         return f"{base}?{urlencode(self.params)}" if self.params else base
 
-    def query(self, *, highlight: bool = False, page_size: int = 20):  # noqa: ANN201 - a SearchQuery
+    def query(self, *, highlight: bool = False, page_size: int = 20):  # a SearchQuery
         from catalogue.search.port import FACET_FIELDS, SearchQuery
 
         filters: dict[str, tuple[str, ...]] = {}
@@ -114,7 +114,7 @@ def query_mix(seed: int, count: int) -> list[Case]:
     return cases
 
 
-async def time_engine(settings, cases: list[Case], warmup: int) -> dict[str, list[float]]:  # noqa: ANN001
+async def time_engine(settings, cases: list[Case], warmup: int) -> dict[str, list[float]]:
     """Milliseconds per query, by kind, calling the engine as the API handler does."""
     from catalogue.search import search_index_for
 

@@ -18,7 +18,8 @@ from dps.web.forms import run_form_command
 async def _page(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,
                 status_code: int = 200) -> Template:
     return Template("buyer/saved_searches/index.html", status_code=status_code, context={
-        "saved": await saved_searches_service.saved_searches(db_session, current_user(request)), "errors": errors or FormErrors()})
+        "saved": await saved_searches_service.saved_searches(db_session, current_user(request)),
+        "errors": errors or FormErrors()})
 
 
 @get("/saved-searches", name="buyer.saved_searches")

@@ -142,7 +142,8 @@ class ChangesPage(msgspec.Struct):
 
 
 EXAMPLE_INNOVATION: dict[str, Any] = {
-    "id": 42, "name": "HeartFlow FFRct Analysis", "summary": "CT-derived fractional flow reserve for coronary artery disease.",
+    "id": 42, "name": "HeartFlow FFRct Analysis",
+    "summary": "CT-derived fractional flow reserve for coronary artery disease.",
     "description": "A non-invasive test ...", "category": {"slug": "imaging", "name": "Digital and 3D imaging"},
     "supplier": {"id": 7, "name": "HeartFlow UK Ltd", "sme": False}, "care_settings": ["acute"],
     "clinical_areas": ["cardiology"], "icbs_using": ["QMF"], "trusts_using": ["Guy's and St Thomas'"],
@@ -208,7 +209,8 @@ def absolute(document: dict[str, Any], base_url: str) -> dict[str, Any]:
 async def search_innovations(
     request: Request[Any, Any, Any],
     q: Annotated[str | None, QueryParameter(description="Words to search for; typos and prefixes are tolerated",
-                                            max_length=MAX_QUERY_LENGTH, examples=[Example(value="wearable ecg")])] = None,
+                                            max_length=MAX_QUERY_LENGTH,
+                                            examples=[Example(value="wearable ecg")])] = None,
     category: Annotated[list[str] | None, QueryParameter(description="Category slug (repeatable)",
                                                          examples=[Example(value="virtual-wards")])] = None,
     care_setting: Annotated[list[str] | None, QueryParameter(
@@ -222,7 +224,8 @@ async def search_innovations(
     sme: Annotated[bool | None, QueryParameter(description="Supplier is an SME")] = None,
     dtac: Annotated[bool | None, QueryParameter(description="DTAC complete")] = None,
     mtfm: Annotated[bool | None, QueryParameter(description="Listed under the MedTech Funding Mandate")] = None,
-    sort: Annotated[Literal["relevance", "newest", "name"], QueryParameter(description="Order of results")] = "relevance",
+    sort: Annotated[Literal["relevance", "newest", "name"],
+                    QueryParameter(description="Order of results")] = "relevance",
     page: Annotated[int, QueryParameter(ge=1, le=10_000, description="Page number, from 1")] = 1,
     page_size: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Results a page, 1 to 100")] = 20,
 ) -> InnovationPage:
@@ -240,7 +243,7 @@ async def search_innovations(
     settings = request.app.state.settings
     result = await search_index_for(settings).search(query)
     base = settings.base_url
-    return Response({  # type: ignore[return-value] - encoded as is; InnovationPage documents the shape
+    return Response({  # type: ignore[return-value]  # encoded as is; InnovationPage documents the shape
         "data": [absolute(dict(hit.document), base) for hit in result.hits],
         "meta": {"total": result.total, "page": result.page, "page_size": result.page_size, "facets": result.facets},
     }, media_type="application/json")

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from catalogue import rules, services
 from catalogue.models import Listing
@@ -23,8 +24,10 @@ from dps.identity.models import Organisation, User
 COMMON_ASSURANCE: dict[str, str] = {
     "dspt__applies": "yes", "dspt__year": "2026/27", "dspt__status": "standards_met",
     "cyber_essentials__level": "cyber_essentials_plus", "cyber_essentials__certificate_number": "CEP-DEMO-001",
-    "cyber_essentials__expiry-day": "30", "cyber_essentials__expiry-month": "11", "cyber_essentials__expiry-year": "2027",
-    "supply_chain__carbon_reduction_plan": "pass", "supply_chain__modern_slavery": "yes", "supply_chain__net_zero": "yes",
+    "cyber_essentials__expiry-day": "30", "cyber_essentials__expiry-month": "11",
+    "cyber_essentials__expiry-year": "2027",
+    "supply_chain__carbon_reduction_plan": "pass", "supply_chain__modern_slavery": "yes",
+    "supply_chain__net_zero": "yes",
 }
 NO_DTAC = {"dtac__applies": "no"}
 DTAC_PASSED = {"dtac__applies": "yes", "dtac__version": "2024", "dtac__c1_clinical_safety": "passed",
@@ -83,7 +86,8 @@ DEMO_LISTINGS: tuple[DemoListing, ...] = (
         "description": "Endocuff Vision fits on the end of a standard colonoscope. Its flexible arms hold the "
                        "folds of the colon back as the scope is withdrawn, so more polyps and adenomas are seen.\n\n"
                        "Recommended by NICE in MTG45 for colonoscopy.",
-        "care_settings": ["acute", "community"], "clinical_areas": "gastroenterology, bowel cancer screening, endoscopy",
+        "care_settings": ["acute", "community"],
+        "clinical_areas": "gastroenterology, bowel cancer screening, endoscopy",
         "icbs_using": "QMJ", "trusts_using": "",
         "pricing_model": "per-procedure", "indicative_price": "25.00",
         **NO_DTAC, **_device("class_i", "ukca", "MHRA-EV-0003", ("31", "12", "2027")),
@@ -97,7 +101,8 @@ DEMO_LISTINGS: tuple[DemoListing, ...] = (
                        "in place for the life of the line without sutures or adhesive dressings.\n\n"
                        "* Fewer catheter replacements\n* Less time for nurses on dressing changes\n\n"
                        "NICE MTG34 recommends it for securing PICCs.",
-        "care_settings": ["acute", "community", "home"], "clinical_areas": "vascular access, oncology, infection prevention",
+        "care_settings": ["acute", "community", "home"],
+        "clinical_areas": "vascular access, oncology, infection prevention",
         "icbs_using": "QE1, QYG", "trusts_using": "",
         "pricing_model": "per-patient", "indicative_price": "35.00",
         **NO_DTAC, **_device("class_iia", "ukca", "MHRA-SA-0004", ("31", "8", "2028")),
@@ -126,14 +131,14 @@ class _Publisher:
 async def seed_demo_catalogue(session: AsyncSession, *, now: datetime, actor: Actor, user_email: str) -> int:
     """Admit the demo suppliers to their categories and publish their listings; returns how many listings were
     added. Does not commit. Safe to run again: existing listings (same supplier and name) are left alone."""
-    user_id = await session.scalar(sa.select(User.id).where(User.email == user_email))
+    user_id = await session.scalar(sa.select(col(User.id)).where(col(User.email) == user_email))
     if user_id is None:
         return 0
     categories = {c.slug: c for c in (await session.scalars(sa.select(Category))).all()}
     added = 0
     for demo in DEMO_LISTINGS:
         organisation = await session.scalar(sa.select(Organisation).where(
-            Organisation.companies_house_number == demo.companies_house_number))
+            col(Organisation.companies_house_number) == demo.companies_house_number))
         category = categories.get(demo.category_slug)
         if organisation is None or category is None:
             continue
@@ -141,8 +146,8 @@ async def seed_demo_catalogue(session: AsyncSession, *, now: datetime, actor: Ac
             organisation.headcount = demo.profile[0]
             organisation.turnover_pence, organisation.balance_sheet_pence = demo.profile[1] * 100, demo.profile[2] * 100
         await _admit(session, organisation.id or 0, category.id or 0, user_id, now, actor)
-        exists = await session.scalar(sa.select(Listing.id).where(Listing.organisation_id == organisation.id,
-                                                                  Listing.name == demo.form["name"]))
+        exists = await session.scalar(sa.select(col(Listing.id)).where(col(Listing.organisation_id) == organisation.id,
+                                                                  col(Listing.name) == demo.form["name"]))
         if exists is not None:
             continue
         checked = rules.check_listing_form({**COMMON_ASSURANCE, **demo.form, "category_id": str(category.id)},
@@ -152,21 +157,21 @@ async def seed_demo_catalogue(session: AsyncSession, *, now: datetime, actor: Ac
                           name=checked.content.name, summary=checked.content.summary,
                           pricing_model=checked.content.pricing_model, created_by_user_id=user_id, created_at=now,
                           updated_at=now)
-        services._apply_content(listing, checked.content)  # noqa: SLF001 - the seed publishes as a supplier would
+        services._apply_content(listing, checked.content)  # the seed publishes as a supplier would
         session.add(listing)
         await session.flush()
-        await services._new_version(session, listing, _Publisher(user_id), now)  # type: ignore[arg-type] # noqa: SLF001
+        await services._new_version(session, listing, _Publisher(user_id), now)  # type: ignore[arg-type]
         await record(session, actor=actor, action="listing.published", entity_type="listing",
                      entity_id=listing.id or 0, now=now, after={"state": "published", "version": listing.version})
-        await services._sync_search(session, listing, now)  # noqa: SLF001
+        await services._sync_search(session, listing, now)
         added += 1
     return added
 
 
 async def _admit(session: AsyncSession, organisation_id: int, category_id: int, user_id: int, now: datetime,
                  actor: Actor) -> None:
-    if await session.scalar(sa.select(Admission.id).where(Admission.organisation_id == organisation_id,
-                                                          Admission.category_id == category_id)) is not None:
+    if await session.scalar(sa.select(col(Admission.id)).where(col(Admission.organisation_id) == organisation_id,
+                                                          col(Admission.category_id) == category_id)) is not None:
         return
     application = Application(organisation_id=organisation_id, category_id=category_id, state="admitted", answers={},
                               created_by_user_id=user_id, created_at=now, updated_at=now, submitted_at=now,
@@ -178,5 +183,6 @@ async def _admit(session: AsyncSession, organisation_id: int, category_id: int, 
                           state="active", admitted_at=now, state_changed_at=now)
     session.add(admission)
     await session.flush()
-    await record(session, actor=actor, action="admission.admitted", entity_type="admission", entity_id=admission.id or 0,
+    await record(session, actor=actor, action="admission.admitted", entity_type="admission",
+                 entity_id=admission.id or 0,
                  now=now, after={"state": "active", "organisation_id": organisation_id, "category_id": category_id})

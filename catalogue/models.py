@@ -19,7 +19,7 @@ class Listing(SQLModel, table=True):
     __tablename__ = "listing"
     __table_args__ = (sa.Index("ix_listing_organisation_category", "organisation_id", "category_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id")
     category_id: int = Field(foreign_key="category.id", index=True)
     state: str = Field(max_length=20, index=True)
@@ -56,7 +56,7 @@ class ListingVersion(SQLModel, table=True):
     __tablename__ = "listing_version"
     __table_args__ = (sa.UniqueConstraint("listing_id", "version"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listing.id", index=True)
     version: int
     content: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
@@ -69,7 +69,7 @@ class ListingDocument(SQLModel, table=True):
 
     __tablename__ = "listing_document"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listing.id", index=True)
     title: str = Field(max_length=150)
     filename: str = Field(max_length=100)
@@ -87,7 +87,7 @@ class CatalogueChange(SQLModel, table=True):
 
     __tablename__ = "catalogue_change"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     listing_id: int = Field(foreign_key="listing.id", index=True)
     index_version: int
     change: str = Field(max_length=20)  # published | updated | withdrawn
@@ -98,7 +98,7 @@ class CatalogueChange(SQLModel, table=True):
 class SavedSearch(SQLModel, table=True):
     __tablename__ = "saved_search"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", index=True)
     name: str = Field(max_length=120)
     query_string: str = Field(max_length=2000)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from litestar import Request, Router, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Template
+from sqlmodel import col
 
 from catalogue import rules, services
 from catalogue.search import search_index_for
@@ -72,7 +73,9 @@ def parse_search(request: Request[Any, Any, Any], labels: dict[str, dict[str, st
         values = tuple(dict.fromkeys(v for v in params.getall(field, []) if v in labels.get(field, {})))
         if values:
             filters[field] = values
-    sort = params.get("sort") if params.get("sort") in dict(SORT_OPTIONS) else "relevance"
+    sort = params.get("sort") or ""
+    if sort not in dict(SORT_OPTIONS):
+        sort = "relevance"
     page_raw = params.get("page") or "1"
     page = min(int(page_raw), 500) if page_raw.isdigit() and int(page_raw) > 0 else 1
     current = params.get("current") == "1"
@@ -99,7 +102,8 @@ def query_string(query: SearchQuery, current: bool, **changes: Any) -> str:
     return urlencode(pairs)
 
 
-def build_facets(query: SearchQuery, counts: dict[str, dict[str, int]], labels: dict[str, dict[str, str]]) -> list[Facet]:
+def build_facets(query: SearchQuery, counts: dict[str, dict[str, int]], labels: dict[str, dict[str,
+                                                                                               str]]) -> list[Facet]:
     facets = []
     for field in FACET_FIELDS:
         selected = set(query.filters.get(field, ()))
@@ -119,7 +123,7 @@ async def categories(db_session: DbSession) -> Template:
 
 @get("/search", name="catalogue.search")
 async def search(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    category_rows = list((await db_session.scalars(sa.select(Category).order_by(Category.name))).all())
+    category_rows = list((await db_session.scalars(sa.select(Category).order_by(col(Category.name)))).all())
     labels = facet_labels(category_rows)
     query, current = parse_search(request, labels)
     result = await search_index_for(request.app.state.settings).search(query)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
 from markupsafe import Markup
 
 from dps.admission.rules import StateMachine
@@ -363,7 +364,7 @@ _markdown.disable(["image", "html_block", "html_inline"])
 _SAFE_LINK = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 
 
-def _link_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+def _link_open(renderer: RendererHTML, tokens: Any, idx: int, options: Any, env: Any) -> str:
     token = tokens[idx]
     href = token.attrGet("href") or ""
     if not _SAFE_LINK.match(href):
@@ -378,7 +379,7 @@ _markdown.add_render_rule("link_open", _link_open)
 def render_description(text: str) -> Markup:
     """A supplier's description as HTML: Markdown (CommonMark) with raw HTML and images disabled, links limited
     to http(s) and mailto. Everything the supplier typed is escaped; only Markdown's own tags are produced."""
-    return Markup(_markdown.render(text or ""))  # noqa: S704 - markdown-it escapes all text; raw HTML is disabled
+    return Markup(_markdown.render(text or ""))  # markdown-it escapes all text; raw HTML is disabled
 
 
 # --- evidence documents -----------------------------------------------------------------------------------

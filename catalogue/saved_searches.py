@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from catalogue.models import SavedSearch
 from dps.errors import NotFound, ValidationFailed
@@ -26,13 +27,14 @@ async def save_search(session: AsyncSession, user: SignedInUser, *, name: str, q
 
 
 async def saved_searches(session: AsyncSession, user: SignedInUser) -> list[SavedSearch]:
-    return list((await session.scalars(sa.select(SavedSearch).where(SavedSearch.user_id == user.id)
-                                       .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc()))).all())
+    return list((await session.scalars(sa.select(SavedSearch).where(col(SavedSearch.user_id) == user.id)
+                                       .order_by(col(SavedSearch.created_at).desc(),
+                                                 col(SavedSearch.id).desc()))).all())
 
 
 async def delete_saved_search(session: AsyncSession, user: SignedInUser, saved_id: int) -> None:
-    saved = await session.scalar(sa.select(SavedSearch).where(SavedSearch.id == saved_id,
-                                                              SavedSearch.user_id == user.id))
+    saved = await session.scalar(sa.select(SavedSearch).where(col(SavedSearch.id) == saved_id,
+                                                              col(SavedSearch.user_id) == user.id))
     if saved is None:
         raise NotFound("There is no such saved search")
     await session.delete(saved)

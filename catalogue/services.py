@@ -223,9 +223,11 @@ async def unpublish_listing(session: AsyncSession, user: SignedInUser, listing_i
     listing.state, listing.updated_at = state, now
     listing.unpublished_reason, listing.unpublished_by_user_id = reason.strip(), user.id
     await record(session, actor=actor_of(user), action="listing.unpublished", entity_type="listing",
-                 entity_id=listing.id or 0, now=now, before=before, after={**_snapshot(listing), "reason": reason.strip()})
+                 entity_id=listing.id or 0, now=now, before=before, after={**_snapshot(listing),
+                                                                           "reason": reason.strip()})
     await _sync_search(session, listing, now)
-    await email_organisation(session, listing.organisation_id, now, f"listing:{listing.id}:unpublished:{now.isoformat()}",
+    await email_organisation(session, listing.organisation_id, now,
+                             f"listing:{listing.id}:unpublished:{now.isoformat()}",
                              f"Your listing has been unpublished: {listing.name}",
                              f"The DPS authority has unpublished your listing \"{listing.name}\".\n\n"
                              f"Reason: {reason.strip()}\n\nCorrect the listing and publish it again from the supplier "
@@ -447,7 +449,8 @@ async def add_evidence(session: AsyncSession, user: SignedInUser, listing_id: in
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(content)
     try:
-        document = ListingDocument(listing_id=listing.id or 0, title=title.strip(), filename=rules.safe_filename(filename),
+        document = ListingDocument(listing_id=listing.id or 0, title=title.strip(),
+                                   filename=rules.safe_filename(filename),
                                    stored_name=stored_name, size_bytes=len(content),
                                    sha256=hashlib.sha256(content).hexdigest(), uploaded_by_user_id=user.id,
                                    uploaded_at=now)
@@ -490,7 +493,8 @@ async def evidence_for_download(session: AsyncSession, user: SignedInUser | None
                                 document_id: int, var_dir: Path) -> tuple[ListingDocument, Path]:
     """A document anyone may read while its listing is in search; otherwise only the listing's supplier and
     the DPS authority. NotFound for everyone else."""
-    row = (await session.execute(sa.select(ListingDocument, Listing).join(Listing, Listing.id == ListingDocument.listing_id)
+    row = (await session.execute(sa.select(ListingDocument, Listing).join(Listing,
+                                                                          Listing.id == ListingDocument.listing_id)
                                  .where(ListingDocument.id == document_id, Listing.id == listing_id,
                                         ListingDocument.removed_at.is_(None)))).first()
     if row is None:

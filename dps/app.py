@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,12 +86,10 @@ async def run_periodically(stop: asyncio.Event, job: Any, every_seconds: float =
     while not stop.is_set():
         try:
             await job()
-        except Exception:  # noqa: BLE001 - housekeeping must not take the web process down; it is logged
+        except Exception:  # housekeeping must not take the web process down; it is logged
             logging.getLogger("dps.jobs").exception("periodic job failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_seconds)
-        except TimeoutError:
-            pass
 
 
 async def html_templates_are_html(response: Response[Any]) -> Response[Any]:
@@ -115,10 +114,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         create_all=False,
     )
     templates = TemplateConfig(engine=JinjaTemplateEngine.from_environment(build_environment()))
-    templates.engine_instance.register_template_callable(  # type: ignore[union-attr]
+    templates.engine_instance.register_template_callable(
         "current_user", lambda context: current_user(context["request"])
     )
-    templates.engine_instance.register_template_callable("csp_nonce", csp_nonce)  # type: ignore[union-attr]
+    templates.engine_instance.register_template_callable("csp_nonce", csp_nonce)
     session_config = RotatingSessionConfig(
         secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 
 import holidays
 
@@ -41,7 +41,7 @@ _UK_SUBDIVISIONS_BY_REGIME: dict[Regime, tuple[str, ...]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bank_holidays(subdivisions: tuple[str, ...], year: int) -> frozenset[date]:
     """Bank holidays of one year in any of the subdivisions; observed (substitute) days included."""
     days: set[date] = set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -18,6 +18,20 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 metadata = SQLModel.metadata
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The Core table behind a table model, for guarded UPDATEs (SQLModel does not type `Model.__table__`)."""
+    table = sa.inspect(model).local_table
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+async def changed_rows(session: AsyncSession, statement: sa.Update | sa.Delete) -> int:
+    """Run an UPDATE or DELETE and return how many rows it changed."""
+    result = cast("sa.CursorResult[Any]", await session.execute(statement))
+    return result.rowcount
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):

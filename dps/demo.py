@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.services import Actor
 from dps.clock import SystemClock
@@ -69,16 +70,17 @@ async def seed_demo(sessions: Any, settings: Settings, loaders: Sequence[DemoLoa
         if only_if_empty and await session.scalar(sa.select(sa.func.count()).select_from(User)):
             return None
         await load_reference_data(session, now)
-        existing_ch = set((await session.scalars(sa.select(Organisation.companies_house_number))).all())
+        existing_ch = set((await session.scalars(sa.select(col(Organisation.companies_house_number)))).all())
         for name, number in DEMO_SUPPLIERS:
             if number not in existing_ch:
                 await create_organisation(session, kind=OrganisationKind.SUPPLIER, name=name,
                                           companies_house_number=number, actor=actor, now=now)
-        if await session.scalar(sa.select(Organisation.id).where(Organisation.ods_code == DEMO_TRUST[1])) is None:
+        if await session.scalar(sa.select(col(Organisation.id))
+                .where(col(Organisation.ods_code) == DEMO_TRUST[1])) is None:
             await create_organisation(session, kind=OrganisationKind.BUYER, name=DEMO_TRUST[0], ods_code=DEMO_TRUST[1],
                                       buyer_type=BuyerType.TRUST, region_ods_code=DEMO_TRUST[2], actor=actor, now=now)
         for role, email, full_name, organisation_key in DEMO_USERS:
-            user = await session.scalar(sa.select(User).where(User.email == email))
+            user = await session.scalar(sa.select(User).where(col(User.email) == email))
             if user is None:
                 user = await create_user(session, passwords, email=email, full_name=full_name,
                                          password=DEMO_PASSWORD, actor=actor, now=now, email_verified=True)

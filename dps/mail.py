@@ -81,7 +81,7 @@ def build_message(settings: Settings, payload: dict[str, str], message_id: int |
     return message
 
 
-def email_consumer(settings: Settings):  # noqa: ANN201 - returns an outbox consumer
+def email_consumer(settings: Settings):  # returns an outbox consumer
     smtp = urlsplit(settings.smtp_url)
     key = SealingKey(settings.bid_sealing_key)
 
@@ -94,7 +94,7 @@ def email_consumer(settings: Settings):  # noqa: ANN201 - returns an outbox cons
             for number, to in enumerate(email["recipients"]):
                 await deliver(build_message(settings, {"to": to, "subject": email["subject"], "body": email["body"]},
                                             f"{outbox_message.id}.{number}"))
-        except Exception as error:  # noqa: BLE001 - told on, without details that could name the recipient
+        except Exception as error:
             code = getattr(error, "code", None)
             raise SealedDeliveryFailed(f"{type(error).__name__}{f' (SMTP {code})' if code else ''}") from None
 

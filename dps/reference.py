@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.agreements.models import Agreement, Category
 from dps.audit.models import AuditChainHead
@@ -213,8 +214,10 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
         session.add(AuditChainHead(id=1))
         await session.flush()
 
-    existing_ods = set((await session.scalars(sa.select(Organisation.ods_code).where(Organisation.ods_code.is_not(None)))).all())
-    buyers = [(code, name, BuyerType.NHSE_REGION, None) for code, name in NHS_ENGLAND_REGIONS.items()]
+    existing_ods = set((await session.scalars(
+        sa.select(col(Organisation.ods_code)).where(col(Organisation.ods_code).is_not(None)))).all())
+    buyers: list[tuple[str, str, BuyerType, str | None]] = [
+        (code, name, BuyerType.NHSE_REGION, None) for code, name in NHS_ENGLAND_REGIONS.items()]
     buyers += [(code, name, BuyerType.ICB, region) for code, name, region in INTEGRATED_CARE_BOARDS]
     for code, name, buyer_type, region in buyers:
         if code in existing_ods:
@@ -227,7 +230,8 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
 
     added += await _place_trusts_in_their_icbs(session, actor, now)
 
-    authority = await session.scalar(sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
+    authority = await session.scalar(
+        sa.select(Organisation).where(col(Organisation.kind) == OrganisationKind.AUTHORITY))
     if authority is None:
         session.add(Organisation(kind=OrganisationKind.AUTHORITY, name=AUTHORITY_NAME, created_at=now))
         added += 1
@@ -247,7 +251,7 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
                      entity_id=agreement.id or 0, now=now, after=agreement.model_dump(mode="json", exclude={"id"}))
         added += 1
 
-    existing_categories = set((await session.execute(sa.select(Category.agreement_id, Category.slug))).all())
+    existing_categories = set((await session.execute(sa.select(col(Category.agreement_id), col(Category.slug)))).all())
     for reference, slug, name, description in CATEGORIES:
         agreement_id = agreements[reference].id
         if (agreement_id, slug) in existing_categories:
@@ -267,7 +271,7 @@ async def _place_trusts_in_their_icbs(session: AsyncSession, actor: Actor, now: 
     to one ICB); returns how many trusts changed. A trust the reference data does not know keeps what it has."""
     changed = 0
     trusts = (await session.scalars(sa.select(Organisation).where(
-        Organisation.buyer_type == BuyerType.TRUST, Organisation.ods_code.in_(TRUST_ICBS)))).all()
+        col(Organisation.buyer_type) == BuyerType.TRUST, col(Organisation.ods_code).in_(TRUST_ICBS)))).all()
     for trust in trusts:
         icb = TRUST_ICBS[trust.ods_code or ""]
         if trust.parent_icb_ods_code == icb:

@@ -5,10 +5,10 @@ A bad value stops start-up with one line naming the variable (SettingsError).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 import base64
 import binascii
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit

@@ -127,7 +127,8 @@ def subscribe_domain_listeners(events: DomainEvents = domain_events) -> DomainEv
 def route_handlers() -> list[Any]:
     return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
             buyer_funds_router, authority_funds_router,
-            authority_refresh_router, authority_audit_router, authority_debarment_router, catalogue_router, *account_routers,
+            authority_refresh_router, authority_audit_router, authority_debarment_router, catalogue_router,
+            *account_routers,
             supplier_listings_router, authority_listings_router, buyer_search_router, api_router,
             competitions_router, supplier_competitions_router, webhooks_router,
             buyer_payments_router, supplier_payments_router,
@@ -176,7 +177,8 @@ async def _demo_competitions(context: DemoContext) -> None:
 DEMO_LOADERS: Sequence[DemoLoader] = (_demo_admissions, _demo_catalogue, _demo_funds, _demo_competitions)
 
 
-async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bool) -> tuple[tuple[str, str], ...] | None:
+async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bool) -> tuple[tuple[str, str],
+                                                                                             ...] | None:
     """Load the demo organisations, accounts and every domain's demo data (see dps.demo.seed_demo)."""
     subscribe_domain_listeners()
     return await seed_demo(sessions, settings, DEMO_LOADERS, only_if_empty=only_if_empty)

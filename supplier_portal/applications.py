@@ -104,7 +104,8 @@ async def save_section(request: Request[Any, Any, Any], db_session: DbSession, a
 
 
 @get("/applications/{application_id:int}/check", name="supplier.applications.check")
-async def check_answers(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Template:
+async def check_answers(request: Request[Any, Any, Any], db_session: DbSession,
+                        application_id: FromPath[int]) -> Template:
     application = await services.application_for_supplier(db_session, _user(request), application_id)
     return Template("supplier/applications/check.html", context={
         "summary": await services.application_summary(db_session, application), "sections": SECTIONS,

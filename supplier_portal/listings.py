@@ -173,7 +173,8 @@ async def download_document(request: Request[Any, Any, Any], db_session: DbSessi
 def evidence_file(document: Any, path: Any) -> File:
     if document is None:
         raise NotFound("There is no such document")
-    return File(path=path, filename=document.filename, media_type="application/pdf", content_disposition_type="attachment",
+    return File(path=path, filename=document.filename, media_type="application/pdf",
+                content_disposition_type="attachment",
                 headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
                          "Cache-Control": "private, no-store"})
 

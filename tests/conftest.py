@@ -19,7 +19,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-import dps.wiring  # noqa: F401 - its table registry puts every table on the metadata
+import dps.wiring  # its table registry puts every table on the metadata
 from dps.app import create_app
 from dps.clock import Clock, FixedClock
 from dps.crypto import SealingKey, install_sealing_key
@@ -121,7 +121,8 @@ async def fresh_database_url(backend: str, directory: Path) -> tuple[str, Any]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def migrated_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def migrated_database(request: pytest.FixtureRequest,
+                            tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """One database per backend per test run, built by the Alembic migrations (so they are exercised too)."""
     from alembic import command
 
@@ -297,7 +298,7 @@ class RecordingSmtpHandler:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's name
         from email import message_from_bytes
         from email.policy import default
 

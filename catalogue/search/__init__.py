@@ -72,7 +72,7 @@ async def search_engine_lifespan(app: Any) -> AsyncIterator[None]:
             index = search_index_for(settings)
             await index.start()
             await index.search(SearchQuery(page_size=1))
-        except Exception:  # noqa: BLE001 - a dead engine must not stop the site; /health reports it
+        except Exception:  # a dead engine must not stop the site; /health reports it
             logging.getLogger("dps.search").exception("search engine did not start; it will be retried on use")
     try:
         yield

@@ -13,7 +13,7 @@ from dps.outbox.models import OutboxMessage
 from dps.settings import Settings
 
 
-def search_index_consumer(settings: Settings):  # noqa: ANN201 - returns an outbox consumer
+def search_index_consumer(settings: Settings):  # returns an outbox consumer
     async def apply(message: OutboxMessage) -> None:
         await search_index_for(settings).apply(IndexChange.from_json(message.payload))
 

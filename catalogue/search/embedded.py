@@ -15,6 +15,7 @@ SQLite calls run on a small thread pool (one connection per thread) so the event
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -114,7 +115,8 @@ def within_one_edit(a: str, b: str) -> bool:
         diffs = [i for i in range(la) if a[i] != b[i]]
         if len(diffs) == 1:
             return True
-        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        return (len(diffs) == 2 and diffs[1] == diffs[0] + 1
+                and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]])
     shorter, longer = (a, b) if la < lb else (b, a)
     return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
 
@@ -422,10 +424,8 @@ class EmbeddedSearchIndex:
         self._executor.shutdown(wait=True)
         with self._lock:
             for connection in self._connections:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     connection.close()
-                except sqlite3.Error:
-                    pass
             self._connections.clear()
 
     async def close(self) -> None:
@@ -507,7 +507,7 @@ class EmbeddedSearchIndex:
             return await loop.run_in_executor(None, function, *args)
 
         connection = await run(self._open)
-        indexed, seen, terms = 0, [], set()
+        indexed, seen, terms = 0, list[int](), set[str]()
         try:
             start_seq = (await run(lambda: connection.execute("SELECT coalesce(max(seq), 0) FROM docs").fetchone()))[0]
             await run(connection.execute, "BEGIN IMMEDIATE")
@@ -532,7 +532,8 @@ class EmbeddedSearchIndex:
                     connection.execute("DELETE FROM rebuilt")
                     connection.executemany("INSERT OR IGNORE INTO rebuilt (id) VALUES (?)", ((i,) for i in seen))
                     gone = connection.execute(
-                        "SELECT id, version FROM docs WHERE live = 1 AND seq <= ? AND id NOT IN (SELECT id FROM rebuilt)",
+                        "SELECT id, version FROM docs WHERE live = 1 AND seq <= ? "
+                        "AND id NOT IN (SELECT id FROM rebuilt)",
                         (start_seq,)).fetchall()
                     for listing_id, version in gone:
                         self._remove(connection, listing_id, version, seq)
@@ -577,7 +578,7 @@ class EmbeddedSearchIndex:
         keys = sorted(deletions(word) | {word})
         placeholders = ",".join("?" * len(keys))
         candidates = sorted({row[0] for row in connection.execute(
-            f"SELECT DISTINCT term FROM vocab_keys WHERE key IN ({placeholders})", keys)})  # noqa: S608 - placeholders only
+            f"SELECT DISTINCT term FROM vocab_keys WHERE key IN ({placeholders})", keys)})  # placeholders only
         close = [term for term in candidates if term != word and within_one_edit(word, term)]
         return alternatives + [(term, False) for term in close[:MAX_TYPO_CANDIDATES]]
 
@@ -625,7 +626,7 @@ class EmbeddedSearchIndex:
             if not values:
                 continue
             found = _id_array(connection.execute(
-                f"SELECT group_concat(doc_id) FROM doc_values WHERE field = ? AND value IN "  # noqa: S608
+                f"SELECT group_concat(doc_id) FROM doc_values WHERE field = ? AND value IN "
                 f"({','.join('?' * len(values))})", (field, *values)).fetchone()[0])
             found = _sorted_unique(found) if len(values) > 1 else found
             allowed = found if allowed is None else np.intersect1d(allowed, found, assume_unique=True)
@@ -669,8 +670,9 @@ class EmbeddedSearchIndex:
         wanted = set(ids.tolist()) if filtered else None
 
         def by_score(expression: str, limit: int | None) -> list[int]:
-            sql = f"SELECT rowid FROM fts WHERE fts MATCH ? {order}" + (" LIMIT ?" if limit else "")  # noqa: S608
-            found = [r[0] for r in connection.execute(sql, (expression, *WEIGHTS, *([limit] if limit else []))).fetchall()]
+            sql = f"SELECT rowid FROM fts WHERE fts MATCH ? {order}" + (" LIMIT ?" if limit else "")
+            found = [r[0] for r in connection.execute(sql, (expression, *WEIGHTS,
+                                                            *([limit] if limit else []))).fetchall()]
             return found if wanted is None else [i for i in found if i in wanted]
 
         if match_count <= RANK_ALL_LIMIT:
@@ -724,7 +726,7 @@ class EmbeddedSearchIndex:
             # Browsing everything: cached facet counts, and one page read through an index.
             order = {"name": "d.name_key, d.id"}.get(query.sort, "d.published_at DESC, d.id DESC")
             page_ids = [row[0] for row in connection.execute(
-                f"SELECT d.id FROM docs d WHERE d.live = 1 ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
+                f"SELECT d.id FROM docs d WHERE d.live = 1 ORDER BY {order} LIMIT ? OFFSET ?",
                 (query.page_size, start)).fetchall()]
             return table.alive_count, table.counts_for_all(query.facets), page_ids
         allowed = self._allowed_ids(connection, query)
@@ -751,7 +753,7 @@ class EmbeddedSearchIndex:
             return []
         placeholders = ",".join("?" * len(page_ids))
         documents = {row[0]: json.loads(row[1]) for row in connection.execute(
-            f"SELECT id, document FROM docs WHERE id IN ({placeholders})", page_ids).fetchall()}  # noqa: S608
+            f"SELECT id, document FROM docs WHERE id IN ({placeholders})", page_ids).fetchall()}
         hits = []
         for doc_id in page_ids:
             document = documents.get(doc_id)

@@ -167,7 +167,7 @@ class MeiliSearchIndex:
     async def health(self) -> bool:
         try:
             return (await self._client.health()).status == "available"
-        except Exception:  # noqa: BLE001 - any failure means "down"
+        except Exception:  # any failure means "down"
             return False
 
     async def indexed_version(self, listing_id: int) -> int | None:

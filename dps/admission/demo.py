@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.models import Admission, Application, SectionEvaluation
 from dps.admission.questionnaire import SECTIONS
@@ -65,20 +66,21 @@ def _answers() -> dict[str, dict]:
 async def seed_demo_admissions(session: AsyncSession, now: datetime) -> int:
     """Idempotent: skips any (supplier, category) that already has an application."""
     actor = Actor.system("demo-seed")
-    evaluator = await session.scalar(sa.select(User).where(User.email == "evaluator@dps-authority.example.nhs.uk"))
-    supplier_user = await session.scalar(sa.select(User).where(User.email == "supplier.admin@heartflow.example"))
+    evaluator = await session.scalar(sa.select(User).where(col(User.email) == "evaluator@dps-authority.example.nhs.uk"))
+    supplier_user = await session.scalar(sa.select(User).where(col(User.email) == "supplier.admin@heartflow.example"))
     if evaluator is None or supplier_user is None:
         return 0
     created = 0
     for number, slug, outcome in DEMO_ADMISSIONS:
         organisation = await session.scalar(sa.select(Organisation).where(
-            Organisation.companies_house_number == number))
-        row = (await session.execute(sa.select(Category, Agreement).join(Agreement).where(Category.slug == slug))).first()
+            col(Organisation.companies_house_number) == number))
+        row = (await session.execute(sa.select(Category,
+                                               Agreement).join(Agreement).where(col(Category.slug) == slug))).first()
         if organisation is None or row is None:
             continue
         category, agreement = row
-        exists = await session.scalar(sa.select(Application.id).where(
-            Application.organisation_id == organisation.id, Application.category_id == category.id))
+        exists = await session.scalar(sa.select(col(Application.id)).where(
+            col(Application.organisation_id) == organisation.id, col(Application.category_id) == category.id))
         if exists is not None:
             continue
         submitted = now - timedelta(days=20 if outcome in ("admitted", "suspended", "rejected") else 3)
@@ -102,7 +104,7 @@ async def seed_demo_admissions(session: AsyncSession, now: datetime) -> int:
                     application_id=application.id or 0, section=section.key, outcome="fail" if failed else "pass",
                     comment="Professional indemnity below £5m" if failed else "", evaluator_user_id=evaluator.id or 0,
                     evaluated_at=application.decided_at))
-        if outcome in ("admitted", "suspended"):
+        if outcome in ("admitted", "suspended") and application.decided_at is not None:
             admission = Admission(
                 organisation_id=organisation.id or 0, category_id=category.id or 0, application_id=application.id or 0,
                 state=MembershipState.SUSPENDED if outcome == "suspended" else MembershipState.ACTIVE,

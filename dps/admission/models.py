@@ -17,7 +17,7 @@ class Application(SQLModel, table=True):
     __tablename__ = "application"
     __table_args__ = (sa.Index("ix_application_state_due", "state", "due_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     category_id: int = Field(foreign_key="category.id", index=True)
     state: str = Field(max_length=30)
@@ -42,7 +42,7 @@ class SectionEvaluation(SQLModel, table=True):
     __tablename__ = "section_evaluation"
     __table_args__ = (sa.UniqueConstraint("application_id", "section"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     application_id: int = Field(foreign_key="application.id", index=True)
     section: str = Field(max_length=60)
     outcome: str = Field(max_length=10)  # pass | fail
@@ -57,7 +57,7 @@ class Admission(SQLModel, table=True):
     __tablename__ = "admission"
     __table_args__ = (sa.UniqueConstraint("organisation_id", "category_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     category_id: int = Field(foreign_key="category.id", index=True)
     application_id: int = Field(foreign_key="application.id")
@@ -72,7 +72,7 @@ class RefreshRequest(SQLModel, table=True):
 
     __tablename__ = "refresh_request"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     category_id: int = Field(foreign_key="category.id", index=True)
     message: str = Field(default="", sa_type=sa.Text)
     requested_by_user_id: int = Field(foreign_key="user_account.id")
@@ -84,7 +84,7 @@ class RefreshResponse(SQLModel, table=True):
     __tablename__ = "refresh_response"
     __table_args__ = (sa.UniqueConstraint("refresh_request_id", "organisation_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     refresh_request_id: int = Field(foreign_key="refresh_request.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     due_at: datetime = Field(sa_column=utc_column())

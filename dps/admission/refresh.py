@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.models import Admission, Application, RefreshRequest, RefreshResponse
 from dps.admission.questionnaire import assurance_expiries
@@ -41,7 +42,7 @@ async def request_refresh(session: AsyncSession, user: SignedInUser, *, category
     working_days = int(agreement.rule_settings.get("refresh_response_working_days", REFRESH_WORKING_DAYS))
     due_at = refresh_due(now, agreement.regime, working_days)
     admissions = (await session.scalars(sa.select(Admission).where(
-        Admission.category_id == category_id, Admission.state == MembershipState.ACTIVE))).all()
+        col(Admission.category_id) == category_id, col(Admission.state) == MembershipState.ACTIVE))).all()
     if not admissions:
         raise Conflict(f"No supplier is admitted to {category.name}: there is nobody to ask")
     request = RefreshRequest(category_id=category_id, message=message.strip(), requested_by_user_id=user.id,
@@ -69,8 +70,8 @@ async def request_refresh(session: AsyncSession, user: SignedInUser, *, category
 async def response_for_supplier(session: AsyncSession, user: SignedInUser, response_id: int,
                                 *, for_update: bool = False) -> RefreshResponse:
     query = sa.select(RefreshResponse).where(
-        RefreshResponse.id == response_id,
-        RefreshResponse.organisation_id.in_(user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)))
+        col(RefreshResponse.id) == response_id,
+        col(RefreshResponse.organisation_id).in_(user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)))
     response = await session.scalar(query.with_for_update() if for_update else query)
     if response is None:
         raise NotFound("There is no such request")
@@ -127,16 +128,16 @@ def response_status(response: RefreshResponse, now: datetime) -> str:
 
 async def refresh_rows(session: AsyncSession, now: datetime, *, request_id: int | None = None,
                        organisation_ids: frozenset[int] | None = None) -> list[RefreshRow]:
-    query = (sa.select(RefreshResponse, Organisation.name, Category.name, Agreement.regime)
-             .join(RefreshRequest, RefreshRequest.id == RefreshResponse.refresh_request_id)
-             .join(Organisation, Organisation.id == RefreshResponse.organisation_id)
-             .join(Category, Category.id == RefreshRequest.category_id)
-             .join(Agreement, Agreement.id == Category.agreement_id)
-             .order_by(RefreshResponse.due_at, Organisation.name))
+    query = (sa.select(RefreshResponse, col(Organisation.name), col(Category.name), col(Agreement.regime))
+             .join(RefreshRequest, col(RefreshRequest.id) == RefreshResponse.refresh_request_id)
+             .join(Organisation, col(Organisation.id) == RefreshResponse.organisation_id)
+             .join(Category, col(Category.id) == RefreshRequest.category_id)
+             .join(Agreement, col(Agreement.id) == Category.agreement_id)
+             .order_by(col(RefreshResponse.due_at), col(Organisation.name)))
     if request_id is not None:
-        query = query.where(RefreshResponse.refresh_request_id == request_id)
+        query = query.where(col(RefreshResponse.refresh_request_id) == request_id)
     if organisation_ids is not None:
-        query = query.where(RefreshResponse.organisation_id.in_(organisation_ids))
+        query = query.where(col(RefreshResponse.organisation_id).in_(organisation_ids))
     rows = (await session.execute(query)).all()
     return [RefreshRow(response, org, cat, response_status(response, now),
                        clock_status(response.due_at, now, WorkingDayCalendar.for_regime(regime)).working_days_left)
@@ -144,9 +145,9 @@ async def refresh_rows(session: AsyncSession, now: datetime, *, request_id: int 
 
 
 async def refresh_requests(session: AsyncSession) -> list[tuple[RefreshRequest, str]]:
-    rows = (await session.execute(sa.select(RefreshRequest, Category.name)
-                                  .join(Category, Category.id == RefreshRequest.category_id)
-                                  .order_by(RefreshRequest.requested_at.desc()))).all()
+    rows = (await session.execute(sa.select(RefreshRequest, col(Category.name))
+                                  .join(Category, col(Category.id) == RefreshRequest.category_id)
+                                  .order_by(col(RefreshRequest.requested_at).desc()))).all()
     return [(request, name) for request, name in rows]
 
 
@@ -178,13 +179,13 @@ class SupplierAssurance:
 async def admitted_supplier_assurance(session: AsyncSession,
                                       organisation_ids: frozenset[int] | None = None) -> list[SupplierAssurance]:
     """Dated assurance of each admitted (active or suspended) supplier, from its admitted applications."""
-    query = (sa.select(Admission.organisation_id, Organisation.name, Application.answers)
-             .join(Application, Application.id == Admission.application_id)
-             .join(Organisation, Organisation.id == Admission.organisation_id)
-             .where(Admission.state != MembershipState.REMOVED)
-             .order_by(Organisation.name, Application.decided_at))
+    query = (sa.select(col(Admission.organisation_id), col(Organisation.name), col(Application.answers))
+             .join(Application, col(Application.id) == Admission.application_id)
+             .join(Organisation, col(Organisation.id) == Admission.organisation_id)
+             .where(col(Admission.state) != MembershipState.REMOVED)
+             .order_by(col(Organisation.name), col(Application.decided_at)))
     if organisation_ids is not None:
-        query = query.where(Admission.organisation_id.in_(organisation_ids))
+        query = query.where(col(Admission.organisation_id).in_(organisation_ids))
     latest: dict[int, tuple[str, Any]] = {}
     for organisation_id, name, answers in (await session.execute(query)).all():
         latest[organisation_id] = (name, answers)  # the most recently decided application wins
@@ -200,7 +201,8 @@ async def send_assurance_warnings(session: AsyncSession, now: datetime) -> int:
             if not expiry.expiring_soon(today):
                 continue
             key = f"assurance:{supplier.organisation_id}:{expiry.kind}:{expiry.expires_on.isoformat()}"
-            already = await session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key.like(f"email:{key}:%")))
+            already = await session.scalar(sa.select(col(OutboxMessage.id))
+                .where(col(OutboxMessage.dedupe_key).like(f"email:{key}:%")))
             if already is not None:
                 continue
             await email_organisation(

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application, SectionEvaluation
@@ -59,8 +60,8 @@ def _snapshot(application: Application) -> dict[str, Any]:
 
 async def category_with_agreement(session: AsyncSession, category_id: int) -> tuple[Category, Agreement]:
     row = (await session.execute(
-        sa.select(Category, Agreement).join(Agreement, Agreement.id == Category.agreement_id)
-        .where(Category.id == category_id)
+        sa.select(Category, Agreement).join(Agreement, col(Agreement.id) == Category.agreement_id)
+        .where(col(Category.id) == category_id)
     )).first()
     if row is None:
         raise NotFound("There is no such category")
@@ -71,8 +72,8 @@ async def application_for_supplier(session: AsyncSession, user: SignedInUser, ap
                                    *, for_update: bool = False) -> Application:
     """The application if it belongs to one of the user's supplier organisations; NotFound otherwise (no hint)."""
     query = sa.select(Application).where(
-        Application.id == application_id,
-        Application.organisation_id.in_(user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)),
+        col(Application.id) == application_id,
+        col(Application.organisation_id).in_(user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)),
     )
     application = await session.scalar(query.with_for_update() if for_update else query)
     if application is None:
@@ -82,7 +83,8 @@ async def application_for_supplier(session: AsyncSession, user: SignedInUser, ap
 
 async def application_for_evaluator(session: AsyncSession, user: SignedInUser, application_id: int,
                                     *, for_update: bool = False) -> Application:
-    query = sa.select(Application).where(Application.id == application_id, Application.state != ApplicationState.DRAFT)
+    query = sa.select(Application).where(col(Application.id) == application_id,
+                                         col(Application.state) != ApplicationState.DRAFT)
     application = await session.scalar(query.with_for_update() if for_update else query)
     if application is None:
         raise NotFound("There is no such application")
@@ -102,13 +104,13 @@ async def start_application(session: AsyncSession, user: SignedInUser, *, organi
     if organisation_id not in user.organisation_ids_of_kind(OrganisationKind.SUPPLIER):
         raise NotFound("There is no such organisation")
     category, _agreement = await category_with_agreement(session, category_id)
-    open_application = await session.scalar(sa.select(Application.id).where(
-        Application.organisation_id == organisation_id, Application.category_id == category_id,
-        Application.state.in_(OPEN_STATES)))
+    open_application = await session.scalar(sa.select(col(Application.id)).where(
+        col(Application.organisation_id) == organisation_id, col(Application.category_id) == category_id,
+        col(Application.state).in_(OPEN_STATES)))
     if open_application is not None:
         raise Conflict(f"You already have an application to {category.name} in progress")
-    admitted = await session.scalar(sa.select(Admission.state).where(
-        Admission.organisation_id == organisation_id, Admission.category_id == category_id))
+    admitted = await session.scalar(sa.select(col(Admission.state)).where(
+        col(Admission.organisation_id) == organisation_id, col(Admission.category_id) == category_id))
     if admitted in (MembershipState.ACTIVE, MembershipState.SUSPENDED):
         raise Conflict(f"Your organisation is already admitted to {category.name}")
     application = Application(organisation_id=organisation_id, category_id=category_id, state=ApplicationState.DRAFT,
@@ -208,7 +210,7 @@ async def evaluate_section(session: AsyncSession, user: SignedInUser, applicatio
         raise ValidationFailed("Give a reason when a section fails", field=f"comment-{sec.key}")
     await _start_evaluation_if_needed(session, user, application, now)
     evaluation = await session.scalar(sa.select(SectionEvaluation).where(
-        SectionEvaluation.application_id == application.id, SectionEvaluation.section == sec.key))
+        col(SectionEvaluation.application_id) == application.id, col(SectionEvaluation.section) == sec.key))
     before = None if evaluation is None else {"outcome": evaluation.outcome, "comment": evaluation.comment}
     if evaluation is None:
         evaluation = SectionEvaluation(application_id=application.id or 0, section=sec.key, outcome=outcome,
@@ -227,7 +229,7 @@ async def evaluate_section(session: AsyncSession, user: SignedInUser, applicatio
 
 async def section_evaluations(session: AsyncSession, application_id: int) -> dict[str, SectionEvaluation]:
     rows = (await session.scalars(sa.select(SectionEvaluation).where(
-        SectionEvaluation.application_id == application_id))).all()
+        col(SectionEvaluation.application_id) == application_id))).all()
     return {row.section: row for row in rows}
 
 
@@ -288,7 +290,8 @@ async def decide_application(session: AsyncSession, user: SignedInUser, applicat
 
 async def _admit(session: AsyncSession, user: SignedInUser, application: Application, now: datetime) -> Admission:
     admission = await session.scalar(sa.select(Admission).where(
-        Admission.organisation_id == application.organisation_id, Admission.category_id == application.category_id))
+        col(Admission.organisation_id) == application.organisation_id,
+        col(Admission.category_id) == application.category_id))
     before = None if admission is None else {"state": admission.state}
     if admission is None:
         admission = Admission(organisation_id=application.organisation_id, category_id=application.category_id,
@@ -341,7 +344,7 @@ async def extend_clock(session: AsyncSession, user: SignedInUser, application_id
 async def change_admission(session: AsyncSession, user: SignedInUser, admission_id: int, *, event: MembershipEvent,
                            reason: str, now: datetime) -> Admission:
     """Suspend, reinstate or remove an admitted supplier, with a reason; its listings leave (or return to) search."""
-    admission = await session.scalar(sa.select(Admission).where(Admission.id == admission_id).with_for_update())
+    admission = await session.scalar(sa.select(Admission).where(col(Admission.id) == admission_id).with_for_update())
     if admission is None:
         raise NotFound("There is no such admitted supplier")
     if not reason.strip():
@@ -356,7 +359,8 @@ async def change_admission(session: AsyncSession, user: SignedInUser, admission_
     category, _ = await category_with_agreement(session, admission.category_id)
     words = {MembershipEvent.SUSPEND: "suspended from", MembershipEvent.REINSTATE: "reinstated to",
              MembershipEvent.REMOVE: "removed from"}[event]
-    await email_organisation(session, admission.organisation_id, now, f"admission:{admission.id}:{event}:{now.isoformat()}",
+    await email_organisation(session, admission.organisation_id, now,
+                             f"admission:{admission.id}:{event}:{now.isoformat()}",
                               f"Your organisation has been {words} {category.name}",
                               f"Your organisation has been {words} {category.name}.\n\nReason: {reason.strip()}")
     await session.commit()
@@ -369,8 +373,8 @@ async def remove_debarred_supplier(session: AsyncSession, event: OrganisationDeb
     """A8: a supplier put on the debarment list is removed from every category at once (its listings leave
     search through `AdmissionChanged`). Reacts to `OrganisationDebarred`; does not commit."""
     admissions = (await session.scalars(sa.select(Admission).where(
-        Admission.organisation_id == event.organisation_id, Admission.state != MembershipState.REMOVED)
-        .order_by(Admission.id).with_for_update())).all()
+        col(Admission.organisation_id) == event.organisation_id, col(Admission.state) != MembershipState.REMOVED)
+        .order_by(col(Admission.id)).with_for_update())).all()
     reason = "On the debarment list"
     for admission in admissions:
         before = {"state": admission.state, "reason": admission.state_reason}
@@ -403,12 +407,12 @@ class QueueItem:
 
 async def evaluation_queue(session: AsyncSession, now: datetime) -> list[QueueItem]:
     rows = (await session.execute(
-        sa.select(Application, Organisation.name, Category.name, Agreement.regime)
-        .join(Organisation, Organisation.id == Application.organisation_id)
-        .join(Category, Category.id == Application.category_id)
-        .join(Agreement, Agreement.id == Category.agreement_id)
-        .where(Application.state.in_(AWAITING_DECISION))
-        .order_by(Application.due_at, Application.id)
+        sa.select(Application, col(Organisation.name), col(Category.name), col(Agreement.regime))
+        .join(Organisation, col(Organisation.id) == Application.organisation_id)
+        .join(Category, col(Category.id) == Application.category_id)
+        .join(Agreement, col(Agreement.id) == Category.agreement_id)
+        .where(col(Application.state).in_(AWAITING_DECISION))
+        .order_by(col(Application.due_at), col(Application.id))
     )).all()
     return [QueueItem(app, org, cat, regime,
                       clock_status(app.due_at or now, now, WorkingDayCalendar.for_regime(regime)))
@@ -426,8 +430,8 @@ async def email_organisation(session: AsyncSession, organisation_id: int, now: d
     """Email every active member of the organisation; `sealed` for a message that must not say, in the outbox,
     whom it is for or what it is about (a sealed bid's receipt: dps.mail.queue_sealed_email)."""
     emails = (await session.scalars(
-        sa.select(User.email).join(Membership, Membership.user_id == User.id)
-        .where(Membership.organisation_id == organisation_id, User.is_active.is_(True)).distinct()
+        sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
+        .where(col(Membership.organisation_id) == organisation_id, col(User.is_active).is_(True)).distinct()
     )).all()
     if sealed:
         await queue_sealed_email(session, recipients=emails, subject=subject, body=body, dedupe_key=key, now=now)
@@ -453,28 +457,30 @@ class AdmissionSummary:
 
 
 def _summary_query(model: Any) -> Any:
-    return (sa.select(model, Category.name, Agreement.name, Organisation.name)
-            .join(Category, Category.id == model.category_id)
-            .join(Agreement, Agreement.id == Category.agreement_id)
-            .join(Organisation, Organisation.id == model.organisation_id))
+    return (sa.select(model, col(Category.name), col(Agreement.name), col(Organisation.name))
+            .join(Category, col(Category.id) == model.category_id)
+            .join(Agreement, col(Agreement.id) == Category.agreement_id)
+            .join(Organisation, col(Organisation.id) == model.organisation_id))
 
 
-async def applications_of(session: AsyncSession, organisation_ids: frozenset[int] | set[int]) -> list[ApplicationSummary]:
-    rows = (await session.execute(_summary_query(Application).where(Application.organisation_id.in_(organisation_ids))
-                                  .order_by(Application.created_at.desc(), Application.id.desc()))).all()
+async def applications_of(session: AsyncSession,
+                          organisation_ids: frozenset[int] | set[int]) -> list[ApplicationSummary]:
+    rows = (await session.execute(_summary_query(Application)
+        .where(col(Application.organisation_id).in_(organisation_ids))
+                                  .order_by(col(Application.created_at).desc(), col(Application.id).desc()))).all()
     return [ApplicationSummary(*row) for row in rows]
 
 
 async def admissions_of(session: AsyncSession, organisation_ids: frozenset[int] | set[int] | None = None,
                         category_id: int | None = None) -> list[AdmissionSummary]:
-    query = _summary_query(Admission).order_by(Organisation.name, Category.name)
+    query = _summary_query(Admission).order_by(col(Organisation.name), col(Category.name))
     if organisation_ids is not None:
-        query = query.where(Admission.organisation_id.in_(organisation_ids))
+        query = query.where(col(Admission.organisation_id).in_(organisation_ids))
     if category_id is not None:
-        query = query.where(Admission.category_id == category_id)
+        query = query.where(col(Admission.category_id) == category_id)
     return [AdmissionSummary(*row) for row in (await session.execute(query)).all()]
 
 
 async def application_summary(session: AsyncSession, application: Application) -> ApplicationSummary:
-    row = (await session.execute(_summary_query(Application).where(Application.id == application.id))).one()
+    row = (await session.execute(_summary_query(Application).where(col(Application.id) == application.id))).one()
     return ApplicationSummary(*row)

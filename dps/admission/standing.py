@@ -12,6 +12,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.models import Admission
 from dps.exclusion.rules import Standing, standing
@@ -23,8 +24,9 @@ async def standings_in_category(session: AsyncSession, category_id: int, organis
     """Each organisation's standing in the category today (two queries, whatever the number of bidders)."""
     if not organisation_ids:
         return {}
-    states = dict((await session.execute(sa.select(Admission.organisation_id, Admission.state).where(
-        Admission.category_id == category_id, Admission.organisation_id.in_(list(organisation_ids))))).tuples().all())
+    states = dict((await session.execute(sa.select(col(Admission.organisation_id), col(Admission.state)).where(
+        col(Admission.category_id) == category_id,
+        col(Admission.organisation_id).in_(list(organisation_ids))))).tuples().all())
     debarred = await debarred_among(session, organisation_ids, today)
     return {organisation_id: standing(states.get(organisation_id), organisation_id in debarred)
             for organisation_id in organisation_ids}

@@ -14,7 +14,7 @@ import dps.db  # noqa: F401 - sets the constraint naming convention before any t
 class Agreement(SQLModel, table=True):
     __tablename__ = "agreement"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     reference: str = Field(max_length=40, unique=True)
     name: str = Field(max_length=200)
     regime: str = Field(max_length=40)
@@ -29,7 +29,7 @@ class Category(SQLModel, table=True):
     __tablename__ = "category"
     __table_args__ = (sa.UniqueConstraint("agreement_id", "slug"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     agreement_id: int = Field(foreign_key="agreement.id", index=True)
     slug: str = Field(max_length=80)
     name: str = Field(max_length=200)

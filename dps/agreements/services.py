@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.agreements.models import Agreement, Category
 
@@ -15,8 +16,8 @@ class AgreementWithCategories:
 
 
 async def list_agreements(session: AsyncSession) -> list[AgreementWithCategories]:
-    agreements = (await session.scalars(sa.select(Agreement).order_by(Agreement.name))).all()
-    categories = (await session.scalars(sa.select(Category).order_by(Category.name))).all()
+    agreements = (await session.scalars(sa.select(Agreement).order_by(col(Agreement.name)))).all()
+    categories = (await session.scalars(sa.select(Category).order_by(col(Category.name)))).all()
     return [
         AgreementWithCategories(a, tuple(c for c in categories if c.agreement_id == a.id)) for a in agreements
     ]

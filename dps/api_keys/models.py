@@ -14,7 +14,7 @@ class ApiKey(SQLModel, table=True):
 
     __tablename__ = "api_key"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
     prefix: str = Field(max_length=16)
     key_hash: str = Field(max_length=64, unique=True)

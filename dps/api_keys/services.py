@@ -11,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.api_keys.models import ApiKey
 from dps.audit.services import Actor, record
@@ -40,13 +41,14 @@ async def create_api_key(session: AsyncSession, *, name: str, actor: Actor, now:
     session.add(key)
     await session.flush()
     await record(session, actor=actor, action="api_key.created", entity_type="api_key", entity_id=key.id or 0,
-                 now=now, after={"name": key.name, "prefix": key.prefix, "rate_limit_per_minute": rate_limit_per_minute})
+                 now=now, after={"name": key.name, "prefix": key.prefix,
+                                 "rate_limit_per_minute": rate_limit_per_minute})
     await session.commit()
     return key, secret
 
 
 async def revoke_api_key(session: AsyncSession, key_id: int, *, actor: Actor, now: datetime) -> ApiKey:
-    key = await session.scalar(sa.select(ApiKey).where(ApiKey.id == key_id).with_for_update())
+    key = await session.scalar(sa.select(ApiKey).where(col(ApiKey.id) == key_id).with_for_update())
     if key is None:
         raise NotFound("There is no such API key")
     if key.revoked_at is not None:
@@ -59,11 +61,12 @@ async def revoke_api_key(session: AsyncSession, key_id: int, *, actor: Actor, no
 
 
 async def api_keys(session: AsyncSession) -> list[ApiKey]:
-    return list((await session.scalars(sa.select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.name))).all())
+    return list((await session.scalars(sa.select(ApiKey).order_by(col(ApiKey.revoked_at).is_not(None),
+                                                                  col(ApiKey.name)))).all())
 
 
 async def active_api_key(session: AsyncSession, secret: str) -> ApiKey | None:
     if not secret.startswith(API_KEY_PREFIX) or len(secret) > 100:
         return None
-    return await session.scalar(sa.select(ApiKey).where(ApiKey.key_hash == hash_api_key(secret),
-                                                        ApiKey.revoked_at.is_(None)))
+    return await session.scalar(sa.select(ApiKey).where(col(ApiKey.key_hash) == hash_api_key(secret),
+                                                        col(ApiKey.revoked_at).is_(None)))

@@ -15,7 +15,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (sa.Index("ix_audit_event_entity", "entity_type", "entity_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     sequence: int = Field(unique=True)
     occurred_at: datetime = Field(sa_column=utc_column(index=True))
     actor_user_id: int | None = Field(default=None, index=True)

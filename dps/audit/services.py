@@ -9,9 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.chain import event_hash
 from dps.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from dps.db import table_of
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ async def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    head_table = AuditChainHead.__table__
+    head_table = table_of(AuditChainHead)
     claimed = await session.execute(
         sa.update(head_table)
         .where(head_table.c.id == 1)
@@ -102,7 +104,8 @@ async def verify_chain(session: AsyncSession, batch_size: int = 1000) -> ChainPr
     while True:
         events = (
             await session.scalars(
-                sa.select(AuditEvent).where(AuditEvent.sequence > last_seen).order_by(AuditEvent.sequence).limit(batch_size)
+                sa.select(AuditEvent).where(col(AuditEvent.sequence) > last_seen)
+                    .order_by(col(AuditEvent.sequence)).limit(batch_size)
             )
         ).all()
         if not events:
@@ -142,15 +145,15 @@ class AuditFilter:
 
 def _filtered(query: Any, criteria: AuditFilter) -> Any:
     if criteria.entity_type:
-        query = query.where(AuditEvent.entity_type == criteria.entity_type)
+        query = query.where(col(AuditEvent.entity_type) == criteria.entity_type)
     if criteria.entity_id:
-        query = query.where(AuditEvent.entity_id == criteria.entity_id)
+        query = query.where(col(AuditEvent.entity_id) == criteria.entity_id)
     if criteria.actor:
-        query = query.where(sa.func.lower(AuditEvent.actor_label).contains(criteria.actor.lower()))
+        query = query.where(sa.func.lower(col(AuditEvent.actor_label)).contains(criteria.actor.lower()))
     if criteria.since:
-        query = query.where(AuditEvent.occurred_at >= criteria.since)
+        query = query.where(col(AuditEvent.occurred_at) >= criteria.since)
     if criteria.until:
-        query = query.where(AuditEvent.occurred_at < criteria.until)
+        query = query.where(col(AuditEvent.occurred_at) < criteria.until)
     return query
 
 
@@ -159,7 +162,7 @@ async def find_events(session: AsyncSession, criteria: AuditFilter, *, limit: in
     """Events matching the filter, newest first, and how many match in all."""
     total = await session.scalar(_filtered(sa.select(sa.func.count()).select_from(AuditEvent), criteria))
     events = (await session.scalars(_filtered(sa.select(AuditEvent), criteria)
-                                    .order_by(AuditEvent.sequence.desc()).limit(limit).offset(offset))).all()
+                                    .order_by(col(AuditEvent.sequence).desc()).limit(limit).offset(offset))).all()
     return list(events), int(total or 0)
 
 
@@ -168,8 +171,8 @@ async def stream_events(session: AsyncSession, criteria: AuditFilter, batch_size
     last = 0
     while True:
         batch = (await session.scalars(_filtered(sa.select(AuditEvent), criteria)
-                                       .where(AuditEvent.sequence > last)
-                                       .order_by(AuditEvent.sequence).limit(batch_size))).all()
+                                       .where(col(AuditEvent.sequence) > last)
+                                       .order_by(col(AuditEvent.sequence)).limit(batch_size))).all()
         if not batch:
             return
         for event in batch:
@@ -178,5 +181,5 @@ async def stream_events(session: AsyncSession, criteria: AuditFilter, batch_size
 
 
 async def entity_types(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(sa.select(AuditEvent.entity_type).distinct()
-                                       .order_by(AuditEvent.entity_type))).all())
+    return list((await session.scalars(sa.select(col(AuditEvent.entity_type)).distinct()
+                                       .order_by(col(AuditEvent.entity_type)))).all())

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.agreements.models import Category
 from dps.audit.services import Actor
@@ -112,14 +113,14 @@ def _at(day: date, hour: int = 12) -> datetime:
 
 
 async def _user(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(sa.select(User).where(User.email == email))
+    return await session.scalar(sa.select(User).where(col(User.email) == email))
 
 
 async def _bid_desks(session: AsyncSession, passwords: Passwords, password: str, now: datetime) -> None:
     actor = Actor.system("demo-seed")
     for number, email in BID_DESKS.items():
         organisation = await session.scalar(sa.select(Organisation).where(
-            Organisation.companies_house_number == number))
+            col(Organisation.companies_house_number) == number))
         if organisation is None or await _user(session, email) is not None:
             continue
         user = await create_user(session, passwords, email=email, full_name=f"Bid desk, {organisation.name}",
@@ -131,25 +132,25 @@ async def _bid_desks(session: AsyncSession, passwords: Passwords, password: str,
 async def seed_demo_competitions(session: AsyncSession, now: datetime, passwords: Passwords, password: str) -> int:
     """Idempotent: a demo competition whose title the demo buyer already uses is skipped. Returns how many were
     added."""
-    buyer_org = await session.scalar(sa.select(Organisation).where(Organisation.ods_code == DEMO_BUYER_ODS))
+    buyer_org = await session.scalar(sa.select(Organisation).where(col(Organisation.ods_code) == DEMO_BUYER_ODS))
     buyer_user, evaluator_user = await _user(session, DEMO_BUYER_EMAIL), await _user(session, DEMO_EVALUATOR_EMAIL)
     if buyer_org is None or buyer_user is None or evaluator_user is None:
         return 0
     await _bid_desks(session, passwords, password, now)
-    first_outbox_id = await session.scalar(sa.select(sa.func.max(OutboxMessage.id))) or 0
+    first_outbox_id = await session.scalar(sa.select(sa.func.max(col(OutboxMessage.id)))) or 0
     commands = _FlushInsteadOfCommit(session)
     added = 0
     for spec in DEMO_COMPETITIONS:
-        exists = await session.scalar(sa.select(Competition.id).where(
-            Competition.buyer_organisation_id == buyer_org.id, Competition.title == spec.title))
-        category = await session.scalar(sa.select(Category).where(Category.slug == spec.category))
+        exists = await session.scalar(sa.select(col(Competition.id)).where(
+            col(Competition.buyer_organisation_id) == buyer_org.id, col(Competition.title) == spec.title))
+        category = await session.scalar(sa.select(Category).where(col(Category.slug) == spec.category))
         if exists is not None or category is None:
             continue
-        await _run(commands, spec, category, buyer_org, buyer_user, evaluator_user, now)  # type: ignore[arg-type]
+        await _run(commands, spec, category, buyer_org, buyer_user, evaluator_user, now)
         added += 1
     # History, not news: the emails these commands queued are not sent.
-    await session.execute(sa.update(OutboxMessage).where(OutboxMessage.id > first_outbox_id,
-                                                         OutboxMessage.processed_at.is_(None))
+    await session.execute(sa.update(OutboxMessage).where(col(OutboxMessage.id) > first_outbox_id,
+                                                         col(OutboxMessage.processed_at).is_(None))
                           .values(processed_at=now, last_error="demo history: not sent"))
     await session.flush()
     return added
@@ -182,8 +183,8 @@ async def _run(session: Any, spec: DemoCompetition, category: Category, buyer_or
         return
     await drafting.publish(session, buyer, cid, published)
     invited = await loading.invited_organisation_ids(session, cid)
-    numbers = dict((await session.execute(sa.select(Organisation.id, Organisation.companies_house_number)
-                                          .where(Organisation.id.in_(invited)))).all())
+    numbers = dict((await session.execute(sa.select(col(Organisation.id), col(Organisation.companies_house_number))
+                                          .where(col(Organisation.id).in_(invited)))).all())
     if spec.final_state in ("published", "cancelled"):
         question = await drafting.ask_question(
             session, await _supplier(session, numbers[invited[0]]), cid,
@@ -208,15 +209,15 @@ async def _run(session: Any, spec: DemoCompetition, category: Category, buyer_or
     await evaluating.start_evaluation(session, buyer, cid, closed_at + timedelta(hours=1))
     scoring_at = closed_at + timedelta(days=1)
     await evaluating.declare_interest(session, evaluator, cid, conflict=False, note="", now=scoring_at)
-    bids = (await session.scalars(sa.select(Bid).where(Bid.competition_id == cid, Bid.state == "submitted")
-                                  .order_by(Bid.id))).all()
+    bids = (await session.scalars(sa.select(Bid).where(col(Bid.competition_id) == cid, col(Bid.state) == "submitted")
+                                  .order_by(col(Bid.id)))).all()
     for index, bid in enumerate(bids):
-        for question in questions_of(CRITERIA):
-            score = 4 - index if question.key == "q1" else 3
-            await evaluating.score_answer(session, evaluator, cid, bid.id or 0, question.key, score=str(score),
+        for criterion in questions_of(CRITERIA):
+            score = 4 - index if criterion.key == "q1" else 3
+            await evaluating.score_answer(session, evaluator, cid, bid.id or 0, criterion.key, score=str(score),
                                           justification="Evidence is relevant and well referenced.", now=scoring_at)
             if spec.final_state != "evaluation":
-                await evaluating.moderate(session, buyer, cid, bid.id or 0, question.key, score=str(score),
+                await evaluating.moderate(session, buyer, cid, bid.id or 0, criterion.key, score=str(score),
                                           rationale="Agreed at the moderation meeting.",
                                           now=scoring_at + timedelta(days=1))
     if spec.final_state == "evaluation":

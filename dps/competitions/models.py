@@ -16,7 +16,7 @@ class Competition(SQLModel, table=True):
     __tablename__ = "competition"
     __table_args__ = (sa.Index("ix_competition_state_tender_deadline", "state", "tender_deadline"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     buyer_organisation_id: int = Field(foreign_key="organisation.id", index=True)
     category_id: int = Field(foreign_key="category.id", index=True)
     state: str = Field(max_length=20)
@@ -61,7 +61,7 @@ class CompetitionEvaluator(SQLModel, table=True):
     __tablename__ = "competition_evaluator"
     __table_args__ = (sa.UniqueConstraint("competition_id", "user_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     user_id: int = Field(foreign_key="user_account.id", index=True)
     # None until declared; "none" (no conflict: may score) or "conflict" (stands aside).
@@ -76,7 +76,7 @@ class CompetitionInvitation(SQLModel, table=True):
     __tablename__ = "competition_invitation"
     __table_args__ = (sa.UniqueConstraint("competition_id", "organisation_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     admission_id: int = Field(foreign_key="admission.id")
@@ -91,7 +91,7 @@ class ShorterPeriodAgreement(SQLModel, table=True):
     __tablename__ = "shorter_period_agreement"
     __table_args__ = (sa.UniqueConstraint("competition_id", "organisation_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id")
     agreed_deadline: datetime = Field(sa_column=utc_column())
@@ -105,7 +105,7 @@ class Clarification(SQLModel, table=True):
 
     __tablename__ = "clarification"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     asked_by_organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
     asked_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
@@ -131,7 +131,7 @@ class Bid(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("competition_id", "organisation_id"),
                       sa.UniqueConstraint("competition_id", "bidder_key"))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     # HMAC of the bidder organisation under the competition's data key: one bid per supplier, found by the supplier.
     bidder_key: str = Field(max_length=64)
@@ -171,7 +171,7 @@ class EvaluatorScore(SQLModel, table=True):
     __tablename__ = "evaluator_score"
     __table_args__ = (sa.UniqueConstraint("bid_id", "criterion_key", "evaluator_user_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     bid_id: int = Field(foreign_key="bid.id", index=True)
     criterion_key: str = Field(max_length=40)
@@ -187,7 +187,7 @@ class ModeratedScore(SQLModel, table=True):
     __tablename__ = "moderated_score"
     __table_args__ = (sa.UniqueConstraint("bid_id", "criterion_key"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     bid_id: int = Field(foreign_key="bid.id", index=True)
     criterion_key: str = Field(max_length=40)
@@ -203,7 +203,7 @@ class OutcomeLetter(SQLModel, table=True):
     __tablename__ = "outcome_letter"
     __table_args__ = (sa.UniqueConstraint("competition_id", "bid_id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", index=True)
     bid_id: int = Field(foreign_key="bid.id")
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -222,7 +222,7 @@ class AwardNotice(SQLModel, table=True):
 
     __tablename__ = "award_notice"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", unique=True)
     contract_id: int | None = Field(default=None, foreign_key="contract.id")
     regime: str = Field(max_length=40)

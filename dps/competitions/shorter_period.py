@@ -17,6 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.models import Admission
 from dps.admission.rules import MembershipState
@@ -63,12 +64,13 @@ class ShorterPeriodView:
 
 async def _suppliers(session: AsyncSession, competition: Competition) -> list[SupplierAgreement]:
     rows = (await session.execute(
-        sa.select(Admission.organisation_id, Organisation.name, ShorterPeriodAgreement)
-        .join(Organisation, Organisation.id == Admission.organisation_id)
-        .outerjoin(ShorterPeriodAgreement, sa.and_(ShorterPeriodAgreement.competition_id == competition.id,
-                                                   ShorterPeriodAgreement.organisation_id == Admission.organisation_id))
-        .where(Admission.category_id == competition.category_id, Admission.state == MembershipState.ACTIVE)
-        .order_by(Organisation.name))).all()
+        sa.select(col(Admission.organisation_id), col(Organisation.name), ShorterPeriodAgreement)
+        .join(Organisation, col(Organisation.id) == Admission.organisation_id)
+        .outerjoin(ShorterPeriodAgreement,
+                   sa.and_(col(ShorterPeriodAgreement.competition_id) == competition.id,
+                           col(ShorterPeriodAgreement.organisation_id) == Admission.organisation_id))
+        .where(col(Admission.category_id) == competition.category_id, col(Admission.state) == MembershipState.ACTIVE)
+        .order_by(col(Organisation.name)))).all()
     return [SupplierAgreement(organisation_id, name, agreement) for organisation_id, name, agreement in rows]
 
 

@@ -14,7 +14,7 @@ from dps.db import utc_column
 class Contract(SQLModel, table=True):
     __tablename__ = "contract"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     competition_id: int = Field(foreign_key="competition.id", unique=True)
     bid_id: int = Field(foreign_key="bid.id")
     buyer_organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -35,7 +35,7 @@ class ContractMilestone(SQLModel, table=True):
     __tablename__ = "contract_milestone"
     __table_args__ = (sa.UniqueConstraint("contract_id", "sequence"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)
     sequence: int
     title: str = Field(max_length=200)

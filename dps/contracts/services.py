@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.services import Actor, record
 from dps.contracts.models import Contract, ContractMilestone
@@ -28,11 +29,12 @@ from dps.contracts.rules import (
     check_milestones,
     milestone_move,
 )
+from dps.db import changed_rows, table_of
 from dps.errors import NotFound
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser
 
-_MILESTONE_TABLE = ContractMilestone.__table__
+_MILESTONE_TABLE = table_of(ContractMilestone)
 
 
 def _buyer_organisation_ids(user: SignedInUser) -> frozenset[int]:
@@ -85,9 +87,9 @@ async def move_milestone(session: AsyncSession, milestone_id: int, event: Milest
     milestone once at most. True if it moved. In the caller's transaction (not committed)."""
     move = milestone_move(event)
     table = _MILESTONE_TABLE
-    moved = (await session.execute(
+    moved = await changed_rows(session,
         sa.update(table).where(table.c.id == milestone_id, table.c.state.in_(sorted(move.sources)))
-        .values(state=move.target))).rowcount
+        .values(state=move.target))
     return bool(moved == 1)
 
 
@@ -96,7 +98,7 @@ async def move_milestone(session: AsyncSession, milestone_id: int, event: Milest
 
 async def contract_for_buyer(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
     contract = await session.scalar(sa.select(Contract).where(
-        Contract.id == contract_id, Contract.buyer_organisation_id.in_(_buyer_organisation_ids(user))))
+        col(Contract.id) == contract_id, col(Contract.buyer_organisation_id).in_(_buyer_organisation_ids(user))))
     if contract is None:
         raise NotFound("There is no such contract")
     return contract
@@ -104,7 +106,7 @@ async def contract_for_buyer(session: AsyncSession, user: SignedInUser, contract
 
 async def contract_for_supplier(session: AsyncSession, user: SignedInUser, contract_id: int) -> Contract:
     contract = await session.scalar(sa.select(Contract).where(
-        Contract.id == contract_id, Contract.supplier_organisation_id.in_(_supplier_organisation_ids(user))))
+        col(Contract.id) == contract_id, col(Contract.supplier_organisation_id).in_(_supplier_organisation_ids(user))))
     if contract is None:
         raise NotFound("There is no such contract")
     return contract
@@ -112,33 +114,33 @@ async def contract_for_supplier(session: AsyncSession, user: SignedInUser, contr
 
 async def contracts_for_buyer(session: AsyncSession, user: SignedInUser) -> list[Contract]:
     return list((await session.scalars(sa.select(Contract).where(
-        Contract.buyer_organisation_id.in_(_buyer_organisation_ids(user))).order_by(Contract.id.desc()))).all())
+        col(Contract.buyer_organisation_id).in_(_buyer_organisation_ids(user))).order_by(col(Contract.id).desc()))).all())
 
 
 async def contracts_for_supplier(session: AsyncSession, user: SignedInUser) -> list[Contract]:
     return list((await session.scalars(sa.select(Contract).where(
-        Contract.supplier_organisation_id.in_(_supplier_organisation_ids(user))).order_by(Contract.id.desc()))).all())
+        col(Contract.supplier_organisation_id).in_(_supplier_organisation_ids(user))).order_by(col(Contract.id).desc()))).all())
 
 
 async def contract_of_competition(session: AsyncSession, competition_id: int, *,
                                   supplier_organisation_id: int | None = None) -> Contract | None:
     """The contract a competition's award made, if any; with a supplier named, only if it went to that supplier.
     Callers check access to the competition first."""
-    query = sa.select(Contract).where(Contract.competition_id == competition_id)
+    query = sa.select(Contract).where(col(Contract.competition_id) == competition_id)
     if supplier_organisation_id is not None:
-        query = query.where(Contract.supplier_organisation_id == supplier_organisation_id)
+        query = query.where(col(Contract.supplier_organisation_id) == supplier_organisation_id)
     return await session.scalar(query)
 
 
 async def contracts_of_competitions(session: AsyncSession, competition_ids: Sequence[int]) -> dict[int, Contract]:
     """The contracts of these competitions, keyed by competition id (for publication: no access check)."""
     return {c.competition_id: c for c in (await session.scalars(
-        sa.select(Contract).where(Contract.competition_id.in_(competition_ids)))).all()}
+        sa.select(Contract).where(col(Contract.competition_id).in_(competition_ids)))).all()}
 
 
 async def milestones_of(session: AsyncSession, contract_id: int) -> list[ContractMilestone]:
     return list((await session.scalars(sa.select(ContractMilestone).where(
-        ContractMilestone.contract_id == contract_id).order_by(ContractMilestone.sequence))).all())
+        col(ContractMilestone.contract_id) == contract_id).order_by(col(ContractMilestone.sequence)))).all())
 
 
 async def milestones_of_contracts(session: AsyncSession,
@@ -148,14 +150,14 @@ async def milestones_of_contracts(session: AsyncSession,
     if not contract_ids:
         return milestones
     for milestone in (await session.scalars(sa.select(ContractMilestone).where(
-            ContractMilestone.contract_id.in_(contract_ids)).order_by(ContractMilestone.sequence))).all():
+            col(ContractMilestone.contract_id).in_(contract_ids)).order_by(col(ContractMilestone.sequence)))).all():
         milestones[milestone.contract_id].append(milestone)
     return milestones
 
 
 async def milestone_of_contract(session: AsyncSession, contract: Contract, milestone_id: int) -> ContractMilestone:
     milestone = await session.scalar(sa.select(ContractMilestone).where(
-        ContractMilestone.id == milestone_id, ContractMilestone.contract_id == contract.id))
+        col(ContractMilestone.id) == milestone_id, col(ContractMilestone.contract_id) == contract.id))
     if milestone is None:
         raise NotFound("There is no such milestone")
     return milestone

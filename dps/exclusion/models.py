@@ -13,7 +13,7 @@ from dps.db import utc_column
 class DebarmentEntry(SQLModel, table=True):
     __tablename__ = "debarment_entry"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     grounds: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # MandatoryGround values
     details: str = Field(default="", sa_type=sa.Text)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.services import Actor, record
 from dps.calendar import london_date
@@ -45,7 +46,7 @@ def _snapshot(entry: DebarmentEntry) -> dict[str, object]:
 
 async def is_organisation_debarred(session: AsyncSession, organisation_id: int, today: date) -> bool:
     entries = (await session.scalars(sa.select(DebarmentEntry).where(
-        DebarmentEntry.organisation_id == organisation_id, DebarmentEntry.removed_at.is_(None)))).all()
+        col(DebarmentEntry.organisation_id) == organisation_id, col(DebarmentEntry.removed_at).is_(None)))).all()
     return is_debarred((period_of(entry) for entry in entries), today)
 
 
@@ -54,7 +55,8 @@ async def debarred_among(session: AsyncSession, organisation_ids: Sequence[int],
     if not organisation_ids:
         return frozenset()
     entries = (await session.scalars(sa.select(DebarmentEntry).where(
-        DebarmentEntry.organisation_id.in_(list(organisation_ids)), DebarmentEntry.removed_at.is_(None)))).all()
+        col(DebarmentEntry.organisation_id).in_(list(organisation_ids)),
+        col(DebarmentEntry.removed_at).is_(None)))).all()
     return frozenset(entry.organisation_id for entry in entries if is_in_force(period_of(entry), today))
 
 
@@ -103,7 +105,7 @@ async def remove_debarment(session: AsyncSession, entry_id: int, *, reason: str,
                            now: datetime) -> DebarmentEntry:
     """Take an entry off the list (it was wrong, or has been overturned). The supplier's memberships are not
     restored: it applies again like any supplier. Commits."""
-    entry = await session.scalar(sa.select(DebarmentEntry).where(DebarmentEntry.id == entry_id).with_for_update())
+    entry = await session.scalar(sa.select(DebarmentEntry).where(col(DebarmentEntry.id) == entry_id).with_for_update())
     if entry is None:
         raise NotFound("There is no such debarment entry")
     if entry.removed_at is not None:
@@ -126,13 +128,13 @@ class DebarmentRow:
 
 
 async def debarment_list(session: AsyncSession, today: date) -> list[DebarmentRow]:
-    rows = (await session.execute(sa.select(DebarmentEntry, Organisation.name)
-                                  .join(Organisation, Organisation.id == DebarmentEntry.organisation_id)
-                                  .order_by(DebarmentEntry.removed_at.is_not(None), Organisation.name,
-                                            DebarmentEntry.id))).all()
+    rows = (await session.execute(sa.select(DebarmentEntry, col(Organisation.name))
+                                  .join(Organisation, col(Organisation.id) == DebarmentEntry.organisation_id)
+                                  .order_by(col(DebarmentEntry.removed_at).is_not(None), col(Organisation.name),
+                                            col(DebarmentEntry.id)))).all()
     return [DebarmentRow(entry, name, is_in_force(period_of(entry), today)) for entry, name in rows]
 
 
 async def supplier_organisations(session: AsyncSession) -> list[Organisation]:
     return list((await session.scalars(sa.select(Organisation).where(
-        Organisation.kind == OrganisationKind.SUPPLIER).order_by(Organisation.name))).all())
+        col(Organisation.kind) == OrganisationKind.SUPPLIER).order_by(col(Organisation.name)))).all())

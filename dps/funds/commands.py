@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from dps.errors import Forbidden, NotFound, ValidationFailed
 from dps.funds import services
@@ -39,22 +40,22 @@ async def managed_allocation_ids(session: AsyncSession, user: SignedInUser,
     organisation_ids = fund_manager_organisation_ids(user)
     if not organisation_ids:
         return set()
-    region_codes = (await session.scalars(sa.select(Organisation.ods_code).where(
-        Organisation.id.in_(organisation_ids), Organisation.buyer_type == BuyerType.NHSE_REGION))).all()
+    region_codes = (await session.scalars(sa.select(col(Organisation.ods_code)).where(
+        col(Organisation.id).in_(organisation_ids), col(Organisation.buyer_type) == BuyerType.NHSE_REGION))).all()
     icb = aliased(Organisation)
-    query = (sa.select(Allocation.id).join(Fund, Fund.id == Allocation.fund_id)
-             .join(icb, icb.id == Allocation.icb_organisation_id)
-             .where(sa.or_(Allocation.icb_organisation_id.in_(organisation_ids),
-                           Fund.owner_organisation_id.in_(organisation_ids),
-                           icb.region_ods_code.in_(region_codes) if region_codes else sa.false())))
+    query = (sa.select(col(Allocation.id)).join(Fund, col(Fund.id) == Allocation.fund_id)
+             .join(icb, col(icb.id) == col(Allocation.icb_organisation_id))
+             .where(sa.or_(col(Allocation.icb_organisation_id).in_(organisation_ids),
+                           col(Fund.owner_organisation_id).in_(organisation_ids),
+                           col(icb.region_ods_code).in_(region_codes) if region_codes else sa.false())))
     if allocation_ids is not None:
-        query = query.where(Allocation.id.in_(set(allocation_ids)))
+        query = query.where(col(Allocation.id).in_(set(allocation_ids)))
     return set((await session.scalars(query)).all())
 
 
 async def require_managed(session: AsyncSession, user: SignedInUser, allocation_ids: Sequence[int]) -> None:
     wanted = set(allocation_ids)
-    existing = set((await session.scalars(sa.select(Allocation.id).where(Allocation.id.in_(wanted)))).all())
+    existing = set((await session.scalars(sa.select(col(Allocation.id)).where(col(Allocation.id).in_(wanted)))).all())
     if existing != wanted:
         raise NotFound("There is no such allocation")
     if not wanted <= await managed_allocation_ids(session, user, wanted):

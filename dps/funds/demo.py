@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.agreements.models import Category
 from dps.audit.services import Actor
@@ -39,29 +40,30 @@ def _spread(total_pounds: int, count: int) -> list[int]:
 
 
 async def _categories(session: AsyncSession, *slugs: str) -> frozenset[int]:
-    return frozenset((await session.scalars(sa.select(Category.id).where(Category.slug.in_(slugs)))).all())
+    return frozenset((await session.scalars(sa.select(col(Category.id)).where(col(Category.slug).in_(slugs)))).all())
 
 
 async def _ods(session: AsyncSession, code: str) -> Organisation | None:
-    return await session.scalar(sa.select(Organisation).where(Organisation.ods_code == code))
+    return await session.scalar(sa.select(Organisation).where(col(Organisation.ods_code) == code))
 
 
 async def _allocation(session: AsyncSession, fund: Fund, year: str, ods: str, budget: str) -> int:
     icb = await _ods(session, ods)
-    return int(await session.scalar(sa.select(Allocation.id).where(
-        Allocation.fund_id == fund.id, Allocation.financial_year == year,
-        Allocation.icb_organisation_id == (icb.id if icb else 0), Allocation.budget_type == budget)) or 0)
+    return int(await session.scalar(sa.select(col(Allocation.id)).where(
+        col(Allocation.fund_id) == fund.id, col(Allocation.financial_year) == year,
+        col(Allocation.icb_organisation_id) == (icb.id if icb else 0), col(Allocation.budget_type) == budget)) or 0)
 
 
 async def seed_demo_funds(session: AsyncSession, now: datetime) -> int:
     """Idempotent: a fund that already exists (by name) is left alone. Returns how many funds were added."""
     actor = Actor.system("demo-seed")
-    authority = await session.scalar(sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY))
+    authority = await session.scalar(sa.select(Organisation)
+        .where(col(Organisation.kind) == OrganisationKind.AUTHORITY))
     found = {ods: await _ods(session, ods) for ods, _name, _region in INTEGRATED_CARE_BOARDS}
     icbs = {ods: icb for ods, icb in found.items() if icb is not None}
     if authority is None or len(icbs) != len(found):
         return 0
-    existing = set((await session.scalars(sa.select(Fund.name))).all())
+    existing = set((await session.scalars(sa.select(col(Fund.name)))).all())
     added = 0
 
     async def fund(name: str, description: str, rules: FundRules, defined: date) -> Fund | None:

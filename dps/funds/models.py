@@ -52,7 +52,7 @@ class Fund(SQLModel, table=True):
         sa.CheckConstraint("per_award_cap_pence IS NULL OR per_award_cap_pence > 0", name="cap_positive"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     description: str = Field(default="", sa_type=sa.Text)
     owner_organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -83,7 +83,7 @@ class Allocation(SQLModel, table=True):
         sa.CheckConstraint("budget_type IN ('capital', 'revenue')", name="budget_type"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     fund_id: int = Field(foreign_key="fund.id", index=True)
     financial_year: str = Field(max_length=7, index=True)  # "2025/26"
     icb_organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -106,7 +106,7 @@ class Commitment(SQLModel, table=True):
         sa.CheckConstraint("total_pence > 0", name="total_positive"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     source: str = Field(max_length=20)
     reference: str = Field(max_length=100)
     buyer_organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -131,7 +131,7 @@ class CommitmentLine(SQLModel, table=True):
         sa.CheckConstraint("spent_pence + released_pence <= amount_pence", name="within_amount"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     commitment_id: int = Field(foreign_key="fund_commitment.id", index=True)
     allocation_id: int = Field(foreign_key="fund_allocation.id", index=True)
     amount_pence: int = Field(sa_type=sa.BigInteger)
@@ -147,7 +147,7 @@ class LedgerEntry(SQLModel, table=True):
     __tablename__ = "fund_ledger_entry"
     __table_args__ = (sa.Index("ix_fund_ledger_entry_allocation_at", "allocation_id", "at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     allocation_id: int = Field(foreign_key="fund_allocation.id")
     kind: str = Field(max_length=10)
     amount_pence: int = Field(sa_type=sa.BigInteger)

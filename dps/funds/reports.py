@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from dps.calendar import london_date
 from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
@@ -82,9 +83,9 @@ class AllocationRow:
 
 def _filtered(query: Any, filters: Filters, icb: Any) -> Any:
     if filters.fund_id is not None:
-        query = query.where(Allocation.fund_id == filters.fund_id)
+        query = query.where(col(Allocation.fund_id) == filters.fund_id)
     if filters.financial_year is not None:
-        query = query.where(Allocation.financial_year == filters.financial_year)
+        query = query.where(col(Allocation.financial_year) == filters.financial_year)
     if filters.icb_ods_code is not None:
         query = query.where(icb.ods_code == filters.icb_ods_code)
     return query
@@ -93,9 +94,9 @@ def _filtered(query: Any, filters: Filters, icb: Any) -> Any:
 async def dashboard_rows(session: AsyncSession, filters: Filters, today: date) -> list[AllocationRow]:
     icb = aliased(Organisation)
     query = _filtered(
-        sa.select(Allocation, Fund.name, Fund.lapses_at_year_end, icb.ods_code, icb.name)
-        .join(Fund, Fund.id == Allocation.fund_id).join(icb, icb.id == Allocation.icb_organisation_id)
-        .order_by(Fund.name, Allocation.financial_year, icb.name, Allocation.budget_type)
+        sa.select(Allocation, col(Fund.name), col(Fund.lapses_at_year_end), col(icb.ods_code), col(icb.name))
+        .join(Fund, col(Fund.id) == Allocation.fund_id).join(icb, col(icb.id) == col(Allocation.icb_organisation_id))
+        .order_by(col(Fund.name), col(Allocation.financial_year), col(icb.name), col(Allocation.budget_type))
         .execution_options(populate_existing=True), filters, icb)
     return [AllocationRow(a.id or 0, a.fund_id, fund_name, a.financial_year, ods or "", icb_name, a.budget_type,
                           a.allocated_pence, a.committed_pence, a.spent_pence,
@@ -152,12 +153,13 @@ class FilterOptions:
 
 async def filter_options(session: AsyncSession) -> FilterOptions:
     funds = [(fund_id, name) for fund_id, name in
-             await session.execute(sa.select(Fund.id, Fund.name).order_by(Fund.name))]
-    years = list((await session.scalars(sa.select(Allocation.financial_year).distinct()
-                                        .order_by(Allocation.financial_year.desc()))).all())
+             await session.execute(sa.select(col(Fund.id), col(Fund.name)).order_by(col(Fund.name)))]
+    years = list((await session.scalars(sa.select(col(Allocation.financial_year)).distinct()
+                                        .order_by(col(Allocation.financial_year).desc()))).all())
     icbs = [(ods, name) for ods, name in await session.execute(
-        sa.select(Organisation.ods_code, Organisation.name).where(Organisation.buyer_type == BuyerType.ICB)
-        .order_by(Organisation.name))]
+        sa.select(col(Organisation.ods_code),
+                  col(Organisation.name)).where(col(Organisation.buyer_type) == BuyerType.ICB)
+        .order_by(col(Organisation.name))) if ods is not None]
     return FilterOptions(funds, years, icbs)
 
 
@@ -185,17 +187,17 @@ async def monthly_positions(session: AsyncSession, filters: Filters, financial_y
     months that have not started yet are left out (a month under way shows its position so far)."""
     icb = aliased(Organisation)
     year_filter = Filters(filters.fund_id, financial_year, filters.icb_ods_code)
-    query = _filtered(sa.select(LedgerEntry.at, LedgerEntry.kind, LedgerEntry.amount_pence)
-                      .join(Allocation, Allocation.id == LedgerEntry.allocation_id)
-                      .join(icb, icb.id == Allocation.icb_organisation_id), year_filter, icb)
+    query = _filtered(sa.select(col(LedgerEntry.at), col(LedgerEntry.kind), col(LedgerEntry.amount_pence))
+                      .join(Allocation, col(Allocation.id) == LedgerEntry.allocation_id)
+                      .join(icb, col(icb.id) == col(Allocation.icb_organisation_id)), year_filter, icb)
     entries = [(london_date(at), kind, amount) for at, kind, amount in await session.execute(query)]
     return [MonthPoint(end, balance) for end, balance in positions_by_month(entries, financial_year)
             if end.replace(day=1) <= today]
 
 
 async def ledger_of(session: AsyncSession, allocation_id: int) -> list[LedgerEntry]:
-    return list((await session.scalars(sa.select(LedgerEntry).where(LedgerEntry.allocation_id == allocation_id)
-                                       .order_by(LedgerEntry.id))).all())
+    return list((await session.scalars(sa.select(LedgerEntry).where(col(LedgerEntry.allocation_id) == allocation_id)
+                                       .order_by(col(LedgerEntry.id)))).all())
 
 
 @dataclass(frozen=True)
@@ -212,16 +214,16 @@ class CommitmentSummary:
 
 async def commitment_summaries(session: AsyncSession, *, allocation_id: int | None = None,
                                limit: int = 200) -> list[CommitmentSummary]:
-    query = (sa.select(Commitment, Organisation.name, sa.func.sum(CommitmentLine.spent_pence),
-                       sa.func.sum(CommitmentLine.released_pence))
-             .join(Organisation, Organisation.id == Commitment.buyer_organisation_id)
-             .join(CommitmentLine, CommitmentLine.commitment_id == Commitment.id)
-             .group_by(Commitment.id, Organisation.name)
-             .order_by(Commitment.created_at.desc(), Commitment.id.desc()).limit(limit)
+    query = (sa.select(Commitment, col(Organisation.name), sa.func.sum(col(CommitmentLine.spent_pence)),
+                       sa.func.sum(col(CommitmentLine.released_pence)))
+             .join(Organisation, col(Organisation.id) == Commitment.buyer_organisation_id)
+             .join(CommitmentLine, col(CommitmentLine.commitment_id) == Commitment.id)
+             .group_by(col(Commitment.id), col(Organisation.name))
+             .order_by(col(Commitment.created_at).desc(), col(Commitment.id).desc()).limit(limit)
              .execution_options(populate_existing=True))
     if allocation_id is not None:
-        query = query.where(Commitment.id.in_(sa.select(CommitmentLine.commitment_id)
-                                              .where(CommitmentLine.allocation_id == allocation_id)))
+        query = query.where(col(Commitment.id).in_(sa.select(col(CommitmentLine.commitment_id))
+                                              .where(col(CommitmentLine.allocation_id) == allocation_id)))
     return [CommitmentSummary(c, name, int(spent or 0), int(released or 0))
             for c, name, spent, released in await session.execute(query)]
 

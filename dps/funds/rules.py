@@ -371,8 +371,8 @@ def check_payment_not_lapsed(rules: FundRules, financial_year: str, on: date, la
     refused when the fund's money lapses; a fund whose rules carry money over pays on."""
     if is_lapsed(financial_year, rules.lapses_at_year_end, on):
         raise Refused(f"Fund rule: unspent money in {rules.name} lapses at 31 March, so {label} closed on "
-                      f"{format_london(lapse_date(financial_year))}: a payment on {format_london(on)} cannot be made from "
-                      "it", rule="lapse_at_year_end_payment", field="amount")
+                      f"{format_london(lapse_date(financial_year))}: a payment on {format_london(on)} "
+                      "cannot be made from it", rule="lapse_at_year_end_payment", field="amount")
 
 
 # --- form input --------------------------------------------------------------------------------------------

@@ -37,10 +37,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.agreements.models import Category
 from dps.audit.services import Actor, record
 from dps.calendar import financial_year_bounds, london_date
+from dps.db import changed_rows, table_of
 from dps.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from dps.funds.models import (
     Allocation,
@@ -81,9 +83,9 @@ from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.rules import BuyerType
 from dps.money import format_pence
 
-ALLOCATIONS = Allocation.__table__
-LINES = CommitmentLine.__table__
-COMMITMENTS = Commitment.__table__
+ALLOCATIONS = table_of(Allocation)
+LINES = table_of(CommitmentLine)
+COMMITMENTS = table_of(Commitment)
 
 
 def rules_of(fund: Fund) -> FundRules:
@@ -130,7 +132,7 @@ async def buyer_place(session: AsyncSession, buyer: Organisation) -> BuyerPlace:
                        parent_icb_ods_code=buyer.parent_icb_ods_code)
     if place.home_icb is None:
         return place
-    name = await session.scalar(sa.select(Organisation.name).where(Organisation.ods_code == place.home_icb))
+    name = await session.scalar(sa.select(col(Organisation.name)).where(col(Organisation.ods_code) == place.home_icb))
     return replace(place, icb_name=name)
 
 
@@ -140,9 +142,9 @@ async def allocation_contexts(session: AsyncSession, allocation_ids: Sequence[in
         return {}
     rows = await session.execute(
         sa.select(Allocation, Fund, Organisation)
-        .join(Fund, Fund.id == Allocation.fund_id)
-        .join(Organisation, Organisation.id == Allocation.icb_organisation_id)
-        .where(Allocation.id.in_(set(allocation_ids)))
+        .join(Fund, col(Fund.id) == Allocation.fund_id)
+        .join(Organisation, col(Organisation.id) == Allocation.icb_organisation_id)
+        .where(col(Allocation.id).in_(set(allocation_ids)))
         .execution_options(populate_existing=True)
     )
     return {allocation.id: AllocationContext(allocation, fund, icb) for allocation, fund, icb in rows}
@@ -196,10 +198,10 @@ async def define_fund(session: AsyncSession, *, name: str, description: str, own
         raise ValidationFailed("Choose the organisation that owns the fund", field="owner_organisation_id")
     if rules.eligible_category_ids:
         known = set((await session.scalars(
-            sa.select(Category.id).where(Category.id.in_(rules.eligible_category_ids)))).all())
+            sa.select(col(Category.id)).where(col(Category.id).in_(rules.eligible_category_ids)))).all())
         if known != set(rules.eligible_category_ids):
             raise ValidationFailed("Choose eligible categories from the list", field="eligible_category_ids")
-    if await session.scalar(sa.select(Fund.id).where(sa.func.lower(Fund.name) == name.lower())) is not None:
+    if await session.scalar(sa.select(col(Fund.id)).where(sa.func.lower(col(Fund.name)) == name.lower())) is not None:
         raise ValidationFailed(f"A fund called {name} already exists", field="name")
     fund = Fund(name=name, description=description.strip(), owner_organisation_id=owner_organisation_id,
                 eligible_category_ids=sorted(rules.eligible_category_ids),
@@ -230,9 +232,9 @@ async def allocate(session: AsyncSession, *, fund_id: int, financial_year: str, 
     if icb is None or icb.buyer_type != BuyerType.ICB:
         raise ValidationFailed("Choose an integrated care board", field="icb_organisation_id")
     opening = apply(Balance(), LedgerKind.ALLOCATE, pence)
-    taken = await session.scalar(sa.select(Allocation.id).where(
-        Allocation.fund_id == fund_id, Allocation.financial_year == financial_year,
-        Allocation.icb_organisation_id == icb_organisation_id, Allocation.budget_type == budget))
+    taken = await session.scalar(sa.select(col(Allocation.id)).where(
+        col(Allocation.fund_id) == fund_id, col(Allocation.financial_year) == financial_year,
+        col(Allocation.icb_organisation_id) == icb_organisation_id, col(Allocation.budget_type) == budget))
     if taken is not None:
         raise ValidationFailed(f"{fund.name} already has a {budget} allocation for {icb.name} in {financial_year}: "
                                "adjust that allocation instead", field="icb_organisation_id")
@@ -333,8 +335,8 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
                          drawn_pence=drawn_by_fund[context.fund.id or 0], total_pence=total_pence)
         check_not_lapsed(rules, context.allocation.financial_year, today)
         check_commit(context.balance, pence, context.label)
-    if await session.scalar(sa.select(Commitment.id).where(Commitment.source == source,
-                                                            Commitment.reference == reference)) is not None:
+    if await session.scalar(sa.select(col(Commitment.id)).where(col(Commitment.source) == source,
+                                                            col(Commitment.reference) == reference)) is not None:
         raise ValidationFailed(f"A commitment with the reference {reference} already exists", field="reference")
 
     async with session.begin_nested():
@@ -374,12 +376,12 @@ class LineContext:
 
 
 async def commitment_lines(session: AsyncSession, commitment_id: int) -> tuple[Commitment, list[LineContext]]:
-    commitment = await session.scalar(sa.select(Commitment).where(Commitment.id == commitment_id)
+    commitment = await session.scalar(sa.select(Commitment).where(col(Commitment.id) == commitment_id)
                                       .execution_options(populate_existing=True))
     if commitment is None:
         raise NotFound("There is no such commitment")
-    lines = (await session.scalars(sa.select(CommitmentLine).where(CommitmentLine.commitment_id == commitment_id)
-                                   .order_by(CommitmentLine.allocation_id)
+    lines = (await session.scalars(sa.select(CommitmentLine).where(col(CommitmentLine.commitment_id) == commitment_id)
+                                   .order_by(col(CommitmentLine.allocation_id))
                                    .execution_options(populate_existing=True))).all()
     contexts = await allocation_contexts(session, [line.allocation_id for line in lines])
     return commitment, [LineContext(commitment, line, contexts[line.allocation_id]) for line in lines]
@@ -395,10 +397,10 @@ async def _line(session: AsyncSession, commitment_id: int, allocation_id: int) -
 
 async def _move_line(session: AsyncSession, line_id: int, condition: Any, *, spent: int = 0,
                      released: int = 0) -> bool:
-    result = await session.execute(
+    changed = await changed_rows(session,
         sa.update(LINES).where(LINES.c.id == line_id, condition)
         .values(spent_pence=LINES.c.spent_pence + spent, released_pence=LINES.c.released_pence + released))
-    return result.rowcount == 1
+    return changed == 1
 
 
 def _outstanding_at_least(pence: int) -> Any:
@@ -501,10 +503,10 @@ async def release_commitment(session: AsyncSession, *, commitment_id: int, reaso
                      entity_id=commitment_id, now=now, before={"state": commitment.state},
                      after={"state": CommitmentState.RELEASED, "reason": reason,
                             "released": [[item.line.allocation_id, item.balance.outstanding] for item in lines]})
-        closed = await session.execute(
+        closed = await changed_rows(session,
             sa.update(COMMITMENTS).where(COMMITMENTS.c.id == commitment_id, COMMITMENTS.c.state == CommitmentState.OPEN)
             .values(state=CommitmentState.RELEASED, released_at=now, updated_at=now))
-        if closed.rowcount != 1:
+        if closed != 1:
             raise IllegalTransition("This commitment has already been released")
         for item in lines:  # already in allocation id order
             pence = item.balance.outstanding
@@ -565,12 +567,12 @@ async def allocations_open_to_buyer(session: AsyncSession, buyer_organisation_id
     if buyer is None or buyer.kind != OrganisationKind.BUYER:
         return []
     place = await buyer_place(session, buyer)
-    open_to_it = Fund.national.is_(True)
+    open_to_it: sa.ColumnElement[bool] = col(Fund.national).is_(True)
     if place.home_icb is not None:
-        open_to_it = sa.or_(open_to_it, Organisation.ods_code == place.home_icb)
+        open_to_it = sa.or_(open_to_it, col(Organisation.ods_code) == place.home_icb)
     rows = (await session.execute(
-        sa.select(Allocation, Fund, Organisation).join(Fund, Fund.id == Allocation.fund_id)
-        .join(Organisation, Organisation.id == Allocation.icb_organisation_id).where(open_to_it)
+        sa.select(Allocation, Fund, Organisation).join(Fund, col(Fund.id) == Allocation.fund_id)
+        .join(Organisation, col(Organisation.id) == Allocation.icb_organisation_id).where(open_to_it)
         .execution_options(populate_existing=True))).all()
     found = []
     for allocation, fund, owner in rows:
@@ -653,7 +655,7 @@ async def buyer_funding(session: AsyncSession, organisation_id: int, *, today: d
     async def by_code(code: str | None) -> Organisation | None:
         if not code:
             return None
-        return await session.scalar(sa.select(Organisation).where(Organisation.ods_code == code))
+        return await session.scalar(sa.select(Organisation).where(col(Organisation.ods_code) == code))
 
     return BuyerFunding(organisation, await by_code(place.home_icb), await by_code(organisation.region_ods_code),
                         await allocations_open_to_buyer(session, organisation_id, today=today))
@@ -666,11 +668,11 @@ async def rebuild_balances(session: AsyncSession) -> dict[int, Balance]:
     """Every allocation's balance recomputed from its ledger entries alone."""
     sums: dict[int, list[tuple[str, int]]] = defaultdict(list)
     rows = await session.execute(
-        sa.select(LedgerEntry.allocation_id, LedgerEntry.kind, sa.func.sum(LedgerEntry.amount_pence))
-        .group_by(LedgerEntry.allocation_id, LedgerEntry.kind))
+        sa.select(col(LedgerEntry.allocation_id), col(LedgerEntry.kind), sa.func.sum(col(LedgerEntry.amount_pence)))
+        .group_by(col(LedgerEntry.allocation_id), col(LedgerEntry.kind)))
     for allocation_id, kind, total in rows:
         sums[allocation_id].append((kind, int(total)))
-    ids = (await session.scalars(sa.select(Allocation.id))).all()
+    ids = (await session.scalars(sa.select(col(Allocation.id)))).all()
     return {allocation_id: rebuild(sums.get(allocation_id, [])) for allocation_id in ids}
 
 
@@ -686,10 +688,11 @@ async def check_books(session: AsyncSession) -> list[BooksProblem]:
     stored = {allocation.id: balance_of(allocation) for allocation in (await session.scalars(
         sa.select(Allocation).execution_options(populate_existing=True))).all()}
     lines = await session.execute(
-        sa.select(CommitmentLine.allocation_id,
-                  sa.func.sum(CommitmentLine.amount_pence - CommitmentLine.spent_pence - CommitmentLine.released_pence),
-                  sa.func.sum(CommitmentLine.spent_pence))
-        .group_by(CommitmentLine.allocation_id))
+        sa.select(col(CommitmentLine.allocation_id),
+                  sa.func.sum(col(CommitmentLine.amount_pence) - col(CommitmentLine.spent_pence)
+                              - col(CommitmentLine.released_pence)),
+                  sa.func.sum(col(CommitmentLine.spent_pence)))
+        .group_by(col(CommitmentLine.allocation_id)))
     by_lines = {allocation_id: (int(outstanding), int(spent)) for allocation_id, outstanding, spent in lines}
     problems = []
     for allocation_id, balance in stored.items():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from dps.audit.services import Actor
 from dps.clock import SystemClock
@@ -20,15 +22,13 @@ async def find_organisation(session: Any, key: str) -> Organisation:
     """An organisation by ODS code, Companies House number, or the word 'authority'."""
     key = key.strip()
     if key.lower() == "authority":
-        query = sa.select(Organisation).where(Organisation.kind == OrganisationKind.AUTHORITY)
+        query = sa.select(Organisation).where(col(Organisation.kind) == OrganisationKind.AUTHORITY)
     else:
         candidates = {key.upper()}
-        try:
-            candidates.add(normalise_companies_house_number(key))
-        except ValidationFailed:
-            pass  # not a Companies House number: an ODS code, then
+        with contextlib.suppress(ValidationFailed):
+            candidates.add(normalise_companies_house_number(key))  # not a Companies House number: an ODS code, then
         query = sa.select(Organisation).where(
-            sa.or_(Organisation.ods_code.in_(candidates), Organisation.companies_house_number.in_(candidates))
+            sa.or_(col(Organisation.ods_code).in_(candidates), col(Organisation.companies_house_number).in_(candidates))
         )
     organisation = (await session.scalars(query)).first()
     if organisation is None:

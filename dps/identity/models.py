@@ -38,7 +38,7 @@ ROLES_BY_KIND: dict[OrganisationKind, frozenset[Role]] = {
 class Organisation(SQLModel, table=True):
     __tablename__ = "organisation"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     kind: str = Field(max_length=20, index=True)
     name: str = Field(max_length=200)
     trading_name: str | None = Field(default=None, max_length=200)
@@ -61,7 +61,7 @@ class Organisation(SQLModel, table=True):
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True)
     full_name: str = Field(max_length=200)
     password_hash: str = Field(max_length=200)
@@ -75,7 +75,7 @@ class Membership(SQLModel, table=True):
     __tablename__ = "membership"
     __table_args__ = (sa.UniqueConstraint("user_id", "organisation_id", "role"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", index=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     role: str = Field(max_length=30)
@@ -87,7 +87,7 @@ class Invitation(SQLModel, table=True):
 
     __tablename__ = "invitation"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     email: str = Field(max_length=320)
     role: str = Field(max_length=30)
@@ -104,7 +104,7 @@ class SignInLockout(SQLModel, table=True):
 
     __tablename__ = "sign_in_lockout"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True)  # as sign-in looks it up: trimmed, lower case
     failures: int = Field(default=0)
     locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from itertools import pairwise
 
 from dps.errors import ValidationFailed
 from dps.money import format_pence
@@ -251,7 +252,7 @@ def _is_run(text: str) -> bool:
     if len(text) < 2:
         return True
     steps = set()
-    for previous, current in zip(text, text[1:]):
+    for previous, current in pairwise(text):
         step = ord(current) - ord(previous)
         if previous.isdigit() and current.isdigit():
             step = (step + 1) % 10 - 1  # 9 -> 0 continues a run up, 0 -> 9 a run down

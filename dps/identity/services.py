@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.services import Actor, record
+from dps.db import table_of
 from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import ROLES_BY_KIND, Membership, Organisation, OrganisationKind, Role, SignInLockout, User
 from dps.identity.passwords import Passwords
@@ -97,7 +99,7 @@ async def create_user(
     if not full_name.strip():
         raise ValidationFailed("Enter your full name", field="full_name")
     check_new_password(password, email=email, full_name=full_name)
-    if await session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+    if await session.scalar(sa.select(col(User.id)).where(col(User.email) == email)) is not None:
         raise Conflict("An account with this email address already exists", )
     user = User(
         email=email,
@@ -129,12 +131,12 @@ class SignInResult:
 
 async def _attempts_row(session: AsyncSession, key: str) -> SignInLockout:
     """The address's row, created if missing, locked for this transaction so concurrent attempts count one by one."""
-    table = SignInLockout.__table__
+    table = table_of(SignInLockout)
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(table).values(email=key, failures=0).on_conflict_do_nothing(
         index_elements=[table.c.email]))
     row = await session.scalar(
-        sa.select(SignInLockout).where(SignInLockout.email == key).with_for_update()
+        sa.select(SignInLockout).where(col(SignInLockout.email) == key).with_for_update()
         .execution_options(populate_existing=True)
     )
     assert row is not None  # inserted above, or already there
@@ -156,7 +158,7 @@ async def sign_in(
     key = sign_in_key(email)[:_EMAIL_MAX_LENGTH]
     row = await _attempts_row(session, key)
     attempts = SignInAttempts(failures=row.failures, locked_until=row.locked_until)
-    user = await session.scalar(sa.select(User).where(User.email == key))
+    user = await session.scalar(sa.select(User).where(col(User.email) == key))
     password_matches = passwords.verify(user.password_hash if user else None, password)
 
     if attempts.locked_at(now):
@@ -212,8 +214,8 @@ async def create_organisation(
     organisation = Organisation(kind=kind, name=name.strip(), trading_name=trading_name, created_at=now)
     if kind is OrganisationKind.SUPPLIER:
         organisation.companies_house_number = normalise_companies_house_number(companies_house_number or "")
-        taken = sa.select(Organisation.id).where(
-            Organisation.companies_house_number == organisation.companies_house_number
+        taken = sa.select(col(Organisation.id)).where(
+            col(Organisation.companies_house_number) == organisation.companies_house_number
         )
         if await session.scalar(taken) is not None:
             raise Conflict("An organisation with this Companies House number is already registered")
@@ -227,7 +229,8 @@ async def create_organisation(
             organisation.parent_icb_ods_code = icb_of_trust(organisation.ods_code)
             region_ods_code = region_ods_code or ICB_REGIONS.get(organisation.parent_icb_ods_code or "")
         organisation.region_ods_code = region_ods_code
-        if await session.scalar(sa.select(Organisation.id).where(Organisation.ods_code == organisation.ods_code)):
+        if await session.scalar(sa.select(col(Organisation.id))
+                                .where(col(Organisation.ods_code) == organisation.ods_code)):
             raise Conflict("An organisation with this ODS code is already registered")
     session.add(organisation)
     await session.flush()
@@ -247,7 +250,8 @@ async def add_membership(
         raise ValidationFailed(f"A {kind} organisation's roles are: {allowed}", field="role")
     existing = await session.scalar(
         sa.select(Membership).where(
-            Membership.user_id == user.id, Membership.organisation_id == organisation.id, Membership.role == role
+            col(Membership.user_id) == user.id, col(Membership.organisation_id) == organisation.id,
+            col(Membership.role) == role
         )
     )
     if existing is not None:
@@ -267,10 +271,10 @@ async def load_signed_in_user(session: AsyncSession, user_id: int) -> SignedInUs
     if user is None or not user.is_active:
         return None
     rows = await session.execute(
-        sa.select(Membership.organisation_id, Organisation.name, Organisation.kind, Membership.role)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(Membership.user_id == user_id)
-        .order_by(Organisation.name, Membership.role)
+        sa.select(col(Membership.organisation_id), col(Organisation.name), col(Organisation.kind), col(Membership.role))
+        .join(Organisation, col(Organisation.id) == Membership.organisation_id)
+        .where(col(Membership.user_id) == user_id)
+        .order_by(col(Organisation.name), col(Membership.role))
     )
     memberships = tuple(
         MembershipView(org_id, org_name, OrganisationKind(kind), Role(role)) for org_id, org_name, kind, role in rows

@@ -13,7 +13,7 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (sa.Index("ix_outbox_message_pending", "topic", "processed_at", "available_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     topic: str = Field(max_length=60)
     # Consumers are idempotent on this key (entity id + version, event id, idempotency key).
     dedupe_key: str = Field(max_length=200, unique=True)

@@ -8,6 +8,7 @@ Stripe never holds a database lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from dps.clock import Clock
 from dps.outbox.models import OutboxMessage
@@ -38,7 +40,8 @@ class DrainReport:
 
 
 class OutboxWorker:
-    def __init__(self, sessionmaker: Any, consumers: Mapping[str, Consumer], clock: Clock, batch_size: int = 50) -> None:
+    def __init__(self, sessionmaker: Any, consumers: Mapping[str, Consumer], clock: Clock,
+                 batch_size: int = 50) -> None:
         self._sessionmaker = sessionmaker
         self._consumers = consumers
         self._clock = clock
@@ -49,9 +52,9 @@ class OutboxWorker:
         async with self._sessionmaker() as session:
             query = (
                 sa.select(OutboxMessage)
-                .where(OutboxMessage.processed_at.is_(None), OutboxMessage.available_at <= now,
-                       OutboxMessage.topic.in_(list(self._consumers)))
-                .order_by(OutboxMessage.id)
+                .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.available_at) <= now,
+                       col(OutboxMessage.topic).in_(list(self._consumers)))
+                .order_by(col(OutboxMessage.id))
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             )
@@ -69,7 +72,7 @@ class OutboxWorker:
             else {"last_error": error[:2000], "available_at": now + retry_delay(attempts)}
         )
         async with self._sessionmaker() as session:
-            await session.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+            await session.execute(sa.update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
             await session.commit()
 
     async def drain_once(self) -> DrainReport:
@@ -77,7 +80,7 @@ class OutboxWorker:
         for message in await self._claim():
             try:
                 await self._consumers[message.topic](message)
-            except Exception as error:  # noqa: BLE001 - any failure is retried later; the reason is kept
+            except Exception as error:  # any failure is retried later; the reason is kept
                 logger.warning("outbox message %s (%s) failed: %s", message.id, message.topic, error)
                 await self._finish(message.id or 0, f"{type(error).__name__}: {error}", message.attempts)
                 failed += 1
@@ -101,11 +104,9 @@ class OutboxWorker:
         while not stop.is_set():
             try:
                 report = await self.drain_once()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the worker
+            except Exception:  # a database hiccup must not kill the worker
                 logger.exception("outbox drain failed")
                 report = DrainReport(0, 0)
             if report.delivered + report.failed == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
-                except TimeoutError:
-                    pass

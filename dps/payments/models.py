@@ -26,7 +26,7 @@ class StripeCustomer(SQLModel, table=True):
 
     __tablename__ = "stripe_customer"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", unique=True)
     stripe_customer_id: str = Field(max_length=100, unique=True)
     created_at: datetime = Field(sa_column=utc_column())
@@ -38,7 +38,7 @@ class MilestonePayment(SQLModel, table=True):
 
     __tablename__ = "milestone_payment"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     milestone_id: int = Field(foreign_key="contract_milestone.id", unique=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)
     buyer_organisation_id: int = Field(foreign_key="organisation.id", index=True)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.services import Actor, record
 from dps.calendar import london_date
@@ -28,7 +29,7 @@ from dps.clock import SystemClock
 from dps.contracts.models import Contract, ContractMilestone
 from dps.contracts.rules import MilestoneEvent, may_request_payment
 from dps.contracts.services import contract_for_buyer, milestone_of_contract, move_milestone
-from dps.db import make_engine, make_sessionmaker
+from dps.db import changed_rows, make_engine, make_sessionmaker, table_of
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.funds import services as funds
 from dps.funds.models import Commitment, CommitmentSource
@@ -45,7 +46,7 @@ logger = logging.getLogger("dps.payments")
 STRIPE_TOPIC = "stripe"
 WEBHOOK_ACTOR = Actor.system("stripe-webhook")
 WORKER_ACTOR = Actor.system("stripe-outbox")
-PAYMENTS = MilestonePayment.__table__
+PAYMENTS = table_of(MilestonePayment)
 
 
 # --- reading ----------------------------------------------------------------------------------------------
@@ -55,9 +56,9 @@ async def milestones_with_payments(session: AsyncSession,
                                    contract_id: int) -> list[tuple[ContractMilestone, MilestonePayment | None]]:
     rows = await session.execute(
         sa.select(ContractMilestone, MilestonePayment)
-        .outerjoin(MilestonePayment, MilestonePayment.milestone_id == ContractMilestone.id)
-        .where(ContractMilestone.contract_id == contract_id)
-        .order_by(ContractMilestone.sequence)
+        .outerjoin(MilestonePayment, col(MilestonePayment.milestone_id) == ContractMilestone.id)
+        .where(col(ContractMilestone.contract_id) == contract_id)
+        .order_by(col(ContractMilestone.sequence))
         .execution_options(populate_existing=True))
     return [(milestone, payment) for milestone, payment in rows]
 
@@ -68,8 +69,9 @@ async def milestones_with_payments(session: AsyncSession,
 async def _commitment_of(session: AsyncSession, contract: Contract) -> int | None:
     if not contract.fund_lines:
         return None
-    commitment_id = await session.scalar(sa.select(Commitment.id).where(
-        Commitment.source == CommitmentSource.AWARD, Commitment.reference == f"competition:{contract.competition_id}"))
+    commitment_id = await session.scalar(sa.select(col(Commitment.id)).where(
+        col(Commitment.source) == CommitmentSource.AWARD,
+        col(Commitment.reference) == f"competition:{contract.competition_id}"))
     if commitment_id is None:
         raise Conflict("The fund commitment of this contract cannot be found")
     return int(commitment_id)
@@ -120,12 +122,12 @@ async def request_refund(session: AsyncSession, user: SignedInUser, *, contract_
         raise ValidationFailed("Enter the reason for the refund", field="reason")
     contract = await contract_for_buyer(session, user, contract_id)
     payment = await session.scalar(sa.select(MilestonePayment).where(
-        MilestonePayment.id == payment_id, MilestonePayment.contract_id == contract.id))
+        col(MilestonePayment.id) == payment_id, col(MilestonePayment.contract_id) == contract.id))
     if payment is None:
         raise NotFound("There is no such payment")
-    changed = (await session.execute(
+    changed = await changed_rows(session,
         sa.update(PAYMENTS).where(PAYMENTS.c.id == payment.id, PAYMENTS.c.state == PaymentState.PAID)
-        .values(state=PaymentState.REFUND_REQUESTED, refund_reason=reason, updated_at=now))).rowcount
+        .values(state=PaymentState.REFUND_REQUESTED, refund_reason=reason, updated_at=now))
     if changed != 1:
         raise Conflict("Only a paid milestone can be refunded")
     await record(session, actor=Actor(user.id, user.email), action="milestone_payment.refund_requested",
@@ -145,8 +147,8 @@ Sessionmaker = Callable[[], Any]
 async def _ensure_customer(sessions: Sessionmaker, stripe: StripeClient, organisation_id: int,
                            now: datetime) -> str:
     async with sessions() as session:
-        known = await session.scalar(sa.select(StripeCustomer.stripe_customer_id)
-                                     .where(StripeCustomer.organisation_id == organisation_id))
+        known = await session.scalar(sa.select(col(StripeCustomer.stripe_customer_id))
+                                     .where(col(StripeCustomer.organisation_id) == organisation_id))
         organisation = await session.get(Organisation, organisation_id)
         await session.commit()
     if known:
@@ -164,8 +166,8 @@ async def _ensure_customer(sessions: Sessionmaker, stripe: StripeClient, organis
             await session.commit()
         except IntegrityError:  # another worker stored one first: use theirs
             await session.rollback()
-            known = await session.scalar(sa.select(StripeCustomer.stripe_customer_id)
-                                         .where(StripeCustomer.organisation_id == organisation_id))
+            known = await session.scalar(sa.select(col(StripeCustomer.stripe_customer_id))
+                                         .where(col(StripeCustomer.organisation_id) == organisation_id))
             await session.commit()
             return str(known)
     return str(customer["id"])
@@ -192,9 +194,9 @@ async def create_payment_intent(sessions: Sessionmaker, stripe: StripeClient, pa
         await session.execute(
             sa.update(PAYMENTS).where(PAYMENTS.c.id == payment_id, PAYMENTS.c.stripe_payment_intent_id.is_(None))
             .values(stripe_payment_intent_id=intent["id"], updated_at=now))
-        moved = (await session.execute(
+        moved = await changed_rows(session,
             sa.update(PAYMENTS).where(PAYMENTS.c.id == payment_id, PAYMENTS.c.state == PaymentState.REQUESTED)
-            .values(state=PaymentState.AWAITING_PAYMENT))).rowcount
+            .values(state=PaymentState.AWAITING_PAYMENT))
         if moved:
             await record(session, actor=WORKER_ACTOR, action="milestone_payment.created_at_stripe",
                          entity_type="milestone_payment", entity_id=payment_id, now=now,
@@ -223,7 +225,7 @@ async def create_refund(sessions: Sessionmaker, stripe: StripeClient, payment_id
 
 
 def stripe_consumer(settings: Any, *, clock: Any = None,
-                    client_factory: Callable[[], StripeClient] | None = None):  # noqa: ANN201 - an outbox consumer
+                    client_factory: Callable[[], StripeClient] | None = None):  # an outbox consumer
     """The outbox consumer of topic "stripe". Any failure (Stripe down, 5xx after retries) raises: the outbox
     keeps the message and tries again later; the stored Stripe ids make the retry create nothing twice."""
     the_clock = clock or SystemClock()
@@ -260,11 +262,11 @@ async def _payment_for(session: AsyncSession, intent_id: str | None, metadata: A
     payment = None
     if intent_id:
         payment = await session.scalar(sa.select(MilestonePayment)
-                                       .where(MilestonePayment.stripe_payment_intent_id == intent_id)
+                                       .where(col(MilestonePayment.stripe_payment_intent_id) == intent_id)
                                        .execution_options(populate_existing=True))
     if payment is None and isinstance(metadata, dict) and str(metadata.get("milestone_payment_id", "")).isdigit():
         payment = await session.scalar(sa.select(MilestonePayment)
-                                       .where(MilestonePayment.id == int(metadata["milestone_payment_id"]))
+                                       .where(col(MilestonePayment.id) == int(metadata["milestone_payment_id"]))
                                        .execution_options(populate_existing=True))
         if payment is not None and intent_id and payment.stripe_payment_intent_id not in (None, intent_id):
             return None  # another intent of ours: not this payment
@@ -284,12 +286,12 @@ async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id
         logger.error("payment intent %s paid %s pence for payment %s of %s pence", intent_id, amount, payment.id,
                      payment.amount_pence)
         return "amount_mismatch"
-    moved = (await session.execute(
+    moved = await changed_rows(session,
         sa.update(PAYMENTS)
         .where(PAYMENTS.c.id == payment.id, PAYMENTS.c.state.in_(
             [PaymentState.REQUESTED, PaymentState.AWAITING_PAYMENT, PaymentState.FAILED]))
         .values(state=PaymentState.PAID, paid_at=now, updated_at=now, last_error=None,
-                stripe_payment_intent_id=sa.func.coalesce(PAYMENTS.c.stripe_payment_intent_id, intent_id)))).rowcount
+                stripe_payment_intent_id=sa.func.coalesce(PAYMENTS.c.stripe_payment_intent_id, intent_id)))
     if moved != 1:
         return "already_applied"
     await record(session, actor=WEBHOOK_ACTOR, action="milestone_payment.paid", entity_type="milestone_payment",
@@ -313,10 +315,10 @@ async def _mark_refunded(session: AsyncSession, payment: MilestonePayment, inten
         outcome = await _mark_paid(session, payment, intent_id, None, now)
         if outcome != "paid":
             return outcome
-    moved = (await session.execute(
+    moved = await changed_rows(session,
         sa.update(PAYMENTS)
         .where(PAYMENTS.c.id == payment.id, PAYMENTS.c.state.in_([PaymentState.PAID, PaymentState.REFUND_REQUESTED]))
-        .values(state=PaymentState.REFUNDED, refunded_at=now, updated_at=now))).rowcount
+        .values(state=PaymentState.REFUNDED, refunded_at=now, updated_at=now))
     if moved != 1:
         return "already_applied"
     reason = payment.refund_reason or "Refunded at Stripe"
@@ -335,11 +337,11 @@ async def _mark_refunded(session: AsyncSession, payment: MilestonePayment, inten
 async def _mark_failed(session: AsyncSession, payment: MilestonePayment, obj: dict[str, Any], now: datetime) -> str:
     error = obj.get("last_payment_error") or {}
     message = str(error.get("message") or "The payment failed") if isinstance(error, dict) else "The payment failed"
-    moved = (await session.execute(
+    moved = await changed_rows(session,
         sa.update(PAYMENTS)
         .where(PAYMENTS.c.id == payment.id,
                PAYMENTS.c.state.in_([PaymentState.REQUESTED, PaymentState.AWAITING_PAYMENT, PaymentState.FAILED]))
-        .values(state=PaymentState.FAILED, last_error=message[:2000], updated_at=now))).rowcount
+        .values(state=PaymentState.FAILED, last_error=message[:2000], updated_at=now))
     return "failed" if moved else "already_applied"
 
 

@@ -165,7 +165,7 @@ class StripeClient:
         while True:
             try:
                 if method == "GET":
-                    response = await self._http.request(method, path, params=form, headers=headers)
+                    response = await self._http.request(method, path, params=tuple(form), headers=headers)
                 else:
                     response = await self._http.request(
                         method, path, content=urlencode(form).encode(),

@@ -41,7 +41,8 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 # Every refusal is problem JSON (as in the catalogue API): a bad or unknown query parameter is a 400 naming it.
 RELEASES_RESPONSES: dict[int, ResponseSpec] = {
     400: problem_spec(400, "Invalid query parameter", "invalid-parameter",
-                  "since: must be a date or date-time like 2026-01-31 or 2026-01-31T09:00:00Z", "/api/v1/ocds/releases"),
+                  "since: must be a date or date-time like 2026-01-31 or 2026-01-31T09:00:00Z",
+                  "/api/v1/ocds/releases"),
     **COMMON_RESPONSES,
 }
 RECORD_RESPONSES: dict[int, ResponseSpec] = {
@@ -113,7 +114,8 @@ async def ocds_releases(
      description="An OCDS record package holding one contracting process: its releases and the compiled release.",
      responses=RECORD_RESPONSES, tags=["ocds"])
 async def ocds_record(request: Request[Any, Any, Any], db_session: DbSession,
-                      ocid: Annotated[str, PathParameter(description="The ocid, e.g. ocds-dpsnhs-42")]) -> dict[str, Any]:
+                      ocid: Annotated[str, PathParameter(description="The ocid, e.g. ocds-dpsnhs-42")]) -> dict[str,
+                                                                                                                Any]:
     reject_unknown_parameters(request, frozenset())
     settings = request.app.state.settings
     record = await services.record(db_session, settings, ocid)

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from dps.agreements.models import Category
 from dps.calendar import london_date, london_instant
@@ -79,34 +80,36 @@ async def register_entries(session: AsyncSession, ocid_prefix: str,
                            filters: RegisterFilters = RegisterFilters()) -> list[RegisterEntry]:
     buyer, supplier = aliased(Organisation), aliased(Organisation)
     query = (sa.select(AwardNotice, Contract, buyer, supplier, Category)
-             .join(Contract, Contract.id == AwardNotice.contract_id)
-             .join(buyer, buyer.id == AwardNotice.buyer_organisation_id)
-             .join(supplier, supplier.id == AwardNotice.supplier_organisation_id)
-             .join(Category, Category.id == AwardNotice.category_id)
-             .where(AwardNotice.value_incl_vat_pence >= CONTRACTS_FINDER_THRESHOLD_PENCE,
-                    AwardNotice.contract_created_at.is_not(None))
-             .order_by(AwardNotice.contract_created_at.desc(), AwardNotice.id.desc()))
+             .join(Contract, col(Contract.id) == AwardNotice.contract_id)
+             .join(buyer, col(buyer.id) == col(AwardNotice.buyer_organisation_id))
+             .join(supplier, col(supplier.id) == col(AwardNotice.supplier_organisation_id))
+             .join(Category, col(Category.id) == AwardNotice.category_id)
+             .where(col(AwardNotice.value_incl_vat_pence) >= CONTRACTS_FINDER_THRESHOLD_PENCE,
+                    col(AwardNotice.contract_created_at).is_not(None))
+             .order_by(col(AwardNotice.contract_created_at).desc(), col(AwardNotice.id).desc()))
     if filters.q:
         like = f"%{filters.q.lower()}%"
-        query = query.where(sa.or_(sa.func.lower(AwardNotice.title).like(like), sa.func.lower(buyer.name).like(like),
-                                   sa.func.lower(supplier.name).like(like)))
+        query = query.where(sa.or_(sa.func.lower(col(AwardNotice.title)).like(like),
+                                   sa.func.lower(col(buyer.name)).like(like),
+                                   sa.func.lower(col(supplier.name)).like(like)))
     if filters.buyer:
-        query = query.where(buyer.ods_code == filters.buyer.upper())
+        query = query.where(col(buyer.ods_code) == filters.buyer.upper())
     if filters.category:
-        query = query.where(Category.slug == filters.category)
+        query = query.where(col(Category.slug) == filters.category)
     if filters.awarded_from:
-        query = query.where(AwardNotice.contract_created_at >= london_instant(filters.awarded_from,
+        query = query.where(col(AwardNotice.contract_created_at) >= london_instant(filters.awarded_from,
                                                                               datetime.min.time()))
     if filters.awarded_to:
-        query = query.where(AwardNotice.contract_created_at < london_instant(filters.awarded_to + timedelta(days=1),
-                                                                             datetime.min.time()))
+        query = query.where(col(AwardNotice.contract_created_at)
+                            < london_instant(filters.awarded_to + timedelta(days=1), datetime.min.time()))
     rows = (await session.execute(query)).all()
     allocation_ids = {int(line["allocation_id"]) for _, contract, _, _, _ in rows for line in contract.fund_lines}
     funds: dict[int, tuple[int, str]] = {}
     if allocation_ids:
         for allocation_id, fund_id, name, year, budget in (await session.execute(
-                sa.select(Allocation.id, Fund.id, Fund.name, Allocation.financial_year, Allocation.budget_type)
-                .join(Fund, Fund.id == Allocation.fund_id).where(Allocation.id.in_(allocation_ids)))).all():
+                sa.select(col(Allocation.id), col(Fund.id), col(Fund.name), col(Allocation.financial_year),
+                          col(Allocation.budget_type))
+                .join(Fund, col(Fund.id) == Allocation.fund_id).where(col(Allocation.id).in_(allocation_ids)))).all():
             funds[allocation_id] = (fund_id, f"{name} {year} ({budget})")
     await session.commit()
     out = []
@@ -121,7 +124,7 @@ async def register_entries(session: AsyncSession, ocid_prefix: str,
             supplier_companies_house_number=supplier_org.companies_house_number, category=category.name,
             category_slug=category.slug, value_excl_vat_pence=notice.value_pence,
             value_incl_vat_pence=notice.value_incl_vat_pence,
-            awarded_on=london_date(notice.contract_created_at),  # type: ignore[arg-type] - filtered on not null
+            awarded_on=london_date(notice.contract_created_at),  # type: ignore[arg-type]  # filtered on not null
             starts_on=contract.starts_on, ends_on=contract.ends_on,
             funds=tuple(dict.fromkeys(label for _, label in lines))))
     return out
@@ -130,12 +133,13 @@ async def register_entries(session: AsyncSession, ocid_prefix: str,
 async def filter_choices(session: AsyncSession) -> dict[str, list[tuple[str, str]]]:
     """Buyers, categories and funds that appear in the register, for the filter form."""
     buyers = (await session.execute(
-        sa.select(Organisation.ods_code, Organisation.name).join(
-            AwardNotice, AwardNotice.buyer_organisation_id == Organisation.id)
-        .where(AwardNotice.contract_id.is_not(None), Organisation.ods_code.is_not(None)).distinct()
-        .order_by(Organisation.name))).all()
-    categories = (await session.execute(sa.select(Category.slug, Category.name).order_by(Category.name))).all()
-    funds = (await session.execute(sa.select(Fund.id, Fund.name).order_by(Fund.name))).all()
+        sa.select(col(Organisation.ods_code), col(Organisation.name)).join(
+            AwardNotice, col(AwardNotice.buyer_organisation_id) == Organisation.id)
+        .where(col(AwardNotice.contract_id).is_not(None), col(Organisation.ods_code).is_not(None)).distinct()
+        .order_by(col(Organisation.name)))).all()
+    categories = (await session.execute(sa.select(col(Category.slug),
+                                                  col(Category.name)).order_by(col(Category.name)))).all()
+    funds = (await session.execute(sa.select(col(Fund.id), col(Fund.name)).order_by(col(Fund.name)))).all()
     await session.commit()
     return {"buyers": [(str(a), str(b)) for a, b in buyers],
             "categories": [(str(a), str(b)) for a, b in dict.fromkeys(categories)],

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.agreements.models import Agreement, Category
 from dps.competitions.models import AwardNotice, Competition
@@ -34,25 +35,25 @@ def _org(row: Organisation) -> ocds.OrganisationData:
 
 async def load_processes(session: AsyncSession, competition_ids: list[int] | None = None) -> list[ocds.ProcessData]:
     """Every published competition (or those named) as public process data, ordered by id."""
-    query = (sa.select(Competition, Category.name, Agreement.regime)
-             .join(Category, Category.id == Competition.category_id)
-             .join(Agreement, Agreement.id == Category.agreement_id)
-             .where(Competition.published_at.is_not(None)).order_by(Competition.id))
+    query = (sa.select(Competition, col(Category.name), col(Agreement.regime))
+             .join(Category, col(Category.id) == Competition.category_id)
+             .join(Agreement, col(Agreement.id) == Category.agreement_id)
+             .where(col(Competition.published_at).is_not(None)).order_by(col(Competition.id)))
     if competition_ids is not None:
-        query = query.where(Competition.id.in_(competition_ids))
+        query = query.where(col(Competition.id).in_(competition_ids))
     rows = (await session.execute(query)).all()
     if not rows:
         return []
     ids = [competition.id for competition, _, _ in rows]
     notices = {n.competition_id: n for n in (await session.scalars(
-        sa.select(AwardNotice).where(AwardNotice.competition_id.in_(ids)))).all()}
+        sa.select(AwardNotice).where(col(AwardNotice.competition_id).in_(ids)))).all()}
     contracts = await contracts_of_competitions(session, ids)
     milestones = await milestones_of_contracts(session, [c.id or 0 for c in contracts.values()])
     payments = await _payments(session, [f"competition:{cid}" for cid in contracts])
     org_ids = {competition.buyer_organisation_id for competition, _, _ in rows} | {
         n.supplier_organisation_id for n in notices.values()}
     organisations = {o.id: _org(o) for o in (await session.scalars(
-        sa.select(Organisation).where(Organisation.id.in_(org_ids)))).all()}
+        sa.select(Organisation).where(col(Organisation.id).in_(org_ids)))).all()}
     await session.commit()
     out = []
     for competition, category_name, regime in rows:
@@ -78,7 +79,7 @@ async def load_processes(session: AsyncSession, competition_ids: list[int] | Non
             competition_id=competition.id or 0, title=competition.title, description=competition.requirement,
             regime=regime, category_name=category_name, buyer=organisations[competition.buyer_organisation_id],
             estimated_value_pence=competition.estimated_value_pence,
-            published_at=competition.published_at,  # type: ignore[arg-type] - filtered on not null
+            published_at=competition.published_at,  # type: ignore[arg-type]  # filtered on not null
             clarification_deadline=competition.clarification_deadline, tender_deadline=competition.tender_deadline,
             contract_starts_on=competition.contract_starts_on, contract_ends_on=competition.contract_ends_on,
             criteria=tuple(ocds.CriterionData(str(c.get("title", c.get("key", ""))), int(c.get("weight", 0)))
@@ -93,15 +94,16 @@ async def _payments(session: AsyncSession, references: list[str]) -> dict[str, l
     if not references:
         return {}
     rows = (await session.execute(
-        sa.select(Commitment.reference, LedgerEntry)
-        .join(LedgerEntry, LedgerEntry.commitment_id == Commitment.id)
-        .where(Commitment.source == CommitmentSource.AWARD, Commitment.reference.in_(references),
-               LedgerEntry.kind.in_([LedgerKind.PAY, LedgerKind.REFUND]))
-        .order_by(LedgerEntry.at, LedgerEntry.id))).all()
+        sa.select(col(Commitment.reference), LedgerEntry)
+        .join(LedgerEntry, col(LedgerEntry.commitment_id) == Commitment.id)
+        .where(col(Commitment.source) == CommitmentSource.AWARD, col(Commitment.reference).in_(references),
+               col(LedgerEntry.kind).in_([LedgerKind.PAY, LedgerKind.REFUND]))
+        .order_by(col(LedgerEntry.at), col(LedgerEntry.id)))).all()
     out: dict[str, list[ocds.PaymentData]] = defaultdict(list)
     for reference, entry in rows:
         sign = -1 if entry.kind == LedgerKind.REFUND else 1
-        out[reference].append(ocds.PaymentData(id=entry.id or 0, at=entry.at, amount_pence=sign * abs(entry.amount_pence)))
+        out[reference].append(ocds.PaymentData(id=entry.id or 0, at=entry.at,
+                                               amount_pence=sign * abs(entry.amount_pence)))
     return out
 
 

@@ -19,6 +19,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.types import ExceptionHandlersMap
 
 from dps.api_keys import services as api_key_services
 from dps.errors import DomainError
@@ -81,7 +82,7 @@ def api_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Re
                             "internal-error")
 
 
-API_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {Exception: api_exception_handler,
+API_EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: api_exception_handler,
                                                        HTTPException: api_exception_handler,
                                                        DomainError: api_exception_handler}
 
@@ -165,7 +166,8 @@ class Problem(msgspec.Struct):
 def problem_spec(status: int, description: str, kind: str, detail: str,
                  instance: str = "/api/v1/innovations") -> ResponseSpec:
     """An error response in the OpenAPI document: problem JSON (RFC 9457) with one example."""
-    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON, generate_examples=False,
+    return ResponseSpec(data_container=Problem, description=description, media_type=PROBLEM_JSON,
+                        generate_examples=False,
                         examples=[Example(summary=description, value={
                             "type": PROBLEM_TYPES + kind, "title": description, "status": status, "detail": detail,
                             "instance": instance})])

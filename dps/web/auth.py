@@ -44,7 +44,7 @@ _mark = mark_access_rule
 
 
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> SignedInUser | None:
-    return connection.scope.get("user")  # type: ignore[return-value]
+    return connection.scope.get("user")
 
 
 async def _anyone(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

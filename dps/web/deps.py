@@ -6,4 +6,4 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # The request's database session, provided by the SQLAlchemy plugin under this name.
-DbSession: TypeAlias = NamedDependency[AsyncSession]  # type: ignore[valid-type]
+DbSession: TypeAlias = NamedDependency[AsyncSession]

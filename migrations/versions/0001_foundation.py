@@ -1,7 +1,7 @@
 """Foundation: identity, agreements and categories, audit chain, outbox
 
 Revision ID: 0001_foundation
-Revises: 
+Revises:
 Create Date: 2026-11-23 12:13:06.407406
 """
 
@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 
 revision: str = '0001_foundation'
 down_revision: str | None = None

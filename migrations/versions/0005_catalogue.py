@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '0005_catalogue'
 down_revision: str | None = '0002_admission'
 branch_labels: str | Sequence[str] | None = None

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '0008_payments'
 down_revision: str | None = '0006_competitions'
 branch_labels: str | Sequence[str] | None = None

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '0009_sign_in_lockout'
 down_revision: str | None = '0001_foundation'
 branch_labels: str | Sequence[str] | None = None

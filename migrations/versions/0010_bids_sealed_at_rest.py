@@ -21,7 +21,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '0010_bids_sealed_at_rest'
 down_revision: str | None = '0006_competitions'
 branch_labels: str | Sequence[str] | None = None

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision: str = '0010_money_stays_in_its_icb'
 down_revision: str | None = '0003_funds'
 branch_labels: str | Sequence[str] | None = None

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0010_shorter_period_agreement'
 down_revision: str | None = '0006_competitions'
 branch_labels: str | Sequence[str] | None = None

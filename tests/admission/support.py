@@ -27,7 +27,8 @@ VALID_ANSWERS: dict[str, dict[str, str]] = {
              "c3_technical_security": "passed", "c4_interoperability": "in_progress",
              "d_usability_accessibility": "passed"},
     "medical_device": {"device_class": "class_iia", "mark": "ukca", "mhra_reference": "MHRA-0001",
-                       "certificate_expiry-day": "1", "certificate_expiry-month": "6", "certificate_expiry-year": "2028"},
+                       "certificate_expiry-day": "1", "certificate_expiry-month": "6",
+                       "certificate_expiry-year": "2028"},
     "nice_esf": {"tier": "b"},
 }
 

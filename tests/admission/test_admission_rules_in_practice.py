@@ -8,9 +8,9 @@ import sqlalchemy as sa
 
 from dps.admission.models import Admission, Application
 from dps.audit.models import AuditEvent
+from dps.audit.services import Actor
 from dps.identity.models import Role
 from dps.identity.services import add_membership
-from dps.audit.services import Actor
 from tests.admission.support import VALID_ANSWERS, answer_everything, decide, evaluate_all, start_application, submit
 from tests.factories import category_id, make_authority_user, make_supplier_with_user
 from tests.helpers import count_rows, post_form, scalar, sign_in
@@ -115,7 +115,8 @@ async def test_admission_needs_every_section_passed(client, db, passwords, clock
     assert "Evaluate every section before admitting" in unevaluated.text
     await evaluate_all(client, application_id)
     await post_form(client, f"/authority/applications/{application_id}/sections/dspt",
-                    {"outcome": "fail", "comment": "Status not met"}, form_page=f"/authority/applications/{application_id}")
+                    {"outcome": "fail", "comment": "Status not met"},
+                    form_page=f"/authority/applications/{application_id}")
     failed = await decide(client, application_id, "admit")
     assert failed.status_code == 409
     assert "failed section cannot be admitted: Data Security and Protection Toolkit" in failed.text
@@ -127,7 +128,8 @@ async def test_a_failed_section_needs_a_reason(client, db, passwords, clock):
     _, _, application_id = await submitted_application(client, db, passwords, clock)
     await sign_in(client, (await make_authority_user(db, passwords, clock)).email)
     response = await post_form(client, f"/authority/applications/{application_id}/sections/dspt",
-                               {"outcome": "fail", "comment": " "}, form_page=f"/authority/applications/{application_id}")
+                               {"outcome": "fail", "comment": " "},
+                               form_page=f"/authority/applications/{application_id}")
     assert response.status_code == 400
     assert "Give a reason when a section fails" in response.text
 

@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from dps.admission.models import RefreshResponse
+from dps.admission.models import Admission, RefreshResponse
 from dps.admission.refresh import run_daily_jobs
-from dps.admission.models import Admission
 from dps.db import make_engine, make_sessionmaker
 from dps.exclusion.models import DebarmentEntry
 from dps.exclusion.rules import MandatoryGround
@@ -96,7 +95,8 @@ async def test_refresh_request_reminder_answer_and_overdue(client, db, passwords
     clock.set(datetime(2026, 1, 12, 9, 0, tzinfo=UTC))
     assert (await jobs(settings, clock))["refresh_reminders"] == 1
     assert (await jobs(settings, clock))["refresh_reminders"] == 0
-    assert "Reminder: confirm your declaration for Virtual wards and remote monitoring" in await emails_to(db, bob.email)
+    assert "Reminder: confirm your declaration for Virtual wards and remote monitoring" in await emails_to(db,
+                                                                                                           bob.email)
     assert not any(s.startswith("Reminder") for s in await emails_to(db, ann.email))
 
     # After the deadline he shows as overdue to the authority.

@@ -234,7 +234,7 @@ async def new_page(browser: Any, live_server: LiveServer, backend: str,
                     await page.screenshot(path=f"{stem}.png", full_page=True)
                     stem.with_suffix(".html").write_text(f"<!-- {page.url} -->\n" + await page.content(),
                                                          encoding="utf-8")
-                except Exception as error:  # noqa: BLE001 - a broken page must not hide the test's own failure
+                except Exception as error:  # a broken page must not hide the test's own failure
                     stem.with_suffix(".txt").write_text(f"{page.url}: {error}", encoding="utf-8")
         await context.close()
     if failed:

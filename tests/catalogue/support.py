@@ -26,12 +26,14 @@ LISTING_FORM: dict[str, Any] = {
     "dtac__c4_interoperability": "passed", "dtac__d_usability_accessibility": "passed",
     "dspt__applies": "yes", "dspt__year": "2025/26", "dspt__status": "standards_met",
     "cyber_essentials__level": "cyber_essentials_plus", "cyber_essentials__certificate_number": "CE-1",
-    "cyber_essentials__expiry-day": "30", "cyber_essentials__expiry-month": "9", "cyber_essentials__expiry-year": "2026",
+    "cyber_essentials__expiry-day": "30", "cyber_essentials__expiry-month": "9",
+    "cyber_essentials__expiry-year": "2026",
     "medical_device__device_class": "class_iia", "medical_device__mark": "ukca",
     "medical_device__mhra_reference": "MHRA-0001", "medical_device__certificate_expiry-day": "1",
     "medical_device__certificate_expiry-month": "6", "medical_device__certificate_expiry-year": "2028",
     "nice__esf_tier": "b", "nice__guidance": "MTG32", "nice__mtfm": "yes",
-    "supply_chain__carbon_reduction_plan": "pass", "supply_chain__modern_slavery": "yes", "supply_chain__net_zero": "yes",
+    "supply_chain__carbon_reduction_plan": "pass", "supply_chain__modern_slavery": "yes",
+    "supply_chain__net_zero": "yes",
 }
 
 

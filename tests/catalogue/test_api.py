@@ -38,7 +38,8 @@ async def catalogue(client, db, passwords, clock, drain_outbox) -> dict[str, int
                              number="22223333", categories=("wearables-home-diagnostics",))
     home_test = await published_listing(client, db, {
         "name": "Minuteful kidney home test", "summary": "A smartphone urine test for chronic kidney disease.",
-        "care_settings": ["home"], "icbs_using": "", "nice__esf_tier": "c", "medical_device__device_class": "ivd_self_test"})
+        "care_settings": ["home"], "icbs_using": "", "nice__esf_tier": "c",
+        "medical_device__device_class": "ivd_self_test"})
     client.cookies.clear()
     await drain_outbox()
     return {"zio": zio, "ward": ward, "kidney": home_test}
@@ -89,7 +90,8 @@ async def test_filters_are_or_within_a_name_and_and_across_names(client, db, pas
         assert response.status_code == 200, response.text
         return sorted(item["id"] for item in response.json()["data"])
 
-    assert await found([("care_setting", "acute"), ("care_setting", "primary-care")]) == sorted([ids["zio"], ids["ward"]])
+    assert await found([("care_setting", "acute"), ("care_setting", "primary-care")]) == sorted([ids["zio"],
+                                                                                                 ids["ward"]])
     assert await found([("care_setting", "home"), ("mtfm", "true")]) == [ids["zio"], ids["kidney"]]
     assert await found([("icb", "qmf")]) == [ids["zio"]]
     assert await found([("icb", "QWE")]) == sorted([ids["zio"], ids["ward"]])
@@ -161,18 +163,21 @@ async def test_changes_feed_in_commit_order_with_a_cursor(client, db, passwords,
     assert rest["data"][0]["innovation"]["name"] == "Minuteful kidney home test"
 
     await sign_in(client, "sam@sutures.example")
-    await post_form(client, f"/supplier/listings/{ids['kidney']}/withdraw", {}, form_page=f"/supplier/listings/{ids['kidney']}")
+    await post_form(client, f"/supplier/listings/{ids['kidney']}/withdraw", {},
+                    form_page=f"/supplier/listings/{ids['kidney']}")
     later = (await client.get("/api/v1/changes", params={"since": rest["meta"]["next"]}, headers=bearer(secret))).json()
     assert [(c["type"], c["id"], c["innovation"]) for c in later["data"]] == [("withdrawn", ids["kidney"], None)]
     assert int(later["data"][0]["revision"]) > int(rest["data"][0]["revision"])
-    quiet = (await client.get("/api/v1/changes", params={"since": later["meta"]["next"]}, headers=bearer(secret))).json()
+    quiet = (await client.get("/api/v1/changes", params={"since": later["meta"]["next"]},
+                              headers=bearer(secret))).json()
     assert quiet["data"] == [] and quiet["meta"]["next"] == later["meta"]["next"]
 
 
 async def test_keys_are_created_once_stored_hashed_and_revocable_in_the_ui(client, db, passwords, clock):
     await make_authority_user(db, passwords, clock, email="ada@authority.example", role=Role.AUTHORITY_ADMIN)
     await sign_in(client, "ada@authority.example")
-    created = await post_form(client, "/authority/api-keys", {"name": "North East London ICS portal", "rate_limit": "600"},
+    created = await post_form(client, "/authority/api-keys", {"name": "North East London ICS portal",
+                                                              "rate_limit": "600"},
                               form_page="/authority/api-keys")
     assert created.status_code == 200
     import re

@@ -38,7 +38,8 @@ async def test_free_text_with_a_typo_finds_and_highlights_the_innovation(client,
 async def test_facets_are_checkboxes_with_counts_and_filter_the_results(client, db, passwords, clock, drain_outbox):
     await two_innovations(client, db, passwords, clock, drain_outbox)
     page = await client.get("/catalogue/search")
-    assert re.search(r'name="care_setting" type="checkbox" value="home"\s*>\s*<label[^>]*>At home <span class="dps-count">\(2\)',
+    assert re.search(r'name="care_setting" type="checkbox" value="home"\s*>\s*<label[^>]*>'
+                     r'At home <span class="dps-count">\(2\)',
                      page.text)
     assert "Virtual wards and remote monitoring <span class=\"dps-count\">(1)</span>" in page.text
 
@@ -93,7 +94,8 @@ async def test_a_buyer_saves_a_search_and_finds_it_again(client, db, passwords, 
 
     page = await client.get("/catalogue/search", params={"q": "ward", "care_setting": "acute"})
     assert "Save search" in page.text
-    saved = await post_form(client, "/buyer/saved-searches", {"name": "Wards", "query_string": "q=ward&care_setting=acute"},
+    saved = await post_form(client, "/buyer/saved-searches", {"name": "Wards",
+                                                              "query_string": "q=ward&care_setting=acute"},
                             form_page="/catalogue/search")
     assert saved.status_code == 303
     listing = await client.get("/buyer/saved-searches")

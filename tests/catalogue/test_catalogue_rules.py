@@ -16,7 +16,7 @@ from dps.errors import IllegalTransition
 from tests.catalogue.support import LISTING_FORM
 
 
-def check(overrides=None, allowed=(5,)):  # noqa: ANN001, ANN201
+def check(overrides=None, allowed=(5,)):
     return rules.check_listing_form({**LISTING_FORM, "category_id": "5", **(overrides or {})},
                                     allowed_category_ids=allowed, known_icbs={"QMF", "QWE"})
 

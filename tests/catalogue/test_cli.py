@@ -24,5 +24,6 @@ async def test_reindex_rebuilds_with_a_progress_report(client, db, passwords, cl
     assert result.returncode == 0, result.stderr
     assert "1 listings" in result.stdout
     key = run_dps("api-key", "create", "Reader", env=env).stdout.strip().splitlines()[-1]
-    found = await client.get("/api/v1/innovations", params={"q": "wearable"}, headers={"Authorization": f"Bearer {key}"})
+    found = await client.get("/api/v1/innovations", params={"q": "wearable"},
+                             headers={"Authorization": f"Bearer {key}"})
     assert [item["id"] for item in found.json()["data"]] == [listing_id]

@@ -10,7 +10,7 @@ from catalogue.search.port import IndexChange, SearchQuery
 from tests.catalogue.test_search_contract import document
 
 
-async def engine_with(tmp_path, docs):  # noqa: ANN001, ANN201
+async def engine_with(tmp_path, docs):
     index = EmbeddedSearchIndex(tmp_path / "index.sqlite3")
     for doc in docs:
         await index.apply(IndexChange(doc.id, doc.index_version, doc))

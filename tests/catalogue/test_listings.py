@@ -61,7 +61,8 @@ async def test_draft_publish_edit_withdraw_keeps_versions_and_feeds_search(clien
     await drain_outbox()
     assert await search_ids(settings) == []
 
-    await post_form(client, f"/supplier/listings/{listing_id}/publish", {}, form_page=f"/supplier/listings/{listing_id}")
+    await post_form(client, f"/supplier/listings/{listing_id}/publish", {},
+                    form_page=f"/supplier/listings/{listing_id}")
     await drain_outbox()
     assert await search_ids(settings, "wearable") == [listing_id]
 
@@ -82,7 +83,8 @@ async def test_draft_publish_edit_withdraw_keeps_versions_and_feeds_search(clien
     hits = (await search_index_for(settings).search(SearchQuery(text="XT"))).hits
     assert [hit.document["name"] for hit in hits] == ["Zio XT wearable ECG patch"]
 
-    await post_form(client, f"/supplier/listings/{listing_id}/withdraw", {}, form_page=f"/supplier/listings/{listing_id}")
+    await post_form(client, f"/supplier/listings/{listing_id}/withdraw", {},
+                    form_page=f"/supplier/listings/{listing_id}")
     await drain_outbox()
     assert await search_ids(settings) == []
     public = await client.get(f"/catalogue/innovations/{listing_id}")
@@ -97,7 +99,8 @@ async def test_each_change_writes_its_audit_event_and_outbox_row_together(client
     listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db, WEARABLES))))
     audit_before = await count_rows(db, AuditEvent)
 
-    await post_form(client, f"/supplier/listings/{listing_id}/publish", {}, form_page=f"/supplier/listings/{listing_id}")
+    await post_form(client, f"/supplier/listings/{listing_id}/publish", {},
+                    form_page=f"/supplier/listings/{listing_id}")
 
     actions = (await db.scalars(sa.select(AuditEvent.action).where(AuditEvent.sequence > audit_before))).all()
     await db.commit()
@@ -169,10 +172,10 @@ async def test_authority_admin_unpublishes_with_a_reason_and_the_listing_leaves_
 
 async def test_a_suspended_supplier_leaves_search_and_returns_when_reinstated(client, db, passwords, clock, settings,
                                                                               drain_outbox):
+    from dps.admission.models import Admission
     from dps.admission.rules import MembershipEvent
     from dps.admission.services import change_admission
     from dps.identity.services import load_signed_in_user
-    from dps.admission.models import Admission
 
     organisation, _ = await signed_in_supplier(client, db, passwords, clock)
     listing_id = await published_listing(client, db)
@@ -206,7 +209,8 @@ async def upload(client, listing_id: int, title: str, content: bytes, filename: 
                              files={"file": (filename, content, content_type)})
 
 
-async def test_evidence_must_be_a_pdf_by_content_and_is_served_only_behind_a_check(client, db, passwords, clock, settings):
+async def test_evidence_must_be_a_pdf_by_content_and_is_served_only_behind_a_check(client, db, passwords, clock,
+                                                                                   settings):
     await signed_in_supplier(client, db, passwords, clock)
     listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db, WEARABLES))))
 

@@ -14,7 +14,7 @@ from catalogue.search.meili import (
     to_result,
     tombstone,
 )
-from catalogue.search.port import MARK_END, MARK_START, FACET_FIELDS, SearchDocument, SearchQuery
+from catalogue.search.port import FACET_FIELDS, MARK_END, MARK_START, SearchDocument, SearchQuery
 
 
 def test_filters_or_within_a_field_and_across_fields_and_only_live_documents():
@@ -39,7 +39,8 @@ def test_sort_and_paging():
     assert build_sort(SearchQuery(sort="name")) == ["name_sort:asc", "id:asc"]
     parameters = search_parameters(SearchQuery(text="ecg", page=3, page_size=10))
     assert (parameters["page"], parameters["hits_per_page"]) == (3, 10)
-    assert parameters["highlight_pre_tag"] == MARK_START and parameters["attributes_to_highlight"] == ["name", "summary"]
+    assert parameters["highlight_pre_tag"] == MARK_START and parameters["attributes_to_highlight"] == ["name",
+                                                                                                       "summary"]
     assert parameters["facets"] == list(FACET_FIELDS)
 
 

@@ -49,7 +49,7 @@ CATALOGUE = [
 ]
 
 
-async def make_engine(kind: str, tmp_path) -> SearchIndex:  # noqa: ANN001
+async def make_engine(kind: str, tmp_path) -> SearchIndex:
     if kind == "embedded":
         return EmbeddedSearchIndex(tmp_path / "search" / "index.sqlite3")
     from catalogue.search.meili import MeiliSearchIndex
@@ -59,7 +59,7 @@ async def make_engine(kind: str, tmp_path) -> SearchIndex:  # noqa: ANN001
 
 
 @pytest.fixture(params=ENGINES)
-async def engine(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[SearchIndex]:  # noqa: ANN001
+async def engine(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[SearchIndex]:
     index = await make_engine(request.param, tmp_path)
     await index.start()
     for doc in CATALOGUE:
@@ -70,7 +70,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[Sear
     await index.close()
 
 
-async def ids(engine: SearchIndex, **kwargs) -> list[int]:  # noqa: ANN003
+async def ids(engine: SearchIndex, **kwargs) -> list[int]:
     return [hit.id for hit in (await engine.search(SearchQuery(**kwargs))).hits]
 
 
@@ -142,7 +142,8 @@ async def test_changes_apply_only_when_newer_so_replays_and_late_deliveries_chan
     assert not await engine.apply(IndexChange(3, 2, renamed))  # replay
     stale = document(3, "Old name", "Old", version=1, category="surgical")
     assert not await engine.apply(IndexChange(3, 1, stale))  # late delivery of an older version
-    assert (await engine.search(SearchQuery(text="antibacterial"))).hits[0].document["name"] == "Plus Antibacterial Sutures"
+    found = await engine.search(SearchQuery(text="antibacterial"))
+    assert found.hits[0].document["name"] == "Plus Antibacterial Sutures"
 
     assert await engine.apply(IndexChange(3, 3, None))  # withdrawn
     assert await ids(engine, text="sutures") == []

@@ -8,8 +8,8 @@ from dps.competitions.models import Competition
 from dps.competitions.rules import CompetitionState
 from dps.db import make_engine, make_sessionmaker
 from dps.demo import DEMO_PASSWORD
-from dps.wiring import seed_demo_data
 from dps.outbox.models import OutboxMessage
+from dps.wiring import seed_demo_data
 from tests.helpers import sign_in
 
 BUYER_PAGES = ("", "/edit", "/clarifications", "/moderation", "/ranking", "/letters", "/confirm")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -25,14 +25,15 @@ from dps.competitions.rules import (
     CriterionKind,
     FundLine,
     ScoredBid,
+    award_notice_due,
     bid_problems,
     bids_open,
     can_confirm_award,
     check_award_choice,
     check_fund_split,
-    check_rule_settings,
     check_publication,
     check_refinement,
+    check_rule_settings,
     check_score,
     compare_bids,
     count_words,
@@ -41,10 +42,6 @@ from dps.competitions.rules import (
     is_due_to_close,
     minimum_tender_days,
     needs_contracts_finder,
-    shorter_period_problem,
-    shorter_tender_period_allowed,
-    tender_days_setting_problem,
-    award_notice_due,
     next_bid_state,
     next_competition_state,
     parse_london_deadline,
@@ -55,7 +52,10 @@ from dps.competitions.rules import (
     ranking_key,
     resumed_standstill_end,
     score_bids,
+    shorter_period_problem,
+    shorter_tender_period_allowed,
     standstill_ends,
+    tender_days_setting_problem,
     validate_criteria,
 )
 from dps.errors import Conflict, IllegalTransition, ValidationFailed

@@ -16,7 +16,6 @@ import itertools
 import json
 import logging
 import re
-
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -131,7 +130,7 @@ async def test_no_read_path_reveals_a_bid_before_the_deadline(client, app, db, p
     assert changed == [], f"pages changed because of a sealed bid: {changed[:10]}"
 
     # Buyer-side and API pages never name a bidder, show a price or an answer, or count bids.
-    for (who, path), (status, body) in after.items():
+    for (who, path), (_status, body) in after.items():
         if who in ("buyer", "evaluator", "other buyer") and path.startswith(("/buyer", "/api")):
             assert not [s for s in secrets if s in body], (who, path)
             assert "Bids received" not in body, (who, path)

@@ -19,9 +19,9 @@ from dps.db import make_engine, make_sessionmaker
 from dps.migrate import alembic_config
 from dps.reference import load_reference_data
 from dps.settings import normalise_database_url
+from tests.conftest import BACKENDS, fresh_database_url
 from tests.factories import BID_ANSWERS as ANSWERS
 from tests.factories import make_competition_world, make_published_competition, signed_in
-from tests.conftest import BACKENDS, fresh_database_url
 
 LATER = {"clarification_deadline-day": "23", "tender_deadline-day": "30"}
 

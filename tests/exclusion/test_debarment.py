@@ -15,6 +15,7 @@ from tests.catalogue.support import published_listing, signed_in_supplier
 from tests.factories import make_authority_user
 from tests.helpers import count_rows, post_form, scalar, sign_in
 
+
 async def search_ids(settings) -> list[int]:
     return [hit.id for hit in (await search_index_for(settings).search(SearchQuery(text=""))).hits]
 

@@ -76,8 +76,10 @@ async def test_a_foreign_icbs_allocation_is_refused_with_a_clear_message_and_cha
         (unknown, [(qmf_money, 500 * POUND)], "Unrelated NHS Trust cannot draw on HTAF 2025/26, NHS North East London "
          "Integrated Care Board (QMF), revenue: it is not yet in the reference data of trusts and their ICBs, so it "
          "can draw only on national funds"),
-        ((await organisation_by_ods(db, "QKK")).id, [(qmf_money, 500 * POUND)], "an integrated care board can draw only on its own"),
-        ((await organisation_by_ods(db, "Y56")).id, [(qkk_money, 500 * POUND)], "not an integrated care board or one of its trusts"),
+        ((await organisation_by_ods(db, "QKK")).id, [(qmf_money, 500 * POUND)],
+         "an integrated care board can draw only on its own"),
+        ((await organisation_by_ods(db, "Y56")).id, [(qkk_money, 500 * POUND)],
+         "not an integrated care board or one of its trusts"),
     ]
     for buyer, lines, words in cases:
         with pytest.raises(Refused) as refused:
@@ -101,7 +103,8 @@ async def test_a_national_funds_allocation_is_open_to_every_buyer(db, clock):
     gstt = (await make_trust(db, clock, name="Guy's and St Thomas' NHS Foundation Trust", ods="RJ1")).id
     unknown = (await make_trust(db, clock, name="Unrelated NHS Trust", ods="RZ9")).id
     await db.commit()
-    for number, buyer in enumerate([gstt, unknown, (await organisation_by_ods(db, "QKK")).id, (await organisation_by_ods(db, "Y56")).id]):
+    for number, buyer in enumerate([gstt, unknown, (await organisation_by_ods(db, "QKK")).id,
+                                    (await organisation_by_ods(db, "Y56")).id]):
         await commit(db, clock, buyer, [(qmf_money, 100 * POUND)], reference=f"N-{number}")
     assert await balance(db, qmf_money) == Balance(10_000 * POUND, 400 * POUND, 0)
 

@@ -26,10 +26,12 @@ async def test_companies_house_number_is_normalised(db, clock):
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"kind": OrganisationKind.SUPPLIER, "name": "Acme", "companies_house_number": "ABC"}, "companies_house_number"),
+        ({"kind": OrganisationKind.SUPPLIER, "name": "Acme", "companies_house_number": "ABC"},
+         "companies_house_number"),
         ({"kind": OrganisationKind.SUPPLIER, "name": "Acme", "companies_house_number": ""}, "companies_house_number"),
         ({"kind": OrganisationKind.SUPPLIER, "name": " ", "companies_house_number": "12345678"}, "name"),
-        ({"kind": OrganisationKind.BUYER, "name": "Trust", "ods_code": "QE1", "buyer_type": BuyerType.TRUST}, "ods_code"),
+        ({"kind": OrganisationKind.BUYER, "name": "Trust", "ods_code": "QE1", "buyer_type": BuyerType.TRUST},
+         "ods_code"),
         ({"kind": OrganisationKind.BUYER, "name": "ICB", "ods_code": "RJ1", "buyer_type": BuyerType.ICB}, "ods_code"),
         ({"kind": OrganisationKind.BUYER, "name": "Trust", "ods_code": "RJ1"}, "buyer_type"),
     ],

@@ -80,7 +80,8 @@ events = st.lists(st.tuples(st.sampled_from(["fail", "success"]), st.integers(mi
                   max_size=40)
 
 
-@given(events=events, allowed=st.integers(min_value=1, max_value=6), lock_minutes=st.integers(min_value=1, max_value=30))
+@given(events=events, allowed=st.integers(min_value=1, max_value=6), lock_minutes=st.integers(min_value=1,
+                                                                                              max_value=30))
 def test_locked_exactly_after_n_consecutive_counted_failures(events, allowed, lock_minutes):
     policy = LockoutPolicy(failures_allowed=allowed, lock_for=timedelta(minutes=lock_minutes))
     attempts, now = SignInAttempts(), NOW

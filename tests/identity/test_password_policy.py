@@ -125,7 +125,7 @@ _PADDING = st.text(alphabet=string.digits + "!?#*$%&@^~+=", max_size=10)
 @settings(max_examples=300)
 @given(word=st.sampled_from(_LISTED_WORDS), before=_PADDING, after=_PADDING, upper=st.lists(st.booleans(), min_size=40))
 def test_any_listed_word_padded_with_digits_or_symbols_in_any_case_is_refused(word, before, after, upper):
-    cased = "".join(c.upper() if flip else c for c, flip in zip(word, upper + [False] * len(word)))
+    cased = "".join(c.upper() if flip else c for c, flip in zip(word, upper + [False] * len(word), strict=False))
     password = before + cased + after
     if len(password) < MINIMUM_PASSWORD_LENGTH:
         password = password + "1" * (MINIMUM_PASSWORD_LENGTH - len(password))

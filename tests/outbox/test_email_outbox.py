@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 import sqlalchemy as sa
 
@@ -67,5 +68,5 @@ async def test_smtp_down_means_retry_later_not_loss(db, clock, drain_outbox):
 def test_backoff_doubles_and_is_capped():
     delays = [retry_delay(n) for n in range(1, 12)]
     assert delays[0] == timedelta(seconds=30)
-    assert all(later == min(earlier * 2, timedelta(hours=1)) for earlier, later in zip(delays, delays[1:]))
+    assert all(later == min(earlier * 2, timedelta(hours=1)) for earlier, later in pairwise(delays))
     assert delays[-1] == timedelta(hours=1)

@@ -198,7 +198,7 @@ def test_clock_status_refuses_naive_datetimes() -> None:
 
 def test_a4_the_clock_can_be_extended_up_to_the_last_second_of_the_tenth_working_day() -> None:
     # DUE is 23:59:59 on Wed 7 Jan 2026 in London.
-    assert DUE == datetime(2026, 1, 7, 23, 59, 59, tzinfo=UTC)
+    assert datetime(2026, 1, 7, 23, 59, 59, tzinfo=UTC) == DUE
     assert can_extend_clock(DUE, london(2025, 12, 19, 15))
     assert can_extend_clock(DUE, DUE)
     check_clock_extension(due_at=DUE, now=DUE, already_extended=False)

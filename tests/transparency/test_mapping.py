@@ -17,7 +17,8 @@ def process(payments: tuple[ocds.PaymentData, ...] = ()) -> ocds.ProcessData:
     return ocds.ProcessData(
         competition_id=7, title="CT-derived FFR", description="FFR analysis", regime="pa2023_dynamic_market",
         category_name="Imaging", buyer=BUYER, estimated_value_pence=90_000_00, published_at=at,
-        clarification_deadline=datetime(2026, 1, 12, 12, tzinfo=UTC), tender_deadline=datetime(2026, 1, 19, 12, tzinfo=UTC),
+        clarification_deadline=datetime(2026, 1, 12, 12, tzinfo=UTC), tender_deadline=datetime(2026, 1, 19, 12,
+                                                                                               tzinfo=UTC),
         contract_starts_on=date(2026, 4, 1), contract_ends_on=date(2027, 3, 31),
         criteria=(ocds.CriterionData("Price", 40), ocds.CriterionData("Quality", 60)),
         award=ocds.AwardData(made_public_at=datetime(2026, 1, 25, 10, tzinfo=UTC),
@@ -64,7 +65,8 @@ def test_amounts_are_pounds_and_identifiers_use_org_id_schemes():
 
 def test_a_cancelled_competition_has_a_cancellation_release():
     cancelled = ocds.ProcessData(**{**process().__dict__, "award": None, "contract": None,
-                                    "cancelled_at": datetime(2026, 1, 8, tzinfo=UTC), "cancel_reason": "No longer needed"})
+                                    "cancelled_at": datetime(2026, 1, 8, tzinfo=UTC),
+                                    "cancel_reason": "No longer needed"})
     releases = ocds.releases_for(cancelled, "ocds-test")
     assert [r["tag"] for r in releases] == [["tender"], ["tenderCancellation"]]
     assert ocds.compile_record("ocds-test-7", releases)["compiledRelease"]["tender"]["status"] == "cancelled"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from dps.transparency import services as transparency
 from tests.factories import make_bid, make_competition_world, make_published_competition
 from tests.transparency.support import assert_valid, awarded_competition, validate_package

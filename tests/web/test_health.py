@@ -15,7 +15,8 @@ async def test_health_reports_each_part_ok(client):
 
 async def test_health_names_a_database_that_is_down(tmp_path):
     missing = tmp_path / "no-such-folder" / "dps.db"
-    settings = Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": f"sqlite:///{missing}", "DPS_VAR_DIR": str(tmp_path)})
+    settings = Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": f"sqlite:///{missing}",
+                                  "DPS_VAR_DIR": str(tmp_path)})
     async with AsyncTestClient(app=create_app(settings)) as client:
         response = await client.get("/health")
     assert response.status_code == 503

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from dps.identity.models import Organisation, OrganisationKind, Role
 from tests.factories import make_supplier, make_trust, make_user
 from tests.helpers import scalar, sign_in
-
-import sqlalchemy as sa
 
 PORTALS = ["/supplier", "/buyer", "/authority"]
 

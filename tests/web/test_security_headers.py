@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
+from litestar.testing import AsyncTestClient
+
 from dps.app import create_app
 from dps.settings import Settings
-from litestar.testing import AsyncTestClient
 
 
 async def test_pages_carry_security_headers_and_a_nonce_only_csp(client):

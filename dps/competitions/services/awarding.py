@@ -87,7 +87,8 @@ async def decide_award(session: AsyncSession, user: SignedInUser, competition_id
     await session.flush()
     await audit_competition(session, actor_of(user), "award_decided", competition, now, before,
                             {**competition_snapshot(competition), "winning_bid_id": competition.winning_bid_id,
-                             "winning_rank": chosen.rank, "top_ranked_bid_id": rows[0].bid.id, "reasons": competition.award_reasons,
+                             "winning_rank": chosen.rank, "top_ranked_bid_id": rows[0].bid.id,
+                             "reasons": competition.award_reasons,
                              "override_reason": competition.override_reason,
                              "ranking": [{"bid_id": r.bid.id, "rank": r.ranked.rank, "total": r.total} for r in rows]})
     await session.commit()

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.models import Admission
 from dps.admission.rules import MembershipState
@@ -54,16 +55,16 @@ from dps.mail import page_link
 
 async def buyer_organisations(session: AsyncSession, user: SignedInUser) -> list[Organisation]:
     ids = buyer_organisation_ids(user)
-    return list((await session.scalars(sa.select(Organisation).where(Organisation.id.in_(ids))
-                                       .order_by(Organisation.name))).all())
+    return list((await session.scalars(sa.select(Organisation).where(col(Organisation.id).in_(ids))
+                                       .order_by(col(Organisation.name)))).all())
 
 
 async def evaluators_of(session: AsyncSession, organisation_ids: Sequence[int]) -> list[tuple[int, User]]:
     """Users holding the evaluator role in the given buyer organisations, as (organisation id, user)."""
     rows = (await session.execute(
-        sa.select(Membership.organisation_id, User).join(User, User.id == Membership.user_id)
-        .where(Membership.organisation_id.in_(organisation_ids), Membership.role == Role.EVALUATOR,
-               User.is_active.is_(True)).order_by(User.full_name, User.id))).all()
+        sa.select(col(Membership.organisation_id), User).join(User, col(User.id) == Membership.user_id)
+        .where(col(Membership.organisation_id).in_(organisation_ids), col(Membership.role) == Role.EVALUATOR,
+               col(User.is_active).is_(True)).order_by(col(User.full_name), col(User.id)))).all()
     return [(org_id, user) for org_id, user in rows]
 
 
@@ -86,7 +87,7 @@ async def _check_input(session: AsyncSession, user: SignedInUser, data: Competit
 
 async def _set_evaluators(session: AsyncSession, competition: Competition, user_ids: Sequence[int]) -> None:
     existing = (await session.scalars(sa.select(CompetitionEvaluator).where(
-        CompetitionEvaluator.competition_id == competition.id))).all()
+        col(CompetitionEvaluator.competition_id) == competition.id))).all()
     for seat in existing:
         if seat.user_id not in user_ids:
             await session.delete(seat)
@@ -150,8 +151,8 @@ async def update_draft(session: AsyncSession, user: SignedInUser, competition_id
 
 
 async def evaluator_ids(session: AsyncSession, competition_id: int) -> list[int]:
-    return list((await session.scalars(sa.select(CompetitionEvaluator.user_id).where(
-        CompetitionEvaluator.competition_id == competition_id).order_by(CompetitionEvaluator.user_id))).all())
+    return list((await session.scalars(sa.select(col(CompetitionEvaluator.user_id)).where(
+        col(CompetitionEvaluator.competition_id) == competition_id).order_by(col(CompetitionEvaluator.user_id)))).all())
 
 
 async def publish(session: AsyncSession, user: SignedInUser, competition_id: int, now: datetime) -> Competition:
@@ -167,12 +168,13 @@ async def publish(session: AsyncSession, user: SignedInUser, competition_id: int
     validate_criteria(criteria_of(competition))
     days = minimum_tender_days(agreement.regime, agreement.rule_settings)
     admitted = (await session.execute(
-        sa.select(Admission, Organisation.name).join(Organisation, Organisation.id == Admission.organisation_id)
-        .where(Admission.category_id == competition.category_id, Admission.state == MembershipState.ACTIVE)
-        .order_by(Admission.organisation_id))).all()
-    agreed = set((await session.scalars(sa.select(ShorterPeriodAgreement.organisation_id).where(
-        ShorterPeriodAgreement.competition_id == competition.id,
-        ShorterPeriodAgreement.agreed_deadline <= competition.tender_deadline))).all())  # C2, reg 34(12)
+        sa.select(Admission, col(Organisation.name)).join(Organisation,
+                                                          col(Organisation.id) == Admission.organisation_id)
+        .where(col(Admission.category_id) == competition.category_id, col(Admission.state) == MembershipState.ACTIVE)
+        .order_by(col(Admission.organisation_id)))).all()
+    agreed = set((await session.scalars(sa.select(col(ShorterPeriodAgreement.organisation_id)).where(
+        col(ShorterPeriodAgreement.competition_id) == competition.id,
+        col(ShorterPeriodAgreement.agreed_deadline) <= competition.tender_deadline))).all())  # C2, reg 34(12)
     check_publication(now=now, clarification_deadline=competition.clarification_deadline,
                       tender_deadline=competition.tender_deadline, minimum_days=days, regime=agreement.regime,
                       invited={admission.organisation_id: name for admission, name in admitted}, agreed=agreed)
@@ -237,7 +239,7 @@ async def answer_question(session: AsyncSession, user: SignedInUser, competition
     competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
     require_state(competition, CompetitionState.PUBLISHED, doing="answering a clarification")
     clarification = await session.scalar(sa.select(Clarification).where(
-        Clarification.id == clarification_id, Clarification.competition_id == competition.id))
+        col(Clarification.id) == clarification_id, col(Clarification.competition_id) == competition.id))
     if clarification is None:
         raise NotFound("There is no such question")
     if clarification.answered_at is not None:

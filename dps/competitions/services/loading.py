@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.services import email_organisation
 from dps.audit.services import Actor, record
@@ -58,7 +59,7 @@ async def audit_competition(session: AsyncSession, actor: Actor, action: str, co
 
 
 async def _lock(session: AsyncSession, competition_id: int) -> Competition | None:
-    return await session.scalar(sa.select(Competition).where(Competition.id == competition_id)
+    return await session.scalar(sa.select(Competition).where(col(Competition.id) == competition_id)
                                 .with_for_update().execution_options(populate_existing=True))
 
 
@@ -76,7 +77,7 @@ async def close_if_due(session: AsyncSession, competition: Competition, now: dat
     locked.closed_at = locked.tender_deadline
     locked.updated_at = now
     received = await session.scalar(sa.select(sa.func.count()).select_from(Bid).where(
-        Bid.competition_id == locked.id, Bid.state == BidState.SUBMITTED))
+        col(Bid.competition_id) == locked.id, col(Bid.state) == BidState.SUBMITTED))
     await audit_competition(session, CLOCK, "closed", locked, now, before,
                             {**competition_snapshot(locked), "closed_at": locked.closed_at,
                              "bids_received": received})
@@ -91,8 +92,8 @@ async def close_if_due(session: AsyncSession, competition: Competition, now: dat
 async def close_due_competitions(sessionmaker: Any, now: datetime) -> int:
     """The periodic job: close every open competition whose deadline has passed. Idempotent."""
     async with sessionmaker() as session:
-        due = (await session.scalars(sa.select(Competition.id).where(
-            Competition.state == CompetitionState.PUBLISHED, Competition.tender_deadline <= now))).all()
+        due = (await session.scalars(sa.select(col(Competition.id)).where(
+            col(Competition.state) == CompetitionState.PUBLISHED, col(Competition.tender_deadline) <= now))).all()
         await session.commit()
     closed = 0
     for competition_id in due:
@@ -121,8 +122,8 @@ def buyer_organisation_ids(user: SignedInUser) -> frozenset[int]:
 async def competition_for_buyer(session: AsyncSession, user: SignedInUser, competition_id: int, now: datetime,
                                 *, for_update: bool = False) -> Competition:
     """The competition if the user is a buyer of the organisation running it; NotFound otherwise."""
-    query = sa.select(Competition).where(Competition.id == competition_id,
-                                         Competition.buyer_organisation_id.in_(buyer_organisation_ids(user)))
+    query = sa.select(Competition).where(col(Competition.id) == competition_id,
+                                         col(Competition.buyer_organisation_id).in_(buyer_organisation_ids(user)))
     competition = await _load(session, query, now, for_update)
     if competition is None:
         raise NotFound("There is no such competition")
@@ -132,10 +133,11 @@ async def competition_for_buyer(session: AsyncSession, user: SignedInUser, compe
 async def competition_for_team(session: AsyncSession, user: SignedInUser, competition_id: int,
                                now: datetime) -> Competition:
     """For reading: a buyer of the running organisation, or an evaluator chosen for this competition."""
-    evaluates = sa.select(CompetitionEvaluator.competition_id).where(CompetitionEvaluator.user_id == user.id)
+    evaluates = sa.select(col(CompetitionEvaluator.competition_id)).where(col(CompetitionEvaluator.user_id) == user.id)
     query = sa.select(Competition).where(
-        Competition.id == competition_id,
-        sa.or_(Competition.buyer_organisation_id.in_(buyer_organisation_ids(user)), Competition.id.in_(evaluates)))
+        col(Competition.id) == competition_id,
+        sa.or_(col(Competition.buyer_organisation_id).in_(buyer_organisation_ids(user)),
+               col(Competition.id).in_(evaluates)))
     competition = await _load(session, query, now, False)
     if competition is None:
         raise NotFound("There is no such competition")
@@ -147,11 +149,12 @@ async def evaluator_seat(session: AsyncSession, user: SignedInUser, competition_
     """The competition and the user's seat on its evaluation panel; NotFound unless they were chosen for it."""
     if not user.has_role_in(OrganisationKind.BUYER, Role.EVALUATOR):
         raise NotFound("There is no such competition")
-    query = sa.select(Competition).join(CompetitionEvaluator, CompetitionEvaluator.competition_id == Competition.id) \
-        .where(Competition.id == competition_id, CompetitionEvaluator.user_id == user.id)
+    query = sa.select(Competition).join(CompetitionEvaluator,
+                                        col(CompetitionEvaluator.competition_id) == Competition.id) \
+        .where(col(Competition.id) == competition_id, col(CompetitionEvaluator.user_id) == user.id)
     competition = await _load(session, query, now, for_update)
     seat = await session.scalar(sa.select(CompetitionEvaluator).where(
-        CompetitionEvaluator.competition_id == competition_id, CompetitionEvaluator.user_id == user.id))
+        col(CompetitionEvaluator.competition_id) == competition_id, col(CompetitionEvaluator.user_id) == user.id))
     if competition is None or seat is None:
         raise NotFound("There is no such competition")
     return competition, seat
@@ -162,11 +165,11 @@ async def competition_for_supplier(session: AsyncSession, user: SignedInUser, co
     """The competition if one of the user's supplier organisations was invited to it; NotFound otherwise."""
     supplier_ids = user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
     invitation = await session.scalar(sa.select(CompetitionInvitation).where(
-        CompetitionInvitation.competition_id == competition_id,
-        CompetitionInvitation.organisation_id.in_(supplier_ids)).order_by(CompetitionInvitation.organisation_id))
+        col(CompetitionInvitation.competition_id) == competition_id,
+        col(CompetitionInvitation.organisation_id).in_(supplier_ids)).order_by(col(CompetitionInvitation.organisation_id)))
     if invitation is None:
         raise NotFound("There is no such competition")
-    competition = await _load(session, sa.select(Competition).where(Competition.id == competition_id), now,
+    competition = await _load(session, sa.select(Competition).where(col(Competition.id) == competition_id), now,
                               for_update)
     if competition is None:
         raise NotFound("There is no such competition")
@@ -189,8 +192,9 @@ def require_state(competition: Competition, *states: CompetitionState, doing: st
 
 
 async def invited_organisation_ids(session: AsyncSession, competition_id: int) -> list[int]:
-    return list((await session.scalars(sa.select(CompetitionInvitation.organisation_id).where(
-        CompetitionInvitation.competition_id == competition_id).order_by(CompetitionInvitation.organisation_id))).all())
+    return list((await session.scalars(sa.select(col(CompetitionInvitation.organisation_id)).where(
+        col(CompetitionInvitation.competition_id) == competition_id)
+            .order_by(col(CompetitionInvitation.organisation_id)))).all())
 
 
 async def email_invited(session: AsyncSession, competition: Competition, now: datetime, key: str, subject: str,
@@ -203,9 +207,9 @@ async def email_invited(session: AsyncSession, competition: Competition, now: da
 async def email_buyers(session: AsyncSession, competition: Competition, now: datetime, key: str, subject: str,
                        body: str) -> None:
     emails = (await session.scalars(
-        sa.select(User.email).join(Membership, Membership.user_id == User.id)
-        .where(Membership.organisation_id == competition.buyer_organisation_id, Membership.role == Role.BUYER,
-               User.is_active.is_(True)).distinct())).all()
+        sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
+        .where(col(Membership.organisation_id) == competition.buyer_organisation_id, col(Membership.role) == Role.BUYER,
+               col(User.is_active).is_(True)).distinct())).all()
     for email in emails:
         await queue_email(session, to=email, subject=subject,
                           body=body + "\n\n" + page_link(f"/buyer/competitions/{competition.id}"),

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.agreements.models import Agreement, Category
 from dps.competitions.models import (
@@ -45,22 +46,23 @@ class CompetitionSummary:
 
 
 def _summary_query() -> Any:
-    return (sa.select(Competition, Category.name, Agreement.name, Agreement.regime, Organisation.name)
-            .join(Category, Category.id == Competition.category_id)
-            .join(Agreement, Agreement.id == Category.agreement_id)
-            .join(Organisation, Organisation.id == Competition.buyer_organisation_id))
+    return (sa.select(Competition, col(Category.name), col(Agreement.name), col(Agreement.regime),
+                      col(Organisation.name))
+            .join(Category, col(Category.id) == Competition.category_id)
+            .join(Agreement, col(Agreement.id) == Category.agreement_id)
+            .join(Organisation, col(Organisation.id) == Competition.buyer_organisation_id))
 
 
 async def summary(session: AsyncSession, competition: Competition) -> CompetitionSummary:
-    row = (await session.execute(_summary_query().where(Competition.id == competition.id))).one()
+    row = (await session.execute(_summary_query().where(col(Competition.id) == competition.id))).one()
     return CompetitionSummary(*row)
 
 
 async def competitions_for_team(session: AsyncSession, user: SignedInUser) -> list[CompetitionSummary]:
-    evaluates = sa.select(CompetitionEvaluator.competition_id).where(CompetitionEvaluator.user_id == user.id)
+    evaluates = sa.select(col(CompetitionEvaluator.competition_id)).where(col(CompetitionEvaluator.user_id) == user.id)
     rows = (await session.execute(_summary_query().where(sa.or_(
-        Competition.buyer_organisation_id.in_(buyer_organisation_ids(user)), Competition.id.in_(evaluates)))
-        .order_by(Competition.created_at.desc(), Competition.id.desc()))).all()
+        col(Competition.buyer_organisation_id).in_(buyer_organisation_ids(user)), col(Competition.id).in_(evaluates)))
+        .order_by(col(Competition.created_at).desc(), col(Competition.id).desc()))).all()
     return [CompetitionSummary(*row) for row in rows]
 
 
@@ -84,18 +86,19 @@ class BuyerView:
 async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Competition) -> BuyerView:
     sealed = bids_sealed(competition)
     invitations = (await session.scalars(sa.select(CompetitionInvitation).where(
-        CompetitionInvitation.competition_id == competition.id)
-        .order_by(CompetitionInvitation.organisation_name))).all()
+        col(CompetitionInvitation.competition_id) == competition.id)
+        .order_by(col(CompetitionInvitation.organisation_name)))).all()
     seats = (await session.execute(
-        sa.select(User.full_name, CompetitionEvaluator).join(User, User.id == CompetitionEvaluator.user_id)
-        .where(CompetitionEvaluator.competition_id == competition.id).order_by(User.full_name))).all()
+        sa.select(col(User.full_name), CompetitionEvaluator).join(User, col(User.id) == CompetitionEvaluator.user_id)
+        .where(col(CompetitionEvaluator.competition_id) == competition.id).order_by(col(User.full_name)))).all()
     clarifications = (await session.scalars(sa.select(Clarification).where(
-        Clarification.competition_id == competition.id).order_by(Clarification.asked_at, Clarification.id))).all()
+        col(Clarification.competition_id) == competition.id).order_by(col(Clarification.asked_at),
+                                                                      col(Clarification.id)))).all()
     received = None if sealed else await session.scalar(sa.select(sa.func.count()).select_from(Bid).where(
-        Bid.competition_id == competition.id, Bid.state == BidState.SUBMITTED))
+        col(Bid.competition_id) == competition.id, col(Bid.state) == BidState.SUBMITTED))
     contract = await contract_of_competition(session, competition.id or 0)
     milestones = () if contract is None else tuple(await milestones_of(session, contract.id or 0))
-    notice = await session.scalar(sa.select(AwardNotice).where(AwardNotice.competition_id == competition.id))
+    notice = await session.scalar(sa.select(AwardNotice).where(col(AwardNotice.competition_id) == competition.id))
     return BuyerView(
         summary=await summary(session, competition), criteria=criteria_of(competition),
         invited_count=len(invitations), invited=() if sealed else tuple(invitations),
@@ -118,12 +121,12 @@ class SupplierInvitation:
 async def supplier_inbox(session: AsyncSession, user: SignedInUser) -> list[SupplierInvitation]:
     supplier_ids = user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
     rows = (await session.execute(
-        sa.select(Competition, CompetitionInvitation, Category.name, Organisation.name)
-        .join(CompetitionInvitation, CompetitionInvitation.competition_id == Competition.id)
-        .join(Category, Category.id == Competition.category_id)
-        .join(Organisation, Organisation.id == Competition.buyer_organisation_id)
-        .where(CompetitionInvitation.organisation_id.in_(supplier_ids))
-        .order_by(CompetitionInvitation.invited_at.desc(), Competition.id.desc()))).all()
+        sa.select(Competition, CompetitionInvitation, col(Category.name), col(Organisation.name))
+        .join(CompetitionInvitation, col(CompetitionInvitation.competition_id) == Competition.id)
+        .join(Category, col(Category.id) == Competition.category_id)
+        .join(Organisation, col(Organisation.id) == Competition.buyer_organisation_id)
+        .where(col(CompetitionInvitation.organisation_id).in_(supplier_ids))
+        .order_by(col(CompetitionInvitation.invited_at).desc(), col(Competition.id).desc()))).all()
     # A bid is found by its bidder's keyed hash, not its organisation (sealed until the deadline: sealing.py).
     states = await bid_states_of(session, [(c.id or 0, i.organisation_id) for c, i, _, _ in rows])
     return [SupplierInvitation(c, i, category, buyer, states.get((c.id or 0, i.organisation_id)))
@@ -148,10 +151,12 @@ async def supplier_view(session: AsyncSession, user: SignedInUser, competition_i
                         now: datetime) -> SupplierView:
     competition, invitation = await competition_for_supplier(session, user, competition_id, now)
     clarifications = (await session.scalars(sa.select(Clarification).where(
-        Clarification.competition_id == competition.id).order_by(Clarification.answered_at, Clarification.id))).all()
+        col(Clarification.competition_id) == competition.id).order_by(col(Clarification.answered_at),
+                                                                      col(Clarification.id)))).all()
     letter = await session.scalar(sa.select(OutcomeLetter).where(
-        OutcomeLetter.competition_id == competition.id, OutcomeLetter.organisation_id == invitation.organisation_id,
-        OutcomeLetter.sent_at.is_not(None)))
+        col(OutcomeLetter.competition_id) == competition.id,
+        col(OutcomeLetter.organisation_id) == invitation.organisation_id,
+        col(OutcomeLetter.sent_at).is_not(None)))
     contract = await contract_of_competition(session, competition.id or 0,
                                              supplier_organisation_id=invitation.organisation_id)
     published = competition.state == CompetitionState.PUBLISHED

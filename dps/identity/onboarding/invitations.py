@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from dps.audit.services import Actor, record
 from dps.dates import london_day_at_time
@@ -69,7 +70,7 @@ class Team:
 
 
 def _pending(now: datetime) -> Any:
-    return sa.and_(Invitation.accepted_at.is_(None), Invitation.expires_at > now)
+    return sa.and_(col(Invitation.accepted_at).is_(None), col(Invitation.expires_at) > now)
 
 
 async def load_team(session: AsyncSession, *, organisation_id: int, user_id: int, now: datetime) -> Team:
@@ -77,10 +78,10 @@ async def load_team(session: AsyncSession, *, organisation_id: int, user_id: int
     members = [
         Member(member_id, full_name, email, role)
         for member_id, full_name, email, role in await session.execute(
-            sa.select(User.id, User.full_name, User.email, Membership.role)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.organisation_id == organisation_id)
-            .order_by(User.full_name, User.id, Membership.role)
+            sa.select(col(User.id), col(User.full_name), col(User.email), col(Membership.role))
+            .join(Membership, col(Membership.user_id) == User.id)
+            .where(col(Membership.organisation_id) == organisation_id)
+            .order_by(col(User.full_name), col(User.id), col(Membership.role))
         )
     ]
     inviter = aliased(User)
@@ -88,10 +89,10 @@ async def load_team(session: AsyncSession, *, organisation_id: int, user_id: int
         PendingInvitation(invitation.id or 0, invitation.email, invitation.role, inviter_name,
                           invitation.created_at, invitation.expires_at)
         for invitation, inviter_name in await session.execute(
-            sa.select(Invitation, inviter.full_name)
-            .join(inviter, inviter.id == Invitation.invited_by_user_id)
-            .where(Invitation.organisation_id == organisation_id, _pending(now))
-            .order_by(Invitation.created_at, Invitation.id)
+            sa.select(Invitation, col(inviter.full_name))
+            .join(inviter, col(inviter.id) == col(Invitation.invited_by_user_id))
+            .where(col(Invitation.organisation_id) == organisation_id, _pending(now))
+            .order_by(col(Invitation.created_at), col(Invitation.id))
         )
     ]
     return Team(access.organisation, access.is_admin, members, pending)
@@ -120,14 +121,14 @@ async def invite_colleague(
         raise InputInvalid(errors)
     organisation = access.organisation
     already_member = await session.scalar(
-        sa.select(Membership.id).join(User, User.id == Membership.user_id)
-        .where(Membership.organisation_id == organisation.id, User.email == clean_email)
+        sa.select(col(Membership.id)).join(User, col(User.id) == Membership.user_id)
+        .where(col(Membership.organisation_id) == organisation.id, col(User.email) == clean_email)
     )
     if already_member is not None:
         raise ValidationFailed(f"{clean_email} is already a member of {organisation.name}", field="email")
     waiting = await session.scalar(
-        sa.select(Invitation.id).where(Invitation.organisation_id == organisation.id,
-                                       Invitation.email == clean_email, _pending(now))
+        sa.select(col(Invitation.id)).where(col(Invitation.organisation_id) == organisation.id,
+                                       col(Invitation.email) == clean_email, _pending(now))
     )
     if waiting is not None:
         raise ValidationFailed(
@@ -165,7 +166,8 @@ async def revoke_invitation(
     """Withdraw a pending invitation: it expires now, so its link stops working (and says it was withdrawn)."""
     access = await supplier_access(session, organisation_id=organisation_id, user_id=user_id, admin=True)
     invitation = await session.scalar(
-        sa.select(Invitation).where(Invitation.id == invitation_id, Invitation.organisation_id == organisation_id)
+        sa.select(Invitation).where(col(Invitation.id) == invitation_id,
+                                    col(Invitation.organisation_id) == organisation_id)
         .with_for_update()
     )
     if invitation is None:
@@ -238,7 +240,7 @@ async def inspect_invitation(
         raise _wrong_account(invitation, signed_in_email)
     organisation = await session.get(Organisation, invitation.organisation_id)
     inviter = await session.get(User, invitation.invited_by_user_id)
-    account = await session.scalar(sa.select(User.id).where(User.email == invitation.email))
+    account = await session.scalar(sa.select(col(User.id)).where(col(User.email) == invitation.email))
     await session.commit()  # end the read transaction
     return InvitationDetails(
         invitation.id or 0, invitation.email, invitation.role, invitation.organisation_id,
@@ -292,7 +294,7 @@ async def accept_invitation(
                          entity_id=user.id or 0, now=now, before={"email_verified_at": None},
                          after={"email_verified_at": now.isoformat(), "by": f"invitation {invitation.id}"})
     else:
-        if await session.scalar(sa.select(User.id).where(User.email == invitation.email)) is not None:
+        if await session.scalar(sa.select(col(User.id)).where(col(User.email) == invitation.email)) is not None:
             raise SignInToAccept("An account with this email address already exists. Sign in to accept the "
                                  "invitation.")
         errors = FormErrors()

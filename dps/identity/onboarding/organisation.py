@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.services import record
 from dps.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -64,19 +65,19 @@ def _number_taken() -> ValidationFailed:
 async def check_companies_house_number_free(
     session: AsyncSession, number: str, *, except_organisation_id: int | None = None
 ) -> None:
-    query = sa.select(Organisation.id).where(Organisation.companies_house_number == number)
+    query = sa.select(col(Organisation.id)).where(col(Organisation.companies_house_number) == number)
     if except_organisation_id is not None:
-        query = query.where(Organisation.id != except_organisation_id)
+        query = query.where(col(Organisation.id) != except_organisation_id)
     if await session.scalar(query) is not None:
         raise _number_taken()
 
 
 async def supplier_organisation_ids(session: AsyncSession, user_id: int) -> list[int]:
     rows = await session.scalars(
-        sa.select(Membership.organisation_id)
-        .join(Organisation, Organisation.id == Membership.organisation_id)
-        .where(Membership.user_id == user_id, Organisation.kind == OrganisationKind.SUPPLIER)
-        .order_by(Membership.organisation_id)
+        sa.select(col(Membership.organisation_id))
+        .join(Organisation, col(Organisation.id) == Membership.organisation_id)
+        .where(col(Membership.user_id) == user_id, col(Organisation.kind) == OrganisationKind.SUPPLIER)
+        .order_by(col(Membership.organisation_id))
         .distinct()
     )
     return list(rows.all())
@@ -150,8 +151,8 @@ async def supplier_access(session: AsyncSession, *, organisation_id: int, user_i
     user = await session.get(User, user_id)
     roles = frozenset(
         Role(role) for role in await session.scalars(
-            sa.select(Membership.role).where(Membership.user_id == user_id,
-                                             Membership.organisation_id == organisation_id)
+            sa.select(col(Membership.role)).where(col(Membership.user_id) == user_id,
+                                             col(Membership.organisation_id) == organisation_id)
         )
     )
     if organisation is None or user is None or organisation.kind != OrganisationKind.SUPPLIER or not roles:

@@ -14,6 +14,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.audit.services import Actor, record
 from dps.dates import london_day_at_time
@@ -50,9 +51,9 @@ class Registration:
 
 async def _emails_sent(session: AsyncSession, key: str, user_id: int, since: datetime) -> list[datetime]:
     rows = await session.scalars(
-        sa.select(OutboxMessage.created_at)
-        .where(OutboxMessage.dedupe_key.like(f"email:{key}:{user_id}:%"), OutboxMessage.created_at > since)
-        .order_by(OutboxMessage.created_at.desc())
+        sa.select(col(OutboxMessage.created_at))
+        .where(col(OutboxMessage.dedupe_key).like(f"email:{key}:{user_id}:%"), col(OutboxMessage.created_at) > since)
+        .order_by(col(OutboxMessage.created_at).desc())
     )
     return list(rows.all())
 
@@ -115,7 +116,7 @@ async def register_supplier_user(
     if errors:
         raise InputInvalid(errors.ordered(_REGISTRATION_FIELDS))
 
-    existing = await session.scalar(sa.select(User).where(User.email == clean_email).with_for_update())
+    existing = await session.scalar(sa.select(User).where(col(User.email) == clean_email).with_for_update())
     if existing is None:
         user = await create_user(session, passwords, email=clean_email, full_name=name, password=password,
                                  actor=_SELF_REGISTRATION, now=now)
@@ -195,7 +196,7 @@ async def resend_verification(
     """
     query = sa.select(User).with_for_update()
     if user_id is not None:
-        query = query.where(User.id == user_id)
+        query = query.where(col(User.id) == user_id)
     elif token is not None:
         try:
             claims = tokens.read(settings.secret_key, token, purpose=tokens.EMAIL_VERIFICATION, now=now)
@@ -203,9 +204,9 @@ async def resend_verification(
             claims = problem.claims
         except tokens.TokenInvalid:
             raise invalid_link() from None
-        query = query.where(User.id == claims.subject_id, User.email == claims.email)
+        query = query.where(col(User.id) == claims.subject_id, col(User.email) == claims.email)
     elif email:
-        query = query.where(User.email == email)
+        query = query.where(col(User.email) == email)
     else:
         return ResendOutcome.NO_ACCOUNT
     user = await session.scalar(query)
@@ -221,4 +222,4 @@ async def resend_verification(
 
 
 async def is_email_verified(session: AsyncSession, user_id: int) -> bool:
-    return await session.scalar(sa.select(User.email_verified_at).where(User.id == user_id)) is not None
+    return await session.scalar(sa.select(col(User.email_verified_at)).where(col(User.id) == user_id)) is not None
