@@ -50,6 +50,8 @@ class Settings:
     sign_in_lockout_minutes: int
     outbox_worker: str
     var_dir: Path
+    # Where award notices are also sent as OCDS release packages (a notice platform); none: served by the API only.
+    ocds_publication_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -100,6 +102,7 @@ class Settings:
             outbox_worker=_choice(env, "OUTBOX_WORKER", "off" if environment == "test" else "inprocess",
                                   OUTBOX_WORKERS),
             var_dir=var_dir,
+            ocds_publication_url=_optional_url(env, "OCDS_PUBLICATION_URL", ("http", "https")),
         )
 
 
