@@ -1,5 +1,6 @@
 """The buyer's pages for mini-competitions: draft, publish, clarifications, cancel; evaluation (evaluators),
-moderation, ranking and award; standstill; confirming the award with its fund lines and milestones.
+moderation, ranking and award; the contract award notice and standstill; confirming the award with its fund lines
+and milestones; the notice that follows the contract.
 
 Every route sits behind the buyer portal guard; commands that only a buyer may give also carry
 `buyer_role_only`, and scoring carries `evaluator_role_only`. The services check that the user belongs to the
@@ -36,7 +37,7 @@ from dps.competitions.rules import (
     FundLine,
     proportional_split,
 )
-from dps.competitions.services import awarding, drafting, evaluating, loading, views
+from dps.competitions.services import awarding, drafting, evaluating, loading, notices, views
 from dps.contracts.rules import default_milestones
 from dps.errors import Conflict, ValidationFailed
 from dps.forms import FormErrors, InputInvalid
@@ -47,6 +48,7 @@ from dps.web.deps import DbSession
 from dps.web.forms import run_form_command
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
+KPI_ROWS = 5  # key performance indicators a contract details notice can carry from the page
 evaluator_role_only = requires_role(OrganisationKind.BUYER, Role.EVALUATOR)
 
 
@@ -165,8 +167,9 @@ async def _show_page(request: Request[Any, Any, Any], db_session: Any, competiti
     user = current_user(request)
     competition = await loading.competition_for_team(db_session, user, competition_id, _now(request))
     return Template("buyer/competitions/show.html", status_code=status_code, context={
-        "view": await views.buyer_view(db_session, user, competition), "competition": competition,
-        "errors": errors or FormErrors(), "values": values or {}, "now": _now(request)})
+        "view": await views.buyer_view(db_session, user, competition, _now(request)), "competition": competition,
+        "errors": errors or FormErrors(), "values": values or {}, "now": _now(request),
+        "kpi_rows": range(1, KPI_ROWS + 1), "ocid_prefix": request.app.state.settings.ocid_prefix})
 
 
 @get("/{competition_id:int}", name="buyer.competitions.show")
@@ -385,6 +388,20 @@ async def standstill(request: Request[Any, Any, Any], db_session: DbSession, com
         db_session, current_user(request), competition_id, _now(request)))
 
 
+@post("/{competition_id:int}/award-notice", name="buyer.competitions.award_notice", guards=[buyer_role_only])
+async def award_notice(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: awarding.publish_award_notice(
+        db_session, current_user(request), competition_id, _now(request)))
+
+
+@post("/{competition_id:int}/contract-notice", name="buyer.competitions.contract_notice", guards=[buyer_role_only])
+async def contract_notice(request: Request[Any, Any, Any], db_session: DbSession,
+                          competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, competition_id, lambda form: notices.publish_contract_notice(
+        db_session, current_user(request), competition_id,
+        kpis=[form.get(f"kpi-{n}", "") for n in range(1, KPI_ROWS + 1)], now=_now(request)))
+
+
 @post("/{competition_id:int}/standstill/pause", name="buyer.competitions.standstill.pause",
       guards=[buyer_role_only])
 async def pause(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
@@ -445,6 +462,6 @@ competitions_router = Router(
     route_handlers=[index, new, create, show, edit, update, publish, cancel, refine, shorter_period_page,
                     record_shorter_period, clarifications, answer,
                     start_evaluation, evaluation, declare, score, moderation, moderate, ranking, award, letters,
-                    standstill, pause, resume, confirm_page, confirm],
+                    standstill, award_notice, pause, resume, confirm_page, confirm, contract_notice],
     guards=[buyer_portal_only],
 )

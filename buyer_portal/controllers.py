@@ -7,17 +7,22 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from dps.calendar import london_date
+from dps.competitions.services.notices import notices_to_publish
 from dps.errors import NotFound
 from dps.funds import services as funds
-from dps.identity.models import OrganisationKind
-from dps.web.auth import buyer_portal_only, memberships_in
+from dps.identity.models import OrganisationKind, Role
+from dps.web.auth import buyer_portal_only, current_user, memberships_in
 from dps.web.deps import DbSession
 
 
 @get("/", name="buyer.home")
-async def buyer_home(request: Request[Any, Any, Any]) -> Template:
+async def buyer_home(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
     memberships = memberships_in(request, OrganisationKind.BUYER)
-    return Template("buyer/home.html", context={"memberships": memberships})
+    user = current_user(request)
+    # Award notices still to publish after a contract, each marked overdue after its 30 days.
+    notices = (await notices_to_publish(db_session, user, request.app.state.clock.now())
+               if user.has_role_in(OrganisationKind.BUYER, Role.BUYER) else [])
+    return Template("buyer/home.html", context={"memberships": memberships, "notices": notices})
 
 
 @get("/organisations/{organisation_id:int}", name="buyer.organisation")

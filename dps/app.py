@@ -25,7 +25,6 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
 
-from dps.admission.refresh import run_daily_jobs
 from dps.clock import Clock, SystemClock
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
@@ -39,7 +38,14 @@ from dps.web.pages import PublicPages, SignInPages, SignOutPages
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
-from dps.wiring import HEALTH_CHECKS, LIFESPANS, outbox_consumers, route_handlers, subscribe_domain_listeners
+from dps.wiring import (
+    HEALTH_CHECKS,
+    LIFESPANS,
+    outbox_consumers,
+    route_handlers,
+    run_daily_jobs,
+    subscribe_domain_listeners,
+)
 
 STATIC_DIR = PROJECT_ROOT / "static"
 

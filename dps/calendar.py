@@ -20,6 +20,7 @@ from dps.errors import ValidationFailed
 from dps.regimes import Regime
 
 END_OF_DAY = time(23, 59, 59)
+MIDNIGHT = time(0, 0)
 ONE_DAY = timedelta(days=1)
 
 # A3/A4: the evaluation clock, and its extension in an individual justified case.
@@ -142,19 +143,40 @@ def refresh_due(
     return _end_of_working_day_after(requested_at, regime, working_days)
 
 
-def standstill_end(award_decision_at: datetime, regime: Regime | str) -> datetime:
-    """C8: the last instant of the standstill period that follows an award decision or award notice."""
+def standstill_end(started_at: datetime, regime: Regime | str) -> datetime:
+    """C8: the instant a standstill ends: the end of its last day, London time, written as 23:59:59 like every
+    other end-of-day deadline here (`END_OF_DAY`); the contract may be entered into only after it (`now > end`).
+
+    pcr2015_dps (reg 87): started by the award decision notices to every bidder; ten calendar days counted from
+    the day after they are sent, ending at midnight at the end of the tenth; if that day is not a working day in
+    England, at midnight at the end of the next working day.
+    pa2023_dynamic_market (s.51): started by the publication of the contract award notice; eight working days
+    (any part of the UK) beginning with the publication day, which is day 1 if it is a working day.
+
+    """
     regime = Regime(regime)
     calendar = WorkingDayCalendar.for_regime(regime)
-    decision_day = london_date(award_decision_at)
+    start_day = london_date(started_at)
     if regime is Regime.PCR2015_DPS:
-        # Ten calendar days, ending at midnight of the tenth; moved on if that day is not a working day.
-        last_day = calendar.next_working_day_on_or_after(decision_day + timedelta(days=PCR_STANDSTILL_CALENDAR_DAYS))
+        last_day = calendar.next_working_day_on_or_after(start_day + timedelta(days=PCR_STANDSTILL_CALENDAR_DAYS))
     else:
-        # s.51: eight working days beginning with the publication day (day 1), if that is a working day.
-        first_day = calendar.next_working_day_on_or_after(decision_day)
+        first_day = calendar.next_working_day_on_or_after(start_day)
         last_day = calendar.add_working_days(first_day, PA_STANDSTILL_WORKING_DAYS - 1)
     return london_instant(last_day, END_OF_DAY)
+
+
+def describe_period_end(end: datetime) -> str:
+    """How the end of a period reads to people: "midnight at the end of 6 January 2026" for a period that ends at
+    the end of a London day, else the London time and date ("2:05pm on 6 January 2026", after a paused standstill)."""
+    local = _require_aware(end).astimezone(LONDON)
+    if local.time().replace(microsecond=0) == END_OF_DAY:
+        return f"midnight at the end of {local.date():%-d %B %Y}"
+    if local.time() == MIDNIGHT:
+        return f"midnight at the end of {(local.date() - ONE_DAY):%-d %B %Y}"
+    clock = f"{(local.hour - 1) % 12 + 1}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
+    if (local.hour, local.minute) == (12, 0):
+        clock = "midday"
+    return f"{clock} on {local:%-d %B %Y}"
 
 
 def start_of_london_day(day: date) -> datetime:

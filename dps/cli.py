@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dps import wiring
-from dps.admission.refresh import run_daily_jobs
 from dps.api_keys.services import create_api_key
 from dps.audit.services import Actor, verify_chain
 from dps.clock import SystemClock
@@ -104,15 +103,16 @@ def jobs() -> None:
     pass
 
 
-@jobs.command("run", help="Send declaration-refresh reminders and assurance-expiry warnings that are due now, and "
-                          "close competitions whose tender deadline has passed.")
+@jobs.command("run", help="Send declaration-refresh reminders, assurance-expiry warnings and reminders of award "
+                          "notices still to publish that are due now, and close competitions whose tender deadline "
+                          "has passed.")
 def run_jobs() -> None:
     settings = load_settings()
 
     async def work(sessions: Any) -> dict[str, int]:
         now = SystemClock().now()
         closed = await close_due_competitions(sessions, now)
-        return {**await run_daily_jobs(sessions, now), "competitions_closed": closed}
+        return {**await wiring.run_daily_jobs(sessions, now), "competitions_closed": closed}
 
     done = run_async(settings, work)
     console.print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in done.items()))

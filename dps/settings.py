@@ -57,6 +57,8 @@ class Settings:
     var_dir: Path
     # 32 bytes that seal bids at rest until their deadline (dps.crypto); kept out of reprs and logs.
     bid_sealing_key: bytes = field(repr=False)
+    # Where award notices are also sent as OCDS release packages (a notice platform); none: served by the API only.
+    ocds_publication_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,6 +111,7 @@ class Settings:
                                   OUTBOX_WORKERS),
             var_dir=var_dir,
             bid_sealing_key=bid_sealing_key,
+            ocds_publication_url=_optional_url(env, "OCDS_PUBLICATION_URL", ("http", "https")),
         )
 
 

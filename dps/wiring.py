@@ -8,6 +8,7 @@ crosses those lines is declared here, explicitly, once:
 - the domain event listeners (a reaction of one domain to another's change, inside the same transaction);
 - the HTTP route handlers of every portal and API, and the app's lifespans;
 - the health checks and the demo loaders;
+- the daily jobs the clock drives (`dps jobs run` and the in-process scheduler);
 - the catalogue commands the CLI offers (search reindex).
 `dps.app.create_app` and `dps.cli` call it.
 """
@@ -39,6 +40,7 @@ from catalogue.services import SEARCH_INDEX_TOPIC, index_lag, on_admission_chang
 from dps.admission.demo import seed_demo_admissions
 from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application, RefreshRequest, RefreshResponse, SectionEvaluation
+from dps.admission.refresh import run_daily_jobs as run_admission_jobs
 from dps.admission.services import remove_debarred_supplier
 from dps.agreements.models import Agreement, Category
 from dps.api_keys.models import ApiKey
@@ -57,6 +59,7 @@ from dps.competitions.models import (
     OutcomeLetter,
     ShorterPeriodAgreement,
 )
+from dps.competitions.services.notices import OCDS_PUBLICATION_TOPIC, send_notice_reminders
 from dps.contracts.models import Contract, ContractMilestone
 from dps.demo import DemoContext, DemoLoader, seed_demo
 from dps.events import DomainEvents, domain_events
@@ -74,6 +77,7 @@ from dps.payments.services import STRIPE_TOPIC, stripe_consumer
 from dps.settings import Settings
 from dps.transparency.api import transparency_api_router
 from dps.transparency.pages import register_router
+from dps.transparency.publication import ocds_publication_consumer
 from dps.web.health import HealthChecks, IndexLagReport
 from supplier_portal.account import account_routers
 from supplier_portal.applications import supplier_applications_router
@@ -106,7 +110,20 @@ TABLES: tuple[type[Any], ...] = (
 
 def outbox_consumers(settings: Settings) -> dict[str, Consumer]:
     return {EMAIL_TOPIC: email_consumer(settings), SEARCH_INDEX_TOPIC: search_index_consumer(settings),
-            STRIPE_TOPIC: stripe_consumer(settings)}
+            STRIPE_TOPIC: stripe_consumer(settings), OCDS_PUBLICATION_TOPIC: ocds_publication_consumer(settings)}
+
+
+# --- the daily jobs ------------------------------------------------------------------------------------------
+
+
+async def run_daily_jobs(sessions: Any, now: Any) -> dict[str, int]:
+    """Every domain's housekeeping the clock drives, each idempotent, so running them hourly is harmless:
+    declaration-refresh reminders and assurance warnings (admission); reminders of award notices still to publish
+    after a contract (competitions)."""
+    done = dict(await run_admission_jobs(sessions, now))
+    async with sessions() as session:
+        done["award_notice_reminders"] = await send_notice_reminders(session, now)
+    return done
 
 
 # --- domain event listeners ----------------------------------------------------------------------------------
@@ -187,4 +204,4 @@ async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bo
 # --- catalogue commands the CLI offers -----------------------------------------------------------------------
 
 __all__ = ["HEALTH_CHECKS", "LIFESPANS", "TABLES", "forget_search_index", "outbox_consumers",
-           "rebuild_search_index", "route_handlers", "seed_demo_data", "subscribe_domain_listeners"]
+           "rebuild_search_index", "route_handlers", "run_daily_jobs", "seed_demo_data", "subscribe_domain_listeners"]

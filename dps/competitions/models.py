@@ -217,8 +217,19 @@ class OutcomeLetter(SQLModel, table=True):
 
 
 class AwardNotice(SQLModel, table=True):
-    """The data the transparency issue publishes (C9/C10): kept from the start of standstill, completed when the
-    contract is made. `published_at` stays empty until it is published."""
+    """The award notices of one competition (C8-C10) and the data they publish.
+
+    - `published_at`: the contract award notice, which makes the award public (the OCDS award release, the public
+      notice page and, from £30,000 including VAT, the contracts register). PA 2023 (s.50): published by the buyer
+      before the standstill, which it starts. PCR 2015 (reg 50): published when the contract is made.
+    - `contract_notice_published_at`: the notice due within 30 days of the contract (C9, by `publish_by`): PCR 2015,
+      the contract award notice (the same moment as `published_at`); PA 2023, the contract details notice (s.53).
+      Published automatically as the contract is made, unless the buyer must still give something for it.
+
+    Values: `value_pence` excludes VAT; `value_incl_vat_pence` is what the buyer pays under the winning bid (its
+    price plus the VAT it states). The Contracts Finder threshold (C10) is applied to the stored VAT-inclusive
+    value; no VAT rate is assumed.
+    """
 
     __tablename__ = "award_notice"
 
@@ -244,4 +255,7 @@ class AwardNotice(SQLModel, table=True):
     contract_created_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     publish_by: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))  # C9: contract + 30 days
     published_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    contract_notice_published_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # PA 2023 s.52: the key performance indicators a contract over £5m publishes in its contract details notice.
+    kpis: list[str] = Field(default_factory=list, sa_type=sa.JSON)
     created_at: datetime = Field(sa_column=utc_column())

@@ -14,7 +14,8 @@
     2. then the higher quality score (everything but price), so quality wins a tie on total;
     3. then the earlier (final) submission of the bid;
     4. then the lower bid id, which is unique, so no two different bids ever compare equal.
-- Standstill (C8) via dps.calendar.standstill_end, and what a pause for a challenge does to it.
+- Standstill (C8) via dps.calendar.standstill_end, what starts it under each regime, and what a pause for a
+  challenge does to it; the notices that follow the contract (C9) and the Contracts Finder threshold (C10).
 - Word counting for answers. (The contract's milestone schedule is in dps.contracts.rules.)
 """
 
@@ -39,7 +40,7 @@ from dps.calendar import (
     standstill_end,
     tender_period_last_day,
 )
-from dps.dates import parse_date_input
+from dps.dates import LONDON, parse_date_input
 from dps.errors import Conflict, ValidationFailed
 from dps.forms import FormErrors, label_in_sentence
 from dps.regimes import Regime
@@ -48,6 +49,9 @@ from dps.regimes import Regime
 CONTRACTS_FINDER_THRESHOLD_PENCE = 30_000_00
 # C9: the award notice is due within 30 days of the contract.
 AWARD_NOTICE_DAYS = 30
+# C9 (PA 2023 s.52): a contract worth more than £5m (including VAT) has at least three key performance indicators.
+KPI_THRESHOLD_PENCE = 5_000_000_00
+MINIMUM_KPIS = 3
 # C4: net zero and social value together carry at least this share of the total weight.
 MINIMUM_NET_ZERO_SOCIAL_VALUE_WEIGHT = 10
 TOTAL_WEIGHT = 100
@@ -594,9 +598,17 @@ def check_award_choice(ranked: Sequence[RankedBid], chosen_bid_id: int, override
 
 
 def standstill_ends(started_at: datetime, regime: Regime | str) -> datetime:
-    """pcr2015_dps: 10 calendar days ending at midnight, moved to the next working day (England & Wales);
-    pa2023_dynamic_market: 8 working days from the award notice, day 1 = the publication day (all-UK)."""
+    """pcr2015_dps: 10 calendar days from the award decision notices, ending at midnight, moved to the next
+    working day (England & Wales); pa2023_dynamic_market: 8 working days (all-UK) from the publication of the
+    contract award notice, day 1 = the publication day. The end is that midnight (see dps.calendar)."""
     return standstill_end(started_at, regime)
+
+
+def standstill_starts_with_notice(regime: Regime | str) -> bool:
+    """C8: under the Procurement Act 2023 the contract award notice must be published before the standstill can
+    start (s.50, s.51), and the assessment summaries go to every bidder at that moment. Under PCR 2015 the award
+    decision notices (the outcome letters) start it, and the contract award notice follows the contract (C9)."""
+    return Regime(regime) is Regime.PA2023_DYNAMIC_MARKET
 
 
 def resumed_standstill_end(ends_at: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:
@@ -611,17 +623,57 @@ def resumed_standstill_end(ends_at: datetime, paused_at: datetime, resumed_at: d
 
 
 def can_confirm_award(now: datetime, ends_at: datetime | None, paused: bool) -> bool:
-    return ends_at is not None and not paused and now > ends_at
+    """The contract may be entered into once the standstill is over, never while it is paused. A standstill that
+    ends at the end of a London day (23:59:59, `END_OF_DAY`) is over at the midnight that follows, not a moment
+    before; one resumed after a pause ends at the instant it was given."""
+    if ends_at is None or paused:
+        return False
+    over_at = ends_at + timedelta(seconds=1) if ends_at.astimezone(LONDON).time() == END_OF_DAY else ends_at
+    return now >= over_at
 
 
 def needs_contracts_finder(value_incl_vat_pence: int) -> bool:
-    """C10: sub-central buyers publish on Contracts Finder from £30,000 including VAT."""
+    """C10: sub-central buyers publish on Contracts Finder from £30,000 including VAT.
+
+    The value is the VAT-inclusive value stored with the award (the winning bid's price plus the VAT it states,
+    which is what the buyer pays): no VAT rate is assumed."""
     return value_incl_vat_pence >= CONTRACTS_FINDER_THRESHOLD_PENCE
 
 
 def award_notice_due(contract_created_at: datetime) -> datetime:
     """C9: the award notice (PCR reg 50) / contract details notice (PA 2023 s.53) within 30 days of the contract."""
     return contract_created_at + timedelta(days=AWARD_NOTICE_DAYS)
+
+
+def contract_notice_name(regime: Regime | str) -> str:
+    """C9: what the notice that follows the contract is called under each regime (as users read it)."""
+    return "contract award notice" if Regime(regime) is Regime.PCR2015_DPS else "contract details notice"
+
+
+def contract_notice_needs(regime: Regime | str, value_incl_vat_pence: int, kpis: Sequence[str]) -> tuple[str, ...]:
+    """C9: what the buyer must still give before the notice that follows the contract can be published; empty
+    when it can be published at once, automatically, as the contract is made.
+
+    PA 2023: a contract worth more than £5 million (including VAT, as the Act values contracts) has at least three
+    key performance indicators (s.52), which its contract details notice publishes.
+    """
+    if (Regime(regime) is Regime.PA2023_DYNAMIC_MARKET and value_incl_vat_pence > KPI_THRESHOLD_PENCE
+            and len([k for k in kpis if k.strip()]) < MINIMUM_KPIS):
+        return (f"at least {MINIMUM_KPIS} key performance indicators (the contract is worth more than £5 million)",)
+    return ()
+
+
+def clean_kpis(kpis: Sequence[str]) -> tuple[str, ...]:
+    """The key performance indicators as given, blank rows dropped, each at most 500 characters."""
+    cleaned = tuple(" ".join(k.split()) for k in kpis if k.strip())
+    if any(len(k) > 500 for k in cleaned):
+        raise ValidationFailed("Keep each key performance indicator to 500 characters or fewer", field="kpi-1")
+    return cleaned
+
+
+def notice_overdue(now: datetime, publish_by: datetime | None, published_at: datetime | None) -> bool:
+    """C9: a notice not published by its due date (30 days after the contract)."""
+    return published_at is None and publish_by is not None and now > publish_by
 
 
 # --- fund split -----------------------------------------------------------------------------------------

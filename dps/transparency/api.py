@@ -3,7 +3,8 @@
 - GET /api/v1/ocds/releases?since=&page=: an OCDS release package, oldest first, 100 releases a page, with
   `links.next` (and `links.prev`) to page through.
 - GET /api/v1/ocds/records/{ocid}: an OCDS record package with the compiled release (merged with ocdsmerge).
-- GET /api/v1/contracts-register: awarded contracts of £30,000 or more including VAT (RULES C10).
+- GET /api/v1/contracts-register: awarded contracts of £30,000 or more including VAT, from the publication of their
+  contract award notice (RULES C10).
 """
 
 from __future__ import annotations
@@ -154,8 +155,10 @@ def register_filters(q: str | None, buyer: str | None, category: str | None, fun
 
 @get("/contracts-register", name="api.contracts_register", summary="Contracts register",
      media_type="application/json",
-     description="Awarded contracts worth £30,000 or more including VAT: buyer, supplier, category, values in "
-                 "pence, dates and funds. Filters: q (words in title, buyer or supplier), buyer (ODS code), category "
+     description="Awarded contracts worth £30,000 or more including VAT, listed from the publication of their "
+                 "contract award notice: buyer, supplier, category, values in pence, dates and funds. `awarded_on` is "
+                 "the day the notice was published; `contract_made_on` is null (and `standstill_ends_at` set) until "
+                 "the contract is made. Filters: q (words in title, buyer or supplier), buyer (ODS code), category "
                  "(slug), fund (id), awarded_from and awarded_to (dates).",
      responses=REGISTER_RESPONSES, tags=["contracts register"])
 async def contracts_register(

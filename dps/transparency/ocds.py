@@ -3,9 +3,11 @@
 Releases, each a snapshot of what was public at its date:
 - `{ocid}-tender` at publication: the tender, its periods and published criteria. Nothing about bids (C5).
 - `{ocid}-cancellation` if the competition was cancelled after publication.
-- `{ocid}-award` when the award is made public (the start of standstill, C8): the supplier, the value and the number
-  of bids received (the deadline has passed by then), award status `pending` while standstill runs.
-- `{ocid}-contract` when the contract is made: the award becomes `active`, the contract with its payment milestones.
+- `{ocid}-award` when the contract award notice is published (PA 2023: before the standstill, which it starts, C8;
+  PCR 2015: with the contract): the supplier, the value and the number of bids received (the deadline has passed by
+  then), award status `pending`.
+- `{ocid}-contract` when the notice that follows the contract is published (C9): the award becomes `active`, the
+  contract with its payment milestones (and, for a PA 2023 contract over £5m, its key performance indicators).
 - `{ocid}-implementation-{n}` for each payment (or refund) on the contract: a transaction.
 
 Money is integer pence in the database and a GBP amount in pounds here. Contract values exclude VAT (as on
@@ -68,7 +70,7 @@ class PaymentData:
 
 @dataclass(frozen=True)
 class AwardData:
-    made_public_at: datetime  # the start of standstill: the award notice
+    made_public_at: datetime  # the publication of the contract award notice
     decided_at: datetime
     supplier: OrganisationData
     value_pence: int
@@ -88,6 +90,8 @@ class ContractData:
     state: str
     milestones: tuple[MilestoneData, ...] = ()
     payments: tuple[PaymentData, ...] = ()
+    published_at: datetime | None = None  # the notice that follows the contract (C9); else when it was made
+    kpis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,11 @@ def iso(instant: datetime) -> str:
     if instant.tzinfo is None:
         raise ValueError("OCDS dates must be aware datetimes")
     return instant.isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    """An OCDS date back to an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def day_start(day: date) -> str:
@@ -247,7 +256,7 @@ def _contract_id(prefix: str, process: ProcessData) -> str:
 def contract_release(process: ProcessData, prefix: str) -> dict[str, Any]:
     contract, award = process.contract, process.award
     assert contract is not None and award is not None
-    release = _base(process, prefix, "contract", contract.created_at, ["contract"])
+    release = _base(process, prefix, "contract", contract.published_at or contract.created_at, ["contract"])
     release["parties"] = [party(process.buyer, ["buyer", "procuringEntity", "payer"]),
                           party(award.supplier, ["supplier", "payee"])]
     release["buyer"] = reference(process.buyer)
@@ -260,6 +269,8 @@ def contract_release(process: ProcessData, prefix: str) -> dict[str, Any]:
         "period": {"startDate": day_start(contract.starts_on), "endDate": day_end(contract.ends_on)},
         "value": value(contract.value_pence),
         "dateSigned": iso(contract.created_at),
+        **({"description": "Key performance indicators: " + "; ".join(
+            f"{n}. {kpi}" for n, kpi in enumerate(contract.kpis, start=1))} if contract.kpis else {}),
         "milestones": [{"id": f"milestone-{m.sequence}", "title": m.title, "type": "payment",
                         "description": f"Payment of £{Decimal(m.amount_pence) / 100:,.2f} including VAT",
                         "dueDate": day_end(m.due_on),

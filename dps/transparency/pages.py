@@ -1,4 +1,5 @@
-"""The public contracts register page and its CSV download: no sign-in needed (RULES C10)."""
+"""The public contracts register page, its CSV download and the page of each published award notice: no sign-in
+needed (RULES C8, C10)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from dps.errors import NotFound
 from dps.forms import FormErrors
 from dps.transparency.api import register_filters
-from dps.transparency.register import PAGE_SIZE, RegisterFilters, filter_choices, register_csv, register_entries
+from dps.transparency.register import (
+    PAGE_SIZE,
+    RegisterFilters,
+    filter_choices,
+    published_notice,
+    register_csv,
+    register_entries,
+)
 from dps.web.api import ApiProblem
 from dps.web.auth import public
 from dps.web.deps import DbSession
@@ -60,4 +69,12 @@ async def register_download(request: Request[Any, Any, Any], db_session: DbSessi
                     headers={"Content-Disposition": 'attachment; filename="contracts-register.csv"'})
 
 
-register_router = Router(path="/", route_handlers=[register_page, register_download], guards=[public])
+@get("/contracts-register/{ocid:str}", name="register.notice")
+async def notice_page(request: Request[Any, Any, Any], db_session: DbSession, ocid: FromPath[str]) -> Template:
+    notice = await published_notice(db_session, request.app.state.settings.ocid_prefix, ocid)
+    if notice is None:
+        raise NotFound("There is no published award notice with this reference")
+    return Template("register/notice.html", context={"notice": notice, "e": notice.entry})
+
+
+register_router = Router(path="/", route_handlers=[register_page, register_download, notice_page], guards=[public])

@@ -1,8 +1,9 @@
 """Loading what is public about competitions and building OCDS releases, packages and records from it.
 
 Only published competitions appear (drafts never). Before the tender deadline a competition yields its tender
-release alone, which carries nothing about bids (C5); the award release exists only once the award is public
-(the start of standstill), when the competition has long closed.
+release alone, which carries nothing about bids (C5); the award release exists only once the contract award
+notice is published (C8), when the competition has long closed, and the contract release once the notice that
+follows the contract is published (C9).
 """
 
 from __future__ import annotations
@@ -59,22 +60,24 @@ async def load_processes(session: AsyncSession, competition_ids: list[int] | Non
     for competition, category_name, regime in rows:
         notice = notices.get(competition.id)
         award = None
-        if notice is not None:
+        if notice is not None and notice.published_at is not None:
             award = ocds.AwardData(
-                made_public_at=notice.standstill_started_at, decided_at=notice.award_decided_at,
+                made_public_at=notice.published_at, decided_at=notice.award_decided_at,
                 supplier=organisations[notice.supplier_organisation_id], value_pence=notice.value_pence,
                 value_incl_vat_pence=notice.value_incl_vat_pence, bids_received=notice.bids_received,
                 standstill_ends_at=notice.standstill_ends_at)
         contract_row = contracts.get(competition.id)
         contract = None
-        if contract_row is not None and award is not None:
+        if (contract_row is not None and award is not None and notice is not None
+                and notice.contract_notice_published_at is not None):
             contract = ocds.ContractData(
                 id=contract_row.id or 0, title=contract_row.title, created_at=contract_row.created_at,
                 starts_on=contract_row.starts_on, ends_on=contract_row.ends_on, value_pence=contract_row.value_pence,
                 state=contract_row.state,
                 milestones=tuple(ocds.MilestoneData(m.sequence, m.title, m.due_on, m.amount_pence, m.state)
                                  for m in milestones.get(contract_row.id or 0, ())),
-                payments=tuple(payments.get(f"competition:{competition.id}", ())))
+                payments=tuple(payments.get(f"competition:{competition.id}", ())),
+                published_at=notice.contract_notice_published_at, kpis=tuple(notice.kpis))
         out.append(ocds.ProcessData(
             competition_id=competition.id or 0, title=competition.title, description=competition.requirement,
             regime=regime, category_name=category_name, buyer=organisations[competition.buyer_organisation_id],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
+from dps.calendar import describe_period_end
 from dps.dates import format_london
 from dps.money import format_pence
 from dps.settings import PROJECT_ROOT
@@ -19,4 +20,5 @@ def build_environment() -> Environment:
     )
     environment.filters["pounds"] = format_pence
     environment.filters["london"] = format_london
+    environment.filters["period_end"] = describe_period_end  # "midnight at the end of 6 January 2026"
     return environment

@@ -1,6 +1,7 @@
 """The world of journey 2, seeded through the services (the browser part is the journey itself): a trust with a
-buyer and two evaluators, three suppliers admitted to the virtual wards category each with a published listing,
-a fund with one allocation to the trust's ICB and that ICB's fund manager."""
+buyer and two evaluators, three suppliers admitted to a category of the dynamic market (Procurement Act 2023, so
+the award passes through the contract award notice) each with a published listing, a fund with one allocation to an
+ICB and that ICB's fund manager."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ class Seeded:
 
 
 async def seed_journey(db: Any, passwords: Any, clock: Any) -> Seeded:
-    world = await make_competition_world(db, passwords, clock, regime="pcr2015_dps")
+    world = await make_competition_world(db, passwords, clock, regime="pa2023_dynamic_market")
     listing_ids = []
     for party, (name, summary) in zip(world.bidders, LISTINGS, strict=True):
         supplier = await signed_in(db, party.user)

@@ -1,7 +1,8 @@
 """Journey 2, in a real browser: a buyer searches the catalogue and shortlists two innovations to compare, creates
 and publishes a mini-competition; two suppliers bid (one revises, one withdraws and resubmits); the tender deadline
-passes (the injected clock moves); two evaluators declare and score, the buyer moderates and awards; the standstill
-ends; the contract exists; its first milestone is paid through localstripe (its signed webhook reaches the served
+passes (the injected clock moves); two evaluators declare and score, the buyer moderates and awards; the buyer
+publishes the contract award notice, which is public at once and starts the standstill; the standstill ends; the
+contract exists; its first milestone is paid through localstripe (its signed webhook reaches the served
 app); the fund manager's dashboard shows the spend. Every page each person sees is checked with axe."""
 
 from __future__ import annotations
@@ -194,10 +195,21 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
     await submit(buyer, "Record the award decision")
     assert "Not sent yet" in await text_of(buyer)
     await follow(buyer, "Back to the competition")
-    await submit(buyer, "Send the outcome letters and start standstill")
+
+    # --- the contract award notice: published, public at once, and the standstill starts with it -----------------
+    # Monday 19 January 2026 is day 1 of 8 working days: the standstill ends at midnight at the end of 28 January.
+    assert "published now, it ends at midnight at the end of 28 January 2026" in await text_of(buyer)
+    await submit(buyer, "Publish the contract award notice")
     assert await status_of(buyer) == "Status: Standstill"
+    assert "ends at midnight at the end of 28 January 2026" in await text_of(buyer)
     await visit(suppliers[bright.name], suppliers[bright.name].url)
     assert "Your bid has not been successful" in await text_of(suppliers[bright.name])
+    public = await new_page()
+    await visit(public, "/contracts-register")
+    assert TITLE in await text_of(public) and "Contract not made yet" in await text_of(public)
+    await follow(public, TITLE)
+    notice = await text_of(public)
+    assert "Published on 19 January 2026" in notice and acme.name in notice and bright.name not in notice
 
     # --- the standstill ends; the buyer confirms the award and the contract exists ---------------------------------
     ends = await scalar(db, sa.select(Competition.standstill_ends_at))

@@ -23,10 +23,12 @@ from tests.competitions.support import Browser, bid_form, competition_id_from
 from tests.factories import BID_ANSWERS, competition_form, make_allocation, make_competition_world, make_fund
 from tests.helpers import scalar
 
-# Standstill started Tue 20 Jan 2026 10:00: PCR day 10 is Fri 30 Jan; PA 2023 day 8 (day 1 = 20 Jan) is Thu 29 Jan.
+# Standstill started Tue 20 Jan 2026 10:00 (PCR: the outcome letters; PA 2023: the contract award notice): PCR day 10
+# is Fri 30 Jan; PA 2023 day 8 (day 1 = 20 Jan) is Thu 29 Jan. Each ends at midnight at the end of its last day.
 STANDSTILL_STARTS = datetime(2026, 1, 20, 10, 0, tzinfo=UTC)
-STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 30, 23, 59, 59, tzinfo=UTC),
-                   "pa2023_dynamic_market": datetime(2026, 1, 29, 23, 59, 59, tzinfo=UTC)}
+STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 31, 0, 0, tzinfo=UTC),
+                   "pa2023_dynamic_market": datetime(2026, 1, 30, 0, 0, tzinfo=UTC)}
+LAST_DAY = {"pcr2015_dps": "30 January 2026", "pa2023_dynamic_market": "29 January 2026"}
 
 
 async def _fund_allocations(db, clock) -> tuple[int, int]:
@@ -185,10 +187,24 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     assert "Not sent yet" in letters_page.text
 
     # --- standstill (C8) with a pause for a challenge -------------------------------------------------------
+    # PCR 2015: the outcome letters start it. PA 2023: publishing the contract award notice starts it and sends
+    # the letters at the same moment.
     clock.set(STANDSTILL_STARTS)
-    assert (await browser.post(buyer, f"{base}/standstill")).status_code == 303
+    decided_page = await browser.get(buyer, base)
+    if regime == "pa2023_dynamic_market":
+        assert "Publish the contract award notice" in decided_page.text
+        assert f"published now, it ends at midnight at the end of {LAST_DAY[regime]}" in decided_page.text
+        assert "Send the outcome letters" not in decided_page.text
+        assert (await browser.post(buyer, f"{base}/award-notice")).status_code == 303
+    else:
+        assert "Send the outcome letters and start standstill" in decided_page.text
+        assert "Publish the contract award notice" not in decided_page.text
+        assert (await browser.post(buyer, f"{base}/award-notice")).status_code == 409
+        assert (await browser.post(buyer, f"{base}/standstill")).status_code == 303
     competition = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))
     assert competition.state == "standstill" and competition.standstill_ends_at == STANDSTILL_ENDS[regime]
+    in_standstill = await browser.get(buyer, base)
+    assert f"<strong>midnight at the end of {LAST_DAY[regime]}</strong>" in in_standstill.text
     await drain_outbox()
     outcomes = {m["To"]: m.get_content() for m in smtp_server.messages if m["Subject"].startswith("Outcome:")}
     assert set(outcomes) == {acme.email, bright.email}  # every bidder, not the one that withdrew
@@ -241,7 +257,10 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     notice = await scalar(db, sa.select(AwardNotice).where(AwardNotice.competition_id == competition_id))
     assert notice.contracts_finder_required and notice.value_incl_vat_pence == 108_000_00
     assert notice.regime == regime and notice.contract_id == contract.id and notice.bids_received == 2
-    assert notice.publish_by == clock.now() + timedelta(days=30) and notice.published_at is None
+    assert notice.publish_by == clock.now() + timedelta(days=30)
+    # C9: nothing more was needed from the buyer, so the notice that follows the contract was published with it.
+    assert notice.contract_notice_published_at == clock.now()
+    assert notice.published_at == (STANDSTILL_STARTS if regime == "pa2023_dynamic_market" else clock.now())
     final = await browser.get(buyer, base)
     assert "Awarded" in final.text and "Go live" in final.text and "Cancel the competition" not in final.text
     assert (await browser.post(buyer, f"{base}/cancel", {"reason": "Too late"})).status_code == 409
@@ -252,10 +271,12 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     actions = set((await db.scalars(sa.select(AuditEvent.action).where(
         AuditEvent.entity_type == "competition", AuditEvent.entity_id == str(competition_id)))).all())
     await db.commit()
+    started = ("competition.award_notice_published" if regime == "pa2023_dynamic_market"
+               else "competition.standstill_started")
     assert {"competition.created", "competition.published", "competition.closed", "competition.evaluation_started",
-            "competition.award_decided", "competition.standstill_started", "competition.standstill_paused",
+            "competition.award_decided", started, "competition.standstill_paused",
             "competition.standstill_resumed", "competition.awarded", "competition.criterion_refined",
-            "competition.interest_declared"} <= actions
+            "competition.interest_declared", "competition.contract_notice_published"} <= actions
     assert await verify_chain(db) is None
     await db.commit()
     letters = (await db.scalars(sa.select(OutcomeLetter).where(OutcomeLetter.competition_id == competition_id))).all()

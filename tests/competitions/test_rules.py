@@ -35,7 +35,10 @@ from dps.competitions.rules import (
     check_refinement,
     check_rule_settings,
     check_score,
+    clean_kpis,
     compare_bids,
+    contract_notice_name,
+    contract_notice_needs,
     count_words,
     criteria_problems,
     display_score,
@@ -44,6 +47,7 @@ from dps.competitions.rules import (
     needs_contracts_finder,
     next_bid_state,
     next_competition_state,
+    notice_overdue,
     parse_london_deadline,
     price_score,
     proportional_split,
@@ -55,6 +59,7 @@ from dps.competitions.rules import (
     shorter_period_problem,
     shorter_tender_period_allowed,
     standstill_ends,
+    standstill_starts_with_notice,
     tender_days_setting_problem,
     validate_criteria,
 )
@@ -498,8 +503,8 @@ def test_the_award_goes_to_the_top_bid_or_a_lower_one_with_a_reason():
 # --- standstill (C8), notices (C9, C10), milestones, fund splits ----------------------------------------
 
 
-def test_pcr_standstill_is_ten_calendar_days_ending_at_midnight_moved_to_a_working_day():
-    # Decision Mon 5 Jan 2026: day 10 is Thu 15 Jan, a working day.
+def test_c8_pcr_standstill_is_ten_calendar_days_ending_at_midnight_moved_to_a_working_day():
+    # Decision Mon 5 Jan 2026: day 10 is Thu 15 Jan, a working day; it ends at the end of it (23:59:59).
     assert standstill_ends(datetime(2026, 1, 5, 15, 0, tzinfo=UTC), "pcr2015_dps") == \
         datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC)
     # Decision Wed 7 Jan 2026: day 10 is Sat 17 Jan, moved to Mon 19 Jan.
@@ -507,7 +512,7 @@ def test_pcr_standstill_is_ten_calendar_days_ending_at_midnight_moved_to_a_worki
         datetime(2026, 1, 19, 23, 59, 59, tzinfo=UTC)
 
 
-def test_pa_standstill_is_eight_working_days_all_uk_from_the_notice():
+def test_c8_pa_standstill_is_eight_working_days_all_uk_from_the_notice():
     # RULES.md worked example: notice Mon 22 Dec 2025 -> last day Tue 6 Jan 2026 (2 Jan is a Scottish holiday).
     assert standstill_ends(datetime(2025, 12, 22, 10, 0, tzinfo=UTC), "pa2023_dynamic_market") == \
         datetime(2026, 1, 6, 23, 59, 59, tzinfo=UTC)
@@ -516,21 +521,56 @@ def test_pa_standstill_is_eight_working_days_all_uk_from_the_notice():
         datetime(2026, 1, 2, 23, 59, 59, tzinfo=UTC)
 
 
+def test_c8_only_the_procurement_act_starts_the_standstill_with_the_award_notice():
+    assert standstill_starts_with_notice("pa2023_dynamic_market")
+    assert not standstill_starts_with_notice("pcr2015_dps")
+
+
+def test_c8_the_contract_can_be_entered_into_from_midnight_not_a_moment_before():
+    ends = standstill_ends(datetime(2026, 1, 5, 15, 0, tzinfo=UTC), "pcr2015_dps")  # the end of Thu 15 Jan
+    assert ends == datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC)
+    assert not can_confirm_award(datetime(2026, 1, 15, 23, 59, 59, 999999, tzinfo=UTC), ends, False)
+    assert can_confirm_award(datetime(2026, 1, 16, 0, 0, tzinfo=UTC), ends, False)
+    assert not can_confirm_award(ends, ends, True) and not can_confirm_award(ends, None, False)
+
+
 def test_a_paused_standstill_keeps_the_time_it_had_left():
-    ends = datetime(2026, 1, 15, 23, 59, 59, tzinfo=UTC)
+    ends = datetime(2026, 1, 16, 0, 0, tzinfo=UTC)
     paused = datetime(2026, 1, 12, 0, 0, tzinfo=UTC)
     resumed = datetime(2026, 1, 20, 0, 0, tzinfo=UTC)
     assert resumed_standstill_end(ends, paused, resumed) == resumed + (ends - paused)
     assert resumed_standstill_end(ends, ends + timedelta(days=1), ends + timedelta(days=2)) == ends + timedelta(days=2)
     with pytest.raises(ValueError):
         resumed_standstill_end(ends, resumed, paused)
-    assert not can_confirm_award(ends, ends, False) and can_confirm_award(ends + timedelta(seconds=1), ends, False)
+    assert not can_confirm_award(ends - timedelta(microseconds=1), ends, False) and can_confirm_award(ends, ends, False)
     assert not can_confirm_award(ends + timedelta(days=1), ends, True)
 
 
 def test_contracts_finder_from_30000_pounds_including_vat_and_notice_within_30_days():
     assert not needs_contracts_finder(29_999_99) and needs_contracts_finder(30_000_00)
     assert award_notice_due(T0) == T0 + timedelta(days=30)
+
+
+def test_c9_the_notice_after_the_contract_is_named_by_regime():
+    assert contract_notice_name("pcr2015_dps") == "contract award notice"
+    assert contract_notice_name("pa2023_dynamic_market") == "contract details notice"
+
+
+def test_c9_a_procurement_act_contract_over_5_million_needs_three_kpis_before_its_notice():
+    kpis = ["Uptime 99.5%", "Alerts answered within 15 minutes", "Readmissions down 10%"]
+    assert contract_notice_needs("pa2023_dynamic_market", 5_000_000_00, []) == ()  # not more than £5m
+    assert contract_notice_needs("pa2023_dynamic_market", 5_000_000_01, kpis[:2] + ["  "])
+    assert contract_notice_needs("pa2023_dynamic_market", 5_000_000_01, kpis) == ()
+    assert contract_notice_needs("pcr2015_dps", 9_000_000_00, []) == ()
+    assert clean_kpis(["  Uptime   99.5% ", "", " "]) == ("Uptime 99.5%",)
+    with pytest.raises(ValidationFailed):
+        clean_kpis(["x" * 501])
+
+
+def test_c9_a_notice_is_overdue_after_its_30_days_until_it_is_published():
+    due = award_notice_due(T0)
+    assert not notice_overdue(due, due, None) and notice_overdue(due + timedelta(seconds=1), due, None)
+    assert not notice_overdue(due + timedelta(days=5), due, T0) and not notice_overdue(due, None, None)
 
 
 @given(st.integers(min_value=0, max_value=10**10),

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from dps.calendar import (
     LONDON,
     WorkingDayCalendar,
+    describe_period_end,
     evaluation_due,
     financial_year,
     financial_year_bounds,
@@ -24,6 +25,7 @@ from dps.calendar import (
     standstill_end,
     tender_period_last_day,
 )
+from dps.competitions.rules import can_confirm_award
 from dps.errors import ValidationFailed
 from dps.regimes import Regime
 
@@ -283,46 +285,84 @@ def test_refresh_period_is_a_per_agreement_setting() -> None:
 
 
 # --- C8 standstill ------------------------------------------------------------------------------------
+# A standstill ends at midnight at the end of its last day (London): its end is that instant, 00:00 the day after.
 
 
-def test_worked_example_pa2023_standstill_over_christmas() -> None:
+def midnight_at_end_of(day: date) -> datetime:
+    """The end of a London day as the service writes it: 23:59:59 (the standstill is over at the next midnight)."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=LONDON).astimezone(UTC)
+
+
+def test_c8_worked_example_pa2023_standstill_over_christmas() -> None:
     # Day 1 Mon 22 Dec; 23, 24, 29, 30, 31 Dec; 2 Jan is a Scottish holiday; 5 Jan; day 8 is Tue 6 Jan.
     published = at_london(2025, 12, 22, 9)
-    assert standstill_end(published, PA) == end_of_london_day(date(2026, 1, 6))
+    assert standstill_end(published, PA) == midnight_at_end_of(date(2026, 1, 6))
+    assert describe_period_end(standstill_end(published, PA)) == "midnight at the end of 6 January 2026"
 
 
-def test_pa2023_standstill_published_on_a_non_working_day_starts_on_the_next_working_day() -> None:
+def test_c8_pa2023_standstill_published_on_a_non_working_day_starts_on_the_next_working_day() -> None:
     published = at_london(2026, 1, 10)  # Saturday: day 1 is Mon 12 Jan, day 8 Wed 21 Jan
-    assert standstill_end(published, PA) == end_of_london_day(date(2026, 1, 21))
+    assert standstill_end(published, PA) == midnight_at_end_of(date(2026, 1, 21))
 
 
-def test_pa2023_standstill_published_late_in_the_day_still_counts_that_day() -> None:
+def test_c8_pa2023_standstill_published_late_in_the_day_still_counts_that_day() -> None:
     published = at_london(2026, 1, 12, 22, 30)  # Monday evening: still day 1
-    assert standstill_end(published, PA) == end_of_london_day(date(2026, 1, 21))
+    assert standstill_end(published, PA) == midnight_at_end_of(date(2026, 1, 21))
 
 
-def test_pcr_standstill_is_ten_calendar_days() -> None:
+def test_c8_pcr_standstill_is_ten_calendar_days() -> None:
     decided = at_london(2026, 1, 9)  # Friday; the tenth day is Mon 19 Jan, a working day
-    assert standstill_end(decided, PCR) == end_of_london_day(date(2026, 1, 19))
+    assert standstill_end(decided, PCR) == midnight_at_end_of(date(2026, 1, 19))
 
 
-def test_pcr_standstill_ending_at_a_weekend_moves_to_monday() -> None:
+def test_c8_pcr_standstill_ending_at_a_weekend_moves_to_monday() -> None:
     decided = at_london(2026, 1, 7)  # Wednesday; the tenth day is Sat 17 Jan
-    assert standstill_end(decided, PCR) == end_of_london_day(date(2026, 1, 19))
+    assert standstill_end(decided, PCR) == midnight_at_end_of(date(2026, 1, 19))
 
 
-def test_pcr_standstill_ending_on_a_bank_holiday_moves_to_the_next_working_day() -> None:
+def test_c8_pcr_standstill_ending_on_a_bank_holiday_moves_to_the_next_working_day() -> None:
     decided = at_london(2025, 12, 22)  # the tenth day is New Year's Day; 2 Jan is a working day in England
-    assert standstill_end(decided, PCR) == end_of_london_day(date(2026, 1, 2))
+    assert standstill_end(decided, PCR) == midnight_at_end_of(date(2026, 1, 2))
+
+
+def test_c8_pcr_standstill_over_easter_ends_at_midnight_london_summer_time() -> None:
+    # Sent Tue 24 Mar 2026: the tenth day is Good Friday 3 Apr; Easter Monday 6 Apr is a bank holiday too; so the
+    # standstill ends at midnight at the end of Tue 7 Apr, which is 23:00 UTC (British Summer Time).
+    decided = at_london(2026, 3, 24, 16)
+    assert standstill_end(decided, PCR) == datetime(2026, 4, 7, 22, 59, 59, tzinfo=UTC)
+    assert describe_period_end(standstill_end(decided, PCR)) == "midnight at the end of 7 April 2026"
+
+
+def test_c8_pcr_standstill_counts_from_the_london_date_the_letters_are_sent() -> None:
+    # 00:30 on Sun 21 Jun 2026 in London is still 20 Jun in UTC: the London date counts (day 10 is Wed 1 Jul).
+    sent = datetime(2026, 6, 20, 23, 30, tzinfo=UTC)
+    assert standstill_end(sent, PCR) == midnight_at_end_of(date(2026, 7, 1))
+
+
+def test_c8_a_standstill_is_not_over_until_midnight() -> None:
+    end = standstill_end(at_london(2026, 1, 9), PCR)  # the tenth day is Mon 19 Jan
+    assert end == datetime(2026, 1, 19, 23, 59, 59, tzinfo=LONDON)
+    assert not can_confirm_award(datetime(2026, 1, 19, 23, 59, 59, 500000, tzinfo=LONDON), end, False)
+    assert can_confirm_award(datetime(2026, 1, 20, 0, 0, tzinfo=LONDON), end, False)
+
+
+def test_c8_a_period_end_that_is_not_midnight_reads_as_a_time() -> None:
+    assert describe_period_end(datetime(2026, 1, 21, 14, 5, tzinfo=UTC)) == "2:05pm on 21 January 2026"
+    assert describe_period_end(datetime(2026, 7, 1, 11, 0, tzinfo=UTC)) == "midday on 1 July 2026"
 
 
 @PROPERTY_SETTINGS
 @given(instants, regimes)
-def test_standstill_ends_after_the_decision_at_the_end_of_a_working_day(decided: datetime, regime: Regime) -> None:
+def test_c8_standstill_ends_at_the_end_of_a_working_day(decided: datetime, regime: Regime) -> None:
     end = standstill_end(decided, regime)
-    assert end >= decided
-    assert WorkingDayCalendar.for_regime(regime).is_working_day(london_date(end))
+    assert end > decided
     assert end.astimezone(LONDON).time() == time(23, 59, 59)
+    last_day = london_date(end)
+    assert WorkingDayCalendar.for_regime(regime).is_working_day(last_day)
+    if regime is PCR:
+        assert last_day >= london_date(decided) + timedelta(days=10)
+    else:
+        assert ALL_UK.working_days_between(london_date(decided), last_day) >= 7
 
 
 # --- C2 minimum tender period: Regulation 1182/71, whole London days --------------------------------------

@@ -61,6 +61,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/ocds/releases"): API_KEY, ("GET", "/api/v1/ocds/records/{ocid:str}"): API_KEY,
     ("GET", "/api/v1/contracts-register"): API_KEY,
     ("GET", "/contracts-register"): ANYONE, ("GET", "/contracts-register.csv"): ANYONE,
+    ("GET", "/contracts-register/{ocid:str}"): ANYONE,
     # Supplier portal
     ("GET", "/supplier"): _S, ("GET", "/supplier/applications/new"): _S, ("POST", "/supplier/applications"): _S,
     ("GET", "/supplier/applications/{application_id:int}"): _S,
@@ -149,7 +150,8 @@ _COMPETITION_BUYER_ONLY = (
     ("POST", "/{competition_id:int}/evaluation/start"), ("GET", "/{competition_id:int}/moderation"),
     ("POST", "/{competition_id:int}/bids/{bid_id:int}/moderation/{key:str}"), ("GET", "/{competition_id:int}/ranking"),
     ("POST", "/{competition_id:int}/award"), ("GET", "/{competition_id:int}/letters"),
-    ("POST", "/{competition_id:int}/standstill"), ("POST", "/{competition_id:int}/standstill/pause"),
+    ("POST", "/{competition_id:int}/standstill"), ("POST", "/{competition_id:int}/award-notice"),
+    ("POST", "/{competition_id:int}/contract-notice"), ("POST", "/{competition_id:int}/standstill/pause"),
     ("POST", "/{competition_id:int}/standstill/resume"), ("GET", "/{competition_id:int}/confirm"),
     ("POST", "/{competition_id:int}/confirm"))
 EXPECTED.update({(m, "/buyer/competitions" + p): BUYER for m, p in _COMPETITION_BUYER_ONLY})

@@ -19,9 +19,12 @@ DEADLINE = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
 
 async def awarded_competition(db: Any, passwords: Any, clock: Any, *, prices: tuple[int, ...] = (90_000_00, 100_000_00),
                               vat: int = 0, world: Any = None, confirm: bool = True, deadline: datetime = DEADLINE,
+                              standstill: bool = True, standstill_at: datetime | None = None,
                               **form: Any) -> tuple[Any, int]:
-    """A competition published, bid on, evaluated, decided, through standstill and (if `confirm`) awarded, with
-    the contract's default milestones. The first bidder wins (highest scores). Returns (world, competition id)."""
+    """A competition published, bid on, evaluated, decided, and (if `standstill`) through standstill (started at
+    `standstill_at` if given; under PA 2023 that publishes the contract award notice) and (if `confirm`) awarded,
+    with the contract's default milestones. The first bidder wins (highest scores). Returns (world, competition
+    id)."""
     world = world or await make_competition_world(db, passwords, clock)
     competition_id = await make_published_competition(db, clock, world=world, **form)
     bids = [await make_bid(db, clock, party=party, competition_id=competition_id, price_pence=price, vat_pence=vat,
@@ -45,10 +48,16 @@ async def awarded_competition(db: Any, passwords: Any, clock: Any, *, prices: tu
     clock.advance(timedelta(days=1))
     await awarding.decide_award(db, buyer, competition_id, bid_id=bids[0], reasons="Highest total score",
                                 override_reason="", now=clock.now())
-    clock.advance(timedelta(hours=1))
+    if not standstill:
+        await db.commit()
+        return world, competition_id
+    if standstill_at is not None:
+        clock.set(standstill_at)
+    else:
+        clock.advance(timedelta(hours=1))
     competition = await awarding.start_standstill(db, buyer, competition_id, clock.now())
     if confirm:
-        clock.set(competition.standstill_ends_at + timedelta(days=1))
+        clock.set(competition.standstill_ends_at + timedelta(days=1))  # the standstill has ended
         _, total = await awarding.award_value(db, competition)
         await awarding.confirm_award(db, buyer, competition_id, fund_lines=[], now=clock.now(),
                                      milestones=default_milestones(total, competition.contract_starts_on,

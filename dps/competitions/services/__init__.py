@@ -5,7 +5,9 @@
 - drafting: the buyer's draft, publishing, clarifications and cancelling;
 - bidding: the supplier's own sealed bid;
 - evaluating: evaluation, moderation and ranking;
-- awarding: the award decision, outcome letters, standstill, and confirming the award (funds and contract);
+- awarding: the award decision, outcome letters, what starts the standstill (the contract award notice under
+  PA 2023), and confirming the award (funds and contract);
+- notices: the notice after the contract (C9), its reminders, and the open-data publication of every notice;
 - views: reading, for pages.
 
 Callers import the module they need. Each command is one transaction: the state change, its audit event and

@@ -1,5 +1,7 @@
-"""The award: decision and outcome letters (C7), standstill and its pauses (C8), the award notice data (C9,
-C10), and confirming the award: the fund commitment and the contract with its milestones, in one transaction."""
+"""The award: decision and outcome letters (C7), what starts the standstill and its pauses (C8: the award decision
+notices under PCR 2015, the contract award notice under PA 2023), and confirming the award: the fund commitment and
+the contract with its milestones, in one transaction, with the notice that follows the contract (C9, C10; see
+dps.competitions.services.notices)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.admission.services import category_with_agreement, email_organisation
+from dps.calendar import describe_period_end
 from dps.competitions.models import AwardNotice, Bid, Competition, OutcomeLetter
 from dps.competitions.rules import (
     CompetitionEvent,
@@ -26,6 +29,7 @@ from dps.competitions.rules import (
     questions_of,
     resumed_standstill_end,
     standstill_ends,
+    standstill_starts_with_notice,
 )
 from dps.competitions.services.evaluating import RankingRow, ranking
 from dps.competitions.services.loading import (
@@ -35,6 +39,7 @@ from dps.competitions.services.loading import (
     criteria_of,
     require_state,
 )
+from dps.competitions.services.notices import enqueue_ocds_publication, notice_of, publish_contract_notice_if_ready
 from dps.contracts.models import Contract
 from dps.contracts.rules import Milestone, check_milestones
 from dps.contracts.services import create_contract
@@ -95,7 +100,7 @@ async def decide_award(session: AsyncSession, user: SignedInUser, competition_id
     return competition
 
 
-def letter_body(letter: OutcomeLetter, competition: Competition) -> str:
+def letter_body(letter: OutcomeLetter, competition: Competition, notice_published_at: datetime | None = None) -> str:
     content = letter.content
     own, winner = content["own"], content["winner"]
 
@@ -113,9 +118,13 @@ def letter_body(letter: OutcomeLetter, competition: Competition) -> str:
     text += ["", f"Reasons for the decision: {content['reasons']}"]
     if content.get("override_reason"):
         text += ["", f"The contract is not awarded to the top-ranked bid, because: {content['override_reason']}"]
+    if notice_published_at is not None:
+        published_on = format_london(notice_published_at, "%-d %B %Y")
+        text += ["", f"The contract award notice was published on {published_on}. It is on the public contracts "
+                     "register if the contract is worth £30,000 or more including VAT."]
     if competition.standstill_ends_at:
-        text += ["", f"A standstill period runs until {format_london(competition.standstill_ends_at)}. The contract "
-                     "will not be entered into before it ends."]
+        text += ["", f"A standstill period runs until {describe_period_end(competition.standstill_ends_at)}. The "
+                     "contract will not be entered into before it ends."]
     return "\n".join(text)
 
 
@@ -124,38 +133,108 @@ async def letters(session: AsyncSession, competition: Competition) -> list[Outco
         OutcomeLetter.competition_id == competition.id).order_by(OutcomeLetter.rank))).all())
 
 
+async def _send_letters(session: AsyncSession, competition: Competition, now: datetime,
+                        notice_published_at: datetime | None = None) -> list[OutcomeLetter]:
+    """Every bidder's outcome letter (its assessment summary), sent now; a letter sent before (a standstill that
+    started before its notice was published) goes again, with the new standstill."""
+    sent = await letters(session, competition)
+    for letter in sent:
+        key = f"competition:{competition.id}:outcome" + (":notice" if letter.sent_at is not None else "")
+        letter.body, letter.sent_at = letter_body(letter, competition, notice_published_at), now
+        await email_organisation(session, letter.organisation_id, now, key, f"Outcome: {competition.title}",
+                                 letter.body + "\n\n" + page_link(f"/supplier/competitions/{competition.id}"))
+    return sent
+
+
+async def _new_notice(session: AsyncSession, competition: Competition, regime: str, bids: int,
+                      now: datetime) -> AwardNotice:
+    winner = await session.get(Bid, competition.winning_bid_id)
+    assert winner is not None
+    value_incl_vat = (winner.price_pence or 0) + (winner.vat_pence or 0)
+    notice = AwardNotice(
+        competition_id=competition.id or 0, regime=regime,
+        buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=winner.organisation_id,
+        category_id=competition.category_id, title=competition.title, description=competition.requirement,
+        value_pence=winner.price_pence or 0, value_incl_vat_pence=value_incl_vat,
+        contracts_finder_required=needs_contracts_finder(value_incl_vat), bids_received=bids,
+        award_decided_at=competition.award_decided_at or now, standstill_started_at=now,
+        standstill_ends_at=competition.standstill_ends_at or now, contract_starts_on=competition.contract_starts_on,
+        contract_ends_on=competition.contract_ends_on, created_at=now)
+    session.add(notice)
+    return notice
+
+
 async def start_standstill(session: AsyncSession, user: SignedInUser, competition_id: int,
                            now: datetime) -> Competition:
-    """C8: the outcome letters go to every bidder and the award notice data is recorded; standstill runs from now
-    (pcr2015_dps: 10 calendar days; pa2023_dynamic_market: 8 working days from the contract award notice)."""
+    """C8: start the standstill the way the agreement's regime starts it.
+
+    pcr2015_dps: the award decision notices (the outcome letters) go to every bidder and the standstill runs from
+    now (10 calendar days); the award notice data is kept for the contract award notice, published with the
+    contract. pa2023_dynamic_market: the standstill starts only by publishing the contract award notice, which
+    this does (`publish_award_notice`)."""
     competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
-    require_state(competition, CompetitionState.AWARD_DECIDED, doing="starting the standstill")
     _, agreement = await category_with_agreement(session, competition.category_id)
+    if standstill_starts_with_notice(agreement.regime):
+        return await _publish_award_notice(session, user, competition, agreement.regime, now)
+    require_state(competition, CompetitionState.AWARD_DECIDED, doing="starting the standstill")
     before = competition_snapshot(competition)
     competition.state = next_competition_state(competition.state, CompetitionEvent.START_STANDSTILL)
     competition.standstill_started_at = now
     competition.standstill_ends_at = standstill_ends(now, agreement.regime)
     competition.updated_at = now
-    sent = await letters(session, competition)
-    for letter in sent:
-        letter.body, letter.sent_at = letter_body(letter, competition), now
-        await email_organisation(session, letter.organisation_id, now, f"competition:{competition.id}:outcome",
-                                 f"Outcome: {competition.title}",
-                                 letter.body + "\n\n" + page_link(f"/supplier/competitions/{competition.id}"))
-    winner = await session.get(Bid, competition.winning_bid_id)
-    assert winner is not None
-    value_incl_vat = (winner.price_pence or 0) + (winner.vat_pence or 0)
-    session.add(AwardNotice(
-        competition_id=competition.id or 0, regime=agreement.regime,
-        buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=winner.organisation_id,
-        category_id=competition.category_id, title=competition.title, description=competition.requirement,
-        value_pence=winner.price_pence or 0, value_incl_vat_pence=value_incl_vat,
-        contracts_finder_required=needs_contracts_finder(value_incl_vat), bids_received=len(sent),
-        award_decided_at=competition.award_decided_at or now, standstill_started_at=now,
-        standstill_ends_at=competition.standstill_ends_at, contract_starts_on=competition.contract_starts_on,
-        contract_ends_on=competition.contract_ends_on, created_at=now))
+    sent = await _send_letters(session, competition, now)
+    await _new_notice(session, competition, agreement.regime, len(sent), now)
     await audit_competition(session, actor_of(user), "standstill_started", competition, now, before,
                             {**competition_snapshot(competition), "regime": agreement.regime,
+                             "letters": [x.bid_id for x in sent]})
+    await session.commit()
+    return competition
+
+
+async def publish_award_notice(session: AsyncSession, user: SignedInUser, competition_id: int,
+                               now: datetime) -> Competition:
+    """C8 under PA 2023 (s.50, s.51): publish the contract award notice (the OCDS award release, its public page
+    and, from £30,000 including VAT, the contracts register), send every bidder its assessment summary at the same
+    moment, and start the standstill: 8 working days, the publication day being day 1 if it is a working day.
+    The state change, its audit event, the emails and the open-data publication commit together.
+
+    A competition whose standstill started before its notice was published gets its notice now, and its
+    standstill runs again from the publication."""
+    competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    _, agreement = await category_with_agreement(session, competition.category_id)
+    if not standstill_starts_with_notice(agreement.regime):
+        raise Conflict("Under this agreement the outcome letters start the standstill and the contract award "
+                       "notice is published when the contract is made")
+    return await _publish_award_notice(session, user, competition, agreement.regime, now)
+
+
+async def _publish_award_notice(session: AsyncSession, user: SignedInUser, competition: Competition, regime: str,
+                                now: datetime) -> Competition:
+    notice = await notice_of(session, competition.id or 0)
+    restart = (competition.state == CompetitionState.STANDSTILL and notice is not None
+               and notice.published_at is None)
+    if restart and competition.standstill_paused_at is not None:
+        raise Conflict("The standstill is paused because of a challenge: resume it before publishing the contract "
+                       "award notice")
+    if not restart:
+        require_state(competition, CompetitionState.AWARD_DECIDED, doing="publishing the contract award notice")
+    before = competition_snapshot(competition)
+    if not restart:
+        competition.state = next_competition_state(competition.state, CompetitionEvent.START_STANDSTILL)
+    competition.standstill_started_at = now
+    competition.standstill_ends_at = standstill_ends(now, regime)
+    competition.updated_at = now
+    sent = await _send_letters(session, competition, now, notice_published_at=now)
+    if notice is None:
+        notice = await _new_notice(session, competition, regime, len(sent), now)
+    notice.standstill_started_at, notice.standstill_ends_at = now, competition.standstill_ends_at
+    notice.published_at = now
+    await session.flush()
+    await enqueue_ocds_publication(session, competition.id or 0, "award", now)
+    await audit_competition(session, actor_of(user), "award_notice_published", competition, now, before,
+                            {**competition_snapshot(competition), "regime": regime, "notice_id": notice.id,
+                             "published_at": now, "standstill_started_at": now, "restarted": restart,
+                             "contracts_register": notice.contracts_finder_required,
                              "letters": [x.bid_id for x in sent]})
     await session.commit()
     return competition
@@ -189,7 +268,7 @@ async def resume_standstill(session: AsyncSession, user: SignedInUser, competiti
                                                             competition.standstill_paused_at, now)
     competition.standstill_paused_at = None
     competition.updated_at = now
-    notice = await session.scalar(sa.select(AwardNotice).where(AwardNotice.competition_id == competition.id))
+    notice = await notice_of(session, competition.id or 0)
     if notice is not None:
         notice.standstill_ends_at = competition.standstill_ends_at
     await audit_competition(session, actor_of(user), "standstill_resumed", competition, now, before,
@@ -218,9 +297,16 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
     require_state(competition, CompetitionState.STANDSTILL, doing="confirming the award")
     if competition.standstill_paused_at is not None:
         raise Conflict("The standstill is paused because of a challenge: resume it before confirming the award")
+    notice = await notice_of(session, competition.id or 0)
+    _, agreement = await category_with_agreement(session, competition.category_id)
+    if standstill_starts_with_notice(agreement.regime) and (notice is None or notice.published_at is None):
+        raise Conflict("The contract award notice has not been published, so the contract cannot be entered into. "
+                       "Publish the notice from the competition's page: the standstill starts on the day it is "
+                       "published.")
     if not can_confirm_award(now, competition.standstill_ends_at, False):
-        raise Conflict(f"The standstill period ends at {format_london(competition.standstill_ends_at)}: the award "
-                       "can be confirmed after that")
+        ends = competition.standstill_ends_at
+        raise Conflict(f"The standstill period ends at {describe_period_end(ends) if ends else 'a date not set'}: "
+                       "the award can be confirmed after that")
     bid, total = await award_value(session, competition)
     check_fund_split(fund_lines, total)
     check_milestones(milestones, total)
@@ -240,10 +326,12 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
         before = competition_snapshot(competition)
         competition.state = next_competition_state(competition.state, CompetitionEvent.CONFIRM_AWARD)
         competition.awarded_at, competition.updated_at = now, now
-        notice = await session.scalar(sa.select(AwardNotice).where(AwardNotice.competition_id == competition.id))
         if notice is not None:
             notice.contract_id, notice.contract_created_at = contract.id, now
             notice.publish_by = award_notice_due(now)
+            await session.flush()
+            # C9: published at once when nothing more is needed from the buyer; otherwise the buyer is reminded.
+            await publish_contract_notice_if_ready(session, notice, competition, actor, now)
         await session.flush()
         await audit_competition(session, actor, "awarded", competition, now, before,
                                 {**competition_snapshot(competition), "contract_id": contract.id,

@@ -21,7 +21,17 @@ from dps.competitions.models import (
     CompetitionInvitation,
     OutcomeLetter,
 )
-from dps.competitions.rules import BidState, CompetitionState, Criterion, bids_open
+from dps.competitions.rules import (
+    BidState,
+    CompetitionState,
+    Criterion,
+    bids_open,
+    contract_notice_name,
+    contract_notice_needs,
+    notice_overdue,
+    standstill_ends,
+    standstill_starts_with_notice,
+)
 from dps.competitions.services.bidding import OwnBid, own_bid
 from dps.competitions.services.loading import (
     bids_sealed,
@@ -67,6 +77,33 @@ async def competitions_for_team(session: AsyncSession, user: SignedInUser) -> li
 
 
 @dataclass(frozen=True)
+class NoticePlan:
+    """What the buyer's competition page says and offers about the award notices (C8-C10)."""
+
+    starts_with_notice: bool  # PA 2023: publishing the contract award notice starts the standstill
+    award_notice_to_publish: bool  # the buyer may publish the contract award notice now
+    standstill_if_published_now: datetime | None  # when that standstill would end
+    contract_notice_name: str  # the notice due within 30 days of the contract
+    contract_notice_needs: tuple[str, ...]  # what the buyer must still give for it
+    contract_notice_overdue: bool
+
+
+def notice_plan(competition: Competition, regime: str, notice: AwardNotice | None, now: datetime) -> NoticePlan:
+    starts_with_notice = standstill_starts_with_notice(regime)
+    to_publish = starts_with_notice and (
+        competition.state == CompetitionState.AWARD_DECIDED
+        or (competition.state == CompetitionState.STANDSTILL and notice is not None and notice.published_at is None))
+    return NoticePlan(
+        starts_with_notice=starts_with_notice, award_notice_to_publish=to_publish,
+        standstill_if_published_now=standstill_ends(now, regime) if to_publish else None,
+        contract_notice_name=contract_notice_name(regime),
+        contract_notice_needs=() if notice is None else contract_notice_needs(
+            regime, notice.value_incl_vat_pence, notice.kpis),
+        contract_notice_overdue=notice is not None and notice_overdue(
+            now, notice.publish_by, notice.contract_notice_published_at))
+
+
+@dataclass(frozen=True)
 class BuyerView:
     summary: CompetitionSummary
     criteria: tuple[Criterion, ...]
@@ -81,9 +118,11 @@ class BuyerView:
     notice: AwardNotice | None
     is_buyer: bool
     is_evaluator: bool
+    notices: NoticePlan | None = None  # with `now` given
 
 
-async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Competition) -> BuyerView:
+async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Competition,
+                     now: datetime | None = None) -> BuyerView:
     sealed = bids_sealed(competition)
     invitations = (await session.scalars(sa.select(CompetitionInvitation).where(
         col(CompetitionInvitation.competition_id) == competition.id)
@@ -99,14 +138,16 @@ async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Com
     contract = await contract_of_competition(session, competition.id or 0)
     milestones = () if contract is None else tuple(await milestones_of(session, contract.id or 0))
     notice = await session.scalar(sa.select(AwardNotice).where(col(AwardNotice.competition_id) == competition.id))
+    the_summary = await summary(session, competition)
     return BuyerView(
-        summary=await summary(session, competition), criteria=criteria_of(competition),
+        summary=the_summary, criteria=criteria_of(competition),
         invited_count=len(invitations), invited=() if sealed else tuple(invitations),
         evaluators=tuple((name, seat) for name, seat in seats), clarifications=tuple(clarifications),
         unanswered=sum(1 for c in clarifications if c.answered_at is None), bids_received=received,
         contract=contract, milestones=milestones, notice=notice,
         is_buyer=competition.buyer_organisation_id in buyer_organisation_ids(user),
-        is_evaluator=any(seat.user_id == user.id for _, seat in seats))
+        is_evaluator=any(seat.user_id == user.id for _, seat in seats),
+        notices=None if now is None else notice_plan(competition, the_summary.regime, notice, now))
 
 
 @dataclass(frozen=True)
