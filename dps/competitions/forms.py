@@ -46,6 +46,8 @@ class CompetitionInput:
     criteria: tuple[Criterion, ...]
     evaluator_user_ids: tuple[int, ...]
     fund_lines: tuple[FundLine, ...] = ()
+    # The form field that named each fund line's allocation, so a refusal sits next to its chooser.
+    fund_line_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -178,7 +180,9 @@ def parse_competition_form(values: Mapping[str, str], evaluator_ids: Sequence[st
             requirement=requirement, estimated_value_pence=estimated or 0, contract_starts_on=starts_on,
             contract_ends_on=ends_on, clarification_deadline=clarification_deadline,
             tender_deadline=tender_deadline, criteria=criteria, evaluator_user_ids=evaluators,
-            fund_lines=fund_lines)
+            fund_lines=fund_lines, fund_line_fields=tuple(
+                f"fund-{row}-allocation" for row in range(1, FUND_ROWS + 1)
+                if values.get(f"fund-{row}-allocation", "").strip() or values.get(f"fund-{row}-amount", "").strip()))
     return parsed
 
 

@@ -8,7 +8,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from dps.audit.services import Actor
 from dps.competitions.models import Competition
+from dps.competitions.services.sealing import open_bids
 from dps.contracts.models import Contract
 from dps.funds.models import Commitment
 from tests.competitions.support import Browser
@@ -104,6 +106,7 @@ async def in_standstill(db, world, clock) -> int:
     competition_id = await make_published_competition(db, clock, world=world)
     bid_id = await make_bid(db, clock, party=world.bidders[0], competition_id=competition_id, price_pence=10_000_000)
     competition = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))
+    await open_bids(db, competition, clock.now(), actor=Actor.system("test"))  # as the close at the deadline does
     competition.state, competition.winning_bid_id = "standstill", bid_id
     competition.standstill_ends_at = clock.now() - timedelta(days=1)
     await db.commit()

@@ -82,7 +82,7 @@ async def _check_input(session: AsyncSession, user: SignedInUser, data: Competit
         await check_open_to_buyer(session, buyer_organisation_id=data.buyer_organisation_id,
                                   allocation_ids=[line.allocation_id for line in data.fund_lines],
                                   today=london_date(now), category_id=data.category_id,
-                                  fields=[f"fund-{index}-allocation" for index in range(1, len(data.fund_lines) + 1)])
+                                  fields=list(data.fund_line_fields) or None)
 
 
 async def _set_evaluators(session: AsyncSession, competition: Competition, user_ids: Sequence[int]) -> None:
