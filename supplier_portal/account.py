@@ -67,7 +67,7 @@ from dps.web.auth import (
     signed_in,
     supplier_only,
 )
-from dps.web.deps import DbSession
+from dps.web.deps import CurrentUser, DbSession, Now
 from dps.web.forms import read_form
 from dps.web.sessions import start_signed_in_session
 
@@ -105,9 +105,6 @@ def _to_verify_page(_: Request[Any, Any, Any], __: EmailNotVerified) -> Redirect
     return Redirect(VERIFY_REQUIRED_PATH, status_code=303)
 
 
-def _now(request: Request[Any, Any, State]) -> Any:
-    return request.app.state.clock.now()
-
 
 def _session(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return dict(request.session or {})
@@ -137,14 +134,14 @@ class RegistrationPages(Controller):
         return _register_page({}, FormErrors())
 
     @post("/register", name="register.submit")
-    async def submit(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
+    async def submit(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
         form = await read_form(request)
         state = request.app.state
         try:
             registration = await register_supplier_user(
                 db_session, state.passwords, state.settings, full_name=form.get("full_name", ""),
                 email=form.get("email", ""), password=form.get("password", ""),
-                password_confirmation=form.get("password_confirmation", ""), now=_now(request),
+                password_confirmation=form.get("password_confirmation", ""), now=now,
             )
         except ValidationFailed as problem:
             values = {"full_name": form.get("full_name", ""), "email": form.get("email", "")}
@@ -159,12 +156,12 @@ class RegistrationPages(Controller):
                                  "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 
     @post("/register/resend", name="register.resend")
-    async def resend(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
+    async def resend(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
         """Send a new link to the signed-in user, to the holder of a genuine (expired) link, or to the address
         registered in this browser. Only the first two may learn what happened."""
         form = await read_form(request)
         user = current_user(request)
-        settings, now = request.app.state.settings, _now(request)
+        settings, now = request.app.state.settings, now
         email = _session(request).get(PENDING_EMAIL)
         try:
             if user is not None:
@@ -192,10 +189,10 @@ class RegistrationPages(Controller):
                                  "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 
     @get("/verify-email", name="verify_email")
-    async def verify(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def verify(self, request: Request[Any, Any, State], db_session: DbSession, now: Now,
                      token: FromQuery[str] = "") -> Any:
         try:
-            result = await verify_email(db_session, request.app.state.settings, token=token, now=_now(request))
+            result = await verify_email(db_session, request.app.state.settings, token=token, now=now)
         except LinkUnusable as problem:
             return _link_problem(request, problem)
         user = current_user(request)
@@ -211,9 +208,7 @@ class VerificationRequiredPage(Controller):
     guards = [signed_in]
 
     @get(VERIFY_REQUIRED_PATH, name="verify_email.required")
-    async def required(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None  # the guard
+    async def required(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         if await is_email_verified(db_session, user.id):
             return Redirect(NEW_ORGANISATION_PATH, status_code=303)
         return Template("supplier/account/verify_required.html",
@@ -240,24 +235,25 @@ class InvitationPages(Controller):
     guards = [public]
 
     @get("/invitations/accept", name="invitation.accept")
-    async def show(self, request: Request[Any, Any, State], db_session: DbSession, token: FromQuery[str] = "") -> Any:
+    async def show(self, request: Request[Any, Any, State], db_session: DbSession, now: Now,
+                   token: FromQuery[str] = "") -> Any:
         user = current_user(request)
         try:
             details = await inspect_invitation(db_session, request.app.state.settings, token=token,
-                                               now=_now(request), signed_in_email=user.email if user else None)
+                                               now=now, signed_in_email=user.email if user else None)
         except LinkUnusable as problem:
             return _link_problem(request, problem)
         return _invitation_page(request, details, token)
 
     @post("/invitations/accept", name="invitation.accept.submit")
-    async def accept(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
+    async def accept(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
         form = await read_form(request)
         token = form.get("token", "")
         user = current_user(request)
         state = request.app.state
         try:
             acceptance = await accept_invitation(
-                db_session, state.settings, state.passwords, token=token, now=_now(request),
+                db_session, state.settings, state.passwords, token=token, now=now,
                 signed_in_user_id=user.id if user else None, full_name=form.get("full_name", ""),
                 password=form.get("password", ""), password_confirmation=form.get("password_confirmation", ""),
             )
@@ -267,7 +263,7 @@ class InvitationPages(Controller):
             return Redirect(sign_in_path_for(f"/invitations/accept?token={token}"), status_code=303)
         except ValidationFailed as problem:
             await db_session.rollback()
-            details = await inspect_invitation(db_session, state.settings, token=token, now=_now(request))
+            details = await inspect_invitation(db_session, state.settings, token=token, now=now)
             return _invitation_page(request, details, token, values={"full_name": form.get("full_name", "")},
                                     errors=FormErrors.from_error(problem, default_field=""), status_code=400)
         if acceptance.new_account:
@@ -299,18 +295,14 @@ def _new_form(values: dict[str, str], errors: FormErrors | None = None, status_c
 
 class NewOrganisationPages(Controller):
     @get("/", name="organisation.new")
-    async def form(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None  # the guard
+    async def form(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         existing = await supplier_organisation_ids(db_session, user.id)
         if existing:
             return Redirect(f"/supplier/organisation/{existing[0]}", status_code=303)
         return _new_form(_session(request).get(ORGANISATION_DRAFT) or {})
 
     @post("/", name="organisation.new.submit")
-    async def submit(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None
+    async def submit(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         form = await read_form(request)
         try:
             profile = await check_new_organisation(db_session, user_id=user.id, form=form)
@@ -328,15 +320,14 @@ class NewOrganisationPages(Controller):
                         context={"profile": profile, "sme": profile.sme})
 
     @post("/check", name="organisation.new.create")
-    async def create(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None
+    async def create(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
+                     now: Now) -> Any:
         profile = _draft(request)
         if profile is None:
             return Redirect(NEW_ORGANISATION_PATH, status_code=303)
         try:
             organisation = await create_supplier_organisation(db_session, user_id=user.id, profile=profile,
-                                                              now=_now(request))
+                                                              now=now)
         except ValidationFailed as problem:  # the number was registered by someone else meanwhile
             return _new_form(profile.as_form(), FormErrors.from_error(problem, default_field=""), status_code=400)
         except Conflict:  # already has an organisation (a second tab, a double click)
@@ -388,11 +379,10 @@ class OrganisationPages(Controller):
         return Redirect(f"/supplier/organisation/{memberships[0].organisation_id}", status_code=303)
 
     @get("/{organisation_id:int}", name="organisation.show")
-    async def show(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int],
+    async def show(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
+                   organisation_id: FromPath[int],
                    created: FromQuery[str | None] = None, joined: FromQuery[str | None] = None,
                    updated: FromQuery[str | None] = None) -> Template:
-        user = current_user(request)
-        assert user is not None
         access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id)
         organisation = access.organisation
         notice = ("Your organisation has been set up. You are its administrator." if created
@@ -403,22 +393,18 @@ class OrganisationPages(Controller):
                                  "sme": sme_of(organisation), "is_admin": access.is_admin, "notice": notice})
 
     @get("/{organisation_id:int}/edit", name="organisation.edit")
-    async def edit(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def edit(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
                    organisation_id: FromPath[int]) -> Template:
-        user = current_user(request)
-        assert user is not None
         access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
         return self._form(organisation_id, _form_values(access.organisation), FormErrors())
 
     @post("/{organisation_id:int}/edit", name="organisation.edit.submit")
-    async def save(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def save(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
                    organisation_id: FromPath[int]) -> Any:
-        user = current_user(request)
-        assert user is not None
         form = await read_form(request)
         try:
             await update_supplier_profile(db_session, organisation_id=organisation_id, user_id=user.id, form=form,
-                                          now=_now(request))
+                                          now=now)
         except ValidationFailed as problem:
             return self._form(organisation_id, form, FormErrors.from_error(problem, default_field=""), status_code=400)
         return Redirect(f"/supplier/organisation/{organisation_id}?updated=1", status_code=303)
@@ -430,33 +416,28 @@ class OrganisationPages(Controller):
                              button="Save changes", status_code=status_code, cancel=path)
 
     @get("/{organisation_id:int}/team", name="organisation.team")
-    async def team(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int],
+    async def team(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
+                   organisation_id: FromPath[int],
                    sent: FromQuery[str | None] = None, withdrawn: FromQuery[str | None] = None) -> Template:
-        user = current_user(request)
-        assert user is not None
-        team = await load_team(db_session, organisation_id=organisation_id, user_id=user.id, now=_now(request))
+        team = await load_team(db_session, organisation_id=organisation_id, user_id=user.id, now=now)
         notice = "Invitation sent." if sent else "Invitation withdrawn." if withdrawn else None
         return Template("supplier/account/team.html",
                         context={"team": team, "role_labels": ROLE_LABELS, "notice": notice})
 
     @get("/{organisation_id:int}/team/invite", name="organisation.invite")
-    async def invite_form(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def invite_form(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
                           organisation_id: FromPath[int]) -> Template:
-        user = current_user(request)
-        assert user is not None
         access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
         return _invite_page(access.organisation, {}, FormErrors())
 
     @post("/{organisation_id:int}/team/invite", name="organisation.invite.submit")
-    async def invite(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def invite(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
                      organisation_id: FromPath[int]) -> Any:
-        user = current_user(request)
-        assert user is not None
         form = await read_form(request)
         try:
             await invite_colleague(db_session, request.app.state.settings, organisation_id=organisation_id,
                                    user_id=user.id, email=form.get("email", ""), role=form.get("role", ""),
-                                   now=_now(request))
+                                   now=now)
         except ValidationFailed as problem:
             await db_session.rollback()
             access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
@@ -466,12 +447,11 @@ class OrganisationPages(Controller):
         return Redirect(f"/supplier/organisation/{organisation_id}/team?sent=1", status_code=303)
 
     @post("/{organisation_id:int}/team/invitations/{invitation_id:int}/revoke", name="organisation.invitation.revoke")
-    async def revoke(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int],
+    async def revoke(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
+                     organisation_id: FromPath[int],
                      invitation_id: FromPath[int]) -> Redirect:
-        user = current_user(request)
-        assert user is not None
         await revoke_invitation(db_session, organisation_id=organisation_id, invitation_id=invitation_id,
-                                user_id=user.id, now=_now(request))
+                                user_id=user.id, now=now)
         return Redirect(f"/supplier/organisation/{organisation_id}/team?withdrawn=1", status_code=303)
 
 
