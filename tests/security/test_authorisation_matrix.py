@@ -123,6 +123,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/authority/listings/{listing_id:int}/unpublish"): AUTHORITY_ADMIN,
     ("GET", "/authority/api-keys"): AUTHORITY_ADMIN, ("POST", "/authority/api-keys"): AUTHORITY_ADMIN,
     ("POST", "/authority/api-keys/{key_id:int}/revoke"): AUTHORITY_ADMIN,
+    ("GET", "/authority/debarment"): _A, ("POST", "/authority/debarment"): AUTHORITY_ADMIN,
+    ("POST", "/authority/debarment/{entry_id:int}/remove"): AUTHORITY_ADMIN,
     ("GET", "/authority/funds"): AUTHORITY_ADMIN, ("POST", "/authority/funds"): AUTHORITY_ADMIN,
     ("GET", "/authority/funds/new"): AUTHORITY_ADMIN, ("GET", "/authority/funds/{fund_id:int}"): AUTHORITY_ADMIN,
     ("POST", "/authority/funds/{fund_id:int}/allocations"): AUTHORITY_ADMIN,
