@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.admission import services
 from dps.admission.questionnaire import SECTIONS, assurance_expiries
@@ -19,7 +19,7 @@ from dps.identity.models import OrganisationKind
 from dps.identity.services import SignedInUser
 from dps.web.auth import authority_admin_only, authority_only, memberships_in
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form, run_form_command
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 
 @get("/", name="authority.home")
@@ -62,7 +62,7 @@ async def _run_form(request: Request[Any, Any, Any], db_session: Any, user: Sign
                     application_id: FromPath[int], action: Any) -> Any:
     """Run a form's command; a validation error re-renders the page with the message and what was typed."""
     return await run_form_command(
-        request, db_session, action, redirect=f"/authority/applications/{application_id}",
+        request, db_session, action, redirect=path_for(request, "authority.application", application_id=application_id),
         on_error=lambda errors, form: _application_page(request, db_session, user, now, application_id, errors, form,
                                                         status_code=400))
 
@@ -119,7 +119,7 @@ async def change_admission(request: Request[Any, Any, Any], db_session: DbSessio
     form = await read_form(request)
     await services.change_admission(db_session, user, admission_id, event=membership_event,
                                     reason=form.get("reason", ""), now=now)
-    return Redirect("/authority/suppliers", status_code=303)
+    return redirect_to(request, "authority.suppliers")
 
 
 authority_router = Router(

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.agreements.services import list_agreements
 from dps.calendar import financial_year, london_date
@@ -22,7 +22,7 @@ from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.rules import BuyerType
 from dps.web.auth import authority_admin_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form, run_form_command
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 
 @get("/", name="authority.funds")
@@ -65,7 +65,7 @@ async def create_fund(request: Request[Any, Any, Any], db_session: DbSession, us
         values = {**form, "eligible_category_ids": [str(v) for v in category_ids],
                   "eligible_buyer_types": [str(v) for v in buyer_types]}
         return await _fund_form(db_session, FormErrors.from_error(error), values, status_code=400)
-    return Redirect(f"/authority/funds/{fund.id}", status_code=303)
+    return redirect_to(request, "authority.fund", fund_id=fund.id)
 
 
 async def _fund_page(request: Request[Any, Any, Any], db_session: Any, now: datetime, fund_id: int,
@@ -102,7 +102,7 @@ async def allocate(request: Request[Any, Any, Any], db_session: DbSession, user:
         request, db_session, lambda form: commands.allocate_from_form(
             db_session, user, fund_id, form, now=now),
         on_error=lambda errors, form: _fund_page(request, db_session, now, fund_id, errors, form, status_code=400),
-        redirect=f"/authority/funds/{fund_id}")
+        redirect=path_for(request, "authority.fund", fund_id=fund_id))
 
 
 async def _allocation_page(db_session: Any, allocation_id: int, errors: FormErrors | None = None,
@@ -129,7 +129,7 @@ async def adjust(request: Request[Any, Any, Any], db_session: DbSession, user: C
             db_session, user, allocation_id, form, now=now,
             as_authority=True),
         on_error=lambda errors, form: _allocation_page(db_session, allocation_id, errors, form, status_code=400),
-        redirect=f"/authority/funds/allocations/{allocation_id}")
+        redirect=path_for(request, "authority.funds.allocation", allocation_id=allocation_id))
 
 
 authority_funds_router = Router(

@@ -19,7 +19,7 @@ from dps.identity.services import SignedInUser, actor_of
 from dps.web.api import forget_cached_key
 from dps.web.auth import authority_admin_only, authority_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form, run_form_command
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 from supplier_portal.listings import evidence_file
 
 
@@ -79,7 +79,7 @@ async def unpublish(request: Request[Any, Any, Any], db_session: DbSession, user
             db_session, user, listing_id, form.get("reason", ""), now),
         on_error=lambda errors, form: _listing_page(request, db_session, user, now, listing_id, errors, form,
                                                     status_code=400),
-        redirect=f"/authority/listings/{listing_id}", default_field="reason")
+        redirect=path_for(request, "authority.listing", listing_id=listing_id), default_field="reason")
 
 
 async def _keys_page(db_session: Any, *, errors: FormErrors | None = None, values: dict[str, str] | None = None,
@@ -121,7 +121,7 @@ async def revoke_api_key(request: Request[Any, Any, Any], db_session: DbSession,
     key = await api_key_services.revoke_api_key(db_session, key_id, actor=actor_of(user),
                                         now=now)
     forget_cached_key(key.key_hash)
-    return Redirect("/authority/api-keys", status_code=303)
+    return redirect_to(request, "authority.api_keys")
 
 
 authority_listings_router = Router(

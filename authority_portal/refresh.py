@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.admission import refresh, services
 from dps.agreements.services import list_agreements
@@ -16,7 +16,7 @@ from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.services import SignedInUser
 from dps.web.auth import authority_admin_only, authority_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form
+from dps.web.forms import read_form, redirect_to
 
 
 async def _requests_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser,
@@ -42,7 +42,7 @@ async def refresh_request(request: Request[Any, Any, Any], db_session: DbSession
         return await _requests_page(request, db_session, user, errors, form, status_code=400)
     created = await refresh.request_refresh(db_session, user, category_id=int(form["category_id"]),
                                             message=form.get("message", ""), now=now)
-    return Redirect(f"/authority/refresh/{created.id}", status_code=303)
+    return redirect_to(request, "authority.refresh.show", request_id=created.id)
 
 
 @get("/refresh/{request_id:int}", name="authority.refresh.show")

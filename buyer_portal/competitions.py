@@ -14,7 +14,7 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.agreements.services import list_agreements
 from dps.calendar import london_date
@@ -46,15 +46,12 @@ from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser
 from dps.web.auth import buyer_portal_only, requires_role
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import run_form_command
+from dps.web.forms import path_for, redirect_to, run_form_command
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 evaluator_role_only = requires_role(OrganisationKind.BUYER, Role.EVALUATOR)
 
 
-
-def _base(competition_id: int) -> str:
-    return f"/buyer/competitions/{competition_id}"
 
 
 # --- list, create, edit ---------------------------------------------------------------------------------
@@ -121,7 +118,7 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession, user: C
         try:
             competition = await drafting.create_competition(db_session, user, parsed.data,
                                                             now)
-            return Redirect(_base(competition.id or 0), status_code=303)
+            return redirect_to(request, "buyer.competitions.show", competition_id=competition.id)
         except ValidationFailed as error:
             await db_session.rollback()
             parsed.errors.add_error(error)
@@ -151,7 +148,7 @@ async def update(request: Request[Any, Any, Any], db_session: DbSession, user: C
         try:
             await drafting.update_draft(db_session, user, competition_id, parsed.data,
                                         now)
-            return Redirect(_base(competition_id), status_code=303)
+            return redirect_to(request, "buyer.competitions.show", competition_id=competition_id)
         except ValidationFailed as error:
             await db_session.rollback()
             parsed.errors.add_error(error)
@@ -187,7 +184,8 @@ async def _run(request: Request[Any, Any, Any], db_session: Any, user: SignedInU
                redirect: str | None = None) -> Any:
     """Run one command; a validation error re-renders `page` with the message and what was typed."""
     return await run_form_command(
-        request, db_session, action, redirect=redirect or _base(competition_id),
+        request, db_session, action,
+        redirect=redirect or path_for(request, "buyer.competitions.show", competition_id=competition_id),
         on_error=lambda errors, form: page(request, db_session, user, now, competition_id, errors, form,
                                                  status_code=400))
 
@@ -244,7 +242,8 @@ async def record_shorter_period(request: Request[Any, Any, Any], db_session: DbS
     return await _run(request, db_session, user, now, competition_id, lambda form: shorter_period.record_agreement(
         db_session, user, competition_id, organisation_id=organisation(form),
         evidence=form.get("evidence", ""), now=now),
-        page=_shorter_period_page, redirect=f"{_base(competition_id)}/shorter-period")
+        page=_shorter_period_page,
+        redirect=path_for(request, "buyer.competitions.shorter_period", competition_id=competition_id))
 
 
 async def _clarifications_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
@@ -272,7 +271,8 @@ async def answer(request: Request[Any, Any, Any], db_session: DbSession, user: C
         db_session, user, competition_id, clarification_id,
         published_question=form.get(f"question-{clarification_id}", ""),
         answer=form.get(f"answer-{clarification_id}", ""), now=now),
-        page=_clarifications_page, redirect=f"{_base(competition_id)}/clarifications")
+        page=_clarifications_page,
+        redirect=path_for(request, "buyer.competitions.clarifications", competition_id=competition_id))
 
 
 # --- evaluation -----------------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ async def declare(request: Request[Any, Any, Any], db_session: DbSession, user: 
                                           note=form.get("note", ""), now=now)
 
     return await _run(request, db_session, user, now, competition_id, action, page=_evaluation_page,
-                      redirect=f"{_base(competition_id)}/evaluation")
+                      redirect=path_for(request, "buyer.competitions.evaluation", competition_id=competition_id))
 
 
 @post("/{competition_id:int}/bids/{bid_id:int}/scores/{key:str}", name="buyer.competitions.score",
@@ -323,7 +323,9 @@ async def score(request: Request[Any, Any, Any], db_session: DbSession, user: Cu
     return await _run(request, db_session, user, now, competition_id, lambda form: evaluating.score_answer(
         db_session, user, competition_id, bid_id, key, score=form.get(f"score-{bid_id}-{key}", ""),
         justification=form.get(f"justification-{bid_id}-{key}", ""), now=now),
-        page=_evaluation_page, redirect=f"{_base(competition_id)}/evaluation#answer-{bid_id}-{key}")
+        page=_evaluation_page,
+        redirect=path_for(request, "buyer.competitions.evaluation", competition_id=competition_id)
+        + f"#answer-{bid_id}-{key}")
 
 
 async def _moderation_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
@@ -349,7 +351,9 @@ async def moderate(request: Request[Any, Any, Any], db_session: DbSession, user:
     return await _run(request, db_session, user, now, competition_id, lambda form: evaluating.moderate(
         db_session, user, competition_id, bid_id, key,
         score=form.get(f"moderated-{bid_id}-{key}", ""), rationale=form.get(f"rationale-{bid_id}-{key}", ""),
-        now=now), page=_moderation_page, redirect=f"{_base(competition_id)}/moderation#answer-{bid_id}-{key}")
+        now=now), page=_moderation_page,
+        redirect=path_for(request, "buyer.competitions.moderation", competition_id=competition_id)
+        + f"#answer-{bid_id}-{key}")
 
 
 # --- ranking, award, standstill, confirmation -----------------------------------------------------------
@@ -385,7 +389,7 @@ async def award(request: Request[Any, Any, Any], db_session: DbSession, user: Cu
                                     now=now)
 
     return await _run(request, db_session, user, now, competition_id, action, page=_ranking_page,
-                      redirect=f"{_base(competition_id)}/letters")
+                      redirect=path_for(request, "buyer.competitions.letters", competition_id=competition_id))
 
 
 @get("/{competition_id:int}/letters", name="buyer.competitions.letters", guards=[buyer_role_only])

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.agreements.services import list_agreements
 from dps.calendar import london_date
@@ -25,7 +25,7 @@ from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.identity.services import SignedInUser
 from dps.web.auth import requires_role
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form, run_form_command
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 fund_manager_only = requires_role(OrganisationKind.BUYER, Role.FUND_MANAGER)
 
@@ -106,7 +106,7 @@ async def adjust(request: Request[Any, Any, Any], db_session: DbSession, user: C
             db_session, user, allocation_id, form, now=now),
         on_error=lambda errors, form: _allocation_page(request, db_session, user, allocation_id, errors, form,
                                                        status_code=400),
-        redirect=f"/buyer/funds/allocations/{allocation_id}")
+        redirect=path_for(request, "funds.allocation", allocation_id=allocation_id))
 
 
 # --- commitments ------------------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ async def create_commitment(request: Request[Any, Any, Any], db_session: DbSessi
         await db_session.rollback()
         return await _commitment_form(request, db_session, user, now, FormErrors.from_error(error), form,
                                       status_code=400)
-    return Redirect(f"/buyer/funds/commitments/{commitment.id}", status_code=303)
+    return redirect_to(request, "funds.commitment", commitment_id=commitment.id)
 
 
 async def _commitment_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, commitment_id: int,
@@ -192,7 +192,7 @@ async def _line_action(request: Request[Any, Any, Any], db_session: Any, user: S
         values = {prefix + key: value for key, value in form.items()}
         return await _commitment_page(request, db_session, user, commitment_id,
                                       FormErrors.from_error(error, prefix=prefix), values, status_code=400)
-    return Redirect(f"/buyer/funds/commitments/{commitment_id}", status_code=303)
+    return redirect_to(request, "funds.commitment", commitment_id=commitment_id)
 
 
 @post("/commitments/{commitment_id:int}/lines/{allocation_id:int}/pay", name="funds.commitment.pay")

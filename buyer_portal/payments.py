@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.contracts.services import contract_for_buyer, contracts_for_buyer
 from dps.errors import ValidationFailed
@@ -17,7 +17,7 @@ from dps.identity.services import SignedInUser
 from dps.payments import services
 from dps.web.auth import requires_role
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form
+from dps.web.forms import read_form, redirect_to
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 
@@ -56,7 +56,7 @@ async def pay(request: Request[Any, Any, Any], db_session: DbSession, user: Curr
         return await _page(request, db_session, user, contract_id,
                            FormErrors({f"milestone-{milestone_id}": str(error)}),
                            status_code=400)
-    return Redirect(f"/buyer/contracts/{contract_id}", status_code=303)
+    return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
 
 
 @post("/{contract_id:int}/payments/{payment_id:int}/refund", name="buyer.contracts.refund")
@@ -72,7 +72,7 @@ async def refund(request: Request[Any, Any, Any], db_session: DbSession, user: C
         await db_session.rollback()
         return await _page(request, db_session, user, contract_id, FormErrors({f"reason-{payment_id}": str(error)}),
                            {f"reason-{payment_id}": form.get("reason", "")}, status_code=400)
-    return Redirect(f"/buyer/contracts/{contract_id}", status_code=303)
+    return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
 
 
 buyer_payments_router = Router(path="/buyer/contracts", route_handlers=[index, show, pay, refund],

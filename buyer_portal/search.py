@@ -13,7 +13,7 @@ from dps.forms import FormErrors
 from dps.identity.services import SignedInUser
 from dps.web.auth import buyer_portal_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import run_form_command
+from dps.web.forms import path_for, redirect_to, run_form_command
 
 
 async def _page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, errors: FormErrors | None = None,
@@ -34,14 +34,14 @@ async def save(request: Request[Any, Any, Any], db_session: DbSession, user: Cur
             db_session, user, name=form.get("name", ""), query_string=form.get("query_string", ""),
             now=now),
         on_error=lambda errors, form: _page(request, db_session, user, errors, status_code=400),
-        redirect="/buyer/saved-searches", default_field="name")
+        redirect=path_for(request, "buyer.saved_searches"), default_field="name")
 
 
 @post("/saved-searches/{saved_id:int}/delete", name="buyer.saved_searches.delete")
 async def delete(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
                  saved_id: FromPath[int]) -> Redirect:
     await saved_searches_service.delete_saved_search(db_session, user, saved_id)
-    return Redirect("/buyer/saved-searches", status_code=303)
+    return redirect_to(request, "buyer.saved_searches")
 
 
 buyer_search_router = Router(path="/buyer", route_handlers=[saved_searches, save, delete], guards=[buyer_portal_only])

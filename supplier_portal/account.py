@@ -68,7 +68,7 @@ from dps.web.auth import (
     supplier_only,
 )
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form
+from dps.web.forms import read_form, redirect_to
 from dps.web.sessions import start_signed_in_session
 
 # Registration, re-sending and accepting invitations: POSTs per client address per minute (their own store,
@@ -101,8 +101,8 @@ async def _verified_email(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
 verified_email = mark_access_rule(_verified_email, "a user whose email address is confirmed")
 
 
-def _to_verify_page(_: Request[Any, Any, Any], __: EmailNotVerified) -> Redirect:
-    return Redirect(VERIFY_REQUIRED_PATH, status_code=303)
+def _to_verify_page(request: Request[Any, Any, Any], _: EmailNotVerified) -> Redirect:
+    return redirect_to(request, "verify_email.required")
 
 
 
@@ -130,7 +130,7 @@ class RegistrationPages(Controller):
     @get("/register", name="register")
     async def form(self, request: Request[Any, Any, State]) -> Any:
         if current_user(request) is not None:
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         return _register_page({}, FormErrors())
 
     @post("/register", name="register.submit")
@@ -147,7 +147,7 @@ class RegistrationPages(Controller):
             values = {"full_name": form.get("full_name", ""), "email": form.get("email", "")}
             return _register_page(values, FormErrors.from_error(problem, default_field=""), status_code=400)
         request.set_session({**_session(request), PENDING_EMAIL: registration.email})
-        return Redirect("/register/check-email", status_code=303)
+        return redirect_to(request, "register.check_email")
 
     @get("/register/check-email", name="register.check_email")
     async def check_email(self, request: Request[Any, Any, State]) -> Template:
@@ -176,7 +176,7 @@ class RegistrationPages(Controller):
             notice = ("If the account for this address still needs confirming, we have sent a new email. "
                       "It can take a few minutes to arrive.")
         elif outcome is ResendOutcome.ALREADY_VERIFIED:
-            return Redirect(NEW_ORGANISATION_PATH if user else "/login", status_code=303)
+            return redirect_to(request, "organisation.new" if user else "login")
         elif outcome is ResendOutcome.TOO_SOON:
             notice = ("We sent you an email recently. It can take a few minutes to arrive: wait for it before asking "
                       "for another.")
@@ -210,7 +210,7 @@ class VerificationRequiredPage(Controller):
     @get(VERIFY_REQUIRED_PATH, name="verify_email.required")
     async def required(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         if await is_email_verified(db_session, user.id):
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         return Template("supplier/account/verify_required.html",
                         context={"email": user.email, "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 
@@ -268,7 +268,7 @@ class InvitationPages(Controller):
                                     errors=FormErrors.from_error(problem, default_field=""), status_code=400)
         if acceptance.new_account:
             start_signed_in_session(request, acceptance.user_id)
-        return Redirect(f"/supplier/organisation/{acceptance.organisation_id}?joined=1", status_code=303)
+        return redirect_to(request, "organisation.show", "?joined=1", organisation_id=acceptance.organisation_id)
 
 
 registration_router = Router(
@@ -298,7 +298,7 @@ class NewOrganisationPages(Controller):
     async def form(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         existing = await supplier_organisation_ids(db_session, user.id)
         if existing:
-            return Redirect(f"/supplier/organisation/{existing[0]}", status_code=303)
+            return redirect_to(request, "organisation.show", organisation_id=existing[0])
         return _new_form(_session(request).get(ORGANISATION_DRAFT) or {})
 
     @post("/", name="organisation.new.submit")
@@ -309,13 +309,13 @@ class NewOrganisationPages(Controller):
         except ValidationFailed as problem:
             return _new_form(form, FormErrors.from_error(problem, default_field=""), status_code=400)
         request.set_session({**_session(request), ORGANISATION_DRAFT: profile.as_form()})
-        return Redirect(f"{NEW_ORGANISATION_PATH}/check", status_code=303)
+        return redirect_to(request, "organisation.new.check")
 
     @get("/check", name="organisation.new.check")
     async def check(self, request: Request[Any, Any, State]) -> Any:
         profile = _draft(request)
         if profile is None:
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         return Template("supplier/account/organisation_check.html",
                         context={"profile": profile, "sme": profile.sme})
 
@@ -324,7 +324,7 @@ class NewOrganisationPages(Controller):
                      now: Now) -> Any:
         profile = _draft(request)
         if profile is None:
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         try:
             organisation = await create_supplier_organisation(db_session, user_id=user.id, profile=profile,
                                                               now=now)
@@ -333,11 +333,12 @@ class NewOrganisationPages(Controller):
         except Conflict:  # already has an organisation (a second tab, a double click)
             await db_session.rollback()
             existing = await supplier_organisation_ids(db_session, user.id)
-            return Redirect(f"/supplier/organisation/{existing[0]}" if existing else "/", status_code=303)
+            return (redirect_to(request, "organisation.show", organisation_id=existing[0]) if existing
+                    else redirect_to(request, "landing"))
         session = _session(request)
         session.pop(ORGANISATION_DRAFT, None)
         request.set_session(session)
-        return Redirect(f"/supplier/organisation/{organisation.id}?created=1", status_code=303)
+        return redirect_to(request, "organisation.show", "?created=1", organisation_id=organisation.id)
 
 
 def _draft(request: Request[Any, Any, Any]) -> SupplierProfile | None:
@@ -376,7 +377,7 @@ class OrganisationPages(Controller):
     @get("/", name="organisation.mine")
     async def mine(self, request: Request[Any, Any, State]) -> Redirect:
         memberships = memberships_in(request, OrganisationKind.SUPPLIER)
-        return Redirect(f"/supplier/organisation/{memberships[0].organisation_id}", status_code=303)
+        return redirect_to(request, "organisation.show", organisation_id=memberships[0].organisation_id)
 
     @get("/{organisation_id:int}", name="organisation.show")
     async def show(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
@@ -407,7 +408,7 @@ class OrganisationPages(Controller):
                                           now=now)
         except ValidationFailed as problem:
             return self._form(organisation_id, form, FormErrors.from_error(problem, default_field=""), status_code=400)
-        return Redirect(f"/supplier/organisation/{organisation_id}?updated=1", status_code=303)
+        return redirect_to(request, "organisation.show", "?updated=1", organisation_id=organisation_id)
 
     @staticmethod
     def _form(organisation_id: int, values: dict[str, str], errors: FormErrors, status_code: int = 200) -> Template:
@@ -444,7 +445,7 @@ class OrganisationPages(Controller):
             values = {"email": form.get("email", ""), "role": form.get("role", "")}
             return _invite_page(access.organisation, values, FormErrors.from_error(problem, default_field=""),
                                 status_code=400)
-        return Redirect(f"/supplier/organisation/{organisation_id}/team?sent=1", status_code=303)
+        return redirect_to(request, "organisation.team", "?sent=1", organisation_id=organisation_id)
 
     @post("/{organisation_id:int}/team/invitations/{invitation_id:int}/revoke", name="organisation.invitation.revoke")
     async def revoke(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
@@ -452,7 +453,7 @@ class OrganisationPages(Controller):
                      invitation_id: FromPath[int]) -> Redirect:
         await revoke_invitation(db_session, organisation_id=organisation_id, invitation_id=invitation_id,
                                 user_id=user.id, now=now)
-        return Redirect(f"/supplier/organisation/{organisation_id}/team?withdrawn=1", status_code=303)
+        return redirect_to(request, "organisation.team", "?withdrawn=1", organisation_id=organisation_id)
 
 
 def _invite_page(organisation: Any, values: dict[str, str], errors: FormErrors, status_code: int = 200) -> Template:

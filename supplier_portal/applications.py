@@ -17,7 +17,7 @@ from dps.identity.models import OrganisationKind
 from dps.questions import asked_keys
 from dps.web.auth import memberships_in, supplier_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form
+from dps.web.forms import read_form, redirect_to
 
 
 
@@ -60,7 +60,7 @@ async def start(request: Request[Any, Any, Any], db_session: DbSession, user: Cu
     application = await services.start_application(
         db_session, user, organisation_id=int(organisation_id), category_id=int(form["category_id"]),
         now=now)
-    return Redirect(f"/supplier/applications/{application.id}", status_code=303)
+    return redirect_to(request, "supplier.applications.show", application_id=application.id)
 
 
 @get("/applications/{application_id:int}", name="supplier.applications.show")
@@ -94,7 +94,7 @@ async def save_section(request: Request[Any, Any, Any], db_session: DbSession, u
     saved = await services.save_section(db_session, user, application_id, section_key, form,
                                         now)
     if saved.complete:
-        return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+        return redirect_to(request, "supplier.applications.show", application_id=application_id)
     application = await services.application_for_supplier(db_session, user, application_id)
     sec = section(section_key)
     return Template("supplier/applications/section.html", status_code=400, context={
@@ -115,14 +115,14 @@ async def check_answers(request: Request[Any, Any, Any], db_session: DbSession, 
 async def submit(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                  application_id: FromPath[int]) -> Redirect:
     await services.submit_application(db_session, user, application_id, now)
-    return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+    return redirect_to(request, "supplier.applications.show", application_id=application_id)
 
 
 @post("/applications/{application_id:int}/withdraw", name="supplier.applications.withdraw")
 async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                    application_id: FromPath[int]) -> Redirect:
     await services.withdraw_application(db_session, user, application_id, now)
-    return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+    return redirect_to(request, "supplier.applications.show", application_id=application_id)
 
 
 supplier_applications_router = Router(

@@ -19,7 +19,7 @@ from dps.identity.services import SignedInUser
 from dps.money import pounds_for_form
 from dps.web.auth import supplier_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form, run_form_command
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 
 
@@ -53,7 +53,8 @@ async def ask(request: Request[Any, Any, Any], db_session: DbSession, user: Curr
             db_session, user, competition_id, form.get("question", ""), now),
         on_error=lambda errors, form: _show_page(request, db_session, user, now, competition_id, errors, form,
                                                  status_code=400),
-        redirect=f"/supplier/competitions/{competition_id}#questions", default_field="question")
+        redirect=path_for(request, "supplier.competitions.show", competition_id=competition_id) + "#questions",
+        default_field="question")
 
 
 async def _bid_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
@@ -95,7 +96,7 @@ async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, user:
         return await _bid_page(request, db_session, user, now, competition_id, saved.errors, form, status_code=400,
                                saved=not submit)
     if submit:
-        return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
+        return redirect_to(request, "supplier.competitions.show", competition_id=competition_id)
     return await _bid_page(request, db_session, user, now, competition_id, saved=True)
 
 
@@ -103,7 +104,7 @@ async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, user:
 async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                    competition_id: FromPath[int]) -> Redirect:
     await bidding.withdraw_bid(db_session, user, competition_id, now)
-    return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
+    return redirect_to(request, "supplier.competitions.show", competition_id=competition_id)
 
 
 supplier_competitions_router = Router(

@@ -19,6 +19,7 @@ from dps.identity.models import OrganisationKind
 from dps.identity.services import SignedInUser
 from dps.web.auth import memberships_in, supplier_only
 from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import redirect_to
 
 EVIDENCE_BODY_LIMIT = rules.EVIDENCE_MAX_BYTES + 256 * 1024
 
@@ -71,7 +72,7 @@ async def create(request: Request[Any, Any, Any], db_session: DbSession, user: C
     if saved.listing is None:
         return await _form_page(request, db_session, organisation_id=organisation_id, values=saved.form.values,
                                 errors=saved.form.errors, status_code=400)
-    return Redirect(f"/supplier/listings/{saved.listing.id}", status_code=303)
+    return redirect_to(request, "supplier.listings.show", listing_id=saved.listing.id)
 
 
 async def _show_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
@@ -115,21 +116,21 @@ async def update(request: Request[Any, Any, Any], db_session: DbSession, user: C
         listing = await services.listing_for_supplier(db_session, user, listing_id)
         return await _form_page(request, db_session, organisation_id=listing.organisation_id, listing=listing,
                                 values=saved.form.values, errors=saved.form.errors, status_code=400)
-    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+    return redirect_to(request, "supplier.listings.show", listing_id=listing_id)
 
 
 @post("/{listing_id:int}/publish", name="supplier.listings.publish")
 async def publish(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                   listing_id: FromPath[int]) -> Redirect:
     await services.publish_listing(db_session, user, listing_id, now)
-    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+    return redirect_to(request, "supplier.listings.show", listing_id=listing_id)
 
 
 @post("/{listing_id:int}/withdraw", name="supplier.listings.withdraw")
 async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                    listing_id: FromPath[int]) -> Redirect:
     await services.withdraw_listing(db_session, user, listing_id, now)
-    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+    return redirect_to(request, "supplier.listings.show", listing_id=listing_id)
 
 
 @get("/{listing_id:int}/versions/{version:int}", name="supplier.listings.version")
@@ -157,7 +158,7 @@ async def add_document(request: Request[Any, Any, Any], db_session: DbSession, u
     if errors:
         await db_session.rollback()
         return await _show_page(request, db_session, user, now, listing_id, errors, title, status_code=400)
-    return Redirect(f"/supplier/listings/{listing_id}#evidence", status_code=303)
+    return redirect_to(request, "supplier.listings.show", "#evidence", listing_id=listing_id)
 
 
 @post("/{listing_id:int}/documents/{document_id:int}/remove", name="supplier.listings.documents.remove")
@@ -166,7 +167,7 @@ async def remove_document(request: Request[Any, Any, Any], db_session: DbSession
                           document_id: FromPath[int]) -> Redirect:
     await services.remove_evidence(db_session, user, listing_id, document_id,
                                    now)
-    return Redirect(f"/supplier/listings/{listing_id}#evidence", status_code=303)
+    return redirect_to(request, "supplier.listings.show", "#evidence", listing_id=listing_id)
 
 
 @get("/{listing_id:int}/documents/{document_id:int}", name="supplier.listings.documents.download")

@@ -15,7 +15,7 @@ from dps.forms import FormErrors
 from dps.identity.services import SignedInUser
 from dps.web.auth import supplier_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import run_form_command
+from dps.web.forms import path_for, run_form_command
 
 
 async def _page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime, response_id: int,
@@ -46,7 +46,7 @@ async def refresh_answer(request: Request[Any, Any, Any], db_session: DbSession,
             grounds={key.removeprefix("ground-"): value for key, value in form.items() if key.startswith("ground-")},
             now=now),
         on_error=lambda errors, form: _page(request, db_session, user, now, response_id, errors, form, status_code=400),
-        redirect="/supplier", default_field="confirmed")
+        redirect=path_for(request, "supplier.home"), default_field="confirmed")
 
 
 supplier_refresh_router = Router(path="/supplier", route_handlers=[refresh_form, refresh_answer],

@@ -19,7 +19,7 @@ from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
 from dps.settings import Settings
 from dps.web.auth import current_user, public, signed_in
 from dps.web.deps import DbSession, Now
-from dps.web.forms import read_form, safe_next_path
+from dps.web.forms import read_form, redirect_to, safe_next_path
 from dps.web.health import check_health
 from dps.web.sessions import end_session, start_signed_in_session
 
@@ -118,4 +118,4 @@ class SignOutPages(Controller):
     @post("/logout", name="logout.submit")
     async def submit(self, request: Request[Any, Any, State]) -> Redirect:
         end_session(request)
-        return Redirect("/login?reason=signed_out", status_code=303)
+        return redirect_to(request, "login", "?reason=signed_out")
