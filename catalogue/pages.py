@@ -23,7 +23,7 @@ from dps.assurance import DEVICE_CLASS, ESF_TIERS
 from dps.errors import NotFound
 from dps.identity.models import OrganisationKind
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
-from dps.web.deps import DbSession, Now
+from dps.web.deps import AppSettings, DbSession, Now
 from supplier_portal.listings import evidence_file
 
 PAGE_SIZE = 20
@@ -120,11 +120,11 @@ async def categories(db_session: DbSession) -> Template:
 
 
 @get("/search", name="catalogue.search")
-async def search(request: Request[Any, Any, Any], db_session: DbSession, now: Now) -> Template:
+async def search(request: Request[Any, Any, Any], db_session: DbSession, now: Now, settings: AppSettings) -> Template:
     category_rows = list((await db_session.scalars(sa.select(Category).order_by(Category.name))).all())
     labels = facet_labels(category_rows)
     query, current = parse_search(request, labels, now)
-    result = await search_index_for(request.app.state.settings).search(query)
+    result = await search_index_for(settings).search(query)
     pages = max(1, -(-result.total // PAGE_SIZE))
     user = current_user(request)
     return Template("catalogue/search.html", context={
@@ -164,12 +164,12 @@ async def innovation_version(request: Request[Any, Any, Any], db_session: DbSess
 
 
 @get("/innovations/{listing_id:int}/documents/{document_id:int}", name="catalogue.innovation.document")
-async def innovation_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
-                              document_id: FromPath[int]) -> File:
+async def innovation_document(request: Request[Any, Any, Any], db_session: DbSession, settings: AppSettings,
+                              listing_id: FromPath[int], document_id: FromPath[int]) -> File:
     """Evidence is served through this handler only (never from a static folder): to anyone while the listing is
     in search, otherwise only to its supplier and the authority."""
     document, path = await services.evidence_for_download(db_session, current_user(request), listing_id, document_id,
-                                                          request.app.state.settings.var_dir)
+                                                          settings.var_dir)
     return evidence_file(document, path)
 
 
