@@ -3,11 +3,12 @@ clock extensions, and suspending, reinstating or removing admitted suppliers."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.admission import services
 from dps.admission.questionnaire import SECTIONS, assurance_expiries
@@ -15,31 +16,31 @@ from dps.admission.rules import MembershipEvent, can_extend_clock
 from dps.errors import NotFound
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
-from dps.web.auth import authority_admin_only, authority_only, current_user, memberships_in
-from dps.web.deps import DbSession
-from dps.web.forms import read_form, run_form_command
+from dps.identity.services import SignedInUser
+from dps.web.auth import authority_admin_only, authority_only, memberships_in
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 
 @get("/", name="authority.home")
-async def authority_home(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    queue = await services.evaluation_queue(db_session, request.app.state.clock.now())
+async def authority_home(request: Request[Any, Any, Any], db_session: DbSession, now: Now) -> Template:
+    queue = await services.evaluation_queue(db_session, now)
     return Template("authority/home.html", context={
         "memberships": memberships_in(request, OrganisationKind.AUTHORITY),
         "queue_size": len(queue), "overdue": sum(1 for item in queue if item.clock.overdue)})
 
 
 @get("/applications", name="authority.queue")
-async def queue(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+async def queue(request: Request[Any, Any, Any], db_session: DbSession, now: Now) -> Template:
     return Template("authority/applications/queue.html", context={
-        "queue": await services.evaluation_queue(db_session, request.app.state.clock.now())})
+        "queue": await services.evaluation_queue(db_session, now)})
 
 
-async def _application_page(request: Request[Any, Any, Any], db_session: Any, application_id: FromPath[int],
+async def _application_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                            application_id: FromPath[int],
                             errors: FormErrors | None = None, values: dict[str, str] | None = None,
                             status_code: int = 200) -> Template:
-    user = current_user(request)
     application = await services.application_for_evaluator(db_session, user, application_id)
-    now = request.app.state.clock.now()
     return Template("authority/applications/show.html", status_code=status_code, context={
         "summary": await services.application_summary(db_session, application),
         "sections": SECTIONS,
@@ -52,68 +53,73 @@ async def _application_page(request: Request[Any, Any, Any], db_session: Any, ap
 
 
 @get("/applications/{application_id:int}", name="authority.application")
-async def show(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Template:
-    return await _application_page(request, db_session, application_id)
+async def show(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+               application_id: FromPath[int]) -> Template:
+    return await _application_page(request, db_session, user, now, application_id)
 
 
-async def _run_form(request: Request[Any, Any, Any], db_session: Any, application_id: FromPath[int],
-                    action: Any) -> Any:
+async def _run_form(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                    application_id: FromPath[int], action: Any) -> Any:
     """Run a form's command; a validation error re-renders the page with the message and what was typed."""
     return await run_form_command(
-        request, db_session, action, redirect=f"/authority/applications/{application_id}",
-        on_error=lambda errors, form: _application_page(request, db_session, application_id, errors, form,
+        request, db_session, action, redirect=path_for(request, "authority.application", application_id=application_id),
+        on_error=lambda errors, form: _application_page(request, db_session, user, now, application_id, errors, form,
                                                         status_code=400))
 
 
 @post("/applications/{application_id:int}/sections/{section_key:str}", name="authority.application.evaluate")
-async def evaluate(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int],
+async def evaluate(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                   application_id: FromPath[int],
                    section_key: FromPath[str]) -> Any:
     async def action(form: dict[str, str]) -> None:
         await services.evaluate_section(
-            db_session, current_user(request), application_id, section_key, outcome=form.get("outcome", ""),
-            comment=form.get("comment", ""), now=request.app.state.clock.now())
+            db_session, user, application_id, section_key, outcome=form.get("outcome", ""),
+            comment=form.get("comment", ""), now=now)
 
-    return await _run_form(request, db_session, application_id, action)
+    return await _run_form(request, db_session, user, now, application_id, action)
 
 
 @post("/applications/{application_id:int}/decision", name="authority.application.decide")
-async def decide(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Any:
+async def decide(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 application_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
         await services.decide_application(
-            db_session, current_user(request), application_id, decision=form.get("decision", ""),
-            reasons=form.get("reasons", ""), now=request.app.state.clock.now())
+            db_session, user, application_id, decision=form.get("decision", ""),
+            reasons=form.get("reasons", ""), now=now)
 
-    return await _run_form(request, db_session, application_id, action)
+    return await _run_form(request, db_session, user, now, application_id, action)
 
 
 @post("/applications/{application_id:int}/extend", name="authority.application.extend")
-async def extend(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Any:
+async def extend(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 application_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
-        await services.extend_clock(db_session, current_user(request), application_id,
-                                    reason=form.get("reason", ""), now=request.app.state.clock.now())
+        await services.extend_clock(db_session, user, application_id,
+                                    reason=form.get("reason", ""), now=now)
 
-    return await _run_form(request, db_session, application_id, action)
+    return await _run_form(request, db_session, user, now, application_id, action)
 
 
 @get("/suppliers", name="authority.suppliers")
-async def suppliers(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+async def suppliers(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser) -> Template:
     return Template("authority/suppliers.html", context={
         "admissions": await services.admissions_of(db_session),
-        "can_change": current_user(request).has_role_in(OrganisationKind.AUTHORITY, "authority_admin")})
+        "can_change": user.has_role_in(OrganisationKind.AUTHORITY, "authority_admin")})
 
 
 @post("/admissions/{admission_id:int}/{event:str}", name="authority.admission.change",
       guards=[authority_admin_only])
-async def change_admission(request: Request[Any, Any, Any], db_session: DbSession, admission_id: FromPath[int],
+async def change_admission(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                           admission_id: FromPath[int],
                            event: FromPath[str]) -> Any:
     try:
         membership_event = MembershipEvent(event)
     except ValueError:
         raise NotFound("There is no such action") from None
     form = await read_form(request)
-    await services.change_admission(db_session, current_user(request), admission_id, event=membership_event,
-                                    reason=form.get("reason", ""), now=request.app.state.clock.now())
-    return Redirect("/authority/suppliers", status_code=303)
+    await services.change_admission(db_session, user, admission_id, event=membership_event,
+                                    reason=form.get("reason", ""), now=now)
+    return redirect_to(request, "authority.suppliers")
 
 
 authority_router = Router(

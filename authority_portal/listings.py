@@ -3,6 +3,7 @@ revoke keys for the public search API (admins)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
@@ -14,25 +15,26 @@ from dps.api_keys import services as api_key_services
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind, Role
-from dps.identity.services import actor_of
+from dps.identity.services import SignedInUser, actor_of
 from dps.web.api import forget_cached_key
-from dps.web.auth import authority_admin_only, authority_only, current_user
-from dps.web.deps import DbSession
-from dps.web.forms import read_form, run_form_command
+from dps.web.auth import authority_admin_only, authority_only
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 from supplier_portal.listings import evidence_file
 
 
-async def _listing_page(request: Request[Any, Any, Any], db_session: Any, listing_id: int,
+async def _listing_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                        listing_id: int,
                         errors: FormErrors | None = None, values: dict[str, str] | None = None,
                         status_code: int = 200) -> Template:
     row = await services.listing_row(db_session, listing_id)
-    today = request.app.state.clock.now().date()
+    today = now.date()
     return Template("authority/listings/show.html", status_code=status_code, context={
         "row": row, "listing": row.listing, "description": rules.render_description(row.listing.description),
         "summary": rules.assurance_summary(row.listing.assurance, today), "labels": rules.LABELS,
         "versions": await services.versions_of(db_session, listing_id),
         "documents": await services.documents_of(db_session, listing_id), "today": today,
-        "can_unpublish": current_user(request).has_role_in(OrganisationKind.AUTHORITY, Role.AUTHORITY_ADMIN),
+        "can_unpublish": user.has_role_in(OrganisationKind.AUTHORITY, Role.AUTHORITY_ADMIN),
         "errors": errors or FormErrors(), "values": values or {},
     })
 
@@ -45,8 +47,9 @@ async def listings(db_session: DbSession,
 
 
 @get("/listings/{listing_id:int}", name="authority.listing")
-async def listing(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
-    return await _listing_page(request, db_session, listing_id)
+async def listing(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  listing_id: FromPath[int]) -> Template:
+    return await _listing_page(request, db_session, user, now, listing_id)
 
 
 @get("/listings/{listing_id:int}/versions/{version:int}", name="authority.listing.version")
@@ -60,20 +63,23 @@ async def listing_version(db_session: DbSession, listing_id: FromPath[int], vers
 
 
 @get("/listings/{listing_id:int}/documents/{document_id:int}", name="authority.listing.document")
-async def listing_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+async def listing_document(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                           listing_id: FromPath[int],
                            document_id: FromPath[int]) -> File:
-    document, path = await services.evidence_for_download(db_session, current_user(request), listing_id, document_id,
+    document, path = await services.evidence_for_download(db_session, user, listing_id, document_id,
                                                           request.app.state.settings.var_dir)
     return evidence_file(document, path)
 
 
 @post("/listings/{listing_id:int}/unpublish", name="authority.listing.unpublish", guards=[authority_admin_only])
-async def unpublish(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Any:
+async def unpublish(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                    listing_id: FromPath[int]) -> Any:
     return await run_form_command(
         request, db_session, lambda form: services.unpublish_listing(
-            db_session, current_user(request), listing_id, form.get("reason", ""), request.app.state.clock.now()),
-        on_error=lambda errors, form: _listing_page(request, db_session, listing_id, errors, form, status_code=400),
-        redirect=f"/authority/listings/{listing_id}", default_field="reason")
+            db_session, user, listing_id, form.get("reason", ""), now),
+        on_error=lambda errors, form: _listing_page(request, db_session, user, now, listing_id, errors, form,
+                                                    status_code=400),
+        redirect=path_for(request, "authority.listing", listing_id=listing_id), default_field="reason")
 
 
 async def _keys_page(db_session: Any, *, errors: FormErrors | None = None, values: dict[str, str] | None = None,
@@ -89,15 +95,16 @@ async def api_keys(db_session: DbSession) -> Template:
 
 
 @post("/api-keys", name="authority.api_keys.create", guards=[authority_admin_only])
-async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                         now: Now) -> Template:
     form = await read_form(request)
     limit_raw = form.get("rate_limit", "").strip() or str(api_key_services.DEFAULT_RATE_LIMIT)
     try:
         if not limit_raw.isdigit():
             raise ValidationFailed("Enter the rate limit as a whole number of requests a minute", field="rate_limit")
         key, secret = await api_key_services.create_api_key(db_session, name=form.get("name", ""),
-                                                            actor=actor_of(current_user(request)),
-                                                    now=request.app.state.clock.now(),
+                                                            actor=actor_of(user),
+                                                    now=now,
                                                     rate_limit_per_minute=int(limit_raw))
     except ValidationFailed as error:
         await db_session.rollback()
@@ -109,11 +116,12 @@ async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession)
 
 
 @post("/api-keys/{key_id:int}/revoke", name="authority.api_keys.revoke", guards=[authority_admin_only])
-async def revoke_api_key(request: Request[Any, Any, Any], db_session: DbSession, key_id: FromPath[int]) -> Redirect:
-    key = await api_key_services.revoke_api_key(db_session, key_id, actor=actor_of(current_user(request)),
-                                        now=request.app.state.clock.now())
+async def revoke_api_key(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                         key_id: FromPath[int]) -> Redirect:
+    key = await api_key_services.revoke_api_key(db_session, key_id, actor=actor_of(user),
+                                        now=now)
     forget_cached_key(key.key_hash)
-    return Redirect("/authority/api-keys", status_code=303)
+    return redirect_to(request, "authority.api_keys")
 
 
 authority_listings_router = Router(

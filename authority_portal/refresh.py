@@ -6,59 +6,61 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.admission import refresh, services
 from dps.agreements.services import list_agreements
 from dps.errors import NotFound
 from dps.forms import FormErrors
 from dps.identity.models import Organisation, OrganisationKind
-from dps.web.auth import authority_admin_only, authority_only, current_user
-from dps.web.deps import DbSession
-from dps.web.forms import read_form
+from dps.identity.services import SignedInUser
+from dps.web.auth import authority_admin_only, authority_only
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import read_form, redirect_to
 
 
-async def _requests_page(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,
+async def _requests_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser,
+                         errors: FormErrors | None = None,
                          values: dict[str, str] | None = None, status_code: int = 200) -> Template:
     return Template("authority/refresh/index.html", status_code=status_code, context={
         "requests": await refresh.refresh_requests(db_session), "agreements": await list_agreements(db_session),
-        "can_request": current_user(request).has_role_in(OrganisationKind.AUTHORITY, "authority_admin"),
+        "can_request": user.has_role_in(OrganisationKind.AUTHORITY, "authority_admin"),
         "errors": errors or FormErrors(), "values": values or {}})
 
 
 @get("/refresh", name="authority.refresh")
-async def refresh_index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    return await _requests_page(request, db_session)
+async def refresh_index(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser) -> Template:
+    return await _requests_page(request, db_session, user)
 
 
 @post("/refresh", name="authority.refresh.request", guards=[authority_admin_only])
-async def refresh_request(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+async def refresh_request(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Any:
     form = await read_form(request)
     if not form.get("category_id", "").isdigit():
         errors = FormErrors()
         errors.add("category_id", "Select the category whose suppliers should refresh their declaration")
-        return await _requests_page(request, db_session, errors, form, status_code=400)
-    created = await refresh.request_refresh(db_session, current_user(request), category_id=int(form["category_id"]),
-                                            message=form.get("message", ""), now=request.app.state.clock.now())
-    return Redirect(f"/authority/refresh/{created.id}", status_code=303)
+        return await _requests_page(request, db_session, user, errors, form, status_code=400)
+    created = await refresh.request_refresh(db_session, user, category_id=int(form["category_id"]),
+                                            message=form.get("message", ""), now=now)
+    return redirect_to(request, "authority.refresh.show", request_id=created.id)
 
 
 @get("/refresh/{request_id:int}", name="authority.refresh.show")
-async def refresh_show(request: Request[Any, Any, Any], db_session: DbSession, request_id: FromPath[int]) -> Template:
-    rows = await refresh.refresh_rows(db_session, request.app.state.clock.now(), request_id=request_id)
+async def refresh_show(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+                       request_id: FromPath[int]) -> Template:
+    rows = await refresh.refresh_rows(db_session, now, request_id=request_id)
     if not rows:
         raise NotFound("There is no such request")
     return Template("authority/refresh/show.html", context={"rows": rows})
 
 
 @get("/suppliers/{organisation_id:int}", name="authority.supplier")
-async def supplier_record(request: Request[Any, Any, Any], db_session: DbSession,
+async def supplier_record(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
                           organisation_id: FromPath[int]) -> Template:
     organisation = await db_session.get(Organisation, organisation_id)
     if organisation is None or organisation.kind != OrganisationKind.SUPPLIER:
         raise NotFound("There is no such supplier")
     ids = frozenset({organisation_id})
-    now = request.app.state.clock.now()
     assurance = await refresh.admitted_supplier_assurance(db_session, ids)
     return Template("authority/supplier.html", context={
         "organisation": organisation, "today": now.date(),

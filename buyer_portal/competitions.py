@@ -10,11 +10,12 @@ organisation running the competition (or was chosen as its evaluator) and answer
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.agreements.services import list_agreements
 from dps.calendar import london_date
@@ -43,38 +44,34 @@ from dps.errors import Conflict, ValidationFailed
 from dps.forms import FormErrors, InputInvalid
 from dps.funds import services as funds
 from dps.identity.models import OrganisationKind, Role
-from dps.web.auth import buyer_portal_only, current_user, requires_role
-from dps.web.deps import DbSession
-from dps.web.forms import run_form_command
+from dps.identity.services import SignedInUser
+from dps.web.auth import buyer_portal_only, requires_role
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import path_for, redirect_to, run_form_command
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 KPI_ROWS = 5  # key performance indicators a contract details notice can carry from the page
 evaluator_role_only = requires_role(OrganisationKind.BUYER, Role.EVALUATOR)
 
 
-def _now(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.clock.now()
-
-
-def _base(competition_id: int) -> str:
-    return f"/buyer/competitions/{competition_id}"
 
 
 # --- list, create, edit ---------------------------------------------------------------------------------
 
 
 @get("/", name="buyer.competitions")
-async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+async def index(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser) -> Template:
     return Template("buyer/competitions/index.html", context={
-        "competitions": await views.competitions_for_team(db_session, current_user(request)),
-        "can_create": current_user(request).has_role_in(OrganisationKind.BUYER, Role.BUYER)})
+        "competitions": await views.competitions_for_team(db_session, user),
+        "can_create": user.has_role_in(OrganisationKind.BUYER, Role.BUYER)})
 
 
-async def _fund_choices(request: Request[Any, Any, Any], db_session: Any, organisations: list[tuple[int, str]],
+async def _fund_choices(request: Request[Any, Any, Any], db_session: Any, now: datetime,
+                        organisations: list[tuple[int, str]],
                         category_id: int | None = None) -> list[dict[str, str]]:
     """The allocations open to the buying organisation(s) (id, name) (RULES.md 5: its own ICB's, or a national
     fund's), with what remains in each, for the fund line choosers; with several organisations each says whose."""
-    today = london_date(_now(request))
+    today = london_date(now)
     open_to: dict[int, tuple[funds.OpenAllocation, list[str]]] = {}
     for organisation_id, name in organisations:
         for item in await funds.allocations_open_to_buyer(db_session, organisation_id, today=today,
@@ -86,185 +83,199 @@ async def _fund_choices(request: Request[Any, Any, Any], db_session: Any, organi
             for item, names in open_to.values()]
 
 
-async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, values: dict[str, Any],
+async def _form_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime, *,
+                     values: dict[str, Any],
                      errors: FormErrors | None = None, competition: Any = None, status_code: int = 200) -> Template:
-    user = current_user(request)
     organisations = await drafting.buyer_organisations(db_session, user)
     evaluators = await drafting.evaluators_of(db_session, [o.id for o in organisations])
     return Template("buyer/competitions/form.html", status_code=status_code, context={
         "values": values, "errors": errors or FormErrors(), "competition": competition,
         "organisations": organisations, "evaluators": evaluators, "agreements": await list_agreements(db_session),
         "question_rows": [f"q{i}" for i in range(1, QUESTION_ROWS + 1)], "fund_rows": range(1, FUND_ROWS + 1),
-        "fund_choices": await _fund_choices(request, db_session, [(o.id or 0, o.name) for o in organisations]),
+        "fund_choices": await _fund_choices(request, db_session, now, [(o.id or 0, o.name) for o in organisations]),
         "kinds": [(str(k), CRITERION_KIND_LABELS[k]) for k in QUESTION_KINDS]})
 
 
 @get("/new", name="buyer.competitions.new", guards=[buyer_role_only])
-async def new(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+async def new(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Template:
     defaults = {"price-weight": "40", "q1-kind": "quality", "q1-max_score": "5", "q1-word_limit": "500",
                 "q2-kind": "net_zero", "q2-max_score": "5", "q2-word_limit": "300", "q2-title": "Net zero",
                 "q3-kind": "social_value", "q3-max_score": "5", "q3-word_limit": "300", "q3-title": "Social value",
                 "clarification_deadline-time": "12:00", "tender_deadline-time": "12:00"}
-    return await _form_page(request, db_session, values=defaults)
+    return await _form_page(request, db_session, user, now, values=defaults)
 
 
-async def _read_competition_form(request: Request[Any, Any, Any], db_session: Any) -> Any:
+async def _read_competition_form(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser) -> Any:
     form = await request.form()
     values = {key: str(value) for key, value in form.items() if key not in ("_csrf_token", "evaluator_ids")}
-    organisations = await drafting.buyer_organisations(db_session, current_user(request))
+    organisations = await drafting.buyer_organisations(db_session, user)
     default_org = organisations[0].id if len(organisations) == 1 else None
     return parse_competition_form(values, form.getall("evaluator_ids", []), default_org)
 
 
 @post("/", name="buyer.competitions.create", guards=[buyer_role_only])
-async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
-    parsed = await _read_competition_form(request, db_session)
+async def create(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Any:
+    parsed = await _read_competition_form(request, db_session, user)
     if parsed.data is not None:
         try:
-            competition = await drafting.create_competition(db_session, current_user(request), parsed.data,
-                                                            _now(request))
-            return Redirect(_base(competition.id or 0), status_code=303)
+            competition = await drafting.create_competition(db_session, user, parsed.data,
+                                                            now)
+            return redirect_to(request, "buyer.competitions.show", competition_id=competition.id)
         except ValidationFailed as error:
             await db_session.rollback()
             parsed.errors.add_error(error)
-    return await _form_page(request, db_session, values=parsed.values, errors=parsed.errors, status_code=400)
+    return await _form_page(request, db_session, user, now, values=parsed.values, errors=parsed.errors,
+                            status_code=400)
 
 
 @get("/{competition_id:int}/edit", name="buyer.competitions.edit", guards=[buyer_role_only])
-async def edit(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                      _now(request))
+async def edit(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+               competition_id: FromPath[int]) -> Template:
+    competition = await loading.competition_for_buyer(db_session, user, competition_id,
+                                                      now)
     if competition.state != CompetitionState.DRAFT:
         raise Conflict("Only a draft can be changed. After publication a criterion can only be made more precise, "
                        "from the competition's page.")
     values = form_values_of(competition, await drafting.evaluator_ids(db_session, competition_id))
-    return await _form_page(request, db_session, values=values, competition=competition)
+    return await _form_page(request, db_session, user, now, values=values, competition=competition)
 
 
 @post("/{competition_id:int}/edit", name="buyer.competitions.update", guards=[buyer_role_only])
-async def update(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                      _now(request))
-    parsed = await _read_competition_form(request, db_session)
+async def update(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 competition_id: FromPath[int]) -> Any:
+    competition = await loading.competition_for_buyer(db_session, user, competition_id,
+                                                      now)
+    parsed = await _read_competition_form(request, db_session, user)
     if parsed.data is not None:
         try:
-            await drafting.update_draft(db_session, current_user(request), competition_id, parsed.data,
-                                        _now(request))
-            return Redirect(_base(competition_id), status_code=303)
+            await drafting.update_draft(db_session, user, competition_id, parsed.data,
+                                        now)
+            return redirect_to(request, "buyer.competitions.show", competition_id=competition_id)
         except ValidationFailed as error:
             await db_session.rollback()
             parsed.errors.add_error(error)
-    return await _form_page(request, db_session, values=parsed.values, errors=parsed.errors,
+    return await _form_page(request, db_session, user, now, values=parsed.values, errors=parsed.errors,
                             competition=competition, status_code=400)
 
 
 # --- the competition page and its commands --------------------------------------------------------------
 
 
-async def _show_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _show_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                     competition_id: int,
                      errors: FormErrors | None = None, values: dict[str, str] | None = None,
                      status_code: int = 200) -> Template:
-    user = current_user(request)
-    competition = await loading.competition_for_team(db_session, user, competition_id, _now(request))
+    competition = await loading.competition_for_team(db_session, user, competition_id, now)
     return Template("buyer/competitions/show.html", status_code=status_code, context={
-        "view": await views.buyer_view(db_session, user, competition, _now(request)), "competition": competition,
-        "errors": errors or FormErrors(), "values": values or {}, "now": _now(request),
+        "view": await views.buyer_view(db_session, user, competition, now), "competition": competition,
+        "errors": errors or FormErrors(), "values": values or {}, "now": now,
         "kpi_rows": range(1, KPI_ROWS + 1), "ocid_prefix": request.app.state.settings.ocid_prefix})
 
 
 @get("/{competition_id:int}", name="buyer.competitions.show")
-async def show(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    return await _show_page(request, db_session, competition_id)
+async def show(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+               competition_id: FromPath[int]) -> Template:
+    return await _show_page(request, db_session, user, now, competition_id)
 
 
 Page = Callable[..., Awaitable[Template]]
 
 
-async def _run(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _run(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+               competition_id: int,
                action: Callable[[dict[str, str]], Awaitable[Any]], *, page: Page = _show_page,
                redirect: str | None = None) -> Any:
     """Run one command; a validation error re-renders `page` with the message and what was typed."""
     return await run_form_command(
-        request, db_session, action, redirect=redirect or _base(competition_id),
-        on_error=lambda errors, form: page(request, db_session, competition_id, errors, form, status_code=400))
+        request, db_session, action,
+        redirect=redirect or path_for(request, "buyer.competitions.show", competition_id=competition_id),
+        on_error=lambda errors, form: page(request, db_session, user, now, competition_id, errors, form,
+                                                 status_code=400))
 
 
 @post("/{competition_id:int}/publish", name="buyer.competitions.publish", guards=[buyer_role_only])
-async def publish(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: drafting.publish(
-        db_session, current_user(request), competition_id, _now(request)))
+async def publish(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, user, now, competition_id, lambda form: drafting.publish(
+        db_session, user, competition_id, now))
 
 
 @post("/{competition_id:int}/cancel", name="buyer.competitions.cancel", guards=[buyer_role_only])
-async def cancel(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: drafting.cancel(
-        db_session, current_user(request), competition_id, form.get("reason", ""), _now(request)))
+async def cancel(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, user, now, competition_id, lambda form: drafting.cancel(
+        db_session, user, competition_id, form.get("reason", ""), now))
 
 
 @post("/{competition_id:int}/criteria/{key:str}", name="buyer.competitions.refine", guards=[buyer_role_only])
-async def refine(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+async def refine(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 competition_id: FromPath[int],
                  key: FromPath[str]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: drafting.refine_criterion(
-        db_session, current_user(request), competition_id, key, title=form.get(f"{key}-title", ""),
-        question=form.get(f"{key}-question", ""), now=_now(request)))
+    return await _run(request, db_session, user, now, competition_id, lambda form: drafting.refine_criterion(
+        db_session, user, competition_id, key, title=form.get(f"{key}-title", ""),
+        question=form.get(f"{key}-question", ""), now=now))
 
 
 # --- a shorter tender period, with every invited supplier's agreement (C2, PCR 2015 reg 34(12)) -------------
 
 
-async def _shorter_period_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _shorter_period_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                               competition_id: int,
                                errors: FormErrors | None = None, values: dict[str, str] | None = None,
                                status_code: int = 200) -> Template:
-    view = await shorter_period.shorter_period_view(db_session, current_user(request), competition_id, _now(request))
+    view = await shorter_period.shorter_period_view(db_session, user, competition_id, now)
     return Template("buyer/competitions/shorter_period.html", status_code=status_code, context={
         "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
 
 
 @get("/{competition_id:int}/shorter-period", name="buyer.competitions.shorter_period", guards=[buyer_role_only])
-async def shorter_period_page(request: Request[Any, Any, Any], db_session: DbSession,
+async def shorter_period_page(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                               competition_id: FromPath[int]) -> Template:
-    return await _shorter_period_page(request, db_session, competition_id)
+    return await _shorter_period_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/shorter-period", name="buyer.competitions.shorter_period.record",
       guards=[buyer_role_only])
-async def record_shorter_period(request: Request[Any, Any, Any], db_session: DbSession,
+async def record_shorter_period(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                                 competition_id: FromPath[int]) -> Any:
     def organisation(form: dict[str, str]) -> int | None:
         text = form.get("organisation_id", "").strip()
         return int(text) if text.isdigit() else None
 
-    return await _run(request, db_session, competition_id, lambda form: shorter_period.record_agreement(
-        db_session, current_user(request), competition_id, organisation_id=organisation(form),
-        evidence=form.get("evidence", ""), now=_now(request)),
-        page=_shorter_period_page, redirect=f"{_base(competition_id)}/shorter-period")
+    return await _run(request, db_session, user, now, competition_id, lambda form: shorter_period.record_agreement(
+        db_session, user, competition_id, organisation_id=organisation(form),
+        evidence=form.get("evidence", ""), now=now),
+        page=_shorter_period_page,
+        redirect=path_for(request, "buyer.competitions.shorter_period", competition_id=competition_id))
 
 
-async def _clarifications_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _clarifications_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                               competition_id: int,
                                errors: FormErrors | None = None, values: dict[str, str] | None = None,
                                status_code: int = 200) -> Template:
-    user = current_user(request)
-    competition = await loading.competition_for_buyer(db_session, user, competition_id, _now(request))
+    competition = await loading.competition_for_buyer(db_session, user, competition_id, now)
     return Template("buyer/competitions/clarifications.html", status_code=status_code, context={
         "view": await views.buyer_view(db_session, user, competition), "competition": competition,
         "errors": errors or FormErrors(), "values": values or {}})
 
 
 @get("/{competition_id:int}/clarifications", name="buyer.competitions.clarifications", guards=[buyer_role_only])
-async def clarifications(request: Request[Any, Any, Any], db_session: DbSession,
+async def clarifications(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                          competition_id: FromPath[int]) -> Template:
-    return await _clarifications_page(request, db_session, competition_id)
+    return await _clarifications_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/clarifications/{clarification_id:int}", name="buyer.competitions.answer",
       guards=[buyer_role_only])
-async def answer(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+async def answer(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 competition_id: FromPath[int],
                  clarification_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: drafting.answer_question(
-        db_session, current_user(request), competition_id, clarification_id,
+    return await _run(request, db_session, user, now, competition_id, lambda form: drafting.answer_question(
+        db_session, user, competition_id, clarification_id,
         published_question=form.get(f"question-{clarification_id}", ""),
-        answer=form.get(f"answer-{clarification_id}", ""), now=_now(request)),
-        page=_clarifications_page, redirect=f"{_base(competition_id)}/clarifications")
+        answer=form.get(f"answer-{clarification_id}", ""), now=now),
+        page=_clarifications_page,
+        redirect=path_for(request, "buyer.competitions.clarifications", competition_id=competition_id))
 
 
 # --- evaluation -----------------------------------------------------------------------------------------
@@ -272,81 +283,91 @@ async def answer(request: Request[Any, Any, Any], db_session: DbSession, competi
 
 @post("/{competition_id:int}/evaluation/start", name="buyer.competitions.evaluation.start",
       guards=[buyer_role_only])
-async def start_evaluation(request: Request[Any, Any, Any], db_session: DbSession,
+async def start_evaluation(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                            competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: evaluating.start_evaluation(
-        db_session, current_user(request), competition_id, _now(request)))
+    return await _run(request, db_session, user, now, competition_id, lambda form: evaluating.start_evaluation(
+        db_session, user, competition_id, now))
 
 
-async def _evaluation_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _evaluation_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                           competition_id: int,
                            errors: FormErrors | None = None, values: dict[str, str] | None = None,
                            status_code: int = 200) -> Template:
-    view = await evaluating.evaluator_view(db_session, current_user(request), competition_id, _now(request))
+    view = await evaluating.evaluator_view(db_session, user, competition_id, now)
     return Template("buyer/competitions/evaluation.html", status_code=status_code, context={
         "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
 
 
 @get("/{competition_id:int}/evaluation", name="buyer.competitions.evaluation", guards=[evaluator_role_only])
-async def evaluation(request: Request[Any, Any, Any], db_session: DbSession,
+async def evaluation(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                      competition_id: FromPath[int]) -> Template:
-    return await _evaluation_page(request, db_session, competition_id)
+    return await _evaluation_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/evaluation/declaration", name="buyer.competitions.declare",
       guards=[evaluator_role_only])
-async def declare(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+async def declare(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  competition_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
         choice = form.get("conflict", "")
-        await evaluating.declare_interest(db_session, current_user(request), competition_id,
+        await evaluating.declare_interest(db_session, user, competition_id,
                                           conflict={"yes": True, "no": False}.get(choice),
-                                          note=form.get("note", ""), now=_now(request))
+                                          note=form.get("note", ""), now=now)
 
-    return await _run(request, db_session, competition_id, action, page=_evaluation_page,
-                      redirect=f"{_base(competition_id)}/evaluation")
+    return await _run(request, db_session, user, now, competition_id, action, page=_evaluation_page,
+                      redirect=path_for(request, "buyer.competitions.evaluation", competition_id=competition_id))
 
 
 @post("/{competition_id:int}/bids/{bid_id:int}/scores/{key:str}", name="buyer.competitions.score",
       guards=[evaluator_role_only])
-async def score(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+async def score(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                competition_id: FromPath[int],
                 bid_id: FromPath[int], key: FromPath[str]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: evaluating.score_answer(
-        db_session, current_user(request), competition_id, bid_id, key, score=form.get(f"score-{bid_id}-{key}", ""),
-        justification=form.get(f"justification-{bid_id}-{key}", ""), now=_now(request)),
-        page=_evaluation_page, redirect=f"{_base(competition_id)}/evaluation#answer-{bid_id}-{key}")
+    return await _run(request, db_session, user, now, competition_id, lambda form: evaluating.score_answer(
+        db_session, user, competition_id, bid_id, key, score=form.get(f"score-{bid_id}-{key}", ""),
+        justification=form.get(f"justification-{bid_id}-{key}", ""), now=now),
+        page=_evaluation_page,
+        redirect=path_for(request, "buyer.competitions.evaluation", competition_id=competition_id)
+        + f"#answer-{bid_id}-{key}")
 
 
-async def _moderation_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _moderation_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                           competition_id: int,
                            errors: FormErrors | None = None, values: dict[str, str] | None = None,
                            status_code: int = 200) -> Template:
-    view = await evaluating.moderation_view(db_session, current_user(request), competition_id, _now(request))
+    view = await evaluating.moderation_view(db_session, user, competition_id, now)
     return Template("buyer/competitions/moderation.html", status_code=status_code, context={
         "view": view, "competition": view.competition, "errors": errors or FormErrors(), "values": values or {}})
 
 
 @get("/{competition_id:int}/moderation", name="buyer.competitions.moderation", guards=[buyer_role_only])
-async def moderation(request: Request[Any, Any, Any], db_session: DbSession,
+async def moderation(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                      competition_id: FromPath[int]) -> Template:
-    return await _moderation_page(request, db_session, competition_id)
+    return await _moderation_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/bids/{bid_id:int}/moderation/{key:str}", name="buyer.competitions.moderate",
       guards=[buyer_role_only])
-async def moderate(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int],
+async def moderate(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                   competition_id: FromPath[int],
                    bid_id: FromPath[int], key: FromPath[str]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: evaluating.moderate(
-        db_session, current_user(request), competition_id, bid_id, key,
+    return await _run(request, db_session, user, now, competition_id, lambda form: evaluating.moderate(
+        db_session, user, competition_id, bid_id, key,
         score=form.get(f"moderated-{bid_id}-{key}", ""), rationale=form.get(f"rationale-{bid_id}-{key}", ""),
-        now=_now(request)), page=_moderation_page, redirect=f"{_base(competition_id)}/moderation#answer-{bid_id}-{key}")
+        now=now), page=_moderation_page,
+        redirect=path_for(request, "buyer.competitions.moderation", competition_id=competition_id)
+        + f"#answer-{bid_id}-{key}")
 
 
 # --- ranking, award, standstill, confirmation -----------------------------------------------------------
 
 
-async def _ranking_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _ranking_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                        competition_id: int,
                         errors: FormErrors | None = None, values: dict[str, str] | None = None,
                         status_code: int = 200) -> Template:
-    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                      _now(request))
+    competition = await loading.competition_for_buyer(db_session, user, competition_id,
+                                                      now)
     return Template("buyer/competitions/ranking.html", status_code=status_code, context={
         "competition": competition, "summary": await views.summary(db_session, competition),
         "criteria": loading.criteria_of(competition), "rows": await evaluating.ranking(db_session, competition),
@@ -354,28 +375,31 @@ async def _ranking_page(request: Request[Any, Any, Any], db_session: Any, compet
 
 
 @get("/{competition_id:int}/ranking", name="buyer.competitions.ranking", guards=[buyer_role_only])
-async def ranking(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    return await _ranking_page(request, db_session, competition_id)
+async def ranking(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  competition_id: FromPath[int]) -> Template:
+    return await _ranking_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/award", name="buyer.competitions.award", guards=[buyer_role_only])
-async def award(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+async def award(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                competition_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
         bid_id = form.get("bid_id", "")
         if not bid_id.isdigit():
             raise ValidationFailed("Choose the bid to award the contract to", field="bid_id")
-        await awarding.decide_award(db_session, current_user(request), competition_id, bid_id=int(bid_id),
+        await awarding.decide_award(db_session, user, competition_id, bid_id=int(bid_id),
                                     reasons=form.get("reasons", ""), override_reason=form.get("override_reason", ""),
-                                    now=_now(request))
+                                    now=now)
 
-    return await _run(request, db_session, competition_id, action, page=_ranking_page,
-                      redirect=f"{_base(competition_id)}/letters")
+    return await _run(request, db_session, user, now, competition_id, action, page=_ranking_page,
+                      redirect=path_for(request, "buyer.competitions.letters", competition_id=competition_id))
 
 
 @get("/{competition_id:int}/letters", name="buyer.competitions.letters", guards=[buyer_role_only])
-async def letters(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                      _now(request))
+async def letters(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  competition_id: FromPath[int]) -> Template:
+    competition = await loading.competition_for_buyer(db_session, user, competition_id,
+                                                      now)
     outcome = await awarding.letters(db_session, competition)
     return Template("buyer/competitions/letters.html", context={
         "competition": competition, "summary": await views.summary(db_session, competition),
@@ -383,46 +407,51 @@ async def letters(request: Request[Any, Any, Any], db_session: DbSession, compet
 
 
 @post("/{competition_id:int}/standstill", name="buyer.competitions.standstill", guards=[buyer_role_only])
-async def standstill(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: awarding.start_standstill(
-        db_session, current_user(request), competition_id, _now(request)))
+async def standstill(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                     competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, user, now, competition_id, lambda form: awarding.start_standstill(
+        db_session, user, competition_id, now))
 
 
 @post("/{competition_id:int}/award-notice", name="buyer.competitions.award_notice", guards=[buyer_role_only])
-async def award_notice(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: awarding.publish_award_notice(
-        db_session, current_user(request), competition_id, _now(request)))
+async def award_notice(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                       competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, user, now, competition_id, lambda form: awarding.publish_award_notice(
+        db_session, user, competition_id, now))
 
 
 @post("/{competition_id:int}/contract-notice", name="buyer.competitions.contract_notice", guards=[buyer_role_only])
-async def contract_notice(request: Request[Any, Any, Any], db_session: DbSession,
+async def contract_notice(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                           competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: notices.publish_contract_notice(
-        db_session, current_user(request), competition_id,
-        kpis=[form.get(f"kpi-{n}", "") for n in range(1, KPI_ROWS + 1)], now=_now(request)))
+    return await _run(request, db_session, user, now, competition_id, lambda form: notices.publish_contract_notice(
+        db_session, user, competition_id, kpis=[form.get(f"kpi-{n}", "") for n in range(1, KPI_ROWS + 1)],
+        now=now))
 
 
 @post("/{competition_id:int}/standstill/pause", name="buyer.competitions.standstill.pause",
       guards=[buyer_role_only])
-async def pause(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: awarding.pause_standstill(
-        db_session, current_user(request), competition_id, form.get("reason", ""), _now(request)))
+async def pause(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, user, now, competition_id, lambda form: awarding.pause_standstill(
+        db_session, user, competition_id, form.get("reason", ""), now))
 
 
 @post("/{competition_id:int}/standstill/resume", name="buyer.competitions.standstill.resume",
       guards=[buyer_role_only])
-async def resume(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
-    return await _run(request, db_session, competition_id, lambda form: awarding.resume_standstill(
-        db_session, current_user(request), competition_id, _now(request)))
+async def resume(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 competition_id: FromPath[int]) -> Any:
+    return await _run(request, db_session, user, now, competition_id, lambda form: awarding.resume_standstill(
+        db_session, user, competition_id, now))
 
 
-async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                        competition_id: int,
                         errors: FormErrors | None = None, values: dict[str, str] | None = None,
                         status_code: int = 200) -> Template:
-    competition = await loading.competition_for_buyer(db_session, current_user(request), competition_id,
-                                                      _now(request))
+    competition = await loading.competition_for_buyer(db_session, user, competition_id,
+                                                      now)
     if competition.state != CompetitionState.STANDSTILL:
-        return await _show_page(request, db_session, competition_id, errors, values, status_code)
+        return await _show_page(request, db_session, user, now, competition_id, errors, values, status_code)
     bid, total = await awarding.award_value(db_session, competition)
     if values is None:
         intended = [FundLine(int(line["allocation_id"]), int(line["pence"])) for line in competition.fund_lines]
@@ -432,29 +461,30 @@ async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, compet
     return Template("buyer/competitions/confirm.html", status_code=status_code, context={
         "competition": competition, "summary": await views.summary(db_session, competition), "bid": bid,
         "total": total, "errors": errors or FormErrors(), "values": values, "fund_rows": range(1, FUND_ROWS + 1),
-        "fund_choices": await _fund_choices(request, db_session, [(competition.buyer_organisation_id, "")],
+        "fund_choices": await _fund_choices(request, db_session, now, [(competition.buyer_organisation_id, "")],
                                             competition.category_id),
-        "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": _now(request)})
+        "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": now})
 
 
 @get("/{competition_id:int}/confirm", name="buyer.competitions.confirm", guards=[buyer_role_only])
-async def confirm_page(request: Request[Any, Any, Any], db_session: DbSession,
+async def confirm_page(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                        competition_id: FromPath[int]) -> Template:
-    return await _confirm_page(request, db_session, competition_id)
+    return await _confirm_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/confirm", name="buyer.competitions.confirm.post", guards=[buyer_role_only])
-async def confirm(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+async def confirm(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  competition_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
         problems = FormErrors()
         lines = parse_fund_lines(form, problems)
         milestones = parse_milestones(form, problems)
         if problems:
             raise InputInvalid(problems)
-        await awarding.confirm_award(db_session, current_user(request), competition_id, fund_lines=lines,
-                                     milestones=milestones, now=_now(request))
+        await awarding.confirm_award(db_session, user, competition_id, fund_lines=lines,
+                                     milestones=milestones, now=now)
 
-    return await _run(request, db_session, competition_id, action, page=_confirm_page)
+    return await _run(request, db_session, user, now, competition_id, action, page=_confirm_page)
 
 
 competitions_router = Router(

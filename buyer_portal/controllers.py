@@ -12,7 +12,7 @@ from dps.errors import NotFound
 from dps.funds import services as funds
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import buyer_portal_only, current_user, memberships_in
-from dps.web.deps import DbSession
+from dps.web.deps import DbSession, Now
 
 
 @get("/", name="buyer.home")
@@ -26,14 +26,14 @@ async def buyer_home(request: Request[Any, Any, Any], db_session: DbSession) -> 
 
 
 @get("/organisations/{organisation_id:int}", name="buyer.organisation")
-async def organisation(request: Request[Any, Any, Any], db_session: DbSession,
+async def organisation(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
                        organisation_id: FromPath[int]) -> Template:
     """One of the user's NHS organisations: its ODS code, region and the ICB it belongs to (RULES.md 5), and the
     fund allocations open to it. Another organisation's page is 404."""
     if organisation_id not in {m.organisation_id for m in memberships_in(request, OrganisationKind.BUYER)}:
         raise NotFound("There is no such organisation")
     funding = await funds.buyer_funding(db_session, organisation_id,
-                                        today=london_date(request.app.state.clock.now()))
+                                        today=london_date(now))
     return Template("buyer/organisation.html", context={"funding": funding})
 
 

@@ -4,13 +4,14 @@ adjustments, off-platform commitments, payments, refunds and releases."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.agreements.services import list_agreements
 from dps.calendar import london_date
@@ -21,29 +22,28 @@ from dps.funds.chart import render_svg, svg_data_uri
 from dps.funds.commands import LINE_ROWS, managed_allocation_ids
 from dps.funds.models import CommitmentState
 from dps.identity.models import Organisation, OrganisationKind, Role
-from dps.web.auth import current_user, requires_role
-from dps.web.deps import DbSession
-from dps.web.forms import read_form, run_form_command
+from dps.identity.services import SignedInUser
+from dps.web.auth import requires_role
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 fund_manager_only = requires_role(OrganisationKind.BUYER, Role.FUND_MANAGER)
 
 
-def _today(request: Request[Any, Any, Any]) -> Any:
-    return london_date(request.app.state.clock.now())
 
-
-async def _rows(request: Request[Any, Any, Any], db_session: Any, fund: str | None, year: str | None,
+async def _rows(request: Request[Any, Any, Any], db_session: Any, now: datetime, fund: str | None, year: str | None,
                 icb: str | None) -> tuple[reports.Filters, list[reports.AllocationRow]]:
     filters = reports.Filters.from_query(fund, year, icb)
-    return filters, await reports.dashboard_rows(db_session, filters, _today(request))
+    return filters, await reports.dashboard_rows(db_session, filters, london_date(now))
 
 
 @get("/", name="funds.dashboard")
-async def dashboard(request: Request[Any, Any, Any], db_session: DbSession, fund: FromQuery[str | None] = None,
+async def dashboard(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                    fund: FromQuery[str | None] = None,
                     year: FromQuery[str | None] = None, icb: FromQuery[str | None] = None) -> Template:
-    filters, rows = await _rows(request, db_session, fund, year, icb)
+    filters, rows = await _rows(request, db_session, now, fund, year, icb)
     year_shown = reports.chart_year(filters, rows)
-    today = _today(request)
+    today = london_date(now)
     points = await reports.monthly_positions(db_session, filters, year_shown, today) if year_shown else []
     chart = None
     if points:
@@ -55,33 +55,35 @@ async def dashboard(request: Request[Any, Any, Any], db_session: DbSession, fund
         "filters": filters, "options": await reports.filter_options(db_session), "rows": rows,
         "by_type": reports.totals_by_budget_type(rows), "chart": chart, "chart_year": year_shown,
         "points": points, "query": f"?{query}" if query else "",
-        "managed": await managed_allocation_ids(db_session, current_user(request))})
+        "managed": await managed_allocation_ids(db_session, user)})
 
 
 @get("/dashboard.csv", name="funds.dashboard.csv")
-async def dashboard_csv(request: Request[Any, Any, Any], db_session: DbSession, fund: FromQuery[str | None] = None,
+async def dashboard_csv(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+                        fund: FromQuery[str | None] = None,
                         year: FromQuery[str | None] = None, icb: FromQuery[str | None] = None) -> Response[str]:
-    _filters, rows = await _rows(request, db_session, fund, year, icb)
+    _filters, rows = await _rows(request, db_session, now, fund, year, icb)
     return Response(reports.rows_csv(rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="fund-allocations.csv"'})
 
 
 @get("/dashboard.json", name="funds.dashboard.json")
-async def dashboard_json(request: Request[Any, Any, Any], db_session: DbSession, fund: FromQuery[str | None] = None,
+async def dashboard_json(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+                         fund: FromQuery[str | None] = None,
                          year: FromQuery[str | None] = None,
                          icb: FromQuery[str | None] = None) -> Response[dict[str, Any]]:
-    filters, rows = await _rows(request, db_session, fund, year, icb)
+    filters, rows = await _rows(request, db_session, now, fund, year, icb)
     return Response(reports.rows_json(rows, filters), media_type=MediaType.JSON)
 
 
 # --- one allocation ---------------------------------------------------------------------------------------
 
 
-async def _allocation_page(request: Request[Any, Any, Any], db_session: Any, allocation_id: int,
+async def _allocation_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, allocation_id: int,
                            errors: FormErrors | None = None, values: dict[str, str] | None = None,
                            status_code: int = 200) -> Template:
     context = await services.allocation_context(db_session, allocation_id)
-    managed = allocation_id in await managed_allocation_ids(db_session, current_user(request), [allocation_id])
+    managed = allocation_id in await managed_allocation_ids(db_session, user, [allocation_id])
     return Template("funds/allocation.html", status_code=status_code, context={
         "item": context, "balance": context.balance, "ledger": await reports.ledger_of(db_session, allocation_id),
         "commitments": await reports.commitment_summaries(db_session, allocation_id=allocation_id),
@@ -91,18 +93,20 @@ async def _allocation_page(request: Request[Any, Any, Any], db_session: Any, all
 
 
 @get("/allocations/{allocation_id:int}", name="funds.allocation")
-async def allocation(request: Request[Any, Any, Any], db_session: DbSession, allocation_id: FromPath[int]) -> Template:
-    return await _allocation_page(request, db_session, allocation_id)
+async def allocation(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                     allocation_id: FromPath[int]) -> Template:
+    return await _allocation_page(request, db_session, user, allocation_id)
 
 
 @post("/allocations/{allocation_id:int}/adjust", name="funds.allocation.adjust")
-async def adjust(request: Request[Any, Any, Any], db_session: DbSession, allocation_id: FromPath[int]) -> Any:
+async def adjust(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 allocation_id: FromPath[int]) -> Any:
     return await run_form_command(
         request, db_session, lambda form: commands.adjust_from_form(
-            db_session, current_user(request), allocation_id, form, now=request.app.state.clock.now()),
-        on_error=lambda errors, form: _allocation_page(request, db_session, allocation_id, errors, form,
+            db_session, user, allocation_id, form, now=now),
+        on_error=lambda errors, form: _allocation_page(request, db_session, user, allocation_id, errors, form,
                                                        status_code=400),
-        redirect=f"/buyer/funds/allocations/{allocation_id}")
+        redirect=path_for(request, "funds.allocation", allocation_id=allocation_id))
 
 
 # --- commitments ------------------------------------------------------------------------------------------
@@ -114,11 +118,11 @@ async def commitments(db_session: DbSession) -> Template:
         "commitments": await reports.commitment_summaries(db_session)})
 
 
-async def _commitment_form(request: Request[Any, Any, Any], db_session: Any, errors: FormErrors | None = None,
+async def _commitment_form(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                           errors: FormErrors | None = None,
                            values: dict[str, str] | None = None, status_code: int = 200) -> Template:
-    user = current_user(request)
     managed = await managed_allocation_ids(db_session, user)
-    rows = [row for row in await reports.dashboard_rows(db_session, reports.Filters(), _today(request))
+    rows = [row for row in await reports.dashboard_rows(db_session, reports.Filters(), london_date(now))
             if row.allocation_id in managed and not row.lapsed]
     buyers = (await db_session.execute(sa.select(Organisation.id, Organisation.name)
                                        .where(Organisation.kind == OrganisationKind.BUYER)
@@ -133,27 +137,29 @@ async def _commitment_form(request: Request[Any, Any, Any], db_session: Any, err
 
 
 @get("/commitments/new", name="funds.commitment.new")
-async def new_commitment(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    return await _commitment_form(request, db_session)
+async def new_commitment(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                         now: Now) -> Template:
+    return await _commitment_form(request, db_session, user, now)
 
 
 @post("/commitments", name="funds.commitment.create")
-async def create_commitment(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+async def create_commitment(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Any:
     form = await read_form(request)
     try:
-        commitment = await commands.off_platform_commitment_from_form(db_session, current_user(request), form,
-                                                                      now=request.app.state.clock.now())
+        commitment = await commands.off_platform_commitment_from_form(db_session, user, form,
+                                                                      now=now)
     except ValidationFailed as error:
         await db_session.rollback()
-        return await _commitment_form(request, db_session, FormErrors.from_error(error), form, status_code=400)
-    return Redirect(f"/buyer/funds/commitments/{commitment.id}", status_code=303)
+        return await _commitment_form(request, db_session, user, now, FormErrors.from_error(error), form,
+                                      status_code=400)
+    return redirect_to(request, "funds.commitment", commitment_id=commitment.id)
 
 
-async def _commitment_page(request: Request[Any, Any, Any], db_session: Any, commitment_id: int,
+async def _commitment_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, commitment_id: int,
                            errors: FormErrors | None = None, values: dict[str, str] | None = None,
                            status_code: int = 200) -> Template:
     commitment, lines = await services.commitment_lines(db_session, commitment_id)
-    managed = await managed_allocation_ids(db_session, current_user(request),
+    managed = await managed_allocation_ids(db_session, user,
                                            [item.line.allocation_id for item in lines])
     buyer = await db_session.get(Organisation, commitment.buyer_organisation_id)
     return Template("funds/commitment.html", status_code=status_code, context={
@@ -164,14 +170,15 @@ async def _commitment_page(request: Request[Any, Any, Any], db_session: Any, com
 
 
 @get("/commitments/{commitment_id:int}", name="funds.commitment")
-async def commitment(request: Request[Any, Any, Any], db_session: DbSession, commitment_id: FromPath[int]) -> Template:
-    return await _commitment_page(request, db_session, commitment_id)
+async def commitment(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                     commitment_id: FromPath[int]) -> Template:
+    return await _commitment_page(request, db_session, user, commitment_id)
 
 
-async def _line_action(request: Request[Any, Any, Any], db_session: Any, commitment_id: int, action: str,
+async def _line_action(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                       commitment_id: int, action: str,
                        allocation_id: int | None) -> Any:
     form = await read_form(request)
-    user, now = current_user(request), request.app.state.clock.now()
     try:
         if action == "pay":
             await commands.pay_from_form(db_session, user, commitment_id, allocation_id or 0, form, now=now)
@@ -183,26 +190,29 @@ async def _line_action(request: Request[Any, Any, Any], db_session: Any, commitm
         await db_session.rollback()
         prefix = f"{action}-{allocation_id}-" if allocation_id else f"{action}-"
         values = {prefix + key: value for key, value in form.items()}
-        return await _commitment_page(request, db_session, commitment_id,
+        return await _commitment_page(request, db_session, user, commitment_id,
                                       FormErrors.from_error(error, prefix=prefix), values, status_code=400)
-    return Redirect(f"/buyer/funds/commitments/{commitment_id}", status_code=303)
+    return redirect_to(request, "funds.commitment", commitment_id=commitment_id)
 
 
 @post("/commitments/{commitment_id:int}/lines/{allocation_id:int}/pay", name="funds.commitment.pay")
-async def pay(request: Request[Any, Any, Any], db_session: DbSession, commitment_id: FromPath[int],
+async def pay(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+              commitment_id: FromPath[int],
               allocation_id: FromPath[int]) -> Any:
-    return await _line_action(request, db_session, commitment_id, "pay", allocation_id)
+    return await _line_action(request, db_session, user, now, commitment_id, "pay", allocation_id)
 
 
 @post("/commitments/{commitment_id:int}/lines/{allocation_id:int}/refund", name="funds.commitment.refund")
-async def refund(request: Request[Any, Any, Any], db_session: DbSession, commitment_id: FromPath[int],
+async def refund(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 commitment_id: FromPath[int],
                  allocation_id: FromPath[int]) -> Any:
-    return await _line_action(request, db_session, commitment_id, "refund", allocation_id)
+    return await _line_action(request, db_session, user, now, commitment_id, "refund", allocation_id)
 
 
 @post("/commitments/{commitment_id:int}/release", name="funds.commitment.release")
-async def release(request: Request[Any, Any, Any], db_session: DbSession, commitment_id: FromPath[int]) -> Any:
-    return await _line_action(request, db_session, commitment_id, "release", None)
+async def release(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  commitment_id: FromPath[int]) -> Any:
+    return await _line_action(request, db_session, user, now, commitment_id, "release", None)
 
 
 buyer_funds_router = Router(

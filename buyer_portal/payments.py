@@ -7,66 +7,72 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
 from dps.contracts.services import contract_for_buyer, contracts_for_buyer
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind, Role
+from dps.identity.services import SignedInUser
 from dps.payments import services
-from dps.web.auth import current_user, requires_role
-from dps.web.deps import DbSession
-from dps.web.forms import read_form
+from dps.web.auth import requires_role
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import read_form, redirect_to
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 
 
-async def _page(request: Request[Any, Any, Any], db_session: Any, contract_id: int, errors: FormErrors | None = None,
+async def _page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, contract_id: int,
+                errors: FormErrors | None = None,
                 values: dict[str, str] | None = None, status_code: int = 200) -> Template:
-    contract = await contract_for_buyer(db_session, current_user(request), contract_id)
+    contract = await contract_for_buyer(db_session, user, contract_id)
     rows = await services.milestones_with_payments(db_session, contract.id or 0)
     return Template("buyer/payments/contract.html", status_code=status_code, context={
         "contract": contract, "rows": rows, "errors": errors or FormErrors(), "values": values or {}})
 
 
 @get("/", name="buyer.contracts")
-async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    contracts = await contracts_for_buyer(db_session, current_user(request))
+async def index(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser) -> Template:
+    contracts = await contracts_for_buyer(db_session, user)
     return Template("buyer/payments/index.html", context={"contracts": contracts})
 
 
 @get("/{contract_id:int}", name="buyer.contracts.show")
-async def show(request: Request[Any, Any, Any], db_session: DbSession, contract_id: FromPath[int]) -> Template:
-    return await _page(request, db_session, contract_id)
+async def show(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+               contract_id: FromPath[int]) -> Template:
+    return await _page(request, db_session, user, contract_id)
 
 
 @post("/{contract_id:int}/milestones/{milestone_id:int}/pay", name="buyer.contracts.pay")
-async def pay(request: Request[Any, Any, Any], db_session: DbSession, contract_id: FromPath[int],
+async def pay(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+              contract_id: FromPath[int],
               milestone_id: FromPath[int]) -> Any:
     await read_form(request)
     try:
-        await services.raise_milestone_payment(db_session, current_user(request), contract_id=contract_id,
-                                               milestone_id=milestone_id, now=request.app.state.clock.now())
+        await services.raise_milestone_payment(db_session, user, contract_id=contract_id,
+                                               milestone_id=milestone_id, now=now)
     except ValidationFailed as error:
         await db_session.rollback()
-        return await _page(request, db_session, contract_id, FormErrors({f"milestone-{milestone_id}": str(error)}),
+        return await _page(request, db_session, user, contract_id,
+                           FormErrors({f"milestone-{milestone_id}": str(error)}),
                            status_code=400)
-    return Redirect(f"/buyer/contracts/{contract_id}", status_code=303)
+    return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
 
 
 @post("/{contract_id:int}/payments/{payment_id:int}/refund", name="buyer.contracts.refund")
-async def refund(request: Request[Any, Any, Any], db_session: DbSession, contract_id: FromPath[int],
+async def refund(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 contract_id: FromPath[int],
                  payment_id: FromPath[int]) -> Any:
     form = await read_form(request)
     try:
-        await services.request_refund(db_session, current_user(request), contract_id=contract_id,
+        await services.request_refund(db_session, user, contract_id=contract_id,
                                       payment_id=payment_id, reason=form.get("reason", ""),
-                                      now=request.app.state.clock.now())
+                                      now=now)
     except ValidationFailed as error:
         await db_session.rollback()
-        return await _page(request, db_session, contract_id, FormErrors({f"reason-{payment_id}": str(error)}),
+        return await _page(request, db_session, user, contract_id, FormErrors({f"reason-{payment_id}": str(error)}),
                            {f"reason-{payment_id}": form.get("reason", "")}, status_code=400)
-    return Redirect(f"/buyer/contracts/{contract_id}", status_code=303)
+    return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
 
 
 buyer_payments_router = Router(path="/buyer/contracts", route_handlers=[index, show, pay, refund],

@@ -5,6 +5,7 @@ Everything works without JavaScript: filters are a GET form, compare is a GET fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +24,7 @@ from dps.assurance import DEVICE_CLASS, ESF_TIERS
 from dps.errors import NotFound
 from dps.identity.models import OrganisationKind
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
-from dps.web.deps import DbSession
+from dps.web.deps import AppSettings, DbSession, Now
 from supplier_portal.listings import evidence_file
 
 PAGE_SIZE = 20
@@ -65,7 +66,8 @@ def facet_labels(categories: list[Category]) -> dict[str, dict[str, str]]:
     }
 
 
-def parse_search(request: Request[Any, Any, Any], labels: dict[str, dict[str, str]]) -> tuple[SearchQuery, bool]:
+def parse_search(request: Request[Any, Any, Any], labels: dict[str, dict[str, str]],
+                 now: datetime) -> tuple[SearchQuery, bool]:
     """The page's query string as a SearchQuery; values we do not know are dropped, never an error page."""
     params = request.query_params
     filters: dict[str, tuple[str, ...]] = {}
@@ -81,7 +83,7 @@ def parse_search(request: Request[Any, Any, Any], labels: dict[str, dict[str, st
     current = params.get("current") == "1"
     return SearchQuery(text=(params.get("q") or "").strip()[:200], filters=filters, sort=sort, page=page,
                        page_size=PAGE_SIZE, highlight=True,
-                       assurance_current_on=request.app.state.clock.now().date() if current else None), current
+                       assurance_current_on=now.date() if current else None), current
 
 
 def query_string(query: SearchQuery, current: bool, **changes: Any) -> str:
@@ -122,11 +124,11 @@ async def categories(db_session: DbSession) -> Template:
 
 
 @get("/search", name="catalogue.search")
-async def search(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+async def search(request: Request[Any, Any, Any], db_session: DbSession, now: Now, settings: AppSettings) -> Template:
     category_rows = list((await db_session.scalars(sa.select(Category).order_by(col(Category.name)))).all())
     labels = facet_labels(category_rows)
-    query, current = parse_search(request, labels)
-    result = await search_index_for(request.app.state.settings).search(query)
+    query, current = parse_search(request, labels, now)
+    result = await search_index_for(settings).search(query)
     pages = max(1, -(-result.total // PAGE_SIZE))
     user = current_user(request)
     return Template("catalogue/search.html", context={
@@ -136,14 +138,15 @@ async def search(request: Request[Any, Any, Any], db_session: DbSession) -> Temp
         "prev_href": "?" + query_string(query, current, page=query.page - 1) if query.page > 1 else None,
         "next_href": "?" + query_string(query, current, page=query.page + 1) if query.page < pages else None,
         "clear_filters_href": "?" + query_string(query, False, filters={}),
-        "today": request.app.state.clock.now().date().isoformat(),
+        "today": now.date().isoformat(),
         "can_save": bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES)),
     })
 
 
 @get("/innovations/{listing_id:int}", name="catalogue.innovation")
-async def innovation(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
-    today = request.app.state.clock.now().date()
+async def innovation(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+                     listing_id: FromPath[int]) -> Template:
+    today = now.date()
     document = await services.published_innovation(db_session, listing_id, today)
     return Template("catalogue/innovation.html", context={
         "doc": document, "description": rules.render_description(document["description"]),
@@ -153,9 +156,10 @@ async def innovation(request: Request[Any, Any, Any], db_session: DbSession, lis
 
 
 @get("/innovations/{listing_id:int}/versions/{version:int}", name="catalogue.innovation.version")
-async def innovation_version(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+async def innovation_version(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+                             listing_id: FromPath[int],
                              version: FromPath[int]) -> Template:
-    document = await services.published_innovation(db_session, listing_id, request.app.state.clock.now().date())
+    document = await services.published_innovation(db_session, listing_id, now.date())
     found = await services.version_of(db_session, listing_id, version)
     return Template("catalogue/version.html", context={
         "listing": document, "version": found, "labels": rules.LABELS,
@@ -164,17 +168,17 @@ async def innovation_version(request: Request[Any, Any, Any], db_session: DbSess
 
 
 @get("/innovations/{listing_id:int}/documents/{document_id:int}", name="catalogue.innovation.document")
-async def innovation_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
-                              document_id: FromPath[int]) -> File:
+async def innovation_document(request: Request[Any, Any, Any], db_session: DbSession, settings: AppSettings,
+                              listing_id: FromPath[int], document_id: FromPath[int]) -> File:
     """Evidence is served through this handler only (never from a static folder): to anyone while the listing is
     in search, otherwise only to its supplier and the authority."""
     document, path = await services.evidence_for_download(db_session, current_user(request), listing_id, document_id,
-                                                          request.app.state.settings.var_dir)
+                                                          settings.var_dir)
     return evidence_file(document, path)
 
 
 @get("/compare", name="catalogue.compare")
-async def compare(request: Request[Any, Any, Any], db_session: DbSession,
+async def compare(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
                   back: FromQuery[str | None] = None) -> Template:
     raw_ids = request.query_params.getall("id", [])
     ids = list(dict.fromkeys(int(i) for i in raw_ids if i.isdigit() and len(i) < 12))
@@ -184,13 +188,13 @@ async def compare(request: Request[Any, Any, Any], db_session: DbSession,
     elif len(ids) < 2:
         problem = "Choose at least two innovations to compare."
     documents = [] if problem else await services.published_innovations(
-        db_session, ids, request.app.state.clock.now().date())
+        db_session, ids, now.date())
     if not problem and len(documents) < 2:
         raise NotFound("Those innovations are no longer published")
     safe_back = back if back and back.startswith("/catalogue/search") else "/catalogue/search"
     return Template("catalogue/compare.html", status_code=400 if problem else 200, context={
         "documents": documents, "problem": problem, "labels": rules.LABELS, "back": safe_back,
-        "today": request.app.state.clock.now().date().isoformat()})
+        "today": now.date().isoformat()})
 
 
 catalogue_router = Router(path="/catalogue", route_handlers=[categories, search, innovation, innovation_version,

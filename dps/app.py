@@ -33,6 +33,7 @@ from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
 from dps.web.auth import CurrentUserMiddleware, current_user, public
+from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.pages import PublicPages, SignInPages, SignOutPages
 from dps.web.security_headers import csp_nonce, security_headers_hook
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                                        include_in_schema=False, name="static"),
         ],
         plugins=[SQLAlchemyPlugin(config=database)],
+        dependencies=DEPENDENCIES,
         middleware=[session_config.middleware, CurrentUserMiddleware()],
         before_send=[security_headers_hook(hsts=settings.secure_cookies)],
         csrf_config=CSRFConfig(

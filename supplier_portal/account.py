@@ -67,8 +67,8 @@ from dps.web.auth import (
     signed_in,
     supplier_only,
 )
-from dps.web.deps import DbSession
-from dps.web.forms import read_form
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import read_form, redirect_to
 from dps.web.sessions import start_signed_in_session
 
 # Registration, re-sending and accepting invitations: POSTs per client address per minute (their own store,
@@ -101,12 +101,9 @@ async def _verified_email(connection: ASGIConnection[Any, Any, Any, Any], _: Bas
 verified_email = mark_access_rule(_verified_email, "a user whose email address is confirmed")
 
 
-def _to_verify_page(_: Request[Any, Any, Any], __: EmailNotVerified) -> Redirect:
-    return Redirect(VERIFY_REQUIRED_PATH, status_code=303)
+def _to_verify_page(request: Request[Any, Any, Any], _: EmailNotVerified) -> Redirect:
+    return redirect_to(request, "verify_email.required")
 
-
-def _now(request: Request[Any, Any, State]) -> Any:
-    return request.app.state.clock.now()
 
 
 def _session(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -133,24 +130,24 @@ class RegistrationPages(Controller):
     @get("/register", name="register")
     async def form(self, request: Request[Any, Any, State]) -> Any:
         if current_user(request) is not None:
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         return _register_page({}, FormErrors())
 
     @post("/register", name="register.submit")
-    async def submit(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
+    async def submit(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
         form = await read_form(request)
         state = request.app.state
         try:
             registration = await register_supplier_user(
                 db_session, state.passwords, state.settings, full_name=form.get("full_name", ""),
                 email=form.get("email", ""), password=form.get("password", ""),
-                password_confirmation=form.get("password_confirmation", ""), now=_now(request),
+                password_confirmation=form.get("password_confirmation", ""), now=now,
             )
         except ValidationFailed as problem:
             values = {"full_name": form.get("full_name", ""), "email": form.get("email", "")}
             return _register_page(values, FormErrors.from_error(problem, default_field=""), status_code=400)
         request.set_session({**_session(request), PENDING_EMAIL: registration.email})
-        return Redirect("/register/check-email", status_code=303)
+        return redirect_to(request, "register.check_email")
 
     @get("/register/check-email", name="register.check_email")
     async def check_email(self, request: Request[Any, Any, State]) -> Template:
@@ -159,12 +156,12 @@ class RegistrationPages(Controller):
                                  "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 
     @post("/register/resend", name="register.resend")
-    async def resend(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
+    async def resend(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
         """Send a new link to the signed-in user, to the holder of a genuine (expired) link, or to the address
         registered in this browser. Only the first two may learn what happened."""
         form = await read_form(request)
         user = current_user(request)
-        settings, now = request.app.state.settings, _now(request)
+        settings, now = request.app.state.settings, now
         email = _session(request).get(PENDING_EMAIL)
         try:
             if user is not None:
@@ -179,7 +176,7 @@ class RegistrationPages(Controller):
             notice = ("If the account for this address still needs confirming, we have sent a new email. "
                       "It can take a few minutes to arrive.")
         elif outcome is ResendOutcome.ALREADY_VERIFIED:
-            return Redirect(NEW_ORGANISATION_PATH if user else "/login", status_code=303)
+            return redirect_to(request, "organisation.new" if user else "login")
         elif outcome is ResendOutcome.TOO_SOON:
             notice = ("We sent you an email recently. It can take a few minutes to arrive: wait for it before asking "
                       "for another.")
@@ -192,10 +189,10 @@ class RegistrationPages(Controller):
                                  "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 
     @get("/verify-email", name="verify_email")
-    async def verify(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def verify(self, request: Request[Any, Any, State], db_session: DbSession, now: Now,
                      token: FromQuery[str] = "") -> Any:
         try:
-            result = await verify_email(db_session, request.app.state.settings, token=token, now=_now(request))
+            result = await verify_email(db_session, request.app.state.settings, token=token, now=now)
         except LinkUnusable as problem:
             return _link_problem(request, problem)
         user = current_user(request)
@@ -211,11 +208,9 @@ class VerificationRequiredPage(Controller):
     guards = [signed_in]
 
     @get(VERIFY_REQUIRED_PATH, name="verify_email.required")
-    async def required(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None  # the guard
+    async def required(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         if await is_email_verified(db_session, user.id):
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         return Template("supplier/account/verify_required.html",
                         context={"email": user.email, "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 
@@ -240,24 +235,25 @@ class InvitationPages(Controller):
     guards = [public]
 
     @get("/invitations/accept", name="invitation.accept")
-    async def show(self, request: Request[Any, Any, State], db_session: DbSession, token: FromQuery[str] = "") -> Any:
+    async def show(self, request: Request[Any, Any, State], db_session: DbSession, now: Now,
+                   token: FromQuery[str] = "") -> Any:
         user = current_user(request)
         try:
             details = await inspect_invitation(db_session, request.app.state.settings, token=token,
-                                               now=_now(request), signed_in_email=user.email if user else None)
+                                               now=now, signed_in_email=user.email if user else None)
         except LinkUnusable as problem:
             return _link_problem(request, problem)
         return _invitation_page(request, details, token)
 
     @post("/invitations/accept", name="invitation.accept.submit")
-    async def accept(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
+    async def accept(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
         form = await read_form(request)
         token = form.get("token", "")
         user = current_user(request)
         state = request.app.state
         try:
             acceptance = await accept_invitation(
-                db_session, state.settings, state.passwords, token=token, now=_now(request),
+                db_session, state.settings, state.passwords, token=token, now=now,
                 signed_in_user_id=user.id if user else None, full_name=form.get("full_name", ""),
                 password=form.get("password", ""), password_confirmation=form.get("password_confirmation", ""),
             )
@@ -267,12 +263,12 @@ class InvitationPages(Controller):
             return Redirect(sign_in_path_for(f"/invitations/accept?token={token}"), status_code=303)
         except ValidationFailed as problem:
             await db_session.rollback()
-            details = await inspect_invitation(db_session, state.settings, token=token, now=_now(request))
+            details = await inspect_invitation(db_session, state.settings, token=token, now=now)
             return _invitation_page(request, details, token, values={"full_name": form.get("full_name", "")},
                                     errors=FormErrors.from_error(problem, default_field=""), status_code=400)
         if acceptance.new_account:
             start_signed_in_session(request, acceptance.user_id)
-        return Redirect(f"/supplier/organisation/{acceptance.organisation_id}?joined=1", status_code=303)
+        return redirect_to(request, "organisation.show", "?joined=1", organisation_id=acceptance.organisation_id)
 
 
 registration_router = Router(
@@ -299,54 +295,50 @@ def _new_form(values: dict[str, str], errors: FormErrors | None = None, status_c
 
 class NewOrganisationPages(Controller):
     @get("/", name="organisation.new")
-    async def form(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None  # the guard
+    async def form(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         existing = await supplier_organisation_ids(db_session, user.id)
         if existing:
-            return Redirect(f"/supplier/organisation/{existing[0]}", status_code=303)
+            return redirect_to(request, "organisation.show", organisation_id=existing[0])
         return _new_form(_session(request).get(ORGANISATION_DRAFT) or {})
 
     @post("/", name="organisation.new.submit")
-    async def submit(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None
+    async def submit(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         form = await read_form(request)
         try:
             profile = await check_new_organisation(db_session, user_id=user.id, form=form)
         except ValidationFailed as problem:
             return _new_form(form, FormErrors.from_error(problem, default_field=""), status_code=400)
         request.set_session({**_session(request), ORGANISATION_DRAFT: profile.as_form()})
-        return Redirect(f"{NEW_ORGANISATION_PATH}/check", status_code=303)
+        return redirect_to(request, "organisation.new.check")
 
     @get("/check", name="organisation.new.check")
     async def check(self, request: Request[Any, Any, State]) -> Any:
         profile = _draft(request)
         if profile is None:
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         return Template("supplier/account/organisation_check.html",
                         context={"profile": profile, "sme": profile.sme})
 
     @post("/check", name="organisation.new.create")
-    async def create(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
-        user = current_user(request)
-        assert user is not None
+    async def create(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
+                     now: Now) -> Any:
         profile = _draft(request)
         if profile is None:
-            return Redirect(NEW_ORGANISATION_PATH, status_code=303)
+            return redirect_to(request, "organisation.new")
         try:
             organisation = await create_supplier_organisation(db_session, user_id=user.id, profile=profile,
-                                                              now=_now(request))
+                                                              now=now)
         except ValidationFailed as problem:  # the number was registered by someone else meanwhile
             return _new_form(profile.as_form(), FormErrors.from_error(problem, default_field=""), status_code=400)
         except Conflict:  # already has an organisation (a second tab, a double click)
             await db_session.rollback()
             existing = await supplier_organisation_ids(db_session, user.id)
-            return Redirect(f"/supplier/organisation/{existing[0]}" if existing else "/", status_code=303)
+            return (redirect_to(request, "organisation.show", organisation_id=existing[0]) if existing
+                    else redirect_to(request, "landing"))
         session = _session(request)
         session.pop(ORGANISATION_DRAFT, None)
         request.set_session(session)
-        return Redirect(f"/supplier/organisation/{organisation.id}?created=1", status_code=303)
+        return redirect_to(request, "organisation.show", "?created=1", organisation_id=organisation.id)
 
 
 def _draft(request: Request[Any, Any, Any]) -> SupplierProfile | None:
@@ -385,14 +377,13 @@ class OrganisationPages(Controller):
     @get("/", name="organisation.mine")
     async def mine(self, request: Request[Any, Any, State]) -> Redirect:
         memberships = memberships_in(request, OrganisationKind.SUPPLIER)
-        return Redirect(f"/supplier/organisation/{memberships[0].organisation_id}", status_code=303)
+        return redirect_to(request, "organisation.show", organisation_id=memberships[0].organisation_id)
 
     @get("/{organisation_id:int}", name="organisation.show")
-    async def show(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int],
+    async def show(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
+                   organisation_id: FromPath[int],
                    created: FromQuery[str | None] = None, joined: FromQuery[str | None] = None,
                    updated: FromQuery[str | None] = None) -> Template:
-        user = current_user(request)
-        assert user is not None
         access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id)
         organisation = access.organisation
         notice = ("Your organisation has been set up. You are its administrator." if created
@@ -403,25 +394,21 @@ class OrganisationPages(Controller):
                                  "sme": sme_of(organisation), "is_admin": access.is_admin, "notice": notice})
 
     @get("/{organisation_id:int}/edit", name="organisation.edit")
-    async def edit(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def edit(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
                    organisation_id: FromPath[int]) -> Template:
-        user = current_user(request)
-        assert user is not None
         access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
         return self._form(organisation_id, _form_values(access.organisation), FormErrors())
 
     @post("/{organisation_id:int}/edit", name="organisation.edit.submit")
-    async def save(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def save(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
                    organisation_id: FromPath[int]) -> Any:
-        user = current_user(request)
-        assert user is not None
         form = await read_form(request)
         try:
             await update_supplier_profile(db_session, organisation_id=organisation_id, user_id=user.id, form=form,
-                                          now=_now(request))
+                                          now=now)
         except ValidationFailed as problem:
             return self._form(organisation_id, form, FormErrors.from_error(problem, default_field=""), status_code=400)
-        return Redirect(f"/supplier/organisation/{organisation_id}?updated=1", status_code=303)
+        return redirect_to(request, "organisation.show", "?updated=1", organisation_id=organisation_id)
 
     @staticmethod
     def _form(organisation_id: int, values: dict[str, str], errors: FormErrors, status_code: int = 200) -> Template:
@@ -430,49 +417,43 @@ class OrganisationPages(Controller):
                              button="Save changes", status_code=status_code, cancel=path)
 
     @get("/{organisation_id:int}/team", name="organisation.team")
-    async def team(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int],
+    async def team(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
+                   organisation_id: FromPath[int],
                    sent: FromQuery[str | None] = None, withdrawn: FromQuery[str | None] = None) -> Template:
-        user = current_user(request)
-        assert user is not None
-        team = await load_team(db_session, organisation_id=organisation_id, user_id=user.id, now=_now(request))
+        team = await load_team(db_session, organisation_id=organisation_id, user_id=user.id, now=now)
         notice = "Invitation sent." if sent else "Invitation withdrawn." if withdrawn else None
         return Template("supplier/account/team.html",
                         context={"team": team, "role_labels": ROLE_LABELS, "notice": notice})
 
     @get("/{organisation_id:int}/team/invite", name="organisation.invite")
-    async def invite_form(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def invite_form(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser,
                           organisation_id: FromPath[int]) -> Template:
-        user = current_user(request)
-        assert user is not None
         access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
         return _invite_page(access.organisation, {}, FormErrors())
 
     @post("/{organisation_id:int}/team/invite", name="organisation.invite.submit")
-    async def invite(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def invite(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
                      organisation_id: FromPath[int]) -> Any:
-        user = current_user(request)
-        assert user is not None
         form = await read_form(request)
         try:
             await invite_colleague(db_session, request.app.state.settings, organisation_id=organisation_id,
                                    user_id=user.id, email=form.get("email", ""), role=form.get("role", ""),
-                                   now=_now(request))
+                                   now=now)
         except ValidationFailed as problem:
             await db_session.rollback()
             access = await supplier_access(db_session, organisation_id=organisation_id, user_id=user.id, admin=True)
             values = {"email": form.get("email", ""), "role": form.get("role", "")}
             return _invite_page(access.organisation, values, FormErrors.from_error(problem, default_field=""),
                                 status_code=400)
-        return Redirect(f"/supplier/organisation/{organisation_id}/team?sent=1", status_code=303)
+        return redirect_to(request, "organisation.team", "?sent=1", organisation_id=organisation_id)
 
     @post("/{organisation_id:int}/team/invitations/{invitation_id:int}/revoke", name="organisation.invitation.revoke")
-    async def revoke(self, request: Request[Any, Any, State], db_session: DbSession, organisation_id: FromPath[int],
+    async def revoke(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser, now: Now,
+                     organisation_id: FromPath[int],
                      invitation_id: FromPath[int]) -> Redirect:
-        user = current_user(request)
-        assert user is not None
         await revoke_invitation(db_session, organisation_id=organisation_id, invitation_id=invitation_id,
-                                user_id=user.id, now=_now(request))
-        return Redirect(f"/supplier/organisation/{organisation_id}/team?withdrawn=1", status_code=303)
+                                user_id=user.id, now=now)
+        return redirect_to(request, "organisation.team", "?withdrawn=1", organisation_id=organisation_id)
 
 
 def _invite_page(organisation: Any, values: dict[str, str], errors: FormErrors, status_code: int = 200) -> Template:

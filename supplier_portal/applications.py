@@ -15,20 +15,15 @@ from dps.agreements.services import list_agreements
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
 from dps.questions import asked_keys
-from dps.web.auth import current_user, memberships_in, supplier_only
-from dps.web.deps import DbSession
-from dps.web.forms import read_form
-
-
-def _user(request: Request[Any, Any, Any]) -> Any:
-    return current_user(request)
+from dps.web.auth import memberships_in, supplier_only
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import read_form, redirect_to
 
 
 @get("/", name="supplier.home")
-async def supplier_home(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    user = _user(request)
+async def supplier_home(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                        now: Now) -> Template:
     organisation_ids = user.organisation_ids_of_kind(OrganisationKind.SUPPLIER)
-    now = request.app.state.clock.now()
     return Template("supplier/home.html", context={
         "memberships": memberships_in(request, OrganisationKind.SUPPLIER),
         "applications": await services.applications_of(db_session, organisation_ids),
@@ -48,7 +43,7 @@ async def choose_category(request: Request[Any, Any, Any], db_session: DbSession
 
 
 @post("/applications", name="supplier.applications.start")
-async def start(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+async def start(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Any:
     form = await read_form(request)
     organisations = memberships_in(request, OrganisationKind.SUPPLIER)
     errors = FormErrors()
@@ -62,25 +57,27 @@ async def start(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
             "agreements": await list_agreements(db_session), "errors": errors, "values": form,
             "organisations": organisations})
     application = await services.start_application(
-        db_session, _user(request), organisation_id=int(organisation_id), category_id=int(form["category_id"]),
-        now=request.app.state.clock.now())
-    return Redirect(f"/supplier/applications/{application.id}", status_code=303)
+        db_session, user, organisation_id=int(organisation_id), category_id=int(form["category_id"]),
+        now=now)
+    return redirect_to(request, "supplier.applications.show", application_id=application.id)
 
 
 @get("/applications/{application_id:int}", name="supplier.applications.show")
-async def task_list(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Template:
-    application = await services.application_for_supplier(db_session, _user(request), application_id)
+async def task_list(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                    application_id: FromPath[int]) -> Template:
+    application = await services.application_for_supplier(db_session, user, application_id)
     return Template("supplier/applications/task_list.html", context={
         "summary": await services.application_summary(db_session, application),
         "sections": SECTIONS, "incomplete": {s.key for s in incomplete_sections(application.answers)},
-        "now": request.app.state.clock.now(),
+        "now": now,
     })
 
 
 @get("/applications/{application_id:int}/sections/{section_key:str}", name="supplier.applications.section")
-async def section_form(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int],
+async def section_form(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                       application_id: FromPath[int],
                        section_key: FromPath[str]) -> Template:
-    application = await services.application_for_supplier(db_session, _user(request), application_id)
+    application = await services.application_for_supplier(db_session, user, application_id)
     sec = section(section_key)
     values = application.answers.get(sec.key, {}).get("values", {})
     return Template("supplier/applications/section.html", context={
@@ -89,14 +86,15 @@ async def section_form(request: Request[Any, Any, Any], db_session: DbSession, a
 
 
 @post("/applications/{application_id:int}/sections/{section_key:str}", name="supplier.applications.section.save")
-async def save_section(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int],
+async def save_section(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                       application_id: FromPath[int],
                        section_key: FromPath[str]) -> Any:
     form = await read_form(request)
-    saved = await services.save_section(db_session, _user(request), application_id, section_key, form,
-                                        request.app.state.clock.now())
+    saved = await services.save_section(db_session, user, application_id, section_key, form,
+                                        now)
     if saved.complete:
-        return Redirect(f"/supplier/applications/{application_id}", status_code=303)
-    application = await services.application_for_supplier(db_session, _user(request), application_id)
+        return redirect_to(request, "supplier.applications.show", application_id=application_id)
+    application = await services.application_for_supplier(db_session, user, application_id)
     sec = section(section_key)
     return Template("supplier/applications/section.html", status_code=400, context={
         "application": application, "section": sec, "values": saved.values, "errors": saved.errors,
@@ -104,24 +102,26 @@ async def save_section(request: Request[Any, Any, Any], db_session: DbSession, a
 
 
 @get("/applications/{application_id:int}/check", name="supplier.applications.check")
-async def check_answers(request: Request[Any, Any, Any], db_session: DbSession,
+async def check_answers(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
                         application_id: FromPath[int]) -> Template:
-    application = await services.application_for_supplier(db_session, _user(request), application_id)
+    application = await services.application_for_supplier(db_session, user, application_id)
     return Template("supplier/applications/check.html", context={
         "summary": await services.application_summary(db_session, application), "sections": SECTIONS,
         "incomplete": incomplete_sections(application.answers), "errors": FormErrors()})
 
 
 @post("/applications/{application_id:int}/submit", name="supplier.applications.submit")
-async def submit(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Redirect:
-    await services.submit_application(db_session, _user(request), application_id, request.app.state.clock.now())
-    return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+async def submit(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 application_id: FromPath[int]) -> Redirect:
+    await services.submit_application(db_session, user, application_id, now)
+    return redirect_to(request, "supplier.applications.show", application_id=application_id)
 
 
 @post("/applications/{application_id:int}/withdraw", name="supplier.applications.withdraw")
-async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, application_id: FromPath[int]) -> Redirect:
-    await services.withdraw_application(db_session, _user(request), application_id, request.app.state.clock.now())
-    return Redirect(f"/supplier/applications/{application_id}", status_code=303)
+async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                   application_id: FromPath[int]) -> Redirect:
+    await services.withdraw_application(db_session, user, application_id, now)
+    return redirect_to(request, "supplier.applications.show", application_id=application_id)
 
 
 supplier_applications_router = Router(

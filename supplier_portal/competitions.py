@@ -4,6 +4,7 @@ letter. Only an invited supplier sees a competition (others get 404)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Router, get, post
@@ -14,49 +15,52 @@ from dps.competitions.forms import parse_bid_form
 from dps.competitions.rules import count_words, questions_of
 from dps.competitions.services import bidding, drafting, loading, views
 from dps.forms import FormErrors
+from dps.identity.services import SignedInUser
 from dps.money import pounds_for_form
-from dps.web.auth import current_user, supplier_only
-from dps.web.deps import DbSession
-from dps.web.forms import read_form, run_form_command
-
-
-def _now(request: Request[Any, Any, Any]) -> Any:
-    return request.app.state.clock.now()
+from dps.web.auth import supplier_only
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 
 @get("/", name="supplier.competitions")
-async def inbox(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
+async def inbox(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Template:
     return Template("supplier/competitions/index.html", context={
-        "invitations": await views.supplier_inbox(db_session, current_user(request)), "now": _now(request)})
+        "invitations": await views.supplier_inbox(db_session, user), "now": now})
 
 
-async def _show_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _show_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                     competition_id: int,
                      errors: FormErrors | None = None, values: dict[str, str] | None = None,
                      status_code: int = 200) -> Template:
-    view = await views.supplier_view(db_session, current_user(request), competition_id, _now(request))
+    view = await views.supplier_view(db_session, user, competition_id, now)
     return Template("supplier/competitions/show.html", status_code=status_code, context={
         "view": view, "competition": view.summary.competition, "errors": errors or FormErrors(),
-        "values": values or {}, "now": _now(request), "questions": questions_of(view.criteria)})
+        "values": values or {}, "now": now, "questions": questions_of(view.criteria)})
 
 
 @get("/{competition_id:int}", name="supplier.competitions.show")
-async def show(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    return await _show_page(request, db_session, competition_id)
+async def show(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+               competition_id: FromPath[int]) -> Template:
+    return await _show_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/questions", name="supplier.competitions.ask")
-async def ask(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+async def ask(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+              competition_id: FromPath[int]) -> Any:
     return await run_form_command(
         request, db_session, lambda form: drafting.ask_question(
-            db_session, current_user(request), competition_id, form.get("question", ""), _now(request)),
-        on_error=lambda errors, form: _show_page(request, db_session, competition_id, errors, form, status_code=400),
-        redirect=f"/supplier/competitions/{competition_id}#questions", default_field="question")
+            db_session, user, competition_id, form.get("question", ""), now),
+        on_error=lambda errors, form: _show_page(request, db_session, user, now, competition_id, errors, form,
+                                                 status_code=400),
+        redirect=path_for(request, "supplier.competitions.show", competition_id=competition_id) + "#questions",
+        default_field="question")
 
 
-async def _bid_page(request: Request[Any, Any, Any], db_session: Any, competition_id: int,
+async def _bid_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                    competition_id: int,
                     errors: FormErrors | None = None, values: dict[str, str] | None = None,
                     status_code: int = 200, saved: bool = False) -> Template:
-    view = await views.supplier_view(db_session, current_user(request), competition_id, _now(request))
+    view = await views.supplier_view(db_session, user, competition_id, now)
     questions = questions_of(view.criteria)
     if values is None:
         bid = view.bid
@@ -67,36 +71,39 @@ async def _bid_page(request: Request[Any, Any, Any], db_session: Any, competitio
     words = {q.key: count_words(values.get(f"answer-{q.key}", "")) for q in questions}
     return Template("supplier/competitions/bid.html", status_code=status_code, context={
         "view": view, "competition": view.summary.competition, "questions": questions, "values": values,
-        "errors": errors or FormErrors(), "words": words, "saved": saved, "now": _now(request)})
+        "errors": errors or FormErrors(), "words": words, "saved": saved, "now": now})
 
 
 @get("/{competition_id:int}/bid", name="supplier.competitions.bid")
-async def bid_form(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Template:
-    return await _bid_page(request, db_session, competition_id)
+async def bid_form(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                   competition_id: FromPath[int]) -> Template:
+    return await _bid_page(request, db_session, user, now, competition_id)
 
 
 @post("/{competition_id:int}/bid", name="supplier.competitions.bid.save")
-async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Any:
+async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                   competition_id: FromPath[int]) -> Any:
     form = await read_form(request)
-    competition, _ = await loading.competition_for_supplier(db_session, current_user(request), competition_id,
-                                                            _now(request))
+    competition, _ = await loading.competition_for_supplier(db_session, user, competition_id,
+                                                            now)
     parsed = parse_bid_form(form, loading.criteria_of(competition))
     submit = form.get("action") == "submit"
-    saved = await bidding.save_bid(db_session, current_user(request), competition_id, answers=parsed.answers,
+    saved = await bidding.save_bid(db_session, user, competition_id, answers=parsed.answers,
                                    price_pence=parsed.price_pence, vat_pence=parsed.vat_pence, submit=submit,
-                                   now=_now(request), form_errors=parsed.errors)
+                                   now=now, form_errors=parsed.errors)
     if saved.errors:
-        return await _bid_page(request, db_session, competition_id, saved.errors, form, status_code=400,
+        return await _bid_page(request, db_session, user, now, competition_id, saved.errors, form, status_code=400,
                                saved=not submit)
     if submit:
-        return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
-    return await _bid_page(request, db_session, competition_id, saved=True)
+        return redirect_to(request, "supplier.competitions.show", competition_id=competition_id)
+    return await _bid_page(request, db_session, user, now, competition_id, saved=True)
 
 
 @post("/{competition_id:int}/bid/withdraw", name="supplier.competitions.bid.withdraw")
-async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, competition_id: FromPath[int]) -> Redirect:
-    await bidding.withdraw_bid(db_session, current_user(request), competition_id, _now(request))
-    return Redirect(f"/supplier/competitions/{competition_id}", status_code=303)
+async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                   competition_id: FromPath[int]) -> Redirect:
+    await bidding.withdraw_bid(db_session, user, competition_id, now)
+    return redirect_to(request, "supplier.competitions.show", competition_id=competition_id)
 
 
 supplier_competitions_router = Router(

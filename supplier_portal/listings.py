@@ -3,6 +3,7 @@ version, and attach PDF evidence. Only categories the supplier is actively admit
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Router, get, post
@@ -15,8 +16,10 @@ from catalogue.rules import CARE_SETTINGS, LABELS, PRICING_MODELS, assurance_exp
 from dps.errors import NotFound
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
-from dps.web.auth import current_user, memberships_in, supplier_only
-from dps.web.deps import DbSession
+from dps.identity.services import SignedInUser
+from dps.web.auth import memberships_in, supplier_only
+from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.forms import redirect_to
 
 EVIDENCE_BODY_LIMIT = rules.EVIDENCE_MAX_BYTES + 256 * 1024
 
@@ -46,8 +49,7 @@ async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, organi
 
 
 @get("/", name="supplier.listings")
-async def index(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    user = current_user(request)
+async def index(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser) -> Template:
     organisation_id = _organisation_id(request)
     return Template("supplier/listings/index.html", context={
         "rows": await services.listings_of(db_session, services.supplier_organisation_ids(user)),
@@ -62,21 +64,22 @@ async def new(request: Request[Any, Any, Any], db_session: DbSession) -> Templat
 
 
 @post("/", name="supplier.listings.create")
-async def create(request: Request[Any, Any, Any], db_session: DbSession) -> Any:
+async def create(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Any:
     form = await read_listing_form(request)
     organisation_id = _organisation_id(request, form.get("organisation_id"))
-    saved = await services.create_listing(db_session, current_user(request), organisation_id, form,
-                                          request.app.state.clock.now())
+    saved = await services.create_listing(db_session, user, organisation_id, form,
+                                          now)
     if saved.listing is None:
         return await _form_page(request, db_session, organisation_id=organisation_id, values=saved.form.values,
                                 errors=saved.form.errors, status_code=400)
-    return Redirect(f"/supplier/listings/{saved.listing.id}", status_code=303)
+    return redirect_to(request, "supplier.listings.show", listing_id=saved.listing.id)
 
 
-async def _show_page(request: Request[Any, Any, Any], db_session: Any, listing_id: int,
+async def _show_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
+                     listing_id: int,
                      errors: FormErrors | None = None, document_title: str = "", status_code: int = 200) -> Template:
-    listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
-    today = request.app.state.clock.now().date()
+    listing = await services.listing_for_supplier(db_session, user, listing_id)
+    today = now.date()
     return Template("supplier/listings/show.html", status_code=status_code, context={
         "row": await services.listing_row(db_session, listing_id), "listing": listing,
         "description": render_description(listing.description),
@@ -90,45 +93,50 @@ async def _show_page(request: Request[Any, Any, Any], db_session: Any, listing_i
 
 
 @get("/{listing_id:int}", name="supplier.listings.show")
-async def show(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
-    return await _show_page(request, db_session, listing_id)
+async def show(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+               listing_id: FromPath[int]) -> Template:
+    return await _show_page(request, db_session, user, now, listing_id)
 
 
 @get("/{listing_id:int}/edit", name="supplier.listings.edit")
-async def edit(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Template:
-    listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
+async def edit(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+               listing_id: FromPath[int]) -> Template:
+    listing = await services.listing_for_supplier(db_session, user, listing_id)
     return await _form_page(request, db_session, organisation_id=listing.organisation_id, listing=listing,
                             values=rules.form_values_of(services.content_of(listing)), errors=FormErrors())
 
 
 @post("/{listing_id:int}", name="supplier.listings.update")
-async def update(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Any:
+async def update(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 listing_id: FromPath[int]) -> Any:
     form = await read_listing_form(request)
-    saved = await services.update_listing(db_session, current_user(request), listing_id, form,
-                                          request.app.state.clock.now())
+    saved = await services.update_listing(db_session, user, listing_id, form,
+                                          now)
     if saved.listing is None:
-        listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
+        listing = await services.listing_for_supplier(db_session, user, listing_id)
         return await _form_page(request, db_session, organisation_id=listing.organisation_id, listing=listing,
                                 values=saved.form.values, errors=saved.form.errors, status_code=400)
-    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+    return redirect_to(request, "supplier.listings.show", listing_id=listing_id)
 
 
 @post("/{listing_id:int}/publish", name="supplier.listings.publish")
-async def publish(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Redirect:
-    await services.publish_listing(db_session, current_user(request), listing_id, request.app.state.clock.now())
-    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+async def publish(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                  listing_id: FromPath[int]) -> Redirect:
+    await services.publish_listing(db_session, user, listing_id, now)
+    return redirect_to(request, "supplier.listings.show", listing_id=listing_id)
 
 
 @post("/{listing_id:int}/withdraw", name="supplier.listings.withdraw")
-async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Redirect:
-    await services.withdraw_listing(db_session, current_user(request), listing_id, request.app.state.clock.now())
-    return Redirect(f"/supplier/listings/{listing_id}", status_code=303)
+async def withdraw(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                   listing_id: FromPath[int]) -> Redirect:
+    await services.withdraw_listing(db_session, user, listing_id, now)
+    return redirect_to(request, "supplier.listings.show", listing_id=listing_id)
 
 
 @get("/{listing_id:int}/versions/{version:int}", name="supplier.listings.version")
-async def version(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+async def version(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, listing_id: FromPath[int],
                   version: FromPath[int]) -> Template:
-    listing = await services.listing_for_supplier(db_session, current_user(request), listing_id)
+    listing = await services.listing_for_supplier(db_session, user, listing_id)
     found = await services.version_of(db_session, listing_id, version)
     return Template("catalogue/version.html", context={
         "listing": listing, "version": found, "description": render_description(found.content.get("description", "")),
@@ -137,33 +145,35 @@ async def version(request: Request[Any, Any, Any], db_session: DbSession, listin
 
 @post("/{listing_id:int}/documents", name="supplier.listings.documents.add",
       request_max_body_size=EVIDENCE_BODY_LIMIT)
-async def add_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int]) -> Any:
+async def add_document(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                       listing_id: FromPath[int]) -> Any:
     form = await request.form()
     upload = form.get("file")
     content = await upload.read() if isinstance(upload, UploadFile) else b""
     filename = upload.filename if isinstance(upload, UploadFile) else ""
     title = str(form.get("title") or "")
-    errors = await services.add_evidence(db_session, current_user(request), listing_id, title=title, filename=filename,
+    errors = await services.add_evidence(db_session, user, listing_id, title=title, filename=filename,
                                          content=content, var_dir=request.app.state.settings.var_dir,
-                                         now=request.app.state.clock.now())
+                                         now=now)
     if errors:
         await db_session.rollback()
-        return await _show_page(request, db_session, listing_id, errors, title, status_code=400)
-    return Redirect(f"/supplier/listings/{listing_id}#evidence", status_code=303)
+        return await _show_page(request, db_session, user, now, listing_id, errors, title, status_code=400)
+    return redirect_to(request, "supplier.listings.show", "#evidence", listing_id=listing_id)
 
 
 @post("/{listing_id:int}/documents/{document_id:int}/remove", name="supplier.listings.documents.remove")
-async def remove_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+async def remove_document(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                          listing_id: FromPath[int],
                           document_id: FromPath[int]) -> Redirect:
-    await services.remove_evidence(db_session, current_user(request), listing_id, document_id,
-                                   request.app.state.clock.now())
-    return Redirect(f"/supplier/listings/{listing_id}#evidence", status_code=303)
+    await services.remove_evidence(db_session, user, listing_id, document_id,
+                                   now)
+    return redirect_to(request, "supplier.listings.show", "#evidence", listing_id=listing_id)
 
 
 @get("/{listing_id:int}/documents/{document_id:int}", name="supplier.listings.documents.download")
-async def download_document(request: Request[Any, Any, Any], db_session: DbSession, listing_id: FromPath[int],
+async def download_document(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
+                            listing_id: FromPath[int],
                             document_id: FromPath[int]) -> File:
-    user = current_user(request)
     await services.listing_for_supplier(db_session, user, listing_id)
     document, path = await services.evidence_for_download(db_session, user, listing_id, document_id,
                                                           request.app.state.settings.var_dir)

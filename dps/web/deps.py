@@ -1,9 +1,48 @@
-"""Typed names for what handlers receive by dependency injection."""
+"""Typed names for what handlers receive by dependency injection.
 
-from typing import TypeAlias
+The app provides them once (`dependencies=` in dps.app): a handler names the parameter and its type,
+`db_session: DbSession`, `user: CurrentUser`, `now: Now`, `settings: AppSettings`, and Litestar passes it in.
+"""
 
-from litestar.di import NamedDependency
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from dps.identity.services import SignedInUser
+from dps.settings import Settings
+from dps.web.auth import current_user
 
 # The request's database session, provided by the SQLAlchemy plugin under this name.
 DbSession: TypeAlias = NamedDependency[AsyncSession]
+# The signed-in user CurrentUserMiddleware loaded; only for routes whose guard requires one.
+CurrentUser: TypeAlias = NamedDependency[SignedInUser]
+# The time of the request, read from the app's injectable clock (never datetime.now()).
+Now: TypeAlias = NamedDependency[datetime]
+# The app's settings.
+AppSettings: TypeAlias = NamedDependency[Settings]
+
+
+async def provide_user(request: Request[Any, Any, Any]) -> SignedInUser:
+    user = current_user(request)
+    if user is None:  # a guarded route has already refused this; a public route must not ask for a user
+        raise NotAuthorizedException("Sign in to continue")
+    return user
+
+
+async def provide_now(request: Request[Any, Any, Any]) -> datetime:
+    return request.app.state.clock.now()
+
+
+async def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+    return request.app.state.settings
+
+
+DEPENDENCIES = {
+    "user": Provide(provide_user),
+    "now": Provide(provide_now),
+    "settings": Provide(provide_settings),
+}

@@ -35,6 +35,16 @@ async def run_form_command(request: Request[Any, Any, Any], db_session: AsyncSes
     return Redirect(redirect, status_code=303)
 
 
+def path_for(request: Request[Any, Any, Any], name: str, **params: Any) -> str:
+    """The path of one of our named routes, e.g. `path_for(request, "supplier.listings.show", listing_id=3)`."""
+    return request.app.route_reverse(name, **params)
+
+
+def redirect_to(request: Request[Any, Any, Any], name: str, after: str = "", /, **params: Any) -> Redirect:
+    """See other (303) to a named route; `after` is a query string or fragment to append ("?saved=1", "#notes")."""
+    return Redirect(path_for(request, name, **params) + after, status_code=303)
+
+
 def safe_next_path(raw: str | None, default: str) -> str:
     """Only follow local paths after sign-in: never an open redirect to another site."""
     if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:

@@ -18,8 +18,8 @@ from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
 from dps.settings import Settings
 from dps.web.auth import current_user, public, signed_in
-from dps.web.deps import DbSession
-from dps.web.forms import read_form, safe_next_path
+from dps.web.deps import DbSession, Now
+from dps.web.forms import read_form, redirect_to, safe_next_path
 from dps.web.health import check_health
 from dps.web.sessions import end_session, start_signed_in_session
 
@@ -76,7 +76,7 @@ class SignInPages(Controller):
                                                "values": {}, "errors": FormErrors()})
 
     @post("/login", name="login.submit")
-    async def submit(self, request: Request[Any, Any, State], db_session: DbSession) -> Any:
+    async def submit(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
         form = await read_form(request)
         errors = FormErrors()
         if not form.get("email", "").strip():
@@ -87,7 +87,7 @@ class SignInPages(Controller):
         if not errors:
             state = request.app.state
             result = await sign_in(db_session, state.passwords, email=form["email"], password=form["password"],
-                                   now=state.clock.now(), policy=lockout_policy(state.settings))
+                                   now=now, policy=lockout_policy(state.settings))
             user = result.user
             if result.locked_until is not None:
                 when = london_moment(result.locked_until)
@@ -95,7 +95,7 @@ class SignInPages(Controller):
                                     f"cannot sign in with this email address until {when}")
                 context = {"values": {"email": form.get("email", "")}, "errors": errors,
                            "next": form.get("next", ""), "locked_until": when}
-                retry_after = max(1, math.ceil((result.locked_until - state.clock.now()).total_seconds()))
+                retry_after = max(1, math.ceil((result.locked_until - now).total_seconds()))
                 return Template("login.html", context=context, status_code=429,
                                 headers={"Retry-After": str(retry_after)})
             if user is None:
@@ -118,4 +118,4 @@ class SignOutPages(Controller):
     @post("/logout", name="logout.submit")
     async def submit(self, request: Request[Any, Any, State]) -> Redirect:
         end_session(request)
-        return Redirect("/login?reason=signed_out", status_code=303)
+        return redirect_to(request, "login", "?reason=signed_out")
