@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application, SectionEvaluation
 from dps.admission.questionnaire import (
-    SECTIONS,
+    asked_section,
     incomplete_sections,
     mandatory_exclusion_applies,
     section,
+    sections_asked,
 )
 from dps.admission.rules import (
     ApplicationEvent,
@@ -44,7 +45,7 @@ from dps.forms import FormErrors
 from dps.identity.models import Membership, Organisation, OrganisationKind, User
 from dps.identity.services import SignedInUser, actor_of
 from dps.mail import queue_email
-from dps.questions import validate_section
+from dps.questions import Section, validate_section
 
 OPEN_STATES = (ApplicationState.DRAFT, ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
 AWAITING_DECISION = (ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
@@ -65,6 +66,12 @@ async def category_with_agreement(session: AsyncSession, category_id: int) -> tu
     if row is None:
         raise NotFound("There is no such category")
     return row[0], row[1]
+
+
+async def sections_of_application(session: AsyncSession, application: Application) -> tuple[Section, ...]:
+    """A2: the questionnaire sections the application's category asks (and only those)."""
+    category, _agreement = await category_with_agreement(session, application.category_id)
+    return sections_asked(category.selection_sections)
 
 
 async def application_for_supplier(session: AsyncSession, user: SignedInUser, application_id: int,
@@ -135,7 +142,7 @@ async def save_section(session: AsyncSession, user: SignedInUser, application_id
     application = await application_for_supplier(session, user, application_id, for_update=True)
     if application.state != ApplicationState.DRAFT:
         raise Conflict("This application has been submitted: its answers can no longer be changed")
-    sec = section(section_key)
+    sec = asked_section(await sections_of_application(session, application), section_key)
     result = validate_section(sec, form)
     answers = dict(application.answers)
     answers[sec.key] = {"values": result.values, "answers": result.answers, "complete": result.complete}
@@ -150,7 +157,7 @@ async def save_section(session: AsyncSession, user: SignedInUser, application_id
 async def submit_application(session: AsyncSession, user: SignedInUser, application_id: int,
                              now: datetime) -> Application:
     application = await application_for_supplier(session, user, application_id, for_update=True)
-    missing = incomplete_sections(application.answers)
+    missing = incomplete_sections(application.answers, await sections_of_application(session, application))
     if missing:
         raise ValidationFailed("Complete every section before you submit: " + ", ".join(s.title for s in missing))
     before = _snapshot(application)
@@ -201,7 +208,7 @@ async def evaluate_section(session: AsyncSession, user: SignedInUser, applicatio
     require_independent_evaluator(user, application)
     if application.state not in AWAITING_DECISION:
         raise Conflict("This application has been decided: its evaluation can no longer change")
-    sec = section(section_key)
+    sec = asked_section(await sections_of_application(session, application), section_key)
     if outcome not in ("pass", "fail"):
         raise ValidationFailed("Select pass or fail", field=f"outcome-{sec.key}")
     if outcome == "fail" and not comment.strip():
@@ -245,8 +252,9 @@ async def decide_application(session: AsyncSession, user: SignedInUser, applicat
         if await is_organisation_debarred(session, application.organisation_id, london_date(now)):
             raise Conflict("This supplier is on the debarment list, so it cannot be admitted: reject the application "
                            "and give that as the reason")
-        unevaluated = [s.title for s in SECTIONS if s.key not in evaluations]
-        failed = [s.title for s in SECTIONS if s.key in evaluations and evaluations[s.key].outcome == "fail"]
+        asked = sections_asked(category.selection_sections)  # A2: every section the category asks, and only those
+        unevaluated = [s.title for s in asked if s.key not in evaluations]
+        failed = [s.title for s in asked if s.key in evaluations and evaluations[s.key].outcome == "fail"]
         if unevaluated:
             raise Conflict("Evaluate every section before admitting: " + ", ".join(unevaluated))
         if failed:
