@@ -14,6 +14,7 @@ from typing import Any
 
 from dps.calendar import financial_year_bounds
 from dps.errors import ValidationFailed
+from dps.forms import FormErrors
 from dps.questions import YES_NO, Question, Section
 
 # --- allowed values and their labels ----------------------------------------------------------------------
@@ -138,3 +139,41 @@ def assurance_expiries(answers: Mapping[str, Mapping[str, Any]]) -> list[Assuran
     if stale:
         found.append(AssuranceExpiry("Data Security and Protection Toolkit status", stale))
     return sorted(found, key=lambda item: (item.expires_on, item.kind))
+
+
+def _long_date(day: date) -> str:
+    return f"{day.day} {day.strftime('%B %Y')}"
+
+
+def expired_evidence(section_key: str, answers: Mapping[str, Any], today: date) -> FormErrors:
+    """Evidence in one assurance section's clean answers that had already expired on `today`, as an error on the
+    question that holds it, naming what expired and when. Empty for a section without dated evidence, or when all
+    of it is current on `today` (the expiry day itself still counts as current).
+
+    Callers choose what an error means: the application questionnaire refuses the answer (a supplier is not
+    admitted on expired evidence); the listing form keeps the listing as a draft with a warning and refuses to
+    publish it (RULES.md section 4: expired assurance stays visible)."""
+    errors = FormErrors()
+    if section_key == CYBER_ESSENTIALS.key and answers.get("expiry"):
+        expiry = date.fromisoformat(answers["expiry"])
+        if expiry < today:
+            errors.add("expiry", f"The Cyber Essentials certificate expired on {_long_date(expiry)}: enter the date "
+                                 "of a current certificate")
+    elif section_key == MEDICAL_DEVICE.key:
+        if answers.get("certificate_expiry"):
+            expiry = date.fromisoformat(answers["certificate_expiry"])
+            if expiry < today:
+                errors.add("certificate_expiry", f"The medical device certificate expired on {_long_date(expiry)}: "
+                                                 "enter the expiry date of a current certificate")
+        if answers.get("mark") == "ce" and answers.get("ce_basis") in CE_ACCEPTED_UNTIL:
+            limit = CE_ACCEPTED_UNTIL[answers["ce_basis"]]
+            if limit < today:
+                basis = dict(CE_BASIS)[answers["ce_basis"]]
+                errors.add("mark", f"A CE mark certified under {basis} stopped being accepted in Great Britain on "
+                                   f"{_long_date(limit)}: select the UKCA or UKNI mark the product now carries")
+    elif section_key == DSPT.key and answers.get("year"):
+        stale = dspt_stale_on(answers["year"])
+        if stale is not None and stale < today:
+            errors.add("year", f"The Data Security and Protection Toolkit publication for {answers['year']} expired "
+                               f"on {_long_date(stale)}: enter the toolkit year of a current publication")
+    return errors

@@ -25,6 +25,7 @@ from dps.assurance import (
     AssuranceExpiry,
 )
 from dps.assurance import assurance_expiries as assurance_expiries_of
+from dps.assurance import expired_evidence
 from dps.errors import NotFound
 from dps.questions import YES_NO, Question, Section
 
@@ -147,3 +148,13 @@ def assurance_expiries(answers: Mapping[str, Any], asked: Sequence[Section] = SE
         if sec.expiry and clean[sec.key].get(sec.expiry[1]):
             found.append(AssuranceExpiry(sec.expiry[0], date.fromisoformat(clean[sec.key][sec.expiry[1]])))
     return sorted(found, key=lambda item: (item.expires_on, item.kind))
+
+
+def expired_evidence_in(answers: Mapping[str, Any], asked: Sequence[Section], today: date) -> list[str]:
+    """The messages for evidence, in the sections asked, that had expired by `today`: an application is refused on
+    them (a supplier cannot be admitted on expired evidence)."""
+    messages: list[str] = []
+    for sec in asked:
+        messages += [error["text"] for error in
+                     expired_evidence(sec.key, answers.get(sec.key, {}).get("answers", {}), today).summary()]
+    return messages
