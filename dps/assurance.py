@@ -51,6 +51,7 @@ DTAC_PARTS: tuple[tuple[str, str], ...] = (
 )
 DTAC = Section("dtac", "Digital Technology Assessment Criteria (DTAC)", "", (
     Question("applies", "Does DTAC apply to the product?", "yes_no", choices=YES_NO,
+             missing="Select yes if DTAC applies to your product",
              hint="It applies to digital health technologies used in health and social care."),
     Question("version", "DTAC version assessed against", "text", hint="For example, 2024", when=_DTAC_APPLIES),
     *(Question(key, label, "choice", choices=DTAC_STATUS, when=_DTAC_APPLIES) for key, label in DTAC_PARTS),
@@ -58,7 +59,8 @@ DTAC = Section("dtac", "Digital Technology Assessment Criteria (DTAC)", "", (
 
 _DSPT_APPLIES = ("applies", ("yes",))
 DSPT = Section("dspt", "Data Security and Protection Toolkit (DSPT)", "", (
-    Question("applies", "Does the product process NHS patient data?", "yes_no", choices=YES_NO),
+    Question("applies", "Does the product process NHS patient data?", "yes_no", choices=YES_NO,
+             missing="Select yes if the product processes NHS patient data"),
     Question("year", "Toolkit year of your latest publication", "financial_year", hint="For example, 2025/26",
              when=_DSPT_APPLIES),
     Question("status", "DSPT status", "choice", choices=DSPT_STATUS, when=_DSPT_APPLIES),
@@ -66,16 +68,20 @@ DSPT = Section("dspt", "Data Security and Protection Toolkit (DSPT)", "", (
 
 _CERTIFIED = ("level", CERTIFIED_LEVELS)
 CYBER_ESSENTIALS = Section("cyber_essentials", "Cyber Essentials", "", (
-    Question("level", "Which Cyber Essentials certificate do you hold?", "choice", choices=CYBER_ESSENTIALS_LEVEL),
+    Question("level", "Which Cyber Essentials certificate do you hold?", "choice", choices=CYBER_ESSENTIALS_LEVEL,
+             missing="Select which Cyber Essentials certificate you hold, or none"),
     Question("certificate_number", "Certificate number", "text", when=_CERTIFIED),
     Question("expiry", "Certificate expiry date", "date", when=_CERTIFIED),
 ))
 
 _A_DEVICE = ("device_class", IS_DEVICE)
 MEDICAL_DEVICE = Section("medical_device", "Medical device regulation", "", (
-    Question("device_class", "Regulatory class of the product", "choice", choices=DEVICE_CLASS),
-    Question("mark", "Conformity mark", "choice", choices=DEVICE_MARK, when=_A_DEVICE),
-    Question("mhra_reference", "MHRA registration reference", "text", when=_A_DEVICE),
+    Question("device_class", "Regulatory class of the product", "choice", choices=DEVICE_CLASS,
+             missing="Select the regulatory class of the product, or not a medical device"),
+    Question("mark", "Conformity mark", "choice", choices=DEVICE_MARK, when=_A_DEVICE,
+             missing="Select the conformity mark the product carries: UKCA, CE or UKNI"),
+    Question("mhra_reference", "MHRA registration reference", "text", when=_A_DEVICE,
+             missing="Enter the product's MHRA registration reference"),
     Question("certificate_expiry", "Certificate expiry date", "date", when=_A_DEVICE),
     Question("ce_basis", "If CE marked: the legislation it is certified under", "choice", choices=CE_BASIS,
              when=("mark", ("ce",))),

@@ -10,8 +10,14 @@ from catalogue.models import Listing
 from dps.admission import questionnaire
 from dps.questions import validate_section
 from tests.admission.support import VALID_ANSWERS
-from tests.catalogue.support import WEARABLES, create_listing, form_data, listing_id_from, published_listing
-from tests.catalogue.support import signed_in_supplier
+from tests.catalogue.support import (
+    WEARABLES,
+    create_listing,
+    form_data,
+    listing_id_from,
+    published_listing,
+    signed_in_supplier,
+)
 from tests.factories import category_id, make_admission, make_supplier_with_user
 from tests.helpers import post_form, scalar, sign_in
 

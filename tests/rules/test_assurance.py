@@ -137,3 +137,12 @@ def test_a2_evidence_is_current_up_to_and_including_its_expiry_day():
     assert not expired_evidence("dspt", {"year": "2025/26"}, date(2026, 6, 30))
     assert expired_evidence("dspt", {"year": "2025/26"}, date(2026, 7, 1))
     assert not expired_evidence("dtac", {"applies": "yes"}, date(2040, 1, 1))
+
+
+def test_a2_an_unanswered_assurance_question_is_named_in_the_application_and_the_listing():
+    application = validate_section(questionnaire.section("dtac"), {})
+    assert application.errors.message("applies") == "Select yes if DTAC applies to your product"
+    assert listing_errors("dtac", {})["applies"] == "Select yes if DTAC applies to your product"
+    device = validate_section(questionnaire.section("medical_device"), {"device_class": "class_i"})
+    assert device.errors.message("mhra_reference") == "Enter the product's MHRA registration reference"
+    assert device.errors.message("mark") == "Select the conformity mark the product carries: UKCA, CE or UKNI"
