@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from dps.admission import services
-from dps.admission.questionnaire import SECTIONS, assurance_expiries
+from dps.admission.questionnaire import assurance_expiries
 from dps.admission.rules import MembershipEvent, can_extend_clock
 from dps.errors import NotFound
 from dps.forms import FormErrors
@@ -41,12 +41,13 @@ async def _application_page(request: Request[Any, Any, Any], db_session: Any, us
                             errors: FormErrors | None = None, values: dict[str, str] | None = None,
                             status_code: int = 200) -> Template:
     application = await services.application_for_evaluator(db_session, user, application_id)
+    asked = await services.sections_of_application(db_session, application)  # A2: the category's sections only
     return Template("authority/applications/show.html", status_code=status_code, context={
         "summary": await services.application_summary(db_session, application),
-        "sections": SECTIONS,
+        "sections": asked,
         "evaluations": await services.section_evaluations(db_session, application_id),
         "independent": services.can_evaluate(set(user.organisation_ids()), application.organisation_id),
-        "expiries": assurance_expiries(application.answers),
+        "expiries": assurance_expiries(application.answers, asked),
         "today": now.date(), "errors": errors or FormErrors(), "values": values or {},
         "can_extend": application.due_at is None or can_extend_clock(application.due_at, now),
     })

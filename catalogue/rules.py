@@ -25,6 +25,7 @@ from dps.assurance import (
     DTAC_STATUS,
     ESF_TIERS,
     dtac_complete,
+    expired_evidence,
 )
 from dps.assurance import (
     assurance_expiries as expiries_of,
@@ -310,6 +311,25 @@ def form_values_of(content: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --- assurance summary and expiries -----------------------------------------------------------------------
+
+
+def expired_listing_evidence(assurance: Mapping[str, Mapping[str, Any]], today: date) -> FormErrors:
+    """Evidence of a listing that had already expired on `today`, against its form field ("cyber_essentials__expiry"),
+    with a message naming the question. A listing keeps expired evidence visible (RULES.md section 4: expired
+    assurance is shown to buyers), so this is a warning on the page while it is a draft, and a refusal to publish it
+    (or to publish an edit of a published listing) until the evidence is updated."""
+    errors = FormErrors()
+    for section in ASSURANCE_SECTIONS:
+        errors.add_all(expired_evidence(section.key, assurance.get(section.key, {}), today), prefix=f"{section.key}__")
+    return errors
+
+
+def assurance_form_values(assurance: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The listing form's assurance fields filled with these clean answers of the four assurance sections (for
+    example those of the application that admitted the supplier): a listing starts from what its admission holds."""
+    sections = {key: answers for key, answers in assurance.items() if key in {s.key for s in ASSURANCE_SECTIONS}}
+    return {key: value for key, value in form_values_of({"assurance": sections}).items() if "__" in key}
+
 
 NO_EXPIRY = date(9999, 12, 31)
 

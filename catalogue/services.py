@@ -25,11 +25,13 @@ from catalogue.models import CatalogueChange, Listing, ListingDocument, ListingV
 from catalogue.rules import ListingEvent, ListingState
 from catalogue.search.port import NO_EXPIRY, IndexChange, SearchDocument
 from dps.admission.events import AdmissionChanged
-from dps.admission.models import Admission
+from dps.admission.models import Admission, Application
 from dps.admission.rules import MembershipState
 from dps.admission.services import email_organisation
 from dps.agreements.models import Category
+from dps.assurance import ASSURANCE_SECTION_KEYS
 from dps.audit.services import Actor, record
+from dps.calendar import london_date
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.models import Organisation, OrganisationKind, Role
@@ -143,13 +145,29 @@ async def create_listing(session: AsyncSession, user: SignedInUser, organisation
     return Saved(listing, checked)
 
 
+async def admitted_assurance(session: AsyncSession, organisation_id: int, category_id: int) -> dict[str, Any]:
+    """The assurance answers (DTAC, DSPT, Cyber Essentials, medical device) of the application that admitted the
+    organisation to the category, where its admission is active; {} otherwise. A new listing there starts from them."""
+    answers = await session.scalar(
+        sa.select(Application.answers).join(Admission, Admission.application_id == Application.id)
+        .where(Admission.organisation_id == organisation_id, Admission.category_id == category_id,
+               Admission.state == MembershipState.ACTIVE))
+    return {key: dict(answers[key].get("answers", {})) for key in ASSURANCE_SECTION_KEYS
+            if isinstance((answers or {}).get(key), dict) and answers[key].get("complete")}
+
+
 async def update_listing(session: AsyncSession, user: SignedInUser, listing_id: int, form: Mapping[str, Any],
                          now: datetime) -> Saved:
     """Save an edit. A draft (or withdrawn) listing changes in place; a published listing's edit is published
-    at once as a new version, and search and the changes feed follow."""
+    at once as a new version, and search and the changes feed follow. So an edit of a published listing that holds
+    evidence already expired is refused, naming it (a draft keeps it, with a warning, and cannot be published)."""
     listing = await listing_for_supplier(session, user, listing_id, for_update=True)
     rules.next_listing_state(listing.state, ListingEvent.EDIT)
     checked = await _check_form(session, listing.organisation_id, form)
+    if checked.content is not None and listing.state == ListingState.PUBLISHED:
+        checked.errors.add_all(rules.expired_listing_evidence(checked.content.assurance, london_date(now)))
+        if checked.errors:
+            checked.content = None
     if checked.content is None:
         return Saved(None, checked)
     before = _snapshot(listing)
@@ -177,11 +195,17 @@ async def _new_version(session: AsyncSession, listing: Listing, user: SignedInUs
 
 
 async def publish_listing(session: AsyncSession, user: SignedInUser, listing_id: int, now: datetime) -> Listing:
+    """Publish a listing. Refused while its admission is not active, or while it holds evidence that has already
+    expired (a Cyber Essentials or medical device certificate, a DSPT year): the supplier updates it first."""
     listing = await listing_for_supplier(session, user, listing_id, for_update=True)
     state = rules.next_listing_state(listing.state, ListingEvent.PUBLISH)
     if await _admission_state(session, listing.organisation_id, listing.category_id) != MembershipState.ACTIVE:
         raise Conflict("Your organisation's admission to this category is not active, so the listing cannot be "
                        "published")
+    expired = rules.expired_listing_evidence(listing.assurance, london_date(now))
+    if expired:
+        raise Conflict("You cannot publish this listing until you update the evidence that has expired. " + " ".join(
+            item["text"].split(":")[0] + "." for item in expired.summary()))
     before = _snapshot(listing)
     listing.state, listing.updated_at = state, now
     listing.unpublished_reason = listing.unpublished_by_user_id = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from dps.calendar import financial_year_bounds
 from dps.errors import ValidationFailed
+from dps.forms import FormErrors
 from dps.questions import YES_NO, Question, Section
 
 # --- allowed values and their labels ----------------------------------------------------------------------
@@ -50,6 +51,7 @@ DTAC_PARTS: tuple[tuple[str, str], ...] = (
 )
 DTAC = Section("dtac", "Digital Technology Assessment Criteria (DTAC)", "", (
     Question("applies", "Does DTAC apply to the product?", "yes_no", choices=YES_NO,
+             missing="Select yes if DTAC applies to your product",
              hint="It applies to digital health technologies used in health and social care."),
     Question("version", "DTAC version assessed against", "text", hint="For example, 2024", when=_DTAC_APPLIES),
     *(Question(key, label, "choice", choices=DTAC_STATUS, when=_DTAC_APPLIES) for key, label in DTAC_PARTS),
@@ -57,7 +59,8 @@ DTAC = Section("dtac", "Digital Technology Assessment Criteria (DTAC)", "", (
 
 _DSPT_APPLIES = ("applies", ("yes",))
 DSPT = Section("dspt", "Data Security and Protection Toolkit (DSPT)", "", (
-    Question("applies", "Does the product process NHS patient data?", "yes_no", choices=YES_NO),
+    Question("applies", "Does the product process NHS patient data?", "yes_no", choices=YES_NO,
+             missing="Select yes if the product processes NHS patient data"),
     Question("year", "Toolkit year of your latest publication", "financial_year", hint="For example, 2025/26",
              when=_DSPT_APPLIES),
     Question("status", "DSPT status", "choice", choices=DSPT_STATUS, when=_DSPT_APPLIES),
@@ -65,16 +68,20 @@ DSPT = Section("dspt", "Data Security and Protection Toolkit (DSPT)", "", (
 
 _CERTIFIED = ("level", CERTIFIED_LEVELS)
 CYBER_ESSENTIALS = Section("cyber_essentials", "Cyber Essentials", "", (
-    Question("level", "Which Cyber Essentials certificate do you hold?", "choice", choices=CYBER_ESSENTIALS_LEVEL),
+    Question("level", "Which Cyber Essentials certificate do you hold?", "choice", choices=CYBER_ESSENTIALS_LEVEL,
+             missing="Select which Cyber Essentials certificate you hold, or none"),
     Question("certificate_number", "Certificate number", "text", when=_CERTIFIED),
     Question("expiry", "Certificate expiry date", "date", when=_CERTIFIED),
 ))
 
 _A_DEVICE = ("device_class", IS_DEVICE)
 MEDICAL_DEVICE = Section("medical_device", "Medical device regulation", "", (
-    Question("device_class", "Regulatory class of the product", "choice", choices=DEVICE_CLASS),
-    Question("mark", "Conformity mark", "choice", choices=DEVICE_MARK, when=_A_DEVICE),
-    Question("mhra_reference", "MHRA registration reference", "text", when=_A_DEVICE),
+    Question("device_class", "Regulatory class of the product", "choice", choices=DEVICE_CLASS,
+             missing="Select the regulatory class of the product, or not a medical device"),
+    Question("mark", "Conformity mark", "choice", choices=DEVICE_MARK, when=_A_DEVICE,
+             missing="Select the conformity mark the product carries: UKCA, CE or UKNI"),
+    Question("mhra_reference", "MHRA registration reference", "text", when=_A_DEVICE,
+             missing="Enter the product's MHRA registration reference"),
     Question("certificate_expiry", "Certificate expiry date", "date", when=_A_DEVICE),
     Question("ce_basis", "If CE marked: the legislation it is certified under", "choice", choices=CE_BASIS,
              when=("mark", ("ce",))),
@@ -138,3 +145,41 @@ def assurance_expiries(answers: Mapping[str, Mapping[str, Any]]) -> list[Assuran
     if stale:
         found.append(AssuranceExpiry("Data Security and Protection Toolkit status", stale))
     return sorted(found, key=lambda item: (item.expires_on, item.kind))
+
+
+def _long_date(day: date) -> str:
+    return f"{day.day} {day.strftime('%B %Y')}"
+
+
+def expired_evidence(section_key: str, answers: Mapping[str, Any], today: date) -> FormErrors:
+    """Evidence in one assurance section's clean answers that had already expired on `today`, as an error on the
+    question that holds it, naming what expired and when. Empty for a section without dated evidence, or when all
+    of it is current on `today` (the expiry day itself still counts as current).
+
+    Callers choose what an error means: the application questionnaire refuses the answer (a supplier is not
+    admitted on expired evidence); the listing form keeps the listing as a draft with a warning and refuses to
+    publish it (RULES.md section 4: expired assurance stays visible)."""
+    errors = FormErrors()
+    if section_key == CYBER_ESSENTIALS.key and answers.get("expiry"):
+        expiry = date.fromisoformat(answers["expiry"])
+        if expiry < today:
+            errors.add("expiry", f"The Cyber Essentials certificate expired on {_long_date(expiry)}: enter the date "
+                                 "of a current certificate")
+    elif section_key == MEDICAL_DEVICE.key:
+        if answers.get("certificate_expiry"):
+            expiry = date.fromisoformat(answers["certificate_expiry"])
+            if expiry < today:
+                errors.add("certificate_expiry", f"The medical device certificate expired on {_long_date(expiry)}: "
+                                                 "enter the expiry date of a current certificate")
+        if answers.get("mark") == "ce" and answers.get("ce_basis") in CE_ACCEPTED_UNTIL:
+            limit = CE_ACCEPTED_UNTIL[answers["ce_basis"]]
+            if limit < today:
+                basis = dict(CE_BASIS)[answers["ce_basis"]]
+                errors.add("mark", f"A CE mark certified under {basis} stopped being accepted in Great Britain on "
+                                   f"{_long_date(limit)}: select the UKCA or UKNI mark the product now carries")
+    elif section_key == DSPT.key and answers.get("year"):
+        stale = dspt_stale_on(answers["year"])
+        if stale is not None and stale < today:
+            errors.add("year", f"The Data Security and Protection Toolkit publication for {answers['year']} expired "
+                               f"on {_long_date(stale)}: enter the toolkit year of a current publication")
+    return errors

@@ -32,6 +32,9 @@ class Question:
     required: bool = True
     # Only asked (and required) when another answer in the section, itself asked, has one of these values.
     when: tuple[str, tuple[str, ...]] | None = None
+    # The message when a required question is left unanswered, naming it ("Select yes if DTAC applies to your
+    # product"); without one, "Select an answer: <label>" or "Enter an answer: <label>".
+    missing: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,8 @@ def validate_section(section: Section, form: Mapping[str, str]) -> SectionResult
             value = values[question.key]
             if not value:
                 if question.required:
-                    result.errors.add(question.key, ("Select an answer: " if question.choices
-                                                     else "Enter an answer: ") + label)
+                    result.errors.add(question.key, question.missing or (
+                        ("Select an answer: " if question.choices else "Enter an answer: ") + label))
                 continue
             result.answers[question.key] = _clean_answer(question, value)
         except ValidationFailed as problem:

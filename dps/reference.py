@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from dps.admission.questionnaire import DEVICE_SECTION_KEYS, DIGITAL_SECTION_KEYS, selection_section_keys
 from dps.agreements.models import Agreement, Category
 from dps.audit.models import AuditChainHead
 from dps.audit.services import Actor, record
@@ -183,6 +184,28 @@ CATEGORIES: tuple[tuple[str, str, str, str], ...] = (
      "Evidence-based software that prevents, manages or treats a condition."),
 )
 
+# A2, criteria per category: what each category asks beyond the agreement's common sections (by slug, every
+# category of CATEGORIES). Devices answer the medical device section (MHRA registration, UKCA/CE mark); digital
+# tools answer DTAC and DSPT; a category that is both answers all three.
+_DEVICE, _DIGITAL = DEVICE_SECTION_KEYS, DIGITAL_SECTION_KEYS
+CATEGORY_SELECTION: dict[str, tuple[str, ...]] = {
+    "virtual-wards": (*_DEVICE, *_DIGITAL),
+    "wearables-home-diagnostics": (*_DEVICE, *_DIGITAL),
+    "ai-diagnostics": (*_DEVICE, *_DIGITAL),
+    "imaging": (*_DEVICE, *_DIGITAL),
+    "surgical-infection-prevention": _DEVICE,
+    "logistics": (),
+    "digital-mental-health": _DIGITAL,
+    "population-health-analytics": _DIGITAL,
+    "digital-therapeutics": (*_DEVICE, *_DIGITAL),
+}
+
+
+def category_selection_sections(slug: str) -> list[str]:
+    """The questionnaire sections the reference category `slug` asks: the common ones plus its additions."""
+    return selection_section_keys(CATEGORY_SELECTION[slug])
+
+
 AGREEMENTS: tuple[dict[str, object], ...] = (
     {
         "reference": MEDTECH_DPS_REFERENCE,
@@ -251,16 +274,25 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
                      entity_id=agreement.id or 0, now=now, after=agreement.model_dump(mode="json", exclude={"id"}))
         added += 1
 
-    existing_categories = set((await session.execute(sa.select(col(Category.agreement_id), col(Category.slug)))).all())
+    existing_categories = {(c.agreement_id, c.slug): c for c in (await session.scalars(sa.select(Category))).all()}
     for reference, slug, name, description in CATEGORIES:
         agreement_id = agreements[reference].id
-        if (agreement_id, slug) in existing_categories:
+        existing = existing_categories.get((agreement_id or 0, slug))
+        if existing is not None:
+            if not existing.selection_sections:  # a category from before criteria were set per category (A2)
+                existing.selection_sections = category_selection_sections(slug)
+                await record(session, actor=actor, action="category.selection_sections_set", entity_type="category",
+                             entity_id=existing.id or 0, now=now, before={"selection_sections": []},
+                             after={"selection_sections": existing.selection_sections})
+                added += 1
             continue
-        category = Category(agreement_id=agreement_id or 0, slug=slug, name=name, description=description)
+        category = Category(agreement_id=agreement_id or 0, slug=slug, name=name, description=description,
+                            selection_sections=category_selection_sections(slug))
         session.add(category)
         await session.flush()
         await record(session, actor=actor, action="category.created", entity_type="category",
-                     entity_id=category.id or 0, now=now, after={"agreement": reference, "slug": slug, "name": name})
+                     entity_id=category.id or 0, now=now, after={"agreement": reference, "slug": slug, "name": name,
+                                                                "selection_sections": category.selection_sections})
         added += 1
     await session.flush()
     return added

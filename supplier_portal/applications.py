@@ -10,7 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from dps.admission import refresh, services
-from dps.admission.questionnaire import SECTIONS, incomplete_sections, section
+from dps.admission.questionnaire import asked_section, incomplete_sections
 from dps.agreements.services import list_agreements
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
@@ -66,9 +66,10 @@ async def start(request: Request[Any, Any, Any], db_session: DbSession, user: Cu
 async def task_list(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                     application_id: FromPath[int]) -> Template:
     application = await services.application_for_supplier(db_session, user, application_id)
+    asked = await services.sections_of_application(db_session, application)  # only what the category asks
     return Template("supplier/applications/task_list.html", context={
         "summary": await services.application_summary(db_session, application),
-        "sections": SECTIONS, "incomplete": {s.key for s in incomplete_sections(application.answers)},
+        "sections": asked, "incomplete": {s.key for s in incomplete_sections(application.answers, asked)},
         "now": now,
     })
 
@@ -78,7 +79,7 @@ async def section_form(request: Request[Any, Any, Any], db_session: DbSession, u
                        application_id: FromPath[int],
                        section_key: FromPath[str]) -> Template:
     application = await services.application_for_supplier(db_session, user, application_id)
-    sec = section(section_key)
+    sec = asked_section(await services.sections_of_application(db_session, application), section_key)
     values = application.answers.get(sec.key, {}).get("values", {})
     return Template("supplier/applications/section.html", context={
         "application": application, "section": sec, "values": values, "errors": FormErrors(),
@@ -95,7 +96,7 @@ async def save_section(request: Request[Any, Any, Any], db_session: DbSession, u
     if saved.complete:
         return redirect_to(request, "supplier.applications.show", application_id=application_id)
     application = await services.application_for_supplier(db_session, user, application_id)
-    sec = section(section_key)
+    sec = asked_section(await services.sections_of_application(db_session, application), section_key)
     return Template("supplier/applications/section.html", status_code=400, context={
         "application": application, "section": sec, "values": saved.values, "errors": saved.errors,
         "asked": asked_keys(sec, saved.values)})
@@ -105,9 +106,10 @@ async def save_section(request: Request[Any, Any, Any], db_session: DbSession, u
 async def check_answers(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser,
                         application_id: FromPath[int]) -> Template:
     application = await services.application_for_supplier(db_session, user, application_id)
+    asked = await services.sections_of_application(db_session, application)
     return Template("supplier/applications/check.html", context={
-        "summary": await services.application_summary(db_session, application), "sections": SECTIONS,
-        "incomplete": incomplete_sections(application.answers), "errors": FormErrors()})
+        "summary": await services.application_summary(db_session, application), "sections": asked,
+        "incomplete": incomplete_sections(application.answers, asked), "errors": FormErrors()})
 
 
 @post("/applications/{application_id:int}/submit", name="supplier.applications.submit")

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
 from catalogue import rules, services
@@ -40,10 +40,13 @@ def _organisation_id(request: Request[Any, Any, Any], raw: str | None = None) ->
 
 
 async def _form_page(request: Request[Any, Any, Any], db_session: Any, *, organisation_id: int, values: dict[str, Any],
-                     errors: FormErrors, listing: Any = None, status_code: int = 200) -> Template:
+                     errors: FormErrors, listing: Any = None, status_code: int = 200, categories: Any = None,
+                     prefilled_from: str = "") -> Template:
     return Template("supplier/listings/form.html", status_code=status_code, context={
         "listing": listing, "values": values, "errors": errors, "organisation_id": organisation_id,
-        "categories": await services.active_categories(db_session, organisation_id),
+        "prefilled_from": prefilled_from,
+        "categories": categories if categories is not None else await services.active_categories(db_session,
+                                                                                                   organisation_id),
         "care_settings": CARE_SETTINGS, "pricing_models": PRICING_MODELS, "sections": rules.prefixed_sections(),
     })
 
@@ -58,9 +61,22 @@ async def index(request: Request[Any, Any, Any], db_session: DbSession, user: Cu
 
 
 @get("/new", name="supplier.listings.new")
-async def new(request: Request[Any, Any, Any], db_session: DbSession) -> Template:
-    return await _form_page(request, db_session, organisation_id=_organisation_id(request), values={},
-                            errors=FormErrors())
+async def new(request: Request[Any, Any, Any], db_session: DbSession,
+              category_id: FromQuery[str | None] = None) -> Template:
+    """A new listing starts from what the supplier's admission holds: in the category chosen (or its only one), the
+    assurance answers of the application that admitted it, which it can change."""
+    organisation_id = _organisation_id(request)
+    categories = await services.active_categories(db_session, organisation_id)
+    chosen = next((c for c in categories if category_id and str(c.id) == category_id), None)
+    if chosen is None and len(categories) == 1:
+        chosen = categories[0]
+    values: dict[str, Any] = {}
+    if chosen is not None:
+        assurance = await services.admitted_assurance(db_session, organisation_id, chosen.id or 0)
+        values = {"category_id": str(chosen.id), **rules.assurance_form_values(assurance)}
+    return await _form_page(request, db_session, organisation_id=organisation_id, values=values,
+                            errors=FormErrors(), categories=categories,
+                            prefilled_from=chosen.name if chosen is not None and len(values) > 1 else "")
 
 
 @post("/", name="supplier.listings.create")
@@ -85,6 +101,8 @@ async def _show_page(request: Request[Any, Any, Any], db_session: Any, user: Sig
         "description": render_description(listing.description),
         "summary": rules.assurance_summary(listing.assurance, today),
         "expiries": assurance_expiries(listing.assurance, today),
+        # Evidence already expired: warned here, and the listing cannot be published until it is updated.
+        "expired_evidence": rules.expired_listing_evidence(listing.assurance, today).summary(),
         "versions": await services.versions_of(db_session, listing_id),
         "documents": await services.documents_of(db_session, listing_id),
         "labels": LABELS, "errors": errors or FormErrors(), "document_title": document_title,

@@ -138,11 +138,13 @@ async def signed_in(db: AsyncSession, user: User) -> SignedInUser:
 # --- admissions -------------------------------------------------------------------------------------------------
 
 async def make_admission(db: AsyncSession, clock: Clock, *, organisation: Organisation, category_id: int,
-                         created_by: User, state: str = "active") -> Admission:
-    """The supplier admitted to the category now (an admitted application behind it); `state="suspended"` for a
-    suspended admission."""
+                         created_by: User, state: str = "active",
+                         answers: dict[str, Any] | None = None) -> Admission:
+    """The supplier admitted to the category now (an admitted application behind it, holding `answers`: section key ->
+    {"values", "answers", "complete"}); `state="suspended"` for a suspended admission."""
     now = clock.now()
-    application = Application(organisation_id=organisation.id, category_id=category_id, state="admitted", answers={},
+    application = Application(organisation_id=organisation.id, category_id=category_id, state="admitted",
+                              answers=answers or {},
                               created_by_user_id=created_by.id, created_at=now, updated_at=now, submitted_at=now,
                               decided_at=now)
     db.add(application)

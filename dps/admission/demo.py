@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from dps.admission.models import Admission, Application, SectionEvaluation
-from dps.admission.questionnaire import SECTIONS
+from dps.admission.questionnaire import SECTIONS, sections_asked
 from dps.admission.rules import ApplicationState, MembershipState
 from dps.agreements.models import Agreement, Category
 from dps.audit.services import Actor, record
 from dps.calendar import evaluation_due
 from dps.identity.models import Organisation, User
-from dps.questions import validate_section
+from dps.questions import Section, validate_section
 
 DEMO_ANSWERS: dict[str, dict[str, str]] = {
     "mandatory_exclusion": {"grounds_apply": "no"},
@@ -55,9 +55,9 @@ DEMO_ADMISSIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _answers() -> dict[str, dict]:
+def _answers(asked: tuple[Section, ...] = SECTIONS) -> dict[str, dict]:
     answers = {}
-    for section in SECTIONS:
+    for section in asked:
         result = validate_section(section, DEMO_ANSWERS[section.key])
         answers[section.key] = {"values": result.values, "answers": result.answers, "complete": result.complete}
     return answers
@@ -83,10 +83,11 @@ async def seed_demo_admissions(session: AsyncSession, now: datetime) -> int:
             col(Application.organisation_id) == organisation.id, col(Application.category_id) == category.id))
         if exists is not None:
             continue
+        asked = sections_asked(category.selection_sections)
         submitted = now - timedelta(days=20 if outcome in ("admitted", "suspended", "rejected") else 3)
         application = Application(
             organisation_id=organisation.id or 0, category_id=category.id or 0,
-            state=ApplicationState.ADMITTED if outcome == "suspended" else outcome, answers=_answers(),
+            state=ApplicationState.ADMITTED if outcome == "suspended" else outcome, answers=_answers(asked),
             created_by_user_id=supplier_user.id or 0, created_at=submitted, updated_at=submitted,
             submitted_at=None if outcome == "draft" else submitted,
             due_at=None if outcome == "draft" else evaluation_due(submitted, agreement.regime))
@@ -98,7 +99,7 @@ async def seed_demo_admissions(session: AsyncSession, now: datetime) -> int:
         session.add(application)
         await session.flush()
         if application.decided_at is not None:
-            for section in SECTIONS:
+            for section in asked:
                 failed = outcome == "rejected" and section.key == "insurance"
                 session.add(SectionEvaluation(
                     application_id=application.id or 0, section=section.key, outcome="fail" if failed else "pass",

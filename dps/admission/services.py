@@ -16,10 +16,12 @@ from sqlmodel import col
 from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application, SectionEvaluation
 from dps.admission.questionnaire import (
-    SECTIONS,
+    asked_section,
+    expired_evidence_in,
     incomplete_sections,
     mandatory_exclusion_applies,
     section,
+    sections_asked,
 )
 from dps.admission.rules import (
     ApplicationEvent,
@@ -34,6 +36,7 @@ from dps.admission.rules import (
     next_membership_state,
 )
 from dps.agreements.models import Agreement, Category
+from dps.assurance import expired_evidence
 from dps.audit.services import record
 from dps.calendar import WorkingDayCalendar, evaluation_due, london_date
 from dps.dates import format_london
@@ -45,7 +48,7 @@ from dps.forms import FormErrors
 from dps.identity.models import Membership, Organisation, OrganisationKind, User
 from dps.identity.services import SignedInUser, actor_of
 from dps.mail import queue_email, queue_sealed_email
-from dps.questions import validate_section
+from dps.questions import Section, validate_section
 
 OPEN_STATES = (ApplicationState.DRAFT, ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
 AWAITING_DECISION = (ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
@@ -66,6 +69,12 @@ async def category_with_agreement(session: AsyncSession, category_id: int) -> tu
     if row is None:
         raise NotFound("There is no such category")
     return row[0], row[1]
+
+
+async def sections_of_application(session: AsyncSession, application: Application) -> tuple[Section, ...]:
+    """A2: the questionnaire sections the application's category asks (and only those)."""
+    category, _agreement = await category_with_agreement(session, application.category_id)
+    return sections_asked(category.selection_sections)
 
 
 async def application_for_supplier(session: AsyncSession, user: SignedInUser, application_id: int,
@@ -133,12 +142,17 @@ class SavedSection:
 
 async def save_section(session: AsyncSession, user: SignedInUser, application_id: int, section_key: str,
                        form: dict[str, str], now: datetime) -> SavedSection:
-    """Save what was typed whatever its state (nothing is lost); report the errors that stop it being complete."""
+    """Save what was typed whatever its state (nothing is lost); report the errors that stop it being complete.
+
+    Evidence that has already expired (by `now`'s London date) is refused when it is entered: a Cyber Essentials
+    or medical device certificate past its expiry, or a DSPT year already stale, leaves the section incomplete with
+    a message naming the question, because a supplier cannot be admitted on expired evidence."""
     application = await application_for_supplier(session, user, application_id, for_update=True)
     if application.state != ApplicationState.DRAFT:
         raise Conflict("This application has been submitted: its answers can no longer be changed")
-    sec = section(section_key)
+    sec = asked_section(await sections_of_application(session, application), section_key)
     result = validate_section(sec, form)
+    result.errors.add_all(expired_evidence(sec.key, result.answers, london_date(now)))
     answers = dict(application.answers)
     answers[sec.key] = {"values": result.values, "answers": result.answers, "complete": result.complete}
     application.answers = answers
@@ -152,9 +166,14 @@ async def save_section(session: AsyncSession, user: SignedInUser, application_id
 async def submit_application(session: AsyncSession, user: SignedInUser, application_id: int,
                              now: datetime) -> Application:
     application = await application_for_supplier(session, user, application_id, for_update=True)
-    missing = incomplete_sections(application.answers)
+    asked = await sections_of_application(session, application)
+    missing = incomplete_sections(application.answers, asked)
     if missing:
         raise ValidationFailed("Complete every section before you submit: " + ", ".join(s.title for s in missing))
+    expired = expired_evidence_in(application.answers, asked, london_date(now))
+    if expired:  # it was current when entered, and has expired since
+        raise ValidationFailed("Update the evidence that has expired before you submit. " + " ".join(
+            message.rstrip(".") + "." for message in expired))
     before = _snapshot(application)
     application.state = next_application_state(application.state, ApplicationEvent.SUBMIT)
     category, agreement = await category_with_agreement(session, application.category_id)
@@ -203,7 +222,7 @@ async def evaluate_section(session: AsyncSession, user: SignedInUser, applicatio
     require_independent_evaluator(user, application)
     if application.state not in AWAITING_DECISION:
         raise Conflict("This application has been decided: its evaluation can no longer change")
-    sec = section(section_key)
+    sec = asked_section(await sections_of_application(session, application), section_key)
     if outcome not in ("pass", "fail"):
         raise ValidationFailed("Select pass or fail", field=f"outcome-{sec.key}")
     if outcome == "fail" and not comment.strip():
@@ -247,8 +266,14 @@ async def decide_application(session: AsyncSession, user: SignedInUser, applicat
         if await is_organisation_debarred(session, application.organisation_id, london_date(now)):
             raise Conflict("This supplier is on the debarment list, so it cannot be admitted: reject the application "
                            "and give that as the reason")
-        unevaluated = [s.title for s in SECTIONS if s.key not in evaluations]
-        failed = [s.title for s in SECTIONS if s.key in evaluations and evaluations[s.key].outcome == "fail"]
+        asked = sections_asked(category.selection_sections)  # A2: every section the category asks, and only those
+        expired = expired_evidence_in(application.answers, asked, london_date(now))
+        if expired:
+            raise Conflict("A supplier cannot be admitted on expired evidence: reject the application and give this "
+                           "as the reason, so it can apply again with current evidence. " + " ".join(
+                               message.split(":")[0] + "." for message in expired))
+        unevaluated = [s.title for s in asked if s.key not in evaluations]
+        failed = [s.title for s in asked if s.key in evaluations and evaluations[s.key].outcome == "fail"]
         if unevaluated:
             raise Conflict("Evaluate every section before admitting: " + ", ".join(unevaluated))
         if failed:

@@ -34,3 +34,8 @@ class Category(SQLModel, table=True):
     slug: str = Field(max_length=80)
     name: str = Field(max_length=200)
     description: str = Field(default="", sa_type=sa.Text)
+    # A2 (criteria are set per category): the keys of the questionnaire sections a supplier answers to join this
+    # category, in the order asked: the agreement's common sections plus what the category adds (see
+    # dps.admission.questionnaire.sections_asked). Set for every category by the reference data.
+    selection_sections: list[str] = Field(default_factory=list, sa_type=sa.JSON,
+                                          sa_column_kwargs={"server_default": "[]"})

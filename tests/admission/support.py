@@ -64,3 +64,19 @@ async def decide(client: Any, application_id: int, decision: str, reasons: str =
     return await post_form(client, f"/authority/applications/{application_id}/decision",
                            {"decision": decision, "reasons": reasons},
                            form_page=f"/authority/applications/{application_id}")
+
+
+async def answer_sections(client: Any, application_id: int, keys: Any) -> None:
+    """Answer the named sections (of VALID_ANSWERS) with valid answers."""
+    for key in keys:
+        response = await post_form(client, f"/supplier/applications/{application_id}/sections/{key}",
+                                   VALID_ANSWERS[key])
+        assert response.status_code == 303, (key, response.text[-3000:])
+
+
+async def evaluate_sections(client: Any, application_id: int, keys: Any, outcome: str = "pass") -> None:
+    for key in keys:
+        response = await post_form(client, f"/authority/applications/{application_id}/sections/{key}",
+                                   {"outcome": outcome, "comment": "" if outcome == "pass" else f"{key} not met"},
+                                   form_page=f"/authority/applications/{application_id}")
+        assert response.status_code == 303, (key, response.text[-2000:])

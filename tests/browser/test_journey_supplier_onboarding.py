@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from playwright.async_api import expect
 
 from dps.admission.models import Admission
-from dps.admission.questionnaire import SECTIONS
+from dps.admission.questionnaire import sections_asked
 from dps.agreements.models import Category
 from dps.identity.models import Organisation
 from tests.admission.support import VALID_ANSWERS
@@ -109,7 +109,7 @@ async def apply_to_category(supplier: Driver, category: Category) -> None:
     await supplier.choose(supplier.option("category_id", str(category.id)))
     await supplier.press("Start application")
     assert await heading(supplier.page) == f"Application to join {category.name}"
-    for section in SECTIONS:
+    for section in sections_asked(category.selection_sections):  # only what the category asks
         await supplier.follow(section.title, exact=True)
         await supplier.fill_form(VALID_ANSWERS[section.key])
         await supplier.press("Save and continue")
@@ -128,7 +128,7 @@ async def admit(evaluator_user: Driver, category: Category) -> None:
     await expect(evaluator_user.page.get_by_role("cell", name=category.name)).to_be_visible()
     await evaluator_user.follow(ORGANISATION["legal_name"])
     page = evaluator_user.page
-    for section in SECTIONS:
+    for section in sections_asked(category.selection_sections):
         save = evaluator_user.button(f"Save evaluation of {section.title}", exact=True)
         form = page.locator("form").filter(has=save)
         await evaluator_user.choose(evaluator_user.option("outcome", "pass", scope=form))

@@ -108,3 +108,41 @@ def test_dtac_is_complete_only_when_it_applies_and_every_part_passed_or_does_not
     assert not dtac_complete({"applies": "yes", **passed, "c4_interoperability": "in_progress"})
     assert not dtac_complete({"applies": "no", **passed})
     assert not dtac_complete({"applies": "yes", **{key: "not_applicable" for key in passed}})
+
+
+# --- A2 / RULES.md section 4: evidence that has already expired is caught when it is entered --------------------
+
+def test_a2_expired_evidence_names_the_question_and_the_day_it_expired():
+    from dps.assurance import expired_evidence
+
+    today = date(2026, 3, 4)
+    cyber = expired_evidence("cyber_essentials", {"level": "cyber_essentials", "expiry": "2026-03-03"}, today)
+    assert cyber.messages == {"expiry": "The Cyber Essentials certificate expired on 3 March 2026: enter the date of "
+                                        "a current certificate"}
+    device = expired_evidence("medical_device", {"device_class": "class_i", "certificate_expiry": "2025-12-31"}, today)
+    assert device.messages["certificate_expiry"].startswith("The medical device certificate expired on 31 December "
+                                                            "2025")
+    dspt = expired_evidence("dspt", {"applies": "yes", "year": "2024/25", "status": "standards_met"}, today)
+    assert dspt.messages["year"].startswith("The Data Security and Protection Toolkit publication for 2024/25 "
+                                            "expired on 30 June 2025")
+    ce = expired_evidence("medical_device", {"mark": "ce", "ce_basis": "mdd", "certificate_expiry": "2031-01-01"},
+                          date(2028, 7, 1))
+    assert "stopped being accepted in Great Britain on 30 June 2028" in ce.messages["mark"]
+
+
+def test_a2_evidence_is_current_up_to_and_including_its_expiry_day():
+    from dps.assurance import expired_evidence
+
+    assert not expired_evidence("cyber_essentials", {"expiry": "2026-03-03"}, date(2026, 3, 3))
+    assert not expired_evidence("dspt", {"year": "2025/26"}, date(2026, 6, 30))
+    assert expired_evidence("dspt", {"year": "2025/26"}, date(2026, 7, 1))
+    assert not expired_evidence("dtac", {"applies": "yes"}, date(2040, 1, 1))
+
+
+def test_a2_an_unanswered_assurance_question_is_named_in_the_application_and_the_listing():
+    application = validate_section(questionnaire.section("dtac"), {})
+    assert application.errors.message("applies") == "Select yes if DTAC applies to your product"
+    assert listing_errors("dtac", {})["applies"] == "Select yes if DTAC applies to your product"
+    device = validate_section(questionnaire.section("medical_device"), {"device_class": "class_i"})
+    assert device.errors.message("mhra_reference") == "Enter the product's MHRA registration reference"
+    assert device.errors.message("mark") == "Select the conformity mark the product carries: UKCA, CE or UKNI"
