@@ -44,6 +44,7 @@ from dps.agreements.models import Agreement, Category
 from dps.api_keys.models import ApiKey
 from dps.audit.models import AuditChainHead, AuditEvent
 from dps.competitions.demo import seed_demo_competitions
+from dps.competitions.services.departures import tell_buyers_of_debarment
 from dps.competitions.models import (
     AwardNotice,
     Bid,
@@ -117,6 +118,8 @@ def subscribe_domain_listeners(events: DomainEvents = domain_events) -> DomainEv
     events.subscribe(AdmissionChanged, on_admission_changed)
     # A debarred supplier leaves every category at once (and so search, through AdmissionChanged).
     events.subscribe(OrganisationDebarred, remove_debarred_supplier)
+    # The buyers of its live competitions are told (without naming it while bids are sealed).
+    events.subscribe(OrganisationDebarred, tell_buyers_of_debarment)
     return events
 
 

@@ -20,7 +20,14 @@ from dps.competitions.models import (
     CompetitionInvitation,
     OutcomeLetter,
 )
-from dps.competitions.rules import BidState, CompetitionState, Criterion, bids_open
+from dps.competitions.rules import (
+    TIE_BREAK_WORDING,
+    BidState,
+    CompetitionState,
+    Criterion,
+    bids_open,
+    tie_break_of,
+)
 from dps.competitions.services.bidding import own_bid
 from dps.competitions.services.loading import (
     bids_sealed,
@@ -78,6 +85,7 @@ class BuyerView:
     notice: AwardNotice | None
     is_buyer: bool
     is_evaluator: bool
+    tie_break: str = ""  # C7: the published rule that breaks a tie on the total score
 
 
 async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Competition) -> BuyerView:
@@ -102,7 +110,8 @@ async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Com
         unanswered=sum(1 for c in clarifications if c.answered_at is None), bids_received=received,
         contract=contract, milestones=milestones, notice=notice,
         is_buyer=competition.buyer_organisation_id in buyer_organisation_ids(user),
-        is_evaluator=any(seat.user_id == user.id for _, seat in seats))
+        is_evaluator=any(seat.user_id == user.id for _, seat in seats),
+        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)])
 
 
 @dataclass(frozen=True)
@@ -140,6 +149,7 @@ class SupplierView:
     contract: Contract | None
     open_for_bids: bool
     open_for_questions: bool
+    tie_break: str = ""  # C7: the published rule that breaks a tie on the total score
 
 
 async def supplier_view(session: AsyncSession, user: SignedInUser, competition_id: int,
@@ -160,4 +170,5 @@ async def supplier_view(session: AsyncSession, user: SignedInUser, competition_i
                             and c.asked_by_organisation_id == invitation.organisation_id),
         bid=await own_bid(session, competition.id or 0, invitation.organisation_id), letter=letter,
         contract=contract, open_for_bids=published and bids_open(competition.tender_deadline, now),
-        open_for_questions=published and now < competition.clarification_deadline)
+        open_for_questions=published and now < competition.clarification_deadline,
+        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)])
