@@ -167,8 +167,7 @@ async def run_competition(session: AsyncSession, plan: Plan, cast: Cast, rng: ra
     decided_at = scoring_at + timedelta(days=2)
     rows = await evaluating.ranking(session, await loading.competition_for_buyer(session, buyer, cid, decided_at))
     assert rows, "a competition with moderated bids has a ranking"
-    await awarding.decide_award(session, buyer, cid, bid_id=rows[0].bid.id or 0,
-                                reasons="Highest total score on the published criteria.", override_reason="",
+    await awarding.decide_award(session, buyer, cid, reasons="Highest total score on the published criteria.",
                                 now=decided_at)
     if plan.final_state == "award_decided":
         return cid

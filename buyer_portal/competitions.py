@@ -34,11 +34,22 @@ from dps.competitions.forms import (
 )
 from dps.competitions.rules import (
     CRITERION_KIND_LABELS,
+    TIE_BREAK_WORDING,
     CompetitionState,
     FundLine,
     proportional_split,
+    tie_break_of,
 )
-from dps.competitions.services import awarding, drafting, evaluating, loading, notices, views
+from dps.competitions.services import (
+    awarding,
+    departures,
+    drafting,
+    evaluating,
+    excluding,
+    loading,
+    notices,
+    views,
+)
 from dps.contracts.rules import default_milestones
 from dps.errors import Conflict, ValidationFailed
 from dps.forms import FormErrors, InputInvalid
@@ -371,6 +382,8 @@ async def _ranking_page(request: Request[Any, Any, Any], db_session: Any, user: 
     return Template("buyer/competitions/ranking.html", status_code=status_code, context={
         "competition": competition, "summary": await views.summary(db_session, competition),
         "criteria": loading.criteria_of(competition), "rows": await evaluating.ranking(db_session, competition),
+        "excluded": [] if loading.bids_sealed(competition) else await excluding.excluded_bids(db_session, competition),
+        "tie_break": TIE_BREAK_WORDING[tie_break_of(competition.tie_break)],
         "errors": errors or FormErrors(), "values": values or {}})
 
 
@@ -384,15 +397,20 @@ async def ranking(request: Request[Any, Any, Any], db_session: DbSession, user: 
 async def award(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                 competition_id: FromPath[int]) -> Any:
     async def action(form: dict[str, str]) -> None:
-        bid_id = form.get("bid_id", "")
-        if not bid_id.isdigit():
-            raise ValidationFailed("Choose the bid to award the contract to", field="bid_id")
-        await awarding.decide_award(db_session, user, competition_id, bid_id=int(bid_id),
-                                    reasons=form.get("reasons", ""), override_reason=form.get("override_reason", ""),
-                                    now=now)
+        await awarding.decide_award(db_session, user, competition_id, reasons=form.get("reasons", ""), now=now)
 
     return await _run(request, db_session, user, now, competition_id, action, page=_ranking_page,
                       redirect=path_for(request, "buyer.competitions.letters", competition_id=competition_id))
+
+
+@post("/{competition_id:int}/award/departure", name="buyer.competitions.award.departure", guards=[buyer_role_only])
+async def award_departure(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                          competition_id: FromPath[int]) -> Any:
+    """The bidder selected for award withdrew or failed a pre-contract check: the award moves down the ranking."""
+    return await _run(request, db_session, user, now, competition_id, lambda form: departures.record_departure(
+        db_session, user, competition_id, departure=form.get("departure", ""), reason=form.get("reason", ""),
+        now=now), page=_ranking_page,
+        redirect=path_for(request, "buyer.competitions.ranking", competition_id=competition_id))
 
 
 @get("/{competition_id:int}/letters", name="buyer.competitions.letters", guards=[buyer_role_only])
@@ -491,7 +509,8 @@ competitions_router = Router(
     path="/buyer/competitions",
     route_handlers=[index, new, create, show, edit, update, publish, cancel, refine, shorter_period_page,
                     record_shorter_period, clarifications, answer,
-                    start_evaluation, evaluation, declare, score, moderation, moderate, ranking, award, letters,
-                    standstill, award_notice, pause, resume, confirm_page, confirm, contract_notice],
+                    start_evaluation, evaluation, declare, score, moderation, moderate, ranking, award,
+                    award_departure, letters, standstill, award_notice, pause, resume, confirm_page, confirm,
+                    contract_notice],
     guards=[buyer_portal_only],
 )

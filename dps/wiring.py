@@ -59,6 +59,7 @@ from dps.competitions.models import (
     OutcomeLetter,
     ShorterPeriodAgreement,
 )
+from dps.competitions.services.departures import tell_buyers_of_debarment
 from dps.competitions.services.notices import OCDS_PUBLICATION_TOPIC, send_notice_reminders
 from dps.contracts.models import Contract, ContractMilestone
 from dps.demo import DemoContext, DemoLoader, seed_demo
@@ -135,6 +136,8 @@ def subscribe_domain_listeners(events: DomainEvents = domain_events) -> DomainEv
     events.subscribe(AdmissionChanged, on_admission_changed)
     # A debarred supplier leaves every category at once (and so search, through AdmissionChanged).
     events.subscribe(OrganisationDebarred, remove_debarred_supplier)
+    # The buyers of its live competitions are told (without naming it while bids are sealed).
+    events.subscribe(OrganisationDebarred, tell_buyers_of_debarment)
     return events
 
 

@@ -226,8 +226,7 @@ async def _run(session: Any, spec: DemoCompetition, category: Category, buyer_or
         spec.final_state, scoring_at + timedelta(days=2))
     rows = await evaluating.ranking(session, await session.get(Competition, cid))
     assert rows
-    await awarding.decide_award(session, buyer, cid, bid_id=rows[0].bid.id or 0,
-                                reasons="Highest total score on the published criteria.", override_reason="",
+    await awarding.decide_award(session, buyer, cid, reasons="Highest total score on the published criteria.",
                                 now=decided_at)
     if spec.final_state == "award_decided":
         return

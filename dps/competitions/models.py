@@ -29,6 +29,8 @@ class Competition(SQLModel, table=True):
     tender_deadline: datetime = Field(sa_column=utc_column())
     # Award criteria as published (C3): a list of dps.competitions.rules.Criterion.to_json() rows.
     criteria: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # C7: how a tie on the total score is broken (dps.competitions.rules.TieBreak), published with the criteria.
+    tie_break: str | None = Field(default=None, max_length=40)
     # Intended fund allocations set by the buyer: [{"allocation_id": int, "pence": int}, ...].
     fund_lines: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     created_by_user_id: int = Field(foreign_key="user_account.id")
@@ -150,6 +152,10 @@ class Bid(SQLModel, table=True):
     submitted_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     submitted_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
     withdrawn_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # A8/C1/C7: a bid taken out of evaluation and award, and why (the supplier suspended, removed or debarred; the
+    # first-ranked bidder withdrew or failed a pre-contract check). An excluded bid is never ranked or awarded.
+    excluded_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    exclusion_reason: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class BidDataKey(SQLModel, table=True):

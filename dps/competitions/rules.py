@@ -9,11 +9,13 @@
   agreement of every invited supplier. And the clarification deadline that must fall inside it.
 - Scoring: price score = lowest price / bid price x price weight; quality score = moderated score / maximum x
   weight; total = price + quality. Exact fractions throughout, rounded only for display.
-- Ranking, a strict total order. Tie-break, in this order:
-    1. the higher total score;
-    2. then the higher quality score (everything but price), so quality wins a tie on total;
-    3. then the earlier (final) submission of the bid;
-    4. then the lower bid id, which is unique, so no two different bids ever compare equal.
+- Ranking, a strict total order (C7): the higher total score first; a tie on the total is broken by the rule
+  published with the criteria (stored on the competition at publication, `TieBreak`); the default: the higher
+  quality score (everything but price), then the lower price, then the earlier (final) submission, then the lower
+  bid id, which is unique, so no two different bids ever compare equal. Excluded bids are never ranked.
+- The award (C7): to the first-ranked bid, and only to it; never the buyer's choice. The lawful departures (the
+  first-ranked bidder excluded, withdrawn or failing a pre-contract check) take that bid out of the ranking, with
+  a reason, so the award moves to the next-ranked bid.
 - Standstill (C8) via dps.calendar.standstill_end, what starts it under each regime, and what a pause for a
   challenge does to it; the notices that follow the contract (C9) and the Contracts Finder threshold (C10).
 - Word counting for answers. (The contract's milestone schedule is in dps.contracts.rules.)
@@ -42,6 +44,7 @@ from dps.calendar import (
 )
 from dps.dates import LONDON, parse_date_input
 from dps.errors import Conflict, ValidationFailed
+from dps.exclusion.rules import Standing
 from dps.forms import FormErrors, label_in_sentence
 from dps.regimes import Regime
 
@@ -81,6 +84,7 @@ class CompetitionEvent(StrEnum):
     DECIDE_AWARD = "decide_award"
     START_STANDSTILL = "start_standstill"
     CONFIRM_AWARD = "confirm_award"
+    WITHDRAW_AWARD = "withdraw_award"  # C7: the bid chosen cannot be awarded; the award moves down the ranking
     CANCEL = "cancel"
 
 
@@ -93,6 +97,8 @@ COMPETITION_TRANSITIONS: Mapping[tuple[CompetitionState, CompetitionEvent], Comp
     (_C.EVALUATION, _CE.DECIDE_AWARD): _C.AWARD_DECIDED,
     (_C.AWARD_DECIDED, _CE.START_STANDSTILL): _C.STANDSTILL,
     (_C.STANDSTILL, _CE.CONFIRM_AWARD): _C.AWARDED,
+    (_C.AWARD_DECIDED, _CE.WITHDRAW_AWARD): _C.EVALUATION,
+    (_C.STANDSTILL, _CE.WITHDRAW_AWARD): _C.EVALUATION,
     **{(state, _CE.CANCEL): _C.CANCELLED
        for state in (_C.DRAFT, _C.PUBLISHED, _C.CLOSED, _C.EVALUATION, _C.AWARD_DECIDED, _C.STANDSTILL)},
 }
@@ -119,6 +125,7 @@ COMPETITIONS: StateMachine[CompetitionState, CompetitionEvent] = StateMachine(
         _CE.DECIDE_AWARD: "given an award decision",
         _CE.START_STANDSTILL: "put into standstill",
         _CE.CONFIRM_AWARD: "awarded",
+        _CE.WITHDRAW_AWARD: "given a new award decision",
         _CE.CANCEL: "cancelled",
     },
 )
@@ -555,14 +562,36 @@ def score_bids(criteria: Sequence[Criterion], bids: Sequence[BidForScoring]) -> 
     return scored
 
 
-def ranking_key(bid: ScoredBid) -> tuple[Fraction, Fraction, datetime, int]:
-    """Sorting by this key ranks bids best first (see the module docstring for the tie-break)."""
-    return (-bid.total, -bid.quality_score, bid.submitted_at, bid.bid_id)
+class TieBreak(StrEnum):
+    """C7: how a tie on the total score is broken, published with the criteria and fixed at publication."""
+
+    QUALITY_THEN_PRICE = "quality_then_price"
 
 
-def compare_bids(a: ScoredBid, b: ScoredBid) -> int:
+DEFAULT_TIE_BREAK = TieBreak.QUALITY_THEN_PRICE
+TIE_BREAK_WORDING: Mapping[TieBreak, str] = {
+    TieBreak.QUALITY_THEN_PRICE: "If two or more bids have the same total score, the bid with the higher quality "
+                                 "score ranks higher; if they are still equal, the lower price; then the bid "
+                                 "submitted first; then the bid received first.",
+}
+
+
+def tie_break_of(value: str | None) -> TieBreak:
+    """The rule a competition published; competitions published before the rule was stored use the default."""
+    return TieBreak(value) if value else DEFAULT_TIE_BREAK
+
+
+def ranking_key(bid: ScoredBid, tie_break: TieBreak | str = DEFAULT_TIE_BREAK
+                ) -> tuple[Fraction, Fraction, int, datetime, int]:
+    """Sorting by this key ranks bids best first: the total, then the published tie-break rule."""
+    rule = TieBreak(tie_break)
+    assert rule is TieBreak.QUALITY_THEN_PRICE
+    return (-bid.total, -bid.quality_score, bid.price_pence, bid.submitted_at, bid.bid_id)
+
+
+def compare_bids(a: ScoredBid, b: ScoredBid, tie_break: TieBreak | str = DEFAULT_TIE_BREAK) -> int:
     """-1 if `a` ranks above `b`, 1 if below, 0 only for the same bid."""
-    ka, kb = ranking_key(a), ranking_key(b)
+    ka, kb = ranking_key(a, tie_break), ranking_key(b, tie_break)
     return -1 if ka < kb else (1 if ka > kb else 0)
 
 
@@ -572,8 +601,12 @@ class RankedBid:
     scored: ScoredBid
 
 
-def rank_bids(scored: Iterable[ScoredBid]) -> list[RankedBid]:
-    return [RankedBid(position, bid) for position, bid in enumerate(sorted(scored, key=ranking_key), start=1)]
+def rank_bids(scored: Iterable[ScoredBid], tie_break: TieBreak | str = DEFAULT_TIE_BREAK,
+              excluded: Set[int] = frozenset()) -> list[RankedBid]:
+    """The ranking, best first, of every bid not excluded (C7: an excluded bid is never ranked)."""
+    eligible = [bid for bid in scored if bid.bid_id not in excluded]
+    return [RankedBid(position, bid) for position, bid in
+            enumerate(sorted(eligible, key=lambda b: ranking_key(b, tie_break)), start=1)]
 
 
 def display_score(value: Fraction) -> str:
@@ -582,16 +615,55 @@ def display_score(value: Fraction) -> str:
     return f"{hundredths // 100}.{hundredths % 100:02d}"
 
 
-def check_award_choice(ranked: Sequence[RankedBid], chosen_bid_id: int, override_reason: str) -> RankedBid:
-    """C7: the award goes to the top-ranked bid; a lower-ranked bid only with a recorded reason."""
-    chosen = next((r for r in ranked if r.scored.bid_id == chosen_bid_id), None)
-    if chosen is None:
-        raise ValidationFailed("Choose one of the ranked bids", field="bid_id")
-    if chosen.rank != 1 and not override_reason.strip():
-        raise ValidationFailed(
-            "This bid is not ranked first: give the reason for awarding to it instead of the top-ranked bid "
-            "(the reason is kept in the audit trail and told to the bidders)", field="override_reason")
-    return chosen
+def award_winner(ranked: Sequence[RankedBid], excluded: Set[int] = frozenset()) -> RankedBid | None:
+    """C7: the award goes to the first-ranked bid that is not excluded, and only to it; None if there is none (the
+    buyer can then only cancel). Not a choice: the buyer confirms the decision, the ranking makes it."""
+    return next((r for r in sorted(ranked, key=lambda r: r.rank) if r.scored.bid_id not in excluded), None)
+
+
+# Why a supplier cannot take part, in the words the supplier reads ({category} is the category's name).
+_CANNOT_BID: Mapping[Standing, str] = {
+    Standing.SUSPENDED: "its admission to {category} is suspended",
+    Standing.REMOVED: "it has been removed from {category}",
+    Standing.NOT_ADMITTED: "it is not admitted to {category}",
+    Standing.DEBARRED: "it is on the debarment list",
+}
+
+
+def exclusion_reason(standing: Standing | str, category: str) -> str | None:
+    """A8/C1/C7: why a supplier of this standing cannot bid, be evaluated or be awarded in a competition of the
+    category, in plain words; None when it may (eligible). A suspension lifted restores the right; a removal does
+    not (dps.exclusion.rules.standing decides the standing)."""
+    state = Standing(standing)
+    if state is Standing.ELIGIBLE:
+        return None
+    return _CANNOT_BID[state].format(category=category)
+
+
+class Departure(StrEnum):
+    """C7: the lawful reasons the award moves from the first-ranked bid to the next-ranked one."""
+
+    EXCLUDED = "excluded"
+    WITHDREW = "withdrew"
+    FAILED_PRE_CONTRACT_CHECK = "failed_pre_contract_check"
+
+
+DEPARTURE_WORDING: Mapping[Departure, str] = {
+    Departure.EXCLUDED: "the bidder can no longer take part",
+    Departure.WITHDREW: "the bidder withdrew",
+    Departure.FAILED_PRE_CONTRACT_CHECK: "the bidder failed a pre-contract check",
+}
+
+
+def departure_reason(departure: Departure | str, reason: str) -> str:
+    """The reason kept on the bid and told to the bidders; the buyer must explain a withdrawal or a failed check."""
+    try:
+        kind = Departure(departure)
+    except ValueError:
+        raise ValidationFailed("Say why the first-ranked bid cannot be awarded", field="departure") from None
+    if not reason.strip():
+        raise ValidationFailed("Give the reason: it is kept and told to every bidder", field="reason")
+    return f"{DEPARTURE_WORDING[kind][0].upper()}{DEPARTURE_WORDING[kind][1:]}: {reason.strip()}"
 
 
 # --- standstill (C8), award notice (C9, C10) ------------------------------------------------------------

@@ -192,7 +192,7 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
     assert ranking.index(acme.name) < ranking.index(bright.name) and "90.00" in ranking
     await fill_in(buyer, {"Reasons for the decision (told to every bidder)":
                           "The highest total score on the published criteria."})
-    await submit(buyer, "Record the award decision")
+    await submit(buyer, "Confirm the award decision")
     assert "Not sent yet" in await text_of(buyer)
     await follow(buyer, "Back to the competition")
 

@@ -178,11 +178,15 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     ranking = await browser.get(buyer, f"{base}/ranking")
     assert "90.00" in ranking.text and "74.00" in ranking.text
     assert ranking.text.index(acme.name) < ranking.text.index(bright.name)
-    no_reason = await browser.post(buyer, f"{base}/award", {"bid_id": str(bright_bid), "reasons": "Best value"})
-    assert no_reason.status_code == 400 and "is not ranked first" in no_reason.text
+    assert "the bid with the higher quality score ranks higher" in ranking.text  # the published tie-break
+    assert 'name="bid_id"' not in ranking.text  # no choice of bidder: the ranking decides (C7)
+    no_reason = await browser.post(buyer, f"{base}/award", {"reasons": " "})
+    assert no_reason.status_code == 400 and "Give the reasons for the decision" in no_reason.text
     decided = await browser.post(buyer, f"{base}/award", {
-        "bid_id": str(acme_bid), "reasons": "Highest total score on the published criteria."})
+        "bid_id": str(bright_bid), "reasons": "Highest total score on the published criteria."})
     assert decided.status_code == 303
+    winner = await scalar(db, sa.select(Competition.winning_bid_id).where(Competition.id == competition_id))
+    assert winner == acme_bid  # a bid id sent in the form is ignored: the first-ranked bid wins
     letters_page = await browser.get(buyer, f"{base}/letters")
     assert "Not sent yet" in letters_page.text
 

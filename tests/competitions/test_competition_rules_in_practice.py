@@ -3,7 +3,6 @@ what, conflicts of interest, awarding below the top with a reason, and the deadl
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -161,9 +160,8 @@ async def test_deadlines_for_questions_and_bids_an_empty_competition_and_nobody_
     assert await scalar(db, sa.select(Competition.state).where(Competition.id == second)) == "draft"
 
 
-async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recorded_reason(client, db, passwords,
-                                                                                          clock, settings,
-                                                                                          smtp_server):
+async def test_c7_a_conflicted_evaluator_stands_aside_and_the_award_moves_only_on_a_recorded_departure(
+        client, db, passwords, clock, settings, smtp_server, drain_outbox):
     world = await make_competition_world(db, passwords, clock)
     competition_id = await make_published_competition(db, clock, world=world)
     acme, bright, _ = world.bidders
@@ -201,12 +199,29 @@ async def test_a_conflicted_evaluator_stands_aside_and_a_lower_bid_needs_a_recor
         "override_reason": "Acme cannot meet the go-live date confirmed at clarification"})
     assert lower.status_code == 303
     decision = await scalar(db, sa.select(AuditEvent.after).where(AuditEvent.action == "competition.award_decided"))
-    assert decision["override_reason"] == "Acme cannot meet the go-live date confirmed at clarification"
+    assert "override_reason" not in decision  # no free-text override: the ranking decides
     assert (decision["winning_bid_id"], decision["top_ranked_bid_id"], decision["winning_rank"]) == \
-        (bright_bid, acme_bid, 2)
+        (acme_bid, acme_bid, 1)
+    # A lawful departure: the first-ranked bidder fails a pre-contract check; recorded, told, the award moves on.
+    no_reason = await browser.post(world.buyer.email, f"{base}/award/departure",
+                                   {"departure": "failed_pre_contract_check", "reason": " "})
+    assert no_reason.status_code == 400 and "Give the reason" in no_reason.text
+    moved = await browser.post(world.buyer.email, f"{base}/award/departure", {
+        "departure": "failed_pre_contract_check", "reason": "No evidence of the required insurance"})
+    assert moved.status_code == 303
+    ranking_page = await browser.get(world.buyer.email, f"{base}/ranking")
+    assert "Excluded bids" in ranking_page.text
+    assert "The bidder failed a pre-contract check: No evidence of the required insurance" in ranking_page.text
+    await awarding.decide_award(db, buyer, competition_id, reasons="Next-ranked bid", now=clock.now())
+    assert await scalar(db, sa.select(Competition.winning_bid_id).where(Competition.id == competition_id)) == \
+        bright_bid
+    await drain_outbox()
+    told = {m["To"] for m in smtp_server.messages if m["Subject"].startswith("Award decision withdrawn")}
+    assert told == {acme.email, bright.email}  # every bidder
+    excluded = [m for m in smtp_server.messages if m["Subject"].startswith("Bid excluded:")]
+    assert [m["To"] for m in excluded] == [acme.email]
     await awarding.start_standstill(db, buyer, competition_id, clock.now())
-    letter = await scalar(db, sa.select(OutcomeLetter).where(OutcomeLetter.bid_id == acme_bid))
-    assert not letter.successful and letter.rank == 1
-    assert "The contract is not awarded to the top-ranked bid, because: Acme cannot meet" in letter.body
-    assert json.dumps(letter.content["winner"])  # the winner's scores are in every letter
-    assert letter.content["winner_name"] == bright.name
+    letter = await scalar(db, sa.select(OutcomeLetter).where(OutcomeLetter.bid_id == bright_bid))
+    assert letter.successful and letter.rank == 1
+    assert await scalar(db, sa.select(sa.func.count()).select_from(OutcomeLetter).where(
+        OutcomeLetter.bid_id == acme_bid)) == 0  # an excluded bid is not ranked

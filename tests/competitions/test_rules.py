@@ -16,6 +16,8 @@ from dps.competitions.forms import parse_bid_form, parse_competition_form
 from dps.competitions.rules import (
     BIDS,
     COMPETITIONS,
+    DEFAULT_TIE_BREAK,
+    TIE_BREAK_WORDING,
     BidEvent,
     BidForScoring,
     BidState,
@@ -23,13 +25,15 @@ from dps.competitions.rules import (
     CompetitionState,
     Criterion,
     CriterionKind,
+    Departure,
     FundLine,
     ScoredBid,
+    TieBreak,
     award_notice_due,
+    award_winner,
     bid_problems,
     bids_open,
     can_confirm_award,
-    check_award_choice,
     check_fund_split,
     check_publication,
     check_refinement,
@@ -41,7 +45,9 @@ from dps.competitions.rules import (
     contract_notice_needs,
     count_words,
     criteria_problems,
+    departure_reason,
     display_score,
+    exclusion_reason,
     is_due_to_close,
     minimum_tender_days,
     needs_contracts_finder,
@@ -61,9 +67,11 @@ from dps.competitions.rules import (
     standstill_ends,
     standstill_starts_with_notice,
     tender_days_setting_problem,
+    tie_break_of,
     validate_criteria,
 )
 from dps.errors import Conflict, IllegalTransition, ValidationFailed
+from dps.exclusion.rules import Standing
 
 S, E = CompetitionState, CompetitionEvent
 
@@ -96,7 +104,8 @@ def test_cancel_is_allowed_from_every_state_before_awarded(state):
 
 def test_every_other_transition_is_an_illegal_transition_with_a_readable_message():
     legal = {(S.DRAFT, E.PUBLISH), (S.PUBLISHED, E.CLOSE), (S.CLOSED, E.START_EVALUATION),
-             (S.EVALUATION, E.DECIDE_AWARD), (S.AWARD_DECIDED, E.START_STANDSTILL), (S.STANDSTILL, E.CONFIRM_AWARD)}
+             (S.EVALUATION, E.DECIDE_AWARD), (S.AWARD_DECIDED, E.START_STANDSTILL), (S.STANDSTILL, E.CONFIRM_AWARD),
+             (S.AWARD_DECIDED, E.WITHDRAW_AWARD), (S.STANDSTILL, E.WITHDRAW_AWARD)}
     legal |= {(s, E.CANCEL) for s in S if s not in (S.AWARDED, S.CANCELLED)}
     for state, event in itertools.product(S, E):
         if (state, event) in legal:
@@ -489,15 +498,79 @@ def test_the_top_bid_has_the_highest_total_and_among_equals_the_highest_quality(
     assert ranking_key(top) == min(ranking_key(b) for b in bids)
 
 
-def test_the_award_goes_to_the_top_bid_or_a_lower_one_with_a_reason():
+def test_c7_the_award_goes_to_the_first_ranked_bid_and_no_choice_of_another_is_possible():
     ranked = rank_bids([ScoredBid(1, 100, T0, Fraction(40)), ScoredBid(2, 200, T0, Fraction(20))])
-    assert check_award_choice(ranked, 1, "").rank == 1
-    with pytest.raises(ValidationFailed) as refused:
-        check_award_choice(ranked, 2, "  ")
-    assert refused.value.field == "override_reason"
-    assert check_award_choice(ranked, 2, "The top bidder cannot start until 2027").rank == 2
-    with pytest.raises(ValidationFailed):
-        check_award_choice(ranked, 99, "reason")
+    assert award_winner(ranked).scored.bid_id == 1
+    assert award_winner(ranked, excluded={1}).scored.bid_id == 2  # the first-ranked bidder excluded or withdrew
+    assert award_winner(ranked, excluded={1, 2}) is None  # nobody left: the buyer can only cancel
+    assert award_winner([]) is None
+    assert "override_reason" not in award_winner.__code__.co_varnames  # no free-text override
+
+
+def test_c7_a_tie_on_total_and_quality_goes_to_the_lower_price_by_the_published_rule():
+    dear = ScoredBid(1, 300, T0, Fraction(30), {"q1": Fraction(40)})
+    cheap = ScoredBid(2, 200, T0 + timedelta(hours=1), Fraction(30), {"q1": Fraction(40)})
+    assert dear.total == cheap.total and dear.quality_score == cheap.quality_score
+    # the earlier submission (and the lower bid id) would favour `dear`: the published rule puts price first
+    assert [r.scored.bid_id for r in rank_bids([dear, cheap], TieBreak.QUALITY_THEN_PRICE)] == [2, 1]
+    assert tie_break_of(None) is DEFAULT_TIE_BREAK is TieBreak.QUALITY_THEN_PRICE
+    assert tie_break_of("quality_then_price") is TieBreak.QUALITY_THEN_PRICE
+    assert "higher quality score" in TIE_BREAK_WORDING[DEFAULT_TIE_BREAK]
+    assert "lower price" in TIE_BREAK_WORDING[DEFAULT_TIE_BREAK]
+
+
+@settings(max_examples=300)
+@given(st.lists(scored_bids, min_size=0, max_size=8), st.sets(st.integers(min_value=1, max_value=10_000)),
+       st.randoms(use_true_random=False))
+def test_c7_the_winner_is_always_the_first_ranked_eligible_bid_and_no_excluded_bid_is_ranked(bids, extra, rnd):
+    bids = list(_distinct(bids))
+    excluded = {b.bid_id for b in bids if rnd.random() < 0.4} | extra
+    ranked = rank_bids(bids, DEFAULT_TIE_BREAK, excluded)
+    assert all(r.scored.bid_id not in excluded for r in ranked)  # no excluded bid is ever ranked
+    eligible = [b for b in bids if b.bid_id not in excluded]
+    assert sorted(r.scored.bid_id for r in ranked) == sorted(b.bid_id for b in eligible)
+    shuffled = list(bids)
+    rnd.shuffle(shuffled)
+    assert rank_bids(shuffled, DEFAULT_TIE_BREAK, excluded) == ranked  # deterministic, whatever the input order
+    winner = award_winner(ranked, excluded)
+    if not eligible:
+        assert winner is None
+        return
+    assert winner is not None and winner.rank == 1 and winner.scored.bid_id not in excluded
+    assert all(compare_bids(winner.scored, b) <= 0 for b in eligible)  # it beats every eligible bid
+    # excluding more after the ranking: the award moves to the next-ranked bid not excluded, never to another
+    later = {ranked[0].scored.bid_id}
+    moved = award_winner(ranked, later)
+    assert moved == (ranked[1] if len(ranked) > 1 else None)
+    assert award_winner(rank_bids(bids, DEFAULT_TIE_BREAK, excluded)) == award_winner(ranked)
+
+
+@pytest.mark.parametrize(("state", "expected"), [
+    (Standing.ELIGIBLE, None),
+    (Standing.SUSPENDED, "its admission to Virtual wards is suspended"),
+    (Standing.REMOVED, "it has been removed from Virtual wards"),
+    (Standing.NOT_ADMITTED, "it is not admitted to Virtual wards"),
+    (Standing.DEBARRED, "it is on the debarment list"),
+])
+def test_a8_c1_who_cannot_bid_and_why_in_plain_words(state, expected):
+    assert exclusion_reason(state, "Virtual wards") == expected
+
+
+def test_c7_a_departure_needs_its_kind_and_a_reason():
+    assert departure_reason("failed_pre_contract_check", " No insurance certificate ") == \
+        "The bidder failed a pre-contract check: No insurance certificate"
+    assert departure_reason(Departure.WITHDREW, "Cannot start in time").startswith("The bidder withdrew")
+    with pytest.raises(ValidationFailed) as missing:
+        departure_reason("withdrew", "  ")
+    assert missing.value.field == "reason"
+    with pytest.raises(ValidationFailed) as unknown:
+        departure_reason("buyer_prefers_another", "reason")
+    assert unknown.value.field == "departure"
+
+
+def test_c7_withdrawing_an_award_returns_the_competition_to_evaluation():
+    for state in (CompetitionState.AWARD_DECIDED, CompetitionState.STANDSTILL):
+        assert next_competition_state(state, CompetitionEvent.WITHDRAW_AWARD) is CompetitionState.EVALUATION
 
 
 # --- standstill (C8), notices (C9, C10), milestones, fund splits ----------------------------------------

@@ -46,8 +46,7 @@ async def awarded_competition(db: Any, passwords: Any, clock: Any, *, prices: tu
             await evaluating.moderate(db, buyer, competition_id, bid_id, key, score=score, rationale="Agreed",
                                     now=clock.now())
     clock.advance(timedelta(days=1))
-    await awarding.decide_award(db, buyer, competition_id, bid_id=bids[0], reasons="Highest total score",
-                                override_reason="", now=clock.now())
+    await awarding.decide_award(db, buyer, competition_id, reasons="Highest total score", now=clock.now())
     if not standstill:
         await db.commit()
         return world, competition_id

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.admission.services import category_with_agreement, email_organisation
+from dps.audit.services import Actor
 from dps.calendar import describe_period_end
 from dps.competitions.models import AwardNotice, Bid, Competition, OutcomeLetter
 from dps.competitions.rules import (
@@ -21,8 +22,8 @@ from dps.competitions.rules import (
     Criterion,
     FundLine,
     award_notice_due,
+    award_winner,
     can_confirm_award,
-    check_award_choice,
     check_fund_split,
     needs_contracts_finder,
     next_competition_state,
@@ -30,8 +31,16 @@ from dps.competitions.rules import (
     resumed_standstill_end,
     standstill_ends,
     standstill_starts_with_notice,
+    tie_break_of,
 )
+from dps.competitions.services.departures import withdraw_award
 from dps.competitions.services.evaluating import RankingRow, ranking
+from dps.competitions.services.excluding import (
+    exclude_bid,
+    exclude_ineligible_bids,
+    excluded_bids,
+    reasons_cannot_take_part,
+)
 from dps.competitions.services.loading import (
     audit_competition,
     competition_for_buyer,
@@ -61,23 +70,32 @@ def _score_lines(row: RankingRow, criteria: Sequence[Criterion]) -> dict[str, An
             "price_weight": next(c.weight for c in criteria if c.is_price)}
 
 
-async def decide_award(session: AsyncSession, user: SignedInUser, competition_id: int, *, bid_id: int,
-                       reasons: str, override_reason: str, now: datetime) -> Competition:
-    """C7: the most advantageous tender on the published criteria, i.e. the top-ranked bid; a lower-ranked bid
-    only with a recorded reason, which the audit keeps. The outcome letters are prepared for every bidder."""
+async def decide_award(session: AsyncSession, user: SignedInUser, competition_id: int, *, reasons: str,
+                       now: datetime) -> Competition:
+    """C7: the award goes to the most advantageous tender on the published criteria, the first-ranked bid, and only
+    to it: the buyer confirms the decision, the ranking makes it. A bidder who can no longer take part (A8) is
+    excluded first, with its reason, and the award goes to the next-ranked bid. The outcome letters are prepared
+    for every bidder ranked."""
     competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
     require_state(competition, CompetitionState.EVALUATION, doing="deciding the award")
+    if not reasons.strip():
+        raise ValidationFailed("Give the reasons for the decision: they are told to every bidder", field="reasons")
+    excluded = await exclude_ineligible_bids(session, competition, now, actor=actor_of(user), stage="award_decision")
     rows = await ranking(session, competition)
     if rows is None:
         raise Conflict("Moderate every answer before deciding the award")
-    if not reasons.strip():
-        raise ValidationFailed("Give the reasons for the decision: they are told to every bidder", field="reasons")
-    chosen = check_award_choice([r.ranked for r in rows], bid_id, override_reason)
+    first = award_winner([r.ranked for r in rows])
+    if first is None:
+        if excluded:
+            await session.commit()  # the exclusions stand, recorded and told
+        raise Conflict("No bid can be awarded the contract: every bidder is excluded or withdrew. "
+                       "Cancel the competition with a reason.")
+    chosen = first
     before = competition_snapshot(competition)
     competition.state = next_competition_state(competition.state, CompetitionEvent.DECIDE_AWARD)
     competition.winning_bid_id = chosen.scored.bid_id
     competition.award_reasons = reasons.strip()
-    competition.override_reason = override_reason.strip() if chosen.rank != 1 else None
+    competition.override_reason = None
     competition.award_decided_at, competition.award_decided_by_user_id = now, user.id
     competition.updated_at = now
     criteria = criteria_of(competition)
@@ -88,14 +106,16 @@ async def decide_award(session: AsyncSession, user: SignedInUser, competition_id
             successful=row.bid.id == winner.bid.id, rank=row.ranked.rank, created_at=now, body="",
             content={"bidder": row.bidder, "bidders": len(rows), "own": _score_lines(row, criteria),
                      "winner_name": winner.bidder, "winner": _score_lines(winner, criteria),
-                     "reasons": competition.award_reasons, "override_reason": competition.override_reason}))
+                     "reasons": competition.award_reasons}))
     await session.flush()
     await audit_competition(session, actor_of(user), "award_decided", competition, now, before,
                             {**competition_snapshot(competition), "winning_bid_id": competition.winning_bid_id,
                              "winning_rank": chosen.rank, "top_ranked_bid_id": rows[0].bid.id,
                              "reasons": competition.award_reasons,
-                             "override_reason": competition.override_reason,
-                             "ranking": [{"bid_id": r.bid.id, "rank": r.ranked.rank, "total": r.total} for r in rows]})
+                             "tie_break": str(tie_break_of(competition.tie_break)),
+                             "ranking": [{"bid_id": r.bid.id, "rank": r.ranked.rank, "total": r.total} for r in rows],
+                             "excluded": [{"bid_id": b.id, "reason": b.exclusion_reason}
+                                          for b, _ in await excluded_bids(session, competition)]})
     await session.commit()
     return competition
 
@@ -116,7 +136,7 @@ def letter_body(letter: OutcomeLetter, competition: Competition, notice_publishe
     if not letter.successful:
         text += ["", f"The scores of the successful bid ({content['winner_name']}):", lines(winner)]
     text += ["", f"Reasons for the decision: {content['reasons']}"]
-    if content.get("override_reason"):
+    if content.get("override_reason"):  # decisions recorded before the award was bound to the ranking
         text += ["", f"The contract is not awarded to the top-ranked bid, because: {content['override_reason']}"]
     if notice_published_at is not None:
         published_on = format_london(notice_published_at, "%-d %B %Y")
@@ -288,6 +308,25 @@ async def award_value(session: AsyncSession, competition: Competition) -> tuple[
     return bid, (bid.price_pence or 0) + (bid.vat_pence or 0)
 
 
+async def _require_winner_may_be_awarded(session: AsyncSession, competition: Competition, bid: Bid, now: datetime,
+                                         actor: Actor) -> None:
+    """A8/C7: a winner suspended, removed or debarred since the decision cannot have the award confirmed: its bid
+    is excluded with the reason, the decision is withdrawn and every bidder told (committed), and the award moves
+    to the next-ranked bid once the buyer confirms the new decision."""
+    reason = (await reasons_cannot_take_part(session, competition, [bid.organisation_id], now)).get(
+        bid.organisation_id)
+    if reason is None:
+        return
+    why = f"{reason[:1].upper()}{reason[1:]}"
+    await exclude_bid(session, competition, bid, why, now, actor=actor, stage="award_confirmation")
+    await withdraw_award(session, competition, reason=f"The bidder can no longer take part: {reason}", actor=actor,
+                         now=now)
+    await session.commit()
+    raise Conflict(f"The award cannot be confirmed: the supplier selected can no longer take part ({reason}). Its "
+                   "bid has been excluded and every bidder told. Confirm the new award decision: it goes to the "
+                   "next-ranked bid.")
+
+
 async def confirm_award(session: AsyncSession, user: SignedInUser, competition_id: int, *,
                         fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime) -> Contract:
     """After standstill: commit the award value to the fund allocations (dps.funds.services.commit_funds) and
@@ -308,6 +347,7 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
         raise Conflict(f"The standstill period ends at {describe_period_end(ends) if ends else 'a date not set'}: "
                        "the award can be confirmed after that")
     bid, total = await award_value(session, competition)
+    await _require_winner_may_be_awarded(session, competition, bid, now, actor_of(user))
     check_fund_split(fund_lines, total)
     check_milestones(milestones, total)
     actor = actor_of(user)

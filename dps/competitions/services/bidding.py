@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dps.admission.services import email_organisation
 from dps.competitions.models import Bid, Competition
 from dps.competitions.rules import BidEvent, BidState, CompetitionState, bid_problems, bids_open, next_bid_state
+from dps.competitions.services.excluding import reasons_cannot_take_part
 from dps.competitions.services.loading import competition_for_supplier, criteria_of
 from dps.competitions.services.sealing import (
     BidContent,
@@ -65,6 +66,15 @@ def _require_open_for_bids(competition: Competition, now: datetime) -> None:
                        "withdrawn")
 
 
+async def _require_may_bid(session: AsyncSession, competition: Competition, organisation_id: int,
+                           now: datetime) -> None:
+    """A8/C1: a supplier suspended, removed or debarred cannot submit, revise or re-submit a bid; a suspension
+    lifted before the deadline restores the right."""
+    reason = (await reasons_cannot_take_part(session, competition, [organisation_id], now)).get(organisation_id)
+    if reason is not None:
+        raise Conflict(f"Your organisation cannot bid: {reason}")
+
+
 @dataclass
 class SavedBid:
     bid: OwnBid | None
@@ -86,6 +96,8 @@ async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: in
     problems = FormErrors()
     problems.add_all(form_errors or FormErrors())
     problems.add_all(bid_problems(criteria, answers, price_pence, complete=submit))
+    if submit:
+        await _require_may_bid(session, competition, invitation.organisation_id, now)
     if submit and problems:
         await session.commit()  # nothing changed: the submitted bid, if any, stands as it was
         return SavedBid(None if found is None else OwnBid.of(found[0], found[1]), problems)

@@ -25,6 +25,7 @@ from dps.competitions.models import (
     ShorterPeriodAgreement,
 )
 from dps.competitions.rules import (
+    DEFAULT_TIE_BREAK,
     CompetitionEvent,
     CompetitionState,
     Criterion,
@@ -184,6 +185,7 @@ async def publish(session: AsyncSession, user: SignedInUser, competition_id: int
     competition.state = next_competition_state(competition.state, CompetitionEvent.PUBLISH)
     competition.published_at, competition.published_by_user_id = now, user.id
     competition.minimum_tender_days = days
+    competition.tie_break = str(DEFAULT_TIE_BREAK)  # C7: published with the criteria, fixed from now on
     competition.updated_at = now
     for admission, name in admitted:
         session.add(CompetitionInvitation(competition_id=competition.id or 0, organisation_id=admission.organisation_id,
@@ -192,6 +194,7 @@ async def publish(session: AsyncSession, user: SignedInUser, competition_id: int
     await audit_competition(session, actor_of(user), "published", competition, now, before,
                             {**competition_snapshot(competition), "published_at": now, "minimum_tender_days": days,
                              "regime": agreement.regime, "criteria": competition.criteria,
+                             "tie_break": competition.tie_break,
                              "invited": [admission.organisation_id for admission, _ in admitted],
                              "shorter_period_agreed_by": sorted(agreed)})
     for admission, _name in admitted:

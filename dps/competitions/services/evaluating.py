@@ -27,7 +27,9 @@ from dps.competitions.rules import (
     questions_of,
     rank_bids,
     score_bids,
+    tie_break_of,
 )
+from dps.competitions.services.excluding import exclude_ineligible_bids
 from dps.competitions.services.loading import (
     audit_competition,
     bids_sealed,
@@ -47,12 +49,12 @@ NO_CONFLICT, CONFLICT = "none", "conflict"
 
 
 async def submitted_bids(session: AsyncSession, competition: Competition) -> list[tuple[Bid, str]]:
-    """The bids received, with their bidders' names. Refuses while bids are sealed (C5)."""
+    """The bids received and not excluded, with their bidders' names. Refuses while bids are sealed (C5)."""
     if bids_sealed(competition):
         raise Conflict("Bids are sealed until the tender deadline")
     rows = (await session.execute(
         sa.select(Bid, Organisation.name).join(Organisation, Organisation.id == Bid.organisation_id)
-        .where(Bid.competition_id == competition.id, Bid.state == BidState.SUBMITTED)
+        .where(Bid.competition_id == competition.id, Bid.state == BidState.SUBMITTED, Bid.excluded_at.is_(None))
         .order_by(Bid.submitted_at, Bid.id))).all()
     return [(bid, name) for bid, name in rows]
 
@@ -61,8 +63,14 @@ async def start_evaluation(session: AsyncSession, user: SignedInUser, competitio
                            now: datetime) -> Competition:
     competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
     require_state(competition, CompetitionState.CLOSED, doing="starting the evaluation")
+    # A8/C1: a bidder suspended, removed or debarred since the close is excluded now, with its reason.
+    excluded = await exclude_ineligible_bids(session, competition, now, actor=actor_of(user),
+                                             stage="evaluation_started")
     bids = await submitted_bids(session, competition)
     if not bids:
+        if excluded:
+            await session.commit()  # the exclusions stand, recorded and told
+            raise Conflict("No bid can be evaluated: every bidder is excluded. Cancel the competition with a reason.")
         raise Conflict("No bids were received: there is nothing to evaluate. Cancel the competition with a reason.")
     before = competition_snapshot(competition)
     competition.state = next_competition_state(competition.state, CompetitionEvent.START_EVALUATION)
@@ -104,7 +112,7 @@ async def declare_interest(session: AsyncSession, user: SignedInUser, competitio
 
 async def _submitted_bid(session: AsyncSession, competition: Competition, bid_id: int) -> Bid:
     bid = await session.scalar(sa.select(Bid).where(Bid.id == bid_id, Bid.competition_id == competition.id,
-                                                    Bid.state == BidState.SUBMITTED))
+                                                    Bid.state == BidState.SUBMITTED, Bid.excluded_at.is_(None)))
     if bid is None:
         raise NotFound("There is no such bid")
     return bid
@@ -321,4 +329,5 @@ async def ranking(session: AsyncSession, competition: Competition) -> list[Ranki
         assert bid.submitted_at is not None, "a submitted bid always has its submission time"
         scoring.append(BidForScoring(bid.id or 0, bid.price_pence or 0, bid.submitted_at, scores))
     by_id = {bid.id: (bid, name) for bid, name in bids}
-    return [RankingRow(r, *by_id[r.scored.bid_id]) for r in rank_bids(score_bids(criteria, scoring))]
+    ranked = rank_bids(score_bids(criteria, scoring), tie_break_of(competition.tie_break))
+    return [RankingRow(r, *by_id[r.scored.bid_id]) for r in ranked]

@@ -27,6 +27,7 @@ from dps.competitions.rules import (
     is_due_to_close,
     next_competition_state,
 )
+from dps.competitions.services.excluding import exclude_ineligible_bids
 from dps.competitions.services.sealing import open_bids
 from dps.dates import format_london
 from dps.errors import Conflict, NotFound
@@ -82,6 +83,8 @@ async def close_if_due(session: AsyncSession, competition: Competition, now: dat
                             {**competition_snapshot(locked), "closed_at": locked.closed_at,
                              "bids_received": received})
     await open_bids(session, locked, now, actor=CLOCK)  # C5: the one step that opens the bids
+    # A8/C1: a bidder suspended, removed or debarred at the opening of bids is excluded there, with its reason.
+    await exclude_ineligible_bids(session, locked, now, actor=CLOCK, stage="bids_opened")
     await email_buyers(session, locked, now, "closed", f"Bids are open for evaluation: {locked.title}",
                        f"The tender deadline of {locked.title} passed at {format_london(locked.tender_deadline)}. "
                        f"{received} bid(s) were received. Sign in to the buyer portal to start the evaluation.")

@@ -22,6 +22,7 @@ from dps.competitions.models import (
     OutcomeLetter,
 )
 from dps.competitions.rules import (
+    TIE_BREAK_WORDING,
     BidState,
     CompetitionState,
     Criterion,
@@ -31,6 +32,7 @@ from dps.competitions.rules import (
     notice_overdue,
     standstill_ends,
     standstill_starts_with_notice,
+    tie_break_of,
 )
 from dps.competitions.services.bidding import OwnBid, own_bid
 from dps.competitions.services.loading import (
@@ -119,6 +121,7 @@ class BuyerView:
     is_buyer: bool
     is_evaluator: bool
     notices: NoticePlan | None = None  # with `now` given
+    tie_break: str = ""  # C7: the published rule that breaks a tie on the total score
 
 
 async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Competition,
@@ -147,7 +150,8 @@ async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Com
         contract=contract, milestones=milestones, notice=notice,
         is_buyer=competition.buyer_organisation_id in buyer_organisation_ids(user),
         is_evaluator=any(seat.user_id == user.id for _, seat in seats),
-        notices=None if now is None else notice_plan(competition, the_summary.regime, notice, now))
+        notices=None if now is None else notice_plan(competition, the_summary.regime, notice, now),
+        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)])
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,7 @@ class SupplierView:
     contract: Contract | None
     open_for_bids: bool
     open_for_questions: bool
+    tie_break: str = ""  # C7: the published rule that breaks a tie on the total score
 
 
 async def supplier_view(session: AsyncSession, user: SignedInUser, competition_id: int,
@@ -208,4 +213,5 @@ async def supplier_view(session: AsyncSession, user: SignedInUser, competition_i
                             and c.asked_by_organisation_id == invitation.organisation_id),
         bid=await own_bid(session, competition.id or 0, invitation.organisation_id), letter=letter,
         contract=contract, open_for_bids=published and bids_open(competition.tender_deadline, now),
-        open_for_questions=published and now < competition.clarification_deadline)
+        open_for_questions=published and now < competition.clarification_deadline,
+        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)])
