@@ -26,8 +26,9 @@ from tests.helpers import scalar
 # Standstill started Tue 20 Jan 2026 10:00 (PCR: the outcome letters; PA 2023: the contract award notice): PCR day 10
 # is Fri 30 Jan; PA 2023 day 8 (day 1 = 20 Jan) is Thu 29 Jan. Each ends at midnight at the end of its last day.
 STANDSTILL_STARTS = datetime(2026, 1, 20, 10, 0, tzinfo=UTC)
-STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 31, 0, 0, tzinfo=UTC),
-                   "pa2023_dynamic_market": datetime(2026, 1, 30, 0, 0, tzinfo=UTC)}
+# The last second of the standstill's last day (London keeps UTC in January).
+STANDSTILL_ENDS = {"pcr2015_dps": datetime(2026, 1, 30, 23, 59, 59, tzinfo=UTC),
+                   "pa2023_dynamic_market": datetime(2026, 1, 29, 23, 59, 59, tzinfo=UTC)}
 LAST_DAY = {"pcr2015_dps": "30 January 2026", "pa2023_dynamic_market": "29 January 2026"}
 
 

@@ -59,7 +59,8 @@ async def test_a8_c1_a_suspended_or_removed_supplier_cannot_bid_and_a_lifted_sus
     assert str(refused.value) == f"Your organisation cannot bid: its admission to {category_name} is suspended"
     await _set_admission(db, world, acme_key, "active")  # the suspension ends before the deadline
     await submit()
-    assert await scalar(db, sa.select(Bid.state).where(Bid.organisation_id == acme_key[0])) == "submitted"
+    # The bid is sealed until the deadline (no bidder in clear): it is the competition's only bid.
+    assert await scalar(db, sa.select(Bid.state).where(Bid.competition_id == competition_id)) == "submitted"
     await _set_admission(db, world, acme_key, "removed")
     with pytest.raises(Conflict, match=f"it has been removed from {category_name}"):
         await submit()  # no revision
