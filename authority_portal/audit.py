@@ -18,7 +18,7 @@ from dps.dates import parse_iso_date
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.web.auth import authority_admin_only
-from dps.web.deps import DbSession
+from dps.web.deps import DbSession, PageNumber
 
 PAGE_SIZE = 50
 CSV_COLUMNS = ("sequence", "occurred_at", "actor_user_id", "actor_label", "action", "entity_type", "entity_id",
@@ -50,7 +50,7 @@ def _criteria(entity_type: str | None, entity_id: str | None, actor: str | None,
 async def audit_log(db_session: DbSession, entity_type: FromQuery[str | None] = None,
                     entity_id: FromQuery[str | None] = None, actor: FromQuery[str | None] = None,
                     since: FromQuery[str | None] = None, until: FromQuery[str | None] = None,
-                    page: FromQuery[int] = 1) -> Template:
+                    page: PageNumber = 1) -> Template:
     errors = FormErrors()
     criteria = _criteria(entity_type, entity_id, actor, since, until, errors)
     page = max(page, 1)

@@ -14,7 +14,7 @@ from dps.dates import parse_date_input
 from dps.errors import ValidationFailed
 from dps.exclusion import services
 from dps.exclusion.rules import DEBARMENT_SOURCES, MANDATORY_GROUND_QUESTIONS
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser, actor_of
 from dps.web.auth import authority_admin_only, authority_only
@@ -47,7 +47,7 @@ async def debarment_add(request: Request[Any, Any, Any], db_session: DbSession, 
     values: dict[str, Any] = {key: str(value) for key, value in form.items() if key != "_csrf_token"}
     values["grounds"] = [str(value) for value in form.getall("grounds")] if "grounds" in form else []
     try:
-        if not values.get("organisation_id", "").isdigit():
+        if whole_number(values.get("organisation_id")) is None:
             raise ValidationFailed("Select the supplier to put on the list", field="organisation_id")
         listed_from = parse_date_input(values, "listed_from", label="Start date")
         listed_until = (parse_date_input(values, "listed_until", label="End date")

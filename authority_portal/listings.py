@@ -13,7 +13,7 @@ from litestar.response import File, Redirect, Template
 from catalogue import rules, services
 from dps.api_keys import services as api_key_services
 from dps.errors import ValidationFailed
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser, actor_of
 from dps.web.api import forget_cached_key
@@ -100,12 +100,13 @@ async def create_api_key(request: Request[Any, Any, Any], db_session: DbSession,
     form = await read_form(request)
     limit_raw = form.get("rate_limit", "").strip() or str(api_key_services.DEFAULT_RATE_LIMIT)
     try:
-        if not limit_raw.isdigit():
+        limit = whole_number(limit_raw, maximum=1_000_000)
+        if limit is None:
             raise ValidationFailed("Enter the rate limit as a whole number of requests a minute", field="rate_limit")
         key, secret = await api_key_services.create_api_key(db_session, name=form.get("name", ""),
                                                             actor=actor_of(user),
                                                     now=now,
-                                                    rate_limit_per_minute=int(limit_raw))
+                                                    rate_limit_per_minute=limit)
     except ValidationFailed as error:
         await db_session.rollback()
         return await _keys_page(db_session, errors=FormErrors.from_error(error, "name"), values=form, status_code=400)

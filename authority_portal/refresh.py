@@ -11,7 +11,7 @@ from litestar.response import Template
 from dps.admission import refresh, services
 from dps.agreements.services import list_agreements
 from dps.errors import NotFound
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.services import SignedInUser
 from dps.web.auth import authority_admin_only, authority_only
@@ -36,11 +36,12 @@ async def refresh_index(request: Request[Any, Any, Any], db_session: DbSession, 
 @post("/refresh", name="authority.refresh.request", guards=[authority_admin_only])
 async def refresh_request(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Any:
     form = await read_form(request)
-    if not form.get("category_id", "").isdigit():
+    category_id = whole_number(form.get("category_id"))
+    if category_id is None:
         errors = FormErrors()
         errors.add("category_id", "Select the category whose suppliers should refresh their declaration")
         return await _requests_page(request, db_session, user, errors, form, status_code=400)
-    created = await refresh.request_refresh(db_session, user, category_id=int(form["category_id"]),
+    created = await refresh.request_refresh(db_session, user, category_id=category_id,
                                             message=form.get("message", ""), now=now)
     return redirect_to(request, "authority.refresh.show", request_id=created.id)
 

@@ -52,7 +52,7 @@ from dps.competitions.services import (
 )
 from dps.contracts.rules import default_milestones
 from dps.errors import Conflict, ValidationFailed
-from dps.forms import FormErrors, InputInvalid
+from dps.forms import FormErrors, InputInvalid, whole_number
 from dps.funds import services as funds
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser
@@ -250,8 +250,7 @@ async def shorter_period_page(request: Request[Any, Any, Any], db_session: DbSes
 async def record_shorter_period(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                                 competition_id: FromPath[int]) -> Any:
     def organisation(form: dict[str, str]) -> int | None:
-        text = form.get("organisation_id", "").strip()
-        return int(text) if text.isdigit() else None
+        return whole_number(form.get("organisation_id"))
 
     return await _run(request, db_session, user, now, competition_id, lambda form: shorter_period.record_agreement(
         db_session, user, competition_id, organisation_id=organisation(form),

@@ -25,6 +25,7 @@ from catalogue.rules import CARE_SETTINGS
 from catalogue.search import search_index_for
 from catalogue.search.port import FACET_FIELDS, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, SearchQuery
 from dps.assurance import DEVICE_CLASS, ESF_TIERS
+from dps.forms import whole_number
 from dps.web.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
@@ -260,9 +261,10 @@ async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
                          innovation_id: Annotated[str, PathParameter(description="Innovation id",
                                                                      examples=[Example(value="42")])]) -> InnovationOne:
     reject_unknown_parameters(request, frozenset())
-    if not innovation_id.isdigit() or len(innovation_id) > 12:
+    listing_id = whole_number(innovation_id)
+    if listing_id is None:
         raise ApiProblem(404, "Not found", "There is no published innovation with this id", "not-found")
-    document = await services.published_innovation(db_session, int(innovation_id), request.app.state.clock.now().date())
+    document = await services.published_innovation(db_session, listing_id, request.app.state.clock.now().date())
     return Response({"data": absolute(document, request.app.state.settings.base_url)},  # type: ignore[return-value]
                     media_type="application/json")
 
@@ -291,9 +293,10 @@ async def changes(
 ) -> ChangesPage:
     reject_unknown_parameters(request, CHANGES_PARAMETERS)
     cursor_raw = (since or "0").strip()
-    if not cursor_raw.isdigit() or len(cursor_raw) > 18:
+    cursor = whole_number(cursor_raw, maximum=2**63 - 1)
+    if cursor is None:
         raise bad_parameter("since", "must be a cursor returned as meta.next (a whole number)")
-    page = await services.changes_since(db_session, int(cursor_raw), limit + 1)
+    page = await services.changes_since(db_session, cursor, limit + 1)
     rows = page.changes[:limit]
     base = request.app.state.settings.base_url
     data = [{"cursor": str(change.id), "type": change.change, "id": change.listing_id, "revision": change.index_version,

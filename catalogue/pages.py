@@ -22,6 +22,7 @@ from dps.agreements.models import Category
 from dps.agreements.services import list_agreements
 from dps.assurance import DEVICE_CLASS, ESF_TIERS
 from dps.errors import NotFound
+from dps.forms import whole_number
 from dps.identity.models import OrganisationKind
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
 from dps.web.deps import AppSettings, DbSession, Now
@@ -79,7 +80,7 @@ def parse_search(request: Request[Any, Any, Any], labels: dict[str, dict[str, st
     if sort not in dict(SORT_OPTIONS):
         sort = "relevance"
     page_raw = params.get("page") or "1"
-    page = min(int(page_raw), 500) if page_raw.isdigit() and int(page_raw) > 0 else 1
+    page = min(whole_number(page_raw) or 1, 500)
     current = params.get("current") == "1"
     return SearchQuery(text=(params.get("q") or "").strip()[:200], filters=filters, sort=sort, page=page,
                        page_size=PAGE_SIZE, highlight=True,
@@ -181,7 +182,7 @@ async def innovation_document(request: Request[Any, Any, Any], db_session: DbSes
 async def compare(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
                   back: FromQuery[str | None] = None) -> Template:
     raw_ids = request.query_params.getall("id", [])
-    ids = list(dict.fromkeys(int(i) for i in raw_ids if i.isdigit() and len(i) < 12))
+    ids = list(dict.fromkeys(n for i in raw_ids if (n := whole_number(i)) is not None))
     problem = None
     if len(ids) > COMPARE_MAX:
         problem = f"You can compare up to {COMPARE_MAX} innovations at a time. You chose {len(ids)}."

@@ -32,7 +32,7 @@ from dps.assurance import (
 )
 from dps.dates import date_input_values
 from dps.errors import ValidationFailed
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.money import parse_pounds, pounds_for_form
 from dps.questions import YES_NO, Question, Section, validate_section
 
@@ -215,7 +215,7 @@ def check_listing_form(form: Mapping[str, Any], *, allowed_category_ids: Iterabl
 
     allowed = set(allowed_category_ids)
     category_raw = text.get("category_id", "")
-    category_id = int(category_raw) if category_raw.isdigit() else 0
+    category_id = whole_number(category_raw) or 0
     if not category_raw:
         errors.add("category_id", "Select the category to list the innovation in")
     elif category_id not in allowed:

@@ -35,6 +35,7 @@ from dps.settings import PROJECT_ROOT, Settings
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
+from dps.web.input_guard import CheckedRequest, check_request_input
 from dps.web.pages import PublicPages, SignInPages, SignOutPages
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
@@ -166,6 +167,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[*LIFESPANS, in_process_outbox_worker],
         after_request=html_templates_are_html,
+        before_request=check_request_input,
+        request_class=CheckedRequest,
         debug=False,
     )
     app.state.settings = settings

@@ -74,7 +74,11 @@ def serve(host: str, port: int, reload: bool) -> None:
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]NHS Innovation DPS[/bold] at [link]http://{host}:{port}[/link]  (database: "
                   f"{'SQLite' if settings.is_sqlite else 'PostgreSQL'}, search: {settings.search_backend})")
-    uvicorn.run("dps.app:create_app", factory=True, host=host, port=port, reload=reload, proxy_headers=True)
+    # Forwarded headers are believed only from TRUSTED_PROXIES: from anyone else they would let a client pick the
+    # address that rate limits count.
+    uvicorn.run("dps.app:create_app", factory=True, host=host, port=port, reload=reload,
+                proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=list(settings.trusted_proxies) or None)
 
 
 @main.command(help="Drain the outbox (email, search index, payments) until stopped.")

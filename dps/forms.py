@@ -94,3 +94,18 @@ def label_in_sentence(label: str) -> str:
     if len(label) > 1 and label[1].isupper():
         return label
     return label[:1].lower() + label[1:]
+
+
+# Ids are 32-bit in every table that PostgreSQL keys with `integer`: a larger one can only be a wrong address.
+MAX_ID = 2**31 - 1
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def whole_number(text: str | None, *, maximum: int = MAX_ID) -> int | None:
+    """`text` as a whole number from 0 to `maximum`, or None. Only the ASCII digits 0-9 count: `str.isdigit()`
+    also accepts "²" and other Unicode digits, which `int()` then refuses or reads as another number."""
+    cleaned = (text or "").strip()
+    if not cleaned or not _ASCII_DIGITS.issuperset(cleaned) or len(cleaned) > len(str(maximum)):
+        return None
+    number = int(cleaned)
+    return number if number <= maximum else None

@@ -74,7 +74,9 @@ def build_message(settings: Settings, payload: dict[str, str], message_id: int |
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = payload["to"]
-    message["Subject"] = payload["subject"]
+    # A header holds one line: a subject that carries a title stored before one-line fields were enforced must
+    # still send, not fail on every retry.
+    message["Subject"] = " ".join(payload["subject"].split())
     host = urlsplit(settings.base_url).hostname or "localhost"
     message["Message-ID"] = f"<outbox-{message_id}@{host}>"  # the same id on a retry lets mail systems de-duplicate
     message.set_content(payload["body"].replace(SITE_ADDRESS, settings.base_url))

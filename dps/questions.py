@@ -18,7 +18,9 @@ from dps.forms import FormErrors, label_in_sentence
 from dps.money import parse_pounds
 
 YES_NO = (("yes", "Yes"), ("no", "No"))
+# Longest answers, in characters: a paragraph-length answer, and one line (a name, a number, a web address).
 MAX_TEXT = 5000
+MAX_LINE = 300
 _WEB_ADDRESS = re.compile(r"https?://[^\s/]+\.[^\s]+")
 
 
@@ -35,6 +37,10 @@ class Question:
     # The message when a required question is left unanswered, naming it ("Select yes if DTAC applies to your
     # product"); without one, "Select an answer: <label>" or "Enter an answer: <label>".
     missing: str = ""
+
+    @property
+    def max_length(self) -> int:
+        return MAX_TEXT if self.kind == "textarea" else MAX_LINE
 
 
 @dataclass(frozen=True)
@@ -74,16 +80,19 @@ class SectionResult:
 
 
 def raw_values(section: Section, form: Mapping[str, str]) -> dict[str, str]:
-    """The section's fields of a posted form (a date question posts three), trimmed and bounded in length."""
+    """The section's fields of a posted form (a date question posts three), trimmed; kept whole, so an answer
+    that is too long is shown back with its error rather than cut short."""
     keys: list[str] = []
     for question in section.questions:
         keys += [f"{question.key}-{part}" for part in DATE_PARTS] if question.kind == "date" else [question.key]
-    return {key: form.get(key, "").strip()[:MAX_TEXT] for key in keys}
+    return {key: form.get(key, "").strip() for key in keys}
 
 
 def _clean_answer(question: Question, value: str) -> Any:
     """The clean value of one answered question; ValidationFailed names what is wrong with it."""
     label = question.label.rstrip("?")
+    if len(value) > question.max_length:
+        raise ValidationFailed(f"{label} must be {question.max_length:,} characters or fewer", field=question.key)
     if question.choices and value not in {choice for choice, _ in question.choices}:
         raise ValidationFailed(f"Select one of the options for: {label}", field=question.key)
     if question.kind == "money":

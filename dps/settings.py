@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from dps.forms import whole_number
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -59,6 +62,9 @@ class Settings:
     bid_sealing_key: bytes = field(repr=False)
     # Where award notices are also sent as OCDS release packages (a notice platform); none: served by the API only.
     ocds_publication_url: str | None = None
+    # Addresses (or networks) of the reverse proxies whose X-Forwarded-For and -Proto we believe; none by default,
+    # so no client can choose the address that the sign-in rate limit counts.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,7 +118,19 @@ class Settings:
             var_dir=var_dir,
             bid_sealing_key=bid_sealing_key,
             ocds_publication_url=_optional_url(env, "OCDS_PUBLICATION_URL", ("http", "https")),
+            trusted_proxies=_addresses(env, "TRUSTED_PROXIES"),
         )
+
+
+def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or networks, each checked."""
+    values = tuple(part.strip() for part in (env.get(name) or "").split(",") if part.strip())
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise SettingsError(name, f"{value!r} is not an IP address or network") from None
+    return values
 
 
 def normalise_database_url(url: str) -> str:
@@ -169,6 +187,7 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    number = whole_number(raw, maximum=2**63 - 1)
+    if number is None or number < 1:
         raise SettingsError(name, f"{raw!r} is not a positive whole number")
-    return int(raw)
+    return number

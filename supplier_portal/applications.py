@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from dps.admission import refresh, services
 from dps.admission.questionnaire import asked_section, incomplete_sections
 from dps.agreements.services import list_agreements
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.identity.models import OrganisationKind
 from dps.questions import asked_keys
 from dps.web.auth import memberships_in, supplier_only
@@ -47,10 +47,10 @@ async def start(request: Request[Any, Any, Any], db_session: DbSession, user: Cu
     form = await read_form(request)
     organisations = memberships_in(request, OrganisationKind.SUPPLIER)
     errors = FormErrors()
-    if not form.get("category_id", "").isdigit():
+    if whole_number(form.get("category_id")) is None:
         errors.add("category_id", "Select the category you want to join")
     organisation_id = form.get("organisation_id") or (str(organisations[0].organisation_id) if organisations else "")
-    if not organisation_id.isdigit():
+    if whole_number(organisation_id) is None:
         errors.add("organisation_id", "Select the organisation that is applying")
     if errors:
         return Template("supplier/applications/new.html", status_code=400, context={

@@ -14,7 +14,7 @@ from litestar.response import File, Redirect, Template
 from catalogue import rules, services
 from catalogue.rules import CARE_SETTINGS, LABELS, PRICING_MODELS, assurance_expiries, render_description
 from dps.errors import NotFound
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.identity.models import OrganisationKind
 from dps.identity.services import SignedInUser
 from dps.web.auth import memberships_in, supplier_only
@@ -34,8 +34,9 @@ async def read_listing_form(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 def _organisation_id(request: Request[Any, Any, Any], raw: str | None = None) -> int:
     organisations = memberships_in(request, OrganisationKind.SUPPLIER)
-    if raw and raw.isdigit() and any(m.organisation_id == int(raw) for m in organisations):
-        return int(raw)
+    chosen = whole_number(raw)
+    if chosen is not None and any(m.organisation_id == chosen for m in organisations):
+        return chosen
     return organisations[0].organisation_id
 
 

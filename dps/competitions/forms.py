@@ -23,7 +23,7 @@ from dps.competitions.rules import (
 from dps.contracts.rules import Milestone
 from dps.dates import LONDON, date_input_values, parse_date_input
 from dps.errors import ValidationFailed
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.money import parse_pounds, pounds_for_form
 
 QUESTION_ROWS = 6  # question rows the form offers; blank rows are ignored
@@ -58,8 +58,7 @@ class ParsedForm:
 
 
 def _int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if text.isdigit() else None
+    return whole_number(text)
 
 
 def _whole_number(values: Mapping[str, str], key: str, errors: FormErrors, message: str) -> int | None:
@@ -67,10 +66,10 @@ def _whole_number(values: Mapping[str, str], key: str, errors: FormErrors, messa
     if not text:
         errors.add(key, message)
         return None
-    if not text.isdigit():
+    number = whole_number(text)
+    if number is None:
         errors.add(key, message)
-        return None
-    return int(text)
+    return number
 
 
 def question_row_used(values: Mapping[str, str], key: str) -> bool:
@@ -169,7 +168,7 @@ def parse_competition_form(values: Mapping[str, str], evaluator_ids: Sequence[st
     errors.add_all(check_deadlines(clarification_deadline=clarification_deadline, tender_deadline=tender_deadline,
                                    contract_starts_on=starts_on))
     criteria = parse_criteria(values, errors)
-    evaluators = tuple(sorted({int(v) for v in evaluator_ids if str(v).isdigit()}))
+    evaluators = tuple(sorted({n for v in evaluator_ids if (n := whole_number(str(v))) is not None}))
     if not evaluators:
         errors.add("evaluator_ids", "Choose at least one evaluator")
     fund_lines = parse_fund_lines(values, errors)

@@ -45,7 +45,7 @@ from dps.calendar import (
 from dps.dates import LONDON, parse_date_input
 from dps.errors import Conflict, ValidationFailed
 from dps.exclusion.rules import Standing
-from dps.forms import FormErrors, label_in_sentence
+from dps.forms import FormErrors, label_in_sentence, whole_number
 from dps.regimes import Regime
 
 # C10: Contracts Finder publication threshold for sub-central buyers, value including VAT, in pence.
@@ -322,8 +322,8 @@ def _whole_days(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str):
+        return whole_number(value)
     return None
 
 
@@ -513,9 +513,10 @@ def check_score(score_text: str, criterion: Criterion, field_name: str) -> int:
     """A score typed by an evaluator or moderator: a whole number from 0 to the criterion's maximum."""
     text = score_text.strip()
     maximum = criterion.max_score or 0
-    if not text.isdigit() or not 0 <= int(text) <= maximum:
+    score = whole_number(text, maximum=maximum)
+    if score is None:
         raise ValidationFailed(f"Enter a whole-number score from 0 to {maximum}", field=field_name)
-    return int(text)
+    return score
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from dps.errors import Forbidden, NotFound, ValidationFailed
+from dps.forms import whole_number
 from dps.funds import services
 from dps.funds.models import Allocation, Commitment, CommitmentSource, Fund
 from dps.funds.rules import Balance, FundRules, parse_percent_bps
@@ -64,10 +65,10 @@ async def require_managed(session: AsyncSession, user: SignedInUser, allocation_
 
 
 def _int(form: Mapping[str, str], name: str, message: str) -> int:
-    value = (form.get(name) or "").strip()
-    if not value.isdigit():
+    value = whole_number(form.get(name))
+    if value is None:
         raise ValidationFailed(message, field=name)
-    return int(value)
+    return value
 
 
 # --- authority admin --------------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ async def define_fund_from_form(session: AsyncSession, user: SignedInUser, form:
     if not form.get("name", "").strip():
         raise ValidationFailed("Enter the fund's name", field="name")
     owner = _int(form, "owner_organisation_id", "Choose the organisation that owns the fund")
-    if not all(value.isdigit() for value in category_ids):
+    if any(whole_number(value) is None for value in category_ids):
         raise ValidationFailed("Choose eligible categories from the list", field="eligible_category_ids")
     lapses = form.get("lapses_at_year_end", "")
     if lapses not in ("yes", "no"):
@@ -143,11 +144,12 @@ def split_lines_from_form(form: Mapping[str, str]) -> list[tuple[int, int]]:
         amount = (form.get(f"line-{row}-amount") or "").strip()
         if not allocation and not amount:
             continue
-        if not allocation.isdigit():
+        allocation_id = whole_number(allocation)
+        if allocation_id is None:
             raise ValidationFailed(f"Choose the allocation for line {row} of the split", field=f"line-{row}-allocation")
         pence = parse_pounds(amount, field=f"line-{row}-amount", label=f"Amount for line {row} of the split",
                              allow_zero=False)
-        lines.append((int(allocation), pence))
+        lines.append((allocation_id, pence))
     if not lines:
         raise ValidationFailed("Choose at least one allocation and the amount it pays", field="line-1-allocation")
     return lines
@@ -158,7 +160,7 @@ async def off_platform_commitment_from_form(session: AsyncSession, user: SignedI
     """A fund manager records an award made outside the platform against allocations they manage."""
     buyer_id = _int(form, "buyer_organisation_id", "Choose the NHS organisation that made the award")
     category = (form.get("category_id") or "").strip()
-    if category and not category.isdigit():
+    if category and whole_number(category) is None:
         raise ValidationFailed("Choose a category from the list", field="category_id")
     total = parse_pounds(form.get("total", ""), field="total", label="Award value", allow_zero=False)
     lines = split_lines_from_form(form)

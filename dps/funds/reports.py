@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from dps.calendar import london_date
+from dps.forms import whole_number
 from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
 from dps.funds.rules import Balance, is_lapsed, positions_by_month
 from dps.identity.models import Organisation
@@ -39,7 +40,7 @@ class Filters:
         fund = (fund or "").strip()
         year = (year or "").strip()
         icb = (icb or "").strip().upper()
-        return cls(fund_id=int(fund) if fund.isdigit() else None,
+        return cls(fund_id=whole_number(fund),
                    financial_year=year if _YEAR.fullmatch(year) else None,
                    icb_ods_code=icb if _ODS.fullmatch(icb) else None)
 

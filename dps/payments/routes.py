@@ -10,8 +10,8 @@ from typing import Any
 from litestar import MediaType, Request, Response, Router, post
 from sqlalchemy.exc import IntegrityError
 
-from dps.payments.services import handle_event
-from dps.payments.webhooks import SignatureError, construct_event
+from dps.payments.services import handle_event, record_malformed_event
+from dps.payments.webhooks import MalformedEvent, SignatureError, construct_event
 from dps.web.auth import public
 from dps.web.deps import DbSession
 
@@ -30,6 +30,10 @@ async def stripe_webhook(request: Request[Any, Any, Any], db_session: DbSession)
                                 request.app.state.clock.now())
     except SignatureError as error:
         logger.warning("stripe webhook refused: %s", error)
+        return Response({"error": str(error)}, status_code=400)
+    except MalformedEvent as error:
+        logger.error("signed stripe webhook refused as malformed: %s", error)
+        await record_malformed_event(db_session, payload, str(error), request.app.state.clock.now())
         return Response({"error": str(error)}, status_code=400)
     try:
         outcome = await handle_event(db_session, event, request.app.state.clock.now())

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -31,6 +32,7 @@ from dps.contracts.rules import MilestoneEvent, may_request_payment
 from dps.contracts.services import contract_for_buyer, milestone_of_contract, move_milestone
 from dps.db import changed_rows, make_engine, make_sessionmaker, table_of
 from dps.errors import Conflict, NotFound, ValidationFailed
+from dps.forms import whole_number
 from dps.funds import services as funds
 from dps.funds.models import Commitment, CommitmentSource
 from dps.identity.models import Organisation
@@ -264,9 +266,10 @@ async def _payment_for(session: AsyncSession, intent_id: str | None, metadata: A
         payment = await session.scalar(sa.select(MilestonePayment)
                                        .where(col(MilestonePayment.stripe_payment_intent_id) == intent_id)
                                        .execution_options(populate_existing=True))
-    if payment is None and isinstance(metadata, dict) and str(metadata.get("milestone_payment_id", "")).isdigit():
+    payment_id = whole_number(str(metadata.get("milestone_payment_id", ""))) if isinstance(metadata, dict) else None
+    if payment is None and payment_id is not None:
         payment = await session.scalar(sa.select(MilestonePayment)
-                                       .where(col(MilestonePayment.id) == int(metadata["milestone_payment_id"]))
+                                       .where(col(MilestonePayment.id) == payment_id)
                                        .execution_options(populate_existing=True))
         if payment is not None and intent_id and payment.stripe_payment_intent_id not in (None, intent_id):
             return None  # another intent of ours: not this payment
@@ -309,10 +312,11 @@ async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id
 
 
 async def _mark_refunded(session: AsyncSession, payment: MilestonePayment, intent_id: str | None,
-                         now: datetime) -> str:
+                         charged: int | None, now: datetime) -> str:
     if payment.state in (PaymentState.REQUESTED, PaymentState.AWAITING_PAYMENT, PaymentState.FAILED):
-        # The refund arrived before the success it refunds (Stripe does not promise order): apply both.
-        outcome = await _mark_paid(session, payment, intent_id, None, now)
+        # The refund arrived before the success it refunds (Stripe does not promise order): apply both, the
+        # success only for the amount asked (a success refused as amount_mismatch stays refused here too).
+        outcome = await _mark_paid(session, payment, intent_id, charged, now)
         if outcome != "paid":
             return outcome
     moved = await changed_rows(session,
@@ -345,6 +349,20 @@ async def _mark_failed(session: AsyncSession, payment: MilestonePayment, obj: di
     return "failed" if moved else "already_applied"
 
 
+async def record_malformed_event(session: AsyncSession, payload: bytes, reason: str, now: datetime) -> None:
+    """Keep a signed event we could not read, once (keyed by the payload's hash), for the people who look into
+    payments; nothing else changes. Commits."""
+    key = "malformed_" + hashlib.sha256(payload).hexdigest()[:64]
+    if await session.get(StripeEvent, key) is None:
+        session.add(StripeEvent(id=key, type="malformed", outcome="malformed", received_at=now,
+                                payload={"reason": reason, "raw": payload[:20_000].decode("utf-8", "replace")
+                                         .replace("\x00", "")}))
+        try:
+            await session.commit()
+        except IntegrityError:  # the same payload delivered twice at once: the other delivery recorded it
+            await session.rollback()
+
+
 async def handle_event(session: AsyncSession, event: dict[str, Any], now: datetime) -> str:
     """Apply one verified Stripe event in the caller's transaction (which the caller commits). Returns the
     outcome: "duplicate" when this event id was stored before (nothing changes), "ignored" for types we do not
@@ -367,10 +385,10 @@ async def handle_event(session: AsyncSession, event: dict[str, Any], now: dateti
         payment = await _payment_for(session, obj.get("payment_intent"), obj.get("metadata"))
         if payment is None:
             outcome = "unknown_payment"
-        elif obj.get("amount_refunded") is not None and int(obj["amount_refunded"]) < payment.amount_pence:
+        elif obj.get("amount_refunded") is not None and obj["amount_refunded"] < payment.amount_pence:
             outcome = "partial_refund_not_supported"
         else:
-            outcome = await _mark_refunded(session, payment, obj.get("payment_intent"), now)
+            outcome = await _mark_refunded(session, payment, obj.get("payment_intent"), obj.get("amount"), now)
     session.add(StripeEvent(id=event["id"], type=event_type[:100], outcome=outcome,
                             milestone_payment_id=payment.id if payment is not None else None, received_at=now,
                             payload=event))

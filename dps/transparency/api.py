@@ -20,6 +20,7 @@ from litestar.params import PathParameter, QueryParameter
 
 from dps.dates import ISO_DATE_EXAMPLE, parse_iso_date
 from dps.errors import ValidationFailed
+from dps.forms import whole_number
 from dps.transparency import ocds, services
 from dps.transparency.register import PAGE_SIZE as REGISTER_PAGE_SIZE
 from dps.transparency.register import RegisterFilters, register_entries
@@ -145,10 +146,11 @@ def register_filters(q: str | None, buyer: str | None, category: str | None, fun
     if slug and not _SLUG.match(slug):
         raise bad_parameter("category", "must be a category slug like virtual-wards")
     fund_raw = (fund or "").strip()
-    if fund_raw and (not fund_raw.isdigit() or len(fund_raw) > 12):
+    fund_id = whole_number(fund_raw)
+    if fund_raw and fund_id is None:
         raise bad_parameter("fund", "must be a fund id (a whole number)")
     return RegisterFilters(q=(q or "").strip()[:200], buyer=buyer_code, category=slug,
-                           fund=int(fund_raw) if fund_raw else None,
+                           fund=fund_id,
                            awarded_from=parse_date("awarded_from", awarded_from),
                            awarded_to=parse_date("awarded_to", awarded_to))
 

@@ -23,7 +23,7 @@ from dps.transparency.register import (
 )
 from dps.web.api import ApiProblem
 from dps.web.auth import public
-from dps.web.deps import DbSession
+from dps.web.deps import DbSession, PageNumber
 
 
 def _filters(q: str | None, buyer: str | None, category: str | None, fund: str | None, awarded_from: str | None,
@@ -41,7 +41,7 @@ def _filters(q: str | None, buyer: str | None, category: str | None, fund: str |
 async def register_page(request: Request[Any, Any, Any], db_session: DbSession, q: FromQuery[str | None] = None,
                         buyer: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
                         fund: FromQuery[str | None] = None, awarded_from: FromQuery[str | None] = None,
-                        awarded_to: FromQuery[str | None] = None, page: FromQuery[int] = 1) -> Template:
+                        awarded_to: FromQuery[str | None] = None, page: PageNumber = 1) -> Template:
     filters, errors = _filters(q, buyer, category, fund, awarded_from, awarded_to)
     entries = await register_entries(db_session, request.app.state.settings.ocid_prefix, filters)
     page = max(1, page)

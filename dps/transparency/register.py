@@ -28,6 +28,7 @@ from dps.calendar import london_date, london_instant
 from dps.competitions.models import AwardNotice
 from dps.competitions.rules import CONTRACTS_FINDER_THRESHOLD_PENCE
 from dps.contracts.models import Contract
+from dps.forms import whole_number
 from dps.funds.models import Allocation, Fund
 from dps.identity.models import Organisation
 from dps.money import pounds_for_csv
@@ -172,10 +173,11 @@ class PublishedNotice:
 
 async def published_notice(session: AsyncSession, ocid_prefix: str, ocid: str) -> PublishedNotice | None:
     head, _, tail = ocid.rpartition("-")
-    if head != ocid_prefix or not tail.isdigit() or len(tail) > 12:
+    competition_id = whole_number(tail)
+    if head != ocid_prefix or competition_id is None:
         return None
     query, _, _ = _published_notices()
-    row = (await session.execute(query.where(AwardNotice.competition_id == int(tail)))).first()
+    row = (await session.execute(query.where(AwardNotice.competition_id == competition_id))).first()
     if row is None:
         await session.commit()
         return None

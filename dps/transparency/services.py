@@ -21,6 +21,7 @@ from sqlmodel import col
 from dps.agreements.models import Agreement, Category
 from dps.competitions.models import AwardNotice, Competition
 from dps.contracts.services import contracts_of_competitions, milestones_of_contracts
+from dps.forms import whole_number
 from dps.funds.models import Commitment, CommitmentSource, LedgerEntry, LedgerKind
 from dps.identity.models import Organisation
 from dps.settings import Settings
@@ -148,9 +149,7 @@ def _parse(value: str) -> datetime:
 
 def competition_id_of(ocid: str, prefix: str) -> int | None:
     head, _, tail = ocid.rpartition("-")
-    if head != prefix or not tail.isdigit() or len(tail) > 12:
-        return None
-    return int(tail)
+    return whole_number(tail) if head == prefix else None
 
 
 async def record(session: AsyncSession, settings: Settings, ocid: str) -> dict[str, Any] | None:

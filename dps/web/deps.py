@@ -5,11 +5,12 @@ The app provides them once (`dependencies=` in dps.app): a handler names the par
 """
 
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.identity.services import SignedInUser
@@ -24,6 +25,8 @@ CurrentUser: TypeAlias = NamedDependency[SignedInUser]
 Now: TypeAlias = NamedDependency[datetime]
 # The app's settings.
 AppSettings: TypeAlias = NamedDependency[Settings]
+# A page of a paged list (`?page=`): a bounded whole number, so a huge one is a 400, not an overflow.
+PageNumber: TypeAlias = Annotated[int, QueryParameter(ge=1, le=100_000)]
 
 
 async def provide_user(request: Request[Any, Any, Any]) -> SignedInUser:

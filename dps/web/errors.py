@@ -12,7 +12,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
-from dps.errors import DomainError
+from dps.errors import DomainError, ValidationFailed
+from dps.forms import FormErrors, whole_number
 
 logger = logging.getLogger("dps.web")
 
@@ -34,13 +35,19 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
     return path.startswith(("/api/", "/webhooks/", "/schema")) or path == "/health"
 
 
-def _respond(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
+def _respond(request: Request[Any, Any, Any], status: int, detail: str, *, field: str | None = None,
+             headers: dict[str, str] | None = None) -> Response[Any]:
+    """A JSON error under the JSON paths, else the error page; a refused field is listed in the NHS.UK error
+    summary. `headers` (Retry-After on a 429, Allow on a 405) are kept."""
     if wants_json(request):
-        return Response({"status_code": status, "detail": detail}, status_code=status, media_type=MediaType.JSON)
+        return Response({"status_code": status, "detail": detail}, status_code=status, media_type=MediaType.JSON,
+                        headers=headers)
     return Template(
         "error.html",
-        context={"title": TITLES.get(status, "Sorry, there is a problem"), "detail": detail, "status": status},
+        context={"title": TITLES.get(status, "Sorry, there is a problem"), "detail": detail, "status": status,
+                 "errors": FormErrors({field: detail}) if field else None},
         status_code=status,
+        headers=headers,
     )
 
 
@@ -53,13 +60,18 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     detail = exc.detail
     if exc.status_code == 403 and "CSRF" in str(detail):
         detail = "Your form could not be checked as coming from this service. Go back, reload the page and try again."
+    headers = dict(exc.headers or {})
     if exc.status_code == 429:
         detail = "You have tried too many times. Wait a minute and try again."
-    return _respond(request, exc.status_code, str(detail))
+        # Litestar's rate limit sends RateLimit-Reset (seconds to the window's end) but no Retry-After.
+        reset = whole_number(headers.get("RateLimit-Reset"))
+        headers.setdefault("Retry-After", str(reset) if reset else "60")
+    return _respond(request, exc.status_code, str(detail), headers=headers or None)
 
 
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return _respond(request, exc.status_code, str(exc))
+    field = exc.field if isinstance(exc, ValidationFailed) else None
+    return _respond(request, exc.status_code, str(exc), field=field)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

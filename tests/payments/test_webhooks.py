@@ -12,7 +12,14 @@ from dps.funds.models import LedgerEntry
 from dps.payments import services
 from dps.payments.models import MilestonePayment, StripeEvent
 from dps.payments.rules import split_over_lines
-from dps.payments.webhooks import SignatureError, compute_signature, construct_event, signature_header, verify
+from dps.payments.webhooks import (
+    MalformedEvent,
+    SignatureError,
+    compute_signature,
+    construct_event,
+    signature_header,
+    verify,
+)
 from tests.helpers import count_rows
 from tests.payments.support import (
     WEBHOOK_SECRET,
@@ -62,7 +69,7 @@ def test_the_timestamp_must_be_within_300_seconds_of_the_clock(offset, ok):
 
 @pytest.mark.parametrize("payload", [b"not json", b"[1,2]", b'{"id": "evt_1"}', b'{"id":"e","type":"t","data":{}}'])
 def test_malformed_events_are_refused_even_when_signed(payload):
-    with pytest.raises(SignatureError):
+    with pytest.raises(MalformedEvent):
         construct_event(payload, signature_header("s", T, payload), "s", NOW)
 
 
@@ -187,8 +194,61 @@ async def test_refused_deliveries_get_400_and_change_nothing(client, db, passwor
         response = await client.post("/webhooks/stripe", content=payload,
                                      headers={"Content-Type": "application/json"})
     assert response.status_code == 400
-    assert await footprint(db, deal) == before
+    after = await footprint(db, deal)
+    if case == "malformed":  # signed by Stripe but unreadable: kept on record, nothing else changes
+        assert after[:3] == before[:3] and after[3] == before[3] + 1
+    else:
+        assert after == before
     assert await milestone_state(db, deal.milestone_ids[0]) == "payment_requested"
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"id": "evt_deep", "type": "payment_intent.succeeded", "data": {"object": {"metadata": ' + (
+        b'{"a": ' * depth) + b"1" + (b"}" * depth) + b"}}}"
+
+
+@pytest.mark.parametrize("case", ["long_id", "text_amount", "object_id", "object_intent", "deep", "nul"])
+async def test_signed_but_malformed_events_get_400_are_recorded_and_change_nothing_else(client, db, passwords,
+                                                                                         clock, case):
+    deal = await make_deal(db, passwords, clock)
+    payment_id = await raised(db, clock, deal)
+    before = await footprint(db, deal)
+    body = succeeded(payment_id, 300_000)
+    if case == "long_id":
+        body["id"] = "evt_" + "x" * 5000
+    elif case == "text_amount":
+        body["data"]["object"]["amount"] = "300000"
+    elif case == "object_id":
+        body["id"] = {"$gt": ""}
+    elif case == "object_intent":
+        body["data"]["object"]["id"] = {"nested": "pi_1"}
+    elif case == "nul":
+        body["data"]["object"]["id"] = "pi_\u0000x"
+    response = await post(client, _nested(5000) if case == "deep" else body)
+    assert response.status_code == 400, response.text
+    after = await footprint(db, deal)
+    assert after[:3] == before[:3] and after[3] == before[3] + 1
+    assert await scalar_outcomes(db) == ["malformed"]
+    again = await post(client, _nested(5000) if case == "deep" else body)
+    assert again.status_code == 400 and (await footprint(db, deal))[3] == after[3]  # recorded once
+    assert await milestone_state(db, deal.milestone_ids[0]) == "payment_requested"
+
+
+async def scalar_outcomes(db) -> list[str]:
+    return list((await db.execute(sa.select(StripeEvent.outcome))).scalars())
+
+
+async def test_a_refund_for_a_success_refused_for_its_amount_is_refused_too(client, db, passwords, clock):
+    deal = await make_deal(db, passwords, clock)
+    payment_id = await raised(db, clock, deal)
+    assert (await post(client, succeeded(payment_id, 299_999))).json()["outcome"] == "amount_mismatch"
+    refund = event("charge.refunded", {"id": "ch_1", "object": "charge", "payment_intent": None, "amount": 299_999,
+                                       "amount_refunded": 299_999,
+                                       "metadata": {"milestone_payment_id": str(payment_id)}}, "evt_refund_wrong")
+    response = await post(client, refund)
+    assert response.status_code == 200 and response.json()["outcome"] != "refunded"
+    assert await milestone_state(db, deal.milestone_ids[0]) == "payment_requested"
+    assert await balances(db, deal) == [(5_000_000, 600_000, 0), (5_000_000, 400_000, 0)]
 
 
 async def test_unknown_event_types_get_200_and_change_nothing(client, db, passwords, clock):
