@@ -288,6 +288,7 @@ async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
 async def changes(
     request: Request[Any, Any, Any], db_session: DbSession,
     since: Annotated[str | None, QueryParameter(description="Cursor from the previous page's meta.next",
+                                                pattern=r"^\s*[0-9]{0,19}\s*$",
                                                 examples=[Example(value="17")])] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=CHANGES_MAX_LIMIT, description="Changes a page, 1 to 1000")] = 100,
 ) -> ChangesPage:

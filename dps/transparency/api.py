@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import PathParameter, QueryParameter
 
 from dps.dates import ISO_DATE_EXAMPLE, parse_iso_date
@@ -166,9 +167,13 @@ def register_filters(q: str | None, buyer: str | None, category: str | None, fun
 async def contracts_register(
     request: Request[Any, Any, Any], db_session: DbSession,
     q: Annotated[str | None, QueryParameter(description="Words in the title, buyer or supplier")] = None,
-    buyer: Annotated[str | None, QueryParameter(description="Buyer ODS code")] = None,
-    category: Annotated[str | None, QueryParameter(description="Category slug")] = None,
-    fund: Annotated[str | None, QueryParameter(description="Fund id")] = None,
+    buyer: Annotated[str | None, QueryParameter(description="Buyer ODS code", pattern=r"^\s*([A-Za-z0-9]{3,10})?\s*$",
+                                                 examples=[Example(value="RJ1")])] = None,
+    category: Annotated[str | None, QueryParameter(description="Category slug",
+                                                    pattern=r"^\s*([A-Za-z0-9][A-Za-z0-9-]{0,79})?\s*$",
+                                                    examples=[Example(value="virtual-wards")])] = None,
+    fund: Annotated[str | None, QueryParameter(description="Fund id", pattern=r"^\s*([0-9]{1,10})?\s*$",
+                                                examples=[Example(value="3")])] = None,
     awarded_from: Annotated[str | None, QueryParameter(description="Awarded on or after (YYYY-MM-DD)")] = None,
     awarded_to: Annotated[str | None, QueryParameter(description="Awarded on or before (YYYY-MM-DD)")] = None,
     page: Annotated[int, QueryParameter(ge=1, le=100_000, description="Page number, from 1")] = 1,

@@ -20,7 +20,7 @@ from dps.errors import NotFound, ValidationFailed
 from dps.forms import MAX_ID
 from dps.settings import PROJECT_ROOT
 
-MAX_FIELD_CHARS = 20_000
+MAX_FIELD_CHARS = 100_000  # a 5,000-word bid answer fits with room to spare
 ONE_LINE_MAX_CHARS = 500
 _MACRO_CALL = re.compile(r"\b(input|textarea|characterCount|radios|checkboxes|select|dateInput|fileUpload)\(\s*\{")
 _MACRO_FIELD = re.compile(r'"name":\s*"([A-Za-z0-9_\-]+)"')
