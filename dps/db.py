@@ -58,6 +58,21 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
     return sa.Column(UtcDateTime(), nullable=nullable, index=index)
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached (down, restarting, refusing connections), as opposed to a bug: answered
+    503, and the pool reconnects (pre-ping) once it is back."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa.exc.InterfaceError | sa.exc.DisconnectionError):
+        return True
+    if isinstance(error, sa.exc.OperationalError):
+        text = str(error.orig if error.orig is not None else error).lower()
+        return any(sign in text for sign in ("connect", "connection", "shutting down", "starting up",
+                                            "terminating", "server closed"))
+    return isinstance(error, ConnectionError | TimeoutError) or type(error).__name__ in (
+        "CannotConnectNowError", "ConnectionDoesNotExistError", "AdminShutdownError")
+
+
 def make_engine(database_url: str, *, immediate_transactions: bool = True, **kwargs: Any) -> AsyncEngine:
     """An async engine. On SQLite every transaction takes the write lock up front (BEGIN IMMEDIATE) unless
     `immediate_transactions` is False (test inspection only: those sessions must end their reads promptly)."""

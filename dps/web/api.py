@@ -22,6 +22,7 @@ from litestar.openapi.spec import Example
 from litestar.types import ExceptionHandlersMap
 
 from dps.api_keys import services as api_key_services
+from dps.db import database_unavailable
 from dps.errors import DomainError
 from dps.web.auth import GUARD_MARK
 
@@ -77,6 +78,11 @@ def api_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Re
     if isinstance(exc, DomainError):
         return problem_response(request, exc.status_code, "Request refused", str(exc),
                                 "not-found" if exc.status_code == 404 else "refused")
+    if database_unavailable(exc):
+        logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(request, 503, "Service unavailable",
+                                "The service cannot reach its database. Try again in a minute.", "unavailable",
+                                headers={"Retry-After": "30"})
     logger.exception("unhandled API error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, 500, "Internal error", "Something went wrong on our side. Try again later.",
                             "internal-error")

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
+from dps.db import database_unavailable
 from dps.errors import DomainError, ValidationFailed
 from dps.forms import FormErrors, whole_number
 
@@ -75,6 +76,10 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if database_unavailable(exc):
+        logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return _respond(request, 503, "The service cannot reach its database. Try again in a minute.",
+                        headers={"Retry-After": "30"})
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return _respond(request, HTTP_500_INTERNAL_SERVER_ERROR, "Try again later.")
 
