@@ -1,5 +1,4 @@
-"""PostgreSQL down or restarting: pages answer a 503 page and the API a 503 problem, never a stack trace; once it
-is back the same app serves again without a restart (the pool pre-pings)."""
+"""PostgreSQL down or restarting: pages answer a 503 page and the API a 503 problem, never a stack trace."""
 
 from __future__ import annotations
 
