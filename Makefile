@@ -19,11 +19,14 @@ $(VENV)/.installed: pyproject.toml
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-# The NHS.UK frontend's built CSS, JS and images, copied from the npm package (never committed).
+# The NHS.UK frontend's built CSS, JS and images, and Swagger UI for the API reference, copied from the npm
+# packages (never committed).
 static/assets/.built: node_modules/.package-lock.json
 	rm -rf static/assets && mkdir -p static/assets
 	cp $(NHSUK)/nhsuk-frontend.min.css $(NHSUK)/nhsuk-frontend.min.js static/assets/
 	cp -R $(NHSUK)/assets/. static/assets/
+	mkdir -p static/assets/swagger-ui
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css static/assets/swagger-ui/
 	touch $@
 
 assets: static/assets/.built

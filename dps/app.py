@@ -15,6 +15,7 @@ from litestar import Litestar, MediaType, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
@@ -32,6 +33,7 @@ from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
+from dps.web.api_docs import ApiDocsPages, OldSchemaAddress
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
@@ -108,6 +110,14 @@ async def html_templates_are_html(response: Response[Any]) -> Response[Any]:
     return response
 
 
+def _path_of(handler: Any) -> str:
+    """The path a router, controller or handler is mounted at (its first, for a handler with several)."""
+    path = getattr(handler, "path", None)
+    if isinstance(path, str):
+        return path
+    return next(iter(getattr(handler, "paths", {""})))
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
@@ -135,17 +145,24 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     sign_in_router = Router(path="/", route_handlers=[SignInPages], middleware=[login_rate_limit.middleware])
 
+    # The OpenAPI document describes the /api/v1 API only: the pages, the webhooks and /health are left out.
+    handlers = route_handlers()
+    api = [handler for handler in handlers if _path_of(handler).startswith("/api/")]
+    pages = Router(path="/", include_in_schema=False, route_handlers=[
+        PublicPages,
+        sign_in_router,
+        SignOutPages,
+        ApiDocsPages,
+        OldSchemaAddress,
+        *(handler for handler in handlers if handler not in api),
+        create_static_files_router(path="/assets", directories=[STATIC_DIR / "assets"], guards=[public],
+                                   include_in_schema=False, name="assets"),
+        create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],
+                                   include_in_schema=False, name="static"),
+    ])
+
     app = Litestar(
-        route_handlers=[
-            PublicPages,
-            sign_in_router,
-            SignOutPages,
-            *route_handlers(),
-            create_static_files_router(path="/assets", directories=[STATIC_DIR / "assets"], guards=[public],
-                                       include_in_schema=False, name="assets"),
-            create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],
-                                       include_in_schema=False, name="static"),
-        ],
+        route_handlers=[pages, *api],
         plugins=[SQLAlchemyPlugin(config=database)],
         dependencies=DEPENDENCIES,
         middleware=[session_config.middleware, CurrentUserMiddleware()],
@@ -160,7 +177,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             title="NHS Innovation DPS API",
             version="1.0.0",
             description="The catalogue of innovations and public award data of the NHS Innovation DPS.",
-            openapi_router=Router(path="/schema", route_handlers=[], guards=[public]),
+            path="/api",
+            openapi_router=Router(path="/api", route_handlers=[], guards=[public], include_in_schema=False),
+            render_plugins=[JsonRenderPlugin()],
             components=Components(security_schemes={"BearerAuth": SecurityScheme(
                 type="http", scheme="bearer", description="An API key issued by the DPS authority")}),
         ),

@@ -13,12 +13,6 @@ NONCE_KEY = "dps_csp_nonce"
 
 
 def content_security_policy(nonce: str, path: str) -> str:
-    if path.startswith("/schema"):
-        # The interactive API reference page is Litestar's own and loads its viewer from a CDN.
-        return ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-                "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-                "font-src 'self' data: https://fonts.gstatic.com; img-src 'self' data: https:; "
-                "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
     return ("default-src 'self'; "
             f"script-src 'self' 'nonce-{nonce}'; "
             "style-src 'self'; "

@@ -194,7 +194,7 @@ async def test_keys_are_created_once_stored_hashed_and_revocable_in_the_ui(clien
 
 
 async def test_the_openapi_document_describes_the_api_with_examples(client):
-    schema = (await client.get("/schema/openapi.json")).json()
+    schema = (await client.get("/api/openapi.json")).json()
     search = schema["paths"]["/api/v1/innovations"]["get"]
     names = {p["name"] for p in search["parameters"]}
     assert {"q", "category", "care_setting", "device_class", "esf_tier", "icb", "sme", "dtac", "mtfm", "sort", "page",

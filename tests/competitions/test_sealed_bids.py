@@ -29,7 +29,7 @@ from tests.factories import competition_form, make_authority_user, make_competit
 from tests.helpers import scalar
 
 OUR_LOGGERS = {"dps", "catalogue", "buyer_portal", "supplier_portal", "authority_portal", "litestar", "uvicorn"}
-SKIPPED_PREFIXES = ("/assets", "/static", "/schema", "/logout")
+SKIPPED_PREFIXES = ("/assets", "/static", "/schema", "/api/openapi.json", "/logout")
 SECRET_ANSWERS = {"q1": "Zephyrine telemetry halves readmissions", "q2": "Quillfeather carbon ledger",
                   "q3": "Marrowgate apprenticeship scheme"}
 PRICES = ("97,531", "86,420")

@@ -7,7 +7,7 @@ type is the one it names, and the body matches the declared schema. The database
 withdrawn, so the changes feed has every kind of change) and an awarded contract, so the answers are not all empty.
 Runs on SQLite and PostgreSQL.
 
-The document is read from /schema/openapi.json of an app built at import (collection needs the operations); the
+The document is read from /api/openapi.json of an app built at import (collection needs the operations); the
 requests go to an app over the seeded database of the backend under test, passed to each call.
 """
 
@@ -57,7 +57,7 @@ def _document_app() -> Litestar:
                                          "DATABASE_URL": f"sqlite:///{directory / 'unused.db'}"}))
 
 
-schema = schemathesis.openapi.from_asgi("/schema/openapi.json", _document_app()).include(path_regex="^/api/")
+schema = schemathesis.openapi.from_asgi("/api/openapi.json", _document_app()).include(path_regex="^/api/")
 
 
 @dataclass(frozen=True)

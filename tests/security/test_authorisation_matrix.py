@@ -160,8 +160,10 @@ EXPECTED.update({(m, "/buyer/competitions" + p): COMPETITION_EVALUATOR for m, p 
     ("GET", "/{competition_id:int}/evaluation"), ("POST", "/{competition_id:int}/evaluation/declaration"),
     ("POST", "/{competition_id:int}/bids/{bid_id:int}/scores/{key:str}"))})
 
-# Litestar's own OpenAPI pages: public documentation.
-SCHEMA_PREFIX = "/schema"
+# The API's documentation (the OpenAPI document is Litestar's own route under /api), and its old address.
+EXPECTED.update({("GET", path): ANYONE for path in (
+    "/api", "/api/openapi.json", "/api/{path:str}", "/api/docs", "/api/guide", "/schema", "/schema/openapi.json")})
+SCHEMA_PREFIX = "/no-unlisted-prefix"
 
 
 def app_routes():

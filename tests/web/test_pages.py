@@ -14,7 +14,7 @@ async def test_landing_page_uses_the_nhsuk_layout_and_links_every_part(client):
     assert 'class="nhsuk-skip-link"' in html and 'href="#maincontent"' in html
     assert 'class="nhsuk-header' in html and 'class="nhsuk-footer' in html
     assert '<link rel="stylesheet" href="/assets/nhsuk-frontend.min.css">' in html
-    for target in ("/supplier", "/buyer", "/catalogue", "/schema"):
+    for target in ("/supplier", "/buyer", "/catalogue", "/api/docs"):
         assert f'href="{target}"' in html, target
     assert re.search(r"<h1[^>]*>Buy and supply health innovation</h1>", html)
 
@@ -49,10 +49,26 @@ async def test_unknown_pages_get_a_clear_404(client):
     assert "Page not found" in response.text
 
 
-async def test_openapi_schema_is_published(client):
-    response = await client.get("/schema/openapi.json")
+async def test_openapi_schema_is_published_and_describes_the_api_only(client):
+    response = await client.get("/api/openapi.json")
     assert response.status_code == 200
-    assert response.json()["info"]["title"] == "NHS Innovation DPS API"
+    document = response.json()
+    assert document["info"]["title"] == "NHS Innovation DPS API"
+    assert document["paths"] and all(path.startswith("/api/v1/") for path in document["paths"]), sorted(
+        document["paths"])
+
+
+async def test_the_api_reference_and_guide_are_served_by_the_app_under_its_own_policy(client):
+    reference = await client.get("/api/docs")
+    assert reference.status_code == 200
+    assert 'src="/assets/swagger-ui/swagger-ui-bundle.js"' in reference.text
+    assert "unsafe-inline" not in reference.headers["content-security-policy"]
+    assert "cdn" not in reference.headers["content-security-policy"]
+    guide = await client.get("/api/guide")
+    assert guide.status_code == 200
+    for heading in ("Get a key", "Your first request", "Paging", "changes feed", "Rate limits", "Licence"):
+        assert heading in guide.text
+    assert (await client.get("/schema")).headers["location"] == "/api/docs"
 
 
 async def test_forms_carry_a_csrf_token(client):
