@@ -9,7 +9,7 @@
   window.SwaggerUIBundle({
     url: target.getAttribute("data-openapi-url"),
     domNode: target,
-    deepLinking: true,
+    deepLinking: false,
     tryItOutEnabled: false,
     defaultModelsExpandDepth: 0
   });
