@@ -30,9 +30,9 @@ from dps.web.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
     ApiProblem,
-    api_key_required,
     bad_parameter,
     checked_values,
+    open_data,
     problem_spec,
     reject_unknown_parameters,
 )
@@ -314,5 +314,5 @@ async def unknown_path(path: Annotated[str, PathParameter()]) -> None:
 
 
 api_router = Router(path="/api/v1", route_handlers=[search_innovations, get_innovation, changes, unknown_path],
-                    guards=[api_key_required], exception_handlers=API_EXCEPTION_HANDLERS,
-                    security=[{"BearerAuth": []}], tags=["innovations"])
+                    guards=[open_data], exception_handlers=API_EXCEPTION_HANDLERS,
+                    security=[{}, {"BearerAuth": []}], tags=["innovations"])

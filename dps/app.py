@@ -33,12 +33,14 @@ from dps.db import make_engine, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
+from dps.web.api import rate_limit_headers
 from dps.web.api_docs import ApiDocsPages, OldSchemaAddress
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
 from dps.web.pages import PublicPages, SignInPages, SignOutPages
+from dps.web.rate_limits import ApiRateLimiter
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
@@ -166,7 +168,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         plugins=[SQLAlchemyPlugin(config=database)],
         dependencies=DEPENDENCIES,
         middleware=[session_config.middleware, CurrentUserMiddleware()],
-        before_send=[security_headers_hook(hsts=settings.secure_cookies)],
+        before_send=[security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",
             exclude=["/api/", "/webhooks/"],
@@ -194,5 +196,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock
     app.state.passwords = Passwords.for_environment(settings.environment)
     app.state.db_config = database
+    app.state.api_rate_limiter = ApiRateLimiter(settings.redis_url)
     app.state.health_checks = HEALTH_CHECKS
     return app

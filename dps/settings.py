@@ -65,6 +65,8 @@ class Settings:
     # Addresses (or networks) of the reverse proxies whose X-Forwarded-For and -Proto we believe; none by default,
     # so no client can choose the address that the sign-in rate limit counts.
     trusted_proxies: tuple[str, ...] = ()
+    # Open data read without an API key: requests a minute for each client address (a key raises it).
+    anonymous_api_rate_limit_per_minute: int = 60
 
     @property
     def is_sqlite(self) -> bool:
@@ -119,6 +121,7 @@ class Settings:
             bid_sealing_key=bid_sealing_key,
             ocds_publication_url=_optional_url(env, "OCDS_PUBLICATION_URL", ("http", "https")),
             trusted_proxies=_addresses(env, "TRUSTED_PROXIES"),
+            anonymous_api_rate_limit_per_minute=_positive_int(env, "ANONYMOUS_API_RATE_LIMIT_PER_MINUTE", 60),
         )
 
 

@@ -29,8 +29,8 @@ from dps.web.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
     ApiProblem,
-    api_key_required,
     bad_parameter,
+    open_data,
     problem_spec,
     reject_unknown_parameters,
 )
@@ -189,5 +189,5 @@ async def contracts_register(
 
 
 transparency_api_router = Router(path="/api/v1", route_handlers=[ocds_releases, ocds_record, contracts_register],
-                                 guards=[api_key_required], exception_handlers=API_EXCEPTION_HANDLERS,
-                                 security=[{"BearerAuth": []}])
+                                 guards=[open_data], exception_handlers=API_EXCEPTION_HANDLERS,
+                                 security=[{}, {"BearerAuth": []}])

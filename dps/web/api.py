@@ -15,11 +15,12 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap, Message, Scope
 
 from dps.api_keys import services as api_key_services
 from dps.db import database_unavailable
@@ -31,6 +32,7 @@ logger = logging.getLogger("dps.api")
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPES = "/api/v1/problems/"
 KEY_CACHE_SECONDS = 10
+RATE_LIMIT_STATE = "dps_api_rate_limit"
 
 
 # --- problem JSON -----------------------------------------------------------------------------------------
@@ -130,31 +132,76 @@ async def _known_key(connection: ASGIConnection[Any, Any, Any, Any], secret: str
     return cached
 
 
-async def _api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    scheme, _sep, secret = connection.headers.get("authorization", "").partition(" ")
+def _bearer_secret(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The key sent as `Authorization: Bearer <key>`; None when no Authorization header is sent at all."""
+    header = connection.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _sep, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorised("Send your API key as: Authorization: Bearer <key>")
-    now = connection.app.state.clock.now()
-    key = await _known_key(connection, secret.strip(), now)
+    return secret.strip()
+
+
+async def _count_request(connection: ASGIConnection[Any, Any, Any, Any], who: str, per_minute: int,
+                         refusal: str) -> None:
+    state = await connection.app.state.api_rate_limiter.hit(who, per_minute, connection.app.state.clock.now())
+    connection.scope["state"][RATE_LIMIT_STATE] = state
+    if not state.allowed:
+        raise ApiProblem(429, "Too many requests", f"{refusal}; try again in {state.reset_seconds} seconds",
+                         "rate-limited", headers=state.headers())
+
+
+async def _key_of(connection: ASGIConnection[Any, Any, Any, Any], secret: str) -> _CachedKey:
+    key = await _known_key(connection, secret, connection.app.state.clock.now())
     if key is None:
         raise _unauthorised("The API key is not recognised or has been revoked")
-    # A fixed one-minute window per key, counted in the shared rate-limit store (memory, or Redis when scaled out).
-    seconds = int(now.timestamp())
-    window_key = f"api-key:{key.key_id}:{seconds // 60}"
-    store = connection.app.stores.get("rate_limit")
-    raw = await store.get(window_key)
-    count = int(raw) if raw else 0
-    if count >= key.rate_limit_per_minute:
-        retry_after = 60 - seconds % 60
-        raise ApiProblem(429, "Too many requests",
-                         f"This key may make {key.rate_limit_per_minute} requests a minute; try again in "
-                         f"{retry_after} seconds", "rate-limited", headers={"Retry-After": str(retry_after)})
-    await store.set(window_key, str(count + 1).encode(), expires_in=120)
     connection.scope["api_key_id"] = key.key_id  # type: ignore[typeddict-unknown-key]
+    return key
+
+
+async def _api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    secret = _bearer_secret(connection)
+    if secret is None:
+        raise _unauthorised("Send your API key as: Authorization: Bearer <key>")
+    key = await _key_of(connection, secret)
+    await _count_request(connection, f"key:{key.key_id}", key.rate_limit_per_minute,
+                         f"This key may make {key.rate_limit_per_minute} requests a minute")
+
+
+async def _open_data_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Open data is for everyone: without a key, a lower limit per client address; a key raises it. A key that is
+    sent must be a good one (401 otherwise), so a consumer finds out at once that theirs was revoked."""
+    secret = _bearer_secret(connection)
+    if secret is not None:
+        key = await _key_of(connection, secret)
+        await _count_request(connection, f"key:{key.key_id}", key.rate_limit_per_minute,
+                             f"This key may make {key.rate_limit_per_minute} requests a minute")
+        return
+    limit = connection.app.state.settings.anonymous_api_rate_limit_per_minute
+    address = connection.client.host if connection.client else "unknown"
+    await _count_request(connection, f"address:{address}", limit,
+                         f"Without an API key, {limit} requests a minute are answered for each address; "
+                         "a key raises the limit")
+
+
+async def rate_limit_headers(message: Message, scope: Scope) -> None:
+    """A before_send hook: every API answer, errors included, says where its caller stands (RateLimit-Limit,
+    -Remaining, -Reset and -Policy)."""
+    if message["type"] != "http.response.start":
+        return
+    state = scope.get("state", {}).get(RATE_LIMIT_STATE)
+    if state is not None:
+        headers = MutableScopeHeaders.from_message(message)
+        for name, value in state.headers().items():
+            if name not in headers:
+                headers[name] = value
 
 
 setattr(_api_key_guard, GUARD_MARK, "API key (Authorization: Bearer)")
+setattr(_open_data_guard, GUARD_MARK, "open data: anyone, a key raises the rate limit")
 api_key_required = _api_key_guard
+open_data = _open_data_guard
 
 
 # --- the OpenAPI document's error responses ----------------------------------------------------------

@@ -22,7 +22,9 @@ class ApiDocsPages(Controller):
 
     @get("/guide", name="api.guide")
     async def guide(self, request: Request[Any, Any, Any]) -> Template:
-        return Template("api/guide.html", context={"base_url": request.app.state.settings.base_url})
+        settings = request.app.state.settings
+        return Template("api/guide.html", context={
+            "base_url": settings.base_url, "anonymous_limit": settings.anonymous_api_rate_limit_per_minute})
 
 
 class OldSchemaAddress(Controller):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from dps.api_keys.models import ApiKey
@@ -45,11 +46,13 @@ async def catalogue(client, db, passwords, clock, drain_outbox) -> dict[str, int
     return {"zio": zio, "ward": ward, "kidney": home_test}
 
 
-async def test_no_key_or_a_bad_key_is_401_problem_json(client, db, clock):
+async def test_open_data_needs_no_key_but_a_bad_key_is_401_problem_json(client, db, clock):
     missing = await client.get("/api/v1/innovations")
+    assert missing.status_code == 200
+    assert missing.headers["ratelimit-limit"] == "60"  # the anonymous limit, per address
     bad = await client.get("/api/v1/innovations", headers=bearer("dpsk_not-a-real-key"))
     basic = await client.get("/api/v1/innovations", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-    for response in (missing, bad, basic):
+    for response in (bad, basic):
         assert response.status_code == 401
         assert response.headers["content-type"].startswith("application/problem+json")
         body = response.json()
@@ -135,6 +138,31 @@ async def test_one_innovation_and_404_for_unknown_or_unpublished(client, db, pas
         assert response.status_code == 404, path
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["status"] == 404
+
+
+@pytest.mark.parametrize("path", ["/api/v1/innovations", "/api/v1/innovations/1", "/api/v1/changes",
+                                  "/api/v1/ocds/releases", "/api/v1/ocds/records/ocds-dpsnhs-1",
+                                  "/api/v1/contracts-register"])
+async def test_without_a_key_open_data_answers_at_a_lower_limit_per_address(settings, db, clock, tmp_path, path):
+    from litestar.testing import AsyncTestClient
+
+    from dps.app import create_app
+    from dps.settings import Settings
+
+    app = create_app(Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": settings.database_url,
+                                        "DPS_VAR_DIR": str(tmp_path), "ANONYMOUS_API_RATE_LIMIT_PER_MINUTE": "2"}),
+                     clock=clock)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as anonymous:
+        answers = [await anonymous.get(path) for _ in range(3)]
+        assert [a.status_code for a in answers][:2] != [401, 401]
+        assert [a.headers["ratelimit-remaining"] for a in answers] == ["1", "0", "0"]
+        refused = answers[2]
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert int(refused.headers["retry-after"]) in range(1, 61)
+        secret = await api_key(db, clock, limit=10)
+        keyed = await anonymous.get(path, headers=bearer(secret))  # a key raises the limit
+        assert keyed.status_code != 429 and keyed.headers["ratelimit-limit"] == "10"
 
 
 async def test_rate_limit_answers_429_with_retry_after_per_key(client, db, clock):

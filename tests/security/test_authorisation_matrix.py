@@ -56,10 +56,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/catalogue/innovations/{listing_id:int}"): ANYONE,
     ("GET", "/catalogue/innovations/{listing_id:int}/versions/{version:int}"): ANYONE,
     ("GET", "/catalogue/innovations/{listing_id:int}/documents/{document_id:int}"): ANYONE,
-    ("GET", "/api/v1/innovations"): API_KEY, ("GET", "/api/v1/innovations/{innovation_id:str}"): API_KEY,
-    ("GET", "/api/v1/changes"): API_KEY, ("GET", "/api/v1/{path:path}"): API_KEY,
-    ("GET", "/api/v1/ocds/releases"): API_KEY, ("GET", "/api/v1/ocds/records/{ocid:str}"): API_KEY,
-    ("GET", "/api/v1/contracts-register"): API_KEY,
+    # Open data: anyone, a key raises the rate limit.
+    ("GET", "/api/v1/innovations"): ANYONE, ("GET", "/api/v1/innovations/{innovation_id:str}"): ANYONE,
+    ("GET", "/api/v1/changes"): ANYONE, ("GET", "/api/v1/{path:path}"): ANYONE,
+    ("GET", "/api/v1/ocds/releases"): ANYONE, ("GET", "/api/v1/ocds/records/{ocid:str}"): ANYONE,
+    ("GET", "/api/v1/contracts-register"): ANYONE,
     ("GET", "/contracts-register"): ANYONE, ("GET", "/contracts-register.csv"): ANYONE,
     ("GET", "/contracts-register/{ocid:str}"): ANYONE,
     # Supplier portal

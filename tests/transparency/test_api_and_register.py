@@ -19,12 +19,15 @@ async def api_key(db, clock) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-async def test_the_ocds_api_needs_a_key_and_serves_valid_packages_and_records(client, db, passwords, clock, settings):
+async def test_the_ocds_api_is_open_without_a_key_and_serves_valid_packages_and_records(client, db, passwords, clock,
+                                                                                        settings):
     _, competition_id = await awarded_competition(db, passwords, clock, vat=18_000_00)
     ocid = f"{settings.ocid_prefix}-{competition_id}"
     for path in ("/api/v1/ocds/releases", f"/api/v1/ocds/records/{ocid}", "/api/v1/contracts-register"):
-        refused = await client.get(path)
-        assert refused.status_code == 401 and refused.headers["content-type"].startswith("application/problem+json")
+        anonymous = await client.get(path)
+        assert anonymous.status_code == 200 and int(anonymous.headers["ratelimit-remaining"]) >= 0
+        revoked = await client.get(path, headers={"Authorization": "Bearer dpsk_not-a-real-key"})
+        assert revoked.status_code == 401 and revoked.headers["content-type"].startswith("application/problem+json")
     headers = await api_key(db, clock)
     response = await client.get("/api/v1/ocds/releases", headers=headers)
     assert response.status_code == 200, response.text
