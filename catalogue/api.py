@@ -191,7 +191,8 @@ def absolute(document: dict[str, Any], base_url: str) -> dict[str, Any]:
 
 # --- handlers ----------------------------------------------------------------------------------------------
 
-@get("/innovations", name="api.innovations", summary="Search innovations", media_type="application/json",
+@get("/innovations", name="api.innovations",
+     operation_id="searchInnovations", summary="Search innovations", media_type="application/json",
      description="Free-text search with filters and facet counts. Repeat a filter for OR within it "
                  "(`category=imaging&category=ai-diagnostics`); different filters are ANDed. Booleans are "
                  "`true` or `false`.",
@@ -250,7 +251,8 @@ async def search_innovations(
     }, media_type="application/json")
 
 
-@get("/innovations/{innovation_id:str}", name="api.innovation", summary="One innovation", media_type="application/json",
+@get("/innovations/{innovation_id:str}", name="api.innovation",
+     operation_id="getInnovation", summary="One innovation", media_type="application/json",
      description="A published innovation; 404 if it is unknown, not published, withdrawn or its supplier is suspended.",
      responses={200: ResponseSpec(data_container=InnovationOne, description="The innovation", generate_examples=False,
                                   examples=[Example(summary="An innovation", value={"data": EXAMPLE_INNOVATION})]),
@@ -269,7 +271,8 @@ async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
                     media_type="application/json")
 
 
-@get("/changes", name="api.changes", summary="Changes feed", media_type="application/json",
+@get("/changes", name="api.changes",
+     operation_id="listChanges", summary="Changes feed", media_type="application/json",
      description="Innovations published, updated and withdrawn, in commit order. Start with no `since` (or 0), then "
                  "pass `meta.next` as `since`; apply a change only if its `revision` is newer than the one you hold. "
                  "A `withdrawn` change has `innovation: null`: remove it from your copy.",

@@ -83,7 +83,8 @@ def parse_date(name: str, raw: str | None) -> date | None:
         raise bad_parameter(name, f"must be a date like {ISO_DATE_EXAMPLE}") from None
 
 
-@get("/ocds/releases", name="api.ocds.releases", summary="OCDS releases", media_type=OCDS_MEDIA_TYPE,
+@get("/ocds/releases", name="api.ocds.releases",
+     operation_id="listOcdsReleases", summary="OCDS releases", media_type=OCDS_MEDIA_TYPE,
      description="An OCDS 1.1 release package of every published competition's releases (tender, award, contract, "
                  "implementation), oldest first, 100 a page. `since` keeps releases dated at or after it; follow "
                  "`links.next` for the next page. Before a tender deadline nothing about bids is published.",
@@ -113,7 +114,8 @@ async def ocds_releases(
     return Response(package, media_type=OCDS_MEDIA_TYPE)  # type: ignore[return-value]
 
 
-@get("/ocds/records/{ocid:str}", name="api.ocds.record", summary="OCDS record", media_type=OCDS_MEDIA_TYPE,
+@get("/ocds/records/{ocid:str}", name="api.ocds.record",
+     operation_id="getOcdsRecord", summary="OCDS record", media_type=OCDS_MEDIA_TYPE,
      description="An OCDS record package holding one contracting process: its releases and the compiled release.",
      responses=RECORD_RESPONSES, tags=["ocds"])
 async def ocds_record(request: Request[Any, Any, Any], db_session: DbSession,
@@ -156,7 +158,8 @@ def register_filters(q: str | None, buyer: str | None, category: str | None, fun
                            awarded_to=parse_date("awarded_to", awarded_to))
 
 
-@get("/contracts-register", name="api.contracts_register", summary="Contracts register",
+@get("/contracts-register", name="api.contracts_register",
+     operation_id="listContractsRegister", summary="Contracts register",
      media_type="application/json",
      description="Awarded contracts worth £30,000 or more including VAT, listed from the publication of their "
                  "contract award notice: buyer, supplier, category, values in pence, dates and funds. `awarded_on` is "
