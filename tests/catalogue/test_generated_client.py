@@ -24,8 +24,8 @@ def generate_client(document: str, folder: Path) -> None:
     result = subprocess.run(
         [str(Path(tools) / "openapi-python-client"), "generate", "--path", str(folder / "openapi.json"),
          "--meta", "none", "--output-path", str(folder / PACKAGE)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": tools + os.pathsep + os.environ["PATH"]},
-        check=False)
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "PATH": tools + os.pathsep + os.environ["PATH"]})
     assert result.returncode == 0, result.stdout + result.stderr
     assert (folder / PACKAGE / "client.py").exists(), result.stdout
 
