@@ -9,6 +9,7 @@ import base64
 import binascii
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +111,7 @@ class Settings:
             mail_from=env.get("MAIL_FROM") or "NHS Innovation DPS <no-reply@dps.example.nhs.uk>",
             redis_url=_optional_url(env, "REDIS_URL", ("redis", "rediss")),
             base_url=(_optional_url(env, "BASE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/"),
-            ocid_prefix=env.get("OCID_PREFIX") or "ocds-dpsnhs",
+            ocid_prefix=_ocds_prefix(env, environment),
             login_rate_limit_per_minute=_positive_int(env, "LOGIN_RATE_LIMIT_PER_MINUTE", 10),
             sign_in_lockout_failures=_positive_int(env, "SIGN_IN_LOCKOUT_FAILURES", 5),
             sign_in_lockout_minutes=_positive_int(env, "SIGN_IN_LOCKOUT_MINUTES", 15),
@@ -123,6 +124,26 @@ class Settings:
             trusted_proxies=_addresses(env, "TRUSTED_PROXIES"),
             anonymous_api_rate_limit_per_minute=_positive_int(env, "ANONYMOUS_API_RATE_LIMIT_PER_MINUTE", 60),
         )
+
+
+DEVELOPMENT_OCDS_PREFIX = "ocds-dpsnhs"
+_OCDS_PREFIX = re.compile(r"ocds-[a-z0-9]{6}")
+
+
+def _ocds_prefix(env: Mapping[str, str], environment: str) -> str:
+    """The OCID prefix registered with the Open Contracting Partnership ("ocds-" and six characters). The built-in
+    one is for development and tests only: published data must carry the publisher's own."""
+    value = (env.get("OCDS_PREFIX") or "").strip()
+    if not value:
+        if environment == "production":
+            raise SettingsError("OCDS_PREFIX", "must be set in production: register an OCID prefix with the Open "
+                                               "Contracting Partnership")
+        return DEVELOPMENT_OCDS_PREFIX
+    if not _OCDS_PREFIX.fullmatch(value):
+        raise SettingsError("OCDS_PREFIX", f"{value!r} is not an OCID prefix like ocds-a1b2c3")
+    if environment == "production" and value == DEVELOPMENT_OCDS_PREFIX:
+        raise SettingsError("OCDS_PREFIX", "is the development prefix: set the one registered for this service")
+    return value
 
 
 def _addresses(env: Mapping[str, str], name: str) -> tuple[str, ...]:

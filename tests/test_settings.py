@@ -71,9 +71,23 @@ def test_production_refuses_to_start_without_a_secret_bid_sealing_key():
             Settings.from_env({"DPS_ENV": "production", "SECRET_KEY": secret, "BID_SEALING_KEY": encoded})
     key = os.urandom(32)
     for text in (base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode().rstrip("=")):
-        settings = Settings.from_env({"DPS_ENV": "production", "SECRET_KEY": secret, "BID_SEALING_KEY": text})
+        settings = Settings.from_env({"DPS_ENV": "production", "SECRET_KEY": secret, "BID_SEALING_KEY": text,
+                                      "OCDS_PREFIX": "ocds-a1b2c3"})
         assert settings.bid_sealing_key == key
         assert text not in repr(settings) and repr(key) not in repr(settings)
+
+
+def test_production_publishes_only_under_its_own_registered_ocid_prefix():
+    secrets = {"DPS_ENV": "production", "SECRET_KEY": "x" * 40,
+               "BID_SEALING_KEY": base64.b64encode(os.urandom(32)).decode()}
+    with pytest.raises(SettingsError, match="^OCDS_PREFIX: must be set in production"):
+        Settings.from_env(secrets)
+    with pytest.raises(SettingsError, match="^OCDS_PREFIX: is the development prefix"):
+        Settings.from_env({**secrets, "OCDS_PREFIX": "ocds-dpsnhs"})
+    with pytest.raises(SettingsError, match="^OCDS_PREFIX: 'dpsnhs' is not an OCID prefix"):
+        Settings.from_env({**secrets, "OCDS_PREFIX": "dpsnhs"})
+    assert Settings.from_env({**secrets, "OCDS_PREFIX": "ocds-a1b2c3"}).ocid_prefix == "ocds-a1b2c3"
+    assert Settings.from_env({}).ocid_prefix == "ocds-dpsnhs"  # development only
 
 
 def test_development_and_tests_seal_with_different_fixed_keys():
