@@ -1,5 +1,5 @@
 """The search port: one query model, one result model, one document model, and the interface both engines
-(embedded SQLite FTS5 and Meilisearch) implement. Nothing here knows which engine is behind it."""
+(embedded Tantivy and Meilisearch) implement. Nothing here knows which engine is behind it."""
 
 from __future__ import annotations
 
@@ -141,7 +141,8 @@ Progress = Callable[[int], None]
 
 
 class SearchIndex(Protocol):
-    """The port. Adapters: catalogue.search.embedded.EmbeddedSearchIndex, catalogue.search.meili.MeiliSearchIndex."""
+    """The port. Adapters: catalogue.search.tantivy_index.TantivySearchIndex (embedded) and
+    catalogue.search.meili.MeiliSearchIndex."""
 
     name: str
 
