@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -152,6 +152,9 @@ class SearchIndex(Protocol):
     async def apply(self, change: IndexChange) -> bool:
         """Apply one change if it is newer than what the index holds; True if it changed the index.
         Returns only once a search would see it (read-your-writes)."""
+
+    async def apply_many(self, changes: Sequence[IndexChange]) -> list[bool]:
+        """Apply several changes, each only if newer (the outbox's catch-up); one answer each."""
 
     async def rebuild(self, documents: AsyncIterable[list[SearchDocument]], progress: Progress | None = None) -> int:
         """Replace the whole index with these documents (batches); returns how many were indexed."""
