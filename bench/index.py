@@ -132,6 +132,7 @@ async def run(settings: Any, now: datetime, changes: int) -> Section:
     written = result["removals written"] + result["additions written"]
     write_seconds = result["removals write seconds"] + result["additions write seconds"]
     section.add("changes written by the services", written / write_seconds if write_seconds else None, "changes/s")
-    section.notes.append("Catch-up: the outbox worker (batches of 50, one consumer call per message) with the "
-                         "search-index consumer; suppliers suspended from search, then reinstated.")
+    section.notes.append("Catch-up: the outbox worker with the search-index consumer, which takes up to 500 claimed "
+                         "changes in one call (one index writer, one commit); suppliers suspended from search, then "
+                         "reinstated.")
     return section

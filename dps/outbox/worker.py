@@ -55,24 +55,33 @@ class DrainReport:
 
 class OutboxWorker:
     def __init__(self, sessionmaker: Any, consumers: Mapping[str, Consumer], clock: Clock,
-                 batch_size: int = 50) -> None:
+                 batch_size: int = 50, bulk_batch_size: int = 500) -> None:
+        """`batch_size` messages are claimed at a time for consumers that take one message at a time (each may
+        talk to a slow server within the lease); `bulk_batch_size` for those that take a batch (one call)."""
         self._sessionmaker = sessionmaker
         self._consumers = consumers
         self._clock = clock
         self._batch_size = batch_size
+        self._bulk_batch_size = bulk_batch_size
 
     async def _claim(self) -> list[OutboxMessage]:
         now = self._clock.now()
+        bulk = [topic for topic, consumer in self._consumers.items() if isinstance(consumer, BatchConsumer)]
+        single = [topic for topic in self._consumers if topic not in bulk]
         async with self._sessionmaker() as session:
-            query = (
-                sa.select(OutboxMessage)
-                .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.available_at) <= now,
-                       col(OutboxMessage.topic).in_(list(self._consumers)))
-                .order_by(col(OutboxMessage.id))
-                .limit(self._batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            messages = list((await session.scalars(query)).all())
+            messages: list[OutboxMessage] = []
+            for topics, limit in ((single, self._batch_size), (bulk, self._bulk_batch_size)):
+                if not topics:
+                    continue
+                query = (
+                    sa.select(OutboxMessage)
+                    .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.available_at) <= now,
+                           col(OutboxMessage.topic).in_(topics))
+                    .order_by(col(OutboxMessage.id))
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                messages += (await session.scalars(query)).all()
             for message in messages:
                 message.attempts += 1
                 message.available_at = now + LEASE

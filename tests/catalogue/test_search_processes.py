@@ -1,5 +1,6 @@
-"""The two-process shape: `dps serve` with OUTBOX_WORKER=external answers searches, `dps worker` beside it applies
-the outbox's index changes as the index's one writer, and the server's reader sees them without a restart."""
+"""The two-process shape: `dps serve` with OUTBOX_WORKER=external answers searches (two server processes, each
+opening the index as a reader), `dps worker` beside it applies the outbox's index changes as the index's one
+writer, and the servers' readers see them without a restart."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ async def test_the_server_finds_what_the_separate_worker_indexes(client, db, pas
            "OUTBOX_WORKER": "external", "SMTP_URL": "smtp://127.0.0.1:9"}
     loop = asyncio.get_running_loop()
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{free_port}", timeout=10) as http:
-        with dps_process("serve", "--port", str(free_port), env=env) as server:
+        with dps_process("serve", "--port", str(free_port), "--workers", "2", env=env) as server:
             deadline = loop.time() + STARTUP_SECONDS
             while True:
                 assert server.poll() is None, "dps serve exited"
@@ -65,3 +66,5 @@ async def test_the_server_finds_what_the_separate_worker_indexes(client, db, pas
                     assert worker.poll() is None, "dps worker exited"
                     assert loop.time() < deadline, f"the server never found the listing: {found}"
                     await asyncio.sleep(0.1)
+                for _ in range(20):  # whichever server process answers
+                    assert await search(http, secret, "wearable") == [listing_id]
