@@ -78,7 +78,13 @@ async def ensure_index(settings: Any) -> None:
     from catalogue.search import forget_search_index
 
     if settings.search_backend == "embedded" and index_bytes(settings):
-        return
+        from catalogue.search import search_index_for
+        from catalogue.search.port import SearchQuery
+
+        found = (await search_index_for(settings).search(SearchQuery(page_size=1))).total
+        await forget_search_index(settings)
+        if found:
+            return
     console.print("Building the search index (not timed: run --only index for that)")
     await rebuild_search_index(settings, DEFAULT_AS_OF)
     await forget_search_index(settings)
