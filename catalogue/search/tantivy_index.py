@@ -98,8 +98,10 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("version", stored=True, fast=True)
     builder.add_boolean_field("live", indexed=True, fast=True)
     for name, _ in TEXT_FIELDS:
-        builder.add_text_field(name, stored=name != "keywords", tokenizer_name=TOKENIZER)
+        builder.add_text_field(name, stored=name in ("name", "summary"), tokenizer_name=TOKENIZER)
     builder.add_bytes_field("public", stored=True)
+    # The description is stored once: in the public document, or here when the indexed text differs from it.
+    builder.add_bytes_field("body_text", stored=True)
     builder.add_text_field("name_sort", fast=True, tokenizer_name="raw")
     builder.add_date_field("published", fast=True)
     builder.add_integer_field("expires", fast=True, indexed=True)
@@ -121,6 +123,8 @@ def tantivy_document(document: SearchDocument) -> Document:
     doc.add_text("summary", document.summary)
     doc.add_text("keywords", document.keywords)
     doc.add_text("body", document.body)
+    if document.public.get("description") != document.body:
+        doc.add_bytes("body_text", document.body.encode())
     doc.add_bytes("public", json.dumps(document.public, separators=(",", ":")).encode())
     doc.add_text("name_sort", document.name.casefold())
     doc.add_date("published", datetime.fromisoformat(document.published_at.replace("Z", "+00:00")).astimezone(UTC))
@@ -269,8 +273,12 @@ def render_snippet(generator: SnippetGenerator, doc: Document, text: str) -> str
         return ""
     fragment = snippet.fragment()
     start = text.find(fragment)
-    before = "…" if start > 0 else ""
-    after = "…" if start == -1 or start + len(fragment) < len(text) else ""
+    if start == -1:
+        return "…" + safe_highlight(_marked(snippet)) + "…"
+    head, tail = text[:start], text[start + len(fragment):]
+    # Text cut off is shown as an ellipsis; punctuation the fragment stopped short of is kept as it is.
+    before = "…" if any(ch.isalnum() for ch in head) else html.escape(head, quote=False)
+    after = "…" if any(ch.isalnum() for ch in tail) else html.escape(tail, quote=False)
     return before + safe_highlight(_marked(snippet)) + after
 
 
@@ -509,23 +517,28 @@ class TantivySearchIndex:
     @staticmethod
     def _hits(searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
         docs = [searcher.doc(address) for address in addresses]
+        publics = [json.loads(bytes(doc["public"][0])) for doc in docs]
+        bodies = [bytes(doc["body_text"][0]).decode() if doc.get_all("body_text")
+                  else str(public.get("description", "")) for doc, public in zip(docs, publics, strict=True)]
         generators: dict[str, SnippetGenerator] = {}
         if text is not None and docs:
-            page_words = {word for doc in docs for name in ("name", "summary", "body")
-                          for word in ANALYZER.analyze(doc.get_first(name) or "")}
+            page_words = {word for doc, body in zip(docs, bodies, strict=True)
+                          for field_text in (doc.get_first("name") or "", doc.get_first("summary") or "", body)
+                          for word in ANALYZER.analyze(field_text)}
             marks = highlight_query(highlight_terms(searcher, text, page_words))
             for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
                 generators[name] = SnippetGenerator.create(searcher, marks, SCHEMA, name)
                 generators[name].set_max_num_chars(chars)
         hits = []
-        for doc in docs:
-            public = json.loads(bytes(doc["public"][0]))
+        for doc, public, body in zip(docs, publics, bodies, strict=True):
             highlights: dict[str, str] = {}
             if generators:
                 name, summary = doc.get_first("name") or "", doc.get_first("summary") or ""
+                body_doc = Document()
+                body_doc.add_text("body", body)
                 highlights = {"name": render_highlight(generators["name"], doc, name),
                               "summary": render_highlight(generators["summary"], doc, summary),
-                              "snippet": render_snippet(generators["body"], doc, doc.get_first("body") or "")}
+                              "snippet": render_snippet(generators["body"], body_doc, body)}
             hits.append(SearchHit(id=int(doc["id"][0]), document=public, highlights=highlights))
         return hits
 

@@ -5,6 +5,7 @@ directory it cannot open."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -164,4 +165,15 @@ async def test_a_directory_it_cannot_open_is_started_afresh(tmp_path):
     assert (await index.search(SearchQuery())).total == 0
     assert await index.apply(IndexChange(1, 1, document(1, "Zio patch", "ECG")))
     assert await ids(index, "zio") == [1]
+    await index.close()
+
+
+async def test_the_snippet_comes_from_the_public_description_stored_once(tmp_path):
+    body = "Worn at home for fourteen days to find atrial fibrillation early."
+    stored_once = dataclasses.replace(document(1, "Zio patch", "ECG", body),
+                                      public={"id": 1, "name": "Zio patch", "description": body})
+    index = await engine_with(tmp_path, [stored_once])
+    hit = (await index.search(SearchQuery(text="fourteen"))).hits[0]
+    assert hit.highlights["snippet"] == "Worn at home for <mark>fourteen</mark> days to find atrial fibrillation early."
+    assert hit.document == {"id": 1, "name": "Zio patch", "description": body}
     await index.close()
