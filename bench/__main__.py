@@ -24,6 +24,7 @@ from typing import Any
 from bench import awards, index, memory, pages, search
 from bench.database import DEFAULT_POSTGRES_URL, Target, database_size
 from bench.generate import DEFAULT_AS_OF, Sizes, add_size_arguments, generate, print_summary, target_from
+from bench.index import index_bytes
 from bench.load import ceiling_server, product_server, run_wrk, wrk_available
 from bench.report import Machine, Section, compare_with, console, print_section, save_run, sqlite_version
 
@@ -46,8 +47,6 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--awards", type=int, default=40, help="concurrent award confirmations (default %(default)s)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
                         help="a PostgreSQL server where the awards benchmark may create a database")
-    parser.add_argument("--no-result-cache", action="store_true",
-                        help="turn the embedded engine's cache of recent results off (server and in-process)")
     return parser.parse_args(argv)
 
 
@@ -78,8 +77,14 @@ async def ensure_index(settings: Any) -> None:
     from catalogue.reindex import rebuild_search_index
     from catalogue.search import forget_search_index
 
-    if settings.search_backend == "embedded" and (settings.var_dir / "search" / "catalogue.sqlite3").exists():
-        return
+    if settings.search_backend == "embedded" and index_bytes(settings):
+        from catalogue.search import search_index_for
+        from catalogue.search.port import SearchQuery
+
+        found = (await search_index_for(settings).search(SearchQuery(page_size=1))).total
+        await forget_search_index(settings)
+        if found:
+            return
     console.print("Building the search index (not timed: run --only index for that)")
     await rebuild_search_index(settings, DEFAULT_AS_OF)
     await forget_search_index(settings)
@@ -120,8 +125,6 @@ def main(argv: list[str] | None = None) -> None:
     target, generated = ensure_data(arguments)
     # This process reads and writes the data itself: no in-process outbox worker (the index benchmark drives one).
     os.environ["OUTBOX_WORKER"] = "off"
-    if arguments.no_result_cache:
-        os.environ["SEARCH_RESULT_CACHE"] = "off"
     settings = target.settings()
     database = sqlite_version() if target.is_sqlite else "PostgreSQL"
     machine = Machine.detect(database, settings.search_backend)
@@ -157,9 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     elif wanted_http:
         secret = asyncio.run(create_api_key(settings))
         listing_paths = asyncio.run(pages.listing_page_paths(settings, arguments.seed, 500))
-        server_environment = target.environment(OUTBOX_WORKER="external", SEARCH_BACKEND=settings.search_backend,
-                                                **({"SEARCH_RESULT_CACHE": "off"} if arguments.no_result_cache
-                                                   else {}))
+        server_environment = target.environment(OUTBOX_WORKER="external", SEARCH_BACKEND=settings.search_backend)
         load_dir = work_dir / "load"
         server = product_server(server_environment, work_dir / "logs" / "server.log")
         console.print("Starting `dps serve` (one uvicorn worker)")
@@ -199,12 +200,10 @@ def main(argv: list[str] | None = None) -> None:
                                seconds=arguments.seconds)
                 load_figures(pages_section, "GET /health (database + index check)", many, throughput=True)
             if "memory" in selected:
-                index_file = settings.var_dir / "search" / "catalogue.sqlite3"
                 memory_section = memory.section(
                     server, idle_rss, generated.get("counts", {}).get("listings in search"), database_size(target),
-                    index_file.stat().st_size if index_file.exists() else None)
-                memory_section.notes.append(f"The server answered {start_seconds:.1f} s after it was started "
-                                            "(the embedded index loads its facet table at start-up).")
+                    index_bytes(settings) or None)
+                memory_section.notes.append(f"The server answered {start_seconds:.1f} s after it was started.")
         finally:
             server.stop()
 
@@ -229,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
                                        api / many.per_second * 100, "%")
         search_section.notes.append(
             f"Mix of {len(cases)} queries: " + ", ".join(f"{kind} {share}%" for kind, share in search.MIX.items())
-            + f". Result cache {'off' if arguments.no_result_cache else 'on (the default; 512 recent queries)'}. "
+            + ". "
             f"Throughput runs use {arguments.connections} connections for {arguments.seconds:.0f} s; the server "
             "runs with OUTBOX_WORKER=external so the clock-driven jobs do not run inside the measurement.")
 

@@ -38,7 +38,7 @@ class Target:
                 **extra}
 
     def settings(self, environ: Mapping[str, str] | None = None) -> Settings:
-        """The product's settings for this data; the rest (search backend, result cache) from the environment."""
+        """The product's settings for this data; the rest (the search backend) from the environment."""
         import os
 
         return Settings.from_env({**os.environ, **(environ or {}), **self.environment()})

@@ -69,16 +69,26 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
-def serve(host: str, port: int, reload: bool) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Server processes: the way to use more cores (the search engine's binding holds the GIL while it "
+                   "searches). Each opens the search index as a reader; run `dps worker` beside them "
+                   "(OUTBOX_WORKER=external) so one process writes the index.")
+def serve(host: str, port: int, reload: bool, workers: int) -> None:
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]NHS Innovation DPS[/bold] at [link]http://{host}:{port}[/link]  (database: "
                   f"{'SQLite' if settings.is_sqlite else 'PostgreSQL'}, search: {settings.search_backend})")
+    if workers > 1 and settings.outbox_worker == "inprocess":
+        console.print("Every server process drains the outbox too (OUTBOX_WORKER=inprocess): set "
+                      "OUTBOX_WORKER=external and run `dps worker` beside them for one index writer.")
+    # A worker process imports the whole app (and this command's module) before it answers the supervisor's
+    # health check: give it time on a busy machine rather than have it killed as dead while it starts.
     # Forwarded headers are believed only from TRUSTED_PROXIES: from anyone else they would let a client pick the
     # address that rate limits count.
     uvicorn.run("dps.app:create_app", factory=True, host=host, port=port, reload=reload,
                 proxy_headers=bool(settings.trusted_proxies),
-                forwarded_allow_ips=list(settings.trusted_proxies) or None)
+                forwarded_allow_ips=list(settings.trusted_proxies) or None,
+                workers=None if reload else workers, timeout_worker_healthcheck=60)
 
 
 @main.command(help="Drain the outbox (email, search index, payments) until stopped.")

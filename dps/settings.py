@@ -74,6 +74,11 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
+    def search_index_dir(self) -> Path:
+        """Where the embedded search engine keeps its index (SEARCH_BACKEND=embedded)."""
+        return self.var_dir / "search"
+
+    @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
 

@@ -13,7 +13,8 @@ _INDEXES: dict[tuple[str, str, str | None], SearchIndex] = {}
 
 
 def embedded_index_path(settings: Settings) -> str:
-    return str(settings.var_dir / "search" / "catalogue.sqlite3")
+    """The directory that holds the embedded (Tantivy) index: var/search/ by default."""
+    return str(settings.search_index_dir)
 
 
 def build_search_index(settings: Settings) -> SearchIndex:
@@ -22,14 +23,9 @@ def build_search_index(settings: Settings) -> SearchIndex:
         from catalogue.search.meili import MeiliSearchIndex
 
         return MeiliSearchIndex(settings.meilisearch_url or "", settings.meilisearch_api_key)
-    import os
-    from pathlib import Path
+    from catalogue.search.tantivy_index import TantivySearchIndex
 
-    from catalogue.search.embedded import EmbeddedSearchIndex
-
-    # SEARCH_RESULT_CACHE=off turns the embedded engine's cache of recent queries off (benchmarks use it).
-    return EmbeddedSearchIndex(Path(embedded_index_path(settings)),
-                               cache_results=os.environ.get("SEARCH_RESULT_CACHE", "on") != "off")
+    return TantivySearchIndex(settings.search_index_dir)
 
 
 def search_index_for(settings: Settings) -> SearchIndex:
@@ -61,7 +57,7 @@ def forget_search_index_now(settings: Settings) -> None:
 @asynccontextmanager
 async def search_engine_lifespan(app: Any) -> AsyncIterator[None]:
     """App lifespan: outside tests, start the engine at start-up (Meilisearch settings applied, the embedded index
-    created and its in-memory table loaded, so the first buyer does not wait); close it at shutdown."""
+    opened, so the first buyer does not wait); close it at shutdown."""
     settings: Settings = app.state.settings
     if settings.environment != "test":
         import logging

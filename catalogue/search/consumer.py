@@ -7,14 +7,35 @@ message fail; the outbox retries it with backoff, so nothing is lost and the ind
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from catalogue.search import search_index_for
 from catalogue.search.port import IndexChange
 from dps.outbox.models import OutboxMessage
 from dps.settings import Settings
 
 
-def search_index_consumer(settings: Settings):  # returns an outbox consumer
-    async def apply(message: OutboxMessage) -> None:
-        await search_index_for(settings).apply(IndexChange.from_json(message.payload))
+class SearchIndexConsumer:
+    """An outbox consumer that also takes a batch (the outbox's catch-up): the engine applies the batch's changes
+    together (Tantivy: one writer, one commit)."""
 
-    return apply
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def __call__(self, message: OutboxMessage) -> None:
+        await search_index_for(self.settings).apply(IndexChange.from_json(message.payload))
+
+    async def batch(self, messages: Sequence[OutboxMessage]) -> list[str | None]:
+        errors: list[str | None] = [None] * len(messages)
+        changes: list[IndexChange] = []
+        for position, message in enumerate(messages):
+            try:
+                changes.append(IndexChange.from_json(message.payload))
+            except (KeyError, TypeError, ValueError) as error:  # a malformed row fails alone
+                errors[position] = f"{type(error).__name__}: {error}"
+        await search_index_for(self.settings).apply_many(changes)
+        return errors
+
+
+def search_index_consumer(settings: Settings) -> SearchIndexConsumer:
+    return SearchIndexConsumer(settings)

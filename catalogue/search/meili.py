@@ -11,7 +11,7 @@ runs against a real server when MEILISEARCH_URL is set.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -190,6 +190,9 @@ class MeiliSearchIndex:
             else meili_document(change.document)
         await self._wait(await self._index.add_documents([body], primary_key="id"))
         return True
+
+    async def apply_many(self, changes: Sequence[IndexChange]) -> list[bool]:
+        return [await self.apply(change) for change in changes]
 
     async def rebuild(self, documents: AsyncIterable[list[SearchDocument]], progress: Progress | None = None) -> int:
         """Build a fresh index beside the live one, then swap them: searches never see a half-built index."""

@@ -1,10 +1,10 @@
 """The search port: one query model, one result model, one document model, and the interface both engines
-(embedded SQLite FTS5 and Meilisearch) implement. Nothing here knows which engine is behind it."""
+(embedded Tantivy and Meilisearch) implement. Nothing here knows which engine is behind it."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -141,7 +141,8 @@ Progress = Callable[[int], None]
 
 
 class SearchIndex(Protocol):
-    """The port. Adapters: catalogue.search.embedded.EmbeddedSearchIndex, catalogue.search.meili.MeiliSearchIndex."""
+    """The port. Adapters: catalogue.search.tantivy_index.TantivySearchIndex (embedded) and
+    catalogue.search.meili.MeiliSearchIndex."""
 
     name: str
 
@@ -151,6 +152,9 @@ class SearchIndex(Protocol):
     async def apply(self, change: IndexChange) -> bool:
         """Apply one change if it is newer than what the index holds; True if it changed the index.
         Returns only once a search would see it (read-your-writes)."""
+
+    async def apply_many(self, changes: Sequence[IndexChange]) -> list[bool]:
+        """Apply several changes, each only if newer (the outbox's catch-up); one answer each."""
 
     async def rebuild(self, documents: AsyncIterable[list[SearchDocument]], progress: Progress | None = None) -> int:
         """Replace the whole index with these documents (batches); returns how many were indexed."""

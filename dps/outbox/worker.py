@@ -2,7 +2,9 @@
 
 A batch is claimed with a short lease (and SKIP LOCKED on PostgreSQL, so several workers share the work),
 the transaction ends, and only then does the consumer talk to the outside world: a slow SMTP server or
-Stripe never holds a database lock.
+Stripe never holds a database lock. A consumer that can take a batch (a `BatchConsumer`, the search index) gets
+all of its topic's claimed messages in one call; the delivered messages of a batch are marked done in one
+statement.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -24,6 +26,18 @@ from dps.outbox.models import OutboxMessage
 logger = logging.getLogger("dps.outbox")
 
 Consumer = Callable[[OutboxMessage], Awaitable[None]]
+
+
+@runtime_checkable
+class BatchConsumer(Protocol):
+    """A consumer that also takes several messages at once."""
+
+    async def __call__(self, message: OutboxMessage) -> None: ...
+
+    async def batch(self, messages: Sequence[OutboxMessage]) -> list[str | None]:
+        """Deliver these messages; one entry each: None if delivered, else why it failed (retried later)."""
+        ...
+
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -41,24 +55,33 @@ class DrainReport:
 
 class OutboxWorker:
     def __init__(self, sessionmaker: Any, consumers: Mapping[str, Consumer], clock: Clock,
-                 batch_size: int = 50) -> None:
+                 batch_size: int = 50, bulk_batch_size: int = 500) -> None:
+        """`batch_size` messages are claimed at a time for consumers that take one message at a time (each may
+        talk to a slow server within the lease); `bulk_batch_size` for those that take a batch (one call)."""
         self._sessionmaker = sessionmaker
         self._consumers = consumers
         self._clock = clock
         self._batch_size = batch_size
+        self._bulk_batch_size = bulk_batch_size
 
     async def _claim(self) -> list[OutboxMessage]:
         now = self._clock.now()
+        bulk = [topic for topic, consumer in self._consumers.items() if isinstance(consumer, BatchConsumer)]
+        single = [topic for topic in self._consumers if topic not in bulk]
         async with self._sessionmaker() as session:
-            query = (
-                sa.select(OutboxMessage)
-                .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.available_at) <= now,
-                       col(OutboxMessage.topic).in_(list(self._consumers)))
-                .order_by(col(OutboxMessage.id))
-                .limit(self._batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            messages = list((await session.scalars(query)).all())
+            messages: list[OutboxMessage] = []
+            for topics, limit in ((single, self._batch_size), (bulk, self._bulk_batch_size)):
+                if not topics:
+                    continue
+                query = (
+                    sa.select(OutboxMessage)
+                    .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.available_at) <= now,
+                           col(OutboxMessage.topic).in_(topics))
+                    .order_by(col(OutboxMessage.id))
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+                messages += (await session.scalars(query)).all()
             for message in messages:
                 message.attempts += 1
                 message.available_at = now + LEASE
@@ -75,19 +98,52 @@ class OutboxWorker:
             await session.execute(sa.update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values))
             await session.commit()
 
+    async def _finish_delivered(self, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+        async with self._sessionmaker() as session:
+            await session.execute(sa.update(OutboxMessage).where(col(OutboxMessage.id).in_(message_ids))
+                                  .values(processed_at=self._clock.now(), last_error=None))
+            await session.commit()
+
+    async def _deliver(self, messages: list[OutboxMessage]) -> list[str | None]:
+        """Deliver a claimed batch: batch consumers once per topic, the others one message at a time."""
+        outcome: dict[int, str | None] = {}
+        by_topic: dict[str, list[OutboxMessage]] = {}
+        for message in messages:
+            by_topic.setdefault(message.topic, []).append(message)
+        for topic, group in by_topic.items():
+            consumer = self._consumers[topic]
+            if isinstance(consumer, BatchConsumer) and len(group) > 1:
+                try:
+                    errors = await consumer.batch(group)
+                except Exception as error:  # the whole batch is retried later; the reason is kept
+                    errors = [f"{type(error).__name__}: {error}"] * len(group)
+                outcome.update({id(message): error for message, error in zip(group, errors, strict=True)})
+                continue
+            for message in group:
+                try:
+                    await consumer(message)
+                except Exception as error:  # any failure is retried later; the reason is kept
+                    outcome[id(message)] = f"{type(error).__name__}: {error}"
+                else:
+                    outcome[id(message)] = None
+        return [outcome[id(message)] for message in messages]
+
     async def drain_once(self) -> DrainReport:
-        delivered = failed = 0
-        for message in await self._claim():
-            try:
-                await self._consumers[message.topic](message)
-            except Exception as error:  # any failure is retried later; the reason is kept
-                logger.warning("outbox message %s (%s) failed: %s", message.id, message.topic, error)
-                await self._finish(message.id or 0, f"{type(error).__name__}: {error}", message.attempts)
-                failed += 1
-            else:
-                await self._finish(message.id or 0, None, message.attempts)
-                delivered += 1
-        return DrainReport(delivered, failed)
+        messages = await self._claim()
+        errors = await self._deliver(messages)
+        delivered: list[int] = []
+        failed = 0
+        for message, error in zip(messages, errors, strict=True):
+            if error is None:
+                delivered.append(message.id or 0)
+                continue
+            logger.warning("outbox message %s (%s) failed: %s", message.id, message.topic, error)
+            await self._finish(message.id or 0, error, message.attempts)
+            failed += 1
+        await self._finish_delivered(delivered)
+        return DrainReport(len(delivered), failed)
 
     async def drain_all(self, max_rounds: int = 100) -> DrainReport:
         """Drain until nothing is due (tests and the CLI); stops after `max_rounds` batches."""

@@ -42,7 +42,7 @@ async def check_database(session: AsyncSession) -> bool:
 
 
 async def check_search(settings: Settings, checks: HealthChecks) -> bool:
-    """Ask the configured search adapter (embedded: its index file answers; Meilisearch: /health)."""
+    """Ask the configured search adapter (embedded: its Tantivy index opens and searches; Meilisearch: /health)."""
     try:
         return await asyncio.wait_for(checks.search(settings), timeout=CHECK_TIMEOUT_SECONDS)
     except Exception:  # any failure means "down"

@@ -1,5 +1,5 @@
 """Pure catalogue rules: the listing form, the state machine, assurance expiries, Markdown and PDF checks, and the
-embedded engine's word tools."""
+embedded engine's word rules."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from catalogue import rules
 from catalogue.rules import ListingEvent, ListingState, next_listing_state
-from catalogue.search.embedded import deletions, tokenize, within_one_edit
+from catalogue.search.tantivy_index import ANALYZER, typo_distance
 from dps.errors import IllegalTransition
 from tests.catalogue.support import LISTING_FORM
 
@@ -108,11 +108,16 @@ def test_evidence_is_checked_by_content_not_by_name():
     assert rules.safe_filename("..\\..\\My Trial (final).PDF") == "My-Trial-final.pdf"
 
 
-def test_words_one_edit_apart():
-    assert within_one_edit("wearble", "wearable")  # a letter missed
-    assert within_one_edit("wearabble", "wearable")  # a letter doubled
-    assert within_one_edit("wezrable", "wearable")  # a wrong letter
-    assert within_one_edit("waerable", "wearable")  # two letters swapped
-    assert not within_one_edit("wrble", "wearable")
-    assert "wearble" in deletions("wearable")
-    assert tokenize("Café-based ECG_patch, 24/7") == ["cafe", "based", "ecg", "patch", "24", "7"]
+def test_typos_allowed_follow_word_length():
+    assert [typo_distance(word) for word in ("ecg", "ward", "patch", "wearable", "telehealth", "colonoscopy")] \
+        == [0, 0, 1, 1, 2, 2]
+    assert typo_distance("24x7a") == 0  # codes and numbers are matched as typed
+
+
+@given(st.text(alphabet=st.characters(categories=("Ll",)), min_size=1, max_size=30))
+def test_typo_allowance_never_shrinks_as_a_word_grows(word):
+    assert typo_distance(word) <= typo_distance(word + "a")
+
+
+def test_words_are_split_lower_cased_and_unaccented_as_the_index_sees_them():
+    assert ANALYZER.analyze("Café-based ECG_patch, 24/7") == ["cafe", "based", "ecg", "patch", "24", "7"]

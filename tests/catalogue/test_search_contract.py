@@ -1,4 +1,4 @@
-"""One contract, every engine: the embedded SQLite FTS5 index always, Meilisearch when MEILISEARCH_URL is set.
+"""One contract, every engine: the embedded Tantivy index always, Meilisearch when MEILISEARCH_URL is set.
 
 Each test builds a small catalogue with known words and facets and checks what a buyer would notice: typo and
 prefix tolerance, highlights that are safe HTML, facet counts, filters (OR within a field, AND across fields),
@@ -13,8 +13,8 @@ from datetime import date
 
 import pytest
 
-from catalogue.search.embedded import EmbeddedSearchIndex
 from catalogue.search.port import IndexChange, SearchDocument, SearchIndex, SearchQuery
+from catalogue.search.tantivy_index import TantivySearchIndex
 
 MEILISEARCH_URL = os.environ.get("MEILISEARCH_URL")
 ENGINES = ["embedded", pytest.param("meilisearch", marks=pytest.mark.skipif(
@@ -51,7 +51,7 @@ CATALOGUE = [
 
 async def make_engine(kind: str, tmp_path) -> SearchIndex:
     if kind == "embedded":
-        return EmbeddedSearchIndex(tmp_path / "search" / "index.sqlite3")
+        return TantivySearchIndex(tmp_path / "search")
     from catalogue.search.meili import MeiliSearchIndex
 
     return MeiliSearchIndex(MEILISEARCH_URL or "", os.environ.get("MEILISEARCH_API_KEY"),

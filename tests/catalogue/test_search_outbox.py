@@ -8,8 +8,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from catalogue.search import search_index_for
+from catalogue.search.consumer import search_index_consumer
 from catalogue.search.port import SearchQuery
+from catalogue.services import SEARCH_INDEX_TOPIC
 from dps.outbox.models import OutboxMessage
+from dps.outbox.services import enqueue
 from tests.catalogue.support import published_listing, signed_in_supplier
 from tests.helpers import scalar
 
@@ -64,3 +67,22 @@ async def test_reindex_rebuilds_the_index_from_the_database(client, db, password
     indexed = await rebuild_search_index(settings, clock.now())
     assert indexed == 1
     assert [hit.id for hit in (await search_index_for(settings).search(SearchQuery(text="ecg"))).hits] == [listing_id]
+
+
+async def test_a_burst_of_changes_is_applied_together_and_a_malformed_one_fails_alone(client, db, passwords, clock,
+                                                                                      settings, drain_outbox):
+    await signed_in_supplier(client, db, passwords, clock)
+    listing_ids = [await published_listing(client, db, {"name": f"Zio wearable patch {n}"}) for n in range(3)]
+    await enqueue(db, topic=SEARCH_INDEX_TOPIC, dedupe_key="broken", payload={"listing_id": "x"}, now=clock.now())
+    await db.commit()
+
+    report = await drain_outbox(consumers={SEARCH_INDEX_TOPIC: search_index_consumer(settings)})
+
+    assert (report.delivered, report.failed) == (3, 1)
+    broken = await scalar(db, sa.select(OutboxMessage).where(OutboxMessage.dedupe_key == "broken"))
+    assert broken.processed_at is None and "ValueError" in (broken.last_error or "")
+    pending = await scalar(db, sa.select(sa.func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.topic == SEARCH_INDEX_TOPIC, OutboxMessage.processed_at.is_(None)))
+    assert pending == 1
+    hits = (await search_index_for(settings).search(SearchQuery(text="wearable"))).hits
+    assert sorted(hit.id for hit in hits) == listing_ids

@@ -1,0 +1,546 @@
+"""The embedded search engine: a Tantivy index in a directory under var/search/ (the `tantivy` package).
+
+- Text: BM25 over name, summary, keywords and the description, weighted by field. Each typed word must match
+  (AND across words); a word matches exactly, with Meilisearch's typo rules (one typo from 5 letters, two from 9),
+  as a prefix when it is the last word (search as you type; a prefix is matched as typed, not with typos), or
+  through a synonym. A fuzzy term query scores every
+  match the same, so the exact term is boosted far above it: exact matches rank above typo matches.
+- Filters are exact terms on raw fields: OR within a field, AND across fields, never scored.
+- Facet counts are one terms aggregation per facet, on fast fields, for the query with its filters.
+- `newest` and `name` sort on fast fields.
+- Highlights and snippets come from Tantivy's snippet generator, rendered as escaped HTML with <mark>. It highlights
+  exact words, synonyms and the indexed words the last word is a prefix of; it cannot highlight a fuzzy query, so
+  the words of a page's hits a typo away from a typed word (rapidfuzz, the same distance) are added as terms.
+- Idempotent: each listing has one document, live or a tombstone that keeps its index_version after removal; a
+  change applies only if it is newer.
+
+One writer: every write (an outbox change, a batch of them, a rebuild) opens the index's only IndexWriter, holds it
+for that write and releases it, so the outbox consumer and `dps reindex` (in this process or another) take turns
+through Tantivy's lock file. Readers reload on each commit, whoever made it. Searches run on a small thread pool
+so the event loop never waits on the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tantivy
+from rapidfuzz.distance import OSA
+from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
+
+from catalogue.search.port import (
+    FACET_FIELDS,
+    MARK_END,
+    MARK_START,
+    NO_EXPIRY,
+    SYNONYMS,
+    IndexChange,
+    Progress,
+    SearchDocument,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    safe_highlight,
+)
+
+logger = logging.getLogger("dps.search")
+T = TypeVar("T")
+
+# The index's layout: a new value makes a new directory, filled by `dps reindex` (the index holds derived data).
+LAYOUT = "tantivy-1"
+TOKENIZER = "words"
+TEXT_FIELDS: tuple[tuple[str, float], ...] = (("name", 10.0), ("summary", 4.0), ("keywords", 2.0), ("body", 1.0))
+EXACT_BOOST = 1.0  # times the field weight, on BM25
+PREFIX_BOOST = 0.05  # a constant score: below nearly any exact match
+TYPO_BOOST = 0.01  # a constant score: below any exact or prefix match in the same field
+MAX_QUERY_WORDS = 10
+MAX_PREFIX_HIGHLIGHTS = 20  # indexed words a last-word prefix stands for, per field, in highlights
+FACET_SIZE = 1000
+NAME_CHARS = 1000  # highlight a name or summary whole
+SNIPPET_CHARS = 200
+WRITER_HEAP = 50_000_000
+WRITER_WAIT_SECONDS = 30.0  # how long a write waits for another process's writer to finish
+
+
+def typo_distance(word: str) -> int:
+    """Meilisearch's rule: no typo below 5 letters, one for 5 to 8, two from 9."""
+    if not word.isalpha() or len(word) < 5:
+        return 0
+    return 1 if len(word) <= 8 else 2
+
+
+def day_number(iso_day: str) -> int:
+    """'2026-01-05' -> 20260105: a day as an integer a fast field compares."""
+    return int(iso_day.replace("-", "")[:8])
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    """Words: split on anything not a letter or digit, lower case, accents folded (café finds cafe)."""
+    return (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold()).build())
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("id", stored=True, indexed=True, fast=True)
+    builder.add_integer_field("version", stored=True, fast=True)
+    builder.add_boolean_field("live", indexed=True, fast=True)
+    for name, _ in TEXT_FIELDS:
+        builder.add_text_field(name, stored=name in ("name", "summary"), tokenizer_name=TOKENIZER)
+    builder.add_bytes_field("public", stored=True)
+    # The description is stored once: in the public document, or here when the indexed text differs from it.
+    builder.add_bytes_field("body_text", stored=True)
+    builder.add_text_field("name_sort", fast=True, tokenizer_name="raw")
+    builder.add_date_field("published", fast=True)
+    builder.add_integer_field("expires", fast=True, indexed=True)
+    for name in FACET_FIELDS:
+        builder.add_text_field(name, fast=True, tokenizer_name="raw")
+    return builder.build()
+
+
+SCHEMA = build_schema()
+ANALYZER = _analyzer()
+
+
+def tantivy_document(document: SearchDocument) -> Document:
+    doc = Document()
+    doc.add_integer("id", document.id)
+    doc.add_integer("version", document.index_version)
+    doc.add_boolean("live", True)
+    doc.add_text("name", document.name)
+    doc.add_text("summary", document.summary)
+    doc.add_text("keywords", document.keywords)
+    doc.add_text("body", document.body)
+    if document.public.get("description") != document.body:
+        doc.add_bytes("body_text", document.body.encode())
+    doc.add_bytes("public", json.dumps(document.public, separators=(",", ":")).encode())
+    doc.add_text("name_sort", document.name.casefold())
+    doc.add_date("published", datetime.fromisoformat(document.published_at.replace("Z", "+00:00")).astimezone(UTC))
+    doc.add_integer("expires", day_number(document.assurance_expires_on or NO_EXPIRY))
+    for name in FACET_FIELDS:
+        for value in document.values.get(name, ()):
+            doc.add_text(name, value)
+    return doc
+
+
+def tombstone(listing_id: int, index_version: int) -> Document:
+    doc = Document()
+    doc.add_integer("id", listing_id)
+    doc.add_integer("version", index_version)
+    doc.add_boolean("live", False)
+    return doc
+
+
+# --- queries: pure functions of the schema and the typed words -----------------------------------------------
+
+
+def _word_alternatives(word: str, last: bool) -> list[Query]:
+    distance = typo_distance(word)
+    options: list[Query] = []
+    for name, weight in TEXT_FIELDS:
+        options.append(Query.boost_query(Query.term_query(SCHEMA, name, word), weight * EXACT_BOOST))
+        if last:
+            options.append(Query.boost_query(
+                Query.fuzzy_term_query(SCHEMA, name, word, distance=0, prefix=True), weight * PREFIX_BOOST))
+        if distance:
+            options.append(Query.boost_query(Query.fuzzy_term_query(
+                SCHEMA, name, word, distance=distance, transposition_cost_one=True), weight * TYPO_BOOST))
+    return options
+
+
+def _phrase_alternatives(words: Sequence[str]) -> list[Query]:
+    """A word or a phrase matched exactly, in any text field (synonyms)."""
+    options: list[Query] = []
+    for name, weight in TEXT_FIELDS:
+        query = (Query.term_query(SCHEMA, name, words[0]) if len(words) == 1
+                 else Query.phrase_query(SCHEMA, name, list(words)))
+        options.append(Query.boost_query(query, weight * EXACT_BOOST))
+    return options
+
+
+def _synonyms(phrase: str) -> list[Query]:
+    options: list[Query] = []
+    for synonym in SYNONYMS.get(phrase, ()):
+        words = ANALYZER.analyze(synonym)
+        if words:
+            options += _phrase_alternatives(words)
+    return options
+
+
+def _should(options: list[Query]) -> Query:
+    return options[0] if len(options) == 1 else Query.boolean_query([(Occur.Should, option) for option in options])
+
+
+def text_query(text: str) -> Query | None:
+    """What a buyer typed, as a Tantivy query: every word (or two-word synonym) must match in some text field."""
+    words = ANALYZER.analyze(text)[:MAX_QUERY_WORDS]
+    groups: list[Query] = []
+    i = 0
+    while i < len(words):
+        pair = " ".join(words[i:i + 2]) if i + 1 < len(words) else None
+        if pair and pair in SYNONYMS:
+            groups.append(_should(_phrase_alternatives(words[i:i + 2]) + _synonyms(pair)))
+            i += 2
+            continue
+        groups.append(_should(_word_alternatives(words[i], last=i == len(words) - 1) + _synonyms(words[i])))
+        i += 1
+    if not groups:
+        return None
+    return groups[0] if len(groups) == 1 else Query.boolean_query([(Occur.Must, group) for group in groups])
+
+
+def filter_queries(query: SearchQuery) -> list[Query]:
+    """Exact terms: OR within a field (a term set), AND across fields; the listing must be live."""
+    filters = [Query.term_query(SCHEMA, "live", True)]
+    for name, values in sorted(query.filters.items()):
+        if values:
+            filters.append(Query.term_query(SCHEMA, name, values[0]) if len(values) == 1
+                           else Query.term_set_query(SCHEMA, name, list(values)))
+    if query.assurance_current_on is not None:
+        filters.append(Query.range_query(SCHEMA, "expires", FieldType.Integer,
+                                         lower_bound=day_number(query.assurance_current_on.isoformat())))
+    return filters
+
+
+def full_query(query: SearchQuery) -> tuple[Query, Query | None]:
+    """The query to run (text scored, filters not) and its text part alone (None without words)."""
+    text = text_query(query.text) if query.text.strip() else None
+    clauses = [(Occur.Must, Query.const_score_query(part, 0.0)) for part in filter_queries(query)]
+    if text is not None:
+        clauses.insert(0, (Occur.Must, text))
+    return Query.boolean_query(clauses), text
+
+
+def highlight_terms(searcher: Searcher, text: str, page_words: Iterable[str]) -> set[str]:
+    """The indexed words to highlight for what a buyer typed: the typed words, their synonyms, the indexed words
+    the last word is a prefix of, and the words of this page's hits a typo away from a typed word (the snippet
+    generator cannot highlight a fuzzy query, so those words are found here, with the engine's typo rules)."""
+    words = ANALYZER.analyze(text)[:MAX_QUERY_WORDS]
+    phrases = [*words, *(synonym for word in words for synonym in SYNONYMS.get(word, ()))]
+    phrases += [synonym for i in range(len(words) - 1) for synonym in SYNONYMS.get(" ".join(words[i:i + 2]), ())]
+    terms = {word for phrase in phrases for word in ANALYZER.analyze(phrase)}
+    if words:
+        for name, _ in TEXT_FIELDS:
+            terms.update(term for term, _count in
+                         searcher.terms_with_prefix(name, words[-1], limit=MAX_PREFIX_HIGHLIGHTS))
+    typos = [(word, typo_distance(word)) for word in words if typo_distance(word)]
+    if typos:
+        terms.update(candidate for candidate in set(page_words) for word, distance in typos
+                     if OSA.distance(word, candidate, score_cutoff=distance) <= distance)
+    return terms
+
+
+def highlight_query(terms: Iterable[str]) -> Query:
+    options = [Query.term_query(SCHEMA, name, term) for term in sorted(terms) for name, _ in TEXT_FIELDS]
+    return Query.boolean_query([(Occur.Should, option) for option in options]) if options else Query.empty_query()
+
+
+def _marked(snippet: tantivy.Snippet) -> str:
+    """A snippet's fragment with our markers around the highlighted ranges (byte offsets into the fragment)."""
+    fragment = snippet.fragment().encode()
+    out, position = [], 0
+    for span in snippet.highlighted():
+        out += [fragment[position:span.start].decode(), MARK_START, fragment[span.start:span.end].decode(), MARK_END]
+        position = span.end
+    out.append(fragment[position:].decode())
+    return "".join(out)
+
+
+def render_highlight(generator: SnippetGenerator, doc: Document, text: str) -> str:
+    """The whole of a short field as safe HTML, matching words in <mark>."""
+    snippet = generator.snippet_from_doc(doc)
+    if not snippet.highlighted():
+        return html.escape(text, quote=False)
+    return safe_highlight(_marked(snippet))
+
+
+def render_snippet(generator: SnippetGenerator, doc: Document, text: str) -> str:
+    """A passage of the description around its best match, as safe HTML; empty if nothing in it matches."""
+    snippet = generator.snippet_from_doc(doc)
+    if not snippet.highlighted():
+        return ""
+    fragment = snippet.fragment()
+    start = text.find(fragment)
+    if start == -1:
+        return "…" + safe_highlight(_marked(snippet)) + "…"
+    head, tail = text[:start], text[start + len(fragment):]
+    # Text cut off is shown as an ellipsis; punctuation the fragment stopped short of is kept as it is.
+    before = "…" if any(ch.isalnum() for ch in head) else html.escape(head, quote=False)
+    after = "…" if any(ch.isalnum() for ch in tail) else html.escape(tail, quote=False)
+    return before + safe_highlight(_marked(snippet)) + after
+
+
+# --- the adapter --------------------------------------------------------------------------------------------
+
+
+class WriterBusy(RuntimeError):
+    """Another process held the index's writer for longer than we wait: the change is retried later."""
+
+
+class RebuildAborted(RuntimeError):
+    """A rebuild stopped before its end: the index keeps what it held."""
+
+
+class TantivySearchIndex:
+    name = "embedded"
+
+    def __init__(self, directory: Path, threads: int = 2) -> None:
+        self.path = Path(directory) / LAYOUT
+        self._searches = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="search")
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-writer")  # the one writer
+        self._write_lock = threading.Lock()
+        self._open_lock = threading.Lock()
+        self._index: Index | None = None
+
+    # --- plumbing -------------------------------------------------------------------------------------------
+
+    def _open(self) -> Index:
+        with self._open_lock:
+            if self._index is not None:
+                return self._index
+            self.path.mkdir(parents=True, exist_ok=True)
+            try:
+                index = Index(SCHEMA, path=str(self.path), reuse=True)
+            except ValueError:  # not an index of this layout: it holds derived data only, so start it afresh
+                logger.warning("search index %s cannot be opened: rebuilding it empty; run `dps reindex`", self.path)
+                shutil.rmtree(self.path, ignore_errors=True)
+                self.path.mkdir(parents=True, exist_ok=True)
+                index = Index(SCHEMA, path=str(self.path), reuse=False)
+            index.register_tokenizer(TOKENIZER, ANALYZER)
+            index.config_reader(reload_policy="commit")  # a commit by any process reaches this reader
+            self._index = index
+            return index
+
+    async def _search_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._searches, function, *args)
+
+    async def _write_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writes, function, *args)
+
+    def _writing(self, work: Callable[[IndexWriter, Searcher], T]) -> T:
+        """Run `work` with the index's only writer and a searcher that sees the latest commit; commit what it
+        did, release the writer, and make the commit visible to this process's searches before returning."""
+        index = self._open()
+        with self._write_lock:
+            deadline = time.monotonic() + WRITER_WAIT_SECONDS
+            while True:
+                try:
+                    writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
+                    break
+                except ValueError as error:
+                    if "LockBusy" not in str(error):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise WriterBusy(f"the search index {self.path} is being written by another process") from None
+                    time.sleep(0.05)
+            try:
+                index.reload()
+                result = work(writer, index.searcher())
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
+            finally:
+                writer.wait_merging_threads()  # releases the lock file
+            index.reload()
+            return result
+
+    async def start(self) -> None:
+        await self._write_thread(self._open)
+
+    def close_now(self) -> None:
+        self._searches.shutdown(wait=True)
+        self._writes.shutdown(wait=True)
+        self._index = None
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.close_now)
+
+    async def health(self) -> bool:
+        try:
+            return await self._search_thread(lambda: self._open().searcher().num_docs >= 0)
+        except (ValueError, OSError, RuntimeError):
+            return False
+
+    # --- versions -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _version_in(searcher: Searcher, listing_id: int) -> int | None:
+        found = searcher.search(Query.term_query(SCHEMA, "id", listing_id), 1, count=False).hits
+        if not found:
+            return None
+        return int(searcher.doc(found[0][1])["version"][0])
+
+    async def indexed_version(self, listing_id: int) -> int | None:
+        return await self._search_thread(lambda: self._version_in(self._open().searcher(), listing_id))
+
+    @staticmethod
+    def _all_versions(searcher: Searcher) -> dict[int, tuple[int, bool]]:
+        """Every listing the index knows: id -> (index_version, live)."""
+        total = searcher.num_docs
+        if not total:
+            return {}
+        addresses = [address for _score, address in searcher.search(Query.all_query(), total, count=False).hits]
+        ids = searcher.fast_field_values("id", addresses)
+        versions = searcher.fast_field_values("version", addresses)
+        lives = searcher.fast_field_values("live", addresses)
+        return {int(i): (int(v), bool(live)) for i, v, live in zip(ids, versions, lives, strict=True)
+                if i is not None and v is not None}
+
+    # --- writing --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _put(writer: IndexWriter, change: IndexChange) -> None:
+        writer.delete_documents_by_term("id", change.listing_id)
+        writer.add_document(tombstone(change.listing_id, change.index_version) if change.document is None
+                            else tantivy_document(change.document))
+
+    def _apply_changes(self, changes: Sequence[IndexChange]) -> list[bool]:
+        def work(writer: IndexWriter, searcher: Searcher) -> list[bool]:
+            pending: dict[int, int] = {}  # versions written in this batch, not yet committed
+            applied = []
+            for change in changes:
+                current = pending.get(change.listing_id)
+                if current is None:
+                    current = self._version_in(searcher, change.listing_id)
+                if current is not None and current >= change.index_version:
+                    applied.append(False)
+                    continue
+                self._put(writer, change)
+                pending[change.listing_id] = change.index_version
+                applied.append(True)
+            return applied
+
+        return self._writing(work)
+
+    async def apply(self, change: IndexChange) -> bool:
+        return (await self._write_thread(self._apply_changes, [change]))[0]
+
+    async def apply_many(self, changes: Sequence[IndexChange]) -> list[bool]:
+        """Apply several changes with one writer and one commit (the outbox's catch-up); one answer each."""
+        return await self._write_thread(self._apply_changes, list(changes)) if changes else []
+
+    async def rebuild(self, documents: AsyncIterable[list[SearchDocument]], progress: Progress | None = None) -> int:
+        """Replace the index's contents in one commit: searches see the old index until it lands. The writer is
+        held throughout, so outbox changes wait (and are retried) rather than interleave. A listing the index holds
+        in a newer version than the database read is kept; one no longer in the database becomes a tombstone."""
+        loop = asyncio.get_running_loop()
+        batches: asyncio.Queue[list[SearchDocument] | BaseException | None] = asyncio.Queue(maxsize=2)
+
+        def next_batch() -> list[SearchDocument] | None:
+            batch = asyncio.run_coroutine_threadsafe(batches.get(), loop).result()
+            if isinstance(batch, BaseException):  # reading the database failed: nothing is committed
+                raise RebuildAborted("reading the listings failed") from batch
+            return batch
+
+        def work(writer: IndexWriter, searcher: Searcher) -> int:
+            existing = self._all_versions(searcher)
+            seen: set[int] = set()
+            indexed = 0
+            while (batch := next_batch()) is not None:
+                for document in batch:
+                    seen.add(document.id)
+                    if existing.get(document.id, (-1, False))[0] <= document.index_version:
+                        self._put(writer, IndexChange(document.id, document.index_version, document))
+                indexed += len(batch)
+                if progress:
+                    loop.call_soon_threadsafe(progress, len(batch))
+            for listing_id, (version, live) in existing.items():
+                if live and listing_id not in seen:
+                    self._put(writer, IndexChange(listing_id, version, None))
+            return indexed
+
+        writing = loop.run_in_executor(self._writes, self._writing, work)
+
+        async def hand_over(item: list[SearchDocument] | BaseException | None) -> None:
+            putting = asyncio.ensure_future(batches.put(item))
+            waiting: set[asyncio.Future[Any]] = {putting, writing}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if not putting.done():  # the writer stopped (it raises below)
+                putting.cancel()
+
+        try:
+            async for batch in documents:
+                await hand_over(batch)
+                if writing.done():
+                    break
+        except BaseException as error:
+            await hand_over(error)
+            with contextlib.suppress(Exception):
+                await writing
+            raise
+        await hand_over(None)
+        return await writing
+
+    # --- searching ------------------------------------------------------------------------------------------
+
+    def _search(self, query: SearchQuery) -> SearchResult:
+        searcher = self._open().searcher()
+        tantivy_query, text = full_query(query)
+        if text is not None and query.sort == "relevance":
+            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset)
+        elif query.sort == "name":
+            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset,
+                                    order_by_field="name_sort", order=Order.Asc)
+        else:  # newest, and browsing without words
+            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset,
+                                    order_by_field="published", order=Order.Desc)
+        facets = self._facets(searcher, tantivy_query, query.facets)
+        hits = self._hits(searcher, [address for _score, address in found.hits],
+                          query.text if text is not None and query.highlight else None)
+        total = found.count  # type: ignore[attr-defined]  # the stub omits it
+        return SearchResult(hits=hits, total=int(total or 0), page=query.page, page_size=query.page_size,
+                            facets=facets)
+
+    @staticmethod
+    def _facets(searcher: Searcher, query: Query, names: Iterable[str]) -> dict[str, dict[str, int]]:
+        wanted = [name for name in names if name in FACET_FIELDS]
+        if not wanted:
+            return {}
+        answer = searcher.aggregate(query, {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in wanted})
+        return {name: {str(bucket["key"]): int(bucket["doc_count"])
+                       for bucket in answer.get(name, {}).get("buckets", []) if bucket["doc_count"]}
+                for name in wanted}
+
+    @staticmethod
+    def _hits(searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
+        docs = [searcher.doc(address) for address in addresses]
+        publics = [json.loads(bytes(doc["public"][0])) for doc in docs]
+        bodies = [bytes(doc["body_text"][0]).decode() if doc.get_all("body_text")
+                  else str(public.get("description", "")) for doc, public in zip(docs, publics, strict=True)]
+        generators: dict[str, SnippetGenerator] = {}
+        if text is not None and docs:
+            page_words = {word for doc, body in zip(docs, bodies, strict=True)
+                          for field_text in (doc.get_first("name") or "", doc.get_first("summary") or "", body)
+                          for word in ANALYZER.analyze(field_text)}
+            marks = highlight_query(highlight_terms(searcher, text, page_words))
+            for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
+                generators[name] = SnippetGenerator.create(searcher, marks, SCHEMA, name)
+                generators[name].set_max_num_chars(chars)
+        hits = []
+        for doc, public, body in zip(docs, publics, bodies, strict=True):
+            highlights: dict[str, str] = {}
+            if generators:
+                name, summary = doc.get_first("name") or "", doc.get_first("summary") or ""
+                body_doc = Document()
+                body_doc.add_text("body", body)
+                highlights = {"name": render_highlight(generators["name"], doc, name),
+                              "summary": render_highlight(generators["summary"], doc, summary),
+                              "snippet": render_snippet(generators["body"], body_doc, body)}
+            hits.append(SearchHit(id=int(doc["id"][0]), document=public, highlights=highlights))
+        return hits
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        return await self._search_thread(self._search, query)

@@ -1,0 +1,179 @@
+"""Embedded (Tantivy) engine specifics beyond the contract: typo rules and ranking, highlights of typo matches,
+batches, one writer across processes, readers that see another process's commits, a failed rebuild, and an index
+directory it cannot open."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from catalogue.search import tantivy_index
+from catalogue.search.port import IndexChange, SearchQuery
+from catalogue.search.tantivy_index import TantivySearchIndex, WriterBusy
+from dps.settings import PROJECT_ROOT
+from tests.catalogue.test_search_contract import document
+
+
+async def engine_with(tmp_path, docs) -> TantivySearchIndex:
+    index = TantivySearchIndex(tmp_path / "search")
+    assert all(await index.apply_many([IndexChange(doc.id, doc.index_version, doc) for doc in docs]))
+    return index
+
+
+async def ids(index: TantivySearchIndex, text: str, **kwargs) -> list[int]:
+    return [hit.id for hit in (await index.search(SearchQuery(text=text, **kwargs))).hits]
+
+
+async def test_an_exact_match_ranks_above_a_typo_match_even_in_a_lighter_field(tmp_path):
+    index = await engine_with(tmp_path, [
+        document(1, "Monitering kit", "Nothing here"),  # a typo of the word, in the name
+        document(2, "Alpha", "Nothing here", "remote monitoring at home"),  # the word itself, in the description
+    ])
+    assert await ids(index, "monitoring") == [2, 1]
+    await index.close()
+
+
+async def test_typos_allowed_grow_with_the_word(tmp_path):
+    index = await engine_with(tmp_path, [
+        document(1, "Doccla virtual ward", "Remote monitoring"),
+        document(2, "Endocuff colonoscopy device", "Adenoma detection"),
+        document(3, "Zio wearable ECG patch", "Heart rhythm"),
+    ])
+    assert await ids(index, "wird remote") == []  # four letters: no typo
+    assert await ids(index, "wearble") == [3]  # seven letters: one typo
+    assert await ids(index, "weirble") == []  # seven letters: not two
+    assert await ids(index, "colonscpy") == [2]  # nine letters: two typos
+    assert await ids(index, "wea") == [3]  # the last word is a prefix
+    assert await ids(index, "wea remote") == []  # an earlier word is not
+    await index.close()
+
+
+async def test_typo_matches_are_highlighted_and_the_snippet_is_a_passage(tmp_path):
+    long_body = "Intro words. " * 30 + "Patients wear the wearable patch for fourteen days. " + "Closing words. " * 30
+    index = await engine_with(tmp_path, [document(1, "Zio wearable ECG patch", "A <wearable> & more", long_body)])
+    hit = (await index.search(SearchQuery(text="wearble"))).hits[0]
+    assert hit.highlights["name"] == "Zio <mark>wearable</mark> ECG patch"
+    assert hit.highlights["summary"] == "A &lt;<mark>wearable</mark>&gt; &amp; more"
+    snippet = hit.highlights["snippet"]
+    assert "<mark>wearable</mark>" in snippet and snippet.startswith("…") and snippet.endswith("…")
+    assert len(snippet) < len(long_body) / 2
+    plain = (await index.search(SearchQuery(text="wearble", highlight=False))).hits[0]
+    assert plain.highlights == {}
+    await index.close()
+
+
+async def test_a_batch_applies_each_change_only_if_newer_within_the_batch_too(tmp_path):
+    index = await engine_with(tmp_path, [document(1, "Zio patch", "ECG")])
+    applied = await index.apply_many([
+        IndexChange(1, 3, document(1, "Zio patch three", "ECG", version=3)),
+        IndexChange(1, 2, document(1, "Zio patch two", "ECG", version=2)),  # older than the one before it
+        IndexChange(2, 1, document(2, "Doccla ward", "Remote")),
+        IndexChange(2, 1, document(2, "Doccla ward", "Remote")),  # a replay
+        IndexChange(3, 1, None),  # removing what was never there leaves a tombstone
+    ])
+    assert applied == [True, False, True, False, True]
+    assert await index.indexed_version(1) == 3 and await index.indexed_version(3) == 1
+    assert [hit.document["name"] for hit in (await index.search(SearchQuery(text="zio"))).hits] == ["Zio patch three"]
+    assert (await index.search(SearchQuery())).total == 2
+    assert not (await index.apply(IndexChange(3, 1, document(3, "Late", "Old"))))
+    await index.close()
+
+
+async def test_a_rebuild_that_fails_half_way_leaves_the_index_as_it_was(tmp_path):
+    index = await engine_with(tmp_path, [document(1, "Zio patch", "ECG")])
+
+    async def failing():
+        yield [document(10, "HeartFlow", "Coronary")]
+        raise ConnectionError("the database went away")
+
+    with pytest.raises(ConnectionError):
+        await index.rebuild(failing())
+    assert await ids(index, "zio") == [1]
+    assert await ids(index, "heartflow") == []
+    assert await index.apply(IndexChange(1, 2, document(1, "Zio patch two", "ECG", version=2)))  # writer released
+    await index.close()
+
+
+def _in_another_process(script: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], cwd=PROJECT_ROOT, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+
+async def test_one_writer_at_a_time_across_processes(tmp_path, monkeypatch):
+    index = await engine_with(tmp_path, [document(1, "Zio patch", "ECG")])
+    holder = _in_another_process(f"""
+        import sys
+        from catalogue.search.tantivy_index import LAYOUT, SCHEMA
+        import tantivy
+        index = tantivy.Index(SCHEMA, path={str(tmp_path / "search")!r} + "/" + LAYOUT)
+        writer = index.writer(heap_size=15_000_000, num_threads=1)
+        print("holding", flush=True)
+        sys.stdin.read()
+        writer.wait_merging_threads()
+    """)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        monkeypatch.setattr(tantivy_index, "WRITER_WAIT_SECONDS", 0.3)
+        with pytest.raises(WriterBusy):  # the outbox retries such a change later
+            await index.apply(IndexChange(2, 1, document(2, "Doccla ward", "Remote")))
+    finally:
+        holder.communicate("", timeout=30)
+    assert await index.apply(IndexChange(2, 1, document(2, "Doccla ward", "Remote")))
+    assert await ids(index, "doccla") == [2]
+    await index.close()
+
+
+async def test_a_reader_sees_what_another_process_commits(tmp_path):
+    reader = await engine_with(tmp_path, [document(1, "Zio patch", "ECG")])
+    assert await ids(reader, "doccla") == []
+    writer = _in_another_process(f"""
+        import asyncio
+        from pathlib import Path
+        from catalogue.search.port import IndexChange, SearchDocument
+        from catalogue.search.tantivy_index import TantivySearchIndex
+
+        async def main():
+            index = TantivySearchIndex(Path({str(tmp_path / "search")!r}))
+            doc = SearchDocument(id=2, index_version=1, public={{"id": 2, "name": "Doccla ward"}}, name="Doccla ward",
+                                 summary="Remote", body="", values={{"category": ("virtual-wards",)}},
+                                 published_at="2026-01-02T09:00:00+00:00")
+            assert await index.apply(IndexChange(2, 1, doc))
+            await index.close()
+
+        asyncio.run(main())
+    """)
+    assert writer.wait(timeout=60) == 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while await ids(reader, "doccla") != [2]:  # the reader reloads on the other process's commit
+        assert loop.time() < deadline, "the reader never saw the other process's commit"
+        await asyncio.sleep(0.05)
+    assert (await reader.search(SearchQuery())).facets["category"] == {"wearables": 1, "virtual-wards": 1}
+    await reader.close()
+
+
+async def test_a_directory_it_cannot_open_is_started_afresh(tmp_path):
+    directory = tmp_path / "search" / tantivy_index.LAYOUT
+    directory.mkdir(parents=True)
+    (directory / "meta.json").write_text("{not an index")
+    index = TantivySearchIndex(tmp_path / "search")
+    assert (await index.search(SearchQuery())).total == 0
+    assert await index.apply(IndexChange(1, 1, document(1, "Zio patch", "ECG")))
+    assert await ids(index, "zio") == [1]
+    await index.close()
+
+
+async def test_the_snippet_comes_from_the_public_description_stored_once(tmp_path):
+    body = "Worn at home for fourteen days to find atrial fibrillation early."
+    stored_once = dataclasses.replace(document(1, "Zio patch", "ECG", body),
+                                      public={"id": 1, "name": "Zio patch", "description": body})
+    index = await engine_with(tmp_path, [stored_once])
+    hit = (await index.search(SearchQuery(text="fourteen"))).hits[0]
+    assert hit.highlights["snippet"] == "Worn at home for <mark>fourteen</mark> days to find atrial fibrillation early."
+    assert hit.document == {"id": 1, "name": "Zio patch", "description": body}
+    await index.close()
