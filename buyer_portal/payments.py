@@ -1,5 +1,6 @@
-"""Buyers' contract payments: the milestones of each contract, raising a milestone payment, asking for a refund.
-The payment is created at Stripe by the outbox; its state comes back through Stripe's signed webhooks."""
+"""Buyers' contracts: the milestones of each contract, accepting or rejecting a delivered milestone, raising the
+payment of an accepted one, asking for a refund. The payment is created at Stripe by the outbox; its state comes
+back through Stripe's signed webhooks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from litestar import Request, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from dps.contracts.services import contract_for_buyer, contracts_for_buyer
+from dps.contracts.services import accept_milestone, contract_for_buyer, contracts_for_buyer, reject_milestone
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind, Role
@@ -59,6 +60,29 @@ async def pay(request: Request[Any, Any, Any], db_session: DbSession, user: Curr
     return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
 
 
+@post("/{contract_id:int}/milestones/{milestone_id:int}/accept", name="buyer.contracts.accept")
+async def accept(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 contract_id: FromPath[int], milestone_id: FromPath[int]) -> Any:
+    await read_form(request)
+    await accept_milestone(db_session, user, contract_id=contract_id, milestone_id=milestone_id, now=now)
+    return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
+
+
+@post("/{contract_id:int}/milestones/{milestone_id:int}/reject", name="buyer.contracts.reject")
+async def reject(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                 contract_id: FromPath[int], milestone_id: FromPath[int]) -> Any:
+    form = await read_form(request)
+    try:
+        await reject_milestone(db_session, user, contract_id=contract_id, milestone_id=milestone_id,
+                               reason=form.get("reason", ""), now=now)
+    except ValidationFailed as error:
+        await db_session.rollback()
+        field = f"rejection-{milestone_id}"
+        return await _page(request, db_session, user, contract_id, FormErrors({field: str(error)}),
+                           {field: form.get("reason", "")}, status_code=400)
+    return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
+
+
 @post("/{contract_id:int}/payments/{payment_id:int}/refund", name="buyer.contracts.refund")
 async def refund(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                  contract_id: FromPath[int],
@@ -75,5 +99,5 @@ async def refund(request: Request[Any, Any, Any], db_session: DbSession, user: C
     return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
 
 
-buyer_payments_router = Router(path="/buyer/contracts", route_handlers=[index, show, pay, refund],
+buyer_payments_router = Router(path="/buyer/contracts", route_handlers=[index, show, accept, reject, pay, refund],
                                guards=[buyer_role_only])

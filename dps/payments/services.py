@@ -27,7 +27,7 @@ from dps.audit.services import Actor, record
 from dps.calendar import london_date
 from dps.clock import SystemClock
 from dps.contracts.models import Contract, ContractMilestone
-from dps.contracts.rules import MilestoneEvent, may_request_payment
+from dps.contracts.rules import MilestoneEvent, MilestoneState, may_request_payment
 from dps.contracts.services import contract_for_buyer, milestone_of_contract, move_milestone
 from dps.db import changed_rows, make_engine, make_sessionmaker, table_of
 from dps.errors import Conflict, NotFound, ValidationFailed
@@ -83,6 +83,9 @@ async def raise_milestone_payment(session: AsyncSession, user: SignedInUser, *, 
     contract = await contract_for_buyer(session, user, contract_id)
     milestone = await milestone_of_contract(session, contract, milestone_id)
     if not may_request_payment(milestone.state):
+        if milestone.state in (MilestoneState.PLANNED, MilestoneState.DELIVERED, MilestoneState.REJECTED):
+            raise Conflict(f"The milestone \u201c{milestone.title}\u201d can be paid only once the supplier has "
+                           "delivered it and you have accepted it")
         raise Conflict(f"The milestone \u201c{milestone.title}\u201d is already {milestone.state.replace('_', ' ')}")
     if milestone.amount_pence <= 0:
         raise ValidationFailed("A milestone of no value needs no payment", field="milestone_id")
