@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -40,6 +41,7 @@ from dps.outbox.services import enqueue
 from dps.payments.models import MilestonePayment, PaymentState, StripeCustomer, StripeEvent
 from dps.payments.rules import split_over_lines
 from dps.payments.stripe_client import StripeClient
+from dps.payments.webhooks import construct_event, signature_header
 
 logger = logging.getLogger("dps.payments")
 
@@ -77,9 +79,17 @@ async def _commitment_of(session: AsyncSession, contract: Contract) -> int | Non
     return int(commitment_id)
 
 
+PAYMENTS_OFF = ("Payments cannot be made yet because this service is not connected to Stripe, the payment "
+                "provider. Nothing has been raised. Contact the DPS service team to switch payments on.")
+
+
 async def raise_milestone_payment(session: AsyncSession, user: SignedInUser, *, contract_id: int, milestone_id: int,
-                                  now: datetime) -> MilestonePayment:
-    """The buyer asks for a milestone to be paid: the payment and its outbox message, in one transaction."""
+                                  now: datetime, stripe_configured: bool = True) -> MilestonePayment:
+    """The buyer asks for a milestone to be paid: the payment and its outbox message, in one transaction. Refused at
+    once, with nothing queued, when Stripe is not configured (`stripe_configured`: the settings have a secret key),
+    rather than waiting for ever in the outbox."""
+    if not stripe_configured:
+        raise ValidationFailed(PAYMENTS_OFF, field="milestone_id")
     contract = await contract_for_buyer(session, user, contract_id)
     milestone = await milestone_of_contract(session, contract, milestone_id)
     if not may_request_payment(milestone.state):
@@ -139,6 +149,52 @@ async def request_refund(session: AsyncSession, user: SignedInUser, *, contract_
                   payload={"action": "create_refund", "payment_id": payment.id}, now=now)
     await session.commit()
     return payment
+
+
+# --- test mode: the buyer completes the payment from our own page -----------------------------------------
+
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}  # Stripe's test card
+
+
+async def pay_in_test_mode(session: AsyncSession, user: SignedInUser, *, contract_id: int, payment_id: int,
+                           stripe: StripeClient, webhook_secret: str, now: datetime) -> str:
+    """"Pay now (test mode)": what the trust's finance team would do at Stripe, done against a test Stripe (the
+    local stand-in in development): pay the payment intent with Stripe's test card, then deliver Stripe's signed
+    `payment_intent.succeeded` event through the same verification and handling as the webhook endpoint, so the
+    payment ends paid even when Stripe's own webhook cannot reach us. Returns the event's outcome ("paid", or
+    "already_applied" when Stripe's webhook got there first). The caller makes sure Stripe is in test mode."""
+    contract = await contract_for_buyer(session, user, contract_id)
+    payment = await session.scalar(sa.select(MilestonePayment).where(
+        col(MilestonePayment.id) == payment_id, col(MilestonePayment.contract_id) == contract.id)
+        .execution_options(populate_existing=True))
+    if payment is None:
+        raise NotFound("There is no such payment")
+    intent_id = payment.stripe_payment_intent_id
+    if payment.state == PaymentState.REQUESTED or not intent_id:
+        raise Conflict("The payment is still being set up with Stripe: wait a few seconds, then try again")
+    if payment.state not in (PaymentState.AWAITING_PAYMENT, PaymentState.FAILED):
+        raise Conflict("Only a payment that is awaiting payment can be paid")
+    await session.commit()  # hold no transaction (on SQLite, the write lock) while Stripe answers
+    intent = await stripe.retrieve_payment_intent(intent_id)
+    if intent.get("status") != "succeeded":
+        card = await stripe.request("POST", "/v1/payment_methods", {"type": "card", "card": TEST_CARD},
+                                    idempotency_key=f"milestone-{payment.milestone_id}-test-card-{payment.id}")
+        await stripe.request("POST", f"/v1/payment_intents/{intent_id}", {"payment_method": card["id"]},
+                             idempotency_key=f"milestone-{payment.milestone_id}-test-method-{payment.id}")
+        intent = await stripe.confirm_payment_intent(intent_id,
+                                                     idempotency_key=f"milestone-{payment.milestone_id}-test-pay")
+    if intent.get("status") != "succeeded":
+        raise Conflict(f"Stripe did not take the test payment (it says {intent.get('status')})")
+    timestamp = int(now.timestamp())
+    body = json.dumps({"id": f"evt_test_mode_{intent_id}", "object": "event", "type": "payment_intent.succeeded",
+                       "created": timestamp, "livemode": False, "data": {"object": intent}}).encode()
+    event = construct_event(body, signature_header(webhook_secret, timestamp, body), webhook_secret, now)
+    await record(session, actor=Actor(user.id, user.email), action="milestone_payment.paid_in_test_mode",
+                 entity_type="milestone_payment", entity_id=payment.id or 0, now=now,
+                 after={"payment_intent": intent_id})
+    outcome = await handle_event(session, event, now)
+    await session.commit()
+    return outcome
 
 
 # --- the outbox consumer ----------------------------------------------------------------------------------
