@@ -42,6 +42,7 @@ from dps.web.templating import build_environment
 from dps.wiring import (
     HEALTH_CHECKS,
     LIFESPANS,
+    development_route_handlers,
     outbox_consumers,
     route_handlers,
     run_daily_jobs,
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             sign_in_router,
             SignOutPages,
             *route_handlers(),
+            *(development_route_handlers() if settings.environment == "development" else []),
             create_static_files_router(path="/assets", directories=[STATIC_DIR / "assets"], guards=[public],
                                        include_in_schema=False, name="assets"),
             create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],

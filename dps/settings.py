@@ -59,6 +59,14 @@ class Settings:
     bid_sealing_key: bytes = field(repr=False)
     # Where award notices are also sent as OCDS release packages (a notice platform); none: served by the API only.
     ocds_publication_url: str | None = None
+    # Whether email goes out over SMTP. In development it does only when SMTP_URL is set: every email is kept in
+    # the local mailbox anyway (var/mail/, shown at /dev/mail), so the demo needs no mail server.
+    smtp_enabled: bool = True
+
+    @property
+    def mailbox_dir(self) -> Path | None:
+        """Where every email is also saved as an .eml file, in development only."""
+        return self.var_dir / "mail" if self.environment == "development" else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -112,6 +120,7 @@ class Settings:
             var_dir=var_dir,
             bid_sealing_key=bid_sealing_key,
             ocds_publication_url=_optional_url(env, "OCDS_PUBLICATION_URL", ("http", "https")),
+            smtp_enabled=environment != "development" or bool(env.get("SMTP_URL")),
         )
 
 

@@ -79,6 +79,7 @@ from dps.settings import Settings
 from dps.transparency.api import transparency_api_router
 from dps.transparency.pages import register_router
 from dps.transparency.publication import ocds_publication_consumer
+from dps.web.dev_mail import dev_mail_router
 from dps.web.health import HealthChecks, IndexLagReport
 from supplier_portal.account import account_routers
 from supplier_portal.applications import supplier_applications_router
@@ -153,6 +154,11 @@ def route_handlers() -> list[Any]:
             competitions_router, supplier_competitions_router, webhooks_router,
             buyer_payments_router, supplier_payments_router,
             transparency_api_router, register_router]
+
+
+def development_route_handlers() -> list[Any]:
+    """Tools for developing and demonstrating the service, mounted only in development (the local mailbox)."""
+    return [dev_mail_router]
 
 
 LIFESPANS: tuple[Any, ...] = (search_engine_lifespan,)

@@ -110,8 +110,9 @@ async def _member_emails(session: AsyncSession, organisation_id: int) -> list[st
         .distinct().order_by(col(User.email)))).all())
 
 
-async def _email_members(session: AsyncSession, organisation_id: int, *, key: str, subject: str, body: str,
-                         now: datetime) -> None:
+async def email_members(session: AsyncSession, organisation_id: int, *, key: str, subject: str, body: str,
+                        now: datetime) -> None:
+    """Queue one email to each active member of a party to a contract, in the caller's transaction."""
     for email in await _member_emails(session, organisation_id):
         await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now)
 
@@ -149,7 +150,7 @@ async def deliver_milestone(session: AsyncSession, user: SignedInUser, *, contra
     await record(session, actor=actor_of(user), action="contract_milestone.delivered",
                  entity_type="contract_milestone", entity_id=milestone.id or 0, now=now, before=before,
                  after={"state": MilestoneState.DELIVERED, "delivery_note": note, "contract_id": contract.id})
-    await _email_members(
+    await email_members(
         session, contract.buyer_organisation_id, key=f"milestone:{milestone.id}:delivered:"
         f"{await _times_recorded(session, milestone.id or 0, 'contract_milestone.delivered')}",
         subject=f"Milestone delivered: {milestone.title} ({contract.title})",
@@ -170,7 +171,7 @@ async def accept_milestone(session: AsyncSession, user: SignedInUser, *, contrac
                  entity_type="contract_milestone", entity_id=milestone.id or 0, now=now,
                  before={"state": milestone.state},
                  after={"state": MilestoneState.ACCEPTED, "contract_id": contract.id})
-    await _email_members(
+    await email_members(
         session, contract.supplier_organisation_id, key=f"milestone:{milestone.id}:accepted",
         subject=f"Milestone accepted: {milestone.title} ({contract.title})",
         body=(f"The buyer accepted the milestone \u201c{milestone.title}\u201d of {contract.title}. "
@@ -191,7 +192,7 @@ async def reject_milestone(session: AsyncSession, user: SignedInUser, *, contrac
                  entity_type="contract_milestone", entity_id=milestone.id or 0, now=now,
                  before={"state": milestone.state},
                  after={"state": MilestoneState.REJECTED, "reason": reason, "contract_id": contract.id})
-    await _email_members(
+    await email_members(
         session, contract.supplier_organisation_id, key=f"milestone:{milestone.id}:rejected:"
         f"{await _times_recorded(session, milestone.id or 0, 'contract_milestone.rejected')}",
         subject=f"Milestone not accepted: {milestone.title} ({contract.title})",

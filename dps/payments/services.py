@@ -29,13 +29,15 @@ from dps.calendar import london_date
 from dps.clock import SystemClock
 from dps.contracts.models import Contract, ContractMilestone
 from dps.contracts.rules import MilestoneEvent, MilestoneState, may_request_payment
-from dps.contracts.services import contract_for_buyer, milestone_of_contract, move_milestone
+from dps.contracts.services import contract_for_buyer, email_members, milestone_of_contract, move_milestone
 from dps.db import changed_rows, make_engine, make_sessionmaker, table_of
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.funds import services as funds
 from dps.funds.models import Commitment, CommitmentSource
 from dps.identity.models import Organisation
 from dps.identity.services import SignedInUser
+from dps.mail import page_link
+from dps.money import format_pence
 from dps.outbox.models import OutboxMessage
 from dps.outbox.services import enqueue
 from dps.payments.models import MilestonePayment, PaymentState, StripeCustomer, StripeEvent
@@ -339,6 +341,23 @@ async def _move_milestone_with(session: AsyncSession, payment: MilestonePayment,
         logger.error("milestone %s did not move on %s with payment %s", payment.milestone_id, event, payment.id)
 
 
+async def _email_paid(session: AsyncSession, payment: MilestonePayment, now: datetime) -> None:
+    """Tell both sides the milestone is paid, each with a link to its own page of the contract."""
+    contract = await session.get(Contract, payment.contract_id)
+    milestone = await session.get(ContractMilestone, payment.milestone_id)
+    if contract is None or milestone is None:
+        return
+    what = f"\u201c{milestone.title}\u201d of {contract.title}, {format_pence(payment.amount_pence)}"
+    for organisation_id, portal, opening in (
+            (contract.buyer_organisation_id, "buyer", f"Stripe confirmed your payment of the milestone {what}."),
+            (contract.supplier_organisation_id, "supplier", f"The buyer has paid the milestone {what}.")):
+        await email_members(session, organisation_id, key=f"milestone-payment:{payment.id}:paid:{portal}",
+                            subject=f"Milestone paid: {milestone.title} ({contract.title})",
+                            body=f"{opening}\n\nSee the contract:\n"
+                                 f"{page_link(f'/{portal}/contracts/{contract.id}#milestone-{milestone.id}')}\n",
+                            now=now)
+
+
 async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id: str | None, amount: int | None,
                      now: datetime) -> str:
     if amount is not None and amount != payment.amount_pence:
@@ -358,6 +377,7 @@ async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id
                  after={"payment_intent": intent_id, "amount_pence": payment.amount_pence,
                         "milestone_id": payment.milestone_id})
     await _move_milestone_with(session, payment, MilestoneEvent.PAY)
+    await _email_paid(session, payment, now)
     if payment.commitment_id is not None:
         for line in sorted(payment.fund_split, key=lambda item: int(item["allocation_id"])):
             await funds.record_payment(session, commitment_id=payment.commitment_id,

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -56,7 +56,14 @@ async def _signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
         raise NotAuthorizedException("Sign in to continue")
 
 
+async def _in_development(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if connection.app.state.settings.environment != "development":
+        raise NotFoundException()
+
+
 public = _mark(_anyone, "anyone, signed in or not")
+# Development tools (the local mailbox): anyone on a developer's machine, and not found anywhere else.
+development_only = _mark(_in_development, "anyone, in development only")
 signed_in = _mark(_signed_in, "any signed-in user")
 
 

@@ -72,6 +72,12 @@ async def test_pay_now_in_test_mode_completes_the_payment_at_the_local_stripe_an
     await db.commit()
     assert {"milestone_payment.paid_in_test_mode", "milestone_payment.paid"} <= actions
     assert 'data-state="paid"' in (await buyer.get(page)).text
+    emails = [payload for payload in (await db.scalars(sa.select(OutboxMessage.payload).where(
+        OutboxMessage.topic == "email"))).all() if str(payload.get("subject", "")).startswith("Milestone paid")]
+    await db.commit()
+    links = {payload["to"]: payload["body"] for payload in emails}
+    assert f"/buyer/contracts/{deal.contract_id}#milestone-{deal.milestone_ids[0]}" in links[deal.buyer.email]
+    assert f"/supplier/contracts/{deal.contract_id}#milestone-" in links[deal.supplier.email]
 
     again = await buyer.post(f"{page}/payments/{payment_id}/pay-in-test-mode",
                              data={"_csrf_token": client.cookies.get("csrftoken")})
