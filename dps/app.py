@@ -35,7 +35,7 @@ from dps.settings import PROJECT_ROOT, Settings
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
-from dps.web.pages import PublicPages, SignInPages, SignOutPages
+from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
@@ -133,11 +133,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         rate_limit=("minute", settings.login_rate_limit_per_minute),
         check_throttle_handler=lambda request: request.method == "POST",
     )
-    sign_in_router = Router(path="/", route_handlers=[SignInPages], middleware=[login_rate_limit.middleware])
+    sign_in_router = Router(path="/", route_handlers=[SignInPages, PasswordResetPages],
+                            middleware=[login_rate_limit.middleware])
 
     app = Litestar(
         route_handlers=[
             PublicPages,
+            ServicePages,
             sign_in_router,
             SignOutPages,
             *route_handlers(),

@@ -68,7 +68,7 @@ from dps.exclusion.events import OrganisationDebarred
 from dps.exclusion.models import DebarmentEntry
 from dps.funds.demo import seed_demo_funds
 from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
-from dps.identity.models import Invitation, Membership, Organisation, SignInLockout, User
+from dps.identity.models import Invitation, Membership, Organisation, PasswordReset, SignInLockout, User
 from dps.mail import EMAIL_TOPIC, email_consumer
 from dps.outbox.models import OutboxMessage
 from dps.outbox.worker import Consumer
@@ -93,7 +93,7 @@ from supplier_portal.refresh import supplier_refresh_router
 # Importing a table class registers it on SQLModel.metadata; this tuple is what makes the schema whole for
 # create_all, Alembic's autogenerate and the drift test.
 TABLES: tuple[type[Any], ...] = (
-    Organisation, User, Membership, Invitation, SignInLockout, DebarmentEntry,
+    Organisation, User, Membership, Invitation, SignInLockout, PasswordReset, DebarmentEntry,
     Agreement, Category,
     Application, SectionEvaluation, Admission, RefreshRequest, RefreshResponse,
     AuditEvent, AuditChainHead,

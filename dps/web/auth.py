@@ -27,10 +27,14 @@ class CurrentUserMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope["user"] = None
         session = scope.get("session")
-        user_id = session.get("user_id") if isinstance(session, dict) else None
+        stored = session if isinstance(session, dict) else {}
+        user_id = stored.get("user_id")
         if isinstance(user_id, int):
             async with scope["app"].state.db_config.get_session() as db:
-                scope["user"] = await load_signed_in_user(db, user_id)
+                user = await load_signed_in_user(db, user_id)
+            # A password reset moves the account's session epoch on: sessions signed in before it are not signed in.
+            if user is not None and stored.get("epoch", 0) == user.session_epoch:
+                scope["user"] = user
         await next_app(scope, receive, send)
 
 
