@@ -249,7 +249,7 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
     mobilisation = buyer.locator(".nhsuk-card", has_text="1. Mobilisation")
     assert "Platform live on two virtual wards" in await mobilisation.inner_text()
     assert "£10,200.00" in await mobilisation.inner_text()
-    await click(buyer, mobilisation.get_by_role("button", name="Accept Mobilisation"))
+    await click(buyer, mobilisation.get_by_role("button", name="Accept Mobilisation", exact=True))
     assert "Accepted: ready to be paid" in await mobilisation.inner_text()
 
     # --- the buyer pays it: raised, created at the local Stripe, paid with "Pay now (test mode)" ------------------
