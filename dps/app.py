@@ -39,7 +39,7 @@ from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
-from dps.web.pages import PublicPages, SignInPages, SignOutPages
+from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.rate_limits import ApiRateLimiter
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
@@ -47,6 +47,7 @@ from dps.web.templating import build_environment
 from dps.wiring import (
     HEALTH_CHECKS,
     LIFESPANS,
+    development_route_handlers,
     outbox_consumers,
     route_handlers,
     run_daily_jobs,
@@ -145,18 +146,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         rate_limit=("minute", settings.login_rate_limit_per_minute),
         check_throttle_handler=lambda request: request.method == "POST",
     )
-    sign_in_router = Router(path="/", route_handlers=[SignInPages], middleware=[login_rate_limit.middleware])
+    sign_in_router = Router(path="/", route_handlers=[SignInPages, PasswordResetPages],
+                            middleware=[login_rate_limit.middleware])
 
     # The OpenAPI document describes the /api/v1 API only: the pages, the webhooks and /health are left out.
     handlers = route_handlers()
     api = [handler for handler in handlers if _path_of(handler).startswith("/api/")]
     pages = Router(path="/", include_in_schema=False, route_handlers=[
         PublicPages,
+        ServicePages,
         sign_in_router,
         SignOutPages,
         ApiDocsPages,
         OldSchemaAddress,
         *(handler for handler in handlers if handler not in api),
+        *(development_route_handlers() if settings.environment == "development" else []),
         create_static_files_router(path="/assets", directories=[STATIC_DIR / "assets"], guards=[public],
                                    include_in_schema=False, name="assets"),
         create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],

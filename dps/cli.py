@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from dps.identity.commands import create_user_with_role
 from dps.identity.models import Role
 from dps.migrate import upgrade_database
 from dps.outbox.worker import OutboxWorker
+from dps.payments.local_stripe import LocalStripeUnavailable, development_stripe
 from dps.settings import Settings, SettingsError
 from dps.transparency.services import export_package
 
@@ -76,7 +78,21 @@ def main() -> None:
 def serve(host: str, port: int, reload: bool, workers: int) -> None:
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    console.print(f"[bold]NHS Innovation DPS[/bold] at [link]http://{host}:{port}[/link]  (database: "
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    served_at = f"http://{local_host}:{port}"
+    if settings.environment == "development" and not os.environ.get("BASE_URL"):
+        os.environ["BASE_URL"] = served_at  # the links in emails point at this server
+    stripe = None
+    try:
+        stripe = development_stripe(settings, os.environ, webhook_url=f"{served_at}/webhooks/stripe")
+    except LocalStripeUnavailable as error:
+        console.print(f"[yellow]Payments are off:[/yellow] {error}")
+    if stripe is not None:
+        os.environ.update(stripe.environment)  # read by the app (and by --reload's workers) at start-up
+        console.print(f"Payments: a local Stripe stand-in (test mode) at {stripe.api_base}")
+    if settings.environment == "development":
+        console.print(f"Emails: read them at {served_at}/dev/mail (also saved in {settings.var_dir / 'mail'})")
+    console.print(f"[bold]NHS Innovation DPS[/bold] at [link]{served_at}[/link]  (database: "
                   f"{'SQLite' if settings.is_sqlite else 'PostgreSQL'}, search: {settings.search_backend})")
     if workers > 1 and settings.outbox_worker == "inprocess":
         console.print("Every server process drains the outbox too (OUTBOX_WORKER=inprocess): set "
@@ -85,10 +101,14 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
     # health check: give it time on a busy machine rather than have it killed as dead while it starts.
     # Forwarded headers are believed only from TRUSTED_PROXIES: from anyone else they would let a client pick the
     # address that rate limits count.
-    uvicorn.run("dps.app:create_app", factory=True, host=host, port=port, reload=reload,
-                proxy_headers=bool(settings.trusted_proxies),
-                forwarded_allow_ips=list(settings.trusted_proxies) or None,
-                workers=None if reload else workers, timeout_worker_healthcheck=60)
+    try:
+        uvicorn.run("dps.app:create_app", factory=True, host=host, port=port, reload=reload,
+                    proxy_headers=bool(settings.trusted_proxies),
+                    forwarded_allow_ips=list(settings.trusted_proxies) or None,
+                    workers=None if reload else workers, timeout_worker_healthcheck=60)
+    finally:
+        if stripe is not None:
+            stripe.stop()
 
 
 @main.command(help="Drain the outbox (email, search index, payments) until stopped.")

@@ -68,6 +68,14 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     # Open data read without an API key: requests a minute for each client address (a key raises it).
     anonymous_api_rate_limit_per_minute: int = 60
+    # Whether email goes out over SMTP. In development it does only when SMTP_URL is set: every email is kept in
+    # the local mailbox anyway (var/mail/, shown at /dev/mail), so the demo needs no mail server.
+    smtp_enabled: bool = True
+
+    @property
+    def mailbox_dir(self) -> Path | None:
+        """Where every email is also saved as an .eml file, in development only."""
+        return self.var_dir / "mail" if self.environment == "development" else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -128,6 +136,7 @@ class Settings:
             ocds_publication_url=_optional_url(env, "OCDS_PUBLICATION_URL", ("http", "https")),
             trusted_proxies=_addresses(env, "TRUSTED_PROXIES"),
             anonymous_api_rate_limit_per_minute=_positive_int(env, "ANONYMOUS_API_RATE_LIMIT_PER_MINUTE", 60),
+            smtp_enabled=environment != "development" or bool(env.get("SMTP_URL")),
         )
 
 

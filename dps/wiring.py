@@ -68,7 +68,7 @@ from dps.exclusion.events import OrganisationDebarred
 from dps.exclusion.models import DebarmentEntry
 from dps.funds.demo import seed_demo_funds
 from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
-from dps.identity.models import Invitation, Membership, Organisation, SignInLockout, User
+from dps.identity.models import Invitation, Membership, Organisation, PasswordReset, SignInLockout, User
 from dps.mail import EMAIL_TOPIC, email_consumer
 from dps.outbox.models import OutboxMessage
 from dps.outbox.worker import Consumer
@@ -79,6 +79,7 @@ from dps.settings import Settings
 from dps.transparency.api import transparency_api_router
 from dps.transparency.pages import register_router
 from dps.transparency.publication import ocds_publication_consumer
+from dps.web.dev_mail import dev_mail_router
 from dps.web.health import HealthChecks, IndexLagReport
 from supplier_portal.account import account_routers
 from supplier_portal.applications import supplier_applications_router
@@ -92,7 +93,7 @@ from supplier_portal.refresh import supplier_refresh_router
 # Importing a table class registers it on SQLModel.metadata; this tuple is what makes the schema whole for
 # create_all, Alembic's autogenerate and the drift test.
 TABLES: tuple[type[Any], ...] = (
-    Organisation, User, Membership, Invitation, SignInLockout, DebarmentEntry,
+    Organisation, User, Membership, Invitation, SignInLockout, PasswordReset, DebarmentEntry,
     Agreement, Category,
     Application, SectionEvaluation, Admission, RefreshRequest, RefreshResponse,
     AuditEvent, AuditChainHead,
@@ -153,6 +154,11 @@ def route_handlers() -> list[Any]:
             competitions_router, supplier_competitions_router, webhooks_router,
             buyer_payments_router, supplier_payments_router,
             transparency_api_router, register_router]
+
+
+def development_route_handlers() -> list[Any]:
+    """Tools for developing and demonstrating the service, mounted only in development (the local mailbox)."""
+    return [dev_mail_router]
 
 
 LIFESPANS: tuple[Any, ...] = (search_engine_lifespan,)

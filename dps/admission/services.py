@@ -45,9 +45,9 @@ from dps.events import domain_events
 from dps.exclusion.events import OrganisationDebarred
 from dps.exclusion.services import is_organisation_debarred
 from dps.forms import FormErrors
-from dps.identity.models import Membership, Organisation, OrganisationKind, User
+from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.services import SignedInUser, actor_of
-from dps.mail import queue_email, queue_sealed_email
+from dps.mail import page_link, queue_email, queue_sealed_email
 from dps.questions import Section, validate_section
 
 OPEN_STATES = (ApplicationState.DRAFT, ApplicationState.SUBMITTED, ApplicationState.UNDER_EVALUATION)
@@ -186,6 +186,12 @@ async def submit_application(session: AsyncSession, user: SignedInUser, applicat
                           f"Application received: {category.name}",
                           f"We received your application to join {category.name} ({agreement.name}) on "
                           f"{format_london(now)}.\n\nWe will decide by {format_london(application.due_at)}.")
+    organisation = await session.get(Organisation, application.organisation_id)
+    await _email_authority(session, application, now,
+                           f"New application: {organisation.name if organisation else 'a supplier'}, {category.name}",
+                           f"{organisation.name if organisation else 'A supplier'} applied to join {category.name} "
+                           f"({agreement.name}) on {format_london(now)}.\n\nA decision is due by "
+                           f"{format_london(application.due_at)}.")
     await session.commit()
     return application
 
@@ -446,8 +452,25 @@ async def evaluation_queue(session: AsyncSession, now: datetime) -> list[QueueIt
 
 async def _email_supplier(session: AsyncSession, application: Application, now: datetime, what: str, subject: str,
                           body: str) -> None:
+    """Email the supplier's members about their application, with a link to it."""
+    body += f"\n\nSee your application:\n{page_link(f'/supplier/applications/{application.id}')}\n"
     await email_organisation(session, application.organisation_id, now, f"application:{application.id}:{what}",
                               subject, body)
+
+
+async def _email_authority(session: AsyncSession, application: Application, now: datetime, subject: str,
+                           body: str) -> None:
+    """Email the authority's evaluators and administrators that an application arrived, with a link to it."""
+    emails = (await session.scalars(
+        sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
+        .join(Organisation, col(Organisation.id) == Membership.organisation_id)
+        .where(col(Organisation.kind) == OrganisationKind.AUTHORITY,
+               col(Membership.role).in_([Role.AUTHORITY_ADMIN, Role.EVALUATOR]), col(User.is_active).is_(True))
+        .distinct().order_by(col(User.email)))).all()
+    body += f"\n\nEvaluate it:\n{page_link(f'/authority/applications/{application.id}')}\n"
+    for email in emails:
+        await queue_email(session, to=email, subject=subject, body=body,
+                          dedupe_key=f"application:{application.id}:submitted:authority:{email}", now=now)
 
 
 async def email_organisation(session: AsyncSession, organisation_id: int, now: datetime, key: str, subject: str,

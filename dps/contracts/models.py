@@ -41,4 +41,10 @@ class ContractMilestone(SQLModel, table=True):
     title: str = Field(max_length=200)
     due_on: date
     amount_pence: int = Field(sa_type=sa.BigInteger)
-    state: str = Field(max_length=20)  # a dps.contracts.rules.MilestoneState; payments move it on
+    state: str = Field(max_length=20)  # a dps.contracts.rules.MilestoneState
+    # The supplier's latest delivery, and the buyer's decision on it (a rejection keeps its reason until the
+    # supplier delivers again).
+    delivery_note: str | None = Field(default=None, sa_type=sa.Text)
+    delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    rejection_reason: str | None = Field(default=None, sa_type=sa.Text)

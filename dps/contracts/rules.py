@@ -1,7 +1,9 @@
 """Contract rules. Pure: no I/O, no clock reads.
 
-- The states of a contract and of its milestones, and the milestone state machine that payments drive:
-  planned -> payment requested -> paid -> refunded. A refunded milestone is not paid again.
+- The states of a contract and of its milestones, and the milestone state machine: the supplier delivers a
+  milestone, the buyer accepts it or rejects it with a reason (the supplier may then deliver again), and only an
+  accepted milestone can be paid: planned -> delivered -> accepted -> payment requested -> paid -> refunded.
+  A refunded milestone is not paid again.
 - The milestone schedule of a new contract: a default schedule, and the check that the milestones add up to
   what the buyer pays exactly.
 """
@@ -23,12 +25,18 @@ class ContractState(StrEnum):
 
 class MilestoneState(StrEnum):
     PLANNED = "planned"
+    DELIVERED = "delivered"  # the supplier says it is done; the buyer has not yet decided
+    REJECTED = "rejected"  # the buyer gave a reason; the supplier may deliver again
+    ACCEPTED = "accepted"  # the buyer accepted the delivery: it may be paid
     PAYMENT_REQUESTED = "payment_requested"
     PAID = "paid"
     REFUNDED = "refunded"
 
 
 class MilestoneEvent(StrEnum):
+    DELIVER = "deliver"
+    ACCEPT = "accept"
+    REJECT = "reject"
     REQUEST_PAYMENT = "request_payment"
     PAY = "pay"
     REFUND = "refund"
@@ -36,7 +44,11 @@ class MilestoneEvent(StrEnum):
 
 _M, _ME = MilestoneState, MilestoneEvent
 MILESTONE_TRANSITIONS: Mapping[tuple[MilestoneState, MilestoneEvent], MilestoneState] = {
-    (_M.PLANNED, _ME.REQUEST_PAYMENT): _M.PAYMENT_REQUESTED,
+    (_M.PLANNED, _ME.DELIVER): _M.DELIVERED,
+    (_M.REJECTED, _ME.DELIVER): _M.DELIVERED,
+    (_M.DELIVERED, _ME.ACCEPT): _M.ACCEPTED,
+    (_M.DELIVERED, _ME.REJECT): _M.REJECTED,
+    (_M.ACCEPTED, _ME.REQUEST_PAYMENT): _M.PAYMENT_REQUESTED,
     (_M.PAYMENT_REQUESTED, _ME.PAY): _M.PAID,
     (_M.PAID, _ME.REFUND): _M.REFUNDED,
 }
@@ -46,9 +58,12 @@ MILESTONES: StateMachine[MilestoneState, MilestoneEvent] = StateMachine(
     state_type=MilestoneState,
     event_type=MilestoneEvent,
     transitions=MILESTONE_TRANSITIONS,
-    state_phrases={_M.PLANNED: "planned", _M.PAYMENT_REQUESTED: "awaiting payment", _M.PAID: "paid",
+    state_phrases={_M.PLANNED: "not yet delivered", _M.DELIVERED: "delivered and waiting for the buyer",
+                   _M.REJECTED: "rejected by the buyer", _M.ACCEPTED: "accepted",
+                   _M.PAYMENT_REQUESTED: "awaiting payment", _M.PAID: "paid",
                    _M.REFUNDED: "refunded"},
-    event_phrases={_ME.REQUEST_PAYMENT: "asked to be paid", _ME.PAY: "paid", _ME.REFUND: "refunded"},
+    event_phrases={_ME.DELIVER: "marked delivered", _ME.ACCEPT: "accepted", _ME.REJECT: "rejected",
+                   _ME.REQUEST_PAYMENT: "asked to be paid", _ME.PAY: "paid", _ME.REFUND: "refunded"},
 )
 
 
@@ -57,7 +72,38 @@ def next_milestone_state(state: MilestoneState | str, event: MilestoneEvent | st
 
 
 def may_request_payment(state: MilestoneState | str) -> bool:
+    """Only a milestone the buyer has accepted can be paid."""
     return MilestoneEvent.REQUEST_PAYMENT in MILESTONES.allowed_events(state)
+
+
+def may_deliver(state: MilestoneState | str) -> bool:
+    return MilestoneEvent.DELIVER in MILESTONES.allowed_events(state)
+
+
+def may_decide(state: MilestoneState | str) -> bool:
+    """The buyer may accept or reject a delivered milestone, and nothing else."""
+    return MilestoneEvent.ACCEPT in MILESTONES.allowed_events(state)
+
+
+def check_rejection_reason(reason: str) -> str:
+    """The buyer's reason for rejecting a delivery: required, so the supplier knows what to put right."""
+    cleaned = reason.strip()
+    if not cleaned:
+        raise ValidationFailed("Enter why the milestone is not accepted, so the supplier knows what to put right",
+                               field="reason")
+    if len(cleaned) > 2000:
+        raise ValidationFailed("The reason must be 2,000 characters or fewer", field="reason")
+    return cleaned
+
+
+def check_delivery_note(note: str) -> str:
+    """What the supplier says it delivered: required, so the buyer knows what to check."""
+    cleaned = note.strip()
+    if not cleaned:
+        raise ValidationFailed("Enter what was delivered, so the buyer knows what to check", field="note")
+    if len(cleaned) > 2000:
+        raise ValidationFailed("What was delivered must be 2,000 characters or fewer", field="note")
+    return cleaned
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""Contracts: made when an award is confirmed, read by payments, transparency and the portals, their milestones
-moved on by payments.
+"""Contracts: made when an award is confirmed, read by payments, transparency and the portals. The supplier marks
+a milestone delivered, the buyer accepts or rejects it (`deliver_milestone`, `accept_milestone`,
+`reject_milestone`: each commits with its audit event and the email to the other side); payments move an accepted
+milestone on.
 
 `create_contract` and `move_milestone` add to the caller's transaction and never commit: a contract is made in
 the same transaction as the award that makes it (and its fund commitment), and a milestone moves in the same
@@ -19,20 +21,25 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from dps.audit.models import AuditEvent
 from dps.audit.services import Actor, record
 from dps.contracts.models import Contract, ContractMilestone
 from dps.contracts.rules import (
+    MILESTONES,
     ContractState,
     Milestone,
     MilestoneEvent,
     MilestoneState,
+    check_delivery_note,
     check_milestones,
+    check_rejection_reason,
     milestone_move,
 )
 from dps.db import changed_rows, table_of
-from dps.errors import NotFound
-from dps.identity.models import OrganisationKind, Role
-from dps.identity.services import SignedInUser
+from dps.errors import Conflict, NotFound
+from dps.identity.models import Membership, OrganisationKind, Role, User
+from dps.identity.services import SignedInUser, actor_of
+from dps.mail import page_link, queue_email
 
 _MILESTONE_TABLE = table_of(ContractMilestone)
 
@@ -91,6 +98,109 @@ async def move_milestone(session: AsyncSession, milestone_id: int, event: Milest
         sa.update(table).where(table.c.id == milestone_id, table.c.state.in_(sorted(move.sources)))
         .values(state=move.target))
     return bool(moved == 1)
+
+
+# --- milestones: delivered by the supplier, accepted or rejected by the buyer ---------------------------
+
+
+async def _member_emails(session: AsyncSession, organisation_id: int) -> list[str]:
+    return list((await session.scalars(
+        sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
+        .where(col(Membership.organisation_id) == organisation_id, col(User.is_active).is_(True))
+        .distinct().order_by(col(User.email)))).all())
+
+
+async def email_members(session: AsyncSession, organisation_id: int, *, key: str, subject: str, body: str,
+                        now: datetime) -> None:
+    """Queue one email to each active member of a party to a contract, in the caller's transaction."""
+    for email in await _member_emails(session, organisation_id):
+        await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now)
+
+
+async def _times_recorded(session: AsyncSession, milestone_id: int, action: str) -> int:
+    """How often this has happened to the milestone (a delivery, a rejection), to tell each email apart."""
+    return int(await session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        col(AuditEvent.entity_type) == "contract_milestone", col(AuditEvent.entity_id) == str(milestone_id),
+        col(AuditEvent.action) == action)) or 0)
+
+
+async def _decide_move(session: AsyncSession, milestone: ContractMilestone, event: MilestoneEvent,
+                       values: dict[str, object]) -> MilestoneState:
+    """Move the milestone by `event` with one conditional UPDATE (the rule says from which states), or say why not."""
+    target = MILESTONES.next_state(milestone.state, event)  # IllegalTransition in plain words when refused
+    move = milestone_move(event)
+    table = _MILESTONE_TABLE
+    moved = await changed_rows(session,
+        sa.update(table).where(table.c.id == milestone.id, table.c.state.in_(sorted(move.sources)))
+        .values(state=move.target, **values))
+    if moved != 1:
+        raise Conflict("This milestone changed while you were looking at it: look again")
+    return target
+
+
+async def deliver_milestone(session: AsyncSession, user: SignedInUser, *, contract_id: int, milestone_id: int,
+                            note: str, now: datetime) -> ContractMilestone:
+    """The supplier says a milestone is delivered (again, after a rejection); the buyer is emailed to decide."""
+    note = check_delivery_note(note)
+    contract = await contract_for_supplier(session, user, contract_id)
+    milestone = await milestone_of_contract(session, contract, milestone_id)
+    before = {"state": milestone.state, "rejection_reason": milestone.rejection_reason}
+    await _decide_move(session, milestone, MilestoneEvent.DELIVER,
+                       {"delivery_note": note, "delivered_at": now, "decided_at": None, "rejection_reason": None})
+    await record(session, actor=actor_of(user), action="contract_milestone.delivered",
+                 entity_type="contract_milestone", entity_id=milestone.id or 0, now=now, before=before,
+                 after={"state": MilestoneState.DELIVERED, "delivery_note": note, "contract_id": contract.id})
+    await email_members(
+        session, contract.buyer_organisation_id, key=f"milestone:{milestone.id}:delivered:"
+        f"{await _times_recorded(session, milestone.id or 0, 'contract_milestone.delivered')}",
+        subject=f"Milestone delivered: {milestone.title} ({contract.title})",
+        body=(f"The supplier says the milestone \u201c{milestone.title}\u201d of {contract.title} is delivered:\n\n"
+              f"{note}\n\nAccept it, so it can be paid, or reject it with a reason:\n"
+              f"{page_link(f'/buyer/contracts/{contract.id}#milestone-{milestone.id}')}\n"), now=now)
+    await session.commit()
+    return milestone
+
+
+async def accept_milestone(session: AsyncSession, user: SignedInUser, *, contract_id: int, milestone_id: int,
+                           now: datetime) -> ContractMilestone:
+    """The buyer accepts a delivered milestone: it can now be paid. The supplier is emailed."""
+    contract = await contract_for_buyer(session, user, contract_id)
+    milestone = await milestone_of_contract(session, contract, milestone_id)
+    await _decide_move(session, milestone, MilestoneEvent.ACCEPT, {"decided_at": now, "rejection_reason": None})
+    await record(session, actor=actor_of(user), action="contract_milestone.accepted",
+                 entity_type="contract_milestone", entity_id=milestone.id or 0, now=now,
+                 before={"state": milestone.state},
+                 after={"state": MilestoneState.ACCEPTED, "contract_id": contract.id})
+    await email_members(
+        session, contract.supplier_organisation_id, key=f"milestone:{milestone.id}:accepted",
+        subject=f"Milestone accepted: {milestone.title} ({contract.title})",
+        body=(f"The buyer accepted the milestone \u201c{milestone.title}\u201d of {contract.title}. "
+              f"It can now be paid.\n\nSee the contract:\n"
+              f"{page_link(f'/supplier/contracts/{contract.id}#milestone-{milestone.id}')}\n"), now=now)
+    await session.commit()
+    return milestone
+
+
+async def reject_milestone(session: AsyncSession, user: SignedInUser, *, contract_id: int, milestone_id: int,
+                           reason: str, now: datetime) -> ContractMilestone:
+    """The buyer rejects a delivered milestone with a reason; the supplier is emailed and may deliver again."""
+    reason = check_rejection_reason(reason)
+    contract = await contract_for_buyer(session, user, contract_id)
+    milestone = await milestone_of_contract(session, contract, milestone_id)
+    await _decide_move(session, milestone, MilestoneEvent.REJECT, {"decided_at": now, "rejection_reason": reason})
+    await record(session, actor=actor_of(user), action="contract_milestone.rejected",
+                 entity_type="contract_milestone", entity_id=milestone.id or 0, now=now,
+                 before={"state": milestone.state},
+                 after={"state": MilestoneState.REJECTED, "reason": reason, "contract_id": contract.id})
+    await email_members(
+        session, contract.supplier_organisation_id, key=f"milestone:{milestone.id}:rejected:"
+        f"{await _times_recorded(session, milestone.id or 0, 'contract_milestone.rejected')}",
+        subject=f"Milestone not accepted: {milestone.title} ({contract.title})",
+        body=(f"The buyer did not accept the milestone \u201c{milestone.title}\u201d of {contract.title}:\n\n"
+              f"{reason}\n\nPut it right and mark it delivered again:\n"
+              f"{page_link(f'/supplier/contracts/{contract.id}#milestone-{milestone.id}')}\n"), now=now)
+    await session.commit()
+    return milestone
 
 
 # --- reading --------------------------------------------------------------------------------------------

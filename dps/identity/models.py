@@ -69,6 +69,8 @@ class User(SQLModel, table=True):
     email_verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     created_at: datetime = Field(sa_column=utc_column())
     last_login_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Moved on by a password reset: a session signed in under an earlier epoch is no longer signed in.
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Membership(SQLModel, table=True):
@@ -109,3 +111,16 @@ class SignInLockout(SQLModel, table=True):
     failures: int = Field(default=0)
     locked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     last_failure_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class PasswordReset(SQLModel, table=True):
+    """One "reset your password" link: only a hash of its token is kept; it works once, until `expires_at`."""
+
+    __tablename__ = "password_reset"
+
+    id: int = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

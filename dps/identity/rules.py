@@ -7,6 +7,7 @@ returns a verdict (a message, a new state) for the caller to act on. No I/O, no 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -363,3 +364,30 @@ def after_success(attempts: SignInAttempts) -> SignInAttempts:
 def locks_now(before: SignInAttempts, after: SignInAttempts, now: datetime) -> bool:
     """True when this failure is the one that locked the address."""
     return after.locked_at(now) and not before.locked_at(now)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Password reset (NCSC password guidance; OWASP Forgot Password Cheat Sheet): a random single-use token sent by
+# email, kept only as a hash, that works for one hour; the reply is the same whether or not the address has an
+# account; a reset ends every session of the account.
+
+PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+PASSWORD_RESETS_PER_HOUR = 3  # links sent to one account in an hour: more are not sent (the reply is the same)
+
+
+def reset_token_hash(token: str) -> str:
+    """What is stored of a reset token: its SHA-256, so a copy of the database cannot reset anyone's password."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def reset_link_problem(*, expires_at: datetime, used_at: datetime | None, now: datetime) -> str | None:
+    """Why a reset link can no longer be used ("used" or "expired"), or None while it can."""
+    if used_at is not None:
+        return "used"
+    if now >= expires_at:
+        return "expired"
+    return None
+
+
+def may_send_reset(sent_in_last_hour: int) -> bool:
+    return sent_in_last_hour < PASSWORD_RESETS_PER_HOUR

@@ -53,6 +53,7 @@ class SignedInUser:
     full_name: str
     memberships: tuple[MembershipView, ...]
     email_verified: bool = False
+    session_epoch: int = 0  # a session signed in under another epoch (before a password reset) is not signed in
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -280,4 +281,4 @@ async def load_signed_in_user(session: AsyncSession, user_id: int) -> SignedInUs
         MembershipView(org_id, org_name, OrganisationKind(kind), Role(role)) for org_id, org_name, kind, role in rows
     )
     return SignedInUser(user.id or 0, user.email, user.full_name, memberships,
-                        email_verified=user.email_verified_at is not None)
+                        email_verified=user.email_verified_at is not None, session_epoch=user.session_epoch)

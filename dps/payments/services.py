@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -28,8 +29,8 @@ from dps.audit.services import Actor, record
 from dps.calendar import london_date
 from dps.clock import SystemClock
 from dps.contracts.models import Contract, ContractMilestone
-from dps.contracts.rules import MilestoneEvent, may_request_payment
-from dps.contracts.services import contract_for_buyer, milestone_of_contract, move_milestone
+from dps.contracts.rules import MilestoneEvent, MilestoneState, may_request_payment
+from dps.contracts.services import contract_for_buyer, email_members, milestone_of_contract, move_milestone
 from dps.db import changed_rows, make_engine, make_sessionmaker, table_of
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.forms import whole_number
@@ -37,11 +38,14 @@ from dps.funds import services as funds
 from dps.funds.models import Commitment, CommitmentSource
 from dps.identity.models import Organisation
 from dps.identity.services import SignedInUser
+from dps.mail import page_link
+from dps.money import format_pence
 from dps.outbox.models import OutboxMessage
 from dps.outbox.services import enqueue
 from dps.payments.models import MilestonePayment, PaymentState, StripeCustomer, StripeEvent
 from dps.payments.rules import split_over_lines
 from dps.payments.stripe_client import StripeClient
+from dps.payments.webhooks import construct_event, signature_header
 
 logger = logging.getLogger("dps.payments")
 
@@ -79,12 +83,23 @@ async def _commitment_of(session: AsyncSession, contract: Contract) -> int | Non
     return int(commitment_id)
 
 
+PAYMENTS_OFF = ("Payments cannot be made yet because this service is not connected to Stripe, the payment "
+                "provider. Nothing has been raised. Contact the DPS service team to switch payments on.")
+
+
 async def raise_milestone_payment(session: AsyncSession, user: SignedInUser, *, contract_id: int, milestone_id: int,
-                                  now: datetime) -> MilestonePayment:
-    """The buyer asks for a milestone to be paid: the payment and its outbox message, in one transaction."""
+                                  now: datetime, stripe_configured: bool = True) -> MilestonePayment:
+    """The buyer asks for a milestone to be paid: the payment and its outbox message, in one transaction. Refused at
+    once, with nothing queued, when Stripe is not configured (`stripe_configured`: the settings have a secret key),
+    rather than waiting for ever in the outbox."""
+    if not stripe_configured:
+        raise ValidationFailed(PAYMENTS_OFF, field="milestone_id")
     contract = await contract_for_buyer(session, user, contract_id)
     milestone = await milestone_of_contract(session, contract, milestone_id)
     if not may_request_payment(milestone.state):
+        if milestone.state in (MilestoneState.PLANNED, MilestoneState.DELIVERED, MilestoneState.REJECTED):
+            raise Conflict(f"The milestone \u201c{milestone.title}\u201d can be paid only once the supplier has "
+                           "delivered it and you have accepted it")
         raise Conflict(f"The milestone \u201c{milestone.title}\u201d is already {milestone.state.replace('_', ' ')}")
     if milestone.amount_pence <= 0:
         raise ValidationFailed("A milestone of no value needs no payment", field="milestone_id")
@@ -138,6 +153,52 @@ async def request_refund(session: AsyncSession, user: SignedInUser, *, contract_
                   payload={"action": "create_refund", "payment_id": payment.id}, now=now)
     await session.commit()
     return payment
+
+
+# --- test mode: the buyer completes the payment from our own page -----------------------------------------
+
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}  # Stripe's test card
+
+
+async def pay_in_test_mode(session: AsyncSession, user: SignedInUser, *, contract_id: int, payment_id: int,
+                           stripe: StripeClient, webhook_secret: str, now: datetime) -> str:
+    """"Pay now (test mode)": what the trust's finance team would do at Stripe, done against a test Stripe (the
+    local stand-in in development): pay the payment intent with Stripe's test card, then deliver Stripe's signed
+    `payment_intent.succeeded` event through the same verification and handling as the webhook endpoint, so the
+    payment ends paid even when Stripe's own webhook cannot reach us. Returns the event's outcome ("paid", or
+    "already_applied" when Stripe's webhook got there first). The caller makes sure Stripe is in test mode."""
+    contract = await contract_for_buyer(session, user, contract_id)
+    payment = await session.scalar(sa.select(MilestonePayment).where(
+        col(MilestonePayment.id) == payment_id, col(MilestonePayment.contract_id) == contract.id)
+        .execution_options(populate_existing=True))
+    if payment is None:
+        raise NotFound("There is no such payment")
+    intent_id = payment.stripe_payment_intent_id
+    if payment.state == PaymentState.REQUESTED or not intent_id:
+        raise Conflict("The payment is still being set up with Stripe: wait a few seconds, then try again")
+    if payment.state not in (PaymentState.AWAITING_PAYMENT, PaymentState.FAILED):
+        raise Conflict("Only a payment that is awaiting payment can be paid")
+    await session.commit()  # hold no transaction (on SQLite, the write lock) while Stripe answers
+    intent = await stripe.retrieve_payment_intent(intent_id)
+    if intent.get("status") != "succeeded":
+        card = await stripe.request("POST", "/v1/payment_methods", {"type": "card", "card": TEST_CARD},
+                                    idempotency_key=f"milestone-{payment.milestone_id}-test-card-{payment.id}")
+        await stripe.request("POST", f"/v1/payment_intents/{intent_id}", {"payment_method": card["id"]},
+                             idempotency_key=f"milestone-{payment.milestone_id}-test-method-{payment.id}")
+        intent = await stripe.confirm_payment_intent(intent_id,
+                                                     idempotency_key=f"milestone-{payment.milestone_id}-test-pay")
+    if intent.get("status") != "succeeded":
+        raise Conflict(f"Stripe did not take the test payment (it says {intent.get('status')})")
+    timestamp = int(now.timestamp())
+    body = json.dumps({"id": f"evt_test_mode_{intent_id}", "object": "event", "type": "payment_intent.succeeded",
+                       "created": timestamp, "livemode": False, "data": {"object": intent}}).encode()
+    event = construct_event(body, signature_header(webhook_secret, timestamp, body), webhook_secret, now)
+    await record(session, actor=Actor(user.id, user.email), action="milestone_payment.paid_in_test_mode",
+                 entity_type="milestone_payment", entity_id=payment.id or 0, now=now,
+                 after={"payment_intent": intent_id})
+    outcome = await handle_event(session, event, now)
+    await session.commit()
+    return outcome
 
 
 # --- the outbox consumer ----------------------------------------------------------------------------------
@@ -283,6 +344,23 @@ async def _move_milestone_with(session: AsyncSession, payment: MilestonePayment,
         logger.error("milestone %s did not move on %s with payment %s", payment.milestone_id, event, payment.id)
 
 
+async def _email_paid(session: AsyncSession, payment: MilestonePayment, now: datetime) -> None:
+    """Tell both sides the milestone is paid, each with a link to its own page of the contract."""
+    contract = await session.get(Contract, payment.contract_id)
+    milestone = await session.get(ContractMilestone, payment.milestone_id)
+    if contract is None or milestone is None:
+        return
+    what = f"\u201c{milestone.title}\u201d of {contract.title}, {format_pence(payment.amount_pence)}"
+    for organisation_id, portal, opening in (
+            (contract.buyer_organisation_id, "buyer", f"Stripe confirmed your payment of the milestone {what}."),
+            (contract.supplier_organisation_id, "supplier", f"The buyer has paid the milestone {what}.")):
+        await email_members(session, organisation_id, key=f"milestone-payment:{payment.id}:paid:{portal}",
+                            subject=f"Milestone paid: {milestone.title} ({contract.title})",
+                            body=f"{opening}\n\nSee the contract:\n"
+                                 f"{page_link(f'/{portal}/contracts/{contract.id}#milestone-{milestone.id}')}\n",
+                            now=now)
+
+
 async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id: str | None, amount: int | None,
                      now: datetime) -> str:
     if amount is not None and amount != payment.amount_pence:
@@ -302,6 +380,7 @@ async def _mark_paid(session: AsyncSession, payment: MilestonePayment, intent_id
                  after={"payment_intent": intent_id, "amount_pence": payment.amount_pence,
                         "milestone_id": payment.milestone_id})
     await _move_milestone_with(session, payment, MilestoneEvent.PAY)
+    await _email_paid(session, payment, now)
     if payment.commitment_id is not None:
         for line in sorted(payment.fund_split, key=lambda item: int(item["allocation_id"])):
             await funds.record_payment(session, commitment_id=payment.commitment_id,

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -27,10 +27,14 @@ class CurrentUserMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope["user"] = None
         session = scope.get("session")
-        user_id = session.get("user_id") if isinstance(session, dict) else None
+        stored = session if isinstance(session, dict) else {}
+        user_id = stored.get("user_id")
         if isinstance(user_id, int):
             async with scope["app"].state.db_config.get_session() as db:
-                scope["user"] = await load_signed_in_user(db, user_id)
+                user = await load_signed_in_user(db, user_id)
+            # A password reset moves the account's session epoch on: sessions signed in before it are not signed in.
+            if user is not None and stored.get("epoch", 0) == user.session_epoch:
+                scope["user"] = user
         await next_app(scope, receive, send)
 
 
@@ -56,7 +60,14 @@ async def _signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
         raise NotAuthorizedException("Sign in to continue")
 
 
+async def _in_development(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if connection.app.state.settings.environment != "development":
+        raise NotFoundException()
+
+
 public = _mark(_anyone, "anyone, signed in or not")
+# Development tools (the local mailbox): anyone on a developer's machine, and not found anywhere else.
+development_only = _mark(_in_development, "anyone, in development only")
 signed_in = _mark(_signed_in, "any signed-in user")
 
 

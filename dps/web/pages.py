@@ -1,4 +1,5 @@
-"""Pages anyone may see: the landing page, sign-in and sign-out, and the health check."""
+"""Pages anyone may see: the landing page, sign-in and sign-out, password reset, the footer pages
+(accessibility, privacy, cookies, contact, help) and the health check."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
 from dps.dates import london_moment
+from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
+from dps.identity.password_reset import ResetLinkUnusable, request_password_reset, reset_password, usable_reset
 from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
 from dps.settings import Settings
@@ -27,6 +30,8 @@ SIGN_IN_REASONS = {
     "expired": "Your session has ended. Sign in again to continue.",
     "required": "Sign in to continue.",
     "signed_out": "You have signed out.",
+    "password_reset": "Your password has been changed and you have been signed out everywhere. Sign in with your "
+                      "new password.",
 }
 
 
@@ -103,7 +108,7 @@ class SignInPages(Controller):
         if errors or user is None:
             context = {"values": {"email": form.get("email", "")}, "errors": errors, "next": form.get("next", "")}
             return Template("login.html", context=context, status_code=400 if not form.get("password") else 401)
-        start_signed_in_session(request, user.id or 0)
+        start_signed_in_session(request, user.id or 0, user.session_epoch)
         signed = await load_signed_in_user(db_session, user.id or 0)
         return Redirect(safe_next_path(form.get("next"), home_path(signed) if signed else "/"), status_code=303)
 
@@ -119,3 +124,86 @@ class SignOutPages(Controller):
     async def submit(self, request: Request[Any, Any, State]) -> Redirect:
         end_session(request)
         return redirect_to(request, "login", "?reason=signed_out")
+
+
+_RESET_PROBLEMS = {
+    "used": "This link to reset your password has already been used.",
+    "expired": "This link to reset your password has expired. Links work for 1 hour.",
+    "unknown": "This link to reset your password does not work. Check you copied the whole link from the email.",
+}
+
+
+class PasswordResetPages(Controller):
+    """"Forgot your password?": the request (one reply whatever the address) and the reset itself. Mounted with
+    sign-in, so its POSTs share sign-in's rate limit."""
+
+    guards = [public]
+
+    @get("/forgot-password", name="password.forgot")
+    async def forgot_form(self) -> Template:
+        return Template("password/forgot.html", context={"values": {}, "errors": FormErrors()})
+
+    @post("/forgot-password", name="password.forgot.submit")
+    async def forgot_submit(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Template:
+        form = await read_form(request)
+        email = form.get("email", "").strip()
+        if not email or "@" not in email:
+            errors = FormErrors({"email": "Enter your email address, like name@example.nhs.uk"})
+            return Template("password/forgot.html", status_code=400,
+                            context={"values": {"email": email}, "errors": errors})
+        await request_password_reset(db_session, email=email, now=now)
+        return Template("password/sent.html", context={"email": email})  # the same reply whether or not it exists
+
+    @get("/reset-password", name="password.reset")
+    async def reset_form(self, db_session: DbSession, now: Now, token: FromQuery[str] = "") -> Template:
+        try:
+            await usable_reset(db_session, token, now)
+        except ResetLinkUnusable as problem:
+            return Template("password/link_problem.html", status_code=400,
+                            context={"problem": _RESET_PROBLEMS[problem.reason]})
+        return Template("password/reset.html", context={"token": token, "errors": FormErrors()})
+
+    @post("/reset-password", name="password.reset.submit")
+    async def reset_submit(self, request: Request[Any, Any, State], db_session: DbSession, now: Now) -> Any:
+        form = await read_form(request)
+        token = form.get("token", "")
+        try:
+            await reset_password(db_session, request.app.state.passwords, token=token,
+                                 password=form.get("password", ""), confirmation=form.get("confirmation", ""),
+                                 now=now)
+        except ResetLinkUnusable as problem:
+            await db_session.rollback()
+            return Template("password/link_problem.html", status_code=400,
+                            context={"problem": _RESET_PROBLEMS[problem.reason]})
+        except ValidationFailed as problem:
+            await db_session.rollback()
+            return Template("password/reset.html", status_code=400,
+                            context={"token": token, "errors": FormErrors.from_error(problem, "password")})
+        end_session(request)
+        return redirect_to(request, "login", "?reason=password_reset")
+
+
+class ServicePages(Controller):
+    """The pages every NHS service links from its footer, written for this service."""
+
+    guards = [public]
+
+    @get("/accessibility", name="service.accessibility")
+    async def accessibility(self) -> Template:
+        return Template("service/accessibility.html")
+
+    @get("/privacy", name="service.privacy")
+    async def privacy(self) -> Template:
+        return Template("service/privacy.html")
+
+    @get("/cookies", name="service.cookies")
+    async def cookies(self) -> Template:
+        return Template("service/cookies.html")
+
+    @get("/contact", name="service.contact")
+    async def contact(self) -> Template:
+        return Template("service/contact.html")
+
+    @get("/help", name="service.help")
+    async def help(self) -> Template:
+        return Template("service/help.html")

@@ -38,10 +38,11 @@ class RotatingSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
 
 
-def start_signed_in_session(request: Request[Any, Any, Any], user_id: int) -> None:
-    """Replace whatever session the visitor had with a fresh one, under a new id, holding only the user."""
+def start_signed_in_session(request: Request[Any, Any, Any], user_id: int, epoch: int = 0) -> None:
+    """Replace whatever session the visitor had with a fresh one, under a new id, holding only the user and the
+    account's session epoch (a password reset moves it on, which ends this session)."""
     request.scope["state"][_ROTATE] = True
-    request.set_session({"user_id": user_id})
+    request.set_session({"user_id": user_id, "epoch": epoch})
 
 
 def end_session(request: Request[Any, Any, Any]) -> None:

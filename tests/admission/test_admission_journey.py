@@ -12,7 +12,7 @@ from tests.factories import category_id, make_authority_user, make_supplier_with
 from tests.helpers import scalar, sign_in
 
 
-async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_server, drain_outbox):
+async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_server, drain_outbox, settings):
     organisation, supplier = await make_supplier_with_user(db, passwords, clock)
     eve = await make_authority_user(db, passwords, clock)
     virtual_wards = await category_id(db, "virtual-wards")
@@ -30,7 +30,15 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_se
     page = await client.get(f"/supplier/applications/{application_id}")
     assert "19 January 2026 23:59" in page.text
     await drain_outbox()
-    assert [m["Subject"] for m in smtp_server.messages] == ["Application received: Virtual wards and remote monitoring"]
+    told = {m["To"]: (m["Subject"], m.get_content()) for m in smtp_server.messages}
+    assert set(told) == {supplier.email, eve.email}
+    subject, body = told[supplier.email]
+    assert subject == "Application received: Virtual wards and remote monitoring"
+    assert f"{settings.base_url}/supplier/applications/{application_id}" in body  # a working, absolute link
+    assert (await client.get(f"/supplier/applications/{application_id}")).status_code == 200
+    subject, body = told[eve.email]  # the authority is told an application arrived
+    assert subject == "New application: Acme Health Ltd, Virtual wards and remote monitoring"
+    assert f"{settings.base_url}/authority/applications/{application_id}" in body
 
     client.cookies.clear()
     await sign_in(client, eve.email)
@@ -43,6 +51,7 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_se
     assert (admission.state, admission.category_id) == ("active", virtual_wards)
     await drain_outbox()
     assert smtp_server.messages[-1]["Subject"] == "Admitted: Virtual wards and remote monitoring"
+    assert f"{settings.base_url}/supplier/applications/{application_id}" in smtp_server.messages[-1].get_content()
     assert "Admitted" in (await client.get("/authority/suppliers")).text
 
     client.cookies.clear()

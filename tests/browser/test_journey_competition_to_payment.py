@@ -2,8 +2,10 @@
 and publishes a mini-competition; two suppliers bid (one revises, one withdraws and resubmits); the tender deadline
 passes (the injected clock moves); two evaluators declare and score, the buyer moderates and awards; the buyer
 publishes the contract award notice, which is public at once and starts the standstill; the standstill ends; the
-contract exists; its first milestone is paid through localstripe (its signed webhook reaches the served
-app); the fund manager's dashboard shows the spend. Every page each person sees is checked with axe."""
+contract exists; the supplier marks its first milestone delivered, the buyer follows the emailed link from the local
+mailbox (/dev/mail, as on `make run`), accepts it and pays it with "Pay now (test mode)" against localstripe, the
+local Stripe stand-in; the fund manager's dashboard shows the spend. Every page each person sees is checked with
+axe."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from playwright.async_api import Locator, Page
 
 from catalogue.services import SEARCH_INDEX_TOPIC
 from dps.competitions.models import Competition
+from dps.mail import saved_emails
 from dps.outbox.models import OutboxMessage
 from dps.payments.models import MilestonePayment
-from dps.payments.stripe_client import StripeClient
 from tests.browser.competition_support import ALLOCATION_POUNDS, FUND_NAME, LISTINGS, seed_journey
 from tests.browser.conftest import live_settings
 from tests.browser.support import check_accessibility, fill_in, follow, submit, visit
@@ -37,8 +39,9 @@ CONSENSUS = {"Acme Health Ltd": (4, 5, 4), "Brightwell Medical Ltd": (3, 4, 3)}
 
 @pytest.fixture
 def live_server_settings(settings: Any, localstripe: str) -> Any:  # noqa: F811 - the fixture imported above
-    return live_settings(settings, stripe_api_base=localstripe, stripe_secret_key="sk_test_local",
-                         stripe_webhook_secret=WEBHOOK_SECRET)
+    # As on `make run`: development (the local mailbox at /dev/mail) with the local Stripe stand-in in test mode.
+    return live_settings(settings, environment="development", stripe_api_base=localstripe,
+                         stripe_secret_key="sk_test_local", stripe_webhook_secret=WEBHOOK_SECRET)
 
 
 async def sign_in(page: Page, email: str) -> None:
@@ -225,24 +228,39 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
     await visit(suppliers[acme.name], suppliers[acme.name].url)
     assert "Contract awarded to your organisation" in await text_of(suppliers[acme.name])
 
-    # --- the first milestone is paid through localstripe, whose signed webhook reaches the app -------------------
+    # --- the supplier delivers the first milestone; the buyer follows the emailed link and accepts it ------------
     clock.set(datetime.now(UTC))  # localstripe signs its webhooks with the real time
     async with httpx.AsyncClient(base_url=localstripe) as http:
         (await http.post("/_config/webhooks/dps", data={"url": f"{live_server.url}/webhooks/stripe",
                                                         "secret": WEBHOOK_SECRET})).raise_for_status()
-    await follow(buyer, "Milestone payments for this contract")
+    acme_page = suppliers[acme.name]
+    await visit(acme_page, "/supplier/contracts")
+    await follow(acme_page, TITLE)
+    await acme_page.get_by_label("What did you deliver?").first.fill("Platform live on two virtual wards")
+    await submit(acme_page, "Mark Mobilisation delivered")
+    assert "Delivered: waiting for the buyer to accept it" in await text_of(acme_page)
+
+    await live_server.wait_for(lambda: [e for e in saved_emails(live_server.settings.mailbox_dir)
+                                        if e.subject.startswith("Milestone delivered: Mobilisation")],
+                               message="the email to the buyer did not reach the local mailbox")
+    await visit(buyer, "/dev/mail")  # the local mailbox, as on `make run`
+    await follow(buyer, "Milestone delivered: Mobilisation")
+    await follow(buyer, "/buyer/contracts/")  # the link in the email: an absolute address of the served app
     mobilisation = buyer.locator(".nhsuk-card", has_text="1. Mobilisation")
+    assert "Platform live on two virtual wards" in await mobilisation.inner_text()
     assert "£10,200.00" in await mobilisation.inner_text()
+    await click(buyer, mobilisation.get_by_role("button", name="Accept Mobilisation", exact=True))
+    assert "Accepted: ready to be paid" in await mobilisation.inner_text()
+
+    # --- the buyer pays it: raised, created at the local Stripe, paid with "Pay now (test mode)" ------------------
     await click(buyer, mobilisation.get_by_role("button", name="Raise the payment of £10,200.00"))
-    intent_id = await live_server.wait_for(lambda: scalar(db, sa.select(MilestonePayment.stripe_payment_intent_id)),
-                                           timeout=30, message="the payment was not created at Stripe")
+    await live_server.wait_for(lambda: scalar(db, sa.select(MilestonePayment.stripe_payment_intent_id)),
+                               timeout=30, message="the payment was not created at Stripe")
     await visit(buyer, buyer.url)
     assert "Status: Awaiting payment" in await mobilisation.inner_text()
-    await pay_with_a_card_at_stripe(localstripe, intent_id)  # what the trust's finance team does at Stripe
-    await live_server.wait_for(lambda: scalar(db, sa.select(MilestonePayment.paid_at)), timeout=30,
-                               message="Stripe's webhook did not mark the payment paid")
-    await visit(buyer, buyer.url)
+    await click(buyer, mobilisation.get_by_role("button", name="Pay now (test mode)"))
     assert "Status: Paid" in await mobilisation.inner_text()
+    assert await scalar(db, sa.select(MilestonePayment.paid_at)) is not None
 
     # --- the fund manager's dashboard shows the commitment and the spend ------------------------------------------
     finance = await new_page()
@@ -258,13 +276,3 @@ async def search_index_up_to_date(db: Any) -> bool:
     return not await scalar(db, sa.select(sa.func.count()).select_from(OutboxMessage).where(
         OutboxMessage.topic == SEARCH_INDEX_TOPIC, OutboxMessage.processed_at.is_(None)))
 
-
-async def pay_with_a_card_at_stripe(base: str, intent_id: str) -> None:
-    async with StripeClient(api_base=base, secret_key="sk_test_local") as stripe:
-        card = await stripe.request("POST", "/v1/payment_methods", {
-            "type": "card", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
-        }, idempotency_key=f"card-{intent_id}")
-        await stripe.request("POST", f"/v1/payment_intents/{intent_id}", {"payment_method": card["id"]},
-                             idempotency_key=f"attach-{intent_id}")
-        confirmed = await stripe.confirm_payment_intent(intent_id, idempotency_key=f"confirm-{intent_id}")
-    assert confirmed["status"] == "succeeded"

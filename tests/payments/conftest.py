@@ -19,6 +19,10 @@ from tests.helpers import pick_free_port
 LOCALSTRIPE = Path(sys.executable).with_name("localstripe")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "stripe(**environment): the Stripe settings of the test's app")
+
+
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -46,9 +46,11 @@ class Deal:
         return self.world.bidders[0]
 
 
-async def make_deal(db: Any, passwords: Any, clock: Any, *, fund_backed: bool = True, lapses: bool = False) -> Deal:
+async def make_deal(db: Any, passwords: Any, clock: Any, *, fund_backed: bool = True, lapses: bool = False,
+                    milestone_state: str = "accepted") -> Deal:
     """The world's buyer is trust RX1 (Nottingham University Hospitals), so the fund is allocated to its ICB, QT1
-    (RULES.md 5: money stays in its ICB). The money does not lapse at 31 March unless `lapses`: the end-to-end tests
+    (RULES.md 5: money stays in its ICB). Its milestones are delivered and accepted (ready to be paid) unless
+    `milestone_state` says otherwise. The money does not lapse at 31 March unless `lapses`: the end-to-end tests
     pay at the real date (localstripe signs with the real time), which may be after the allocations' year."""
     world = await make_competition_world(db, passwords, clock)
     competition_id = await make_published_competition(db, clock, world=world)
@@ -79,7 +81,8 @@ async def make_deal(db: Any, passwords: Any, clock: Any, *, fund_backed: bool = 
     milestone_ids = []
     for sequence, (title, pence) in enumerate(MILESTONES, start=1):
         milestone = ContractMilestone(contract_id=contract.id, sequence=sequence, title=title,
-                                      due_on=date(2026, 2 + sequence, 1), amount_pence=pence, state="planned")
+                                      due_on=date(2026, 2 + sequence, 1), amount_pence=pence,
+                                      state=milestone_state)
         db.add(milestone)
         await db.flush()
         milestone_ids.append(milestone.id)

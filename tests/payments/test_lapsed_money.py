@@ -29,7 +29,7 @@ async def test_a_milestone_payment_from_a_lapsed_allocation_is_refused_before_st
     assert ("Fund rule: unspent money in Payments Test Fund lapses at 31 March, so Payments Test Fund 2025/26, NHS "
             "Nottingham and Nottinghamshire Integrated Care Board (QT1), revenue closed on 31 March 2026: a payment "
             "on 2 April 2026 cannot be made from it") in refused.text
-    assert await milestone_state(db, deal.milestone_ids[0]) == "planned"
+    assert await milestone_state(db, deal.milestone_ids[0]) == "accepted"
     assert await count_rows(db, MilestonePayment) == 0
     stripe_messages = (await db.execute(sa.select(sa.func.count()).select_from(OutboxMessage)
                                         .where(OutboxMessage.topic == "stripe"))).scalar_one()

@@ -71,6 +71,63 @@ async def test_other_organisations_get_404_for_the_contract(client, db, password
     response = await other_buyer.post(f"/buyer/contracts/{deal.contract_id}/milestones/{deal.milestone_ids[0]}/pay",
                                       data={"_csrf_token": client.cookies.get("csrftoken")})
     assert response.status_code == 404
-    assert await milestone_state(db, deal.milestone_ids[0]) == "planned"
+    assert await milestone_state(db, deal.milestone_ids[0]) == "accepted"
     loser = await browser.be(deal.world.bidders[1].email)
     assert (await loser.get(f"/supplier/contracts/{deal.contract_id}")).status_code == 404
+
+
+async def test_the_supplier_delivers_on_its_page_and_the_buyer_rejects_then_accepts_before_paying(
+        client, db, passwords, clock):
+    deal = await make_deal(db, passwords, clock, milestone_state="planned")
+    browser = Browser(client)
+    first = deal.milestone_ids[0]
+    buyer_page, supplier_page = f"/buyer/contracts/{deal.contract_id}", f"/supplier/contracts/{deal.contract_id}"
+    buyer_email, supplier_email = deal.buyer.email, deal.supplier.email
+
+    buyer = await browser.be(buyer_email)
+    shown = await buyer.get(buyer_page)
+    assert "Raise the payment of" not in shown.text and "Not yet delivered" in shown.text
+    early = await buyer.post(f"{buyer_page}/milestones/{first}/pay",
+                             data={"_csrf_token": client.cookies.get("csrftoken")})
+    assert early.status_code == 409 and "can be paid only once the supplier has delivered it" in early.text
+
+    supplier = await browser.be(supplier_email)
+    page = await supplier.get(supplier_page)
+    assert page.status_code == 200 and "What did you deliver?" in page.text
+    assert 'name="_csrf_token"' in page.text
+    empty = await supplier.post(f"{supplier_page}/milestones/{first}/deliver",
+                                data={"note": " ", "_csrf_token": client.cookies.get("csrftoken")})
+    assert empty.status_code == 400 and "There is a problem" in empty.text
+    assert f'href="#note-{first}"' in empty.text
+    done = await supplier.post(f"{supplier_page}/milestones/{first}/deliver",
+                               data={"note": "Live on ward 7", "_csrf_token": client.cookies.get("csrftoken")})
+    assert done.status_code == 303
+    assert await milestone_state(db, first) == "delivered"
+
+    buyer = await browser.be(buyer_email)
+    shown = await buyer.get(buyer_page)
+    assert "Live on ward 7" in shown.text and "Accept Deployment" in shown.text
+    blank = await buyer.post(f"{buyer_page}/milestones/{first}/reject",
+                             data={"reason": "", "_csrf_token": client.cookies.get("csrftoken")})
+    assert blank.status_code == 400 and f'href="#rejection-{first}"' in blank.text
+    rejected = await buyer.post(f"{buyer_page}/milestones/{first}/reject",
+                                data={"reason": "Ward 8 too, please", "_csrf_token": client.cookies.get("csrftoken")})
+    assert rejected.status_code == 303 and await milestone_state(db, first) == "rejected"
+
+    supplier = await browser.be(supplier_email)
+    page = await supplier.get(supplier_page)
+    assert "Ward 8 too, please" in page.text and "delivered again" in page.text
+    assert (await supplier.post(f"{supplier_page}/milestones/{first}/deliver",
+                                data={"note": "Wards 7 and 8", "_csrf_token": client.cookies.get("csrftoken")}
+                                )).status_code == 303
+    assert (await supplier.post(f"{supplier_page}/milestones/{first}/accept",
+                                data={"_csrf_token": client.cookies.get("csrftoken")})).status_code in (403, 404, 405)
+
+    buyer = await browser.be(buyer_email)
+    accepted = await buyer.post(f"{buyer_page}/milestones/{first}/accept",
+                                data={"_csrf_token": client.cookies.get("csrftoken")})
+    assert accepted.status_code == 303 and await milestone_state(db, first) == "accepted"
+    assert "Raise the payment of £3,000.00" in (await buyer.get(buyer_page)).text
+    paid = await buyer.post(f"{buyer_page}/milestones/{first}/pay",
+                            data={"_csrf_token": client.cookies.get("csrftoken")})
+    assert paid.status_code == 303 and await milestone_state(db, first) == "payment_requested"

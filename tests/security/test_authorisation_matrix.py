@@ -140,7 +140,18 @@ EXPECTED.update({
     ("GET", "/buyer/contracts"): BUYER, ("GET", "/buyer/contracts/{contract_id:int}"): BUYER,
     ("POST", "/buyer/contracts/{contract_id:int}/milestones/{milestone_id:int}/pay"): BUYER,
     ("POST", "/buyer/contracts/{contract_id:int}/payments/{payment_id:int}/refund"): BUYER,
+    ("POST", "/buyer/contracts/{contract_id:int}/milestones/{milestone_id:int}/accept"): BUYER,
+    ("POST", "/buyer/contracts/{contract_id:int}/milestones/{milestone_id:int}/reject"): BUYER,
+    ("POST", "/buyer/contracts/{contract_id:int}/payments/{payment_id:int}/pay-in-test-mode"): BUYER,
     ("GET", "/supplier/contracts"): SUPPLIER, ("GET", "/supplier/contracts/{contract_id:int}"): SUPPLIER,
+    ("POST", "/supplier/contracts/{contract_id:int}/milestones/{milestone_id:int}/deliver"): SUPPLIER,
+})
+# Password reset (rate limited with sign-in) and the footer pages.
+EXPECTED.update({
+    ("GET", "/forgot-password"): ANYONE, ("POST", "/forgot-password"): ANYONE,
+    ("GET", "/reset-password"): ANYONE, ("POST", "/reset-password"): ANYONE,
+    ("GET", "/accessibility"): ANYONE, ("GET", "/privacy"): ANYONE, ("GET", "/cookies"): ANYONE,
+    ("GET", "/contact"): ANYONE, ("GET", "/help"): ANYONE,
 })
 _COMPETITION_BUYER_ONLY = (
     ("POST", ""), ("GET", "/new"), ("GET", "/{competition_id:int}/edit"), ("POST", "/{competition_id:int}/edit"),
