@@ -284,13 +284,13 @@ def check_listing_form(form: Mapping[str, Any], *, allowed_category_ids: Iterabl
 def form_values_of(content: Mapping[str, Any]) -> dict[str, Any]:
     """The form values that show a stored listing's content again (for editing)."""
     values: dict[str, Any] = {
-        "name": content.get("name", ""), "summary": content.get("summary", ""),
-        "description": content.get("description", ""), "category_id": str(content.get("category_id") or ""),
-        "care_settings": list(content.get("care_settings", [])),
-        "clinical_areas": ", ".join(content.get("clinical_areas", [])),
-        "icbs_using": ", ".join(content.get("icbs_using", [])),
-        "trusts_using": "\n".join(content.get("trusts_using", [])),
-        "pricing_model": content.get("pricing_model", ""),
+        "name": content.get("name") or "", "summary": content.get("summary") or "",
+        "description": content.get("description") or "", "category_id": str(content.get("category_id") or ""),
+        "care_settings": list(content.get("care_settings") or []),
+        "clinical_areas": ", ".join(content.get("clinical_areas") or []),
+        "icbs_using": ", ".join(content.get("icbs_using") or []),
+        "trusts_using": "\n".join(content.get("trusts_using") or []),
+        "pricing_model": content.get("pricing_model") or "",
     }
     price = content.get("indicative_price_pence")
     if price is not None:

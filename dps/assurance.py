@@ -23,7 +23,7 @@ DTAC_STATUS = (("passed", "Passed"), ("in_progress", "In progress"), ("not_start
                ("not_applicable", "Not applicable"))
 DSPT_STATUS = (("standards_exceeded", "Standards Exceeded"), ("standards_met", "Standards Met"),
                ("approaching_standards", "Approaching Standards"), ("not_met", "Not Met"))
-CYBER_ESSENTIALS_LEVEL = (("none", "None"), ("cyber_essentials", "Cyber Essentials"),
+CYBER_ESSENTIALS_LEVEL = (("none", "No certificate"), ("cyber_essentials", "Cyber Essentials"),
                           ("cyber_essentials_plus", "Cyber Essentials Plus"))
 CERTIFIED_LEVELS = ("cyber_essentials", "cyber_essentials_plus")
 DEVICE_CLASS = (("not_a_device", "Not a medical device"), ("class_i", "Class I"), ("class_iia", "Class IIa"),

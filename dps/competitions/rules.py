@@ -704,6 +704,37 @@ def can_confirm_award(now: datetime, ends_at: datetime | None, paused: bool) -> 
     return now >= over_at
 
 
+class ShownStatus(StrEnum):
+    """What a competition's status tag says: its state, or what the clock has made of it since it was stored."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    EVALUATION = "evaluation"
+    AWARD_DECIDED = "award_decided"
+    STANDSTILL = "standstill"
+    STANDSTILL_PAUSED = "standstill_paused"
+    STANDSTILL_ENDED = "standstill_ended"
+    AWARDED = "awarded"
+    CANCELLED = "cancelled"
+
+
+def shown_status(state: CompetitionState | str, *, tender_deadline: datetime | None,
+                 standstill_ends_at: datetime | None, standstill_paused: bool, now: datetime) -> ShownStatus:
+    """The status to show at `now`. A stored state that a deadline has overtaken is shown as what it has become:
+    a published competition past its tender deadline is closed for bids, and a standstill that has run out is over
+    (the award can be confirmed) even before anyone has acted on it."""
+    current = CompetitionState(state)
+    if is_due_to_close(current, tender_deadline, now):
+        return ShownStatus.CLOSED
+    if current is CompetitionState.STANDSTILL:
+        if standstill_paused:
+            return ShownStatus.STANDSTILL_PAUSED
+        if can_confirm_award(now, standstill_ends_at, paused=False):
+            return ShownStatus.STANDSTILL_ENDED
+    return ShownStatus(current.value)
+
+
 def needs_contracts_finder(value_incl_vat_pence: int) -> bool:
     """C10: sub-central buyers publish on Contracts Finder from £30,000 including VAT.
 

@@ -10,6 +10,11 @@ from dps.money import format_pence
 from dps.settings import PROJECT_ROOT
 
 
+def _blank_if_none(value: object) -> object:
+    """What `{{ value }}` prints: nothing for a missing value, never the word "None" in a page or a form field."""
+    return "" if value is None else value
+
+
 def build_environment() -> Environment:
     environment = Environment(
         loader=ChoiceLoader([FileSystemLoader(PROJECT_ROOT / "templates"), PackageLoader("nhsuk_frontend_jinja")]),
@@ -17,6 +22,7 @@ def build_environment() -> Environment:
         undefined=ChainableUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_blank_if_none,
     )
     environment.filters["pounds"] = format_pence
     environment.filters["london"] = format_london

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -38,6 +39,11 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_se
     assert "Acme Health Ltd" in queue.text and "Virtual wards and remote monitoring" in queue.text
     await evaluate_all(client, application_id)
     assert (await decide(client, application_id, "admit")).status_code == 303
+    decided = await client.get(f"/authority/applications/{application_id}")
+    decision = re.search(r"Decision\s*</dt>\s*<dd[^>]*>(.*?)</dd>", decided.text, re.S)
+    assert decision, decided.text
+    assert "Admitted to the category" in decision.group(1) and "5 January 2026" in decision.group(1)
+    assert f"by {eve.full_name}" in decision.group(1)
 
     admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == organisation.id))
     assert (admission.state, admission.category_id) == ("active", virtual_wards)

@@ -3,6 +3,7 @@ draft -> published -> closed -> evaluation -> award_decided -> standstill -> awa
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -231,7 +232,11 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     assert (await browser.post(buyer, f"{base}/standstill/resume")).status_code == 303
     resumed_end = await scalar(db, sa.select(Competition.standstill_ends_at).where(Competition.id == competition_id))
     assert resumed_end == STANDSTILL_ENDS[regime] + timedelta(days=3)  # it keeps the two days it had left
+    assert re.search(r">\s*Standstill\s*<", (await browser.get(buyer, base)).text)
     clock.set(resumed_end + timedelta(seconds=1))
+    # Nobody has acted since, but the clock has: the status says the standstill has ended.
+    assert re.search(r">\s*Standstill ended\s*<", (await browser.get(buyer, base)).text)
+    assert re.search(r">\s*Standstill ended\s*<", (await browser.get(buyer, "/buyer/competitions")).text)
 
     # --- confirming the award: funds committed atomically, contract with milestones -------------------------
     confirm_page = await browser.get(buyer, f"{base}/confirm")

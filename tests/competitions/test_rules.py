@@ -28,6 +28,7 @@ from dps.competitions.rules import (
     Departure,
     FundLine,
     ScoredBid,
+    ShownStatus,
     TieBreak,
     award_notice_due,
     award_winner,
@@ -64,6 +65,7 @@ from dps.competitions.rules import (
     score_bids,
     shorter_period_problem,
     shorter_tender_period_allowed,
+    shown_status,
     standstill_ends,
     standstill_starts_with_notice,
     tender_days_setting_problem,
@@ -707,3 +709,38 @@ def test_the_buyer_form_reports_every_problem_at_once():
     assert {"title", "estimated_value", "tender_deadline", "contract_ends_on", "evaluator_ids", "criteria",
             "fund-1-amount"} <= set(parsed.errors)
     assert parsed.values["title"] == ""  # what was typed is kept
+
+
+# --- the status shown is worked out from the clock --------------------------------------------------------------
+
+_SHOWN_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("state", "deadline_passed", "standstill", "paused", "shown"), [
+    ("published", False, None, False, ShownStatus.PUBLISHED),
+    ("published", True, None, False, ShownStatus.CLOSED),  # stored as published, the deadline has passed
+    ("standstill", True, "running", False, ShownStatus.STANDSTILL),
+    ("standstill", True, "over", False, ShownStatus.STANDSTILL_ENDED),  # stale: the standstill has ended
+    ("standstill", True, "over", True, ShownStatus.STANDSTILL_PAUSED),
+    ("awarded", True, "over", False, ShownStatus.AWARDED),
+    ("draft", True, None, False, ShownStatus.DRAFT),
+])
+def test_the_status_shown_follows_the_clock(state, deadline_passed, standstill, paused, shown):
+    deadline = _SHOWN_AT - timedelta(hours=1) if deadline_passed else _SHOWN_AT + timedelta(hours=1)
+    ends = {None: None, "running": _SHOWN_AT + timedelta(days=1), "over": _SHOWN_AT - timedelta(seconds=1)}[standstill]
+    assert shown_status(state, tender_deadline=deadline, standstill_ends_at=ends, standstill_paused=paused,
+                        now=_SHOWN_AT) is shown
+
+
+@given(st.sampled_from(list(CompetitionState)), st.datetimes(timezones=st.just(UTC)),
+       st.datetimes(timezones=st.just(UTC)), st.datetimes(timezones=st.just(UTC)), st.booleans())
+def test_the_status_shown_changes_only_by_the_clock(state, deadline, ends, now, paused):
+    """Only a published competition or a standstill can be shown other than as stored, and only once its time has
+    come."""
+    shown = shown_status(state, tender_deadline=deadline, standstill_ends_at=ends, standstill_paused=paused, now=now)
+    if shown.value != state.value:
+        assert (state, shown) in {(CompetitionState.PUBLISHED, ShownStatus.CLOSED),
+                                  (CompetitionState.STANDSTILL, ShownStatus.STANDSTILL_ENDED),
+                                  (CompetitionState.STANDSTILL, ShownStatus.STANDSTILL_PAUSED)}
+        assert now >= deadline if shown is ShownStatus.CLOSED else True
+        assert now >= ends or paused if state is CompetitionState.STANDSTILL else True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 from decimal import Decimal
 
 from dps.funds import services
@@ -87,13 +88,15 @@ async def test_dashboard_csv_and_json_agree_with_each_other_and_with_the_ledger(
         assert (data["allocated_pence"], data["committed_pence"], data["spent_pence"], data["remaining_pence"]) == (
             expected.allocated, expected.committed, expected.spent, expected.remaining)
         row = csv_rows[allocation_id]
-        assert [pounds_text(row[k]) for k in ("allocated", "committed", "spent", "remaining")] == [
+        assert [pounds_text(row[f"{k}_pounds"]) for k in ("allocated", "committed", "spent", "remaining")] == [
             expected.allocated, expected.committed, expected.spent, expected.remaining]
         assert expected == await balance(db, allocation_id)  # and the stored balances agree with the ledger
         assert data["fund"] == row["fund"] == cells[0].strip()
         assert data["budget_type"] == row["budget_type"] == cells[3].lower()
     assert json_rows[ids["old"]]["lapsed"] is True and csv_rows[ids["old"]]["lapsed"] == "yes"
     assert "Lapsed" in page.text
+    assert "CSV (amounts in pounds" in page.text and "JSON (amounts in pence" in page.text
+    assert re.fullmatch(r"-?\d+\.\d\d", next(iter(csv_rows.values()))["allocated_pounds"])  # two decimals
     totals = (await client.get("/buyer/funds/dashboard.json")).json()["totals"]
     assert set(totals) == {"capital", "revenue"}  # never netted into one figure
     assert totals["capital"]["remaining_pence"] == ledger[ids["qmf_cap"]].remaining
