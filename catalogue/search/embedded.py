@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from catalogue.rules import markdown_as_text
 from catalogue.search.port import (
     FACET_FIELDS,
     SYNONYMS,
@@ -763,7 +764,7 @@ class EmbeddedSearchIndex:
             if parsed is not None:
                 highlights = {"name": parsed.highlight(document.get("name", "")),
                               "summary": parsed.highlight(document.get("summary", "")),
-                              "snippet": parsed.snippet(document.get("description", ""))}
+                              "snippet": parsed.snippet(markdown_as_text(document.get("description", "")))}
             hits.append(SearchHit(id=doc_id, document=document, highlights=highlights))
         return hits
 

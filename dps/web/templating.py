@@ -5,7 +5,7 @@ from __future__ import annotations
 from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from dps.calendar import describe_period_end
-from dps.dates import format_london
+from dps.dates import format_day, format_london, format_moment
 from dps.money import format_pence
 from dps.settings import PROJECT_ROOT
 
@@ -25,6 +25,9 @@ def build_environment() -> Environment:
         finalize=_blank_if_none,
     )
     environment.filters["pounds"] = format_pence
+    # Dates and times are shown only through these (dps.dates): "31 March 2026", "12pm on 31 March 2026".
     environment.filters["london"] = format_london
+    environment.filters["day"] = format_day
+    environment.filters["moment"] = format_moment
     environment.filters["period_end"] = describe_period_end  # "midnight at the end of 6 January 2026"
     return environment

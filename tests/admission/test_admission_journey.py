@@ -29,7 +29,7 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_se
 
     # Mon 5 Jan 2026 09:00: 10 working days later is Mon 19 Jan 2026, end of day in London.
     page = await client.get(f"/supplier/applications/{application_id}")
-    assert "19 January 2026 23:59" in page.text
+    assert "11:59pm on 19 January 2026" in page.text
     await drain_outbox()
     assert [m["Subject"] for m in smtp_server.messages] == ["Application received: Virtual wards and remote monitoring"]
 
@@ -102,4 +102,4 @@ async def test_the_legal_clock_skips_christmas_and_new_year(client, db, password
     await answer_everything(client, application_id)
     await submit(client, application_id)
     page = await client.get(f"/supplier/applications/{application_id}")
-    assert "7 January 2026 23:59" in page.text
+    assert "11:59pm on 7 January 2026" in page.text

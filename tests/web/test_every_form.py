@@ -22,6 +22,12 @@ MAX_PAGES = 160  # for one person
 SAME_SHAPE = 2  # pages of one shape (/buyer/competitions/N/ranking) visited for one person
 SKIPPED = re.compile(r"^/(assets|static|schema|api|logout)(/|$)|\.(csv|json|pdf|xml|zip|png|svg)$|/documents/")
 NONE_WORD = re.compile(r"\bNone\b")
+# A date or time as a machine writes it: 2026-03-31, 2026-03-31T12:00, 14:30 (people read "12pm on 31 March 2026").
+MACHINE_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}\b(?!\s*[ap]m)")
+MACHINE_DATES_ALLOWED = ("/authority/audit",)  # the audit log keeps exact times to the second
+# A rule's code from RULES.md ("C1", "(C2: 10 days)", "A6"): people read plain words. DTAC's own section names
+# ("C1 Clinical safety") are what suppliers know them by.
+RULE_CODE = re.compile(r"\b[ACR]\d{1,2}\b(?! (Clinical|Data protection|Technical|Interoperability))")
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,35 @@ def none_leaks(html: str) -> list[str]:
     return leaks
 
 
+def rule_codes(html: str, *, hints_allowed: bool) -> list[str]:
+    """Rule codes in what a person reads; in the authority's pages a hint may keep one."""
+    document = lxml.html.document_fromstring(html)
+    query = ("//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::textarea)"
+             " and not(ancestor::code)" + (" and not(ancestor::*[contains(@class, 'nhsuk-hint')])]"
+                                           if hints_allowed else "]"))
+    return [text.strip() for text in document.xpath(query) if RULE_CODE.search(text)]
+
+
+def machine_dates(html: str) -> list[str]:
+    """Dates and times in what a person reads that are written for machines (ISO dates, 24-hour times)."""
+    document = lxml.html.document_fromstring(html)
+    visible = document.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)"
+                             " and not(ancestor::textarea) and not(ancestor::code) and not(ancestor::pre)"
+                             " and not(ancestor::kbd)]")
+    return [text.strip() for text in visible if MACHINE_DATE.search(text)]
+
+
 def test_none_leaks_are_found() -> None:
     assert none_leaks('<body><input name="a" value="None"></body>') == ["field a"]
     assert none_leaks('<body><textarea name="b">None</textarea></body>') == ["text box b"]
     assert none_leaks("<body><dd>Trading name</dd><dd>None</dd></body>") == ["text 'None'"]
     assert none_leaks("<body><p>Nonetheless</p><script>let None = 1</script><input value=''></body>") == []
+    assert machine_dates("<body><p>Due 2026-03-31</p><p>at 14:30</p><p>12pm on 31 March 2026, 9:15am</p></body>") \
+        == ["Due 2026-03-31", "at 14:30"]
+    assert rule_codes("<body><p>Invited (C1)</p><p>C2: 10 days</p><p>C1 Clinical safety</p></body>",
+                      hints_allowed=False) == ["Invited (C1)", "C2: 10 days"]
+    hinted = '<body><div class="nhsuk-hint">Rule A4</div></body>'
+    assert rule_codes(hinted, hints_allowed=True) == [] and rule_codes(hinted, hints_allowed=False) == ["Rule A4"]
 
 
 def _links(base: str, document: Any) -> list[str]:
@@ -90,7 +120,12 @@ async def _crawl(client: Any, start: list[str]) -> tuple[dict[str, list[str]], l
         assert response.status_code < 500, (path, response.text[-800:])
         if not response.headers.get("content-type", "").startswith("text/html") or response.status_code >= 400:
             continue
-        if found := none_leaks(response.text):
+        found = none_leaks(response.text)
+        if not path.startswith(MACHINE_DATES_ALLOWED):
+            found += [f"machine date {text!r}" for text in machine_dates(response.text)]
+        found += [f"rule code {text!r}" for text in rule_codes(response.text,
+                                                                hints_allowed=path.startswith("/authority"))]
+        if found:
             leaks[path] = found
         document = lxml.html.document_fromstring(response.text)
         for action, _ in _post_forms(path, document):
