@@ -60,10 +60,12 @@ async def show(request: Request[Any, Any, Any], db_session: DbSession, user: Cur
 
 
 async def _run_form(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
-                    application_id: FromPath[int], action: Any) -> Any:
-    """Run a form's command; a validation error re-renders the page with the message and what was typed."""
+                    application_id: FromPath[int], action: Any, anchor: str = "") -> Any:
+    """Run a form's command; a validation error re-renders the page with the message and what was typed. `anchor`
+    brings the evaluator back to where they were on the page ("#section-dtac"), not to its top."""
     return await run_form_command(
-        request, db_session, action, redirect=path_for(request, "authority.application", application_id=application_id),
+        request, db_session, action,
+        redirect=path_for(request, "authority.application", application_id=application_id) + anchor,
         on_error=lambda errors, form: _application_page(request, db_session, user, now, application_id, errors, form,
                                                         status_code=400))
 
@@ -77,7 +79,7 @@ async def evaluate(request: Request[Any, Any, Any], db_session: DbSession, user:
             db_session, user, application_id, section_key, outcome=form.get("outcome", ""),
             comment=form.get("comment", ""), now=now)
 
-    return await _run_form(request, db_session, user, now, application_id, action)
+    return await _run_form(request, db_session, user, now, application_id, action, anchor=f"#section-{section_key}")
 
 
 @post("/applications/{application_id:int}/decision", name="authority.application.decide")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Request, Router, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from dps.agreements.services import list_agreements
@@ -37,6 +37,8 @@ from dps.competitions.rules import (
     TIE_BREAK_WORDING,
     CompetitionState,
     FundLine,
+    competition_timeline,
+    contract_notice_name,
     proportional_split,
     tie_break_of,
 )
@@ -108,11 +110,15 @@ async def _form_page(request: Request[Any, Any, Any], db_session: Any, user: Sig
 
 
 @get("/new", name="buyer.competitions.new", guards=[buyer_role_only])
-async def new(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now) -> Template:
+async def new(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+              category_id: FromQuery[int | None] = None) -> Template:
+    """A new draft; `category_id` chooses its category at once (from an innovation's page)."""
     defaults = {"price-weight": "40", "q1-kind": "quality", "q1-max_score": "5", "q1-word_limit": "500",
                 "q2-kind": "net_zero", "q2-max_score": "5", "q2-word_limit": "300", "q2-title": "Net zero",
                 "q3-kind": "social_value", "q3-max_score": "5", "q3-word_limit": "300", "q3-title": "Social value",
                 "clarification_deadline-time": "12:00", "tender_deadline-time": "12:00"}
+    if category_id is not None:
+        defaults["category_id"] = str(category_id)
     return await _form_page(request, db_session, user, now, values=defaults)
 
 
@@ -177,8 +183,22 @@ async def _show_page(request: Request[Any, Any, Any], db_session: Any, user: Sig
                      errors: FormErrors | None = None, values: dict[str, str] | None = None,
                      status_code: int = 200) -> Template:
     competition = await loading.competition_for_team(db_session, user, competition_id, now)
+    to_invite = (await drafting.suppliers_to_invite(db_session, competition)
+                 if competition.state == CompetitionState.DRAFT else [])
+    view = await views.buyer_view(db_session, user, competition, now)
+    notice = view.notice
+    timeline = competition_timeline(
+        published_at=competition.published_at, clarification_deadline=competition.clarification_deadline,
+        tender_deadline=competition.tender_deadline, evaluation_started_at=competition.evaluation_started_at,
+        award_decided_at=competition.award_decided_at, standstill_started_at=competition.standstill_started_at,
+        standstill_ends_at=competition.standstill_ends_at,
+        standstill_paused=competition.standstill_paused_at is not None, awarded_at=competition.awarded_at,
+        notice_name=contract_notice_name(view.summary.regime),
+        notice_due_by=notice.publish_by if notice is not None else None,
+        notice_published_at=notice.contract_notice_published_at if notice is not None else None, now=now)
     return Template("buyer/competitions/show.html", status_code=status_code, context={
-        "view": await views.buyer_view(db_session, user, competition, now), "competition": competition,
+        "view": view, "competition": competition, "to_invite": to_invite,
+        "timeline": [] if competition.state == CompetitionState.CANCELLED else timeline,
         "errors": errors or FormErrors(), "values": values or {}, "now": now,
         "kpi_rows": range(1, KPI_ROWS + 1), "ocid_prefix": request.app.state.settings.ocid_prefix})
 
@@ -498,8 +518,10 @@ async def confirm(request: Request[Any, Any, Any], db_session: DbSession, user: 
         milestones = parse_milestones(form, problems)
         if problems:
             raise InputInvalid(problems)
+        chosen = [f"fund-{row}-allocation" for row in range(1, FUND_ROWS + 1)
+                  if form.get(f"fund-{row}-allocation", "").strip() or form.get(f"fund-{row}-amount", "").strip()]
         await awarding.confirm_award(db_session, user, competition_id, fund_lines=lines,
-                                     milestones=milestones, now=now)
+                                     milestones=milestones, now=now, fund_line_fields=chosen)
 
     return await _run(request, db_session, user, now, competition_id, action, page=_confirm_page)
 

@@ -14,12 +14,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from dps.agreements.services import list_agreements
-from dps.calendar import london_date
+from dps.calendar import financial_year, london_date
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.funds import commands, reports, services
 from dps.funds.chart import render_svg, svg_data_uri
-from dps.funds.commands import LINE_ROWS, managed_allocation_ids
+from dps.funds.commands import LINE_ROWS, managed_allocation_ids, own_icb_code
 from dps.funds.models import CommitmentState
 from dps.identity.models import Organisation, OrganisationKind, Role
 from dps.identity.services import SignedInUser
@@ -41,6 +41,8 @@ async def _rows(request: Request[Any, Any, Any], db_session: Any, now: datetime,
 async def dashboard(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                     fund: FromQuery[str | None] = None,
                     year: FromQuery[str | None] = None, icb: FromQuery[str | None] = None) -> Template:
+    if fund is None and year is None and icb is None:  # opened afresh: this financial year, the manager's own ICB
+        year, icb = financial_year(london_date(now)), await own_icb_code(db_session, user) or ""
     filters, rows = await _rows(request, db_session, now, fund, year, icb)
     year_shown = reports.chart_year(filters, rows)
     today = london_date(now)

@@ -23,7 +23,7 @@ from dps.agreements.services import list_agreements
 from dps.assurance import DEVICE_CLASS, ESF_TIERS
 from dps.errors import NotFound
 from dps.forms import whole_number
-from dps.identity.models import OrganisationKind
+from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
 from dps.web.deps import AppSettings, DbSession, Now
 from supplier_portal.listings import evidence_file
@@ -149,8 +149,17 @@ async def innovation(request: Request[Any, Any, Any], db_session: DbSession, now
                      listing_id: FromPath[int]) -> Template:
     today = now.date()
     document = await services.published_innovation(db_session, listing_id, today)
+    user = current_user(request)
+    nhs_buyer = bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES))
+    category_id = await db_session.scalar(sa.select(col(Category.id)).where(
+        col(Category.slug) == document["category"]["slug"]))
     return Template("catalogue/innovation.html", context={
         "doc": document, "description": rules.render_description(document["description"]),
+        # The supplier's contact is for NHS buyers, not published to everyone.
+        "contact": await services.supplier_contact(db_session, listing_id) if nhs_buyer else None,
+        "signed_in": user is not None,
+        "compete_href": (f"/buyer/competitions/new?category_id={category_id}"
+                         if user and user.has_role_in(OrganisationKind.BUYER, Role.BUYER) else None),
         "versions": await services.versions_of(db_session, listing_id), "labels": rules.LABELS,
         "today": today.isoformat(), "icb_names": services.ICB_NAMES,
     })

@@ -132,13 +132,15 @@ LISTING_ASSURANCE_SECTIONS: tuple[Section, ...] = (
         Question("esf_tier", "NICE Evidence Standards Framework tier", "choice", choices=ESF_TIERS),
         Question("guidance", "NICE guidance references", "text", required=False,
                  hint="Separate references with commas, for example MTG32, DG45. Leave empty if none."),
-        Question("mtfm", "Is it listed under the MedTech Funding Mandate?", "yes_no", choices=YES_NO),
+        Question("mtfm", "Is it listed under the MedTech Funding Mandate?", "yes_no", choices=YES_NO,
+                 missing="Select yes if the product is listed under the MedTech Funding Mandate"),
     )),
     Section("supply_chain", "NHS Supply Chain supplier requirements", "", (
         Question("carbon_reduction_plan", "Carbon Reduction Plan assessment", "choice", choices=CRP_RESULTS),
         Question("modern_slavery", "Have you completed the Modern Slavery Assessment Tool?", "yes_no",
-                 choices=YES_NO),
-        Question("net_zero", "Have you committed to the NHS net zero supplier roadmap?", "yes_no", choices=YES_NO),
+                 choices=YES_NO, missing="Select yes if you have completed the Modern Slavery Assessment Tool"),
+        Question("net_zero", "Have you committed to the NHS net zero supplier roadmap?", "yes_no", choices=YES_NO,
+                 missing="Select yes if you have committed to the NHS net zero supplier roadmap"),
     )),
 )
 
@@ -284,13 +286,13 @@ def check_listing_form(form: Mapping[str, Any], *, allowed_category_ids: Iterabl
 def form_values_of(content: Mapping[str, Any]) -> dict[str, Any]:
     """The form values that show a stored listing's content again (for editing)."""
     values: dict[str, Any] = {
-        "name": content.get("name", ""), "summary": content.get("summary", ""),
-        "description": content.get("description", ""), "category_id": str(content.get("category_id") or ""),
-        "care_settings": list(content.get("care_settings", [])),
-        "clinical_areas": ", ".join(content.get("clinical_areas", [])),
-        "icbs_using": ", ".join(content.get("icbs_using", [])),
-        "trusts_using": "\n".join(content.get("trusts_using", [])),
-        "pricing_model": content.get("pricing_model", ""),
+        "name": content.get("name") or "", "summary": content.get("summary") or "",
+        "description": content.get("description") or "", "category_id": str(content.get("category_id") or ""),
+        "care_settings": list(content.get("care_settings") or []),
+        "clinical_areas": ", ".join(content.get("clinical_areas") or []),
+        "icbs_using": ", ".join(content.get("icbs_using") or []),
+        "trusts_using": "\n".join(content.get("trusts_using") or []),
+        "pricing_model": content.get("pricing_model") or "",
     }
     price = content.get("indicative_price_pence")
     if price is not None:
@@ -400,6 +402,20 @@ def render_description(text: str) -> Markup:
     """A supplier's description as HTML: Markdown (CommonMark) with raw HTML and images disabled, links limited
     to http(s) and mailto. Everything the supplier typed is escaped; only Markdown's own tags are produced."""
     return Markup(_markdown.render(text or ""))  # markdown-it escapes all text; raw HTML is disabled
+
+
+def markdown_as_text(text: str) -> str:
+    """The words of a Markdown text without its syntax, for a search snippet: "## Fast **triage**" -> "Fast triage"."""
+    parts: list[str] = []
+    for token in _markdown.parse(text or ""):
+        if token.type == "inline":
+            parts.extend(" " if child.type in ("softbreak", "hardbreak") else child.content
+                         for child in token.children or () if child.type in ("text", "code_inline", "softbreak",
+                                                                                "hardbreak"))
+            parts.append(" ")
+        elif token.type in ("code_block", "fence"):
+            parts.append(token.content + " ")
+    return " ".join("".join(parts).split())
 
 
 # --- evidence documents -----------------------------------------------------------------------------------

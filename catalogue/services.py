@@ -19,10 +19,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from catalogue import rules
 from catalogue.models import CatalogueChange, Listing, ListingDocument, ListingVersion
-from catalogue.rules import ListingEvent, ListingState
+from catalogue.rules import ListingEvent, ListingState, markdown_as_text
 from catalogue.search.port import NO_EXPIRY, IndexChange, SearchDocument
 from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application
@@ -34,7 +35,7 @@ from dps.audit.services import Actor, record
 from dps.calendar import london_date
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.forms import FormErrors
-from dps.identity.models import Organisation, OrganisationKind, Role
+from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.rules import assess_sme
 from dps.identity.services import SignedInUser, actor_of
 from dps.outbox.models import OutboxMessage
@@ -389,8 +390,8 @@ def search_document_from(listing: Listing, category: Category, organisation: Org
                          " ".join(assurance["nice_guidance"]), " ".join(listing.trusts_using),
                          " ".join(ICB_NAMES.get(code, code) for code in listing.icbs_using)])
     return SearchDocument(id=listing.id or 0, index_version=listing.index_version, public=public, name=listing.name,
-                          summary=listing.summary, body=listing.description, keywords=keywords, values=values,
-                          published_at=public["published_at"],
+                          summary=listing.summary, body=markdown_as_text(listing.description), keywords=keywords,
+                          values=values, published_at=public["published_at"],
                           assurance_expires_on=assurance["earliest_expiry"] or NO_EXPIRY)
 
 
@@ -590,6 +591,27 @@ async def published_innovation(session: AsyncSession, listing_id: int, today: da
     if listing is None:
         raise NotFound("There is no published innovation with this id")
     return dict((await search_document(session, listing, today)).public)
+
+
+@dataclass(frozen=True)
+class SupplierContact:
+    name: str
+    email: str
+
+
+async def supplier_contact(session: AsyncSession, listing_id: int) -> SupplierContact | None:
+    """Whom a buyer asks about a published innovation: the person who listed it while they are still a member of
+    its supplier, otherwise the supplier's first administrator."""
+    listing = await session.get(Listing, listing_id)
+    if listing is None:
+        return None
+    members = (await session.execute(
+        sa.select(User, col(Membership.role)).join(Membership, col(Membership.user_id) == User.id)
+        .where(col(Membership.organisation_id) == listing.organisation_id)
+        .order_by(col(Membership.id)))).all()
+    chosen = next((user for user, _ in members if user.id == listing.created_by_user_id), None) or next(
+        (user for user, role in members if role == Role.SUPPLIER_ADMIN), None)
+    return SupplierContact(chosen.full_name or chosen.email, chosen.email) if chosen is not None else None
 
 
 async def published_innovations(session: AsyncSession, listing_ids: list[int], today: date) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
 
 from dps.clock import Clock, SystemClock
+from dps.competitions.rules import shown_status
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
 from dps.db import make_engine, metadata
@@ -139,6 +140,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         "current_user", lambda context: current_user(context["request"])
     )
     templates.engine_instance.register_template_callable("csp_nonce", csp_nonce)
+    # A global, not a context callable, so that macros imported without context can call it too.
+    templates.engine_instance.engine.globals["competition_status"] = lambda competition: shown_status(
+        competition.state, tender_deadline=competition.tender_deadline,
+        standstill_ends_at=competition.standstill_ends_at,
+        standstill_paused=competition.standstill_paused_at is not None, now=clock.now())
     session_config = RotatingSessionConfig(
         secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60
     )

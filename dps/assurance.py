@@ -23,7 +23,7 @@ DTAC_STATUS = (("passed", "Passed"), ("in_progress", "In progress"), ("not_start
                ("not_applicable", "Not applicable"))
 DSPT_STATUS = (("standards_exceeded", "Standards Exceeded"), ("standards_met", "Standards Met"),
                ("approaching_standards", "Approaching Standards"), ("not_met", "Not Met"))
-CYBER_ESSENTIALS_LEVEL = (("none", "None"), ("cyber_essentials", "Cyber Essentials"),
+CYBER_ESSENTIALS_LEVEL = (("none", "No certificate"), ("cyber_essentials", "Cyber Essentials"),
                           ("cyber_essentials_plus", "Cyber Essentials Plus"))
 CERTIFIED_LEVELS = ("cyber_essentials", "cyber_essentials_plus")
 DEVICE_CLASS = (("not_a_device", "Not a medical device"), ("class_i", "Class I"), ("class_iia", "Class IIa"),
@@ -54,7 +54,8 @@ DTAC = Section("dtac", "Digital Technology Assessment Criteria (DTAC)", "", (
              missing="Select yes if DTAC applies to your product",
              hint="It applies to digital health technologies used in health and social care."),
     Question("version", "DTAC version assessed against", "text", hint="For example, 2024", when=_DTAC_APPLIES),
-    *(Question(key, label, "choice", choices=DTAC_STATUS, when=_DTAC_APPLIES) for key, label in DTAC_PARTS),
+    *(Question(key, label, "choice", choices=DTAC_STATUS, when=_DTAC_APPLIES,
+               missing=f"Select where the product is with DTAC {label}") for key, label in DTAC_PARTS),
 ))
 
 _DSPT_APPLIES = ("applies", ("yes",))
@@ -84,7 +85,7 @@ MEDICAL_DEVICE = Section("medical_device", "Medical device regulation", "", (
              missing="Enter the product's MHRA registration reference"),
     Question("certificate_expiry", "Certificate expiry date", "date", when=_A_DEVICE),
     Question("ce_basis", "If CE marked: the legislation it is certified under", "choice", choices=CE_BASIS,
-             when=("mark", ("ce",))),
+             when=("mark", ("ce",)), missing="Select the legislation the CE mark is certified under"),
 ))
 
 ASSURANCE_SECTIONS: tuple[Section, ...] = (DTAC, DSPT, CYBER_ESSENTIALS, MEDICAL_DEVICE)

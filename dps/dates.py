@@ -66,13 +66,48 @@ def date_input_values(prefix: str, day: date) -> dict[str, str]:
     return {f"{prefix}-day": str(day.day), f"{prefix}-month": str(day.month), f"{prefix}-year": str(day.year)}
 
 
-def format_london(value: datetime | date | None, fmt: str = "%-d %B %Y %H:%M") -> str:
-    """The `london` filter: an instant in London time ("7 January 2026 14:30"); a plain date without the time."""
+def format_day(value: datetime | date | str | None) -> str:
+    """The `day` filter: a day as people read it, "31 March 2026". An instant is first put on the London clock; a
+    date stored as text (YYYY-MM-DD, as answers keep it) is read first. Nothing for a missing value."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        match = _ISO_DATE.fullmatch(value.strip())
+        if match is None:
+            return value
+        value = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    if isinstance(value, datetime):
+        value = value.astimezone(LONDON).date()
+    return f"{value.day} {value.strftime('%B %Y')}"
+
+
+def format_clock_time(instant: datetime) -> str:
+    """A time on the London clock as people say it: "9am", "9:15am", "12pm", "11:59pm", "12am"."""
+    local = instant.astimezone(LONDON)
+    hour = (local.hour - 1) % 12 + 1
+    minutes = f":{local.minute:02d}" if local.minute else ""
+    return f"{hour}{minutes}{'am' if local.hour < 12 else 'pm'}"
+
+
+def format_moment(value: datetime | None) -> str:
+    """The `moment` filter: an instant in London, "12pm on 31 March 2026". Nothing for a missing value."""
     if value is None:
         return ""
+    return f"{format_clock_time(value)} on {format_day(value)}"
+
+
+def format_london(value: datetime | date | str | None, fmt: str | None = None) -> str:
+    """The `london` filter: an instant as `format_moment` writes it ("9am on 7 January 2026"), a day as `format_day`
+    does ("7 January 2026"); `fmt` (strftime, London time) only where a page needs another shape."""
+    if value is None or value == "":
+        return ""
+    if fmt is not None and isinstance(value, (datetime, date)):
+        if isinstance(value, datetime):
+            return value.astimezone(LONDON).strftime(fmt)
+        return value.strftime(fmt.replace(" %H:%M", ""))
     if isinstance(value, datetime):
-        return value.astimezone(LONDON).strftime(fmt)
-    return value.strftime(fmt.replace(" %H:%M", ""))
+        return format_moment(value)
+    return format_day(value)
 
 
 def london_moment(instant: datetime) -> str:

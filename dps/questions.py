@@ -34,13 +34,20 @@ class Question:
     required: bool = True
     # Only asked (and required) when another answer in the section, itself asked, has one of these values.
     when: tuple[str, tuple[str, ...]] | None = None
-    # The message when a required question is left unanswered, naming it ("Select yes if DTAC applies to your
-    # product"); without one, "Select an answer: <label>" or "Enter an answer: <label>".
+    # The message when a required question is left unanswered, naming it in plain words as the NHS service manual
+    # asks ("Select yes if DTAC applies to your product"). Without one it is made from the label ("Select the DSPT
+    # status", "Enter the certificate number"): a question whose label is a question or an instruction needs one.
     missing: str = ""
 
     @property
     def max_length(self) -> int:
         return MAX_TEXT if self.kind == "textarea" else MAX_LINE
+
+    @property
+    def missing_message(self) -> str:
+        if self.missing:
+            return self.missing
+        return f"{'Select' if self.choices else 'Enter'} the {label_in_sentence(self.label.rstrip('?'))}"
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ def _clean_answer(question: Question, value: str) -> Any:
     if len(value) > question.max_length:
         raise ValidationFailed(f"{label} must be {question.max_length:,} characters or fewer", field=question.key)
     if question.choices and value not in {choice for choice, _ in question.choices}:
-        raise ValidationFailed(f"Select one of the options for: {label}", field=question.key)
+        raise ValidationFailed(question.missing_message, field=question.key)
     if question.kind == "money":
         return parse_pounds(value, field=question.key, label=label)
     if question.kind == "url" and not _WEB_ADDRESS.fullmatch(value):
@@ -124,8 +131,7 @@ def validate_section(section: Section, form: Mapping[str, str]) -> SectionResult
             value = values[question.key]
             if not value:
                 if question.required:
-                    result.errors.add(question.key, question.missing or (
-                        ("Select an answer: " if question.choices else "Enter an answer: ") + label))
+                    result.errors.add(question.key, question.missing_message)
                 continue
             result.answers[question.key] = _clean_answer(question, value)
         except ValidationFailed as problem:

@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from dps.competitions.forms import parse_bid_form
-from dps.competitions.rules import count_words, questions_of
+from dps.competitions.rules import questions_of
 from dps.competitions.services import bidding, drafting, loading, views
 from dps.forms import FormErrors
 from dps.identity.services import SignedInUser
@@ -59,7 +59,8 @@ async def ask(request: Request[Any, Any, Any], db_session: DbSession, user: Curr
 async def _bid_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
                     competition_id: int,
                     errors: FormErrors | None = None, values: dict[str, str] | None = None,
-                    status_code: int = 200, saved: bool = False) -> Template:
+                    status_code: int = 200, saved: bool = False,
+                    warnings: FormErrors | None = None) -> Template:
     view = await views.supplier_view(db_session, user, competition_id, now)
     questions = questions_of(view.criteria)
     if values is None:
@@ -68,10 +69,9 @@ async def _bid_page(request: Request[Any, Any, Any], db_session: Any, user: Sign
         if bid is not None:
             values["price"] = pounds_for_form(bid.price_pence)
             values["vat"] = pounds_for_form(bid.vat_pence)
-    words = {q.key: count_words(values.get(f"answer-{q.key}", "")) for q in questions}
     return Template("supplier/competitions/bid.html", status_code=status_code, context={
         "view": view, "competition": view.summary.competition, "questions": questions, "values": values,
-        "errors": errors or FormErrors(), "words": words, "saved": saved, "now": now})
+        "errors": errors or FormErrors(), "warnings": warnings or FormErrors(), "saved": saved, "now": now})
 
 
 @get("/{competition_id:int}/bid", name="supplier.competitions.bid")
@@ -91,9 +91,11 @@ async def save_bid(request: Request[Any, Any, Any], db_session: DbSession, user:
     saved = await bidding.save_bid(db_session, user, competition_id, answers=parsed.answers,
                                    price_pence=parsed.price_pence, vat_pence=parsed.vat_pence, submit=submit,
                                    now=now, form_errors=parsed.errors)
+    if saved.errors and not submit:  # the draft is saved as typed: what stops it being submitted is a warning
+        return await _bid_page(request, db_session, user, now, competition_id, values=form, saved=True,
+                               warnings=saved.errors)
     if saved.errors:
-        return await _bid_page(request, db_session, user, now, competition_id, saved.errors, form, status_code=400,
-                               saved=not submit)
+        return await _bid_page(request, db_session, user, now, competition_id, saved.errors, form, status_code=400)
     if submit:
         return redirect_to(request, "supplier.competitions.show", competition_id=competition_id)
     return await _bid_page(request, db_session, user, now, competition_id, saved=True)

@@ -40,6 +40,7 @@ import tantivy
 from rapidfuzz.distance import OSA
 from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
 
+from catalogue.rules import markdown_as_text
 from catalogue.search.port import (
     FACET_FIELDS,
     MARK_END,
@@ -534,11 +535,12 @@ class TantivySearchIndex:
             highlights: dict[str, str] = {}
             if generators:
                 name, summary = doc.get_first("name") or "", doc.get_first("summary") or ""
+                plain = markdown_as_text(body)  # a snippet shows the words, not the Markdown syntax
                 body_doc = Document()
-                body_doc.add_text("body", body)
+                body_doc.add_text("body", plain)
                 highlights = {"name": render_highlight(generators["name"], doc, name),
                               "summary": render_highlight(generators["summary"], doc, summary),
-                              "snippet": render_snippet(generators["body"], body_doc, body)}
+                              "snippet": render_snippet(generators["body"], body_doc, plain)}
             hits.append(SearchHit(id=int(doc["id"][0]), document=public, highlights=highlights))
         return hits
 

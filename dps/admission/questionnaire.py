@@ -36,23 +36,29 @@ SECTIONS: tuple[Section, ...] = (
                 Question("grounds_apply", "Has the organisation, or anyone with powers of representation, decision "
                          "or control in it, been convicted of any of the offences listed as mandatory exclusion "
                          "grounds (such as bribery, fraud, money laundering, terrorism or human trafficking), or "
-                         "breached its obligations to pay tax or social security?", "yes_no", choices=YES_NO),
+                         "breached its obligations to pay tax or social security?", "yes_no", choices=YES_NO,
+                         missing="Select yes if any mandatory exclusion ground applies to the organisation"),
                 Question("details", "Give details, including dates and any self-cleaning measures taken",
-                         "textarea", when=("grounds_apply", ("yes",))),
+                         "textarea", when=("grounds_apply", ("yes",)),
+                         missing="Give details of the mandatory exclusion grounds that apply"),
             )),
     Section("discretionary_exclusion", "Discretionary exclusion grounds",
             "Grounds on which the authority may exclude a supplier, such as insolvency, grave professional "
             "misconduct or significant past contract failures.", (
                 Question("grounds_apply", "Do any discretionary exclusion grounds apply to the organisation?",
-                         "yes_no", choices=YES_NO),
+                         "yes_no", choices=YES_NO,
+                         missing="Select yes if any discretionary exclusion ground applies to the organisation"),
                 Question("details", "Give details and the measures taken to show reliability", "textarea",
-                         when=("grounds_apply", ("yes",))),
+                         when=("grounds_apply", ("yes",)),
+                         missing="Give details of the discretionary exclusion grounds that apply"),
             )),
     Section("economic_financial", "Economic and financial standing", "", (
         Question("latest_turnover", "Turnover in the latest financial year", "money"),
         Question("accounts_year_end", "End date of the latest audited or filed accounts", "date"),
         Question("going_concern", "Are you aware of anything that could affect the organisation's ability to "
-                 "continue trading over the next 12 months?", "yes_no", choices=YES_NO),
+                 "continue trading over the next 12 months?", "yes_no", choices=YES_NO,
+                 missing="Select yes if you are aware of anything that could affect the organisation's ability "
+                         "to continue trading"),
     )),
     Section("insurance", "Insurance", "The cover you hold now, or will hold before any contract starts.", (
         Question("employers_liability", "Employer's liability cover", "money"),
@@ -61,14 +67,16 @@ SECTIONS: tuple[Section, ...] = (
         Question("insurance_expiry", "Date the earliest of these policies expires", "date"),
     ), expiry=("Insurance", "insurance_expiry")),
     Section("carbon_reduction_plan", "Carbon Reduction Plan", "NHS net zero supplier roadmap requirements.", (
-        Question("published", "Have you published a Carbon Reduction Plan?", "yes_no", choices=YES_NO),
+        Question("published", "Have you published a Carbon Reduction Plan?", "yes_no", choices=YES_NO,
+                 missing="Select yes if you have published a Carbon Reduction Plan"),
         Question("plan_url", "Web address of the published plan", "url", when=("published", ("yes",))),
         Question("net_zero_commitment", "Have you committed to net zero by 2050 or earlier?", "yes_no",
-                 choices=YES_NO),
+                 choices=YES_NO, missing="Select yes if you have committed to net zero by 2050 or earlier"),
     )),
     Section("modern_slavery", "Modern Slavery Assessment Tool", "", (
-        Question("completed", "Have you completed the Modern Slavery Assessment Tool?", "yes_no", choices=YES_NO),
-        Question("completed_on", "Date completed", "date", when=("completed", ("yes",))),
+        Question("completed", "Have you completed the Modern Slavery Assessment Tool?", "yes_no", choices=YES_NO,
+                 missing="Select yes if you have completed the Modern Slavery Assessment Tool"),
+        Question("completed_on", "Date you completed the assessment", "date", when=("completed", ("yes",))),
     )),
     CYBER_ESSENTIALS,
     DSPT,

@@ -494,6 +494,7 @@ class ApplicationSummary:
     category_name: str
     agreement_name: str
     organisation_name: str
+    decided_by_name: str = ""  # who recorded the decision, once decided
 
 
 @dataclass(frozen=True)
@@ -531,4 +532,8 @@ async def admissions_of(session: AsyncSession, organisation_ids: frozenset[int] 
 
 async def application_summary(session: AsyncSession, application: Application) -> ApplicationSummary:
     row = (await session.execute(_summary_query(Application).where(col(Application.id) == application.id))).one()
-    return ApplicationSummary(*row)
+    decider = (await session.get(User, application.decided_by_user_id)
+               if application.decided_by_user_id is not None else None)
+    stored, category_name, agreement_name, organisation_name = row
+    return ApplicationSummary(stored, category_name, agreement_name, organisation_name,
+                              decided_by_name=(decider.full_name or decider.email) if decider else "")

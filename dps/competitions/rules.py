@@ -274,7 +274,7 @@ def criteria_problems(criteria: Sequence[Criterion]) -> FormErrors:
     c4_weight = sum(c.weight for c in criteria if c.kind in C4_KINDS)
     if c4_weight < MINIMUM_NET_ZERO_SOCIAL_VALUE_WEIGHT:
         add("criteria", f"Net zero and social value must carry at least {MINIMUM_NET_ZERO_SOCIAL_VALUE_WEIGHT}% of "
-                        f"the total weight together (C4): they carry {c4_weight}%")
+                        f"the total weight together: they carry {c4_weight}%")
     return problems
 
 
@@ -291,7 +291,7 @@ def check_refinement(published: Sequence[Criterion], proposed: Sequence[Criterio
     frozen = [(c.key, c.kind, c.weight, c.max_score, c.word_limit) for c in published]
     after = [(c.key, c.kind, c.weight, c.max_score, c.word_limit) for c in proposed]
     if frozen != after:
-        raise Conflict("The award criteria and their weights were fixed when the competition was published (C3): "
+        raise Conflict("The award criteria and their weights were fixed when the competition was published: "
                        "they can be made more precise, but not added to, removed, re-weighted or re-scored")
     for criterion in proposed:
         if not criterion.is_price and (not criterion.title.strip() or not criterion.question.strip()):
@@ -703,6 +703,88 @@ def can_confirm_award(now: datetime, ends_at: datetime | None, paused: bool) -> 
         return False
     over_at = ends_at + timedelta(seconds=1) if ends_at.astimezone(LONDON).time() == END_OF_DAY else ends_at
     return now >= over_at
+
+
+class ShownStatus(StrEnum):
+    """What a competition's status tag says: its state, or what the clock has made of it since it was stored."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+    EVALUATION = "evaluation"
+    AWARD_DECIDED = "award_decided"
+    STANDSTILL = "standstill"
+    STANDSTILL_PAUSED = "standstill_paused"
+    STANDSTILL_ENDED = "standstill_ended"
+    AWARDED = "awarded"
+    CANCELLED = "cancelled"
+
+
+def shown_status(state: CompetitionState | str, *, tender_deadline: datetime | None,
+                 standstill_ends_at: datetime | None, standstill_paused: bool, now: datetime) -> ShownStatus:
+    """The status to show at `now`. A stored state that a deadline has overtaken is shown as what it has become:
+    a published competition past its tender deadline is closed for bids, and a standstill that has run out is over
+    (the award can be confirmed) even before anyone has acted on it."""
+    current = CompetitionState(state)
+    if is_due_to_close(current, tender_deadline, now):
+        return ShownStatus.CLOSED
+    if current is CompetitionState.STANDSTILL:
+        if standstill_paused:
+            return ShownStatus.STANDSTILL_PAUSED
+        if can_confirm_award(now, standstill_ends_at, paused=False):
+            return ShownStatus.STANDSTILL_ENDED
+    return ShownStatus(current.value)
+
+
+class StepStatus(StrEnum):
+    DONE = "done"
+    DUE = "due"  # still to come: on time, or with no deadline
+    OVERDUE = "overdue"  # its deadline has passed and it is not done
+
+
+@dataclass(frozen=True)
+class TimelineStep:
+    name: str
+    at: datetime | None  # when it was done, or when it is due (None: no date yet)
+    status: StepStatus
+
+
+def competition_timeline(*, published_at: datetime | None, clarification_deadline: datetime,
+                         tender_deadline: datetime, evaluation_started_at: datetime | None,
+                         award_decided_at: datetime | None, standstill_started_at: datetime | None,
+                         standstill_ends_at: datetime | None, standstill_paused: bool, awarded_at: datetime | None,
+                         notice_name: str, notice_due_by: datetime | None, notice_published_at: datetime | None,
+                         now: datetime) -> list[TimelineStep]:
+    """Every step of a competition from publication to the notice after the contract, each done, due or overdue
+    at `now`. A deadline that passes by itself (clarifications, bids, standstill) is done once passed; a step a
+    person takes is done when taken, and overdue only where the rules set it a deadline (the notice after the
+    contract, 30 days)."""
+
+    def by_clock(name: str, deadline: datetime | None, over: bool) -> TimelineStep:
+        return TimelineStep(name, deadline, StepStatus.DONE if over else StepStatus.DUE)
+
+    def taken(name: str, at: datetime | None, due_by: datetime | None = None) -> TimelineStep:
+        if at is not None:
+            return TimelineStep(name, at, StepStatus.DONE)
+        late = due_by is not None and now > due_by
+        return TimelineStep(name, due_by, StepStatus.OVERDUE if late else StepStatus.DUE)
+
+    standstill_over = standstill_ends_at is not None and can_confirm_award(now, standstill_ends_at,
+                                                                           standstill_paused)
+    return [
+        taken("Published and suppliers invited", published_at),
+        by_clock("Clarification questions close", clarification_deadline,
+                 published_at is not None and now >= clarification_deadline),
+        by_clock("Bids close at the tender deadline", tender_deadline,
+                 published_at is not None and now >= tender_deadline),
+        taken("Evaluation started", evaluation_started_at),
+        taken("Award decided", award_decided_at),
+        taken("Outcome letters sent and standstill started", standstill_started_at),
+        by_clock("Standstill ends", standstill_ends_at, standstill_over or awarded_at is not None),
+        taken("Contract made", awarded_at),
+        taken(notice_name[:1].upper() + notice_name[1:] + " published", notice_published_at,
+              notice_due_by if awarded_at is not None else None),
+    ]
 
 
 def needs_contracts_finder(value_incl_vat_pence: int) -> bool:

@@ -35,6 +35,19 @@ def fund_manager_organisation_ids(user: SignedInUser) -> frozenset[int]:
                      if m.organisation_kind is OrganisationKind.BUYER and m.role is Role.FUND_MANAGER)
 
 
+async def own_icb_code(session: AsyncSession, user: SignedInUser) -> str | None:
+    """The integrated care board a fund manager works for (its ODS code), where the dashboard opens; None for a
+    fund manager of a region or of several ICBs."""
+    organisation_ids = fund_manager_organisation_ids(user)
+    if not organisation_ids:
+        return None
+    organisations = (await session.scalars(sa.select(Organisation).where(
+        col(Organisation.id).in_(organisation_ids)))).all()
+    codes = {organisation.ods_code if organisation.buyer_type == BuyerType.ICB else organisation.parent_icb_ods_code
+             for organisation in organisations} - {None}
+    return codes.pop() if len(codes) == 1 else None
+
+
 async def managed_allocation_ids(session: AsyncSession, user: SignedInUser,
                                  allocation_ids: Iterable[int] | None = None) -> set[int]:
     """The allocations (of `allocation_ids`, or all) this fund manager may change."""

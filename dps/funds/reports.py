@@ -115,8 +115,9 @@ def totals_by_budget_type(rows: list[AllocationRow]) -> dict[str, Balance]:
             if any(r.budget_type == kind for r in rows)}
 
 
-CSV_COLUMNS = ("allocation_id", "fund", "financial_year", "icb_ods_code", "icb", "budget_type", "allocated",
-               "committed", "spent", "remaining", "lapsed")
+# Money columns say their unit: pounds here, as the JSON's say pence.
+CSV_COLUMNS = ("allocation_id", "fund", "financial_year", "icb_ods_code", "icb", "budget_type", "allocated_pounds",
+               "committed_pounds", "spent_pounds", "remaining_pounds", "lapsed")
 
 
 def _cell(text: str) -> str:

@@ -287,8 +287,10 @@ async def _refuse_again(session: AsyncSession, allocation_id: int, check: Any) -
 async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id: int | None,
                        lines: Sequence[tuple[int, int]], total_pence: int, reference: str, actor: Actor,
                        now: datetime, description: str = "",
-                       source: CommitmentSource | str = CommitmentSource.AWARD) -> Commitment:
-    """Commit money for one award, split over allocations as `lines` of (allocation id, pence).
+                       source: CommitmentSource | str = CommitmentSource.AWARD,
+                       fields: Sequence[str] | None = None) -> Commitment:
+    """Commit money for one award, split over allocations as `lines` of (allocation id, pence). `fields` names the
+    form field that chose each line's allocation, so that a refusal of one line points at its chooser.
 
     The public entry point for other modules (competitions call it inside their award transaction). It checks
     the split (sums to `total_pence` exactly), that each allocation is open to the buyer (RULES.md 5, money stays in
@@ -318,23 +320,35 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
         if category is None:
             raise ValidationFailed("Choose a category from the list", field="category_id")
     contexts = await allocation_contexts(session, [allocation_id for allocation_id, _ in split])
-    if len(contexts) != len(split):
-        raise ValidationFailed("Choose allocations from the list", field="lines")
+
+    def field_of(index: int) -> str:
+        return fields[index] if fields is not None and index < len(fields) else "lines"
+
+    for index, (allocation_id, _) in enumerate(split):
+        if allocation_id not in contexts:
+            raise ValidationFailed(f"There is no allocation {allocation_id}: choose one from the list",
+                                   field=field_of(index))
 
     today = london_date(now)
     place = await buyer_place(session, buyer)
     drawn_by_fund: dict[int, int] = defaultdict(int)
     for allocation_id, pence in split:
         drawn_by_fund[contexts[allocation_id].fund.id or 0] += pence
-    for allocation_id, pence in split:
+    for index, (allocation_id, pence) in enumerate(split):
         context = contexts[allocation_id]
         rules = rules_of(context.fund)
-        check_allocation_open_to(place, context.place, rules)
-        check_fund_rules(rules, category_id=category_id, category_name=category.name if category else None,
-                         buyer_type=buyer.buyer_type, buyer_name=buyer.name,
-                         drawn_pence=drawn_by_fund[context.fund.id or 0], total_pence=total_pence)
-        check_not_lapsed(rules, context.allocation.financial_year, today)
-        check_commit(context.balance, pence, context.label)
+        try:
+            check_allocation_open_to(place, context.place, rules)
+            check_fund_rules(rules, category_id=category_id, category_name=category.name if category else None,
+                             buyer_type=buyer.buyer_type, buyer_name=buyer.name,
+                             drawn_pence=drawn_by_fund[context.fund.id or 0], total_pence=total_pence)
+            check_not_lapsed(rules, context.allocation.financial_year, today)
+            check_commit(context.balance, pence, context.label)
+        except Refused as refused:
+            if fields is None:
+                raise
+            raise Refused(str(refused), rule=refused.rule, field=field_of(index),
+                          shortfall_pence=refused.shortfall_pence) from None
     if await session.scalar(sa.select(col(Commitment.id)).where(col(Commitment.source) == source,
                                                             col(Commitment.reference) == reference)) is not None:
         raise ValidationFailed(f"A commitment with the reference {reference} already exists", field="reference")

@@ -10,7 +10,8 @@ from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from dps.errors import NotFound
+from dps.dates import DATE_PARTS, date_input_values, parse_date_input
+from dps.errors import NotFound, ValidationFailed
 from dps.forms import FormErrors
 from dps.transparency.api import register_filters
 from dps.transparency.register import (
@@ -37,19 +38,46 @@ def _filters(q: str | None, buyer: str | None, category: str | None, fund: str |
         return RegisterFilters(), errors
 
 
+DATE_FILTERS = (("awarded_from", "Awarded from"), ("awarded_to", "Awarded to"))
+
+
+def _typed_dates(request: Request[Any, Any, Any], iso: dict[str, str | None]) -> tuple[dict[str, str | None],
+                                                                                      FormErrors, dict[str, str]]:
+    """The award dates typed into the page's NHS.UK date inputs (`awarded_from-day`, `-month`, `-year`), as the
+    YYYY-MM-DD the filters read; a date given as YYYY-MM-DD (a shared link, the CSV link) is kept. Also what the
+    date inputs show again, and an error against the date at fault."""
+    dates, errors, shown = dict(iso), FormErrors(), {}
+    for name, label in DATE_FILTERS:
+        typed = {f"{name}-{part}": request.query_params.get(f"{name}-{part}", "") for part in DATE_PARTS}
+        if any(value.strip() for value in typed.values()):
+            shown.update(typed)
+            try:
+                dates[name] = parse_date_input(typed, name, label).isoformat()
+            except ValidationFailed as error:
+                errors.add_error(error, name)
+                dates[name] = None
+    return dates, errors, shown
+
+
 @get("/contracts-register", name="register.index")
 async def register_page(request: Request[Any, Any, Any], db_session: DbSession, q: FromQuery[str | None] = None,
                         buyer: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
                         fund: FromQuery[str | None] = None, awarded_from: FromQuery[str | None] = None,
                         awarded_to: FromQuery[str | None] = None, page: PageNumber = 1) -> Template:
-    filters, errors = _filters(q, buyer, category, fund, awarded_from, awarded_to)
+    dates, typed_errors, shown = _typed_dates(request, {"awarded_from": awarded_from, "awarded_to": awarded_to})
+    filters, errors = _filters(q, buyer, category, fund, dates["awarded_from"], dates["awarded_to"])
+    errors.add_all(typed_errors)
+    for name, _ in DATE_FILTERS:
+        chosen = getattr(filters, name)
+        if f"{name}-day" not in shown and chosen is not None:
+            shown.update(date_input_values(name, chosen))
     entries = await register_entries(db_session, request.app.state.settings.ocid_prefix, filters)
     page = max(1, page)
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     query = filters.as_query()
     return Template("register/index.html", status_code=400 if errors else 200, context={
         "entries": entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], "total": len(entries), "filters": filters,
-        "errors": errors, "choices": await filter_choices(db_session),
+        "errors": errors, "choices": await filter_choices(db_session), "date_values": shown,
         "csv_href": "/contracts-register.csv" + ("?" + urlencode(query) if query else ""),
         "prev_href": "?" + urlencode({**query, "page": page - 1}) if page > 1 else None,
         "next_href": "?" + urlencode({**query, "page": page + 1}) if page < pages else None,
@@ -61,7 +89,9 @@ async def register_download(request: Request[Any, Any, Any], db_session: DbSessi
                             buyer: FromQuery[str | None] = None, category: FromQuery[str | None] = None,
                             fund: FromQuery[str | None] = None, awarded_from: FromQuery[str | None] = None,
                             awarded_to: FromQuery[str | None] = None) -> Response[str]:
-    filters, errors = _filters(q, buyer, category, fund, awarded_from, awarded_to)
+    dates, typed_errors, _ = _typed_dates(request, {"awarded_from": awarded_from, "awarded_to": awarded_to})
+    filters, errors = _filters(q, buyer, category, fund, dates["awarded_from"], dates["awarded_to"])
+    errors.add_all(typed_errors)
     if errors:
         return Response("\n".join(errors.messages.values()), status_code=400, media_type="text/plain; charset=utf-8")
     entries = await register_entries(db_session, request.app.state.settings.ocid_prefix, filters)

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Response, Template
 from dps.dates import london_moment
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
-from dps.identity.models import OrganisationKind
+from dps.identity.models import OrganisationKind, Role
 from dps.identity.password_reset import ResetLinkUnusable, request_password_reset, reset_password, usable_reset
 from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
@@ -47,6 +47,42 @@ def home_path(user: SignedInUser) -> str:
     return "/supplier/organisation/new"  # a new supplier's next step: set up its organisation
 
 
+SUPPLIER_CARD = {"href": "/supplier", "heading": "Supplier portal",
+                 "description": "Join the DPS, apply to categories, list your innovations and bid in competitions."}
+NEW_SUPPLIER_CARD = {"href": "/supplier/organisation/new", "heading": "Supplier portal",
+                     "description": "Set up your supplier organisation, then apply to join categories of the DPS."}
+BUYER_CARD = {"href": "/buyer", "heading": "Buyer portal",
+              "description": "Search innovations, run mini-competitions, award contracts and track fund budgets."}
+FUNDS_CARD = {"href": "/buyer/funds", "heading": "Fund budgets",
+              "description": "Allocated, committed, spent and remaining money, by fund, year and ICB."}
+AUTHORITY_CARD = {"href": "/authority", "heading": "Authority portal",
+                  "description": "Evaluate applications, manage the suppliers, funds and audit log of the DPS."}
+CATALOGUE_CARD = {"href": "/catalogue", "heading": "Catalogue search",
+                  "description": "Browse the categories of the DPS and the innovations admitted suppliers offer."}
+API_CARD = {"href": "/api/docs", "heading": "API documentation",
+            "description": "Read the catalogue and public award data through the versioned JSON API."}
+
+
+def portal_cards(user: SignedInUser | None) -> list[dict[str, str]]:
+    """The cards of the landing page: each leads somewhere this person may go. Someone signed out sees every
+    portal; a signed-in person sees only the portals of their own roles (a supplier with no organisation yet is led
+    to set one up), then the public catalogue and API."""
+    if user is None:
+        return [SUPPLIER_CARD, BUYER_CARD, CATALOGUE_CARD, API_CARD]
+    cards: list[dict[str, str]] = []
+    if not user.memberships:
+        cards.append(NEW_SUPPLIER_CARD)
+    if user.has_role_in(OrganisationKind.SUPPLIER, Role.SUPPLIER_ADMIN, Role.SUPPLIER_USER):
+        cards.append(SUPPLIER_CARD)
+    if user.has_role_in(OrganisationKind.BUYER, Role.BUYER, Role.EVALUATOR):
+        cards.append(BUYER_CARD)
+    if user.has_role_in(OrganisationKind.BUYER, Role.FUND_MANAGER):
+        cards.append(FUNDS_CARD)
+    if any(m.organisation_kind == OrganisationKind.AUTHORITY for m in user.memberships):
+        cards.append(AUTHORITY_CARD)
+    return [*cards, CATALOGUE_CARD, API_CARD]
+
+
 def lockout_policy(settings: Settings) -> LockoutPolicy:
     return LockoutPolicy(failures_allowed=settings.sign_in_lockout_failures,
                          lock_for=timedelta(minutes=settings.sign_in_lockout_minutes))
@@ -56,8 +92,8 @@ class PublicPages(Controller):
     guards = [public]
 
     @get("/", name="landing")
-    async def landing(self) -> Template:
-        return Template("landing.html")
+    async def landing(self, request: Request[Any, Any, State]) -> Template:
+        return Template("landing.html", context={"cards": portal_cards(current_user(request))})
 
     @get("/health", name="health", media_type="application/json")
     async def health(self, request: Request[Any, Any, State], db_session: DbSession) -> Response[dict[str, str]]:

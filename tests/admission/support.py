@@ -58,6 +58,7 @@ async def evaluate_all(client: Any, application_id: int, outcome: str = "pass") 
                                    {"outcome": outcome, "comment": "" if outcome == "pass" else f"{key} not met"},
                                    form_page=f"/authority/applications/{application_id}")
         assert response.status_code == 303, (key, response.text[-2000:])
+        assert response.headers["location"].endswith(f"#section-{key}")  # back where the evaluator was
 
 
 async def decide(client: Any, application_id: int, decision: str, reasons: str = "") -> Any:

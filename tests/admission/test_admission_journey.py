@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -28,7 +29,7 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_se
 
     # Mon 5 Jan 2026 09:00: 10 working days later is Mon 19 Jan 2026, end of day in London.
     page = await client.get(f"/supplier/applications/{application_id}")
-    assert "19 January 2026 23:59" in page.text
+    assert "11:59pm on 19 January 2026" in page.text
     await drain_outbox()
     told = {m["To"]: (m["Subject"], m.get_content()) for m in smtp_server.messages}
     assert set(told) == {supplier.email, eve.email}
@@ -46,6 +47,11 @@ async def test_apply_submit_evaluate_admit(client, db, passwords, clock, smtp_se
     assert "Acme Health Ltd" in queue.text and "Virtual wards and remote monitoring" in queue.text
     await evaluate_all(client, application_id)
     assert (await decide(client, application_id, "admit")).status_code == 303
+    decided = await client.get(f"/authority/applications/{application_id}")
+    decision = re.search(r"Decision\s*</dt>\s*<dd[^>]*>(.*?)</dd>", decided.text, re.S)
+    assert decision, decided.text
+    assert "Admitted to the category" in decision.group(1) and "5 January 2026" in decision.group(1)
+    assert f"by {eve.full_name}" in decision.group(1)
 
     admission = await scalar(db, sa.select(Admission).where(Admission.organisation_id == organisation.id))
     assert (admission.state, admission.category_id) == ("active", virtual_wards)
@@ -105,4 +111,4 @@ async def test_the_legal_clock_skips_christmas_and_new_year(client, db, password
     await answer_everything(client, application_id)
     await submit(client, application_id)
     page = await client.get(f"/supplier/applications/{application_id}")
-    assert "7 January 2026 23:59" in page.text
+    assert "11:59pm on 7 January 2026" in page.text

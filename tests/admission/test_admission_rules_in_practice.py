@@ -40,7 +40,7 @@ async def test_a_section_with_errors_keeps_what_was_typed(client, db, passwords,
     assert "There is a problem" in response.text
     assert "liability cover as an amount in pounds, like 1,250,000 or 1250000.50" in response.text
     assert "Date the earliest of these policies expires must be a real date" in response.text  # 31 February
-    assert "Enter an answer: Professional indemnity cover" in response.text
+    assert "Enter the professional indemnity cover" in response.text
     assert 'value="five million"' in response.text
     # Saved as an incomplete draft: coming back later shows it again.
     again = await client.get(path)
@@ -178,7 +178,7 @@ async def test_a4_the_clock_cannot_be_extended_once_the_10_working_days_have_run
     clock.set(datetime(2026, 1, 20, 0, 0, tzinfo=UTC))
 
     shown = await client.get(page)
-    assert "ran out at 19 January 2026 23:59" in shown.text
+    assert "ran out at 11:59pm on 19 January 2026" in shown.text
     assert f'action="{path}"' not in shown.text  # no extension form to fill in for nothing
     late = await post_form(client, path, {"reason": "Clinical safety case needs specialist review"}, form_page=page)
 

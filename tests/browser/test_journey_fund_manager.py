@@ -67,6 +67,11 @@ async def test_a_fund_manager_filters_the_dashboard_and_downloads_the_csv(live_s
     await manager.follow("Buyer portal", exact=True)
     await manager.follow("Fund budgets")
     page = manager.page
+    # It opens on this financial year and the manager's own ICB, not every allocation nationally.
+    assert set(await shown_rows(page)) == {ids["qmf_rev"], ids["qmf_cap"], ids["sbri_qmf"]}
+    await manager.select(manager.field("year"), "All years")
+    await manager.select(manager.field("icb"), "All ICBs")
+    await manager.press("Show allocations")
     assert set(await shown_rows(page)) == set(ids.values())  # everything, before filtering
 
     await manager.select(manager.field("fund"), "HTAF")
@@ -79,7 +84,7 @@ async def test_a_fund_manager_filters_the_dashboard_and_downloads_the_csv(live_s
     await expect(page.locator("#fund option:checked")).to_have_text("HTAF")  # the filter stays chosen
 
     async with page.expect_download() as started:
-        await page.get_by_role("link", name="CSV", exact=True).click()
+        await page.get_by_role("link", name="CSV (amounts in pounds", exact=False).click()
     download = await started.value
     assert download.suggested_filename == "fund-allocations.csv"
     text = (await download.path()).read_text(encoding="utf-8")
@@ -90,8 +95,8 @@ async def test_a_fund_manager_filters_the_dashboard_and_downloads_the_csv(live_s
         fund, year, icb, budget, allocated, committed, spent, remaining = cells
         assert (row["fund"], row["financial_year"], row["budget_type"]) == (fund.split()[0], year, budget.lower())
         assert f"({row['icb_ods_code']})" in icb
-        assert [pence(row[key]) for key in ("allocated", "committed", "spent", "remaining")] == \
+        assert [pence(row[f"{key}_pounds"]) for key in ("allocated", "committed", "spent", "remaining")] == \
             [pence(allocated), pence(committed), pence(spent), pence(remaining)]
     revenue = exported[ids["qmf_rev"]]
-    assert [pence(revenue[key]) for key in ("allocated", "committed", "spent", "remaining")] == \
+    assert [pence(revenue[f"{key}_pounds"]) for key in ("allocated", "committed", "spent", "remaining")] == \
         [100_000 * POUND, 21_000 * POUND, 9_000 * POUND, 70_000 * POUND]

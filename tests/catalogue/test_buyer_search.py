@@ -113,3 +113,45 @@ async def test_anyone_can_search_but_saving_needs_a_buyer(client, db, passwords,
     assert "Sign in as an NHS buyer" in page.text
     refused = await client.post("/buyer/saved-searches", data={"name": "x", "query_string": "q=x"})
     assert refused.status_code in (303, 403)
+
+
+async def test_a_search_snippet_shows_the_words_of_the_description_not_its_markdown(client, db, passwords, clock,
+                                                                                     drain_outbox):
+    await signed_in_supplier(client, db, passwords, clock, categories=("virtual-wards",))
+    await published_listing(client, db, {
+        "name": "Doccla virtual ward", "summary": "Remote monitoring of patients at home after discharge.",
+        "description": "## How it works\n\nPatients wear a **discharge** kit and *nurses* watch `alerts`.\n\n"
+                       "- One dashboard\n- [Evidence](https://example.org)", "nice__mtfm": "no"},
+        slug="virtual-wards")
+    client.cookies.clear()
+    await drain_outbox()
+    page = await client.get("/catalogue/search", params={"q": "nurses"})
+    assert page.status_code == 200 and "Doccla virtual ward" in page.text
+    snippet = re.search(r"<mark>nurses</mark>.*", page.text).group(0)
+    assert "How it works Patients wear a discharge kit and <mark>nurses</mark> watch alerts." in page.text
+    assert not any(mark in snippet for mark in ("##", "**", "`", "](", "- One"))
+
+
+async def test_an_innovation_page_gives_buyers_the_suppliers_contact_and_a_way_to_compete(client, db, passwords,
+                                                                                         clock, drain_outbox):
+    _, supplier = await signed_in_supplier(client, db, passwords, clock, categories=("virtual-wards",))
+    listing_id = await published_listing(client, db, {
+        "name": "Doccla virtual ward", "summary": "Remote monitoring of patients at home after discharge.",
+        "nice__mtfm": "no"}, slug="virtual-wards")
+    client.cookies.clear()
+    await drain_outbox()
+    page = f"/catalogue/innovations/{listing_id}"
+    public = await client.get(page)
+    assert public.status_code == 200 and supplier.email not in public.text  # not published to everyone
+    assert "Sign in as an NHS buyer" in public.text and "Run a competition in this category" not in public.text
+
+    buyer = await make_user(db, passwords, clock, organisation=await make_trust(db, clock), role=Role.BUYER)
+    await sign_in(client, buyer.email)
+    seen = await client.get(page)
+    assert f'href="mailto:{supplier.email}"' in seen.text
+    action = re.search(r'href="(/buyer/competitions/new\?category_id=(\d+))">Run a competition in this category',
+                       seen.text)
+    assert action, seen.text
+    form = await client.get(action.group(1))
+    assert form.status_code == 200
+    assert re.search(rf'value="{action.group(2)}"\s+checked', form.text)  # the category is chosen already

@@ -3,6 +3,7 @@ draft -> published -> closed -> evaluation -> award_decided -> standstill -> awa
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,7 +54,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     short_of_c4 = await browser.post(buyer, "/buyer/competitions", competition_form(
         world, **{"q1-weight": "51", "q2-weight": "5", "q3-weight": "4"}))
     assert short_of_c4.status_code == 400
-    assert "at least 10% of the total weight together (C4): they carry 9%" in short_of_c4.text
+    assert "at least 10% of the total weight together: they carry 9%" in short_of_c4.text
     assert "Remote monitoring for 200 virtual ward beds" in short_of_c4.text  # what was typed is kept
     too_soon = competition_form(world, **{"tender_deadline-day": "14", "fund-1-allocation": str(large_allocation),
                                           "fund-1-amount": "200,000"})
@@ -114,6 +115,12 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     bid_path = f"/supplier/competitions/{competition_id}/bid"
     draft = await browser.post(acme.email, bid_path, bid_form("90,000", action="save"))
     assert draft.status_code == 200 and "Your draft was saved" in draft.text
+    assert "Words so far" not in draft.text and 'data-maxwords="20"' in draft.text  # the live count is the only one
+    long_draft = await browser.post(acme.email, bid_path, bid_form("90,000", q1="word " * 21, action="save"))
+    assert long_draft.status_code == 200 and "Your draft was saved" in long_draft.text
+    assert "cannot be submitted yet" in long_draft.text and "has 21 words: the limit is 20" in long_draft.text
+    assert "There is a problem" not in long_draft.text and "nhsuk-error-message" not in long_draft.text
+    assert "word " * 20 in long_draft.text  # what was typed is kept
     too_long = await browser.post(acme.email, bid_path, bid_form("90,000", q1="word " * 21))
     assert too_long.status_code == 400 and "has 21 words: the limit is 20" in too_long.text
     assert (await browser.post(acme.email, bid_path, bid_form("90,000", "18,000"))).status_code == 303
@@ -231,7 +238,11 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     assert (await browser.post(buyer, f"{base}/standstill/resume")).status_code == 303
     resumed_end = await scalar(db, sa.select(Competition.standstill_ends_at).where(Competition.id == competition_id))
     assert resumed_end == STANDSTILL_ENDS[regime] + timedelta(days=3)  # it keeps the two days it had left
+    assert re.search(r">\s*Standstill\s*<", (await browser.get(buyer, base)).text)
     clock.set(resumed_end + timedelta(seconds=1))
+    # Nobody has acted since, but the clock has: the status says the standstill has ended.
+    assert re.search(r">\s*Standstill ended\s*<", (await browser.get(buyer, base)).text)
+    assert re.search(r">\s*Standstill ended\s*<", (await browser.get(buyer, "/buyer/competitions")).text)
 
     # --- confirming the award: funds committed atomically, contract with milestones -------------------------
     confirm_page = await browser.get(buyer, f"{base}/confirm")

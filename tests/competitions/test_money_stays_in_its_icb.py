@@ -133,6 +133,9 @@ async def test_the_award_split_is_chosen_from_the_open_allocations_and_a_foreign
     assert foreign.status_code == 400
     assert "Fund rule: money stays in its ICB. St Elsewhere NHS Foundation Trust cannot draw on HTAF" in foreign.text
     assert "Choose from the list of allocations open to St Elsewhere NHS Foundation Trust" in foreign.text
+    # The error points at the chooser of the line at fault, which the page shows, with the choice kept.
+    assert 'href="#fund-2-allocation"' in foreign.text and 'id="fund-2-allocation"' in foreign.text
+    assert "Allocation number" not in foreign.text
     assert await count_rows(db, Commitment) == 0 and await count_rows(db, Contract) == 0
 
     confirmed = await browser.post(world.buyer.email, page, {

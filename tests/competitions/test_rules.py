@@ -28,6 +28,7 @@ from dps.competitions.rules import (
     Departure,
     FundLine,
     ScoredBid,
+    ShownStatus,
     TieBreak,
     award_notice_due,
     award_winner,
@@ -41,6 +42,7 @@ from dps.competitions.rules import (
     check_score,
     clean_kpis,
     compare_bids,
+    competition_timeline,
     contract_notice_name,
     contract_notice_needs,
     count_words,
@@ -64,6 +66,7 @@ from dps.competitions.rules import (
     score_bids,
     shorter_period_problem,
     shorter_tender_period_allowed,
+    shown_status,
     standstill_ends,
     standstill_starts_with_notice,
     tender_days_setting_problem,
@@ -153,7 +156,7 @@ def test_net_zero_and_social_value_together_carry_at_least_ten_percent():
     assert not criteria_problems(criteria(quality=50, net_zero=5, social=5))
     assert not criteria_problems(criteria(quality=50, net_zero=10, social=0))
     problems = criteria_problems(criteria(quality=51, net_zero=5, social=4))
-    assert "at least 10% of the total weight together (C4): they carry 9%" in problems.message("criteria")
+    assert "at least 10% of the total weight together: they carry 9%" in problems.message("criteria")
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -200,7 +203,7 @@ def test_after_publication_wording_may_become_more_precise_but_nothing_else():
     longer = [*published[:1], Criterion("q1", CriterionKind.QUALITY, "Clinical outcomes", 45, "?", 5, 900),
               *published[2:]]
     for changed in (reweighted, added, rescored, longer, published[:-1]):
-        with pytest.raises(Conflict, match=r"fixed when the competition was published \(C3\)"):
+        with pytest.raises(Conflict, match=r"fixed when the competition was published: they can be made more precise"):
             check_refinement(published, changed)
 
 
@@ -707,3 +710,67 @@ def test_the_buyer_form_reports_every_problem_at_once():
     assert {"title", "estimated_value", "tender_deadline", "contract_ends_on", "evaluator_ids", "criteria",
             "fund-1-amount"} <= set(parsed.errors)
     assert parsed.values["title"] == ""  # what was typed is kept
+
+
+# --- the status shown is worked out from the clock --------------------------------------------------------------
+
+_SHOWN_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("state", "deadline_passed", "standstill", "paused", "shown"), [
+    ("published", False, None, False, ShownStatus.PUBLISHED),
+    ("published", True, None, False, ShownStatus.CLOSED),  # stored as published, the deadline has passed
+    ("standstill", True, "running", False, ShownStatus.STANDSTILL),
+    ("standstill", True, "over", False, ShownStatus.STANDSTILL_ENDED),  # stale: the standstill has ended
+    ("standstill", True, "over", True, ShownStatus.STANDSTILL_PAUSED),
+    ("awarded", True, "over", False, ShownStatus.AWARDED),
+    ("draft", True, None, False, ShownStatus.DRAFT),
+])
+def test_the_status_shown_follows_the_clock(state, deadline_passed, standstill, paused, shown):
+    deadline = _SHOWN_AT - timedelta(hours=1) if deadline_passed else _SHOWN_AT + timedelta(hours=1)
+    ends = {None: None, "running": _SHOWN_AT + timedelta(days=1), "over": _SHOWN_AT - timedelta(seconds=1)}[standstill]
+    assert shown_status(state, tender_deadline=deadline, standstill_ends_at=ends, standstill_paused=paused,
+                        now=_SHOWN_AT) is shown
+
+
+@given(st.sampled_from(list(CompetitionState)), st.datetimes(timezones=st.just(UTC)),
+       st.datetimes(timezones=st.just(UTC)), st.datetimes(timezones=st.just(UTC)), st.booleans())
+def test_the_status_shown_changes_only_by_the_clock(state, deadline, ends, now, paused):
+    """Only a published competition or a standstill can be shown other than as stored, and only once its time has
+    come."""
+    shown = shown_status(state, tender_deadline=deadline, standstill_ends_at=ends, standstill_paused=paused, now=now)
+    if shown.value != state.value:
+        assert (state, shown) in {(CompetitionState.PUBLISHED, ShownStatus.CLOSED),
+                                  (CompetitionState.STANDSTILL, ShownStatus.STANDSTILL_ENDED),
+                                  (CompetitionState.STANDSTILL, ShownStatus.STANDSTILL_PAUSED)}
+        assert now >= deadline if shown is ShownStatus.CLOSED else True
+        assert now >= ends or paused if state is CompetitionState.STANDSTILL else True
+
+
+# --- the timeline of a competition -------------------------------------------------------------------------------
+
+def _timeline(now, **changes):
+    base = dict(published_at=_SHOWN_AT - timedelta(days=20), clarification_deadline=_SHOWN_AT - timedelta(days=10),
+                tender_deadline=_SHOWN_AT - timedelta(days=5), evaluation_started_at=None, award_decided_at=None,
+                standstill_started_at=None, standstill_ends_at=None, standstill_paused=False, awarded_at=None,
+                notice_name="contract award notice", notice_due_by=None, notice_published_at=None)
+    return {step.name: step.status.value for step in competition_timeline(**{**base, **changes}, now=now)}
+
+
+def test_the_timeline_marks_each_step_done_due_or_overdue():
+    closed = _timeline(_SHOWN_AT)
+    assert list(closed.values()) == ["done", "done", "done", "due", "due", "due", "due", "due", "due"]
+    assert list(closed)[0] == "Published and suppliers invited"
+    assert list(closed)[-1] == "Contract award notice published"
+    draft = _timeline(_SHOWN_AT, published_at=None, clarification_deadline=_SHOWN_AT - timedelta(days=1))
+    assert set(draft.values()) == {"due"}  # nothing is done before publication, even past a deadline
+    contract = _SHOWN_AT - timedelta(days=31)
+    late = _timeline(_SHOWN_AT, evaluation_started_at=contract, award_decided_at=contract,
+                     standstill_started_at=contract, standstill_ends_at=contract, awarded_at=contract,
+                     notice_due_by=contract + timedelta(days=30))
+    assert late["Standstill ends"] == "done" and late["Contract made"] == "done"
+    assert late["Contract award notice published"] == "overdue"
+    in_standstill = _timeline(_SHOWN_AT, standstill_started_at=_SHOWN_AT, standstill_ends_at=_SHOWN_AT + timedelta(
+        days=10))
+    assert in_standstill["Outcome letters sent and standstill started"] == "done"
+    assert in_standstill["Standstill ends"] == "due"

@@ -170,7 +170,7 @@ async def test_c2_a_shorter_period_needs_the_recorded_agreement_of_every_supplie
             if m["Subject"].startswith("Your agreement to a shorter tender period")}
     assert set(told) == {acme.email, bright.email, carewave.email, world.outsider.email}
     assert "Email from Acme Health Ltd, 5 January 2026" in told[acme.email]
-    assert "8 January 2026 12:00" in told[acme.email] and "If your organisation did not agree" in told[acme.email]
+    assert "12pm on 8 January 2026" in told[acme.email] and "If your organisation did not agree" in told[acme.email]
 
 
 async def test_c2_an_agreement_covers_the_deadline_agreed_or_a_later_one(client, db, passwords, clock):

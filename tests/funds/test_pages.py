@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
 from decimal import Decimal
 
 from dps.funds import services
@@ -69,7 +70,7 @@ async def test_dashboard_csv_and_json_agree_with_each_other_and_with_the_ledger(
     await db.commit()
     assert ledger[ids["qmf_rev"]].spent == 8_000 * POUND  # paid 9,000, refunded 1,000
 
-    page = await client.get("/buyer/funds")
+    page = await client.get("/buyer/funds?year=&icb=")  # every year and ICB, as the JSON and CSV below
     assert page.status_code == 200
     html_rows = table_rows(page.text, "allocations-table")
     json_rows = {row["allocation_id"]: row for row in (await client.get("/buyer/funds/dashboard.json")).json()["rows"]}
@@ -87,16 +88,34 @@ async def test_dashboard_csv_and_json_agree_with_each_other_and_with_the_ledger(
         assert (data["allocated_pence"], data["committed_pence"], data["spent_pence"], data["remaining_pence"]) == (
             expected.allocated, expected.committed, expected.spent, expected.remaining)
         row = csv_rows[allocation_id]
-        assert [pounds_text(row[k]) for k in ("allocated", "committed", "spent", "remaining")] == [
+        assert [pounds_text(row[f"{k}_pounds"]) for k in ("allocated", "committed", "spent", "remaining")] == [
             expected.allocated, expected.committed, expected.spent, expected.remaining]
         assert expected == await balance(db, allocation_id)  # and the stored balances agree with the ledger
-        assert data["fund"] == row["fund"] == cells[0].strip()
+        assert data["fund"] == row["fund"] and cells[0].strip() == " ".join(
+            (data["fund"], data["financial_year"], data["icb_ods_code"], data["budget_type"]))  # a unique link text
         assert data["budget_type"] == row["budget_type"] == cells[3].lower()
     assert json_rows[ids["old"]]["lapsed"] is True and csv_rows[ids["old"]]["lapsed"] == "yes"
     assert "Lapsed" in page.text
+    assert "CSV (amounts in pounds" in page.text and "JSON (amounts in pence" in page.text
+    assert re.fullmatch(r"-?\d+\.\d\d", next(iter(csv_rows.values()))["allocated_pounds"])  # two decimals
     totals = (await client.get("/buyer/funds/dashboard.json")).json()["totals"]
     assert set(totals) == {"capital", "revenue"}  # never netted into one figure
     assert totals["capital"]["remaining_pence"] == ledger[ids["qmf_cap"]].remaining
+
+
+async def test_the_dashboard_opens_on_this_financial_year_and_the_managers_own_icb(client, db, passwords, clock):
+    ids = await books(db, clock)
+    await make_fund_manager(db, passwords, clock)  # of NHS North East London ICB (QMF)
+    await sign_in(client, "finn@icb.example.nhs.uk")
+    page = await client.get("/buyer/funds")
+    assert set(table_rows(page.text, "allocations-table")) == {ids["qmf_rev"], ids["qmf_cap"]}  # 2025/26, QMF
+    assert re.search(r'<option value="2025/26" selected', page.text) and re.search(r'value="QMF" selected', page.text)
+    assert 'href="/buyer/funds/dashboard.csv?year=2025%2F26&amp;icb=QMF"' in page.text  # the download matches
+    everything = await client.get("/buyer/funds?fund=&year=&icb=")  # "All years", "All ICBs" chosen
+    assert set(table_rows(everything.text, "allocations-table")) == set(ids.values())
+    links = re.findall(r'<a href="/buyer/funds/allocations/\d+">([^<]+)</a>', everything.text)
+    assert len(links) == len(set(links)) == len(ids)  # every row's link text is unique
+    assert "HTAF 2025/26 QMF revenue" in links
 
 
 async def test_filters_apply_to_all_three_and_the_chart_is_a_server_drawn_svg_with_a_table(client, db, passwords,

@@ -44,7 +44,7 @@ def test_a_ce_marked_device_gives_its_legislation_in_the_application_too():
     assert result.errors.messages == {}
     assert result.answers["ce_basis"] == "ivdd"
     missing = validate_section(questionnaire.section("medical_device"), {**DEVICE, "ce_basis": ""})
-    assert missing.errors.message("ce_basis") == "Select an answer: If CE marked: the legislation it is certified under"
+    assert missing.errors.message("ce_basis") == "Select the legislation the CE mark is certified under"
 
 
 def test_an_answer_left_over_from_a_hidden_question_is_not_kept():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
@@ -12,13 +13,16 @@ from dps import calendar
 from dps.dates import (
     LONDON,
     date_input_values,
+    format_day,
     format_london,
+    format_moment,
     london_day_at_time,
     london_moment,
     parse_date_input,
     parse_iso_date,
 )
 from dps.errors import ValidationFailed
+from dps.settings import PROJECT_ROOT
 
 LABEL = "Certificate expiry date"
 
@@ -94,8 +98,8 @@ def test_a_yyyy_mm_dd_date_is_read_strictly():
 
 def test_instants_are_shown_on_the_london_clock():
     summer, winter = datetime(2026, 6, 15, 11, 0, tzinfo=UTC), datetime(2026, 1, 7, 9, 0, tzinfo=UTC)
-    assert format_london(summer) == "15 June 2026 12:00"
-    assert format_london(winter) == "7 January 2026 09:00"
+    assert format_london(summer) == "12pm on 15 June 2026"
+    assert format_london(winter) == "9am on 7 January 2026"
     assert format_london(summer, "%-d %b %Y %H:%M:%S") == "15 Jun 2026 12:00:00"
     assert format_london(date(2026, 1, 7)) == "7 January 2026"
     assert format_london(None) == ""
@@ -111,6 +115,47 @@ def test_instants_are_shown_on_the_london_clock():
 ])
 def test_a_moment_is_written_as_gov_uk_writes_it(instant, words):
     assert london_moment(instant) == words
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    (date(2026, 3, 31), "31 March 2026"),
+    ("2026-03-31", "31 March 2026"),  # as answers keep a date
+    (datetime(2026, 3, 31, 23, 30, tzinfo=UTC), "1 April 2026"),  # London is an hour ahead in summer
+    (None, ""),
+    ("", ""),
+])
+def test_a_day_reads_as_people_write_it(value, words):
+    assert format_day(value) == words
+
+
+@pytest.mark.parametrize(("instant", "words"), [
+    (datetime(2026, 3, 31, 11, 0, tzinfo=UTC), "12pm on 31 March 2026"),
+    (datetime(2026, 1, 5, 9, 0, tzinfo=UTC), "9am on 5 January 2026"),
+    (datetime(2026, 1, 5, 9, 15, tzinfo=UTC), "9:15am on 5 January 2026"),
+    (datetime(2026, 1, 5, 23, 59, 59, tzinfo=UTC), "11:59pm on 5 January 2026"),
+    (datetime(2026, 1, 5, 0, 0, tzinfo=UTC), "12am on 5 January 2026"),
+    (datetime(2026, 1, 5, 13, 5, tzinfo=UTC), "1:05pm on 5 January 2026"),
+])
+def test_a_time_reads_as_people_say_it(instant, words):
+    assert format_moment(instant) == words
+
+
+@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)))
+def test_every_moment_names_its_london_day_and_an_am_or_pm_time(instant):
+    words = format_moment(instant)
+    clock, day = words.split(" on ")
+    assert day == format_day(instant.astimezone(LONDON).date())
+    assert re.fullmatch(r"(1[0-2]|[1-9])(:[0-5]\d)?[ap]m", clock)
+
+
+def test_templates_format_dates_only_through_the_dates_filters():
+    """Pages show dates and times only through dps.dates (the day, moment and london filters)."""
+    offenders = []
+    for template in (PROJECT_ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        if "strftime" in text or (re.search(r"london\(", text) and template.name != "audit.html"):
+            offenders.append(template.name)  # the audit log alone keeps times to the second
+    assert not offenders
 
 
 def test_there_is_one_london():

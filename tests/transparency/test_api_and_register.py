@@ -132,6 +132,18 @@ async def test_register_filters(client, db, passwords, clock, settings):
     assert "Acme Health Ltd" in (await client.get("/contracts-register?q=remote&awarded_from=2026-01-01")).text
     bad = await client.get("/contracts-register?awarded_from=yesterday")
     assert bad.status_code == 400 and "awarded_from" in bad.text
+    # The page asks for the dates with the NHS.UK date input, and keeps what was typed.
+    page = await client.get("/contracts-register")
+    assert 'name="awarded_from-day"' in page.text and 'type="date"' not in page.text
+    typed = "awarded_from-day=1&awarded_from-month=1&awarded_from-year=2026"
+    shown = await client.get(f"/contracts-register?{typed}")
+    assert "Acme Health Ltd" in shown.text and 'name="awarded_from-year" type="text" value="2026"' in " ".join(
+        shown.text.split()).replace('inputmode="numeric" ', "")
+    assert "Acme Health Ltd" not in (await client.get(
+        "/contracts-register?awarded_to-day=1&awarded_to-month=1&awarded_to-year=2026")).text
+    wrong = await client.get("/contracts-register?awarded_to-day=31&awarded_to-month=2&awarded_to-year=2026")
+    assert wrong.status_code == 400 and "Awarded to must be a real date" in wrong.text
+    assert 'href="#awarded_to"' in wrong.text
     headers = await api_key(db, clock)
     refused = await client.get("/api/v1/contracts-register?buyer=not a code", headers=headers)
     assert refused.status_code == 400 and refused.json()["invalid_params"][0]["name"] == "buyer"

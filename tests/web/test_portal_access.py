@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -56,3 +58,36 @@ async def test_a_refusal_is_a_clear_page(client, db, passwords, clock):
     response = await client.get("/buyer")
     assert response.status_code == 403
     assert "You do not have permission to do this" in response.text
+
+
+CARD_LINK = r'class="nhsuk-card__link" href="([^"]+)"'
+PUBLIC_CARDS = ["/catalogue", "/schema"]
+
+
+@pytest.mark.parametrize(("who", "portal_cards"), [
+    (None, ["/supplier", "/buyer"]),
+    ("newcomer", ["/supplier/organisation/new"]),
+    (("supplier", Role.SUPPLIER_USER), ["/supplier"]),
+    (("buyer", Role.BUYER), ["/buyer"]),
+    (("buyer", Role.EVALUATOR), ["/buyer"]),
+    (("buyer", Role.FUND_MANAGER), ["/buyer/funds"]),
+    (("authority", Role.AUTHORITY_ADMIN), ["/authority"]),
+])
+async def test_the_home_page_shows_only_the_portals_a_person_can_open(client, db, passwords, clock, who,
+                                                                     portal_cards):
+    if who == "newcomer":
+        user = await make_user(db, passwords, clock)
+    elif who is not None:
+        kind, role = who
+        organisation = (await make_supplier(db, clock) if kind == "supplier" else await make_trust(db, clock)
+                        if kind == "buyer" else await scalar(db, sa.select(Organisation).where(
+                            Organisation.kind == OrganisationKind.AUTHORITY)))
+        user = await make_user(db, passwords, clock, organisation=organisation, role=role)
+    if who is not None:
+        assert (await sign_in(client, user.email)).status_code == 303
+    landing = await client.get("/")
+    cards = re.findall(CARD_LINK, landing.text)
+    assert cards == portal_cards + PUBLIC_CARDS
+    for href in cards:
+        if who is not None:  # every card a signed-in person sees opens (signed out, a portal asks to sign in)
+            assert (await client.get(href, follow_redirects=True)).status_code == 200, href

@@ -328,7 +328,8 @@ async def _require_winner_may_be_awarded(session: AsyncSession, competition: Com
 
 
 async def confirm_award(session: AsyncSession, user: SignedInUser, competition_id: int, *,
-                        fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime) -> Contract:
+                        fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime,
+                        fund_line_fields: Sequence[str] | None = None) -> Contract:
     """After standstill: commit the award value to the fund allocations (dps.funds.services.commit_funds) and
     create the contract with its milestones (dps.contracts.services.create_contract), all in one transaction. If
     any allocation would go negative nothing changes at all."""
@@ -356,7 +357,8 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
         if lines:
             await commit_funds(session, buyer_org_id=competition.buyer_organisation_id,
                                category_id=competition.category_id, lines=lines, total_pence=total,
-                               reference=f"competition:{competition.id}", actor=actor, now=now)
+                               reference=f"competition:{competition.id}", actor=actor, now=now,
+                               fields=fund_line_fields)
         contract = await create_contract(
             session, competition_id=competition.id or 0, bid_id=bid.id or 0,
             buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=bid.organisation_id,

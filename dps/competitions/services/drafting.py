@@ -156,6 +156,20 @@ async def evaluator_ids(session: AsyncSession, competition_id: int) -> list[int]
         col(CompetitionEvaluator.competition_id) == competition_id).order_by(col(CompetitionEvaluator.user_id)))).all())
 
 
+async def _admitted_to(session: AsyncSession, category_id: int) -> list[tuple[Admission, str]]:
+    """The suppliers with an active admission to the category now, with their names: who publishing invites (C1)."""
+    return [(admission, name) for admission, name in (await session.execute(
+        sa.select(Admission, col(Organisation.name)).join(Organisation,
+                                                          col(Organisation.id) == Admission.organisation_id)
+        .where(col(Admission.category_id) == category_id, col(Admission.state) == MembershipState.ACTIVE)
+        .order_by(col(Admission.organisation_id)))).all()]
+
+
+async def suppliers_to_invite(session: AsyncSession, competition: Competition) -> list[str]:
+    """The names of the suppliers that publishing the draft now would invite, for the buyer to see before it does."""
+    return sorted(name for _, name in await _admitted_to(session, competition.category_id))
+
+
 async def publish(session: AsyncSession, user: SignedInUser, competition_id: int, now: datetime) -> Competition:
     """C1: every supplier with an active admission to the category at this instant is invited, at the same moment,
     by email and in its portal; the invited list is stored as it was. C2 and C3 are checked here."""
@@ -168,11 +182,7 @@ async def publish(session: AsyncSession, user: SignedInUser, competition_id: int
                        "a competition can only be published while it runs")
     validate_criteria(criteria_of(competition))
     days = minimum_tender_days(agreement.regime, agreement.rule_settings)
-    admitted = (await session.execute(
-        sa.select(Admission, col(Organisation.name)).join(Organisation,
-                                                          col(Organisation.id) == Admission.organisation_id)
-        .where(col(Admission.category_id) == competition.category_id, col(Admission.state) == MembershipState.ACTIVE)
-        .order_by(col(Admission.organisation_id)))).all()
+    admitted = await _admitted_to(session, competition.category_id)
     agreed = set((await session.scalars(sa.select(col(ShorterPeriodAgreement.organisation_id)).where(
         col(ShorterPeriodAgreement.competition_id) == competition.id,
         col(ShorterPeriodAgreement.agreed_deadline) <= competition.tender_deadline))).all())  # C2, reg 34(12)
