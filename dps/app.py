@@ -25,6 +25,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
 
+from dps.audit.sealing import AuditSealer
 from dps.clock import Clock, SystemClock
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
@@ -68,7 +69,8 @@ def _stores(settings: Settings) -> dict[str, Store]:
 
 @asynccontextmanager
 async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
-    """The embedded default drains the outbox inside the web process; compose runs `dps worker` instead."""
+    """The embedded default drains the outbox and seals the audit log inside the web process; compose runs
+    `dps worker` instead."""
     settings: Settings = app.state.settings
     if settings.outbox_worker != "inprocess":
         yield
@@ -77,6 +79,7 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
     worker = OutboxWorker(sessions, outbox_consumers(settings), app.state.clock)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop)),
+             asyncio.create_task(AuditSealer(sessions, app.state.clock).run(stop)),
              asyncio.create_task(run_periodically(stop, lambda: run_daily_jobs(sessions, app.state.clock.now()))),
              # Competitions also close on access; this closes (and tells the buyer about) those nobody opens.
              asyncio.create_task(run_periodically(

@@ -171,7 +171,7 @@ async def test_after_the_deadline_the_bids_open_and_the_audit_tells_every_step(c
     page = await browser.get(buyer, f"/buyer/competitions/{competition_id}")
     assert "Closed for bids" in page.text and acme.name in page.text
     unsealed = (await db.scalars(sa.select(AuditEvent).where(AuditEvent.action == "bid.unsealed")
-                                 .order_by(AuditEvent.sequence))).all()
+                                 .order_by(AuditEvent.id))).all()
     await db.commit()
     steps = {event.after["organisation_id"]: [s["action"] for s in event.after["steps"]] for event in unsealed}
     assert steps == {acme.organisation.id: ["draft_saved", "submitted"],
