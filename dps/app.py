@@ -37,6 +37,7 @@ from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.pages import PublicPages, SignInPages, SignOutPages
+from dps.web.received import received_at_middleware
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
@@ -150,7 +151,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ],
         plugins=[SQLAlchemyPlugin(config=database)],
         dependencies=DEPENDENCIES,
-        middleware=[session_config.middleware, CurrentUserMiddleware()],
+        # First, so outermost: the received time is taken before the session store or the user's load can wait.
+        middleware=[received_at_middleware, session_config.middleware, CurrentUserMiddleware()],
         before_send=[security_headers_hook(hsts=settings.secure_cookies)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",

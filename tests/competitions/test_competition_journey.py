@@ -17,6 +17,7 @@ from dps.competitions.models import (
     CompetitionInvitation,
     OutcomeLetter,
 )
+from dps.competitions.rules import CLOSING_GRACE
 from dps.contracts.models import Contract, ContractMilestone
 from dps.funds.models import Allocation
 from tests.competitions.support import Browser, bid_form, competition_id_from
@@ -130,6 +131,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     late = await browser.post(carewave.email, bid_path, bid_form("70,000"))
     assert late.status_code == 409
     assert "The tender deadline passed at 16 January 2026 12:00:00" in late.text
+    clock.advance(CLOSING_GRACE)  # it closes once the bids received in time can all have been stored
     overview = await browser.get(buyer, base)
     assert "Closed for bids" in overview.text
     assert "Bids received" in overview.text and ">2<" in overview.text.replace(" ", "").replace("\n", "")
