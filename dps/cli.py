@@ -19,6 +19,7 @@ from dps import wiring
 from dps.api_keys.services import create_api_key
 from dps.audit.sealing import AuditSealer
 from dps.audit.services import Actor, ChainHead, chain_head, unsealed_tail, verify_chain
+from dps.backup import BackupFailed, backup_database, restore_database
 from dps.clock import SystemClock
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
@@ -187,6 +188,36 @@ def export_ocds(path: str) -> None:
     package = run_async(settings, work)
     Path(path).write_text(json.dumps(package, indent=2, ensure_ascii=False), encoding="utf-8")
     console.print(f"Wrote {len(package['releases'])} releases to {path}.")
+
+
+@main.command("backup", help="Write a consistent copy of the whole database to PATH while the marketplace runs "
+                              "(pg_dump on PostgreSQL, the online backup API on SQLite).")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def backup(path: Path) -> None:
+    settings = load_settings()
+    try:
+        size = backup_database(settings.database_url, path)
+    except BackupFailed as error:
+        click.echo(f"Backup failed: {error}", err=True)
+        sys.exit(1)
+    console.print(f"Backed up the {'SQLite' if settings.is_sqlite else 'PostgreSQL'} database to {path} "
+                  f"({size:,} bytes). Check it: restore it into a spare database and run `dps audit verify` there.")
+
+
+@main.command("restore", help="Replace everything in the configured database with the backup at PATH. Stop the "
+                               "server and the worker first.")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(path: Path, yes: bool) -> None:
+    settings = load_settings()
+    if not yes:
+        click.confirm(f"Replace every row of the configured database with {path}?", abort=True)
+    try:
+        restore_database(settings.database_url, path)
+    except BackupFailed as error:
+        click.echo(f"Restore failed: {error}", err=True)
+        sys.exit(1)
+    console.print(f"Restored {path}. Run `dps audit verify` to check the audit chain came back whole.")
 
 
 @main.group(help="Database schema.")
