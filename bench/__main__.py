@@ -21,14 +21,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import awards, index, memory, pages, search
+from bench import awards, index, memory, pages, rush, search
 from bench.database import DEFAULT_POSTGRES_URL, Target, database_size
 from bench.generate import DEFAULT_AS_OF, Sizes, add_size_arguments, generate, print_summary, target_from
 from bench.index import index_bytes
 from bench.load import ceiling_server, product_server, run_wrk, wrk_available
 from bench.report import Machine, Section, compare_with, console, print_section, save_run, sqlite_version
 
-BENCHMARKS = ("index", "search", "pages", "memory", "awards")
+BENCHMARKS = ("index", "search", "pages", "memory", "awards", "rush")
+# These make their own PostgreSQL database: they need none of the generated catalogue.
+OWN_DATA = ("awards", "rush")
 
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
@@ -45,6 +47,14 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--changes", type=int, default=1000,
                         help="index changes for the outbox catch-up (default %(default)s)")
     parser.add_argument("--awards", type=int, default=40, help="concurrent award confirmations (default %(default)s)")
+    parser.add_argument("--rush-suppliers", type=int, default=300,
+                        help="invited suppliers bidding in the deadline rush (default %(default)s)")
+    parser.add_argument("--rush-submissions", type=int, default=500,
+                        help="bid submissions and revisions before the deadline (default %(default)s)")
+    parser.add_argument("--rush-seconds", type=float, default=60,
+                        help="the last seconds before the deadline they are spread over (default %(default)s)")
+    parser.add_argument("--rush-after", type=int, default=50,
+                        help="requests in the 5 seconds after the deadline (default %(default)s)")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL,
                         help="a PostgreSQL server where the awards benchmark may create a database")
     return parser.parse_args(argv)
@@ -122,7 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     work_dir = arguments.work_dir.resolve()
     arguments.work_dir = work_dir
-    target, generated = ensure_data(arguments)
+    if all(name in OWN_DATA for name in selected):
+        target, generated = target_from(arguments.database_url, work_dir), {}
+    else:
+        target, generated = ensure_data(arguments)
     # This process reads and writes the data itself: no in-process outbox worker (the index benchmark drives one).
     os.environ["OUTBOX_WORKER"] = "off"
     settings = target.settings()
@@ -247,6 +260,14 @@ def main(argv: list[str] | None = None) -> None:
         awards_machine = Machine.detect("PostgreSQL", machine.search_backend)
         sections.append(awards_section)
         print_section(awards_section, awards_machine)
+    if "rush" in selected:
+        console.print("Deadline rush: preparing a PostgreSQL database")
+        rush_section = asyncio.run(rush.run(
+            arguments.postgres_url, work_dir, suppliers=arguments.rush_suppliers,
+            submissions=arguments.rush_submissions, after=arguments.rush_after, window=arguments.rush_seconds,
+            seed=arguments.seed))
+        sections.append(rush_section)
+        print_section(rush_section, Machine.detect("PostgreSQL", machine.search_backend))
 
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     results = work_dir / "results"

@@ -52,7 +52,7 @@ BULK_TABLES = ("organisation", "user_account", "membership", "application", "adm
 # the fingerprint.
 RANDOM_BY_DESIGN = {"bid": {"bidder_key", "sealed_content"}, "bid_data_key": {"wrapped_key"},
                     "outbox_message": {"payload"}}
-UNFINGERPRINTED_TABLES = {"audit_event", "audit_chain_head", "alembic_version"}
+UNFINGERPRINTED_TABLES = {"audit_event", "audit_checkpoint", "alembic_version"}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
 
+from dps.audit.sealing import AuditSealer
 from dps.clock import Clock, SystemClock
 from dps.competitions.rules import shown_status
 from dps.competitions.services.loading import close_due_competitions
@@ -42,6 +43,7 @@ from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
 from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.rate_limits import ApiRateLimiter
+from dps.web.received import received_at_middleware
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
@@ -75,7 +77,8 @@ def _stores(settings: Settings) -> dict[str, Store]:
 
 @asynccontextmanager
 async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
-    """The embedded default drains the outbox inside the web process; compose runs `dps worker` instead."""
+    """The embedded default drains the outbox and seals the audit log inside the web process; compose runs
+    `dps worker` instead."""
     settings: Settings = app.state.settings
     if settings.outbox_worker != "inprocess":
         yield
@@ -84,6 +87,7 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
     worker = OutboxWorker(sessions, outbox_consumers(settings), app.state.clock)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop)),
+             asyncio.create_task(AuditSealer(sessions, app.state.clock).run(stop)),
              asyncio.create_task(run_periodically(stop, lambda: run_daily_jobs(sessions, app.state.clock.now()))),
              # Competitions also close on access; this closes (and tells the buyer about) those nobody opens.
              asyncio.create_task(run_periodically(
@@ -177,7 +181,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         route_handlers=[pages, *api],
         plugins=[SQLAlchemyPlugin(config=database)],
         dependencies=DEPENDENCIES,
-        middleware=[session_config.middleware, CurrentUserMiddleware()],
+        # First, so outermost: the received time is taken before the session store or the user's load can wait.
+        middleware=[received_at_middleware, session_config.middleware, CurrentUserMiddleware()],
         before_send=[security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",

@@ -18,7 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dps import wiring
 from dps.api_keys.services import create_api_key
-from dps.audit.services import Actor, verify_chain
+from dps.audit.sealing import AuditSealer
+from dps.audit.services import Actor, ChainHead, chain_head, unsealed_tail, verify_chain
+from dps.backup import BackupFailed, backup_database, restore_database
 from dps.clock import SystemClock
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
@@ -111,23 +113,25 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
             stripe.stop()
 
 
-@main.command(help="Drain the outbox (email, search index, payments) until stopped.")
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@main.command(help="Drain the outbox (email, search index, payments) and seal the audit log until stopped.")
+@click.option("--once", is_flag=True, help="Deliver what is due now and seal what is committed, then exit.")
 def worker(once: bool) -> None:
     settings = load_settings()
 
     async def work(sessions: Any) -> None:
         outbox = OutboxWorker(sessions, wiring.outbox_consumers(settings), SystemClock())
+        sealer = AuditSealer(sessions, SystemClock())
         if once:
             report = await outbox.drain_all()
-            console.print(f"Delivered {report.delivered}, failed {report.failed}.")
+            sealed = await sealer.seal_now()
+            console.print(f"Delivered {report.delivered}, failed {report.failed}; sealed {sealed} audit events.")
             return
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_name in ("SIGINT", "SIGTERM"):
             loop.add_signal_handler(getattr(signal, signal_name), stop.set)
-        console.print("Outbox worker running; Ctrl+C stops it.")
-        await outbox.run(stop)
+        console.print("Outbox worker and audit sealer running; Ctrl+C stops them.")
+        await asyncio.gather(outbox.run(stop), sealer.run(stop))
 
     run_async(settings, work)
 
@@ -157,20 +161,47 @@ def audit() -> None:
     pass
 
 
-@audit.command("verify", help="Walk the hash chain; exit 0 if intact, or 1 naming the first event that fails.")
-def audit_verify() -> None:
+@audit.command("verify", help="Walk the sealed hash chain; exit 0 if intact, or 1 naming the first event that fails. "
+                              "Reports the unsealed tail and its age.")
+@click.option("--checkpoint", "checkpoints", multiple=True, metavar="SEQUENCE:HASH",
+              help="A published checkpoint the chain must still pass through (repeatable).")
+def audit_verify(checkpoints: tuple[str, ...]) -> None:
     settings = load_settings()
+    try:
+        expected = [ChainHead.parse(text) for text in checkpoints]
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--checkpoint") from error
 
     async def work(sessions: Any) -> Any:
         async with sessions() as session:
-            return await verify_chain(session)
+            return (await verify_chain(session, checkpoints=expected), await chain_head(session),
+                    await unsealed_tail(session))
 
-    problem = run_async(settings, work)
+    problem, head, tail = run_async(settings, work)
     if problem is not None:
         click.echo(f"Audit chain broken at event {problem.sequence} (id {problem.event_id}): {problem.reason}",
                    err=True)
         sys.exit(1)
-    console.print("Audit chain verified: every event matches its hash and links to the one before.")
+    console.print(f"Audit chain verified: {head.sequence} sealed events, each matching its hash and linking to the "
+                  f"one before; head {head.hash}.")
+    if tail.count:
+        age = tail.age(SystemClock().now()).total_seconds()
+        console.print(f"Unsealed tail: {tail.count} events, the oldest {age:.0f} s old"
+                      + (" (the sealer is behind: is `dps worker` running?)" if age > 60 else "") + ".")
+    else:
+        console.print("Unsealed tail: none.")
+
+
+@audit.command("checkpoint", help="Print the sealed chain's head as SEQUENCE:HASH (seal what is committed first).")
+def audit_checkpoint() -> None:
+    settings = load_settings()
+
+    async def work(sessions: Any) -> ChainHead:
+        await AuditSealer(sessions, SystemClock()).seal_now()
+        async with sessions() as session:
+            return await chain_head(session)
+
+    click.echo(str(run_async(settings, work)))
 
 
 @main.command("export-ocds", help="Write every published competition as one OCDS release package (JSON) to PATH.")
@@ -191,6 +222,36 @@ def export_ocds(path: str) -> None:
     package = run_async(settings, work)
     Path(path).write_text(json.dumps(package, indent=2, ensure_ascii=False), encoding="utf-8")
     console.print(f"Wrote {len(package['releases'])} releases to {path}.")
+
+
+@main.command("backup", help="Write a consistent copy of the whole database to PATH while the marketplace runs "
+                              "(pg_dump on PostgreSQL, the online backup API on SQLite).")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def backup(path: Path) -> None:
+    settings = load_settings()
+    try:
+        size = backup_database(settings.database_url, path)
+    except BackupFailed as error:
+        click.echo(f"Backup failed: {error}", err=True)
+        sys.exit(1)
+    console.print(f"Backed up the {'SQLite' if settings.is_sqlite else 'PostgreSQL'} database to {path} "
+                  f"({size:,} bytes). Check it: restore it into a spare database and run `dps audit verify` there.")
+
+
+@main.command("restore", help="Replace everything in the configured database with the backup at PATH. Stop the "
+                               "server and the worker first.")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(path: Path, yes: bool) -> None:
+    settings = load_settings()
+    if not yes:
+        click.confirm(f"Replace every row of the configured database with {path}?", abort=True)
+    try:
+        restore_database(settings.database_url, path)
+    except BackupFailed as error:
+        click.echo(f"Restore failed: {error}", err=True)
+        sys.exit(1)
+    console.print(f"Restored {path}. Run `dps audit verify` to check the audit chain came back whole.")
 
 
 @main.group(help="Database schema.")

@@ -14,7 +14,6 @@ from sqlmodel import col
 
 from dps.admission.questionnaire import DEVICE_SECTION_KEYS, DIGITAL_SECTION_KEYS, selection_section_keys
 from dps.agreements.models import Agreement, Category
-from dps.audit.models import AuditChainHead
 from dps.audit.services import Actor, record
 from dps.competitions.rules import check_rule_settings
 from dps.identity.models import Organisation, OrganisationKind
@@ -233,10 +232,6 @@ async def load_reference_data(session: AsyncSession, now: datetime) -> int:
     """Insert whatever reference rows are missing; returns how many were added. Safe to run any number of times."""
     added = 0
     actor = Actor.system("reference-data")
-    if await session.get(AuditChainHead, 1) is None:
-        session.add(AuditChainHead(id=1))
-        await session.flush()
-
     existing_ods = set((await session.scalars(
         sa.select(col(Organisation.ods_code)).where(col(Organisation.ods_code).is_not(None)))).all())
     buyers: list[tuple[str, str, BuyerType, str | None]] = [

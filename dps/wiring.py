@@ -44,7 +44,8 @@ from dps.admission.refresh import run_daily_jobs as run_admission_jobs
 from dps.admission.services import remove_debarred_supplier
 from dps.agreements.models import Agreement, Category
 from dps.api_keys.models import ApiKey
-from dps.audit.models import AuditChainHead, AuditEvent
+from dps.audit.models import AuditCheckpoint, AuditEvent
+from dps.audit.services import take_checkpoint, unsealed_tail
 from dps.competitions.demo import seed_demo_competitions
 from dps.competitions.models import (
     AwardNotice,
@@ -80,7 +81,7 @@ from dps.transparency.api import transparency_api_router
 from dps.transparency.pages import register_router
 from dps.transparency.publication import ocds_publication_consumer
 from dps.web.dev_mail import dev_mail_router
-from dps.web.health import HealthChecks, IndexLagReport
+from dps.web.health import AuditTailReport, HealthChecks, IndexLagReport
 from supplier_portal.account import account_routers
 from supplier_portal.applications import supplier_applications_router
 from supplier_portal.competitions import supplier_competitions_router
@@ -96,7 +97,7 @@ TABLES: tuple[type[Any], ...] = (
     Organisation, User, Membership, Invitation, SignInLockout, PasswordReset, DebarmentEntry,
     Agreement, Category,
     Application, SectionEvaluation, Admission, RefreshRequest, RefreshResponse,
-    AuditEvent, AuditChainHead,
+    AuditEvent, AuditCheckpoint,
     OutboxMessage,
     Fund, Allocation, Commitment, CommitmentLine, LedgerEntry,
     Competition, CompetitionInvitation, CompetitionEvaluator, Clarification, Bid, BidDataKey, EvaluatorScore,
@@ -121,10 +122,13 @@ def outbox_consumers(settings: Settings) -> dict[str, Consumer]:
 async def run_daily_jobs(sessions: Any, now: Any) -> dict[str, int]:
     """Every domain's housekeeping the clock drives, each idempotent, so running them hourly is harmless:
     declaration-refresh reminders and assurance warnings (admission); reminders of award notices still to publish
-    after a contract (competitions)."""
+    after a contract (competitions); the day's checkpoint of the audit chain, shown on the publication page."""
     done = dict(await run_admission_jobs(sessions, now))
     async with sessions() as session:
         done["award_notice_reminders"] = await send_notice_reminders(session, now)
+    async with sessions() as session:
+        done["audit_checkpoints"] = 1 if await take_checkpoint(session, now) else 0
+        await session.commit()
     return done
 
 
@@ -176,7 +180,12 @@ async def _search_lag(session: Any) -> IndexLagReport:
     return IndexLagReport(lag.pending, lag.oldest_pending_at)
 
 
-HEALTH_CHECKS = HealthChecks(search=_search_answers, search_index_lag=_search_lag)
+async def _audit_tail(session: Any) -> AuditTailReport:
+    tail = await unsealed_tail(session)
+    return AuditTailReport(tail.count, tail.oldest_at)
+
+
+HEALTH_CHECKS = HealthChecks(search=_search_answers, search_index_lag=_search_lag, audit_tail=_audit_tail)
 
 
 # --- demo data -------------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@ The data a test arranges is built with tests/factories.py."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +24,32 @@ async def scalar(db: AsyncSession, statement: Any) -> Any:
 
 async def count_rows(db: AsyncSession, model: Any) -> int:
     return int(await scalar(db, sa.select(sa.func.count()).select_from(model)))
+
+
+async def seal_audit_log(db: AsyncSession, now: datetime, patience_seconds: float = 60) -> int:
+    """Seal every audit event committed so far into the hash chain, as the worker's sealer does; returns how many.
+
+    On PostgreSQL the sealer's watermark is the oldest transaction still running on the whole server, so a
+    transaction of another database (another test run sharing the server) holds it back for a moment: the
+    helper retries until every event committed before the call is sealed."""
+    from dps.audit.models import AuditEvent
+    from dps.audit.sealing import seal_round
+
+    await db.commit()  # the test's own transaction must not hold the watermark back
+    committed = await scalar(db, sa.select(sa.func.max(AuditEvent.id)).where(AuditEvent.sequence.is_(None)))
+    sealed = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience_seconds
+    while committed is not None:
+        sealed += await seal_round(db, now)
+        left = await scalar(db, sa.select(sa.func.count()).where(AuditEvent.sequence.is_(None),
+                                                                 AuditEvent.id <= committed))
+        if not left:
+            break
+        if loop.time() > deadline:
+            raise AssertionError(f"{left} committed audit events still unsealed after {patience_seconds} s")
+        await asyncio.sleep(0.05)  # another transaction on the server is still under way
+    return sealed
 
 
 def set_cookie(client: AsyncTestClient[Any], name: str, value: str) -> None:

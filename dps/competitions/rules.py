@@ -437,14 +437,21 @@ def check_publication(*, now: datetime, clarification_deadline: datetime, tender
                                field="clarification_deadline")
 
 
-def bids_open(tender_deadline: datetime, now: datetime) -> bool:
-    """C5: a bid (or a change to one) is accepted only strictly before the deadline, judged by server time."""
-    return now < tender_deadline
+# C5: a bid received just before the deadline may still be being stored after it (the received time is taken when
+# the request arrives, before any lock or queue). The competition closes, and its bids are opened, only this long
+# after the deadline, so that no bid received in time finds it closed; one received later is refused all the same.
+CLOSING_GRACE = timedelta(seconds=30)
+
+
+def bids_open(tender_deadline: datetime, received_at: datetime) -> bool:
+    """C5: a bid (or a change to one) is accepted only if the server received it strictly before the deadline."""
+    return received_at < tender_deadline
 
 
 def is_due_to_close(state: CompetitionState | str, tender_deadline: datetime | None, now: datetime) -> bool:
+    """Closing waits `CLOSING_GRACE` after the deadline for the bids received in time to be stored."""
     return CompetitionState(state) is CompetitionState.PUBLISHED and tender_deadline is not None \
-        and now >= tender_deadline
+        and now >= tender_deadline + CLOSING_GRACE
 
 
 _TIME = re.compile(r"([01]?\d|2[0-3])[:.]([0-5]\d)", re.ASCII)

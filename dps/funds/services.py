@@ -21,9 +21,8 @@ SELECT ... FOR UPDATE because:
 - the allocation's CHECK constraint (committed + spent <= allocated) stays as a last line of defence.
 Reads before the UPDATE only produce a friendly message; the UPDATE is what decides.
 
-Lock order: each service writes its audit event (which locks the audit chain head) BEFORE it updates any
-allocation, and updates allocations in id order. A caller that has already written an audit event keeps that
-same order (chain head, then allocations), so two transactions never wait for each other in a cycle.
+Lock order: allocations are updated in id order, so two transactions never wait for each other in a cycle. (An
+audit event is an insert of its own row and locks nothing shared: see "The audit log" in docs/CONVENTIONS.md.)
 Each service runs inside a SAVEPOINT: when it refuses, nothing it did stays in the caller's transaction.
 """
 

@@ -10,6 +10,7 @@ from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from dps.audit.services import latest_checkpoint
 from dps.dates import DATE_PARTS, date_input_values, parse_date_input
 from dps.errors import NotFound, ValidationFailed
 from dps.forms import FormErrors
@@ -81,6 +82,7 @@ async def register_page(request: Request[Any, Any, Any], db_session: DbSession, 
         "csv_href": "/contracts-register.csv" + ("?" + urlencode(query) if query else ""),
         "prev_href": "?" + urlencode({**query, "page": page - 1}) if page > 1 else None,
         "next_href": "?" + urlencode({**query, "page": page + 1}) if page < pages else None,
+        "checkpoint": await latest_checkpoint(db_session),
     })
 
 

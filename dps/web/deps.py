@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dps.identity.services import SignedInUser
 from dps.settings import Settings
 from dps.web.auth import current_user
+from dps.web.received import received_at
 
 # The request's database session, provided by the SQLAlchemy plugin under this name.
 DbSession: TypeAlias = NamedDependency[AsyncSession]
 # The signed-in user CurrentUserMiddleware loaded; only for routes whose guard requires one.
 CurrentUser: TypeAlias = NamedDependency[SignedInUser]
-# The time of the request, read from the app's injectable clock (never datetime.now()).
+# The time the request was received, read from the app's injectable clock as it arrived (dps.web.received), before
+# any lock or queue; never datetime.now().
 Now: TypeAlias = NamedDependency[datetime]
 # The app's settings.
 AppSettings: TypeAlias = NamedDependency[Settings]
@@ -37,7 +39,7 @@ async def provide_user(request: Request[Any, Any, Any]) -> SignedInUser:
 
 
 async def provide_now(request: Request[Any, Any, Any]) -> datetime:
-    return request.app.state.clock.now()
+    return received_at(request.scope.get("state")) or request.app.state.clock.now()
 
 
 async def provide_settings(request: Request[Any, Any, Any]) -> Settings:

@@ -96,9 +96,10 @@ class PublicPages(Controller):
         return Template("landing.html", context={"cards": portal_cards(current_user(request))})
 
     @get("/health", name="health", media_type="application/json")
-    async def health(self, request: Request[Any, Any, State], db_session: DbSession) -> Response[dict[str, str]]:
+    async def health(self, request: Request[Any, Any, State], db_session: DbSession,
+                     now: Now) -> Response[dict[str, str]]:
         report, healthy = await check_health(db_session, request.app.state.settings,
-                                             request.app.state.health_checks)
+                                             request.app.state.health_checks, now)
         return Response(report, status_code=200 if healthy else 503)
 
 

@@ -245,6 +245,6 @@ async def test_suspend_reinstate_remove_by_an_authority_admin_only(client, db, p
     assert again.status_code == 409
     assert "A membership that is removed cannot be reinstated" in again.text
     actions = (await db.scalars(sa.select(AuditEvent.action).where(AuditEvent.entity_type == "admission")
-                                .order_by(AuditEvent.sequence))).all()
+                                .order_by(AuditEvent.id))).all()
     await db.commit()
     assert actions == ["admission.admitted", "admission.suspend", "admission.reinstate", "admission.remove"]

@@ -18,11 +18,12 @@ from dps.competitions.models import (
     CompetitionInvitation,
     OutcomeLetter,
 )
+from dps.competitions.rules import CLOSING_GRACE
 from dps.contracts.models import Contract, ContractMilestone
 from dps.funds.models import Allocation
 from tests.competitions.support import Browser, bid_form, competition_id_from
 from tests.factories import BID_ANSWERS, competition_form, make_allocation, make_competition_world, make_fund
-from tests.helpers import scalar
+from tests.helpers import scalar, seal_audit_log
 
 # Standstill started Tue 20 Jan 2026 10:00 (PCR: the outcome letters; PA 2023: the contract award notice): PCR day 10
 # is Fri 30 Jan; PA 2023 day 8 (day 1 = 20 Jan) is Thu 29 Jan. Each ends at midnight at the end of its last day.
@@ -137,6 +138,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
     late = await browser.post(carewave.email, bid_path, bid_form("70,000"))
     assert late.status_code == 409
     assert "The tender deadline passed at 16 January 2026 12:00:00" in late.text
+    clock.advance(CLOSING_GRACE)  # it closes once the bids received in time can all have been stored
     overview = await browser.get(buyer, base)
     assert "Closed for bids" in overview.text
     assert "Bids received" in overview.text and ">2<" in overview.text.replace(" ", "").replace("\n", "")
@@ -293,6 +295,7 @@ async def test_a_competition_from_requirement_to_signed_contract(client, db, pas
             "competition.award_decided", started, "competition.standstill_paused",
             "competition.standstill_resumed", "competition.awarded", "competition.criterion_refined",
             "competition.interest_declared", "competition.contract_notice_published"} <= actions
+    await seal_audit_log(db, clock.now())
     assert await verify_chain(db) is None
     await db.commit()
     letters = (await db.scalars(sa.select(OutcomeLetter).where(OutcomeLetter.competition_id == competition_id))).all()

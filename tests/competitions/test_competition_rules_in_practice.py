@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from dps.admission.models import Admission
 from dps.audit.models import AuditEvent
 from dps.competitions.models import Competition, CompetitionInvitation, OutcomeLetter
+from dps.competitions.rules import CLOSING_GRACE
 from dps.competitions.services import awarding, evaluating
 from dps.competitions.services.loading import close_due_competitions
 from dps.db import make_engine, make_sessionmaker
@@ -68,7 +69,9 @@ async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, 
     sessions = make_sessionmaker(engine)
     try:
         assert await close_due_competitions(sessions, clock.now()) == 0
-        clock.set(DEADLINE)
+        clock.set(DEADLINE)  # bids received in time may still be being stored: not yet
+        assert await close_due_competitions(sessions, clock.now()) == 0
+        clock.set(DEADLINE + CLOSING_GRACE)
         assert await close_due_competitions(sessions, clock.now()) == 1
         assert await close_due_competitions(sessions, clock.now()) == 0  # idempotent
     finally:
@@ -141,6 +144,7 @@ async def test_deadlines_for_questions_and_bids_an_empty_competition_and_nobody_
     clock.set(DEADLINE)
     page = await browser.get(acme, f"/supplier/competitions/{competition_id}/bid")
     assert "Bids can no longer be changed" in page.text
+    clock.set(DEADLINE + CLOSING_GRACE)
     refused = await browser.post(world.buyer.email, f"/buyer/competitions/{competition_id}/evaluation/start")
     assert refused.status_code == 409 and "No bids were received" in refused.text
 
@@ -167,7 +171,7 @@ async def test_c7_a_conflicted_evaluator_stands_aside_and_the_award_moves_only_o
     acme, bright, _ = world.bidders
     acme_bid = await make_bid(db, clock, party=acme, competition_id=competition_id, price_pence=90_000_00)
     bright_bid = await make_bid(db, clock, party=bright, competition_id=competition_id, price_pence=100_000_00)
-    clock.set(DEADLINE)
+    clock.set(DEADLINE + CLOSING_GRACE)
     buyer = await signed_in(db, world.buyer.user)
     await evaluating.start_evaluation(db, buyer, competition_id, clock.now())
     browser = Browser(client)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from dps.competitions.forms import parse_bid_form, parse_competition_form
 from dps.competitions.rules import (
     BIDS,
+    CLOSING_GRACE,
     COMPETITIONS,
     DEFAULT_TIE_BREAK,
     TIE_BREAK_WORDING,
@@ -333,12 +334,14 @@ def test_the_clarification_deadline_is_in_the_future_and_before_the_tender_deadl
         assert refused.value.field == "clarification_deadline"
 
 
-def test_bids_are_open_strictly_before_the_deadline_and_it_closes_at_the_deadline():
+def test_bids_are_open_strictly_before_the_deadline_and_it_closes_after_the_grace_for_bids_in_flight():
     deadline = datetime(2026, 1, 16, 12, 0, tzinfo=UTC)
     assert bids_open(deadline, deadline - timedelta(microseconds=1))
     assert not bids_open(deadline, deadline)
-    assert is_due_to_close("published", deadline, deadline)
-    assert not is_due_to_close("published", deadline, deadline - timedelta(seconds=1))
+    # A bid received before the deadline may still be being stored: the competition stays open to it a while.
+    assert not is_due_to_close("published", deadline, deadline)
+    assert not is_due_to_close("published", deadline, deadline + CLOSING_GRACE - timedelta(microseconds=1))
+    assert is_due_to_close("published", deadline, deadline + CLOSING_GRACE)
     assert not is_due_to_close("draft", deadline, deadline + timedelta(days=1))
 
 

@@ -23,6 +23,7 @@ from litestar.routes import HTTPRoute
 
 from dps.audit.models import AuditEvent
 from dps.competitions.models import Bid
+from dps.competitions.rules import CLOSING_GRACE
 from dps.identity.models import Role
 from tests.competitions.support import Browser, bid_form, competition_id_from
 from tests.factories import competition_form, make_authority_user, make_competition_world
@@ -167,11 +168,11 @@ async def test_after_the_deadline_the_bids_open_and_the_audit_tells_every_step(c
     await browser.post(bright.email, bid_path, bid_form("95,000"))
     await browser.post(bright.email, f"{bid_path}/withdraw")
 
-    clock.set(datetime(2026, 1, 16, 12, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 1, 16, 12, 0, tzinfo=UTC) + CLOSING_GRACE)  # closed once bids in flight are stored
     page = await browser.get(buyer, f"/buyer/competitions/{competition_id}")
     assert "Closed for bids" in page.text and acme.name in page.text
     unsealed = (await db.scalars(sa.select(AuditEvent).where(AuditEvent.action == "bid.unsealed")
-                                 .order_by(AuditEvent.sequence))).all()
+                                 .order_by(AuditEvent.id))).all()
     await db.commit()
     steps = {event.after["organisation_id"]: [s["action"] for s in event.after["steps"]] for event in unsealed}
     assert steps == {acme.organisation.id: ["draft_saved", "submitted"],

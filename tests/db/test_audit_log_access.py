@@ -8,9 +8,10 @@ import io
 import sqlalchemy as sa
 
 from dps.audit.models import AuditEvent
+from dps.audit.services import chain_head, unsealed_tail
 from dps.identity.models import Role
 from tests.factories import make_authority_user, make_supplier
-from tests.helpers import sign_in
+from tests.helpers import seal_audit_log, sign_in
 from tests.test_cli import run_dps
 
 
@@ -28,6 +29,7 @@ async def test_authority_admin_filters_and_exports_events(client, db, passwords,
     by_actor = await client.get("/authority/audit?actor=ada@authority")
     assert "user.signed_in" in by_actor.text and "organisation.created" not in by_actor.text
 
+    await seal_audit_log(db, clock.now())
     export = await client.get("/authority/audit/export.csv?entity_type=organisation")
     assert export.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(export.text)))
@@ -48,8 +50,33 @@ async def test_only_authority_admins_read_the_audit_log(client, db, passwords, c
     assert (await client.get("/authority/audit/export.csv")).status_code == 403
 
 
+async def test_dps_audit_verify_reports_the_unsealed_tail(database_url, db, clock, tmp_path):
+    env = {"DATABASE_URL": database_url, "DPS_VAR_DIR": str(tmp_path)}
+    unsealed = (await unsealed_tail(db)).count
+    await db.commit()
+    assert unsealed > 0  # the reference data's events, not sealed yet
+
+    before = run_dps("audit", "verify", env=env)
+    assert before.returncode == 0, before.stderr
+    assert "Audit chain verified: 0 sealed events" in before.stdout
+    assert f"Unsealed tail: {unsealed} events, the oldest" in before.stdout
+
+    checkpoint = run_dps("audit", "checkpoint", env=env)  # seals what is committed, then prints the head
+    assert checkpoint.returncode == 0, checkpoint.stderr
+    head = await chain_head(db)
+    await db.commit()
+    assert head.sequence == unsealed and checkpoint.stdout.strip() == f"{head.sequence}:{head.hash}"
+
+    after = run_dps("audit", "verify", "--checkpoint", str(head), env=env)
+    assert after.returncode == 0, after.stderr
+    assert f"Audit chain verified: {unsealed} sealed events" in after.stdout and "Unsealed tail: none" in after.stdout
+    wrong = run_dps("audit", "verify", "--checkpoint", f"{head.sequence}:{'f' * 64}", env=env)
+    assert wrong.returncode == 1 and "does not match the checkpoint" in wrong.stderr
+
+
 async def test_dps_audit_verify_passes_then_names_the_tampered_event(database_url, db, clock, tmp_path):
     env = {"DATABASE_URL": database_url, "DPS_VAR_DIR": str(tmp_path)}
+    await seal_audit_log(db, clock.now())
     intact = run_dps("audit", "verify", env=env)
     assert intact.returncode == 0, intact.stderr
     assert "Audit chain verified" in intact.stdout

@@ -53,7 +53,7 @@ async def test_every_trust_belongs_to_its_icb_from_the_reference_data_and_db_upg
     assert await load_reference_data(db, clock.now()) == 1  # what `dps db upgrade` runs after the migrations
     await db.commit()
     assert await scalar(db, sa.select(Organisation.parent_icb_ods_code).where(Organisation.id == gstt.id)) == "QKK"
-    assert await scalar(db, sa.select(AuditEvent.action).order_by(AuditEvent.sequence.desc()).limit(1)) == (
+    assert await scalar(db, sa.select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)) == (
         "organisation.icb_set")
     assert await load_reference_data(db, clock.now()) == 0
     await db.commit()

@@ -28,7 +28,7 @@ POLICY = LockoutPolicy(failures_allowed=5, lock_for=timedelta(minutes=15))
 
 
 async def actions(db) -> list[str]:
-    rows = (await db.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.sequence))).all()
+    rows = (await db.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id))).all()
     await db.commit()
     return [action for action in rows if action.startswith(("sign_in.", "user.signed_in"))]
 

@@ -124,7 +124,7 @@ async def test_an_administrator_changes_the_profile_and_the_change_is_audited(cl
     page = await client.get(saved.headers["location"])
     assert "Your organisation is not an SME" in page.text and "260 staff is not fewer than 250" in page.text
     event = await scalar(db, sa.select(AuditEvent).where(AuditEvent.action == "organisation.profile_updated")
-                         .order_by(AuditEvent.sequence.desc()).limit(1))
+                         .order_by(AuditEvent.id.desc()).limit(1))
     assert event.entity_id == str(organisation_id)
     assert (event.before["headcount"], event.before["turnover_pence"], event.before["sme"]) == (42, 125_000_000, True)
     assert (event.after["headcount"], event.after["turnover_pence"], event.after["sme"]) == (260, 5_000_000_000, False)

@@ -1,16 +1,42 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from litestar.testing import AsyncTestClient
 
 from dps.app import create_app
+from dps.audit.services import Actor, record
 from dps.settings import Settings
+from tests.helpers import seal_audit_log
 
 
-async def test_health_reports_each_part_ok(client):
+async def test_health_reports_each_part_ok(client, db, clock):
+    await seal_audit_log(db, clock.now())
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "search": "ok",
-                               "search_index_lag": {"pending": 0, "oldest_pending_at": None}}
+                               "search_index_lag": {"pending": 0, "oldest_pending_at": None},
+                               "audit_sealing": "ok"}
+
+
+async def test_health_is_degraded_while_the_audit_log_goes_unsealed_for_over_a_minute(client, db, clock):
+    await seal_audit_log(db, clock.now())
+    await record(db, actor=Actor.system("test"), action="thing.changed", entity_type="thing", entity_id=1,
+                 now=clock.now())
+    await db.commit()
+
+    clock.advance(timedelta(seconds=60))
+    fresh = (await client.get("/health")).json()
+    assert (fresh["status"], fresh["audit_sealing"]) == ("ok", "ok")
+
+    clock.advance(timedelta(seconds=1))
+    stale = await client.get("/health")
+    assert stale.status_code == 200  # still serving: degraded, not down
+    assert (stale.json()["status"], stale.json()["audit_sealing"]) == ("degraded", "behind")
+
+    await seal_audit_log(db, clock.now())
+    sealed = (await client.get("/health")).json()
+    assert (sealed["status"], sealed["audit_sealing"]) == ("ok", "ok")
 
 
 async def test_health_names_a_database_that_is_down(tmp_path):
@@ -21,7 +47,7 @@ async def test_health_names_a_database_that_is_down(tmp_path):
         response = await client.get("/health")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": "unavailable", "search": "ok",
-                               "search_index_lag": None}
+                               "search_index_lag": None, "audit_sealing": None}
 
 
 async def test_health_names_a_search_engine_that_is_down(settings, free_port, tmp_path):
@@ -32,5 +58,7 @@ async def test_health_names_a_search_engine_that_is_down(settings, free_port, tm
     async with AsyncTestClient(app=create_app(settings)) as client:
         response = await client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "search": "unavailable",
-                               "search_index_lag": {"pending": 0, "oldest_pending_at": None}}
+    body = response.json()
+    assert {key: body[key] for key in ("status", "database", "search", "search_index_lag")} == {
+        "status": "unavailable", "database": "ok", "search": "unavailable",
+        "search_index_lag": {"pending": 0, "oldest_pending_at": None}}

@@ -57,13 +57,14 @@ async def own_bid(session: AsyncSession, competition_id: int, organisation_id: i
 
 
 def _require_open_for_bids(competition: Competition, now: datetime) -> None:
+    """`now` is when the request was received (dps.web.received), however long it then queued."""
     if competition.state == CompetitionState.CANCELLED:
         raise Conflict("This competition has been cancelled: bids are no longer accepted")
     if competition.state != CompetitionState.PUBLISHED or not bids_open(competition.tender_deadline, now):
         seconds = "%-d %B %Y %H:%M:%S"
         raise Conflict(f"The tender deadline passed at {format_london(competition.tender_deadline, seconds)} "
-                       f"(server time {format_london(now, seconds)}): bids can no longer be submitted, changed or "
-                       "withdrawn")
+                       f"(your request was received at {format_london(now, seconds)}): bids can no longer be "
+                       "submitted, changed or withdrawn")
 
 
 async def _require_may_bid(session: AsyncSession, competition: Competition, organisation_id: int,

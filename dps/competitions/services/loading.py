@@ -18,6 +18,7 @@ from dps.admission.services import email_organisation
 from dps.audit.services import Actor, record
 from dps.competitions.models import Bid, Competition, CompetitionEvaluator, CompetitionInvitation
 from dps.competitions.rules import (
+    CLOSING_GRACE,
     SEALED_STATES,
     BidState,
     CompetitionEvent,
@@ -96,7 +97,8 @@ async def close_due_competitions(sessionmaker: Any, now: datetime) -> int:
     """The periodic job: close every open competition whose deadline has passed. Idempotent."""
     async with sessionmaker() as session:
         due = (await session.scalars(sa.select(col(Competition.id)).where(
-            col(Competition.state) == CompetitionState.PUBLISHED, col(Competition.tender_deadline) <= now))).all()
+            col(Competition.state) == CompetitionState.PUBLISHED,
+            col(Competition.tender_deadline) <= now - CLOSING_GRACE))).all()
         await session.commit()
     closed = 0
     for competition_id in due:
