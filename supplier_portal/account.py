@@ -60,6 +60,7 @@ from dps.identity.profile import SupplierProfile, parse_supplier_profile
 from dps.identity.rules import MINIMUM_PASSWORD_LENGTH
 from dps.money import pounds_for_form
 from dps.web.auth import (
+    NEW_SUPPLIER_ORGANISATION_PATH,
     current_user,
     mark_access_rule,
     memberships_in,
@@ -83,7 +84,7 @@ onboarding_rate_limit = RateLimitConfig(
 PENDING_EMAIL = "pending_email"  # the address just registered, for the "check your email" page
 ORGANISATION_DRAFT = "organisation_draft"  # the new organisation's answers, until they are confirmed
 VERIFY_REQUIRED_PATH = "/verify-email/required"
-NEW_ORGANISATION_PATH = "/supplier/organisation/new"
+NEW_ORGANISATION_PATH = NEW_SUPPLIER_ORGANISATION_PATH
 
 
 class EmailNotVerified(Exception):

@@ -71,6 +71,15 @@ development_only = _mark(_in_development, "anyone, in development only")
 signed_in = _mark(_signed_in, "any signed-in user")
 
 
+# Where a signed-in person with no organisation yet sets up their supplier (a supplier page sends them there).
+NEW_SUPPLIER_ORGANISATION_PATH = "/supplier/organisation/new"
+
+
+class NoOrganisationYet(PermissionDeniedException):
+    """A signed-in person who belongs to no organisation opened a supplier page: the web layer sends them to set
+    up their organisation instead of answering 403."""
+
+
 def requires_role(kind: OrganisationKind, *roles: Role) -> Guard:
     """Allow signed-in users holding one of `roles` in an organisation of `kind` (a buyer's evaluator is not
     the authority's evaluator)."""
@@ -80,6 +89,8 @@ def requires_role(kind: OrganisationKind, *roles: Role) -> Guard:
         if user is None:
             raise NotAuthorizedException("Sign in to continue")
         if not user.has_role_in(kind, *roles):
+            if kind == OrganisationKind.SUPPLIER and not user.memberships:
+                raise NoOrganisationYet("Set up your organisation first")
             raise PermissionDeniedException("Your account does not have access to this page")
 
     guard.__name__ = f"requires_{kind}_" + "_or_".join(roles)

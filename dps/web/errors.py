@@ -15,6 +15,7 @@ from litestar.types import ExceptionHandlersMap
 from dps.db import database_unavailable
 from dps.errors import DomainError, ValidationFailed
 from dps.forms import FormErrors, whole_number
+from dps.web.auth import NEW_SUPPLIER_ORGANISATION_PATH, NoOrganisationYet
 
 logger = logging.getLogger("dps.web")
 
@@ -58,6 +59,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         reason = "expired" if had_session else "required"
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?reason={reason}&next={quote(target, safe='')}", status_code=303)
+    if isinstance(exc, NoOrganisationYet) and not wants_json(request):
+        return Redirect(NEW_SUPPLIER_ORGANISATION_PATH, status_code=303)
     detail = exc.detail
     if exc.status_code == 403 and "CSRF" in str(detail):
         detail = "Your form could not be checked as coming from this service. Go back, reload the page and try again."

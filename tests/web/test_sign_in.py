@@ -146,6 +146,10 @@ async def test_a_user_without_an_organisation_is_sent_to_set_one_up(client, db, 
     await make_user(db, passwords, clock, email="new@startup.example")
     response = await sign_in(client, "new@startup.example")
     assert response.headers["location"] == "/supplier/organisation/new"
+    for page in ("/supplier", "/supplier/listings", "/supplier/competitions"):  # typed in, not only the home card
+        typed = await client.get(page)
+        assert typed.status_code == 303 and typed.headers["location"] == "/supplier/organisation/new", page
+    assert (await client.get("/authority")).status_code == 403  # other portals still refuse
 
 
 # Lockout per email address: 5 consecutive failures lock it for 15 minutes (the defaults; the clock starts at
