@@ -108,7 +108,7 @@ def test_test_mode_needs_a_test_key_and_is_never_on_in_production():
         return is_test_mode(Settings.from_env({"SECRET_KEY": "x" * 40, "BID_SEALING_KEY": "A" * 43 + "=", **env}))
     assert mode(DPS_ENV="development", STRIPE_SECRET_KEY="sk_test_local")
     assert mode(DPS_ENV="test", STRIPE_SECRET_KEY="sk_test_local")
-    assert not mode(DPS_ENV="production", STRIPE_SECRET_KEY="sk_test_local")
+    assert not mode(DPS_ENV="production", OCDS_PREFIX="ocds-a1b2c3", STRIPE_SECRET_KEY="sk_test_local")
     assert not mode(DPS_ENV="development", STRIPE_SECRET_KEY="sk_live_x")
     assert not mode(DPS_ENV="development")
 

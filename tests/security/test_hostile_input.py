@@ -106,9 +106,8 @@ async def build_world(db: Any, passwords: Any, clock: Any) -> tuple[dict[str, An
 
 @pytest.mark.xdist_group("hostile_input")
 async def test_no_route_answers_hostile_input_with_a_server_error(settings, db, passwords, clock, tmp_path):
-    app = create_app(Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": settings.database_url,
-                                        "DPS_VAR_DIR": str(tmp_path), "LOGIN_RATE_LIMIT_PER_MINUTE": "100000"}),
-                     clock=clock)
+    app_settings = Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": settings.database_url,
+                                      "DPS_VAR_DIR": str(tmp_path), "LOGIN_RATE_LIMIT_PER_MINUTE": "100000"})
     users, ids, secret = await build_world(db, passwords, clock)
     fields = field_names()
     routes = sorted(r for r in set(app_routes()) if r in EXPECTED and r != ("POST", "/logout")
@@ -120,6 +119,9 @@ async def test_no_route_answers_hostile_input_with_a_server_error(settings, db, 
     emails = {user.id: user.email for user in users.values() if user is not None}
     server_errors: list[str] = []
     for user_id, user_routes in by_user.items():
+        # An app for each person: each test client runs it on an event loop of its own, and a database
+        # connection belongs to the loop that opened it.
+        app = create_app(app_settings, clock=clock)
         async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
             client.follow_redirects = False
             client.headers["Authorization"] = f"Bearer {secret}"

@@ -11,7 +11,7 @@ import re
 
 from dps.settings import PROJECT_ROOT
 
-SAFE_FILTERS = ("e", "escape", "london", "pounds", "period_end", "london_date")
+SAFE_FILTERS = ("e", "escape", "london", "day", "moment", "pounds", "period_end", "london_date")
 # Values that hold no user-written text: ids and revision numbers, a setting, our own status tag macro.
 NO_USER_TEXT = {"c.id", "bid.revision", "ocid_prefix", "state_tag"}
 KEYWORDS = {"if", "else", "not", "and", "or", "in", "is", "none", "None", "true", "false", "defined", "undefined"}
@@ -20,10 +20,13 @@ _NAME = re.compile(r"[A-Za-z_][\w.]*")
 
 
 def html_expressions() -> list[tuple[str, str]]:
-    """(template, expression) for every `"html": <expression>` in the templates."""
+    """(template, expression) for every `"html": <expression>` in the templates. A name set with a
+    `{% set name %}...{% endset %}` block is rendered markup, escaped as it was rendered: it stands as a literal."""
     found = []
     for template in (PROJECT_ROOT / "templates").rglob("*.html"):
         text = template.read_text()
+        for block in re.findall(r"{%-?\s*set\s+(\w+)\s*-?%}", text):
+            text = re.sub(rf'("html":\s*){block}\b', r'\1""', text)
         for match in re.finditer(r'"html":\s*', text):
             depth, position = 0, match.end()
             while position < len(text):
