@@ -62,8 +62,8 @@ def test_one_already_at_stripe_api_base_is_used_and_left_running(tmp_path, local
 def test_nothing_is_started_with_a_real_key_or_outside_development(tmp_path):
     assert development_stripe(_development(tmp_path, STRIPE_SECRET_KEY="sk_live_real"), {},
                               webhook_url="http://x/webhooks/stripe") is None
-    production = Settings.from_env({"DPS_ENV": "production", "OCDS_PREFIX": "ocds-a1b2c3", "DPS_VAR_DIR": str(tmp_path), "SECRET_KEY": "s" * 40,
-                                    "BID_SEALING_KEY": "A" * 43 + "="})
+    production = Settings.from_env({"DPS_ENV": "production", "OCDS_PREFIX": "ocds-a1b2c3", "DPS_VAR_DIR": str(tmp_path),
+                                    "SECRET_KEY": "s" * 40, "BID_SEALING_KEY": "A" * 43 + "="})
     assert development_stripe(production, {}, webhook_url="http://x/webhooks/stripe") is None
 
 
