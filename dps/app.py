@@ -43,7 +43,7 @@ from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
 from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.rate_limits import ApiRateLimiter
-from dps.web.received import received_at_middleware
+from dps.web.received import RECEIVED_NOW, received_at_middleware
 from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
@@ -144,11 +144,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         "current_user", lambda context: current_user(context["request"])
     )
     templates.engine_instance.register_template_callable("csp_nonce", csp_nonce)
-    # A global, not a context callable, so that macros imported without context can call it too.
+    # A global, not a context callable, so that macros imported without context can call it too. It judges by
+    # the time the request being served was received, not by a clock captured here.
     templates.engine_instance.engine.globals["competition_status"] = lambda competition: shown_status(
         competition.state, tender_deadline=competition.tender_deadline,
         standstill_ends_at=competition.standstill_ends_at,
-        standstill_paused=competition.standstill_paused_at is not None, now=clock.now())
+        standstill_paused=competition.standstill_paused_at is not None, now=RECEIVED_NOW.get() or clock.now())
     session_config = RotatingSessionConfig(
         secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60
     )

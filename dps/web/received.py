@@ -7,12 +7,15 @@ response says it back in `X-Received-At` (ISO 8601, UTC): a supplier's proof of 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 RECEIVED_AT = "received_at"
+# The same instant for code that has no request at hand (a template global): set for the task serving the request.
+RECEIVED_NOW: ContextVar[datetime | None] = ContextVar("received_now", default=None)
 RECEIVED_AT_HEADER = b"x-received-at"
 
 
@@ -24,6 +27,7 @@ def received_at_middleware(app: ASGIApp) -> ASGIApp:
         received = scope["app"].state.clock.now()
         state: dict[str, Any] = scope.setdefault("state", {})
         state[RECEIVED_AT] = received
+        RECEIVED_NOW.set(received)
 
         async def send_with_receipt(message: Message) -> None:
             if message["type"] == "http.response.start":
