@@ -44,7 +44,7 @@ from dps.web.input_guard import CheckedRequest, check_request_input
 from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.rate_limits import ApiRateLimiter
 from dps.web.received import RECEIVED_NOW, received_at_middleware
-from dps.web.security_headers import csp_nonce, security_headers_hook
+from dps.web.security_headers import API_PATH_PATTERN, csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
 from dps.wiring import (
@@ -151,7 +151,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         standstill_ends_at=competition.standstill_ends_at,
         standstill_paused=competition.standstill_paused_at is not None, now=RECEIVED_NOW.get() or clock.now())
     session_config = RotatingSessionConfig(
-        secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60
+        secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60,
+        exclude=API_PATH_PATTERN,  # the open API reads no session: an API key is its only identity
     )
     login_rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.login_rate_limit_per_minute),
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         before_send=[security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",
-            exclude=["/api/", "/webhooks/"],
+            exclude=[API_PATH_PATTERN, "/webhooks/"],
         ),
         stores=_stores(settings),
         template_config=templates,

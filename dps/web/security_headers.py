@@ -12,7 +12,17 @@ from litestar.types import Message, Scope
 NONCE_KEY = "dps_csp_nonce"
 
 
-def content_security_policy(nonce: str, path: str) -> str:
+# The open API (/api/v1) answers JSON only: nothing in it may load or run anything, so it needs no nonce.
+API_PREFIX = "/api/v1/"
+API_PATH_PATTERN = "^" + API_PREFIX  # for Litestar's `exclude` options: what only pages need skips the API
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
+
+def content_security_policy(nonce: str) -> str:
     return ("default-src 'self'; "
             f"script-src 'self' 'nonce-{nonce}'; "
             "style-src 'self'; "
@@ -36,7 +46,9 @@ def security_headers_hook(hsts: bool) -> Any:
         if message["type"] != "http.response.start":
             return
         headers = MutableScopeHeaders.from_message(message)
-        headers["Content-Security-Policy"] = content_security_policy(nonce_for(scope), scope.get("path", ""))
+        path = scope.get("path", "")
+        headers["Content-Security-Policy"] = (API_CONTENT_SECURITY_POLICY if is_api_path(path)
+                                              else content_security_policy(nonce_for(scope)))
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         headers["X-Frame-Options"] = "DENY"

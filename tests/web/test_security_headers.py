@@ -44,3 +44,34 @@ async def test_hsts_and_secure_cookies_when_served_over_https(tmp_path, settings
     assert response.headers["strict-transport-security"].startswith("max-age=31536000")
     csrf_cookie = next(v for v in response.headers.get_list("set-cookie") if v.startswith("csrftoken="))
     assert "secure" in csrf_cookie.lower()
+
+
+
+async def test_the_open_api_skips_what_only_pages_need(client, db, passwords, clock, monkeypatch):
+    """/api/v1 answers JSON to API keys: it reads no session and loads no user (a browser's session cookie is
+    ignored there), sets no cookie, and its CSP lets nothing load or run, so it carries no nonce."""
+    from dps.web import auth
+    from tests.factories import make_supplier_with_user
+    from tests.helpers import sign_in
+
+    loads: list[int] = []
+    real_load = auth.load_signed_in_user
+
+    async def counted_load(session, user_id):
+        loads.append(user_id)
+        return await real_load(session, user_id)
+
+    monkeypatch.setattr(auth, "load_signed_in_user", counted_load)
+    user = (await make_supplier_with_user(db, passwords, clock))[1]
+    await sign_in(client, user.email)
+    page = await client.get("/")
+    assert "nonce-" in page.headers["content-security-policy"]
+    assert loads, "a page loads the signed-in user"
+
+    loads.clear()
+    response = await client.get("/api/v1/innovations/1")
+    assert response.status_code == 404
+    assert loads == []
+    assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "set-cookie" not in response.headers

@@ -354,11 +354,6 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
     actor = actor_of(user)
     lines = [(line.allocation_id, line.pence) for line in fund_lines]
     try:
-        if lines:
-            await commit_funds(session, buyer_org_id=competition.buyer_organisation_id,
-                               category_id=competition.category_id, lines=lines, total_pence=total,
-                               reference=f"competition:{competition.id}", actor=actor, now=now,
-                               fields=fund_line_fields)
         contract = await create_contract(
             session, competition_id=competition.id or 0, bid_id=bid.id or 0,
             buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=bid.organisation_id,
@@ -387,6 +382,13 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
                                  f"awarded to your organisation: {format_pence(total)} including VAT, from "
                                  f"{competition.contract_starts_on:%-d %B %Y} to "
                                  f"{competition.contract_ends_on:%-d %B %Y}.")
+        # Last, just before the commit: the allocations' rows stay locked from here to the commit, and awards that
+        # share an allocation wait on each other only for that moment, not for the whole award.
+        if lines:
+            await commit_funds(session, buyer_org_id=competition.buyer_organisation_id,
+                               category_id=competition.category_id, lines=lines, total_pence=total,
+                               reference=f"competition:{competition.id}", actor=actor, now=now,
+                               fields=fund_line_fields)
         await session.commit()
     except DomainError:
         await session.rollback()
