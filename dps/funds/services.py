@@ -364,16 +364,19 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
                      after={"source": source, "reference": reference, "buyer_organisation_id": buyer_org_id,
                             "category_id": category_id, "total_pence": total_pence,
                             "lines": [[allocation_id, pence] for allocation_id, pence in sorted(split)]})
-        for allocation_id, pence in sorted(split):  # id order: concurrent splits lock allocations in one order
-            moved = await _move(session, allocation_id, _remaining_at_least(pence), now, committed=pence)
-            if moved is None:
-                await _refuse_again(session, allocation_id,
-                                    lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
+        for allocation_id, pence in sorted(split):
             session.add(CommitmentLine(commitment_id=commitment.id or 0, allocation_id=allocation_id,
                                        amount_pence=pence))
             session.add(_ledger(allocation_id, LedgerKind.COMMIT, pence, actor, now, commitment_id=commitment.id,
                                 reason=f"{source.replace('_', '-')} {reference}"))
         await session.flush()
+        # The allocations' rows last: each stays locked from its update to the commit, so every other write comes
+        # first. Id order, so that concurrent splits lock allocations in one order.
+        for allocation_id, pence in sorted(split):
+            moved = await _move(session, allocation_id, _remaining_at_least(pence), now, committed=pence)
+            if moved is None:
+                await _refuse_again(session, allocation_id,
+                                    lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
     return commitment
 
 
