@@ -120,8 +120,8 @@ async def test_the_bid_page_refuses_what_is_not_a_pdf_within_10mb_and_keeps_ever
     assert await scalar(db, sa.select(sa.func.count()).select_from(BidAttachment)) == 0
 
     # Far beyond the limit, the body is refused before it is read; without the form's token, nothing happens.
-    assert (await upload(browser, acme.email, competition_id, "Huge", b"%PDF-" + b"0" * (12 * MEGABYTE))
-            ).status_code == 413
+    huge = await upload(browser, acme.email, competition_id, "Huge", b"%PDF-" + b"0" * (12 * MEGABYTE))
+    assert huge.status_code == 413 and "The file is too large" in huge.text and "choose a smaller file" in huge.text
     assert (await upload(browser, acme.email, competition_id, "No token", PDF, csrf=False)).status_code == 403
 
     # A PDF of exactly 10MB is accepted (the route's body limit allows it), and listed with its size.
@@ -210,6 +210,9 @@ async def test_documents_are_sealed_until_the_bids_are_read_and_never_shown_to_a
     assert (await browser.get(world.buyer.email, wrong_bid)).status_code == 404
     assert (await browser.get(acme.email, own_path)).content == PDF
     assert (await browser.get(bright.email, own_path)).status_code == 404
+    own_page = await browser.get(acme.email, f"/supplier/competitions/{competition_id}/bid")
+    assert "Bids can no longer be changed" in own_page.text and f'href="{own_path}"' in own_page.text
+    assert f"{own_path}/remove" not in own_page.text
 
     # The opening recorded what was attached, and the sealed steps of adding it.
     row = await scalar(db, sa.select(BidAttachment))
