@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from dps.audit.models import AuditEvent
 from dps.competitions.models import Bid, BidAttachment
 from dps.competitions.rules import BID_ATTACHMENT_MAX_BYTES, BID_ATTACHMENTS_MAX, bid_attachment_problems
 from dps.competitions.services import bid_attachments, bidding, evaluating
+from dps.crypto import DataKey, SealingError
 from dps.documents import MEGABYTE, is_pdf, pdf_problem, size_for_people
 from dps.outbox.models import OutboxMessage
 from tests.competitions.support import Browser, bid_form
@@ -262,3 +264,15 @@ async def test_a_change_of_documents_to_a_submitted_bid_is_a_new_version_of_it(d
     await db.commit()
     assert bright_bid is not None and bright_bid.state == "draft" and [a.name for a in bright_bid.attachments] == [
         "Brochure"]
+
+
+def test_a_sealed_document_opens_only_in_its_place_and_under_its_key():
+    key, other = DataKey.generate(), DataKey.generate()
+    sealed = key.seal_bytes(PDF, context="bid-attachment:7:12:3")
+    assert SECRET_TEXT not in sealed and sealed.startswith(b"v1.")
+    assert key.open_bytes(sealed, context="bid-attachment:7:12:3") == PDF
+    for opener, context in ((key, "bid-attachment:7:13:3"), (key, "bid:7:12"), (other, "bid-attachment:7:12:3")):
+        with pytest.raises(SealingError):
+            opener.open_bytes(sealed, context=context)
+    with pytest.raises(SealingError):
+        key.open_bytes(sealed[:-1] + bytes([sealed[-1] ^ 1]), context="bid-attachment:7:12:3")
