@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Response, Template
 
 from dps.agreements.services import list_agreements
 from dps.calendar import london_date
@@ -42,6 +42,7 @@ from dps.competitions.rules import (
 )
 from dps.competitions.services import (
     awarding,
+    bid_attachments,
     departures,
     drafting,
     evaluating,
@@ -58,6 +59,7 @@ from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser
 from dps.web.auth import buyer_portal_only, requires_role
 from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.downloads import pdf_bytes
 from dps.web.forms import path_for, redirect_to, run_form_command
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
@@ -376,6 +378,16 @@ async def moderate(request: Request[Any, Any, Any], db_session: DbSession, user:
         + f"#answer-{bid_id}-{key}")
 
 
+@get("/{competition_id:int}/bids/{bid_id:int}/documents/{document_id:int}", name="buyer.competitions.bid_document")
+async def bid_document(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
+                       competition_id: FromPath[int], bid_id: FromPath[int],
+                       document_id: FromPath[int]) -> Response[bytes]:
+    """A document attached to a bid, for the buyer and the evaluators who read the bids; 404 while they are sealed
+    and for anyone else (the service decides)."""
+    info, content = await bid_attachments.team_attachment(db_session, user, competition_id, bid_id, document_id, now)
+    return pdf_bytes(content, info.filename)
+
+
 # --- ranking, award, standstill, confirmation -----------------------------------------------------------
 
 
@@ -517,7 +529,7 @@ competitions_router = Router(
     path="/buyer/competitions",
     route_handlers=[index, new, create, show, edit, update, publish, cancel, refine, shorter_period_page,
                     record_shorter_period, clarifications, answer,
-                    start_evaluation, evaluation, declare, score, moderation, moderate, ranking, award,
+                    start_evaluation, evaluation, declare, score, moderation, moderate, bid_document, ranking, award,
                     award_departure, letters, standstill, award_notice, pause, resume, confirm_page, confirm,
                     contract_notice],
     guards=[buyer_portal_only],

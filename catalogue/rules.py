@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markupsafe import Markup
 
+from dps import documents
 from dps.admission.rules import StateMachine
 from dps.assurance import (
     ASSURANCE_SECTIONS,
@@ -31,6 +32,7 @@ from dps.assurance import (
     assurance_expiries as expiries_of,
 )
 from dps.dates import date_input_values
+from dps.documents import pdf_problem
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors, whole_number
 from dps.money import parse_pounds, pounds_for_form
@@ -424,28 +426,23 @@ EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
 EVIDENCE_TITLE_MAX = 150
 
 
-def check_evidence(title: str, content: bytes) -> FormErrors:
-    """The errors of an evidence upload; empty when it is acceptable. The type is checked by content:
-    a PDF starts with %PDF- and has an end-of-file marker, whatever its name or declared type says."""
+def check_evidence(title: str, content: bytes, filename: str = "") -> FormErrors:
+    """The errors of an evidence upload; empty when it is acceptable. The file is checked by its content
+    (dps.documents: a PDF whatever its name or declared type says)."""
     errors = FormErrors()
     if not title.strip():
         errors.add("title", "Enter a title for the document")
     elif len(title.strip()) > EVIDENCE_TITLE_MAX:
         errors.add("title", f"Title must be {EVIDENCE_TITLE_MAX} characters or fewer")
-    if not content:
-        errors.add("file", "Select a PDF file")
-    elif len(content) > EVIDENCE_MAX_BYTES:
-        errors.add("file", f"The file must be smaller than {EVIDENCE_MAX_BYTES // (1024 * 1024)} MB")
-    elif not content.startswith(b"%PDF-") or b"%%EOF" not in content[-2048:]:
-        errors.add("file", "The file must be a PDF")
+    problem = pdf_problem(content, filename=filename, max_bytes=EVIDENCE_MAX_BYTES)
+    if problem:
+        errors.add("file", problem)
     return errors
 
 
 def safe_filename(raw: str) -> str:
-    """A download name we can put in a header: letters, digits, dot, dash and underscore, ending in .pdf."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", (raw or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip("-.")
-    stem = re.sub(r"\.pdf$", "", stem, flags=re.IGNORECASE).strip("-.")[:80] or "evidence"
-    return f"{stem}.pdf"
+    """A download name for a piece of evidence (dps.documents.safe_filename)."""
+    return documents.safe_filename(raw, fallback="evidence")
 
 
 def prefixed_sections() -> list[tuple[Section, list[Question]]]:

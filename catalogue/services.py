@@ -463,7 +463,7 @@ async def add_evidence(session: AsyncSession, user: SignedInUser, listing_id: in
     """Attach a PDF (checked by its content) to a listing; returns its errors, empty when stored. The file is
     written under var/evidence with a random name, never served as a static file."""
     listing = await listing_for_supplier(session, user, listing_id, for_update=True)
-    errors = rules.check_evidence(title, content)
+    errors = rules.check_evidence(title, content, filename)
     if errors:
         return errors
     folder = evidence_dir(var_dir)

@@ -50,6 +50,7 @@ from dps.competitions.demo import seed_demo_competitions
 from dps.competitions.models import (
     AwardNotice,
     Bid,
+    BidAttachment,
     BidDataKey,
     Clarification,
     Competition,
@@ -100,8 +101,8 @@ TABLES: tuple[type[Any], ...] = (
     AuditEvent, AuditCheckpoint,
     OutboxMessage,
     Fund, Allocation, Commitment, CommitmentLine, LedgerEntry,
-    Competition, CompetitionInvitation, CompetitionEvaluator, Clarification, Bid, BidDataKey, EvaluatorScore,
-    ModeratedScore, OutcomeLetter, AwardNotice, ShorterPeriodAgreement, Contract, ContractMilestone,
+    Competition, CompetitionInvitation, CompetitionEvaluator, Clarification, Bid, BidAttachment, BidDataKey,
+    EvaluatorScore, ModeratedScore, OutcomeLetter, AwardNotice, ShorterPeriodAgreement, Contract, ContractMilestone,
     MilestonePayment, StripeCustomer, StripeEvent,
     ApiKey,
     Listing, ListingVersion, ListingDocument, CatalogueChange, SavedSearch,

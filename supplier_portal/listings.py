@@ -19,6 +19,7 @@ from dps.identity.models import OrganisationKind
 from dps.identity.services import SignedInUser
 from dps.web.auth import memberships_in, supplier_only
 from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.downloads import pdf_file
 from dps.web.forms import redirect_to
 
 EVIDENCE_BODY_LIMIT = rules.EVIDENCE_MAX_BYTES + 256 * 1024
@@ -202,10 +203,7 @@ async def download_document(request: Request[Any, Any, Any], db_session: DbSessi
 def evidence_file(document: Any, path: Any) -> File:
     if document is None:
         raise NotFound("There is no such document")
-    return File(path=path, filename=document.filename, media_type="application/pdf",
-                content_disposition_type="attachment",
-                headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-                         "Cache-Control": "private, no-store"})
+    return pdf_file(path, document.filename)
 
 
 supplier_listings_router = Router(

@@ -158,6 +158,27 @@ class Bid(SQLModel, table=True):
     exclusion_reason: str | None = Field(default=None, sa_type=sa.Text)
 
 
+class BidAttachment(SQLModel, table=True):
+    """A PDF attached to a bid, sealed like the rest of the bid (C5).
+
+    `sealed_file` is the document encrypted with the competition's data key (dps.crypto.DataKey.seal_bytes), bound to
+    this attachment of this bid. Until the bids are opened, what the document is called, its size and hash are in
+    the bid's sealed content (BidContent.attachments) and the plain columns here are empty; the opening fills them.
+    The file itself stays sealed at rest for ever and is opened, one download at a time, for the supplier that
+    attached it, and from the opening for the buyer and the evaluators (services/bid_attachments.py)."""
+
+    __tablename__ = "bid_attachment"
+
+    id: int = Field(default=None, primary_key=True)
+    bid_id: int = Field(foreign_key="bid.id", index=True)
+    sealed_file: bytes = Field(sa_type=sa.LargeBinary)
+    # The plain columns below stay empty until the bids are opened.
+    name: str | None = Field(default=None, max_length=150)
+    filename: str | None = Field(default=None, max_length=100)
+    size_bytes: int | None = Field(default=None)
+    sha256: str | None = Field(default=None, max_length=64)
+
+
 class BidDataKey(SQLModel, table=True):
     """A competition's data key for its bids, wrapped (encrypted) by the sealing key that lives outside the database
     (setting BID_SEALING_KEY): made with the first bid; `opened_at` records the one step that opened the bids."""

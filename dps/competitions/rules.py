@@ -43,6 +43,7 @@ from dps.calendar import (
     tender_period_last_day,
 )
 from dps.dates import LONDON, parse_date_input
+from dps.documents import MEGABYTE, pdf_problem
 from dps.errors import Conflict, ValidationFailed
 from dps.exclusion.rules import Standing
 from dps.forms import FormErrors, label_in_sentence, whole_number
@@ -492,6 +493,33 @@ def bid_problems(criteria: Sequence[Criterion], answers: Mapping[str, str], pric
             problems.add(f"answer-{question.key}", f"Answer {question.title}")
     if complete and (price_pence is None or price_pence <= 0):
         problems.add("price", "Enter your total price for the contract, more than £0")
+    return problems
+
+
+# --- documents attached to a bid -----------------------------------------------------------------------------
+
+BID_ATTACHMENT_MAX_BYTES = 10 * MEGABYTE
+BID_ATTACHMENTS_MAX = 10  # per bid
+BID_ATTACHMENT_NAME_MAX = 150
+ATTACHMENT_NAME_FIELD, ATTACHMENT_FILE_FIELD = "attachment-name", "attachment-file"
+
+
+def bid_attachment_problems(name: str, filename: str, content: bytes, *, attached: int) -> FormErrors:
+    """Problems with a document a bidder attaches to its bid, which already has `attached` documents: a name, a
+    PDF by its content (dps.documents) of at most BID_ATTACHMENT_MAX_BYTES, and no more than BID_ATTACHMENTS_MAX."""
+    problems = FormErrors()
+    if not name.strip():
+        problems.add(ATTACHMENT_NAME_FIELD, "Enter a name for the document")
+    elif len(name.strip()) > BID_ATTACHMENT_NAME_MAX:
+        problems.add(ATTACHMENT_NAME_FIELD, f"The document's name must be {BID_ATTACHMENT_NAME_MAX} characters or "
+                                            "fewer")
+    if attached >= BID_ATTACHMENTS_MAX:
+        problems.add(ATTACHMENT_FILE_FIELD, f"Your bid already has {BID_ATTACHMENTS_MAX} documents, the most it can "
+                                            "have: remove one before you add another")
+    else:
+        problem = pdf_problem(content, filename=filename, max_bytes=BID_ATTACHMENT_MAX_BYTES)
+        if problem:
+            problems.add(ATTACHMENT_FILE_FIELD, problem)
     return problems
 
 

@@ -26,6 +26,7 @@ TITLES = {
     404: "Page not found",
     405: "That action is not allowed here",
     409: "This cannot be done in the current state",
+    413: "The file is too large",
     429: "Too many attempts",
     500: "Sorry, there is a problem with the service",
     503: "Sorry, the service is unavailable",
@@ -64,6 +65,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     detail = exc.detail
     if exc.status_code == 403 and "CSRF" in str(detail):
         detail = "Your form could not be checked as coming from this service. Go back, reload the page and try again."
+    if exc.status_code == 413:
+        detail = ("What you sent is larger than this service accepts. Go back and choose a smaller file: the form says "
+                  "how large a file may be.")
     headers = dict(exc.headers or {})
     if exc.status_code == 429:
         detail = "You have tried too many times. Wait a minute and try again."

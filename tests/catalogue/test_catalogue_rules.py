@@ -101,7 +101,7 @@ def test_evidence_is_checked_by_content_not_by_name():
     pdf = b"%PDF-1.7\n...\n%%EOF\n"
     assert rules.check_evidence("Trial results", pdf).messages == {}
     not_a_pdf = rules.check_evidence("Trial results", b"MZ\x90\x00 not a pdf %%EOF")
-    assert not_a_pdf.message("file") == "The file must be a PDF"
+    assert not_a_pdf.message("file") == "The selected file must be a PDF"
     assert rules.check_evidence("", pdf).message("title")
     too_big = rules.check_evidence("Big", b"%PDF-" + b"0" * rules.EVIDENCE_MAX_BYTES + b"%%EOF")
     assert "smaller than" in too_big.message("file")

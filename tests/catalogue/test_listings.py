@@ -215,7 +215,7 @@ async def test_evidence_must_be_a_pdf_by_content_and_is_served_only_behind_a_che
     listing_id = listing_id_from(await create_listing(client, form_data(category=await category_id(db, WEARABLES))))
 
     fake = await upload(client, listing_id, "Not really a PDF", b"<html><script>x</script></html>", "trick.pdf")
-    assert fake.status_code == 400 and "The file must be a PDF" in fake.text
+    assert fake.status_code == 400 and "The selected file must be a PDF" in fake.text
     huge = await upload(client, listing_id, "Too big", PDF + b"0" * (5 * 1024 * 1024))
     assert huge.status_code in (400, 413)
     assert await count_rows(db, ListingDocument) == 0

@@ -18,13 +18,16 @@ from dps.competitions.rules import BidEvent, BidState, CompetitionState, bid_pro
 from dps.competitions.services.excluding import reasons_cannot_take_part
 from dps.competitions.services.loading import competition_for_supplier, criteria_of
 from dps.competitions.services.sealing import (
+    AttachmentInfo,
     BidContent,
+    attachments_of,
     audit_sealed_step,
     bid_of_bidder,
     bidder_key,
     data_key,
     seal_content,
 )
+from dps.crypto import DataKey
 from dps.dates import format_london
 from dps.errors import Conflict
 from dps.forms import FormErrors
@@ -44,20 +47,27 @@ class OwnBid:
     answers: dict[str, str]
     price_pence: int | None
     vat_pence: int | None
+    attachments: tuple[AttachmentInfo, ...] = ()
 
     @classmethod
-    def of(cls, bid: Bid, content: BidContent) -> OwnBid:
+    def of(cls, bid: Bid, content: BidContent, attachments: tuple[AttachmentInfo, ...] | None = None) -> OwnBid:
+        """`attachments` defaults to those in the sealed content (a bid not opened yet)."""
         return cls(id=bid.id or 0, state=bid.state, revision=bid.revision, submitted_at=bid.submitted_at,
                    withdrawn_at=bid.withdrawn_at, answers=dict(content.answers), price_pence=content.price_pence,
-                   vat_pence=content.vat_pence)
+                   vat_pence=content.vat_pence,
+                   attachments=tuple(AttachmentInfo.from_json(entry) for entry in content.attachments)
+                   if attachments is None else attachments)
 
 
 async def own_bid(session: AsyncSession, competition_id: int, organisation_id: int) -> OwnBid | None:
     found = await bid_of_bidder(session, competition_id, organisation_id)
-    return None if found is None else OwnBid.of(found[0], found[1])
+    if found is None:
+        return None
+    bid, content, _ = found
+    return OwnBid.of(bid, content, await attachments_of(session, bid, content))
 
 
-def _require_open_for_bids(competition: Competition, now: datetime) -> None:
+def require_open_for_bids(competition: Competition, now: datetime) -> None:
     """`now` is when the request was received (dps.web.received), however long it then queued."""
     if competition.state == CompetitionState.CANCELLED:
         raise Conflict("This competition has been cancelled: bids are no longer accepted")
@@ -68,13 +78,25 @@ def _require_open_for_bids(competition: Competition, now: datetime) -> None:
                        "submitted, changed or withdrawn")
 
 
-async def _require_may_bid(session: AsyncSession, competition: Competition, organisation_id: int,
+async def require_may_bid(session: AsyncSession, competition: Competition, organisation_id: int,
                            now: datetime) -> None:
     """A8/C1: a supplier suspended, removed or debarred cannot submit, revise or re-submit a bid; a suspension
     lifted before the deadline restores the right."""
     reason = (await reasons_cannot_take_part(session, competition, [organisation_id], now)).get(organisation_id)
     if reason is not None:
         raise Conflict(f"Your organisation cannot bid: {reason}")
+
+
+async def new_draft_bid(session: AsyncSession, competition: Competition, organisation_id: int, user: SignedInUser,
+                        now: datetime) -> tuple[Bid, BidContent, DataKey]:
+    """The organisation's first bid in the competition, an empty draft (under the caller's lock of the competition)."""
+    key = await data_key(session, competition.id or 0, create=True)
+    assert key is not None
+    bid = Bid(competition_id=competition.id or 0, bidder_key=bidder_key(key, organisation_id),
+              state=BidState.DRAFT, created_at=now, updated_at=now)
+    session.add(bid)
+    await session.flush()
+    return bid, BidContent(organisation_id=organisation_id, created_by_user_id=user.id), key
 
 
 @dataclass
@@ -91,7 +113,7 @@ async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: in
     limits and a price; a submitted bid's revision replaces it whole, or nothing changes). The content is sealed
     (sealing.py) before it reaches the database."""
     competition, invitation = await competition_for_supplier(session, user, competition_id, now, for_update=True)
-    _require_open_for_bids(competition, now)
+    require_open_for_bids(competition, now)
     criteria = criteria_of(competition)
     organisation_id = invitation.organisation_id
     found = await bid_of_bidder(session, competition.id or 0, organisation_id)
@@ -99,22 +121,13 @@ async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: in
     problems.add_all(form_errors or FormErrors())
     problems.add_all(bid_problems(criteria, answers, price_pence, complete=submit))
     if submit:
-        await _require_may_bid(session, competition, invitation.organisation_id, now)
+        await require_may_bid(session, competition, invitation.organisation_id, now)
     if submit and problems:
         await session.commit()  # nothing changed: the submitted bid, if any, stands as it was
         return SavedBid(None if found is None else OwnBid.of(found[0], found[1]), problems)
     if found is not None and found[0].state == BidState.SUBMITTED and not submit:
         raise Conflict("Your bid is submitted: submit the revised bid to replace it, or withdraw it")
-    if found is None:
-        key = await data_key(session, competition.id or 0, create=True)
-        assert key is not None
-        bid = Bid(competition_id=competition.id or 0, bidder_key=bidder_key(key, organisation_id),
-                  state=BidState.DRAFT, created_at=now, updated_at=now)
-        session.add(bid)
-        await session.flush()
-        content = BidContent(organisation_id=organisation_id, created_by_user_id=user.id)
-    else:
-        bid, content, key = found
+    bid, content, key = found or await new_draft_bid(session, competition, organisation_id, user, now)
     revising = bid.state == BidState.SUBMITTED
     if submit:
         event = BidEvent.REVISE if bid.state == BidState.SUBMITTED else BidEvent.SUBMIT
@@ -132,20 +145,26 @@ async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: in
     seal_content(bid, key, content)
     await session.flush()
     if submit:
-        await email_organisation(
-            session, organisation_id, now, f"bid:{bid.id}:submitted:{bid.revision}",
-            f"Bid received: {competition.title}",
-            f"Your organisation's bid for {competition.title} was received at {format_london(now)} "
-            f"(version {bid.revision}). You can revise or withdraw it until "
-            f"{format_london(competition.tender_deadline)}.\n\n"
-            f"See your bid:\n{page_link(f'/supplier/competitions/{competition.id}')}\n", sealed=True)
+        await send_receipt(session, competition, organisation_id, bid, now)
     await session.commit()
     return SavedBid(OwnBid.of(bid, content), FormErrors() if submit else problems, submitted=submit)
 
 
+async def send_receipt(session: AsyncSession, competition: Competition, organisation_id: int, bid: Bid,
+                       now: datetime) -> None:
+    """The bidder's receipt for a version of its bid, sealed in the outbox."""
+    await email_organisation(
+        session, organisation_id, now, f"bid:{bid.id}:submitted:{bid.revision}",
+        f"Bid received: {competition.title}",
+        f"Your organisation's bid for {competition.title} was received at {format_london(now)} "
+        f"(version {bid.revision}). You can revise or withdraw it until "
+        f"{format_london(competition.tender_deadline)}.\n\n"
+        f"See your bid:\n{page_link(f'/supplier/competitions/{competition.id}')}\n", sealed=True)
+
+
 async def withdraw_bid(session: AsyncSession, user: SignedInUser, competition_id: int, now: datetime) -> OwnBid:
     competition, invitation = await competition_for_supplier(session, user, competition_id, now, for_update=True)
-    _require_open_for_bids(competition, now)
+    require_open_for_bids(competition, now)
     found = await bid_of_bidder(session, competition.id or 0, invitation.organisation_id)
     if found is None:
         raise Conflict("Your organisation has no bid to withdraw")

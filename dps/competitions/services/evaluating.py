@@ -6,7 +6,7 @@ consensus (moderated) score of each answer, and the ranking is on the moderated 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from dps.competitions.services.loading import (
     evaluator_seat,
     require_state,
 )
+from dps.competitions.services.sealing import AttachmentInfo, opened_attachments
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.identity.models import Organisation, User
 from dps.identity.services import SignedInUser, actor_of
@@ -220,6 +221,7 @@ class EvaluatorView:
     seat: CompetitionEvaluator
     bidders: tuple[str, ...]
     answers: tuple[AnswerReview, ...]
+    documents: dict[int, tuple[AttachmentInfo, ...]] = field(default_factory=dict)  # by bid id, with the answers
 
 
 async def evaluator_view(session: AsyncSession, user: SignedInUser, competition_id: int,
@@ -234,13 +236,15 @@ async def evaluator_view(session: AsyncSession, user: SignedInUser, competition_
         EvaluatorScore.competition_id == competition.id, EvaluatorScore.evaluator_user_id == user.id))).all()}
     moderated = await _moderated(session, competition)
     answers = []
+    documents: dict[int, tuple[AttachmentInfo, ...]] = {}
     if seat.declaration == NO_CONFLICT:
         for bid, name in bids:
             for question in questions_of(criteria_of(competition)):
                 answers.append(AnswerReview(bid, name, question, str(bid.answers.get(question.key, "")),
                                             own=own.get((bid.id or 0, question.key)),
                                             moderated=moderated.get((bid.id or 0, question.key))))
-    return EvaluatorView(competition, seat, tuple(name for _, name in bids), tuple(answers))
+        documents = await opened_attachments(session, [bid.id or 0 for bid, _ in bids])
+    return EvaluatorView(competition, seat, tuple(name for _, name in bids), tuple(answers), documents)
 
 
 async def _moderated(session: AsyncSession, competition: Competition) -> dict[tuple[int, str], ModeratedScore]:
@@ -253,6 +257,7 @@ class ModerationView:
     competition: Competition
     seats: tuple[tuple[str, CompetitionEvaluator], ...]
     answers: tuple[AnswerReview, ...]
+    documents: dict[int, tuple[AttachmentInfo, ...]] = field(default_factory=dict)  # by bid id, with the answers
 
     @property
     def complete(self) -> bool:
@@ -278,7 +283,8 @@ async def moderation_view(session: AsyncSession, user: SignedInUser, competition
         scores.setdefault((s.bid_id, s.criterion_key), []).append(s)
     moderated = await _moderated(session, competition)
     answers = []
-    for bid, name in await submitted_bids(session, competition):
+    bids = await submitted_bids(session, competition)
+    for bid, name in bids:
         for question in questions_of(criteria_of(competition)):
             given = scores.get((bid.id or 0, question.key), [])
             waiting = len(scoring - {s.evaluator_user_id for s in given}) + (0 if all_declared else 1)
@@ -288,7 +294,8 @@ async def moderation_view(session: AsyncSession, user: SignedInUser, competition
             answers.append(AnswerReview(bid, name, question, str(bid.answers.get(question.key, "")),
                                         individual=shown, waiting_for=waiting,
                                         moderated=moderated.get((bid.id or 0, question.key))))
-    return ModerationView(competition, tuple((name, seat) for name, seat in seats), tuple(answers))
+    return ModerationView(competition, tuple((name, seat) for name, seat in seats), tuple(answers),
+                          await opened_attachments(session, [bid.id or 0 for bid, _ in bids]))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,12 @@ bid once, stores the plain columns for evaluation and deletes the ciphertext, wr
 trail under the bid ("bid.unsealed", with the digests of the sealed events they match) and records the step itself
 ("competition.bids_opened"); the data key row records when, so a second call does nothing.
 
+Documents attached to a bid are sealed the same way: their files under the data key, bound to the attachment
+(BidAttachment), what they are called and their size in the sealed content. The opening writes those into the plain
+columns, but leaves the files sealed: decrypting every document (up to 100 MB a bid) inside the closing transaction
+would hold the competition's lock for as long, and a document is only ever read whole, by one download, which opens
+it then (services/bid_attachments.py) and is allowed to the buyer and evaluators only once the bids are opened.
+
 Why plaintext after opening rather than decrypting on every read: from the deadline the contents are no longer
 secret from the buyer; every later stage (evaluation, moderation, ranking, award, outcome letters, contracts, award
 notices, exports) reads bids through SQL, joined to the bidder's organisation; decrypting on read would carry the
@@ -39,9 +45,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.services import Actor, record
-from dps.competitions.models import Bid, BidDataKey, Competition
+from dps.competitions.models import Bid, BidAttachment, BidDataKey, Competition
 from dps.competitions.rules import BidState
 from dps.crypto import DataKey, SealingError, sealing_key
+from dps.documents import size_for_people
 from dps.identity.services import SignedInUser
 
 SEALED = Actor.system("sealed-bid")
@@ -59,18 +66,45 @@ class BidContent:
     price_pence: int | None = None
     vat_pence: int | None = None
     steps: tuple[dict[str, Any], ...] = ()
+    # The documents attached (BidAttachment rows, whose files are sealed apart): AttachmentInfo.to_json() each.
+    attachments: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"organisation_id": self.organisation_id, "created_by_user_id": self.created_by_user_id,
                 "submitted_by_user_id": self.submitted_by_user_id, "answers": dict(self.answers),
-                "price_pence": self.price_pence, "vat_pence": self.vat_pence, "steps": list(self.steps)}
+                "price_pence": self.price_pence, "vat_pence": self.vat_pence, "steps": list(self.steps),
+                "attachments": list(self.attachments)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BidContent:
         return cls(organisation_id=data["organisation_id"], created_by_user_id=data["created_by_user_id"],
                    submitted_by_user_id=data.get("submitted_by_user_id"), answers=dict(data.get("answers") or {}),
                    price_pence=data.get("price_pence"), vat_pence=data.get("vat_pence"),
-                   steps=tuple(data.get("steps") or ()))
+                   steps=tuple(data.get("steps") or ()), attachments=tuple(data.get("attachments") or ()))
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    """A document attached to a bid, as the pages list it (the file itself is sealed in its BidAttachment row)."""
+
+    id: int
+    name: str
+    filename: str
+    size_bytes: int
+    sha256: str
+
+    @property
+    def size(self) -> str:
+        return size_for_people(self.size_bytes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "filename": self.filename, "size_bytes": self.size_bytes,
+                "sha256": self.sha256}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AttachmentInfo:
+        return cls(id=data["id"], name=data["name"], filename=data["filename"], size_bytes=data["size_bytes"],
+                   sha256=data["sha256"])
 
 
 def _key_context(competition_id: int) -> str:
@@ -79,6 +113,10 @@ def _key_context(competition_id: int) -> str:
 
 def _content_context(bid: Bid) -> str:
     return f"bid:{bid.competition_id}:{bid.id}"
+
+
+def attachment_context(bid: Bid, attachment_id: int) -> str:
+    return f"bid-attachment:{bid.competition_id}:{bid.id}:{attachment_id}"
 
 
 # --- keys ------------------------------------------------------------------------------------------------------
@@ -142,6 +180,25 @@ async def bid_of_bidder(session: AsyncSession, competition_id: int, organisation
     return None if bid is None else (bid, read_content(bid, key), key)
 
 
+async def attachments_of(session: AsyncSession, bid: Bid, content: BidContent) -> tuple[AttachmentInfo, ...]:
+    """The documents attached to a bid: from its sealed content before the opening, from the plain columns after."""
+    if bid.sealed_content is not None:
+        return tuple(AttachmentInfo.from_json(entry) for entry in content.attachments)
+    return (await opened_attachments(session, [bid.id or 0])).get(bid.id or 0, ())
+
+
+async def opened_attachments(session: AsyncSession, bid_ids: Iterable[int]) -> dict[int, tuple[AttachmentInfo, ...]]:
+    """The documents of opened bids, by bid id (never their files)."""
+    rows = (await session.execute(sa.select(BidAttachment.bid_id, BidAttachment.id, BidAttachment.name,
+                                            BidAttachment.filename, BidAttachment.size_bytes, BidAttachment.sha256)
+                                  .where(BidAttachment.bid_id.in_(list(bid_ids)), BidAttachment.name.is_not(None))
+                                  .order_by(BidAttachment.id))).all()
+    found: dict[int, tuple[AttachmentInfo, ...]] = {}
+    for bid_id, attachment_id, name, filename, size_bytes, sha256 in rows:
+        found[bid_id] = (*found.get(bid_id, ()), AttachmentInfo(attachment_id, name, filename, size_bytes, sha256))
+    return found
+
+
 async def bid_states_of(session: AsyncSession, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str]:
     """The state of each (competition id, organisation id)'s own bid, for that bidder's inbox."""
     wanted: dict[tuple[int, str], tuple[int, int]] = {}
@@ -170,12 +227,14 @@ def _digest(step: dict[str, Any]) -> str:
 
 
 async def audit_sealed_step(session: AsyncSession, bid: Bid, content: BidContent, action: str, user: SignedInUser,
-                            now: datetime) -> BidContent:
+                            now: datetime, detail: dict[str, Any] | None = None) -> BidContent:
     """C5: the step joins the bid's sealed content and the audit chain gets only its digest, under a random token of
     its own: no bidder, bid, competition or content, and nothing that links two steps of one bid, can be read from
-    the audit log before the deadline. The salt stops anyone confirming a guessed step against the digest."""
+    the audit log before the deadline. The salt stops anyone confirming a guessed step against the digest. `detail`
+    says more about the step (the document attached or removed)."""
     step = {"token": secrets.token_hex(16), "action": action, "actor_user_id": user.id, "actor_label": user.email,
-            "state": bid.state, "revision": bid.revision, "at": now.isoformat(), "salt": secrets.token_hex(16)}
+            "state": bid.state, "revision": bid.revision, "at": now.isoformat(), "salt": secrets.token_hex(16),
+            **(detail or {})}
     await record(session, actor=SEALED, action="bid.sealed_step", entity_type="sealed_bid",
                  entity_id=step["token"], now=now, after={"digest": _digest(step)})
     return replace(content, steps=(*content.steps, step))
@@ -204,6 +263,11 @@ async def open_bids(session: AsyncSession, competition: Competition, now: dateti
         bid.price_pence, bid.vat_pence = content.price_pence, content.vat_pence
         bid.created_by_user_id, bid.submitted_by_user_id = content.created_by_user_id, content.submitted_by_user_id
         bid.sealed_content = None
+        for entry in content.attachments:  # the files stay sealed: only what they are called and their size open
+            await session.execute(sa.update(BidAttachment).where(
+                BidAttachment.id == entry["id"], BidAttachment.bid_id == bid.id).values(
+                name=entry["name"], filename=entry["filename"], size_bytes=entry["size_bytes"],
+                sha256=entry["sha256"]))
         opened.append((bid, content))
     row.opened_at = now
     await session.flush()
@@ -212,6 +276,7 @@ async def open_bids(session: AsyncSession, competition: Competition, now: dateti
                      after={"competition_id": competition_id, "organisation_id": bid.organisation_id,
                             "state": bid.state, "revision": bid.revision,
                             "price_pence": bid.price_pence, "vat_pence": bid.vat_pence,
+                            "attachments": list(content.attachments),
                             "steps": [{**step, "digest": _digest(step)} for step in content.steps]})
     await record(session, actor=actor, action=BIDS_OPENED, entity_type="competition", entity_id=competition_id,
                  now=now, after={"bids": [bid.id for bid, _ in opened],
