@@ -230,27 +230,28 @@ EXAMPLE_BULK_LIST = {
 BULK_LIST_RESPONSES: dict[int, ResponseSpec] = {
     200: ResponseSpec(data_container=BulkFileList, description="The bulk files, oldest year first",
                       generate_examples=False, examples=[Example(summary="Two years", value=EXAMPLE_BULK_LIST)]),
-    400: problem_spec(400, "Invalid query parameter", "invalid-parameter", "page: unknown parameter; use ",
+    400: problem_spec(400, "Invalid query parameter", "invalid-parameter",
+                      "page: unknown parameter; this operation takes no query parameters",
                       "/api/v1/ocds/bulk"),
     **COMMON_RESPONSES,
 }
 BULK_FILE_RESPONSES: dict[int, ResponseSpec] = {
-    200: ResponseSpec(data_container=bytes, description="The year's releases: gzipped JSON Lines, one OCDS release "
-                      "a line", media_type=bulk.MEDIA_TYPE, generate_examples=False,
-                      examples=[Example(summary="2026.jsonl.gz (gzipped)", value='{"date":"2026-01-16T12:00:00Z",'
-                                        '"id":"ocds-dpsnhs-42-tender","ocid":"ocds-dpsnhs-42","tag":["tender"],'
-                                        '...}\n')]),
     304: ResponseSpec(data_container=None, description="Not modified: the file still has the ETag sent in "
                       "If-None-Match (or has not changed since If-Modified-Since)", generate_examples=False),
-    400: problem_spec(400, "Invalid query parameter", "invalid-parameter", "page: unknown parameter; use ",
+    400: problem_spec(400, "Invalid query parameter", "invalid-parameter",
+                      "page: unknown parameter; this operation takes no query parameters",
                       "/api/v1/ocds/bulk/2026.jsonl.gz"),
-    404: problem_spec(404, "Not found", "not-found", "There is no bulk file for 1999: the files are listed at "
-                      "/api/v1/ocds/bulk", "/api/v1/ocds/bulk/1999.jsonl.gz"),
+    404: problem_spec(404, "Not found", "not-found", "There is no bulk file named '1999.jsonl.gz': the files are "
+                      "listed at /api/v1/ocds/bulk", "/api/v1/ocds/bulk/1999.jsonl.gz"),
     **COMMON_RESPONSES,
 }
 FILE_HEADERS = [
-    ResponseHeader(name="ETag", description="Changes only when the year's releases change", documentation_only=True),
-    ResponseHeader(name="Last-Modified", description="When the year's file last changed", documentation_only=True),
+    ResponseHeader(name="ETag", description="Changes only when the year's releases change: send it back in "
+                   'If-None-Match. For example "3f2a9c0d5b7e41a8c6d2e0f9a1b4c7d8"', documentation_only=True),
+    ResponseHeader(name="Last-Modified", description="When the year's file last changed, e.g. Sat, 17 Jan 2026 "
+                   "02:00:03 GMT", documentation_only=True),
+    ResponseHeader(name="Content-Disposition", description='The file\'s name: attachment; filename="2026.jsonl.gz"',
+                   documentation_only=True),
 ]
 
 
@@ -287,7 +288,9 @@ def _read_bulk_file(settings: Any, year: int) -> tuple[bulk.BulkFile, bytes] | N
      description="Every release of one calendar year (by release date, UTC), one OCDS release as JSON a line "
                  "(JSON Lines), gzipped. Each release validates against OCDS 1.1. Send the ETag you hold in "
                  "`If-None-Match` (or its Last-Modified in `If-Modified-Since`) and an unchanged file answers 304 "
-                 "with no body.",
+                 "with no body. Once decompressed, a line reads like "
+                 '`{"date":"2026-01-16T12:00:00Z","id":"ocds-dpsnhs-42-tender","ocid":"ocds-dpsnhs-42",...}`.',
+     response_description="The year's releases: gzipped JSON Lines, one OCDS release a line",
      responses=BULK_FILE_RESPONSES, response_headers=FILE_HEADERS, tags=["ocds"])
 async def ocds_bulk_file(
     request: Request[Any, Any, Any],
