@@ -88,7 +88,8 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop)),
              asyncio.create_task(AuditSealer(sessions, app.state.clock).run(stop)),
-             asyncio.create_task(run_periodically(stop, lambda: run_daily_jobs(sessions, app.state.clock.now()))),
+             asyncio.create_task(run_periodically(
+                 stop, lambda: run_daily_jobs(sessions, app.state.clock.now(), settings))),
              # Competitions also close on access; this closes (and tells the buyer about) those nobody opens.
              asyncio.create_task(run_periodically(
                  stop, lambda: close_due_competitions(sessions, app.state.clock.now()), every_seconds=60))]

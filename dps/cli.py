@@ -142,15 +142,21 @@ def jobs() -> None:
 
 
 @jobs.command("run", help="Send declaration-refresh reminders, assurance-expiry warnings and reminders of award "
-                          "notices still to publish that are due now, and close competitions whose tender deadline "
-                          "has passed.")
+                          "notices still to publish that are due now, close competitions whose tender deadline "
+                          "has passed, take the day's audit checkpoint and rebuild the OCDS bulk files of the years "
+                          "that changed.")
 def run_jobs() -> None:
     settings = load_settings()
 
     async def work(sessions: Any) -> dict[str, int]:
         now = SystemClock().now()
         closed = await close_due_competitions(sessions, now)
-        return {**await wiring.run_daily_jobs(sessions, now), "competitions_closed": closed}
+        with Progress(TextColumn("OCDS bulk files"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=True) as bar:
+            task = bar.add_task("bulk", total=None)
+            done = await wiring.run_daily_jobs(
+                sessions, now, settings, progress=lambda year, years: bar.update(task, completed=year, total=years))
+        return {**done, "competitions_closed": closed}
 
     done = run_async(settings, work)
     console.print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in done.items()))

@@ -15,7 +15,7 @@ crosses those lines is declared here, explicitly, once:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from authority_portal.audit import authority_audit_router
@@ -79,6 +79,7 @@ from dps.payments.routes import webhooks_router
 from dps.payments.services import STRIPE_TOPIC, stripe_consumer
 from dps.settings import Settings
 from dps.transparency.api import transparency_api_router
+from dps.transparency.bulk import rebuild_bulk_files
 from dps.transparency.pages import register_router
 from dps.transparency.publication import ocds_publication_consumer
 from dps.web.dev_mail import dev_mail_router
@@ -120,16 +121,19 @@ def outbox_consumers(settings: Settings) -> dict[str, Consumer]:
 # --- the daily jobs ------------------------------------------------------------------------------------------
 
 
-async def run_daily_jobs(sessions: Any, now: Any) -> dict[str, int]:
+async def run_daily_jobs(sessions: Any, now: Any, settings: Settings,
+                         progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """Every domain's housekeeping the clock drives, each idempotent, so running them hourly is harmless:
     declaration-refresh reminders and assurance warnings (admission); reminders of award notices still to publish
-    after a contract (competitions); the day's checkpoint of the audit chain, shown on the publication page."""
+    after a contract (competitions); the day's checkpoint of the audit chain, shown on the publication page; the
+    OCDS bulk files of the years whose releases changed (`progress(done, total)` per year)."""
     done = dict(await run_admission_jobs(sessions, now))
     async with sessions() as session:
         done["award_notice_reminders"] = await send_notice_reminders(session, now)
     async with sessions() as session:
         done["audit_checkpoints"] = 1 if await take_checkpoint(session, now) else 0
         await session.commit()
+    done["ocds_bulk_files_written"] = await rebuild_bulk_files(sessions, settings, now, progress)
     return done
 
 

@@ -320,7 +320,7 @@ def release_package(releases: list[dict[str, Any]], *, uri: str, published_at: d
         "publishedDate": iso(published_at),
         "publisher": {"name": publisher_name, "uri": publisher_uri},
         "license": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
-        "publicationPolicy": publisher_uri + "/contracts-register",
+        "publicationPolicy": publisher_uri + "/open-data/publication-policy",
         "releases": releases,
     }
     if links:

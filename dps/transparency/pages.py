@@ -1,5 +1,5 @@
-"""The public contracts register page, its CSV download and the page of each published award notice: no sign-in
-needed (RULES C8, C10)."""
+"""The public contracts register page, its CSV download, the page of each published award notice and the open data
+publication policy: no sign-in needed (RULES C8, C10)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from dps.audit.services import latest_checkpoint
 from dps.dates import DATE_PARTS, date_input_values, parse_date_input
 from dps.errors import NotFound, ValidationFailed
 from dps.forms import FormErrors
+from dps.settings import DEVELOPMENT_OCDS_PREFIX
 from dps.transparency.api import register_filters
 from dps.transparency.register import (
     PAGE_SIZE,
@@ -109,4 +110,13 @@ async def notice_page(request: Request[Any, Any, Any], db_session: DbSession, oc
     return Template("register/notice.html", context={"notice": notice, "e": notice.entry})
 
 
-register_router = Router(path="/", route_handlers=[register_page, register_download, notice_page], guards=[public])
+@get("/open-data/publication-policy", name="open_data.publication_policy")
+async def publication_policy(request: Request[Any, Any, Any]) -> Template:
+    settings = request.app.state.settings
+    return Template("register/publication_policy.html", context={
+        "base_url": settings.base_url, "ocid_prefix": settings.ocid_prefix,
+        "development_prefix": settings.ocid_prefix == DEVELOPMENT_OCDS_PREFIX})
+
+
+register_router = Router(path="/", route_handlers=[register_page, register_download, notice_page,
+                                                   publication_policy], guards=[public])

@@ -20,6 +20,7 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
+from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.types import ExceptionHandlersMap, Message, Scope
 
 from dps.api_keys import services as api_key_services
@@ -38,56 +39,57 @@ RATE_LIMIT_STATE = "dps_api_rate_limit"
 # --- problem JSON -----------------------------------------------------------------------------------------
 
 
-class ApiProblem(HTTPException):
-    """An error answered as problem JSON. `parameter` names the query parameter at fault, when there is one."""
+class ApiProblem(ProblemDetailsException):
+    """An error answered as problem JSON (Litestar's RFC 9457 problem details): `type` is a URI under
+    /api/v1/problems/ named by `kind`, `instance` the path asked for, and `invalid_params` (the query parameters at
+    fault, each with its reason) is added when a `parameter` is named or `invalid_params` given."""
 
     def __init__(self, status_code: int, title: str, detail: str, kind: str, *, parameter: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail=detail, status_code=status_code, headers=headers)
-        self.title, self.kind, self.parameter = title, kind, parameter
+                 headers: dict[str, str] | None = None,
+                 invalid_params: list[dict[str, str]] | None = None) -> None:
+        if parameter and invalid_params is None:
+            invalid_params = [{"name": parameter, "reason": detail}]
+        super().__init__(detail=detail, status_code=status_code, headers=headers, type_=PROBLEM_TYPES + kind,
+                         title=title, extra={"invalid_params": invalid_params} if invalid_params else None)
+        self.kind, self.parameter = kind, parameter
+
+    def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        if self.instance is None:
+            self.instance = request.url.path
+        return super().to_response(request)
 
 
 def bad_parameter(name: str, detail: str) -> ApiProblem:
     return ApiProblem(400, "Invalid query parameter", f"{name}: {detail}", "invalid-parameter", parameter=name)
 
 
-def problem_response(request: Request[Any, Any, Any], status: int, title: str, detail: str, kind: str,
-                     parameters: list[dict[str, str]] | None = None,
-                     headers: dict[str, str] | None = None) -> Response[Any]:
-    body: dict[str, Any] = {"type": PROBLEM_TYPES + kind, "title": title, "status": status, "detail": detail,
-                            "instance": request.url.path}
-    if parameters:
-        body["invalid_params"] = parameters
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
-
-
-def api_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def as_problem(request: Request[Any, Any, Any], exc: Exception) -> ApiProblem:
+    """Any exception raised under /api, as the problem it is answered with (an unexpected one is logged)."""
     if isinstance(exc, ApiProblem):
-        parameters = [{"name": exc.parameter, "reason": exc.detail}] if exc.parameter else None
-        return problem_response(request, exc.status_code, exc.title, str(exc.detail), exc.kind, parameters,
-                                exc.headers)
+        return exc
     if isinstance(exc, ValidationException):
         extra = exc.extra if isinstance(exc.extra, list) else []
         parameters = [{"name": str(item.get("key")), "reason": str(item.get("message"))}
                       for item in extra if isinstance(item, dict) and item.get("key")]
         detail = "; ".join(f"{p['name']}: {p['reason']}" for p in parameters) or str(exc.detail)
-        return problem_response(request, 400, "Invalid query parameter", detail, "invalid-parameter", parameters)
+        return ApiProblem(400, "Invalid query parameter", detail, "invalid-parameter", invalid_params=parameters)
     if isinstance(exc, NotFoundException):
-        return problem_response(request, 404, "Not found", str(exc.detail), "not-found")
+        return ApiProblem(404, "Not found", str(exc.detail), "not-found")
     if isinstance(exc, HTTPException):
-        return problem_response(request, exc.status_code, "Request refused", str(exc.detail), "http-error",
-                                headers=exc.headers)
+        return ApiProblem(exc.status_code, "Request refused", str(exc.detail), "http-error", headers=exc.headers)
     if isinstance(exc, DomainError):
-        return problem_response(request, exc.status_code, "Request refused", str(exc),
-                                "not-found" if exc.status_code == 404 else "refused")
+        return ApiProblem(exc.status_code, "Request refused", str(exc),
+                          "not-found" if exc.status_code == 404 else "refused")
     if database_unavailable(exc):
         logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problem_response(request, 503, "Service unavailable",
-                                "The service cannot reach its database. Try again in a minute.", "unavailable",
-                                headers={"Retry-After": "30"})
+        return ApiProblem(503, "Service unavailable", "The service cannot reach its database. Try again in a minute.",
+                          "unavailable", headers={"Retry-After": "30"})
     logger.exception("unhandled API error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(request, 500, "Internal error", "Something went wrong on our side. Try again later.",
-                            "internal-error")
+    return ApiProblem(500, "Internal error", "Something went wrong on our side. Try again later.", "internal-error")
+
+
+def api_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return as_problem(request, exc).to_response(request)
 
 
 API_EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: api_exception_handler,
@@ -239,7 +241,8 @@ COMMON_RESPONSES: dict[int, ResponseSpec] = {
 def reject_unknown_parameters(request: Request[Any, Any, Any], allowed: frozenset[str]) -> None:
     for name in request.query_params:
         if name not in allowed:
-            raise bad_parameter(name, f"unknown parameter; use {', '.join(sorted(allowed))}")
+            raise bad_parameter(name, f"unknown parameter; use {', '.join(sorted(allowed))}" if allowed
+                                else "unknown parameter; this operation takes no query parameters")
 
 
 def checked_values(name: str, values: list[str] | None, *, allowed: frozenset[str] | None = None,

@@ -15,6 +15,7 @@ from litestar.types import ExceptionHandlersMap
 from dps.db import database_unavailable
 from dps.errors import DomainError, ValidationFailed
 from dps.forms import FormErrors, whole_number
+from dps.web.api import api_exception_handler
 from dps.web.auth import NEW_SUPPLIER_ORGANISATION_PATH, NoOrganisationYet
 
 logger = logging.getLogger("dps.web")
@@ -54,7 +55,15 @@ def _respond(request: Request[Any, Any, Any], status: int, detail: str, *, field
     )
 
 
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    """Under /api/ every error is problem JSON, also those raised before any API router is reached (a path that
+    matches no route, a method the route does not take)."""
+    return request.url.path.startswith("/api/")
+
+
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if _is_api(request):
+        return api_exception_handler(request, exc)
     if isinstance(exc, NotAuthorizedException) and not wants_json(request):
         had_session = request.cookies.get("session") not in (None, "null")
         reason = "expired" if had_session else "required"
@@ -78,11 +87,15 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    if _is_api(request):
+        return api_exception_handler(request, exc)
     field = exc.field if isinstance(exc, ValidationFailed) else None
     return _respond(request, exc.status_code, str(exc), field=field)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _is_api(request):
+        return api_exception_handler(request, exc)
     if database_unavailable(exc):
         logger.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return _respond(request, 503, "The service cannot reach its database. Try again in a minute.",

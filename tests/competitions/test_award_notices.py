@@ -73,7 +73,7 @@ async def _emails(db, subject_start: str) -> list[OutboxMessage]:
 async def _daily_jobs(settings, now: datetime) -> dict[str, int]:
     engine = make_engine(settings.database_url)
     try:
-        return await run_daily_jobs(make_sessionmaker(engine), now)
+        return await run_daily_jobs(make_sessionmaker(engine), now, settings)
     finally:
         await engine.dispose()
 

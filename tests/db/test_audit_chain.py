@@ -182,7 +182,7 @@ async def test_the_daily_jobs_publish_a_checkpoint_on_the_contracts_register(cli
     await db.commit()
     engine = make_engine(settings.database_url)
     try:
-        done = await run_daily_jobs(make_sessionmaker(engine), clock.now())
+        done = await run_daily_jobs(make_sessionmaker(engine), clock.now(), settings)
     finally:
         await engine.dispose()
     assert done["audit_checkpoints"] == 1

@@ -129,7 +129,7 @@ async def test_reset_requests_are_rate_limited_like_sign_in(client, settings):
 @pytest.mark.parametrize(("path", "heading"), [
     ("/accessibility", "Accessibility statement for the NHS Innovation DPS"), ("/privacy", "Privacy notice"),
     ("/cookies", "Cookies on the NHS Innovation DPS"), ("/contact", "Contact us"),
-    ("/help", "Help using the NHS Innovation DPS")])
+    ("/help", "Help using the NHS Innovation DPS"), ("/open-data/publication-policy", "Open data publication policy")])
 async def test_the_footer_links_to_pages_written_for_this_service(client, path, heading):
     landing = await client.get("/")
     assert f'href="{path}"' in landing.text.split('role="contentinfo"')[1]

@@ -2,9 +2,10 @@
 
 For every operation under /api/ schemathesis generates requests from the document (valid values and edge cases:
 long strings, odd characters, boundary numbers), sends them with a valid API key to the real application in
-process, and checks each answer: never a server error, the status code is one the document lists, the content
-type is the one it names, and the body matches the declared schema. The database holds published innovations (one
-withdrawn, so the changes feed has every kind of change) and an awarded contract, so the answers are not all empty.
+process, and again with no key (the open data operations answer anyone), and checks each answer: never a server
+error, the status code is one the document lists, the content type is the one it names, and the body matches the
+declared schema. The database holds published innovations (one withdrawn, so the changes feed has every kind of
+change), an awarded contract and its OCDS bulk file, so the answers are not all empty.
 Runs on SQLite and PostgreSQL.
 
 The document is read from /api/openapi.json of an app built at import (collection needs the operations); the
@@ -42,6 +43,7 @@ from dps.db import make_sessionmaker
 from dps.identity.passwords import Passwords
 from dps.identity.services import load_signed_in_user
 from dps.settings import Settings
+from dps.transparency.bulk import rebuild_bulk_files
 from tests.catalogue.support import form_data
 from tests.conftest import drain_outbox_now, reset_database
 from tests.factories import category_id, make_admitted_supplier
@@ -83,7 +85,8 @@ async def seeded_api(migrated_database, session_engine, tmp_path_factory) -> Asy
     await reset_database(session_engine, clock.now())
     app_settings = Settings.from_env({"DPS_ENV": "test", "DATABASE_URL": migrated_database,
                                       "DPS_VAR_DIR": str(tmp_path_factory.mktemp("api-schema")),
-                                      "SMTP_URL": "smtp://127.0.0.1:9"})  # emails are not the point here
+                                      "SMTP_URL": "smtp://127.0.0.1:9",  # emails are not the point here
+                                      "ANONYMOUS_API_RATE_LIMIT_PER_MINUTE": "1000000"})
     passwords = Passwords.for_environment("test")
     async with make_sessionmaker(session_engine)() as db:
         acme, ann = await make_admitted_supplier(db, passwords, clock,
@@ -105,6 +108,7 @@ async def seeded_api(migrated_database, session_engine, tmp_path_factory) -> Asy
                                                             now=clock.now(), rate_limit_per_minute=1_000_000)
         await db.commit()
     await drain_outbox_now(app_settings, clock)
+    assert await rebuild_bulk_files(make_sessionmaker(session_engine), app_settings, clock.now()) == 1
     forget_search_index_now(app_settings)  # schemathesis runs the app on its own event loop: a fresh adapter there
     yield SeededApi(create_app(app_settings, clock=clock), {"Authorization": f"Bearer {secret}"})
     asgi.shutdown_lifespans()
@@ -122,6 +126,16 @@ def test_the_api_answers_as_its_openapi_document_says(case, seeded_api):
     assert response.status_code != 429, "the key's rate limit was reached: later cases tested nothing"
 
 
+@schema.parametrize()
+@settings(max_examples=25, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+def test_the_api_answers_anyone_without_a_key_as_its_openapi_document_says(case, seeded_api):
+    response = case.call_and_validate(app=seeded_api.app, checks=CHECKS)
+    if "Authorization" not in response.request.headers:  # else a key schemathesis made up: a 401 is then right
+        assert response.status_code != 401, f"open data was refused without a key: {response.text}"
+    assert response.status_code != 429, "the anonymous rate limit was reached: later cases tested nothing"
+
+
 def test_the_seeded_data_reaches_the_api(seeded_api):
     """The property test above is only worth something if the answers carry data: check that they do."""
     with asgi.get_client(seeded_api.app) as client:
@@ -129,9 +143,13 @@ def test_the_seeded_data_reaches_the_api(seeded_api):
         changes = client.get("/api/v1/changes", headers=seeded_api.headers)
         register = client.get("/api/v1/contracts-register", headers=seeded_api.headers)
         releases = client.get("/api/v1/ocds/releases", headers=seeded_api.headers)
+        bulk_files = client.get("/api/v1/ocds/bulk")
+        bulk_file = client.get("/api/v1/ocds/bulk/2026.jsonl.gz")
     assert search.status_code == 200, search.text
     assert {item["name"] for item in search.json()["data"]} == {"Zio wearable ECG patch",
                                                                  "Minuteful kidney home test"}
     assert {change["type"] for change in changes.json()["data"]} >= {"published", "withdrawn"}
     assert register.json()["meta"]["total"] == 1
     assert releases.json()["releases"]
+    assert [f["year"] for f in bulk_files.json()["data"]] == [2026]
+    assert bulk_file.status_code == 200 and bulk_file.content.startswith(b"\x1f\x8b")  # gzip

@@ -61,8 +61,10 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/changes"): ANYONE, ("GET", "/api/v1/{path:path}"): ANYONE,
     ("GET", "/api/v1/ocds/releases"): ANYONE, ("GET", "/api/v1/ocds/records/{ocid:str}"): ANYONE,
     ("GET", "/api/v1/contracts-register"): ANYONE,
+    ("GET", "/api/v1/ocds/bulk"): ANYONE, ("GET", "/api/v1/ocds/bulk/{file:str}"): ANYONE,
     ("GET", "/contracts-register"): ANYONE, ("GET", "/contracts-register.csv"): ANYONE,
     ("GET", "/contracts-register/{ocid:str}"): ANYONE,
+    ("GET", "/open-data/publication-policy"): ANYONE,
     # Supplier portal
     ("GET", "/supplier"): _S, ("GET", "/supplier/applications/new"): _S, ("POST", "/supplier/applications"): _S,
     ("GET", "/supplier/applications/{application_id:int}"): _S,

@@ -67,7 +67,7 @@ async def test_the_api_reference_and_guide_are_served_by_the_app_under_its_own_p
     guide = await client.get("/api/guide")
     assert guide.status_code == 200
     for heading in ("Without a key, and with one", "Your first request", "Paging", "changes feed", "Rate limits",
-                    "Licence"):
+                    "OCDS bulk files", "Licence"):
         assert heading in guide.text
     assert (await client.get("/schema")).headers["location"] == "/api/docs"
 
