@@ -107,7 +107,7 @@ async def test_a_message_that_fails_every_attempt_becomes_a_dead_letter_that_the
     assert letter.dead_at is not None and letter.attempts == 3 and letter.processed_at is None
     assert letter.first_attempt_at == queued_at and letter.last_attempt_at < clock.now()
     clock.advance(timedelta(days=2))
-    assert await drain_outbox(settings=few_attempts) == DrainReport(0, 0, 0)  # left alone: kept, not retried, not dropped
+    assert await drain_outbox(settings=few_attempts) == DrainReport(0, 0, 0)  # kept, not retried, not dropped
     assert (await outbox_row(db, message_id)).attempts == 3
     health = (await client.get("/health")).json()
     assert health["status"] == "degraded" and health["outbox"]["dead_letters"] == 1
