@@ -17,6 +17,7 @@ from dps.errors import NotFound
 from dps.forms import FormErrors
 from dps.identity.models import OrganisationKind
 from dps.identity.services import SignedInUser
+from dps.outbox.services import dead_letter_count
 from dps.web.auth import authority_admin_only, authority_only, memberships_in
 from dps.web.deps import CurrentUser, DbSession, Now
 from dps.web.forms import path_for, read_form, redirect_to, run_form_command
@@ -27,7 +28,8 @@ async def authority_home(request: Request[Any, Any, Any], db_session: DbSession,
     queue = await services.evaluation_queue(db_session, now)
     return Template("authority/home.html", context={
         "memberships": memberships_in(request, OrganisationKind.AUTHORITY),
-        "queue_size": len(queue), "overdue": sum(1 for item in queue if item.clock.overdue)})
+        "queue_size": len(queue), "overdue": sum(1 for item in queue if item.clock.overdue),
+        "dead_letters": await dead_letter_count(db_session)})
 
 
 @get("/applications", name="authority.queue")

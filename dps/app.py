@@ -85,7 +85,7 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
         yield
         return
     sessions = app.state.db_config.create_session_maker()
-    worker = OutboxWorker(sessions, outbox_consumers(settings), app.state.clock)
+    worker = OutboxWorker.for_settings(sessions, outbox_consumers(settings), app.state.clock, settings)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop)),
              asyncio.create_task(AuditSealer(sessions, app.state.clock).run(stop)),

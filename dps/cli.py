@@ -119,7 +119,7 @@ def worker(once: bool) -> None:
     settings = load_settings()
 
     async def work(sessions: Any) -> None:
-        outbox = OutboxWorker(sessions, wiring.outbox_consumers(settings), SystemClock())
+        outbox = OutboxWorker.for_settings(sessions, wiring.outbox_consumers(settings), SystemClock(), settings)
         sealer = AuditSealer(sessions, SystemClock())
         if once:
             report = await outbox.drain_all()

@@ -71,6 +71,10 @@ class Settings:
     # Whether email goes out over SMTP. In development it does only when SMTP_URL is set: every email is kept in
     # the local mailbox anyway (var/mail/, shown at /dev/mail), so the demo needs no mail server.
     smtp_enabled: bool = True
+    # The outbox: a message that failed this many times becomes a dead letter (kept, shown to the authority).
+    outbox_max_attempts: int = 10
+    # How long a worker holds the messages it claimed; a worker that dies leaves them to be retried after it.
+    outbox_lease_seconds: int = 300
 
     @property
     def mailbox_dir(self) -> Path | None:
@@ -137,6 +141,8 @@ class Settings:
             trusted_proxies=_addresses(env, "TRUSTED_PROXIES"),
             anonymous_api_rate_limit_per_minute=_positive_int(env, "ANONYMOUS_API_RATE_LIMIT_PER_MINUTE", 60),
             smtp_enabled=environment != "development" or bool(env.get("SMTP_URL")),
+            outbox_max_attempts=_positive_int(env, "OUTBOX_MAX_ATTEMPTS", 10),
+            outbox_lease_seconds=_positive_int(env, "OUTBOX_LEASE_SECONDS", 300),
         )
 
 

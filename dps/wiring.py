@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from authority_portal.audit import authority_audit_router
+from authority_portal.dead_letters import authority_dead_letters_router
 from authority_portal.debarment import authority_debarment_router
 from authority_portal.evaluation import authority_router
 from authority_portal.funds import authority_funds_router
@@ -158,7 +159,8 @@ def subscribe_domain_listeners(events: DomainEvents = domain_events) -> DomainEv
 def route_handlers() -> list[Any]:
     return [supplier_applications_router, supplier_refresh_router, buyer_router, authority_router,
             buyer_funds_router, authority_funds_router,
-            authority_refresh_router, authority_audit_router, authority_debarment_router, catalogue_router,
+            authority_refresh_router, authority_audit_router, authority_dead_letters_router, authority_debarment_router,
+            catalogue_router,
             *account_routers,
             supplier_listings_router, authority_listings_router, buyer_search_router, api_router,
             competitions_router, supplier_competitions_router, webhooks_router,

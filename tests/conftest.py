@@ -241,8 +241,8 @@ async def drain_outbox_now(settings: Settings, clock: Clock, consumers: Mapping[
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     try:
-        worker = OutboxWorker(make_sessionmaker(engine), outbox_consumers(settings) if consumers is None else consumers,
-                              clock)
+        worker = OutboxWorker.for_settings(
+            make_sessionmaker(engine), outbox_consumers(settings) if consumers is None else consumers, clock, settings)
         return await worker.drain_all()
     finally:
         if own_engine:

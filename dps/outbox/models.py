@@ -11,7 +11,8 @@ from dps.db import utc_column
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
-    __table_args__ = (sa.Index("ix_outbox_message_pending", "topic", "processed_at", "available_at"),)
+    __table_args__ = (sa.Index("ix_outbox_message_pending", "topic", "processed_at", "available_at"),
+                      sa.Index("ix_outbox_message_dead", "dead_at"))
 
     id: int = Field(default=None, primary_key=True)
     topic: str = Field(max_length=60)
@@ -23,3 +24,9 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = Field(default=0)
     processed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+    # When a worker first and last claimed it (a dead letter tells both).
+    first_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Set when it failed OUTBOX_MAX_ATTEMPTS times: a dead letter, left alone by the worker until an authority
+    # user retries it from the dead letters page. Never deleted, never silently dropped.
+    dead_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

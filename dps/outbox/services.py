@@ -3,8 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from dps.audit.services import Actor, record
+from dps.errors import NotFound
 from dps.outbox.models import OutboxMessage
 
 
@@ -17,4 +21,34 @@ async def enqueue(
     )
     session.add(message)
     await session.flush()
+    return message
+
+
+async def dead_letters(session: AsyncSession) -> list[OutboxMessage]:
+    """Messages that failed OUTBOX_MAX_ATTEMPTS times and wait for a person, the most recent first."""
+    query = (sa.select(OutboxMessage).where(col(OutboxMessage.dead_at).is_not(None))
+             .order_by(col(OutboxMessage.dead_at).desc(), col(OutboxMessage.id).desc()))
+    return list((await session.scalars(query)).all())
+
+
+async def dead_letter_count(session: AsyncSession) -> int:
+    count = await session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
+                                 .where(col(OutboxMessage.dead_at).is_not(None)))
+    return int(count or 0)
+
+
+async def retry_dead_letter(session: AsyncSession, message_id: int, *, actor: Actor, now: datetime) -> OutboxMessage:
+    """Give a dead letter another round of attempts, due now; audited. The command ends the transaction."""
+    message = await session.scalar(sa.select(OutboxMessage).where(col(OutboxMessage.id) == message_id)
+                                   .with_for_update())
+    if message is None or message.dead_at is None:
+        raise NotFound("No such dead letter: it may have been retried already")
+    before = {"attempts": message.attempts, "dead_at": message.dead_at.isoformat(),
+              "last_error": message.last_error}
+    message.dead_at = None
+    message.attempts = 0
+    message.available_at = now
+    await record(session, actor=actor, action="outbox.dead_letter_retried", entity_type="outbox_message",
+                 entity_id=message.id, now=now, before=before, after={"topic": message.topic, "attempts": 0})
+    await session.commit()
     return message

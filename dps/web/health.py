@@ -1,4 +1,10 @@
-"""Health of the parts the marketplace depends on: the database, the search engine and the audit sealer.
+"""Health of the parts the marketplace depends on: the database, the search engine, the mail server, Stripe, the
+outbox and the audit sealer.
+
+The database and the search engine are needed to serve (503 "unavailable" without them). The others make the
+status "degraded" (still 200) when they fail: SMTP or Stripe not answering (their messages wait in the outbox and
+arrive when they are back), outbox messages due for over `OUTBOX_BACKLOG_LIMIT` (no worker is draining), dead
+letters waiting for a person (the authority's dead letters page), or an old unsealed audit tail.
 
 An audit tail (committed events not yet sealed into the hash chain) older than `AUDIT_TAIL_LIMIT` makes the
 status "degraded": the marketplace still works, but its sealer is stopped or held back by a long transaction.
@@ -9,18 +15,24 @@ The search checks come from the composition root (`dps.wiring.HEALTH_CHECKS`), s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from dps.outbox.models import OutboxMessage
 from dps.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 3
 AUDIT_TAIL_LIMIT = timedelta(seconds=60)
+OUTBOX_BACKLOG_LIMIT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -83,18 +95,81 @@ async def audit_sealing(session: AsyncSession, checks: HealthChecks, now: dateti
     return "behind" if behind else "ok"
 
 
+async def check_smtp(settings: Settings) -> str:
+    """"ok" when the mail server greets us (SMTP 220), "unavailable" when it does not, "off" when mail is kept in
+    the local mailbox only (development without SMTP_URL)."""
+    if not settings.smtp_enabled:
+        return "off"
+    address = urlsplit(settings.smtp_url)
+    port = address.port or (465 if address.scheme == "smtps" else 25)
+
+    async def greeted() -> bool:
+        reader, writer = await asyncio.open_connection(address.hostname, port, ssl=address.scheme == "smtps")
+        try:
+            return (await reader.readline()).startswith(b"220")
+        finally:
+            with contextlib.suppress(Exception):
+                writer.write(b"QUIT\r\n")
+                await writer.drain()
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    try:
+        return "ok" if await asyncio.wait_for(greeted(), timeout=CHECK_TIMEOUT_SECONDS) else "unavailable"
+    except Exception:  # refused, reset, timed out: down
+        return "unavailable"
+
+
+async def check_stripe(settings: Settings) -> str:
+    """"ok" when Stripe's API answers (any answer below 500), "unavailable" on a 5xx or no answer in time, "off"
+    when no STRIPE_SECRET_KEY is set (payments are off)."""
+    if not settings.stripe_secret_key:
+        return "off"
+    try:
+        async with httpx.AsyncClient(timeout=CHECK_TIMEOUT_SECONDS) as http:
+            response = await http.get(settings.stripe_api_base.rstrip("/") + "/v1/balance",
+                                      headers={"Authorization": f"Bearer {settings.stripe_secret_key}"})
+    except Exception:  # refused, timed out: down
+        return "unavailable"
+    return "ok" if response.status_code < 500 else "unavailable"
+
+
+async def outbox_state(session: AsyncSession, now: datetime) -> dict[str, Any] | None:
+    """The outbox's backlog ("ok", or "behind" when a message has been due for over OUTBOX_BACKLOG_LIMIT: no worker
+    drains it) and its dead letters (failed every attempt; the authority's dead letters page lists them)."""
+    pending = sa.and_(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.dead_at).is_(None))
+    try:
+        oldest_due = await asyncio.wait_for(session.scalar(
+            sa.select(sa.func.min(OutboxMessage.available_at)).where(pending)), timeout=CHECK_TIMEOUT_SECONDS)
+        dead = await asyncio.wait_for(session.scalar(
+            sa.select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.dead_at).is_not(None))),
+            timeout=CHECK_TIMEOUT_SECONDS)
+    except Exception:  # the database is down: the database check says so
+        return None
+    behind = oldest_due is not None and now - oldest_due > OUTBOX_BACKLOG_LIMIT
+    return {"backlog": "behind" if behind else "ok", "dead_letters": int(dead or 0)}
+
+
 async def check_health(session: AsyncSession, settings: Settings, checks: HealthChecks,
                        now: datetime) -> tuple[dict[str, Any], bool]:
     """The report, and whether the marketplace can serve (a degraded one can: only an unavailable part fails)."""
-    database_ok, search_ok = await asyncio.gather(check_database(session), check_search(settings, checks))
+    database_ok, search_ok, smtp, stripe = await asyncio.gather(
+        check_database(session), check_search(settings, checks), check_smtp(settings), check_stripe(settings))
     sealing = await audit_sealing(session, checks, now) if database_ok else None
+    outbox = await outbox_state(session, now) if database_ok else None
     serving = database_ok and search_ok
-    status = "unavailable" if not serving else "degraded" if sealing == "behind" else "ok"
+    degraded = (sealing == "behind" or "unavailable" in (smtp, stripe)
+                or (outbox is not None and (outbox["backlog"] == "behind" or outbox["dead_letters"] > 0)))
+    status = "unavailable" if not serving else "degraded" if degraded else "ok"
     report: dict[str, Any] = {
         "status": status,
         "database": "ok" if database_ok else "unavailable",
         "search": "ok" if search_ok else "unavailable",
         "search_index_lag": await search_index_lag(session, checks) if database_ok else None,
         "audit_sealing": sealing,
+        "smtp": smtp,
+        "stripe": stripe,
+        "outbox": outbox,
     }
     return report, serving

@@ -10,16 +10,18 @@ from dps.settings import Settings
 from tests.helpers import seal_audit_log
 
 
-async def test_health_reports_each_part_ok(client, db, clock):
+async def test_health_reports_each_part_ok(client, db, clock, smtp_server):
     await seal_audit_log(db, clock.now())
     response = await client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "search": "ok",
                                "search_index_lag": {"pending": 0, "oldest_pending_at": None},
-                               "audit_sealing": "ok"}
+                               "audit_sealing": "ok", "smtp": "ok", "stripe": "off",
+                               "outbox": {"backlog": "ok", "dead_letters": 0}}
 
 
-async def test_health_is_degraded_while_the_audit_log_goes_unsealed_for_over_a_minute(client, db, clock):
+async def test_health_is_degraded_while_the_audit_log_goes_unsealed_for_over_a_minute(client, db, clock,
+                                                                                        smtp_server):
     await seal_audit_log(db, clock.now())
     await record(db, actor=Actor.system("test"), action="thing.changed", entity_type="thing", entity_id=1,
                  now=clock.now())
@@ -46,8 +48,11 @@ async def test_health_names_a_database_that_is_down(tmp_path):
     async with AsyncTestClient(app=create_app(settings)) as client:
         response = await client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "unavailable", "search": "ok",
-                               "search_index_lag": None, "audit_sealing": None}
+    body = response.json()
+    assert {key: body[key] for key in ("status", "database", "search", "search_index_lag", "audit_sealing",
+                                       "outbox")} == {
+        "status": "unavailable", "database": "unavailable", "search": "ok", "search_index_lag": None,
+        "audit_sealing": None, "outbox": None}
 
 
 async def test_health_names_a_search_engine_that_is_down(settings, free_port, tmp_path):
