@@ -15,6 +15,8 @@ from collections.abc import AsyncIterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from catalogue.search.port import (
     FACET_FIELDS,
     MARK_END,
@@ -126,7 +128,8 @@ def to_result(query: SearchQuery, raw_hits: list[Mapping[str, Any]], total: int,
             highlights = {"name": safe_highlight(str(formatted.get("name", ""))),
                           "summary": safe_highlight(str(formatted.get("summary", ""))),
                           "snippet": safe_highlight(snippet) if MARK_START in snippet else ""}
-        hits.append(SearchHit(id=int(raw["id"]), document=raw["public"], highlights=highlights))
+        hits.append(SearchHit(id=int(raw["id"]), document_json=msgspec.json.encode(raw["public"]),
+                              highlights=highlights))
     facets = {field: {str(k): int(v) for k, v in (facet_distribution or {}).get(field, {}).items() if v}
               for field in query.facets}
     return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size, facets=facets)

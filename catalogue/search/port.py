@@ -7,7 +7,10 @@ import html
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, Protocol, cast
+
+import msgspec
 
 # Facets buyers and API consumers filter on. Booleans are the strings "true" and "false".
 FACET_FIELDS: tuple[str, ...] = ("category", "care_setting", "device_class", "esf_tier", "dtac", "dspt", "mtfm",
@@ -72,9 +75,15 @@ class SearchQuery:
 @dataclass(frozen=True)
 class SearchHit:
     id: int
-    document: Mapping[str, Any]  # the public innovation document, as the API shows it
+    # The public innovation document, as the API shows it (URLs as paths), as the JSON the index stores: the API
+    # sends it on as it is; pages read `document`, decoded on first use.
+    document_json: bytes
     # "name", "summary", "snippet": escaped HTML with <mark> around matched words (empty without a text query).
     highlights: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def document(self) -> Mapping[str, Any]:
+        return cast(Mapping[str, Any], msgspec.json.decode(self.document_json))
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import logging
 import shutil
 import threading
 import time
 from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 import tantivy
 from rapidfuzz.distance import OSA
 from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
@@ -126,7 +127,7 @@ def tantivy_document(document: SearchDocument) -> Document:
     doc.add_text("body", document.body)
     if document.public.get("description") != document.body:
         doc.add_bytes("body_text", document.body.encode())
-    doc.add_bytes("public", json.dumps(document.public, separators=(",", ":")).encode())
+    doc.add_bytes("public", msgspec.json.encode(document.public))
     doc.add_text("name_sort", document.name.casefold())
     doc.add_date("published", datetime.fromisoformat(document.published_at.replace("Z", "+00:00")).astimezone(UTC))
     doc.add_integer("expires", day_number(document.assurance_expires_on or NO_EXPIRY))
@@ -518,31 +519,31 @@ class TantivySearchIndex:
     @staticmethod
     def _hits(searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
         docs = [searcher.doc(address) for address in addresses]
-        publics = [json.loads(bytes(doc["public"][0])) for doc in docs]
+        # The stored public document goes out as it is stored: decoded only for a page that highlights.
+        hits = [SearchHit(id=int(doc["id"][0]), document_json=bytes(doc["public"][0])) for doc in docs]
+        if text is None or not docs:
+            return hits
         bodies = [bytes(doc["body_text"][0]).decode() if doc.get_all("body_text")
-                  else str(public.get("description", "")) for doc, public in zip(docs, publics, strict=True)]
+                  else str(hit.document.get("description", "")) for doc, hit in zip(docs, hits, strict=True)]
+        page_words = {word for doc, body in zip(docs, bodies, strict=True)
+                      for field_text in (doc.get_first("name") or "", doc.get_first("summary") or "", body)
+                      for word in ANALYZER.analyze(field_text)}
+        marks = highlight_query(highlight_terms(searcher, text, page_words))
         generators: dict[str, SnippetGenerator] = {}
-        if text is not None and docs:
-            page_words = {word for doc, body in zip(docs, bodies, strict=True)
-                          for field_text in (doc.get_first("name") or "", doc.get_first("summary") or "", body)
-                          for word in ANALYZER.analyze(field_text)}
-            marks = highlight_query(highlight_terms(searcher, text, page_words))
-            for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
-                generators[name] = SnippetGenerator.create(searcher, marks, SCHEMA, name)
-                generators[name].set_max_num_chars(chars)
-        hits = []
-        for doc, public, body in zip(docs, publics, bodies, strict=True):
-            highlights: dict[str, str] = {}
-            if generators:
-                name, summary = doc.get_first("name") or "", doc.get_first("summary") or ""
-                plain = markdown_as_text(body)  # a snippet shows the words, not the Markdown syntax
-                body_doc = Document()
-                body_doc.add_text("body", plain)
-                highlights = {"name": render_highlight(generators["name"], doc, name),
-                              "summary": render_highlight(generators["summary"], doc, summary),
-                              "snippet": render_snippet(generators["body"], body_doc, plain)}
-            hits.append(SearchHit(id=int(doc["id"][0]), document=public, highlights=highlights))
-        return hits
+        for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
+            generators[name] = SnippetGenerator.create(searcher, marks, SCHEMA, name)
+            generators[name].set_max_num_chars(chars)
+        highlighted = []
+        for doc, hit, body in zip(docs, hits, bodies, strict=True):
+            name, summary = doc.get_first("name") or "", doc.get_first("summary") or ""
+            plain = markdown_as_text(body)  # a snippet shows the words, not the Markdown syntax
+            body_doc = Document()
+            body_doc.add_text("body", plain)
+            highlighted.append(replace(hit, highlights={
+                "name": render_highlight(generators["name"], doc, name),
+                "summary": render_highlight(generators["summary"], doc, summary),
+                "snippet": render_snippet(generators["body"], body_doc, plain)}))
+        return highlighted
 
     async def search(self, query: SearchQuery) -> SearchResult:
         return await self._search_thread(self._search, query)
