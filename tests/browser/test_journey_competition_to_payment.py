@@ -34,6 +34,8 @@ TITLE = "Remote monitoring for 120 virtual ward beds"
 QUESTIONS = ("Clinical outcomes", "Net zero", "Social value")
 SCORES = {"eva": {"Acme Health Ltd": (4, 5, 4), "Brightwell Medical Ltd": (3, 4, 3)},
           "evan": {"Acme Health Ltd": (5, 4, 4), "Brightwell Medical Ltd": (3, 3, 3)}}
+SAFETY_CASE_NAME = "Hazard log and safety case"
+SAFETY_CASE = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 CONSENSUS = {"Acme Health Ltd": (4, 5, 4), "Brightwell Medical Ltd": (3, 4, 3)}
 
 
@@ -150,6 +152,16 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
     await bid(suppliers[acme.name], "Prepare a bid", "90,000", "18,000", "Submit your bid")
     await bid(suppliers[acme.name], "Revise your bid", "85,000", "17,000", "Submit your revised bid")
     assert "(version 2)" in await text_of(suppliers[acme.name])
+    # Acme attaches a PDF to its submitted bid, sealed with it: the bid is submitted again, as version 3.
+    acme_page = suppliers[acme.name]
+    await submit(acme_page, "Revise your bid")
+    await fill_in(acme_page, {"Name of the document": SAFETY_CASE_NAME})
+    await acme_page.locator("#attachment-file").set_input_files(
+        files=[{"name": "safety-case.pdf", "mimeType": "application/pdf", "buffer": SAFETY_CASE}])
+    await submit(acme_page, "Upload document")
+    assert f"{SAFETY_CASE_NAME} (1 KB, PDF)" in await text_of(acme_page)
+    await follow(acme_page, "Back to the competition")
+    assert "(version 3)" in await text_of(acme_page)
     await bid(suppliers[bright.name], "Prepare a bid", "99,000", "19,800", "Submit your bid")
     await submit(suppliers[bright.name], "Withdraw your bid")
     assert await status_of(suppliers[bright.name]) == "Competition: Open for bids Your bid: Withdrawn"
@@ -172,6 +184,7 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
         await follow(page, "Declare your interests and score the answers")
         await page.get_by_label("No, I have no conflict of interest with any bidder").check()
         await submit(page, "Make the declaration")
+        assert await page.get_by_role("link", name=f"{SAFETY_CASE_NAME} from {acme.name}").count() == 1
         for bidder, scores in SCORES[evaluator.full_name].items():
             for question, score in zip(QUESTIONS, scores, strict=True):
                 form = form_under(page, f"{bidder}: {question}")

@@ -4,6 +4,7 @@
 - sealing: the audit trail of sealed bids (C5);
 - drafting: the buyer's draft, publishing, clarifications and cancelling;
 - bidding: the supplier's own sealed bid;
+- bid_attachments: the PDFs attached to a bid, sealed with it, and who may download them when;
 - evaluating: evaluation, moderation and ranking;
 - awarding: the award decision, outcome letters, what starts the standstill (the contract award notice under
   PA 2023), and confirming the award (funds and contract);

@@ -50,6 +50,7 @@ from dps.competitions.services.sealing import (
     audit_sealed_step,
     bid_of_bidder,
     data_key,
+    opened_attachments,
     seal_content,
 )
 from dps.crypto import DataKey
@@ -183,7 +184,8 @@ async def team_attachment(session: AsyncSession, user: SignedInUser, competition
     key = await data_key(session, competition.id or 0)
     if bid is None or key is None:
         raise NotFound(NO_SUCH_DOCUMENT)
-    info = next((a for a in await attachments_of(session, bid, BidContent(0, 0)) if a.id == attachment_id), None)
+    opened = (await opened_attachments(session, [bid.id or 0])).get(bid.id or 0, ())
+    info = next((a for a in opened if a.id == attachment_id), None)
     if info is None:
         raise NotFound(NO_SUCH_DOCUMENT)
     data = await _file(session, bid, key, info)
