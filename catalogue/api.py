@@ -25,7 +25,7 @@ from catalogue.rules import CARE_SETTINGS
 from catalogue.search import search_index_for
 from catalogue.search.port import FACET_FIELDS, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, SearchQuery
 from dps.assurance import DEVICE_CLASS, ESF_TIERS
-from dps.forms import whole_number
+from dps.forms import MAX_ID, whole_number
 from dps.web.api import (
     API_EXCEPTION_HANDLERS,
     COMMON_RESPONSES,
@@ -308,7 +308,8 @@ async def changes(
     cursor = whole_number(cursor_raw, maximum=2**63 - 1)
     if cursor is None:
         raise bad_parameter("since", "must be a cursor returned as meta.next (a whole number)")
-    page = await services.changes_since(db_session, cursor, limit + 1)
+    # A cursor past the largest id an id column holds has no change after it (and would overflow PostgreSQL's integer).
+    page = await services.changes_since(db_session, min(cursor, MAX_ID), limit + 1)
     rows = page.changes[:limit]
     base = request.app.state.settings.base_url
     data = [{"cursor": str(change.id), "type": change.change, "id": change.listing_id, "revision": change.index_version,

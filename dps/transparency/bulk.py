@@ -124,10 +124,11 @@ def bulk_file(settings: Settings, year: int) -> tuple[BulkFile, Path] | None:
 
 
 def write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
+    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path` (readable by all)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
+            os.fchmod(stream.fileno(), 0o644)  # mkstemp makes it private; the files are published
             stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())

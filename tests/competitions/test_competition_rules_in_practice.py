@@ -91,6 +91,7 @@ async def test_the_periodic_job_closes_due_competitions_and_tells_the_buyer(db, 
     result = run_dps("jobs", "run", env={"DATABASE_URL": settings.database_url, "DPS_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "competitions closed: 1" in result.stdout
+    assert (tmp_path / "ocds-bulk" / "2026.jsonl.gz").is_file()  # and rebuild the OCDS bulk files
     assert await scalar(db, sa.select(Competition.state).where(Competition.id == second)) == "closed"
 
 
