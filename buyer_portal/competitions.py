@@ -37,8 +37,6 @@ from dps.competitions.rules import (
     TIE_BREAK_WORDING,
     CompetitionState,
     FundLine,
-    competition_timeline,
-    contract_notice_name,
     proportional_split,
     tie_break_of,
 )
@@ -186,19 +184,8 @@ async def _show_page(request: Request[Any, Any, Any], db_session: Any, user: Sig
     to_invite = (await drafting.suppliers_to_invite(db_session, competition)
                  if competition.state == CompetitionState.DRAFT else [])
     view = await views.buyer_view(db_session, user, competition, now)
-    notice = view.notice
-    timeline = competition_timeline(
-        published_at=competition.published_at, clarification_deadline=competition.clarification_deadline,
-        tender_deadline=competition.tender_deadline, evaluation_started_at=competition.evaluation_started_at,
-        award_decided_at=competition.award_decided_at, standstill_started_at=competition.standstill_started_at,
-        standstill_ends_at=competition.standstill_ends_at,
-        standstill_paused=competition.standstill_paused_at is not None, awarded_at=competition.awarded_at,
-        notice_name=contract_notice_name(view.summary.regime),
-        notice_due_by=notice.publish_by if notice is not None else None,
-        notice_published_at=notice.contract_notice_published_at if notice is not None else None, now=now)
     return Template("buyer/competitions/show.html", status_code=status_code, context={
         "view": view, "competition": competition, "to_invite": to_invite,
-        "timeline": [] if competition.state == CompetitionState.CANCELLED else timeline,
         "errors": errors or FormErrors(), "values": values or {}, "now": now,
         "kpi_rows": range(1, KPI_ROWS + 1), "ocid_prefix": request.app.state.settings.ocid_prefix})
 

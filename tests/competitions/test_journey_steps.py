@@ -43,6 +43,23 @@ async def test_a_competitions_page_shows_its_timeline_as_the_clock_moves(client,
     assert [status for _, status in later][:4] == ["Done", "Done", "Done", "To come"]
 
 
+async def test_an_invited_supplier_sees_the_same_timeline_on_its_competition_page(client, db, passwords, clock):
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await make_published_competition(db, clock, world=world)
+    browser = Browser(client)
+    supplier = world.bidders[0].email
+    buyer_steps = timeline_of((await browser.get(world.buyer.email, f"/buyer/competitions/{competition_id}")).text)
+    page = await browser.get(supplier, f"/supplier/competitions/{competition_id}")
+    assert page.status_code == 200
+    steps = timeline_of(page.text)
+    assert steps == buyer_steps and len(steps) == 9
+    assert [status for _, status in steps][:3] == ["Done", "To come", "To come"]
+    competition = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))
+    clock.set(competition.clarification_deadline + timedelta(minutes=1))
+    later = timeline_of((await browser.get(supplier, f"/supplier/competitions/{competition_id}")).text)
+    assert [status for _, status in later][:3] == ["Done", "Done", "To come"]
+
+
 def timeline_of(html: str) -> list[tuple[str, str]]:
     section = re.search(r'id="timeline".*?</ol>', html, re.S).group(0)
     return [(name, status) for status, name in re.findall(

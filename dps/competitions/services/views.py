@@ -26,7 +26,9 @@ from dps.competitions.rules import (
     BidState,
     CompetitionState,
     Criterion,
+    TimelineStep,
     bids_open,
+    competition_timeline,
     contract_notice_name,
     contract_notice_needs,
     notice_overdue,
@@ -105,6 +107,24 @@ def notice_plan(competition: Competition, regime: str, notice: AwardNotice | Non
             now, notice.publish_by, notice.contract_notice_published_at))
 
 
+def timeline(competition: Competition, regime: str, notice: AwardNotice | None,
+             now: datetime) -> tuple[TimelineStep, ...]:
+    """Every step of the competition, each done, due or overdue at `now`, as its buyer and its invited suppliers see
+    it (the same steps for both: each is public once it has happened, or is a published deadline). A cancelled
+    competition has no timeline."""
+    if competition.state == CompetitionState.CANCELLED:
+        return ()
+    return tuple(competition_timeline(
+        published_at=competition.published_at, clarification_deadline=competition.clarification_deadline,
+        tender_deadline=competition.tender_deadline, evaluation_started_at=competition.evaluation_started_at,
+        award_decided_at=competition.award_decided_at, standstill_started_at=competition.standstill_started_at,
+        standstill_ends_at=competition.standstill_ends_at,
+        standstill_paused=competition.standstill_paused_at is not None, awarded_at=competition.awarded_at,
+        notice_name=contract_notice_name(regime),
+        notice_due_by=notice.publish_by if notice is not None else None,
+        notice_published_at=notice.contract_notice_published_at if notice is not None else None, now=now))
+
+
 @dataclass(frozen=True)
 class BuyerView:
     summary: CompetitionSummary
@@ -122,6 +142,7 @@ class BuyerView:
     is_evaluator: bool
     notices: NoticePlan | None = None  # with `now` given
     tie_break: str = ""  # C7: the published rule that breaks a tie on the total score
+    timeline: tuple[TimelineStep, ...] = ()  # with `now` given
 
 
 async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Competition,
@@ -151,7 +172,8 @@ async def buyer_view(session: AsyncSession, user: SignedInUser, competition: Com
         is_buyer=competition.buyer_organisation_id in buyer_organisation_ids(user),
         is_evaluator=any(seat.user_id == user.id for _, seat in seats),
         notices=None if now is None else notice_plan(competition, the_summary.regime, notice, now),
-        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)])
+        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)],
+        timeline=() if now is None else timeline(competition, the_summary.regime, notice, now))
 
 
 @dataclass(frozen=True)
@@ -191,6 +213,7 @@ class SupplierView:
     open_for_bids: bool
     open_for_questions: bool
     tie_break: str = ""  # C7: the published rule that breaks a tie on the total score
+    timeline: tuple[TimelineStep, ...] = ()
 
 
 async def supplier_view(session: AsyncSession, user: SignedInUser, competition_id: int,
@@ -206,12 +229,15 @@ async def supplier_view(session: AsyncSession, user: SignedInUser, competition_i
     contract = await contract_of_competition(session, competition.id or 0,
                                              supplier_organisation_id=invitation.organisation_id)
     published = competition.state == CompetitionState.PUBLISHED
+    the_summary = await summary(session, competition)
+    notice = await session.scalar(sa.select(AwardNotice).where(col(AwardNotice.competition_id) == competition.id))
     return SupplierView(
-        summary=await summary(session, competition), invitation=invitation, criteria=criteria_of(competition),
+        summary=the_summary, invitation=invitation, criteria=criteria_of(competition),
         published_clarifications=tuple(c for c in clarifications if c.answered_at is not None),
         own_questions=tuple(c for c in clarifications if c.answered_at is None
                             and c.asked_by_organisation_id == invitation.organisation_id),
         bid=await own_bid(session, competition.id or 0, invitation.organisation_id), letter=letter,
         contract=contract, open_for_bids=published and bids_open(competition.tender_deadline, now),
         open_for_questions=published and now < competition.clarification_deadline,
-        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)])
+        tie_break=TIE_BREAK_WORDING[tie_break_of(competition.tie_break)],
+        timeline=timeline(competition, the_summary.regime, notice, now))
