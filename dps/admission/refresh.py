@@ -31,6 +31,7 @@ from dps.exclusion.services import record_debarment
 from dps.forms import FormErrors, InputInvalid
 from dps.identity.models import Organisation, OrganisationKind
 from dps.identity.services import SignedInUser, actor_of
+from dps.mail import page_link
 from dps.outbox.models import OutboxMessage
 
 REMINDER_WORKING_DAYS_LEFT = 1
@@ -53,8 +54,10 @@ async def request_refresh(session: AsyncSession, user: SignedInUser, *, category
                  entity_id=request.id or 0, now=now,
                  after={"category_id": category_id, "due_at": due_at, "suppliers": len(admissions)})
     for admission in admissions:
-        session.add(RefreshResponse(refresh_request_id=request.id or 0, organisation_id=admission.organisation_id,
-                                    due_at=due_at))
+        response = RefreshResponse(refresh_request_id=request.id or 0, organisation_id=admission.organisation_id,
+                                   due_at=due_at)
+        session.add(response)
+        await session.flush()
         await email_organisation(
             session, admission.organisation_id, now, f"refresh:{request.id}:request",
             f"Please confirm your declaration for {category.name}",
@@ -62,7 +65,7 @@ async def request_refresh(session: AsyncSession, user: SignedInUser, *, category
             f"the declarations in its application remain true, or to tell us what has changed.\n\n"
             + (f"{message.strip()}\n\n" if message.strip() else "")
             + f"Please answer in the supplier portal by {format_london(due_at)}. A supplier that does not answer "
-            "in time may be suspended.")
+            f"in time may be suspended.\n\nAnswer here:\n{page_link(f'/supplier/refresh/{response.id}')}\n")
     await session.commit()
     return request
 
@@ -164,7 +167,8 @@ async def send_refresh_reminders(session: AsyncSession, now: datetime) -> int:
             session, row.response.organisation_id, now, f"refresh:{row.response.refresh_request_id}:reminder",
             f"Reminder: confirm your declaration for {row.category_name}",
             f"We have not yet had your organisation's answer to the request to confirm its declaration for "
-            f"{row.category_name}. It was due by {format_london(row.response.due_at)}.")
+            f"{row.category_name}. It was due by {format_london(row.response.due_at)}.\n\nAnswer here:\n"
+            f"{page_link(f'/supplier/refresh/{row.response.id}')}\n")
     await session.commit()
     return len(rows)
 
@@ -209,7 +213,8 @@ async def send_assurance_warnings(session: AsyncSession, now: datetime) -> int:
                 session, supplier.organisation_id, now, key, f"{expiry.kind} expires on "
                 f"{format_london(expiry.expires_on)}",
                 f"Your organisation's {expiry.kind} expires on {format_london(expiry.expires_on)}. Buyers see "
-                "expired assurance on your record and in search: please renew it and tell the DPS authority.")
+                "expired assurance on your record and in search: please renew it and tell the DPS authority.\n\n"
+                f"See your organisation:\n{page_link('/supplier')}\n")
             await record(session, actor=Actor.system("assurance-watch"), action="assurance.expiry_warned",
                          entity_type="organisation", entity_id=supplier.organisation_id, now=now,
                          after={"kind": expiry.kind, "expires_on": expiry.expires_on.isoformat()})

@@ -393,7 +393,8 @@ async def change_admission(session: AsyncSession, user: SignedInUser, admission_
     await email_organisation(session, admission.organisation_id, now,
                              f"admission:{admission.id}:{event}:{now.isoformat()}",
                               f"Your organisation has been {words} {category.name}",
-                              f"Your organisation has been {words} {category.name}.\n\nReason: {reason.strip()}")
+                              f"Your organisation has been {words} {category.name}.\n\nReason: {reason.strip()}"
+                              f"\n\nSee your categories:\n{page_link('/supplier')}\n")
     await session.commit()
     return admission
 
@@ -421,7 +422,8 @@ async def remove_debarred_supplier(session: AsyncSession, event: OrganisationDeb
             "Your organisation has been removed from the DPS",
             "Your organisation has been put on the debarment list, so it has been removed from every category of the "
             "DPS. It can no longer bid in, or be awarded, any competition, including those already running.\n\n"
-            "If you believe this is wrong, contact the DPS authority.")
+            "If you believe this is wrong, contact the DPS authority.\n\nSee your categories:\n"
+            f"{page_link('/supplier')}\n")
 
 
 # --- reading ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from dps.dates import format_london
 from dps.errors import Conflict, ValidationFailed
 from dps.identity.models import Organisation
 from dps.identity.services import SignedInUser
+from dps.mail import page_link
 from dps.regimes import Regime
 
 
@@ -124,6 +125,7 @@ async def record_agreement(session: AsyncSession, user: SignedInUser, competitio
         f"organisation agreed to a shorter tender period, with bids due by {format_london(row.agreed_deadline)}."
         f"\n\nHow you agreed, as recorded: {row.evidence}\n\n"
         f"If your organisation did not agree, tell the buyer at once: without the agreement of every supplier "
-        f"invited, the tender period cannot be shorter than {days} full days.")
+        f"invited, the tender period cannot be shorter than {days} full days.\n\n"
+        f"See the competition:\n{page_link(f'/supplier/competitions/{competition.id}')}\n")
     await session.commit()
     return row

@@ -103,17 +103,19 @@ async def move_milestone(session: AsyncSession, milestone_id: int, event: Milest
 # --- milestones: delivered by the supplier, accepted or rejected by the buyer ---------------------------
 
 
-async def _member_emails(session: AsyncSession, organisation_id: int) -> list[str]:
-    return list((await session.scalars(
-        sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
-        .where(col(Membership.organisation_id) == organisation_id, col(User.is_active).is_(True))
-        .distinct().order_by(col(User.email)))).all())
+async def _member_emails(session: AsyncSession, organisation_id: int, roles: Sequence[Role] | None) -> list[str]:
+    query = (sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
+             .where(col(Membership.organisation_id) == organisation_id, col(User.is_active).is_(True)))
+    if roles is not None:
+        query = query.where(col(Membership.role).in_(list(roles)))
+    return list((await session.scalars(query.distinct().order_by(col(User.email)))).all())
 
 
 async def email_members(session: AsyncSession, organisation_id: int, *, key: str, subject: str, body: str,
-                        now: datetime) -> None:
-    """Queue one email to each active member of a party to a contract, in the caller's transaction."""
-    for email in await _member_emails(session, organisation_id):
+                        now: datetime, roles: Sequence[Role] | None = None) -> None:
+    """Queue one email to each active member of a party to a contract (only those holding one of `roles`, when
+    given: the buyer's contract pages are its buyers', not its evaluators'), in the caller's transaction."""
+    for email in await _member_emails(session, organisation_id, roles):
         await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now)
 
 
@@ -151,7 +153,7 @@ async def deliver_milestone(session: AsyncSession, user: SignedInUser, *, contra
                  entity_type="contract_milestone", entity_id=milestone.id or 0, now=now, before=before,
                  after={"state": MilestoneState.DELIVERED, "delivery_note": note, "contract_id": contract.id})
     await email_members(
-        session, contract.buyer_organisation_id, key=f"milestone:{milestone.id}:delivered:"
+        session, contract.buyer_organisation_id, roles=(Role.BUYER,), key=f"milestone:{milestone.id}:delivered:"
         f"{await _times_recorded(session, milestone.id or 0, 'contract_milestone.delivered')}",
         subject=f"Milestone delivered: {milestone.title} ({contract.title})",
         body=(f"The supplier says the milestone \u201c{milestone.title}\u201d of {contract.title} is delivered:\n\n"

@@ -36,7 +36,7 @@ from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.forms import whole_number
 from dps.funds import services as funds
 from dps.funds.models import Commitment, CommitmentSource
-from dps.identity.models import Organisation
+from dps.identity.models import Organisation, Role
 from dps.identity.services import SignedInUser
 from dps.mail import page_link
 from dps.money import format_pence
@@ -355,6 +355,7 @@ async def _email_paid(session: AsyncSession, payment: MilestonePayment, now: dat
             (contract.buyer_organisation_id, "buyer", f"Stripe confirmed your payment of the milestone {what}."),
             (contract.supplier_organisation_id, "supplier", f"The buyer has paid the milestone {what}.")):
         await email_members(session, organisation_id, key=f"milestone-payment:{payment.id}:paid:{portal}",
+                            roles=(Role.BUYER,) if portal == "buyer" else None,
                             subject=f"Milestone paid: {milestone.title} ({contract.title})",
                             body=f"{opening}\n\nSee the contract:\n"
                                  f"{page_link(f'/{portal}/contracts/{contract.id}#milestone-{milestone.id}')}\n",

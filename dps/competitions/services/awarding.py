@@ -386,7 +386,8 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
                                  f"The standstill period has ended and the contract for {competition.title} is "
                                  f"awarded to your organisation: {format_pence(total)} including VAT, from "
                                  f"{competition.contract_starts_on:%-d %B %Y} to "
-                                 f"{competition.contract_ends_on:%-d %B %Y}.")
+                                 f"{competition.contract_ends_on:%-d %B %Y}.\n\nSee the contract and its "
+                                 f"milestones:\n{page_link(f'/supplier/contracts/{contract.id}')}\n")
         await session.commit()
     except DomainError:
         await session.rollback()

@@ -29,6 +29,7 @@ from dps.dates import format_london
 from dps.errors import Conflict
 from dps.forms import FormErrors
 from dps.identity.services import SignedInUser
+from dps.mail import page_link
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,8 @@ async def save_bid(session: AsyncSession, user: SignedInUser, competition_id: in
             f"Bid received: {competition.title}",
             f"Your organisation's bid for {competition.title} was received at {format_london(now)} "
             f"(version {bid.revision}). You can revise or withdraw it until "
-            f"{format_london(competition.tender_deadline)}.", sealed=True)
+            f"{format_london(competition.tender_deadline)}.\n\n"
+            f"See your bid:\n{page_link(f'/supplier/competitions/{competition.id}')}\n", sealed=True)
     await session.commit()
     return SavedBid(OwnBid.of(bid, content), FormErrors() if submit else problems, submitted=submit)
 
@@ -155,7 +157,8 @@ async def withdraw_bid(session: AsyncSession, user: SignedInUser, competition_id
     await email_organisation(session, invitation.organisation_id, now, f"bid:{bid.id}:withdrawn:{now.isoformat()}",
                              f"Bid withdrawn: {competition.title}",
                              f"Your organisation's bid for {competition.title} was withdrawn at {format_london(now)}. "
-                             f"You can submit a bid again until {format_london(competition.tender_deadline)}.",
+                             f"You can submit a bid again until {format_london(competition.tender_deadline)}.\n\n"
+                             f"See the competition:\n{page_link(f'/supplier/competitions/{competition.id}')}\n",
                              sealed=True)
     await session.commit()
     return OwnBid.of(bid, content)
