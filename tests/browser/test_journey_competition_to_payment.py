@@ -270,7 +270,8 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
     await finance.locator("#year").select_option(label="All years")
     await submit(finance, "Show allocations")
     row = finance.locator(f'tr[data-allocation-id="{seeded.allocation_id}"]')
-    cells = [" ".join(text.split()) for text in await row.locator("td").all_inner_texts()]
+    cells = [" ".join(text.split()) for text in
+             await row.locator("td > span:not(.nhsuk-table__heading)").all_inner_texts()]
     assert cells[0].startswith(FUND_NAME)
     assert cells[4:] == [f"£{ALLOCATION_POUNDS:,}.00", "£91,800.00", "£10,200.00", "£398,000.00"]
 

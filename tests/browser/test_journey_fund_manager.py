@@ -45,7 +45,8 @@ def pence(text: str) -> int:
 async def shown_rows(page) -> dict[int, list[str]]:
     rows = {}
     for row in await page.locator("#allocations-table tbody tr").all():
-        cells = [text.strip() for text in await row.locator("td").all_inner_texts()]
+        # each cell's value, without the column heading a responsive table shows in it on a small screen
+        cells = [text.strip() for text in await row.locator("td > span:not(.nhsuk-table__heading)").all_inner_texts()]
         rows[int(await row.get_attribute("data-allocation-id") or 0)] = cells
     return rows
 

@@ -31,13 +31,15 @@ async def footprint(db: Any) -> tuple[int, int, dict[int, Balance]]:
 
 
 class TableRows(HTMLParser):
-    """The text of each cell of each <tr data-allocation-id=...> row of one table (by id)."""
+    """The text of each cell of each <tr data-allocation-id=...> row of one table (by id), without the column heading
+    that a responsive table repeats in each cell for small screens."""
 
     def __init__(self, table_id: str) -> None:
         super().__init__()
         self.table_id, self.in_table, self.rows = table_id, False, {}
         self.row: int | None = None
         self.cell: list[str] | None = None
+        self.in_heading = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -48,11 +50,15 @@ class TableRows(HTMLParser):
             self.rows[self.row] = []
         elif self.row is not None and tag in ("td", "th"):
             self.cell = []
+        elif self.cell is not None and tag == "span" and "nhsuk-table__heading" in (attributes.get("class") or ""):
+            self.in_heading = True
         elif self.cell is not None and tag == "strong":  # a tag (Lapsed, You manage) is not part of the value
             self.cell.append("\x00")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "table":
+        if tag == "span" and self.in_heading:
+            self.in_heading = False
+        elif tag == "table":
             self.in_table = False
         elif tag == "tr":
             self.row = None
@@ -61,7 +67,7 @@ class TableRows(HTMLParser):
             self.cell = None
 
     def handle_data(self, data: str) -> None:
-        if self.cell is not None:
+        if self.cell is not None and not self.in_heading:
             self.cell.append(data)
 
 

@@ -149,7 +149,7 @@ async def test_filters_apply_to_all_three_and_the_chart_is_a_server_drawn_svg_wi
     assert "31 January 2026" in january
     assert format_pence(sum(b.committed for b in expected)) in january
     assert format_pence(sum(b.spent for b in expected)) in january
-    assert f"{format_pence(0)}</td>" in months[0]  # nothing committed in April
+    assert f"{format_pence(0)}</span></td>" in months[0]  # nothing committed in April
 
 
 async def test_anonymous_visitors_are_sent_to_sign_in(client):
