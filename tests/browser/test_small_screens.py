@@ -1,5 +1,7 @@
 """On a phone (375 px wide) no page of the journeys scrolls sideways, for anyone: wide tables (ranking, funds,
-contracts, the register) stack or scroll inside themselves. Every page visited passes axe."""
+contracts, the register) are the NHS.UK responsive table, each row stacked with its column headings
+(tests/web/test_responsive_tables.py checks the markup); the comparison scrolls inside its own box. Every page
+visited passes axe."""
 
 from __future__ import annotations
 
