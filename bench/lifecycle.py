@@ -26,6 +26,7 @@ from dps.competitions.rules import FundLine, questions_of
 from dps.competitions.services import awarding, bidding, drafting, evaluating, loading
 from dps.contracts.models import ContractMilestone
 from dps.contracts.rules import default_milestones
+from dps.contracts.services import accept_milestone, deliver_milestone
 from dps.funds import services as funds
 from dps.funds.rules import FundRules
 from dps.identity.services import SignedInUser, load_signed_in_user
@@ -177,7 +178,8 @@ async def run_competition(session: AsyncSession, plan: Plan, cast: Cast, rng: ra
     confirmed_at = (competition.standstill_ends_at or decided_at) + timedelta(days=1)
     contract = await confirm(session, buyer, cid, plan.fund_allocation_ids, confirmed_at)
     if plan.pay_due_milestones:
-        await pay_due_milestones(session, buyer, contract.id or 0, as_of)
+        supplier = await _member_of(session, cast.bidder_user_ids, contract.supplier_organisation_id)
+        await pay_due_milestones(session, buyer, supplier, contract.id or 0, as_of)
     return cid
 
 
@@ -202,20 +204,35 @@ async def confirm(session: AsyncSession, buyer: SignedInUser, competition_id: in
         milestones=default_milestones(total, competition.contract_starts_on, competition.contract_ends_on))
 
 
-async def pay_due_milestones(session: AsyncSession, buyer: SignedInUser, contract_id: int, as_of: datetime) -> int:
-    """Raise a payment for every milestone due by the as-of date (the buyer's command) and apply Stripe's
-    `payment_intent.succeeded` event for those due long enough ago (the webhook handler's own function).
-    Returns how many were paid."""
-    milestones = (await session.scalars(sa.select(ContractMilestone).where(
+async def _member_of(session: AsyncSession, user_ids: Sequence[int], organisation_id: int) -> SignedInUser:
+    for user_id in user_ids:
+        user = await _user(session, user_id)
+        if any(membership.organisation_id == organisation_id for membership in user.memberships):
+            return user
+    raise AssertionError(f"no bidder of organisation {organisation_id}")
+
+
+async def pay_due_milestones(session: AsyncSession, buyer: SignedInUser, supplier: SignedInUser, contract_id: int,
+                             as_of: datetime) -> int:
+    """For every milestone due by the as-of date: the supplier marks it delivered and the buyer accepts it and
+    raises its payment (their commands); Stripe's `payment_intent.succeeded` event is applied for those due long
+    enough ago (the webhook handler's own function). Returns how many were paid."""
+    due = (await session.execute(sa.select(ContractMilestone.id, ContractMilestone.due_on).where(
         ContractMilestone.contract_id == contract_id, ContractMilestone.due_on <= london_date(as_of))
         .order_by(ContractMilestone.sequence))).all()
     paid = 0
-    for milestone in milestones:
-        raised_at = at(milestone.due_on, 10)
+    for milestone_id, due_on in due:
+        raised_at = at(due_on, 10)
         if raised_at > as_of:
             break
+        await deliver_milestone(session, supplier, contract_id=contract_id, milestone_id=milestone_id,
+                                note="Delivered as agreed.", now=raised_at - timedelta(hours=2))
+        session.expire_all()  # one session plays both parties here: read the milestone as the buyer's request would
+        await accept_milestone(session, buyer, contract_id=contract_id, milestone_id=milestone_id,
+                               now=raised_at - timedelta(hours=1))
+        session.expire_all()
         payment = await payments.raise_milestone_payment(session, buyer, contract_id=contract_id,
-                                                         milestone_id=milestone.id or 0, now=raised_at)
+                                                         milestone_id=milestone_id, now=raised_at)
         paid_at = raised_at + timedelta(days=3)
         if paid_at > as_of:
             continue

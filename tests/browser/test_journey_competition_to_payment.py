@@ -1,11 +1,12 @@
-"""Journey 2, in a real browser: a buyer searches the catalogue and shortlists two innovations to compare, creates
-and publishes a mini-competition; two suppliers bid (one revises, one withdraws and resubmits); the tender deadline
-passes (the injected clock moves); two evaluators declare and score, the buyer moderates and awards; the buyer
-publishes the contract award notice, which is public at once and starts the standstill; the standstill ends; the
-contract exists; the supplier marks its first milestone delivered, the buyer follows the emailed link from the local
-mailbox (/dev/mail, as on `make run`), accepts it and pays it with "Pay now (test mode)" against localstripe, the
-local Stripe stand-in; the fund manager's dashboard shows the spend. Every page each person sees is checked with
-axe."""
+"""Journey 2, in a real browser, on the `make run` default (development: the local mailbox, the embedded search, the
+local Stripe stand-in): a buyer searches the catalogue and shortlists two innovations to compare, opens one, sees
+whom to ask at the supplier and runs a competition in its category: creates and publishes the mini-competition; two
+suppliers bid (one revises, one withdraws and resubmits); the tender deadline passes (the injected clock moves); two
+evaluators declare and score, the buyer moderates and awards; the buyer publishes the contract award notice, which
+is public at once and starts the standstill; the standstill ends; the contract exists; the supplier marks its first
+milestone delivered, the buyer follows the emailed link from the local mailbox (/dev/mail, as on `make run`),
+accepts it and pays it with "Pay now (test mode)" against localstripe, the local Stripe stand-in, and sees it paid;
+the fund manager's dashboard shows the spend. Every page each person sees is checked with axe."""
 
 from __future__ import annotations
 
@@ -84,6 +85,10 @@ async def text_of(page: Page, selector: str = "main") -> str:
     return " ".join((await page.locator(selector).inner_text()).split())
 
 
+async def heading_of(page: Page) -> str:
+    return " ".join((await page.locator("h1").first.inner_text()).split())
+
+
 async def status_of(page: Page) -> str:
     """The competition's status line (buyer) or competition and bid status line (supplier)."""
     return " ".join((await page.locator("main p", has_text="Status:").or_(
@@ -111,11 +116,14 @@ async def test_competition_to_paid_milestone_in_the_browser(live_server, new_pag
     assert LISTINGS[0][0] in comparison and LISTINGS[1][0] in comparison and LISTINGS[2][0] not in comparison
     assert acme.name in comparison and bright.name in comparison
 
+    # --- opens one, sees whom to ask, and runs a competition in its category ----------------------------------
+    await follow(buyer, LISTINGS[0][0], exact=True)
+    assert (await heading_of(buyer)).startswith(LISTINGS[0][0])
+    assert "Contact " in await text_of(buyer, "#supplier-contact")
+    await follow(buyer, "Run a competition in this category")
+
     # --- creates the competition and publishes it --------------------------------------------------------------
-    await follow(buyer, "Buyer portal", exact=True)
-    await follow(buyer, "Mini-competitions")
-    await submit(buyer, "Create a competition")
-    await buyer.get_by_label(world.category_name, exact=True).check()
+    assert await buyer.get_by_label(world.category_name, exact=True).is_checked()  # the innovation's category
     await fill_in(buyer, {"Title": TITLE, "Requirement": "Remote monitoring of up to 120 patients at home, with "
                           "alerts to the virtual ward team.", "Estimated value, excluding VAT": "120,000"})
     await fill_by_name(buyer, {

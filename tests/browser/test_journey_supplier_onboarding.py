@@ -1,7 +1,9 @@
-"""Journey 1 in a real browser: a new SME registers, confirms its email address by the link the SMTP server received,
-sets up its organisation (shown as an SME), applies to a category through the selection questionnaire and signs out;
-an evaluator signs in and admits it; the supplier signs back in, creates and publishes a listing, and the catalogue
-search finds it once the outbox has updated the search index. Every page on the way passes axe.
+"""Journey 1 in a real browser, on the `make run` default (development: the local mailbox at /dev/mail and
+var/mail/, the embedded search): a new SME registers, confirms its email address by following the link in the email
+it finds in the local mailbox, sets up its organisation (shown as an SME), applies to a category through the
+selection questionnaire and signs out; an evaluator signs in and admits it; the supplier signs back in, creates and
+publishes a listing, and the catalogue search finds it once the outbox has updated the search index. Every page on
+the way passes axe.
 
 The same journey runs twice: with the mouse, and with the keyboard only (Tab, Shift+Tab, typing, Space, Enter and the
 arrow keys, with a visible focus indicator on every control reached)."""
@@ -20,7 +22,9 @@ from dps.admission.models import Admission
 from dps.admission.questionnaire import sections_asked
 from dps.agreements.models import Category
 from dps.identity.models import Organisation
+from dps.mail import saved_emails
 from tests.admission.support import VALID_ANSWERS
+from tests.browser.conftest import live_settings
 from tests.browser.support import Driver, KeyboardDriver, MouseDriver
 from tests.factories import make_authority_user
 from tests.helpers import PASSWORD, scalar
@@ -60,6 +64,12 @@ def listing_form(category_id: int) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def live_server_settings(settings: Any) -> Any:
+    # As on `make run`: development, so every email is saved to the local mailbox (var/mail/, read at /dev/mail).
+    return live_settings(settings, environment="development")
+
+
 async def heading(page: Any) -> str:
     return (await page.locator("h1").first.inner_text()).strip()
 
@@ -85,8 +95,15 @@ async def register_and_confirm(supplier: Driver, live_server: Any) -> None:
     assert await heading(supplier.page) == "Check your email"
     await expect(supplier.page.get_by_text(EMAIL)).to_be_visible()
 
-    link = await live_server.link_in_email(EMAIL, "/verify-email")
-    await supplier.open(link)
+    # The confirmation email, read where a developer on `make run` reads it: the local mailbox.
+    subject = "Confirm your email address for the NHS Innovation DPS"
+    saved = await live_server.wait_for(lambda: saved_emails(live_server.settings.mailbox_dir, to=EMAIL),
+                                       message="the confirmation email did not reach the local mailbox")
+    assert [email.subject for email in saved] == [subject]
+    assert f"{live_server.url}/verify-email?token=" in saved[0].body  # the .eml file under var/mail/
+    await supplier.open(f"/dev/mail?to={EMAIL}")
+    await supplier.follow(subject, exact=True)
+    await supplier.follow(f"{live_server.url}/verify-email")  # the link in the email, as the mailbox shows it
     await expect(supplier.page.get_by_role("heading", name="Email address confirmed")).to_be_visible()
     await supplier.follow("Sign in to set up your organisation")
     await supplier.fill_form({"email": EMAIL, "password": SUPPLIER_PASSWORD})
