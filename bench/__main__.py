@@ -173,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     elif wanted_http:
         secret = asyncio.run(create_api_key(settings))
         listing_paths = asyncio.run(pages.listing_page_paths(settings, arguments.seed, 500))
-        server_environment = target.environment(OUTBOX_WORKER="external", SEARCH_BACKEND=settings.search_backend)
+        server_environment = target.environment(OUTBOX_WORKER="external", SEARCH_BACKEND=settings.search_backend,
+                                                TEMPLATE_AUTO_RELOAD="false")  # as in production
         load_dir = work_dir / "load"
         server = product_server(server_environment, work_dir / "logs" / "server.log")
         console.print("Starting `dps serve` (one uvicorn worker)")

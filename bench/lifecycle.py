@@ -28,7 +28,7 @@ from dps.contracts.models import ContractMilestone
 from dps.contracts.rules import default_milestones
 from dps.contracts.services import accept_milestone, deliver_milestone
 from dps.funds import services as funds
-from dps.funds.rules import FundRules
+from dps.funds.rules import FundRules, Refused
 from dps.identity.services import SignedInUser, load_signed_in_user
 from dps.payments import services as payments
 
@@ -198,10 +198,17 @@ async def confirm(session: AsyncSession, buyer: SignedInUser, competition_id: in
     """The award confirmation after standstill: funds committed, the contract and its milestones created."""
     competition = await loading.competition_for_buyer(session, buyer, competition_id, now)
     _, total = await awarding.award_value(session, competition)
+    milestones = default_milestones(total, competition.contract_starts_on, competition.contract_ends_on)
     await session.commit()
-    return await awarding.confirm_award(
-        session, buyer, competition_id, fund_lines=split(total, allocation_ids), now=now,
-        milestones=default_milestones(total, competition.contract_starts_on, competition.contract_ends_on))
+    try:
+        return await awarding.confirm_award(session, buyer, competition_id, fund_lines=split(total, allocation_ids),
+                                            now=now, milestones=milestones)
+    except Refused:
+        # The allocations drawn for this award have too little left: the trust pays from its own budget, as a
+        # buyer would when no fund can take it.
+        session.expire_all()
+        return await awarding.confirm_award(session, buyer, competition_id, fund_lines=[], now=now,
+                                            milestones=milestones)
 
 
 async def _member_of(session: AsyncSession, user_ids: Sequence[int], organisation_id: int) -> SignedInUser:

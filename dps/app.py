@@ -155,7 +155,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         metadata=metadata,
         create_all=False,
     )
-    templates = TemplateConfig(engine=JinjaTemplateEngine.from_environment(build_environment()))
+    templates = TemplateConfig(engine=JinjaTemplateEngine.from_environment(
+        build_environment(auto_reload=settings.template_auto_reload)))
     templates.engine_instance.register_template_callable(
         "current_user", lambda context: current_user(context["request"])
     )

@@ -75,6 +75,9 @@ class Settings:
     outbox_max_attempts: int = 10
     # How long a worker holds the messages it claimed; a worker that dies leaves them to be retried after it.
     outbox_lease_seconds: int = 300
+    # Whether a changed template file is read again: in development, so an edit shows at once; elsewhere every
+    # render would otherwise stat each template and macro file it uses.
+    template_auto_reload: bool = False
 
     @property
     def mailbox_dir(self) -> Path | None:
@@ -143,6 +146,9 @@ class Settings:
             smtp_enabled=environment != "development" or bool(env.get("SMTP_URL")),
             outbox_max_attempts=_positive_int(env, "OUTBOX_MAX_ATTEMPTS", 10),
             outbox_lease_seconds=_positive_int(env, "OUTBOX_LEASE_SECONDS", 300),
+            template_auto_reload=_choice(env, "TEMPLATE_AUTO_RELOAD",
+                                         "true" if environment == "development" else "false", ("true", "false"))
+            == "true",
         )
 
 

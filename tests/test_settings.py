@@ -119,3 +119,26 @@ def test_the_cli_in_production_names_the_missing_bid_sealing_key(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "Configuration error: BID_SEALING_KEY: must be set in production (32 random bytes, base64-encoded)"
     ]
+
+
+def test_templates_are_read_again_when_edited_only_in_development(tmp_path):
+    base = {"DPS_VAR_DIR": str(tmp_path)}
+    assert Settings.from_env({**base, "DPS_ENV": "development"}).template_auto_reload is True
+    assert Settings.from_env({**base, "DPS_ENV": "test"}).template_auto_reload is False
+    assert Settings.from_env({**base, "DPS_ENV": "development", "TEMPLATE_AUTO_RELOAD": "false"}).template_auto_reload \
+        is False
+    with pytest.raises(SettingsError, match="^TEMPLATE_AUTO_RELOAD: "):
+        Settings.from_env({**base, "TEMPLATE_AUTO_RELOAD": "yes"})
+
+
+def test_the_app_renders_with_the_setting(tmp_path):
+    from litestar.contrib.jinja import JinjaTemplateEngine
+
+    from dps.app import create_app
+
+    for reload in ("true", "false"):
+        app = create_app(Settings.from_env({"DPS_VAR_DIR": str(tmp_path), "DPS_ENV": "test",
+                                            "TEMPLATE_AUTO_RELOAD": reload}))
+        engine = app.template_engine
+        assert isinstance(engine, JinjaTemplateEngine)
+        assert engine.engine.auto_reload is (reload == "true")

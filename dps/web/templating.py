@@ -15,8 +15,9 @@ def _blank_if_none(value: object) -> object:
     return "" if value is None else value
 
 
-def build_environment() -> Environment:
+def build_environment(auto_reload: bool = True) -> Environment:
     environment = Environment(
+        auto_reload=auto_reload,
         loader=ChoiceLoader([FileSystemLoader(PROJECT_ROOT / "templates"), PackageLoader("nhsuk_frontend_jinja")]),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=ChainableUndefined,
