@@ -37,6 +37,7 @@ from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
 from dps.web.api import rate_limit_headers
 from dps.web.api_docs import ApiDocsPages, OldSchemaAddress
+from dps.web.api_key_state import ApiKeyCache, ApiKeyUsage, key_generation
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
@@ -97,6 +98,20 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
     finally:
         stop.set()
         await asyncio.gather(*tasks)
+
+
+@asynccontextmanager
+async def api_key_state(app: Litestar) -> AsyncIterator[None]:
+    """On the way out: write the API keys' last uses still held in memory, and let go of Redis."""
+    try:
+        yield
+    finally:
+        try:
+            async with app.state.db_config.get_session() as session:
+                await app.state.api_key_usage.flush(session, app.state.clock.now())
+        except Exception:  # stopping must not fail for a convenience
+            logging.getLogger("dps.api").exception("could not write the API keys' last use on shutdown")
+        await app.state.api_key_cache.close()
 
 
 async def run_periodically(stop: asyncio.Event, job: Any, every_seconds: float = 3600) -> None:
@@ -202,7 +217,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 type="http", scheme="bearer", description="An API key issued by the DPS authority")}),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[*LIFESPANS, in_process_outbox_worker],
+        lifespan=[*LIFESPANS, in_process_outbox_worker, api_key_state],
         after_request=html_templates_are_html,
         before_request=check_request_input,
         request_class=CheckedRequest,
@@ -213,5 +228,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.passwords = Passwords.for_environment(settings.environment)
     app.state.db_config = database
     app.state.api_rate_limiter = ApiRateLimiter(settings.redis_url)
+    app.state.api_key_cache = ApiKeyCache(key_generation(settings.redis_url))
+    app.state.api_key_usage = ApiKeyUsage(app.state.api_rate_limiter.storage)
     app.state.health_checks = HEALTH_CHECKS
     return app

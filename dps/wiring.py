@@ -43,7 +43,8 @@ from dps.admission.models import Admission, Application, RefreshRequest, Refresh
 from dps.admission.refresh import run_daily_jobs as run_admission_jobs
 from dps.admission.services import remove_debarred_supplier
 from dps.agreements.models import Agreement, Category
-from dps.api_keys.models import ApiKey
+from dps.api_keys.models import ApiConsumer, ApiKey
+from dps.api_keys.pages import api_consumer_routers
 from dps.audit.models import AuditCheckpoint, AuditEvent
 from dps.audit.services import take_checkpoint, unsealed_tail
 from dps.competitions.demo import seed_demo_competitions
@@ -103,7 +104,7 @@ TABLES: tuple[type[Any], ...] = (
     Competition, CompetitionInvitation, CompetitionEvaluator, Clarification, Bid, BidDataKey, EvaluatorScore,
     ModeratedScore, OutcomeLetter, AwardNotice, ShorterPeriodAgreement, Contract, ContractMilestone,
     MilestonePayment, StripeCustomer, StripeEvent,
-    ApiKey,
+    ApiKey, ApiConsumer,
     Listing, ListingVersion, ListingDocument, CatalogueChange, SavedSearch,
 )
 
@@ -157,7 +158,7 @@ def route_handlers() -> list[Any]:
             supplier_listings_router, authority_listings_router, buyer_search_router, api_router,
             competitions_router, supplier_competitions_router, webhooks_router,
             buyer_payments_router, supplier_payments_router,
-            transparency_api_router, register_router]
+            transparency_api_router, register_router, *api_consumer_routers]
 
 
 def development_route_handlers() -> list[Any]:

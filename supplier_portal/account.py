@@ -58,10 +58,13 @@ from dps.identity.onboarding.registration import (
 )
 from dps.identity.profile import SupplierProfile, parse_supplier_profile
 from dps.identity.rules import MINIMUM_PASSWORD_LENGTH
+from dps.identity.services import SignedInUser, load_signed_in_user
 from dps.money import pounds_for_form
 from dps.web.auth import (
+    API_KEYS_PATH,
     NEW_SUPPLIER_ORGANISATION_PATH,
     current_user,
+    is_api_consumer,
     mark_access_rule,
     memberships_in,
     public,
@@ -82,6 +85,7 @@ onboarding_rate_limit = RateLimitConfig(
 )
 
 PENDING_EMAIL = "pending_email"  # the address just registered, for the "check your email" page
+PENDING_NEXT_STEP = "pending_next_step"  # what they will do once confirmed, if not set up a supplier organisation
 ORGANISATION_DRAFT = "organisation_draft"  # the new organisation's answers, until they are confirmed
 VERIFY_REQUIRED_PATH = "/verify-email/required"
 NEW_ORGANISATION_PATH = NEW_SUPPLIER_ORGANISATION_PATH
@@ -107,6 +111,11 @@ def _to_verify_page(request: Request[Any, Any, Any], _: EmailNotVerified) -> Red
 
 
 
+def _next_step(user: SignedInUser) -> str:
+    """Where a confirmed person goes next: an API consumer to their keys, anyone else to set up a supplier."""
+    return API_KEYS_PATH if is_api_consumer(user) else NEW_ORGANISATION_PATH
+
+
 def _session(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return dict(request.session or {})
 
@@ -130,8 +139,9 @@ class RegistrationPages(Controller):
 
     @get("/register", name="register")
     async def form(self, request: Request[Any, Any, State]) -> Any:
-        if current_user(request) is not None:
-            return redirect_to(request, "organisation.new")
+        user = current_user(request)
+        if user is not None:
+            return Redirect(_next_step(user), status_code=303)
         return _register_page({}, FormErrors())
 
     @post("/register", name="register.submit")
@@ -154,6 +164,7 @@ class RegistrationPages(Controller):
     async def check_email(self, request: Request[Any, Any, State]) -> Template:
         return Template("supplier/account/check_email.html",
                         context={"email": _session(request).get(PENDING_EMAIL), "notice": None,
+                                 "next_step": _session(request).get(PENDING_NEXT_STEP),
                                  "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 
     @post("/register/resend", name="register.resend")
@@ -177,7 +188,7 @@ class RegistrationPages(Controller):
             notice = ("If the account for this address still needs confirming, we have sent a new email. "
                       "It can take a few minutes to arrive.")
         elif outcome is ResendOutcome.ALREADY_VERIFIED:
-            return redirect_to(request, "organisation.new" if user else "login")
+            return Redirect(_next_step(user), status_code=303) if user else redirect_to(request, "login")
         elif outcome is ResendOutcome.TOO_SOON:
             notice = ("We sent you an email recently. It can take a few minutes to arrive: wait for it before asking "
                       "for another.")
@@ -197,10 +208,15 @@ class RegistrationPages(Controller):
         except LinkUnusable as problem:
             return _link_problem(request, problem)
         user = current_user(request)
+        verified = await load_signed_in_user(db_session, result.user_id)
+        consumer = is_api_consumer(verified)
+        next_path = API_KEYS_PATH if consumer else NEW_ORGANISATION_PATH
         return Template("supplier/account/email_verified.html",
                         context={"already": result.already_verified,
                                  "signed_in_as_them": user is not None and user.id == result.user_id,
-                                 "sign_in_link": sign_in_path_for(NEW_ORGANISATION_PATH)})
+                                 "next_path": next_path,
+                                 "next_step": "get your API key" if consumer else "set up your organisation",
+                                 "sign_in_link": sign_in_path_for(next_path)})
 
 
 class VerificationRequiredPage(Controller):
@@ -211,7 +227,7 @@ class VerificationRequiredPage(Controller):
     @get(VERIFY_REQUIRED_PATH, name="verify_email.required")
     async def required(self, request: Request[Any, Any, State], db_session: DbSession, user: CurrentUser) -> Any:
         if await is_email_verified(db_session, user.id):
-            return redirect_to(request, "organisation.new")
+            return Redirect(_next_step(user), status_code=303)
         return Template("supplier/account/verify_required.html",
                         context={"email": user.email, "hours": int(VERIFICATION_LIFETIME.total_seconds() // 3600)})
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.admission.models import Admission, Application
 from dps.agreements.models import Agreement, Category
+from dps.api_keys.consumers import become_api_consumer
 from dps.audit.services import Actor
 from dps.clock import Clock
 from dps.funds import services as funds
@@ -118,6 +119,15 @@ async def make_authority_user(db: AsyncSession, passwords: Passwords, clock: Clo
                               email: str = "eve@authority.example", role: Role = Role.EVALUATOR) -> User:
     """A person of the DPS authority: an evaluator unless `role` says otherwise (`Role.AUTHORITY_ADMIN`)."""
     return await make_user(db, passwords, clock, email=email, organisation=await authority(db), role=role)
+
+
+async def make_api_consumer(db: AsyncSession, passwords: Passwords, clock: Clock, *, email: str | None = None,
+                            organisation_name: str = "Open Health Data Lab",
+                            purpose: str = "Research into what the NHS buys", email_verified: bool = True) -> User:
+    """A person who registered to get API keys: an API consumer organisation of their own, with its purpose."""
+    user = await make_user(db, passwords, clock, email=email, email_verified=email_verified)
+    await become_api_consumer(db, user.id or 0, organisation_name=organisation_name, purpose=purpose, now=clock.now())
+    return user
 
 
 async def make_fund_manager(db: AsyncSession, passwords: Passwords, clock: Clock, *, ods: str = "QMF",

@@ -15,6 +15,8 @@ class OrganisationKind(StrEnum):
     SUPPLIER = "supplier"
     BUYER = "buyer"
     AUTHORITY = "authority"
+    # Whoever uses the public API with a key of their own: an ICB's developers, a researcher, a newsroom.
+    API_CONSUMER = "api_consumer"
 
 
 class Role(StrEnum):
@@ -24,6 +26,7 @@ class Role(StrEnum):
     EVALUATOR = "evaluator"
     FUND_MANAGER = "fund_manager"
     AUTHORITY_ADMIN = "authority_admin"
+    API_CONSUMER = "api_consumer"
 
 
 # Which roles make sense in which kind of organisation. Evaluators sit in buyer organisations
@@ -32,6 +35,7 @@ ROLES_BY_KIND: dict[OrganisationKind, frozenset[Role]] = {
     OrganisationKind.SUPPLIER: frozenset({Role.SUPPLIER_ADMIN, Role.SUPPLIER_USER}),
     OrganisationKind.BUYER: frozenset({Role.BUYER, Role.EVALUATOR, Role.FUND_MANAGER}),
     OrganisationKind.AUTHORITY: frozenset({Role.EVALUATOR, Role.AUTHORITY_ADMIN}),
+    OrganisationKind.API_CONSUMER: frozenset({Role.API_CONSUMER}),
 }
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -23,15 +22,16 @@ from litestar.openapi.spec import Example
 from litestar.types import ExceptionHandlersMap, Message, Scope
 
 from dps.api_keys import services as api_key_services
+from dps.api_keys.rules import usage_day
 from dps.db import database_unavailable
 from dps.errors import DomainError
+from dps.web.api_key_state import ApiKeyCache, ApiKeyUsage, CachedKey
 from dps.web.auth import GUARD_MARK
 
 logger = logging.getLogger("dps.api")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPES = "/api/v1/problems/"
-KEY_CACHE_SECONDS = 10
 RATE_LIMIT_STATE = "dps_api_rate_limit"
 
 
@@ -98,38 +98,42 @@ API_EXCEPTION_HANDLERS: ExceptionHandlersMap = {Exception: api_exception_handler
 # --- API keys: the guard and the per-key rate limit ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _CachedKey:
-    key_id: int
-    rate_limit_per_minute: int
-    cached_at: datetime
-
-
-_KEY_CACHE: dict[str, _CachedKey] = {}
-
-
-def forget_cached_key(key_hash: str) -> None:
-    """Called when a key is revoked, so this process refuses it at once (others within KEY_CACHE_SECONDS)."""
-    _KEY_CACHE.pop(key_hash, None)
-
-
 def _unauthorised(detail: str) -> ApiProblem:
     return ApiProblem(401, "Unauthorised", detail, "unauthorised",
                       headers={"WWW-Authenticate": 'Bearer realm="NHS Innovation DPS API"'})
 
 
-async def _known_key(connection: ASGIConnection[Any, Any, Any, Any], secret: str, now: datetime) -> _CachedKey | None:
+async def _known_key(connection: ASGIConnection[Any, Any, Any, Any], secret: str, now: datetime) -> CachedKey | None:
+    """The key, from this app's cache while the key generation stands still (dps.web.api_key_state), else from the
+    database; None if it is unknown or revoked."""
+    cache: ApiKeyCache = connection.app.state.api_key_cache
     key_hash = api_key_services.hash_api_key(secret)
-    cached = _KEY_CACHE.get(key_hash)
-    if cached is not None and now - cached.cached_at < timedelta(seconds=KEY_CACHE_SECONDS):
-        return cached
+    found = await cache.lookup(key_hash, now)
+    if found.key is not None:
+        return found.key
     async with connection.app.state.db_config.get_session() as session:
         key = await api_key_services.active_api_key(session, secret)
-    if key is None:
-        _KEY_CACHE.pop(key_hash, None)
-        return None
-    cached = _KEY_CACHE[key_hash] = _CachedKey(key.id or 0, key.rate_limit_per_minute, now)
+    cached = CachedKey(key.id or 0, key.rate_limit_per_minute, now) if key is not None else None
+    cache.store(key_hash, cached, found.generation)
     return cached
+
+
+async def _record_use(connection: ASGIConnection[Any, Any, Any, Any], key_id: int, now: datetime) -> None:
+    """Count the request towards the key's day and note its last use; write the last uses now and then."""
+    usage: ApiKeyUsage = connection.app.state.api_key_usage
+    await usage.record(key_id, usage_day(now), now)
+    if usage.flush_due(now):
+        try:
+            async with connection.app.state.db_config.get_session() as session:
+                await usage.flush(session, now)
+        except Exception:  # the last use is a convenience: never refuse a request for it
+            logger.exception("could not write the API keys' last use")
+
+
+async def keys_changed(state: Any) -> None:
+    """Call after committing a key's revocation, rotation or new rate limit: every app process drops its cached keys
+    before the next request, so the change holds at once everywhere."""
+    await state.api_key_cache.keys_changed()
 
 
 def _bearer_secret(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -152,11 +156,13 @@ async def _count_request(connection: ASGIConnection[Any, Any, Any, Any], who: st
                          "rate-limited", headers=state.headers())
 
 
-async def _key_of(connection: ASGIConnection[Any, Any, Any, Any], secret: str) -> _CachedKey:
-    key = await _known_key(connection, secret, connection.app.state.clock.now())
+async def _key_of(connection: ASGIConnection[Any, Any, Any, Any], secret: str) -> CachedKey:
+    now = connection.app.state.clock.now()
+    key = await _known_key(connection, secret, now)
     if key is None:
         raise _unauthorised("The API key is not recognised or has been revoked")
     connection.scope["api_key_id"] = key.key_id  # type: ignore[typeddict-unknown-key]
+    await _record_use(connection, key.key_id, now)
     return key
 
 

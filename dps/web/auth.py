@@ -73,6 +73,9 @@ signed_in = _mark(_signed_in, "any signed-in user")
 
 # Where a signed-in person with no organisation yet sets up their supplier (a supplier page sends them there).
 NEW_SUPPLIER_ORGANISATION_PATH = "/supplier/organisation/new"
+# Where an API consumer manages their keys (their home), and where anyone signs up to become one.
+API_KEYS_PATH = "/api-keys"
+API_CONSUMER_REGISTRATION_PATH = "/api-keys/register"
 
 
 class NoOrganisationYet(PermissionDeniedException):
@@ -105,6 +108,11 @@ supplier_only = requires_role(OrganisationKind.SUPPLIER, *SUPPLIER_ROLES)
 buyer_portal_only = requires_role(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES)
 authority_only = requires_role(OrganisationKind.AUTHORITY, *AUTHORITY_ROLES)
 authority_admin_only = requires_role(OrganisationKind.AUTHORITY, Role.AUTHORITY_ADMIN)
+api_consumer_only = requires_role(OrganisationKind.API_CONSUMER, Role.API_CONSUMER)
+
+
+def is_api_consumer(user: SignedInUser | None) -> bool:
+    return user is not None and user.has_role_in(OrganisationKind.API_CONSUMER, Role.API_CONSUMER)
 
 
 def access_rule_of(handler: BaseRouteHandler) -> list[str]:

@@ -20,7 +20,7 @@ from dps.identity.password_reset import ResetLinkUnusable, request_password_rese
 from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
 from dps.settings import Settings
-from dps.web.auth import current_user, public, signed_in
+from dps.web.auth import API_KEYS_PATH, current_user, is_api_consumer, public, signed_in
 from dps.web.deps import DbSession, Now
 from dps.web.forms import read_form, redirect_to, safe_next_path
 from dps.web.health import check_health
@@ -44,6 +44,8 @@ def home_path(user: SignedInUser) -> str:
         return "/buyer"
     if OrganisationKind.SUPPLIER in kinds:
         return "/supplier"
+    if OrganisationKind.API_CONSUMER in kinds:
+        return API_KEYS_PATH
     return "/supplier/organisation/new"  # a new supplier's next step: set up its organisation
 
 
@@ -61,6 +63,8 @@ CATALOGUE_CARD = {"href": "/catalogue", "heading": "Catalogue search",
                   "description": "Browse the categories of the DPS and the innovations admitted suppliers offer."}
 API_CARD = {"href": "/api/docs", "heading": "API documentation",
             "description": "Read the catalogue and public award data through the versioned JSON API."}
+API_KEYS_CARD = {"href": API_KEYS_PATH, "heading": "Your API keys",
+                 "description": "Create, rotate and revoke the keys your systems send to the API, and see their use."}
 
 
 def portal_cards(user: SignedInUser | None) -> list[dict[str, str]]:
@@ -72,6 +76,8 @@ def portal_cards(user: SignedInUser | None) -> list[dict[str, str]]:
     cards: list[dict[str, str]] = []
     if not user.memberships:
         cards.append(NEW_SUPPLIER_CARD)
+    if is_api_consumer(user):
+        cards.append(API_KEYS_CARD)
     if user.has_role_in(OrganisationKind.SUPPLIER, Role.SUPPLIER_ADMIN, Role.SUPPLIER_USER):
         cards.append(SUPPLIER_CARD)
     if user.has_role_in(OrganisationKind.BUYER, Role.BUYER, Role.EVALUATOR):

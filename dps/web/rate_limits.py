@@ -33,6 +33,7 @@ class ApiRateLimiter:
     def __init__(self, redis_url: str | None) -> None:
         storage: Storage = (RedisStorage("async+" + redis_url, implementation="redispy", key_prefix="dps-api")
                             if redis_url else MemoryStorage())
+        self.storage = storage  # also holds each key's count of requests a day (dps.web.api_key_state)
         self._limiter = FixedWindowRateLimiter(storage)
 
     async def hit(self, who: str, per_minute: int, now: datetime) -> RateLimitState:

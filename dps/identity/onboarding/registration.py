@@ -7,6 +7,7 @@ VERIFICATION_EMAILS_PER_DAY in any 24 hours.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -101,25 +102,52 @@ async def register_supplier_user(
     password_confirmation: str,
     now: datetime,
 ) -> Registration:
+    """Create an unverified account and email it a verification link (see register_user)."""
+    return await register_user(session, passwords, settings, full_name=full_name, email=email, password=password,
+                               password_confirmation=password_confirmation, now=now)
+
+
+NewAccountStep = Callable[[AsyncSession, User], Awaitable[None]]
+
+
+async def register_user(
+    session: AsyncSession,
+    passwords: Passwords,
+    settings: Settings,
+    *,
+    full_name: str,
+    email: str,
+    password: str,
+    password_confirmation: str,
+    now: datetime,
+    errors: FormErrors | None = None,
+    field_order: Sequence[str] = _REGISTRATION_FIELDS,
+    then: NewAccountStep | None = None,
+) -> Registration:
     """Create an unverified account and email it a verification link.
+
+    `errors` carries what the caller found wrong in its own fields (all are shown together, in `field_order`);
+    `then` is the caller's next step for a new account, in the same transaction (an API consumer's organisation).
 
     If the address already has an account, nothing is created and nothing tells the caller so: its owner gets an
     email instead (a new verification link if it is still unverified), and the same amount of password hashing
     is done so the response time does not tell either.
     """
-    errors = FormErrors()
+    errors = errors if errors is not None else FormErrors()
     name = check_new_account(full_name, password, password_confirmation, errors, email=email)
     try:
         clean_email = clean_email_address(email)
     except ValidationFailed as problem:
         errors.add_error(problem, "email")
     if errors:
-        raise InputInvalid(errors.ordered(_REGISTRATION_FIELDS))
+        raise InputInvalid(errors.ordered(field_order))
 
     existing = await session.scalar(sa.select(User).where(col(User.email) == clean_email).with_for_update())
     if existing is None:
         user = await create_user(session, passwords, email=clean_email, full_name=name, password=password,
                                  actor=_SELF_REGISTRATION, now=now)
+        if then is not None:
+            await then(session, user)
         await _send_verification(session, settings, user, now)
         try:
             await session.commit()
