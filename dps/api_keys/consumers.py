@@ -72,7 +72,7 @@ async def become_api_consumer(session: AsyncSession, user_id: int, *, organisati
         sa.select(Organisation).join(Membership, col(Membership.organisation_id) == col(Organisation.id))
         .where(col(Membership.user_id) == user_id, col(Organisation.kind) == OrganisationKind.API_CONSUMER))
     if existing is not None:
-        await session.rollback()
+        await session.commit()  # nothing changed: end the transaction (a rollback would expire `existing`)
         return existing
     organisation = await _make_consumer(session, user, name, text, now)
     await session.commit()

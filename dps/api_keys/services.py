@@ -101,7 +101,7 @@ async def change_rate_limit(session: AsyncSession, key_id: int, raw_limit: str, 
         raise Conflict("This key has been revoked: its rate limit can no longer be changed")
     before = key.rate_limit_per_minute
     if before == limit:
-        await session.rollback()
+        await session.commit()  # nothing to change or record
         return key
     key.rate_limit_per_minute = limit
     await record(session, actor=actor, action="api_key.rate_limit_changed", entity_type="api_key",
