@@ -87,7 +87,7 @@ def _signup_page(user: SignedInUser | None, values: dict[str, str], errors: Form
         "minimum_password_length": MINIMUM_PASSWORD_LENGTH, "purpose_max_length": PURPOSE_MAX_LENGTH})
 
 
-@get(API_CONSUMER_REGISTRATION_PATH, name="api_keys.register", guards=[public])
+@get(API_CONSUMER_REGISTRATION_PATH, name="api_keys.register")
 async def signup_form(request: Request[Any, Any, Any]) -> Any:
     user = current_user(request)
     if is_api_consumer(user):
@@ -95,7 +95,7 @@ async def signup_form(request: Request[Any, Any, Any]) -> Any:
     return _signup_page(user, {}, FormErrors())
 
 
-@post(API_CONSUMER_REGISTRATION_PATH, name="api_keys.register.submit", guards=[public])
+@post(API_CONSUMER_REGISTRATION_PATH, name="api_keys.register.submit")
 async def signup(request: Request[Any, Any, Any], db_session: DbSession, now: Now) -> Any:
     form = await read_form(request)
     user = current_user(request)
@@ -121,7 +121,8 @@ async def signup(request: Request[Any, Any, Any], db_session: DbSession, now: No
     return redirect_to(request, "register.check_email")
 
 
-signup_router = Router(path="/", route_handlers=[signup_form, signup], middleware=[signup_rate_limit.middleware])
+signup_router = Router(path="/", route_handlers=[signup_form, signup], guards=[public],
+                       middleware=[signup_rate_limit.middleware])
 
 
 # --- the consumer's keys -------------------------------------------------------------------------------------------

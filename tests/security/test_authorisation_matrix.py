@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from dps.app import create_app
 from dps.identity.models import Role
 from dps.settings import Settings
-from tests.factories import authority, make_supplier, make_trust, make_user
+from tests.factories import authority, make_api_consumer, make_supplier, make_trust, make_user
 from tests.helpers import sign_in
 
 # Who may use a route. Each actor below is in exactly the groups listed for it.
@@ -31,6 +31,7 @@ FUND_MANAGER = "fund_manager"
 AUTHORITY = "authority"
 AUTHORITY_ADMIN = "authority_admin"
 API_KEY = "api_key"
+API_CONSUMER = "api_consumer"  # registered to get API keys, email confirmed
 
 ACTORS: dict[str, set[str]] = {
     "anonymous": {ANYONE},
@@ -41,6 +42,7 @@ ACTORS: dict[str, set[str]] = {
     "fund_manager": {ANYONE, SIGNED_IN, VERIFIED, BUYER_PORTAL, FUND_MANAGER},
     "authority_evaluator": {ANYONE, SIGNED_IN, VERIFIED, AUTHORITY},
     "authority_admin": {ANYONE, SIGNED_IN, VERIFIED, AUTHORITY, AUTHORITY_ADMIN},
+    "api_consumer": {ANYONE, SIGNED_IN, VERIFIED, API_CONSUMER},
 }
 
 _S, _B, _A = SUPPLIER, BUYER_PORTAL, AUTHORITY
@@ -128,6 +130,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/authority/listings/{listing_id:int}/unpublish"): AUTHORITY_ADMIN,
     ("GET", "/authority/api-keys"): AUTHORITY_ADMIN, ("POST", "/authority/api-keys"): AUTHORITY_ADMIN,
     ("POST", "/authority/api-keys/{key_id:int}/revoke"): AUTHORITY_ADMIN,
+    ("GET", "/authority/api-keys/{key_id:int}"): AUTHORITY_ADMIN,
+    ("POST", "/authority/api-keys/{key_id:int}/rate-limit"): AUTHORITY_ADMIN,
+    # API consumers: anyone signs up; a consumer manages their own keys.
+    ("GET", "/api-keys/register"): ANYONE, ("POST", "/api-keys/register"): ANYONE,
+    ("GET", "/api-keys"): API_CONSUMER, ("POST", "/api-keys"): API_CONSUMER,
+    ("POST", "/api-keys/{key_id:int}/rotate"): API_CONSUMER, ("POST", "/api-keys/{key_id:int}/revoke"): API_CONSUMER,
     ("GET", "/authority/funds"): AUTHORITY_ADMIN, ("POST", "/authority/funds"): AUTHORITY_ADMIN,
     ("GET", "/authority/funds/new"): AUTHORITY_ADMIN, ("GET", "/authority/funds/{fund_id:int}"): AUTHORITY_ADMIN,
     ("POST", "/authority/funds/{fund_id:int}/allocations"): AUTHORITY_ADMIN,
@@ -225,6 +233,7 @@ async def make_actors(db, passwords, clock):
     ):
         made[name] = await make_user(db, passwords, clock, email=f"{name}@matrix.example",
                                      organisation=organisation, role=role)
+    made["api_consumer"] = await make_api_consumer(db, passwords, clock, email="api_consumer@matrix.example")
     return made
 
 

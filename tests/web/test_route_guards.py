@@ -31,3 +31,4 @@ def test_portals_are_guarded_by_role_not_left_public(tmp_path):
     assert rules["/supplier"] == ["supplier roles: supplier_admin, supplier_user"]
     assert rules["/buyer"] == ["buyer roles: buyer, evaluator, fund_manager"]
     assert rules["/authority"] == ["authority roles: evaluator, authority_admin"]
+    assert rules["/api-keys"] == ["api_consumer roles: api_consumer", "a user whose email address is confirmed"]
