@@ -215,11 +215,6 @@ async def key_row(session: AsyncSession, key_id: int) -> KeyRow:
     return KeyRow(key, organisation, purpose, name, email)
 
 
-async def api_keys(session: AsyncSession) -> list[ApiKey]:
-    return list((await session.scalars(sa.select(ApiKey).order_by(col(ApiKey.revoked_at).is_not(None),
-                                                                  col(ApiKey.name)))).all())
-
-
 async def active_api_key(session: AsyncSession, secret: str) -> ApiKey | None:
     if not secret.startswith(API_KEY_PREFIX) or len(secret) > 100:
         return None
