@@ -217,7 +217,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             openapi_router=Router(path="/api", route_handlers=[], guards=[public], include_in_schema=False),
             render_plugins=[JsonRenderPlugin()],
             components=Components(security_schemes={"BearerAuth": SecurityScheme(
-                type="http", scheme="bearer", description="An API key issued by the DPS authority")}),
+                type="http", scheme="bearer",
+                description="Your API key, sent as `Authorization: Bearer <key>`. Anyone may get keys at "
+                            "/api-keys/register; the data is open without one, at a lower rate limit.")}),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[*LIFESPANS, in_process_outbox_worker, api_key_state],

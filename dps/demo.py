@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from dps.api_keys.consumers import demo_api_consumer
 from dps.audit.services import Actor
 from dps.clock import SystemClock
 from dps.identity.commands import find_organisation
@@ -32,7 +33,8 @@ DEMO_SUPPLIERS: tuple[tuple[str, str], ...] = (
 )
 DEMO_TRUST = ("Guy's and St Thomas' NHS Foundation Trust", "RJ1", "Y56")
 
-# (role, email, organisation key: Companies House number, ODS code or 'authority')
+# (role, email, organisation key: Companies House number, ODS code or 'authority'; for an API consumer, the name
+# of its own organisation)
 DEMO_USERS: tuple[tuple[Role, str, str, str], ...] = (
     (Role.SUPPLIER_ADMIN, "supplier.admin@heartflow.example", "Sam Supplier-Admin", "11000001"),
     (Role.SUPPLIER_USER, "supplier.user@heartflow.example", "Sasha Supplier-User", "11000001"),
@@ -41,7 +43,9 @@ DEMO_USERS: tuple[tuple[Role, str, str, str], ...] = (
     (Role.EVALUATOR, "evaluator@dps-authority.example.nhs.uk", "Eve Evaluator", "authority"),
     (Role.FUND_MANAGER, "fund.manager@nelondon.example.nhs.uk", "Finn Fund-Manager", "QMF"),
     (Role.AUTHORITY_ADMIN, "admin@dps-authority.example.nhs.uk", "Ada Authority-Admin", "authority"),
+    (Role.API_CONSUMER, "api.consumer@healthdata.example", "Ari API-Consumer", "Open Health Data Lab (demo)"),
 )
+DEMO_API_PURPOSE = "A public dashboard of the innovations NHS organisations buy, refreshed nightly."
 DEMO_ACCOUNTS: tuple[tuple[str, str], ...] = tuple((role.value, email) for role, email, _, _ in DEMO_USERS)
 
 
@@ -84,6 +88,10 @@ async def seed_demo(sessions: Any, settings: Settings, loaders: Sequence[DemoLoa
             if user is None:
                 user = await create_user(session, passwords, email=email, full_name=full_name,
                                          password=DEMO_PASSWORD, actor=actor, now=now, email_verified=True)
+            if role is Role.API_CONSUMER:
+                await demo_api_consumer(session, user, organisation_name=organisation_key, purpose=DEMO_API_PURPOSE,
+                                        now=now)
+                continue
             organisation = await find_organisation(session, organisation_key)
             await add_membership(session, user=user, organisation=organisation, role=role, actor=actor, now=now)
         context = DemoContext(session, now, actor, passwords, DEMO_PASSWORD)

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from dps.api_keys.models import ApiConsumer
-from dps.api_keys.rules import consumer_details
+from dps.api_keys.models import ApiConsumer, ApiKey
+from dps.api_keys.rules import DEFAULT_RATE_LIMIT, consumer_details
+from dps.api_keys.services import new_secret
 from dps.audit.services import record
 from dps.errors import NotFound
 from dps.forms import InputInvalid
@@ -45,6 +46,31 @@ async def _make_consumer(session: AsyncSession, user: User, organisation_name: s
     return organisation
 
 
+async def demo_api_consumer(session: AsyncSession, user: User, *, organisation_name: str, purpose: str,
+                            now: datetime) -> None:
+    """For the demo: the person as an API consumer holding one key (whose secret nobody is shown: rotate it to get
+    one). Nothing happens if they are a consumer already. Does not commit (the demo is one transaction)."""
+    if await _consumer_organisation_of(session, user.id or 0) is not None:
+        return
+    organisation = await _make_consumer(session, user, organisation_name, purpose, now)
+    _secret, prefix, key_hash = new_secret()
+    key = ApiKey(name="Dashboard (demo)", prefix=prefix, key_hash=key_hash,
+                 rate_limit_per_minute=DEFAULT_RATE_LIMIT, created_at=now, created_by_user_id=user.id,
+                 owner_organisation_id=organisation.id)
+    session.add(key)
+    await session.flush()
+    await record(session, actor=actor_of(user), action="api_key.created", entity_type="api_key",
+                 entity_id=key.id or 0, now=now, after={"name": key.name, "prefix": key.prefix,
+                                                        "rate_limit_per_minute": key.rate_limit_per_minute,
+                                                        "owner_organisation_id": organisation.id})
+
+
+async def _consumer_organisation_of(session: AsyncSession, user_id: int) -> Organisation | None:
+    return await session.scalar(
+        sa.select(Organisation).join(Membership, col(Membership.organisation_id) == col(Organisation.id))
+        .where(col(Membership.user_id) == user_id, col(Organisation.kind) == OrganisationKind.API_CONSUMER))
+
+
 async def register_api_consumer(session: AsyncSession, passwords: Passwords, settings: Settings, *,
                                 full_name: str, email: str, password: str, password_confirmation: str,
                                 organisation_name: str, purpose: str, now: datetime) -> Registration:
@@ -68,9 +94,7 @@ async def become_api_consumer(session: AsyncSession, user_id: int, *, organisati
     user = await session.get(User, user_id, with_for_update=True)
     if user is None:
         raise NotFound("There is no such account")
-    existing = await session.scalar(
-        sa.select(Organisation).join(Membership, col(Membership.organisation_id) == col(Organisation.id))
-        .where(col(Membership.user_id) == user_id, col(Organisation.kind) == OrganisationKind.API_CONSUMER))
+    existing = await _consumer_organisation_of(session, user_id)
     if existing is not None:
         await session.commit()  # nothing changed: end the transaction (a rollback would expire `existing`)
         return existing

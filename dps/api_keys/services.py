@@ -39,7 +39,7 @@ def hash_api_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _new_secret() -> tuple[str, str, str]:
+def new_secret() -> tuple[str, str, str]:
     """A new secret, its prefix (shown to tell keys apart) and its hash."""
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     return secret, secret[: len(API_KEY_PREFIX) + 6], hash_api_key(secret)
@@ -55,7 +55,7 @@ async def create_api_key(session: AsyncSession, *, name: str, actor: Actor, now:
     if not 1 <= rate_limit_per_minute <= MAX_RATE_LIMIT:
         raise ValidationFailed(f"The rate limit must be from 1 to {MAX_RATE_LIMIT:,} requests a minute",
                                field="rate_limit")
-    secret, prefix, key_hash = _new_secret()
+    secret, prefix, key_hash = new_secret()
     key = ApiKey(name=cleaned, prefix=prefix, key_hash=key_hash, rate_limit_per_minute=rate_limit_per_minute,
                  created_at=now, created_by_user_id=actor.user_id, owner_organisation_id=owner_organisation_id)
     session.add(key)
@@ -164,7 +164,7 @@ async def rotate_consumer_key(session: AsyncSession, user: SignedInUser, key_id:
     if key.revoked_at is not None:
         raise Conflict("This key has been revoked: create a new key instead")
     old_prefix = key.prefix
-    secret, key.prefix, key.key_hash = _new_secret()
+    secret, key.prefix, key.key_hash = new_secret()
     key.rotated_at = now
     await record(session, actor=actor_of(user), action="api_key.rotated", entity_type="api_key",
                  entity_id=key.id or 0, now=now, before={"prefix": old_prefix}, after={"prefix": key.prefix})
@@ -213,11 +213,6 @@ async def key_row(session: AsyncSession, key_id: int) -> KeyRow:
         raise NotFound("There is no such API key")
     key, organisation, purpose, name, email = row
     return KeyRow(key, organisation, purpose, name, email)
-
-
-async def api_keys(session: AsyncSession) -> list[ApiKey]:
-    return list((await session.scalars(sa.select(ApiKey).order_by(col(ApiKey.revoked_at).is_not(None),
-                                                                  col(ApiKey.name)))).all())
 
 
 async def active_api_key(session: AsyncSession, secret: str) -> ApiKey | None:

@@ -182,15 +182,16 @@ async def test_the_authority_sees_every_key_changes_its_limit_and_revokes_it(cli
     await sign_in(client, admin.email)
     listing = await client.get("/authority/api-keys")
     row = row_of(listing.text, "Newsroom scraper")
-    for seen in ("The Data Desk", "ria@newsroom.example", "Requests today 1", "Limit a minute 600"):
+    for seen in ("The Data Desk", "ria@newsroom.example", "For: Reporting on what the NHS buys", "Requests today 1",
+                 "Limit a minute 600"):
         assert seen in row, (seen, row)
     shown = await client.get(f"/authority/api-keys/{key_id}")
     assert "Reporting on what the NHS buys" in shown.text and "ria@newsroom.example" in shown.text
     assert (await client.get("/authority/api-keys/999999")).status_code == 404
 
     for typed, message in (("", "Enter the rate limit as a whole number"), ("0", "at least 1 request"),
-                           ("1,200", "from 1 to 100,000"), ("²", "from 1 to 100,000"),
-                           ("100001", "from 1 to 100,000")):
+                           ("1,200", "from 1 to 1,000,000"), ("²", "from 1 to 1,000,000"),
+                           ("1000001", "from 1 to 1,000,000")):
         refused = await post_form(client, f"/authority/api-keys/{key_id}/rate-limit", {"rate_limit": typed},
                                   form_page=f"/authority/api-keys/{key_id}")
         assert refused.status_code == 400, typed

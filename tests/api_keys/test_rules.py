@@ -50,9 +50,9 @@ def test_a_rate_limit_is_a_whole_number_within_bounds(raw: str, limit: int) -> N
     (None, "Enter the rate limit as a whole number of requests a minute"),
     ("0", "The rate limit must be at least 1 request a minute"),
     ("000", "The rate limit must be at least 1 request a minute"),
-    ("-5", "from 1 to 100,000"), ("1.5", "from 1 to 100,000"), ("1,200", "from 1 to 100,000"),
-    ("²", "from 1 to 100,000"), ("٣٠٠", "from 1 to 100,000"), ("ten", "from 1 to 100,000"),
-    (str(MAX_RATE_LIMIT + 1), "from 1 to 100,000"), ("9" * 40, "from 1 to 100,000"),
+    ("-5", "from 1 to 1,000,000"), ("1.5", "from 1 to 1,000,000"), ("1,200", "from 1 to 1,000,000"),
+    ("²", "from 1 to 1,000,000"), ("٣٠٠", "from 1 to 1,000,000"), ("ten", "from 1 to 1,000,000"),
+    (str(MAX_RATE_LIMIT + 1), "from 1 to 1,000,000"), ("9" * 40, "from 1 to 1,000,000"),
 ])
 def test_a_wrong_rate_limit_says_what_to_type(raw: str | None, message: str) -> None:
     limit, problem = rate_limit_problem(raw)

@@ -140,7 +140,7 @@ async def test_the_authority_sees_every_key_with_its_holder_and_changes_its_limi
     changed = await services.change_rate_limit(db, key_id, " 2400 ", actor=actor_of(admin), now=clock.now())
     assert changed.rate_limit_per_minute == 2400
     assert (await scalar(db, sa.select(ApiKey.rate_limit_per_minute).where(ApiKey.id == key_id))) == 2400
-    for raw in ("", "0", "-1", "2,400", "²", "100001"):
+    for raw in ("", "0", "-1", "2,400", "²", "1000001"):
         with pytest.raises(ValidationFailed) as refused:
             await services.change_rate_limit(db, key_id, raw, actor=actor_of(admin), now=clock.now())
         assert refused.value.field == "rate_limit"

@@ -23,6 +23,7 @@ from dps.audit.services import Actor
 from dps.identity.models import Role
 from dps.settings import PROJECT_ROOT, Settings
 from tests.factories import (
+    make_api_consumer,
     make_authority_user,
     make_bid,
     make_competition_world,
@@ -33,6 +34,7 @@ from tests.factories import (
 from tests.helpers import sign_in
 from tests.security.test_authorisation_matrix import (
     ANYONE,
+    API_CONSUMER,
     API_KEY,
     AUTHORITY,
     AUTHORITY_ADMIN,
@@ -95,7 +97,8 @@ async def build_world(db: Any, passwords: Any, clock: Any) -> tuple[dict[str, An
                                       role=Role.AUTHORITY_ADMIN)
     _, secret = await create_api_key(db, name="Hostile", actor=Actor(user_id=admin.id, label="test"),
                                      now=clock.now(), rate_limit_per_minute=1_000_000)
-    users = {ANYONE: None, SIGNED_IN: world.bidders[0].user, VERIFIED: world.bidders[0].user,
+    consumer = await make_api_consumer(db, passwords, clock, email="consumer@hostile.example")
+    users = {ANYONE: None, API_CONSUMER: consumer, SIGNED_IN: world.bidders[0].user, VERIFIED: world.bidders[0].user,
              SUPPLIER: world.bidders[0].user, BUYER_PORTAL: world.buyer.user, BUYER: world.buyer.user,
              COMPETITION_EVALUATOR: world.evaluators[0], FUND_MANAGER: fund_manager, AUTHORITY: admin,
              AUTHORITY_ADMIN: admin, API_KEY: None}
