@@ -123,7 +123,7 @@ def shared_templates() -> Iterator[None]:
 
     environment = templating.build_environment()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("dps.app.build_environment", lambda: environment)
+        patch.setattr("dps.app.build_environment", lambda auto_reload=True: environment)
         yield
 
 
