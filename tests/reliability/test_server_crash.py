@@ -38,7 +38,13 @@ STARTUP_SECONDS = 120  # a bound for a busy machine, not a wait
 ACKNOWLEDGED_BEFORE_THE_KILL = 12
 MILESTONE = {"milestone-1-title": "Go live", "milestone-1-due-day": "31", "milestone-1-due-month": "3",
              "milestone-1-due-year": "2027", "milestone-1-amount": "90,000"}  # the winning bid's price, no VAT
-STILL_VALID = {"cyber_essentials__expiry-year": "2030", "dspt__year": "2026/27"}  # evidence still in date by the real clock the server reads
+
+
+def evidence_in_date(now: Any) -> dict[str, str]:
+    """Listing evidence still in date by the real clock the server reads: this financial year's DSPT publication
+    (stale after the next 30 June) and a Cyber Essentials certificate two years ahead."""
+    year = now.year if now.month >= 4 else now.year - 1
+    return {"dspt__year": f"{year}/{(year + 1) % 100:02d}", "cyber_essentials__expiry-year": str(now.year + 2)}
 
 
 def date_fields(name: str, when: Any, time: str | None = None) -> dict[str, str]:
@@ -114,6 +120,7 @@ def delta(after: dict[int, int], before: dict[int, int], key: int) -> int:
 async def test_a_server_killed_mid_burst_loses_no_committed_write_and_keeps_no_half_write(
         client, db, passwords, clock, settings, free_port, drain_outbox, backend):
     real_now = SystemClock().now()
+    still_valid = evidence_in_date(real_now)
     world = await make_competition_world(db, passwords, clock)
     _, award_id = await awarded_competition(db, passwords, clock, world=world, confirm=False)  # standstill ended
     clock.set(real_now - timedelta(hours=1))
@@ -127,7 +134,7 @@ async def test_a_server_killed_mid_burst_loses_no_committed_write_and_keeps_no_h
     listings = {}
     for party in world.bidders:
         await sign_in(client, party.user.email)
-        listings[party.user.email] = await published_listing(client, db, STILL_VALID, slug=slug)
+        listings[party.user.email] = await published_listing(client, db, still_valid, slug=slug)
         await client.get("/logout")
         client.cookies.clear()
     before = await snapshot(db)
@@ -154,7 +161,7 @@ async def test_a_server_killed_mid_burst_loses_no_committed_write_and_keeps_no_h
                 for n in range(1000):
                     if stop.is_set():
                         return
-                    edit = form_data({**STILL_VALID, "name": f"Wearable patch, edit {n}"}, world.category_id)
+                    edit = form_data({**still_valid, "name": f"Wearable patch, edit {n}"}, world.category_id)
                     response = await browser.post(f"/supplier/listings/{listing_id}",
                                                   data={**edit, "_csrf_token": token})
                     assert response.status_code == 303, response.text[-2000:]
