@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, get_aa_scope_state
+from advanced_alchemy.extensions.litestar.plugins.init.config.common import SESSION_TERMINUS_ASGI_EVENTS
 from litestar import Litestar, MediaType, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -31,7 +33,7 @@ from dps.clock import Clock, SystemClock
 from dps.competitions.rules import shown_status
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
-from dps.db import make_engine, metadata
+from dps.db import database_unavailable, make_engine, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
@@ -126,6 +128,34 @@ async def run_periodically(stop: asyncio.Event, job: Any, every_seconds: float =
             await asyncio.wait_for(stop.wait(), timeout=every_seconds)
 
 
+SESSION_CLOSE_SECONDS = 5
+
+
+def request_session_closer(scope_key: str) -> Any:
+    """The SQLAlchemy plugin's handler that closes the request's database session as the response starts (its default
+    does the same), except that a connection the database dropped under the request (a restart, a terminated
+    backend) is not an error here: closing only rolls back what the handler left uncommitted, which the database has
+    rolled back already, and the connection is invalidated so that the pool replaces it. Raised here, after the
+    response started, it would cut the response off."""
+
+    async def close_request_session(message: Any, scope: Any) -> None:
+        session = get_aa_scope_state(scope, scope_key)
+        if session is None or message["type"] not in SESSION_TERMINUS_ASGI_EVENTS:
+            return
+        try:
+            await asyncio.wait_for(session.close(), timeout=SESSION_CLOSE_SECONDS)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            logging.getLogger("dps.web").warning("the database dropped a request's connection: %s", error)
+            with contextlib.suppress(Exception):
+                await session.invalidate()
+        finally:
+            delete_aa_scope_state(scope, scope_key)
+
+    return close_request_session
+
+
 async def html_templates_are_html(response: Response[Any]) -> Response[Any]:
     """A handler that may return a page or a redirect is typed `Any`, which Litestar would send as JSON:
     a rendered .html template is always sent as HTML."""
@@ -155,6 +185,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         metadata=metadata,
         create_all=False,
     )
+    database.before_send_handler = request_session_closer(database.session_scope_key)
     templates = TemplateConfig(engine=JinjaTemplateEngine.from_environment(
         build_environment(auto_reload=settings.template_auto_reload)))
     templates.engine_instance.register_template_callable(

@@ -63,7 +63,7 @@ def database_unavailable(error: BaseException) -> bool:
     503, and the pool reconnects (pre-ping) once it is back."""
     if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
         return True
-    if isinstance(error, sa.exc.InterfaceError | sa.exc.DisconnectionError):
+    if isinstance(error, sa.exc.InterfaceError | sa.exc.DisconnectionError | sa.exc.TimeoutError):  # pool exhausted
         return True
     if isinstance(error, sa.exc.OperationalError):
         text = str(error.orig if error.orig is not None else error).lower()

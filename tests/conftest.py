@@ -235,8 +235,9 @@ class DrainOutbox(Protocol):
 async def drain_outbox_now(settings: Settings, clock: Clock, consumers: Mapping[str, Consumer] | None = None,
                            engine: AsyncEngine | None = None) -> DrainReport:
     """Deliver every outbox message that is due, as the app's worker does, with the app's consumers (email, search
-    index, Stripe) built from `settings` unless `consumers` replaces them; returns how many were delivered and how
-    many failed (those stay in the outbox, retried after their backoff). Tests use the `drain_outbox` fixture; this
+    index, Stripe) built from `settings` unless `consumers` replaces them; returns how many were delivered, how
+    many failed (those stay in the outbox, retried after their backoff) and how many became dead letters
+    (`settings.outbox_max_attempts`). Tests use the `drain_outbox` fixture; this
     is for a fixture of a wider scope."""
     own_engine = engine is None
     engine = engine or make_engine(settings.database_url)

@@ -44,5 +44,6 @@ def test_connection_failures_are_told_apart_from_bugs():
     refused = sa.exc.OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
     assert database_unavailable(refused)
     assert database_unavailable(ConnectionRefusedError())
+    assert database_unavailable(sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"))
     assert not database_unavailable(sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not database_unavailable(ValueError("a bug"))

@@ -144,6 +144,20 @@ async def test_a_message_that_fails_every_attempt_becomes_a_dead_letter_that_the
     assert (await client.get("/health")).json()["outbox"] == {"backlog": "ok", "dead_letters": 0}
 
 
+async def test_a_message_whose_worker_dies_every_time_becomes_a_dead_letter_too(
+        db, clock, settings, few_attempts, drain_outbox):
+    """A message that kills its worker (claimed, never finished, its lease run out) OUTBOX_MAX_ATTEMPTS times is not
+    claimed again for ever: it is a dead letter, with the reason."""
+    message_id = await an_email(db, clock, 8)
+    await db.execute(sa.update(OutboxMessage).where(OutboxMessage.id == message_id)
+                     .values(attempts=3, first_attempt_at=clock.now(), last_attempt_at=clock.now()))
+    await db.commit()
+    assert await drain_outbox(settings=few_attempts) == DrainReport(0, 0, 1)
+    letter = await outbox_row(db, message_id)
+    assert letter.dead_at == clock.now() and letter.attempts == 3
+    assert letter.last_error and "worker stopped" in letter.last_error
+
+
 async def test_health_says_the_outbox_is_behind_when_nothing_drains_it(client, db, clock):
     await an_email(db, clock, 9)
     assert (await client.get("/health")).json()["outbox"]["backlog"] == "ok"

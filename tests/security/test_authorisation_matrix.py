@@ -130,6 +130,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/authority/debarment"): _A, ("POST", "/authority/debarment"): AUTHORITY_ADMIN,
     ("POST", "/authority/debarment/{entry_id:int}/remove"): AUTHORITY_ADMIN,
     ("GET", "/authority/audit"): AUTHORITY_ADMIN, ("GET", "/authority/audit/export.csv"): AUTHORITY_ADMIN,
+    ("GET", "/authority/dead-letters"): AUTHORITY_ADMIN,
+    ("POST", "/authority/dead-letters/{message_id:int}/retry"): AUTHORITY_ADMIN,
     ("GET", "/authority/listings"): _A, ("GET", "/authority/listings/{listing_id:int}"): _A,
     ("GET", "/authority/listings/{listing_id:int}/versions/{version:int}"): _A,
     ("GET", "/authority/listings/{listing_id:int}/documents/{document_id:int}"): _A,
