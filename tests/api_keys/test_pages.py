@@ -33,7 +33,7 @@ def shown_secret(page: str) -> str:
 
 def row_of(page: str, name: str) -> str:
     """The table row of the key called `name`, as text with the tags taken out."""
-    for row in re.findall(r"<tr class=\"nhsuk-table__row\">(.*?)</tr>", page, flags=re.S):
+    for row in re.findall(r"<tr[^>]*class=\"nhsuk-table__row\"[^>]*>(.*?)</tr>", page, flags=re.S):
         if name in row:
             return " ".join(re.sub(r"<[^>]+>", " ", row).split())
     raise AssertionError(f"no row for {name}")
