@@ -131,14 +131,19 @@ def test_templates_are_read_again_when_edited_only_in_development(tmp_path):
         Settings.from_env({**base, "TEMPLATE_AUTO_RELOAD": "yes"})
 
 
-def test_the_app_renders_with_the_setting(tmp_path):
-    from litestar.contrib.jinja import JinjaTemplateEngine
+def test_the_app_builds_its_templates_with_the_setting(tmp_path, monkeypatch):
+    from dps import app as app_module
+    from dps.web.templating import build_environment
 
-    from dps.app import create_app
+    built: list[bool] = []
 
+    def recording(auto_reload: bool = True):
+        built.append(auto_reload)
+        return build_environment(auto_reload=auto_reload)
+
+    monkeypatch.setattr(app_module, "build_environment", recording)
     for reload in ("true", "false"):
-        app = create_app(Settings.from_env({"DPS_VAR_DIR": str(tmp_path), "DPS_ENV": "test",
-                                            "TEMPLATE_AUTO_RELOAD": reload}))
-        engine = app.template_engine
-        assert isinstance(engine, JinjaTemplateEngine)
-        assert engine.engine.auto_reload is (reload == "true")
+        app_module.create_app(Settings.from_env({"DPS_VAR_DIR": str(tmp_path), "DPS_ENV": "test",
+                                                 "TEMPLATE_AUTO_RELOAD": reload}))
+    assert built == [True, False]
+    assert build_environment(auto_reload=False).auto_reload is False
