@@ -269,4 +269,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.api_key_cache = ApiKeyCache(key_generation(settings.redis_url))
     app.state.api_key_usage = ApiKeyUsage(app.state.api_rate_limiter.storage)
     app.state.health_checks = HEALTH_CHECKS
+    app.state.healthy_dependencies = {}  # dps.web.health.remembered_if_ok: until when a healthy answer is kept
     return app

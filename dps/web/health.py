@@ -31,6 +31,9 @@ from dps.outbox.models import OutboxMessage
 from dps.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 3
+# A mail server or Stripe that answered is trusted for this long, so a load balancer polling /health does not open
+# a connection to each of them every time; one that failed is asked again on every call.
+HEALTHY_ANSWER_KEPT = timedelta(seconds=15)
 AUDIT_TAIL_LIMIT = timedelta(seconds=60)
 OUTBOX_BACKLOG_LIMIT = timedelta(minutes=5)
 
@@ -151,11 +154,27 @@ async def outbox_state(session: AsyncSession, now: datetime) -> dict[str, Any] |
     return {"backlog": "behind" if behind else "ok", "dead_letters": int(dead or 0)}
 
 
+async def remembered_if_ok(healthy_until: dict[str, datetime], name: str, now: datetime,
+                           probe: Callable[[], Awaitable[str]]) -> str:
+    """The probe's answer; an "ok" is kept for HEALTHY_ANSWER_KEPT in `healthy_until` (one per app), anything else
+    is not kept, so a part that is down is seen to come back at the next call."""
+    if now < healthy_until.get(name, now):
+        return "ok"
+    state = await probe()
+    if state == "ok":
+        healthy_until[name] = now + HEALTHY_ANSWER_KEPT
+    else:
+        healthy_until.pop(name, None)
+    return state
+
+
 async def check_health(session: AsyncSession, settings: Settings, checks: HealthChecks,
-                       now: datetime) -> tuple[dict[str, Any], bool]:
+                       now: datetime, healthy_until: dict[str, datetime]) -> tuple[dict[str, Any], bool]:
     """The report, and whether the marketplace can serve (a degraded one can: only an unavailable part fails)."""
     database_ok, search_ok, smtp, stripe = await asyncio.gather(
-        check_database(session), check_search(settings, checks), check_smtp(settings), check_stripe(settings))
+        check_database(session), check_search(settings, checks),
+        remembered_if_ok(healthy_until, "smtp", now, lambda: check_smtp(settings)),
+        remembered_if_ok(healthy_until, "stripe", now, lambda: check_stripe(settings)))
     sealing = await audit_sealing(session, checks, now) if database_ok else None
     outbox = await outbox_state(session, now) if database_ok else None
     serving = database_ok and search_ok

@@ -105,7 +105,8 @@ class PublicPages(Controller):
     async def health(self, request: Request[Any, Any, State], db_session: DbSession,
                      now: Now) -> Response[dict[str, str]]:
         report, healthy = await check_health(db_session, request.app.state.settings,
-                                             request.app.state.health_checks, now)
+                                             request.app.state.health_checks, now,
+                                             request.app.state.healthy_dependencies)
         return Response(report, status_code=200 if healthy else 503)
 
 

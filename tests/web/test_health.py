@@ -67,3 +67,27 @@ async def test_health_names_a_search_engine_that_is_down(settings, free_port, tm
     assert {key: body[key] for key in ("status", "database", "search", "search_index_lag")} == {
         "status": "unavailable", "database": "ok", "search": "unavailable",
         "search_index_lag": {"pending": 0, "oldest_pending_at": None}}
+
+
+async def test_a_healthy_answer_is_kept_fifteen_seconds_and_a_failure_is_asked_again_every_time():
+    from datetime import UTC, datetime, timedelta
+
+    from dps.web.health import remembered_if_ok
+
+    answers = iter(["ok", "unavailable", "unavailable", "ok"])
+    asked: list[datetime] = []
+    start = datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+    async def probe_at(at: datetime) -> str:
+        async def probe() -> str:
+            asked.append(at)
+            return next(answers)
+        return await remembered_if_ok(kept, "smtp", at, probe)
+
+    kept: dict[str, datetime] = {}
+    assert await probe_at(start) == "ok"
+    assert await probe_at(start + timedelta(seconds=14)) == "ok"  # kept: not asked
+    assert await probe_at(start + timedelta(seconds=15)) == "unavailable"
+    assert await probe_at(start + timedelta(seconds=16)) == "unavailable"  # a failure is never kept
+    assert await probe_at(start + timedelta(seconds=17)) == "ok"
+    assert asked == [start + timedelta(seconds=s) for s in (0, 15, 16, 17)]
