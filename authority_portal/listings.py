@@ -22,8 +22,8 @@ from dps.web.api import keys_changed
 from dps.web.api_key_state import ApiKeyUsage
 from dps.web.auth import authority_admin_only, authority_only
 from dps.web.deps import CurrentUser, DbSession, Now
+from dps.web.downloads import stored_document
 from dps.web.forms import path_for, read_form, redirect_to, run_form_command
-from supplier_portal.listings import evidence_file
 
 
 async def _listing_page(request: Request[Any, Any, Any], db_session: Any, user: SignedInUser, now: datetime,
@@ -71,7 +71,7 @@ async def listing_document(request: Request[Any, Any, Any], db_session: DbSessio
                            document_id: FromPath[int]) -> File:
     document, path = await services.evidence_for_download(db_session, user, listing_id, document_id,
                                                           request.app.state.settings.var_dir)
-    return evidence_file(document, path)
+    return stored_document(document, path)
 
 
 @post("/listings/{listing_id:int}/unpublish", name="authority.listing.unpublish", guards=[authority_admin_only])

@@ -26,7 +26,7 @@ from dps.forms import whole_number
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
 from dps.web.deps import AppSettings, DbSession, Now
-from supplier_portal.listings import evidence_file
+from dps.web.downloads import stored_document
 
 PAGE_SIZE = 20
 COMPARE_MAX = 4
@@ -184,7 +184,7 @@ async def innovation_document(request: Request[Any, Any, Any], db_session: DbSes
     in search, otherwise only to its supplier and the authority."""
     document, path = await services.evidence_for_download(db_session, current_user(request), listing_id, document_id,
                                                           settings.var_dir)
-    return evidence_file(document, path)
+    return stored_document(document, path)
 
 
 @get("/compare", name="catalogue.compare")

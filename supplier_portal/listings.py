@@ -13,13 +13,12 @@ from litestar.response import File, Redirect, Template
 
 from catalogue import rules, services
 from catalogue.rules import CARE_SETTINGS, LABELS, PRICING_MODELS, assurance_expiries, render_description
-from dps.errors import NotFound
 from dps.forms import FormErrors, whole_number
 from dps.identity.models import OrganisationKind
 from dps.identity.services import SignedInUser
 from dps.web.auth import memberships_in, supplier_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.downloads import pdf_file
+from dps.web.downloads import stored_document
 from dps.web.forms import redirect_to
 
 EVIDENCE_BODY_LIMIT = rules.EVIDENCE_MAX_BYTES + 256 * 1024
@@ -197,13 +196,7 @@ async def download_document(request: Request[Any, Any, Any], db_session: DbSessi
     await services.listing_for_supplier(db_session, user, listing_id)
     document, path = await services.evidence_for_download(db_session, user, listing_id, document_id,
                                                           request.app.state.settings.var_dir)
-    return evidence_file(document, path)
-
-
-def evidence_file(document: Any, path: Any) -> File:
-    if document is None:
-        raise NotFound("There is no such document")
-    return pdf_file(path, document.filename)
+    return stored_document(document, path)
 
 
 supplier_listings_router = Router(

@@ -7,6 +7,7 @@ from typing import Any
 from litestar.response import File, Response
 
 from dps.documents import PDF_MEDIA_TYPE
+from dps.errors import NotFound
 
 DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
                     "Cache-Control": "private, no-store"}
@@ -16,6 +17,13 @@ def pdf_file(path: Any, filename: str) -> File:
     """A PDF stored as a file."""
     return File(path=path, filename=filename, media_type=PDF_MEDIA_TYPE, content_disposition_type="attachment",
                 headers=dict(DOWNLOAD_HEADERS))
+
+
+def stored_document(document: Any, path: Any) -> File:
+    """A document row's stored PDF (evidence on a listing), or 404 when there is no such document."""
+    if document is None:
+        raise NotFound("There is no such document")
+    return pdf_file(path, document.filename)
 
 
 def pdf_bytes(content: bytes, filename: str) -> Response[bytes]:
