@@ -24,7 +24,7 @@ from dps.payments.local_stripe import is_test_mode
 from dps.payments.stripe_client import StripeClient, StripeError
 from dps.web.auth import mark_access_rule, requires_role
 from dps.web.deps import AppSettings, CurrentUser, DbSession, Now
-from dps.web.forms import read_form, redirect_to
+from dps.web.forms import path_for, read_form, redirect_to, run_form_command
 
 buyer_role_only = requires_role(OrganisationKind.BUYER, Role.BUYER)
 
@@ -89,16 +89,18 @@ async def accept(request: Request[Any, Any, Any], db_session: DbSession, user: C
 @post("/{contract_id:int}/milestones/{milestone_id:int}/reject", name="buyer.contracts.reject")
 async def reject(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                  contract_id: FromPath[int], milestone_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
+    field = f"rejection-{milestone_id}"  # each milestone's row has its own reason box
+
+    async def command(form: dict[str, str]) -> None:
         await reject_milestone(db_session, user, contract_id=contract_id, milestone_id=milestone_id,
                                reason=form.get("reason", ""), now=now)
-    except ValidationFailed as error:
-        await db_session.rollback()
-        field = f"rejection-{milestone_id}"
-        return await _page(request, db_session, user, contract_id, FormErrors({field: str(error)}),
+
+    async def on_error(errors: FormErrors, form: dict[str, str]) -> Template:
+        return await _page(request, db_session, user, contract_id, errors.on_field(field),
                            {field: form.get("reason", "")}, status_code=400)
-    return redirect_to(request, "buyer.contracts.show", contract_id=contract_id)
+
+    return await run_form_command(request, db_session, command, on_error=on_error,
+                                  redirect=path_for(request, "buyer.contracts.show", contract_id=contract_id))
 
 
 @post("/{contract_id:int}/payments/{payment_id:int}/pay-in-test-mode", name="buyer.contracts.pay_in_test_mode",

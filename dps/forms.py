@@ -34,6 +34,11 @@ class FormErrors:
         else:
             self.add(prefix + (error.field or default_field), str(error))
 
+    def on_field(self, field_name: str) -> FormErrors:
+        """The first message, against one field: a form with one box per row ("note-7") whose rule names the box's
+        kind ("note")."""
+        return FormErrors({field_name: next(iter(self.messages.values()))} if self.messages else {})
+
     def ordered(self, field_names: Iterable[str]) -> FormErrors:
         """The same errors listed in the page's order of `field_names` (any other fields after them)."""
         order = {name: position for position, name in enumerate(field_names)}

@@ -10,13 +10,12 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from dps.contracts.services import contract_for_supplier, contracts_for_supplier, deliver_milestone
-from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.services import SignedInUser
 from dps.payments.services import milestones_with_payments
 from dps.web.auth import supplier_only
 from dps.web.deps import CurrentUser, DbSession, Now
-from dps.web.forms import read_form, redirect_to
+from dps.web.forms import path_for, run_form_command
 
 
 @get("/", name="supplier.contracts")
@@ -42,16 +41,18 @@ async def show(request: Request[Any, Any, Any], db_session: DbSession, user: Cur
 @post("/{contract_id:int}/milestones/{milestone_id:int}/deliver", name="supplier.contracts.deliver")
 async def deliver(request: Request[Any, Any, Any], db_session: DbSession, user: CurrentUser, now: Now,
                   contract_id: FromPath[int], milestone_id: FromPath[int]) -> Any:
-    form = await read_form(request)
-    try:
+    field = f"note-{milestone_id}"  # each milestone's row has its own note box
+
+    async def command(form: dict[str, str]) -> None:
         await deliver_milestone(db_session, user, contract_id=contract_id, milestone_id=milestone_id,
                                 note=form.get("note", ""), now=now)
-    except ValidationFailed as error:
-        await db_session.rollback()
-        field = f"note-{milestone_id}"
-        return await _page(db_session, user, contract_id, FormErrors({field: str(error)}),
-                           {field: form.get("note", "")}, status_code=400)
-    return redirect_to(request, "supplier.contracts.show", contract_id=contract_id)
+
+    async def on_error(errors: FormErrors, form: dict[str, str]) -> Template:
+        return await _page(db_session, user, contract_id, errors.on_field(field), {field: form.get("note", "")},
+                           status_code=400)
+
+    return await run_form_command(request, db_session, command, on_error=on_error,
+                                  redirect=path_for(request, "supplier.contracts.show", contract_id=contract_id))
 
 
 supplier_payments_router = Router(path="/supplier/contracts", route_handlers=[index, show, deliver],

@@ -53,3 +53,9 @@ def test_errors_can_be_listed_in_the_page_s_order():
 ])
 def test_a_label_reads_naturally_inside_a_sentence(label, inside):
     assert label_in_sentence(label) == inside
+
+
+def test_a_rule_s_message_moves_onto_the_box_of_its_row():
+    errors = FormErrors.from_error(ValidationFailed("Enter what was delivered", field="note"))
+    assert errors.on_field("note-7").messages == {"note-7": "Enter what was delivered"}
+    assert FormErrors().on_field("note-7").messages == {}
