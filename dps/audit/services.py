@@ -58,8 +58,8 @@ async def record(
         before=_plain(before),
         after=_plain(after),
     )
+    # No flush here: the row goes out with the transaction's next flush, in one INSERT with its other events.
     session.add(event)
-    await session.flush()
     return event
 
 

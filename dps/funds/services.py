@@ -28,6 +28,7 @@ Each service runs inside a SAVEPOINT: when it refuses, nothing it did stays in t
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -177,7 +178,7 @@ async def _move(session: AsyncSession, allocation_id: int, condition: Any, now: 
     return None if row is None else Balance(*row)
 
 
-def _remaining_at_least(pence: int) -> Any:
+def _remaining_at_least(pence: Any) -> Any:
     c = ALLOCATIONS.c
     return c.allocated_pence - c.committed_pence - c.spent_pence >= pence
 
@@ -287,7 +288,7 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
                        lines: Sequence[tuple[int, int]], total_pence: int, reference: str, actor: Actor,
                        now: datetime, description: str = "",
                        source: CommitmentSource | str = CommitmentSource.AWARD,
-                       fields: Sequence[str] | None = None) -> Commitment:
+                       fields: Sequence[str] | None = None, caller_rolls_back_on_refusal: bool = False) -> Commitment:
     """Commit money for one award, split over allocations as `lines` of (allocation id, pence). `fields` names the
     form field that chose each line's allocation, so that a refusal of one line points at its chooser.
 
@@ -296,7 +297,9 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
     its ICB: its own ICB's, or a national fund's), each fund's rules (buyer type, category, per-award cap, match
     funding, lapse) and each allocation's remaining money, then commits atomically. It does NOT commit the
     transaction. A refusal raises `dps.funds.rules.Refused` (a ValidationFailed naming the rule and the shortfall)
-    and leaves the session as it was.
+    and leaves the session as it was, through a savepoint; a caller that rolls back its whole transaction on a
+    refusal says so (`caller_rolls_back_on_refusal`) and saves the savepoint's statements, one of them while the
+    allocations are locked.
     """
     reference = reference.strip()
     if not reference:
@@ -352,7 +355,7 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
                                                             col(Commitment.reference) == reference)) is not None:
         raise ValidationFailed(f"A commitment with the reference {reference} already exists", field="reference")
 
-    async with session.begin_nested():
+    async with contextlib.nullcontext() if caller_rolls_back_on_refusal else session.begin_nested():
         commitment = Commitment(source=source, reference=reference, buyer_organisation_id=buyer_org_id,
                                 category_id=category_id, description=description.strip(), total_pence=total_pence,
                                 state=CommitmentState.OPEN, created_by_user_id=actor.user_id, created_at=now,
@@ -370,14 +373,34 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
             session.add(_ledger(allocation_id, LedgerKind.COMMIT, pence, actor, now, commitment_id=commitment.id,
                                 reason=f"{source.replace('_', '-')} {reference}"))
         await session.flush()
-        # The allocations' rows last: each stays locked from its update to the commit, so every other write comes
-        # first. Id order, so that concurrent splits lock allocations in one order.
+        # The allocations' rows last, all in one statement: they stay locked from it to the commit, so every other
+        # write comes first and nothing but the commit follows.
+        moved = await _commit_to_allocations(session, split, now)
         for allocation_id, pence in sorted(split):
-            moved = await _move(session, allocation_id, _remaining_at_least(pence), now, committed=pence)
-            if moved is None:
+            if allocation_id not in moved:
                 await _refuse_again(session, allocation_id,
                                     lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
     return commitment
+
+
+async def _commit_to_allocations(session: AsyncSession, split: Sequence[tuple[int, int]], now: datetime) -> set[int]:
+    """Commit each line's pence to its allocation in ONE conditional UPDATE (each row keeps its own check) and
+    return the allocations it moved. The rows are locked first in id order (a locking CTE), so concurrent splits
+    over the same allocations never deadlock; on PostgreSQL the UPDATE then re-checks each row's condition on its
+    latest committed version, as any conditional UPDATE does."""
+    c = ALLOCATIONS.c
+    ids = sorted(allocation_id for allocation_id, _ in split)
+    pence = sa.case({allocation_id: sa.literal(amount, sa.BigInteger) for allocation_id, amount in split},
+                    value=c.id)
+    # FOR NO KEY UPDATE, the lock the UPDATE itself takes: it does not wait on the key-share locks that the
+    # lines' and ledger's foreign keys hold on these rows (FOR UPDATE would, and deadlock).
+    locked = sa.select(c.id).where(c.id.in_(ids)).order_by(c.id).with_for_update(key_share=True).cte("locked")
+    rows = await session.execute(
+        sa.update(ALLOCATIONS)
+        .where(c.id.in_(sa.select(locked.c.id)), _remaining_at_least(pence))
+        .values(committed_pence=c.committed_pence + pence, version=c.version + 1, updated_at=now)
+        .returning(c.id))
+    return {int(allocation_id) for (allocation_id,) in rows}
 
 
 @dataclass(frozen=True)

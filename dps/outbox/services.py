@@ -19,8 +19,7 @@ async def enqueue(
     message = OutboxMessage(
         topic=topic, dedupe_key=dedupe_key, payload=payload, created_at=now, available_at=now
     )
-    session.add(message)
-    await session.flush()
+    session.add(message)  # inserted at the transaction's next flush, in one INSERT with its other messages
     return message
 
 

@@ -47,8 +47,11 @@ async def test_out_of_order_commits_are_sealed_in_transaction_order_without_gaps
         # Transaction ids are taken in the reverse order of the event ids the inserts then get.
         for writer in reversed(writers):
             await writer.execute(sa.text("SELECT pg_current_xact_id()"))
-        events = [await record(writer, actor=Actor.system("race"), action="race.ran", entity_type="race",
-                               entity_id=n, now=clock.now()) for n, writer in enumerate(writers)]
+        events = []
+        for n, writer in enumerate(writers):
+            events.append(await record(writer, actor=Actor.system("race"), action="race.ran", entity_type="race",
+                                       entity_id=n, now=clock.now()))
+            await writer.flush()  # the insert now, in this order: each event's id and transaction id are known
         ids = [event.id for event in events]
         assert ids == sorted(ids) and [e.xid for e in events] == sorted((e.xid for e in events), reverse=True)
 

@@ -97,6 +97,47 @@ async def test_a_refused_commitment_changes_nothing_and_names_the_shortfall(db, 
     assert await count_rows(db, Commitment) == 0
 
 
+async def test_a_commitment_beyond_32_bits_of_pence_moves_every_allocation_of_its_split(db, clock):
+    fund = await make_fund(db, clock)
+    first = await make_allocation(db, clock, fund=fund, pounds=40_000_000)
+    second = await make_allocation(db, clock, fund=fund, pounds=40_000_000, budget="capital")
+
+    await commit(db, clock, [(first, 30_000_000 * POUND), (second, 25_000_001 * POUND)])
+
+    assert 30_000_000 * POUND > 2**31  # more pence than a 32-bit integer holds
+    assert await balance(db, first) == Balance(40_000_000 * POUND, 30_000_000 * POUND, 0)
+    assert await balance(db, second) == Balance(40_000_000 * POUND, 25_000_001 * POUND, 0)
+    assert await services.check_books(db) == []
+
+
+async def test_a_caller_that_rolls_back_on_refusal_is_told_which_allocation_is_short(db, clock, monkeypatch):
+    """The award confirmation rolls its whole transaction back on a refusal, so it asks for no savepoint. The
+    allocations move in one UPDATE: when one line's condition fails there, the refusal still names that line's
+    allocation (not one the same statement moved), and after the caller's rollback nothing is left."""
+    fund = await make_fund(db, clock)
+    first = await make_allocation(db, clock, fund=fund, pounds=100)
+    second = await make_allocation(db, clock, fund=fund, pounds=100, budget="capital")
+    before = await footprint(db)
+    real_check = services.check_commit
+    checked = []
+
+    def only_after_the_update(balance, pence, label):  # the pre-check passes; the UPDATE must decide
+        checked.append(label)
+        return balance if len(checked) <= 2 else real_check(balance, pence, label)
+
+    monkeypatch.setattr(services, "check_commit", only_after_the_update)
+    with pytest.raises(Refused) as refused:
+        await services.commit_funds(db, buyer_org_id=(await icb(db, ods="QMF")).id, category_id=None,
+                                    lines=[(first, 90 * POUND), (second, 150 * POUND)], total_pence=240 * POUND,
+                                    reference="R-2", actor=ACTOR, now=clock.now(), caller_rolls_back_on_refusal=True)
+    await db.rollback()
+
+    assert "£100.00 remaining, this commitment needs £150.00 from it (£50.00 short)" in str(refused.value)
+    assert len(checked) == 3  # two pre-checks, then the one allocation the UPDATE did not move
+    assert await footprint(db) == before
+    assert await count_rows(db, Commitment) == 0
+
+
 async def test_a_refusal_inside_the_callers_transaction_leaves_the_callers_own_work_alone(db, clock, monkeypatch):
     """Competitions call commit_funds inside their award transaction. Here the friendly pre-check is switched off,
     so the first line's conditional UPDATE succeeds and the second's matches no row: the refusal must undo the

@@ -53,12 +53,11 @@ async def test_a_worker_killed_mid_batch_leaves_the_rest_to_be_sent_once_after_i
         db, clock, settings, smtp_port, drain_outbox):
     from aiosmtpd.controller import Controller
 
-    ids = []
-    for number in range(EMAILS):
-        message = await queue_email(db, to=f"person{number}@trust.example.nhs.uk", subject=f"Notice {number}",
-                                    body="Something happened.", dedupe_key=f"crash-{number}", now=clock.now())
-        ids.append(message.id)
+    messages = [await queue_email(db, to=f"person{number}@trust.example.nhs.uk", subject=f"Notice {number}",
+                                  body="Something happened.", dedupe_key=f"crash-{number}", now=clock.now())
+                for number in range(EMAILS)]
     await db.commit()
+    ids = [message.id for message in messages]
 
     handler = StallingSmtpHandler(answer=SENT_BEFORE_THE_KILL)
     controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)

@@ -366,7 +366,6 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
         if notice is not None:
             notice.contract_id, notice.contract_created_at = contract.id, now
             notice.publish_by = award_notice_due(now)
-            await session.flush()
             # C9: published at once when nothing more is needed from the buyer; otherwise the buyer is reminded.
             await publish_contract_notice_if_ready(session, notice, competition, actor, now)
         await session.flush()
@@ -389,7 +388,7 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
             await commit_funds(session, buyer_org_id=competition.buyer_organisation_id,
                                category_id=competition.category_id, lines=lines, total_pence=total,
                                reference=f"competition:{competition.id}", actor=actor, now=now,
-                               fields=fund_line_fields)
+                               fields=fund_line_fields, caller_rolls_back_on_refusal=True)
         await session.commit()
     except DomainError:
         await session.rollback()
