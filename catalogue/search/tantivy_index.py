@@ -5,19 +5,24 @@
   as a prefix when it is the last word (search as you type; a prefix is matched as typed, not with typos), or
   through a synonym. A fuzzy term query scores every
   match the same, so the exact term is boosted far above it: exact matches rank above typo matches.
-- Filters are exact terms on raw fields: OR within a field, AND across fields, never scored.
-- Facet counts are one terms aggregation per facet, on fast fields, for the query with its filters.
+- Filters are exact terms on one raw field that holds every facet value as "field:value": OR within a field,
+  AND across fields, never scored.
+- Facet counts are one terms aggregation on that fast field (split back by field), for the query with its filters.
+  Browsing (no words) keeps its total and counts by filters until the next commit: counting every listing is
+  the costliest part of a browse, and browsing repeats a few filters.
 - `newest` and `name` sort on fast fields.
 - Highlights and snippets come from Tantivy's snippet generator, rendered as escaped HTML with <mark>. It highlights
   exact words, synonyms and the indexed words the last word is a prefix of; it cannot highlight a fuzzy query, so
   the words of a page's hits a typo away from a typed word (rapidfuzz, the same distance) are added as terms.
+- Stored: the public document, as the API returns it; the name, summary and description a hit shows come from
+  it, and the indexed text is stored as well only where it differs (a description with Markdown syntax).
 - Idempotent: each listing has one document, live or a tombstone that keeps its index_version after removal; a
   change applies only if it is newer.
 
 One writer: every write (an outbox change, a batch of them, a rebuild) opens the index's only IndexWriter, holds it
 for that write and releases it, so the outbox consumer and `dps reindex` (in this process or another) take turns
-through Tantivy's lock file. Readers reload on each commit, whoever made it. Searches run on a small thread pool
-so the event loop never waits on the index.
+through Tantivy's lock file. Readers reload on each commit, whoever made it (a search finds meta.json replaced).
+Searches run on a small thread pool so the event loop never waits on the index.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import asyncio
 import contextlib
 import html
 import logging
+import os
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -41,7 +48,6 @@ import tantivy
 from rapidfuzz.distance import OSA
 from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
 
-from catalogue.rules import markdown_as_text
 from catalogue.search.port import (
     FACET_FIELDS,
     MARK_END,
@@ -61,7 +67,7 @@ logger = logging.getLogger("dps.search")
 T = TypeVar("T")
 
 # The index's layout: a new value makes a new directory, filled by `dps reindex` (the index holds derived data).
-LAYOUT = "tantivy-1"
+LAYOUT = "tantivy-2"
 TOKENIZER = "words"
 TEXT_FIELDS: tuple[tuple[str, float], ...] = (("name", 10.0), ("summary", 4.0), ("keywords", 2.0), ("body", 1.0))
 EXACT_BOOST = 1.0  # times the field weight, on BM25
@@ -69,9 +75,11 @@ PREFIX_BOOST = 0.05  # a constant score: below nearly any exact match
 TYPO_BOOST = 0.01  # a constant score: below any exact or prefix match in the same field
 MAX_QUERY_WORDS = 10
 MAX_PREFIX_HIGHLIGHTS = 20  # indexed words a last-word prefix stands for, per field, in highlights
-FACET_SIZE = 1000
+FACET_SIZE = 10_000  # facet values across all facets, in one aggregation
+FACET_SEPARATOR = ":"  # "category:wearables": a facet value in the one field that holds every facet
 NAME_CHARS = 1000  # highlight a name or summary whole
 SNIPPET_CHARS = 200
+FACET_CACHE_ENTRIES = 512  # browsing pages' facet counts, per reader generation
 WRITER_HEAP = 50_000_000
 WRITER_WAIT_SECONDS = 30.0  # how long a write waits for another process's writer to finish
 
@@ -100,20 +108,33 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("version", stored=True, fast=True)
     builder.add_boolean_field("live", indexed=True, fast=True)
     for name, _ in TEXT_FIELDS:
-        builder.add_text_field(name, stored=name in ("name", "summary"), tokenizer_name=TOKENIZER)
+        builder.add_text_field(name, tokenizer_name=TOKENIZER)
     builder.add_bytes_field("public", stored=True)
-    # The description is stored once: in the public document, or here when the indexed text differs from it.
-    builder.add_bytes_field("body_text", stored=True)
+    # The indexed name, summary and description are shown from the public document; a text that differs from
+    # what the public document gives is stored here (a JSON object by field name).
+    builder.add_bytes_field("own_text", stored=True)
     builder.add_text_field("name_sort", fast=True, tokenizer_name="raw")
     builder.add_date_field("published", fast=True)
     builder.add_integer_field("expires", fast=True, indexed=True)
-    for name in FACET_FIELDS:
-        builder.add_text_field(name, fast=True, tokenizer_name="raw")
+    # Every facet value in one field ("category:wearables"): filters are its terms, and one aggregation on it
+    # counts every facet at once (nine aggregations, one per field, cost nine passes over the matches).
+    builder.add_text_field("facet", fast=True, tokenizer_name="raw")
     return builder.build()
 
 
 SCHEMA = build_schema()
 ANALYZER = _analyzer()
+
+
+def facet_term(name: str, value: str) -> str:
+    return f"{name}{FACET_SEPARATOR}{value}"
+
+
+def shown_texts(public: Mapping[str, Any]) -> dict[str, str]:
+    """The name, summary and description text a hit shows, as the public document gives them. A description
+    with Markdown syntax differs from its indexed words (markdown_as_text): those words are stored instead."""
+    return {"name": str(public.get("name") or ""), "summary": str(public.get("summary") or ""),
+            "body": " ".join(str(public.get("description") or "").split())}
 
 
 def tantivy_document(document: SearchDocument) -> Document:
@@ -125,15 +146,18 @@ def tantivy_document(document: SearchDocument) -> Document:
     doc.add_text("summary", document.summary)
     doc.add_text("keywords", document.keywords)
     doc.add_text("body", document.body)
-    if document.public.get("description") != document.body:
-        doc.add_bytes("body_text", document.body.encode())
+    shown = shown_texts(document.public)
+    own = {name: text for name, text in (("name", document.name), ("summary", document.summary),
+                                        ("body", document.body)) if shown[name] != text}
+    if own:
+        doc.add_bytes("own_text", msgspec.json.encode(own))
     doc.add_bytes("public", msgspec.json.encode(document.public))
     doc.add_text("name_sort", document.name.casefold())
     doc.add_date("published", datetime.fromisoformat(document.published_at.replace("Z", "+00:00")).astimezone(UTC))
     doc.add_integer("expires", day_number(document.assurance_expires_on or NO_EXPIRY))
     for name in FACET_FIELDS:
         for value in document.values.get(name, ()):
-            doc.add_text(name, value)
+            doc.add_text("facet", facet_term(name, value))
     return doc
 
 
@@ -208,8 +232,8 @@ def filter_queries(query: SearchQuery) -> list[Query]:
     filters = [Query.term_query(SCHEMA, "live", True)]
     for name, values in sorted(query.filters.items()):
         if values:
-            filters.append(Query.term_query(SCHEMA, name, values[0]) if len(values) == 1
-                           else Query.term_set_query(SCHEMA, name, list(values)))
+            filters.append(Query.term_query(SCHEMA, "facet", facet_term(name, values[0])) if len(values) == 1
+                           else Query.term_set_query(SCHEMA, "facet", [facet_term(name, v) for v in values]))
     if query.assurance_current_on is not None:
         filters.append(Query.range_query(SCHEMA, "expires", FieldType.Integer,
                                          lower_bound=day_number(query.assurance_current_on.isoformat())))
@@ -305,6 +329,12 @@ class TantivySearchIndex:
         self._write_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._index: Index | None = None
+        self._reload_lock = threading.Lock()
+        self._generation: tuple[int, ...] = ()  # meta.json as this reader last loaded it
+        # Browsing without words: total and facet counts by filters, valid for one reader generation (like a
+        # search engine's request cache, dropped on every commit). Counting facets over every listing is the
+        # costliest part of a browse, and browsing repeats the same few filters.
+        self._browse_counts: OrderedDict[tuple[Any, ...], tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
@@ -321,9 +351,25 @@ class TantivySearchIndex:
                 self.path.mkdir(parents=True, exist_ok=True)
                 index = Index(SCHEMA, path=str(self.path), reuse=False)
             index.register_tokenizer(TOKENIZER, ANALYZER)
-            index.config_reader(reload_policy="commit")  # a commit by any process reaches this reader
+            index.config_reader(reload_policy="manual")  # reloaded by _searcher when meta.json changes
             self._index = index
             return index
+
+    def _searcher(self) -> tuple[Searcher, tuple[int, ...]]:
+        """A searcher on the latest commit, whoever made it, and that commit's generation: meta.json is replaced
+        (a new file) on each commit, so one stat per search tells whether to reload."""
+        index = self._open()
+        with self._reload_lock:
+            try:
+                meta = os.stat(self.path / "meta.json")
+                generation: tuple[int, ...] = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
+            except FileNotFoundError:
+                generation = ()
+            if generation != self._generation:
+                index.reload()  # stat first: what this loads is never older than the generation recorded
+                self._generation = generation
+                self._browse_counts.clear()
+            return index.searcher(), generation
 
     async def _search_thread(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._searches, function, *args)
@@ -372,7 +418,7 @@ class TantivySearchIndex:
 
     async def health(self) -> bool:
         try:
-            return await self._search_thread(lambda: self._open().searcher().num_docs >= 0)
+            return await self._search_thread(lambda: self._searcher()[0].num_docs >= 0)
         except (ValueError, OSError, RuntimeError):
             return False
 
@@ -386,7 +432,7 @@ class TantivySearchIndex:
         return int(searcher.doc(found[0][1])["version"][0])
 
     async def indexed_version(self, listing_id: int) -> int | None:
-        return await self._search_thread(lambda: self._version_in(self._open().searcher(), listing_id))
+        return await self._search_thread(lambda: self._version_in(self._searcher()[0], listing_id))
 
     @staticmethod
     def _all_versions(searcher: Searcher) -> dict[int, tuple[int, bool]]:
@@ -489,32 +535,49 @@ class TantivySearchIndex:
     # --- searching ------------------------------------------------------------------------------------------
 
     def _search(self, query: SearchQuery) -> SearchResult:
-        searcher = self._open().searcher()
+        searcher, generation = self._searcher()
         tantivy_query, text = full_query(query)
+        browse_key = None if text is not None else (
+            generation, tuple(sorted(query.filters.items())), query.assurance_current_on, tuple(query.facets))
+        counted = self._browse_counts.get(browse_key) if browse_key else None
         if text is not None and query.sort == "relevance":
-            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset)
+            found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset)
         elif query.sort == "name":
-            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset,
+            found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset,
                                     order_by_field="name_sort", order=Order.Asc)
         else:  # newest, and browsing without words
-            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset,
+            found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset,
                                     order_by_field="published", order=Order.Desc)
-        facets = self._facets(searcher, tantivy_query, query.facets)
+        if counted is None:
+            counted = (int(found.count or 0),  # type: ignore[attr-defined]  # the stub omits it
+                       self._facets(searcher, tantivy_query, query.facets))
+            if browse_key:
+                self._remember_browse(browse_key, counted)
+        total, facets = counted
         hits = self._hits(searcher, [address for _score, address in found.hits],
                           query.text if text is not None and query.highlight else None)
-        total = found.count  # type: ignore[attr-defined]  # the stub omits it
-        return SearchResult(hits=hits, total=int(total or 0), page=query.page, page_size=query.page_size,
-                            facets=facets)
+        return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size,
+                            facets={name: dict(counts) for name, counts in facets.items()})
+
+    def _remember_browse(self, key: tuple[Any, ...], counted: tuple[int, dict[str, dict[str, int]]]) -> None:
+        with self._reload_lock:
+            if key[0] == self._generation:  # not if a reload happened meanwhile
+                self._browse_counts[key] = counted
+                while len(self._browse_counts) > FACET_CACHE_ENTRIES:
+                    self._browse_counts.popitem(last=False)
 
     @staticmethod
     def _facets(searcher: Searcher, query: Query, names: Iterable[str]) -> dict[str, dict[str, int]]:
         wanted = [name for name in names if name in FACET_FIELDS]
         if not wanted:
             return {}
-        answer = searcher.aggregate(query, {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in wanted})
-        return {name: {str(bucket["key"]): int(bucket["doc_count"])
-                       for bucket in answer.get(name, {}).get("buckets", []) if bucket["doc_count"]}
-                for name in wanted}
+        answer = searcher.aggregate(query, {"facets": {"terms": {"field": "facet", "size": FACET_SIZE}}})
+        facets: dict[str, dict[str, int]] = {name: {} for name in wanted}
+        for bucket in answer.get("facets", {}).get("buckets", []):
+            name, _, value = str(bucket["key"]).partition(FACET_SEPARATOR)
+            if name in facets and bucket["doc_count"]:
+                facets[name][value] = int(bucket["doc_count"])
+        return facets
 
     @staticmethod
     def _hits(searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
@@ -523,26 +586,24 @@ class TantivySearchIndex:
         hits = [SearchHit(id=int(doc["id"][0]), document_json=bytes(doc["public"][0])) for doc in docs]
         if text is None or not docs:
             return hits
-        bodies = [bytes(doc["body_text"][0]).decode() if doc.get_all("body_text")
-                  else str(hit.document.get("description", "")) for doc, hit in zip(docs, hits, strict=True)]
-        page_words = {word for doc, body in zip(docs, bodies, strict=True)
-                      for field_text in (doc.get_first("name") or "", doc.get_first("summary") or "", body)
-                      for word in ANALYZER.analyze(field_text)}
+        texts = [shown_texts(hit.document) | (msgspec.json.decode(bytes(doc["own_text"][0]))
+                                              if doc.get_all("own_text") else {})
+                 for doc, hit in zip(docs, hits, strict=True)]
+        page_words = {word for shown in texts for field_text in shown.values() for word in ANALYZER.analyze(field_text)}
         marks = highlight_query(highlight_terms(searcher, text, page_words))
         generators: dict[str, SnippetGenerator] = {}
         for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
             generators[name] = SnippetGenerator.create(searcher, marks, SCHEMA, name)
             generators[name].set_max_num_chars(chars)
         highlighted = []
-        for doc, hit, body in zip(docs, hits, bodies, strict=True):
-            name, summary = doc.get_first("name") or "", doc.get_first("summary") or ""
-            plain = markdown_as_text(body)  # a snippet shows the words, not the Markdown syntax
-            body_doc = Document()
-            body_doc.add_text("body", plain)
+        for hit, shown in zip(hits, texts, strict=True):
+            doc = Document()  # the snippet generator reads the text from a document
+            for name, field_text in shown.items():
+                doc.add_text(name, field_text)
             highlighted.append(replace(hit, highlights={
-                "name": render_highlight(generators["name"], doc, name),
-                "summary": render_highlight(generators["summary"], doc, summary),
-                "snippet": render_snippet(generators["body"], body_doc, plain)}))
+                "name": render_highlight(generators["name"], doc, shown["name"]),
+                "summary": render_highlight(generators["summary"], doc, shown["summary"]),
+                "snippet": render_snippet(generators["body"], doc, shown["body"])}))
         return highlighted
 
     async def search(self, query: SearchQuery) -> SearchResult:
