@@ -14,7 +14,8 @@
 - Highlights and snippets come from Tantivy's snippet generator, rendered as escaped HTML with <mark>. It highlights
   exact words, synonyms and the indexed words the last word is a prefix of; it cannot highlight a fuzzy query, so
   the words of a page's hits a typo away from a typed word (rapidfuzz, the same distance) are added as terms.
-- Stored: the public document, as the API returns it; the name, summary and description a hit shows come from
+- Stored: the public document, as the API returns it, compressed against a zlib dictionary made of listings
+  (a file in the index's directory; see Dictionary); the name, summary and description a hit shows come from
   it, and the indexed text is stored as well only where it differs (a description with Markdown syntax).
 - Idempotent: each listing has one document, live or a tombstone that keeps its index_version after removal; a
   change applies only if it is newer.
@@ -29,17 +30,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
 import os
 import shutil
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,7 +71,7 @@ logger = logging.getLogger("dps.search")
 T = TypeVar("T")
 
 # The index's layout: a new value makes a new directory, filled by `dps reindex` (the index holds derived data).
-LAYOUT = "tantivy-2"
+LAYOUT = "tantivy-3"
 TOKENIZER = "words"
 TEXT_FIELDS: tuple[tuple[str, float], ...] = (("name", 10.0), ("summary", 4.0), ("keywords", 2.0), ("body", 1.0))
 EXACT_BOOST = 1.0  # times the field weight, on BM25
@@ -80,6 +84,9 @@ FACET_SEPARATOR = ":"  # "category:wearables": a facet value in the one field th
 NAME_CHARS = 1000  # highlight a name or summary whole
 SNIPPET_CHARS = 200
 FACET_CACHE_ENTRIES = 512  # browsing pages' facet counts, per reader generation
+DICTIONARY_BYTES = 32 * 1024  # zlib's largest preset dictionary
+DICTIONARY_SAMPLES = 200  # public documents a dictionary is made of
+DICTIONARY_KEY_BYTES = 8
 WRITER_HEAP = 50_000_000
 WRITER_WAIT_SECONDS = 30.0  # how long a write waits for another process's writer to finish
 
@@ -102,6 +109,36 @@ def _analyzer() -> tantivy.TextAnalyzer:
             .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold()).build())
 
 
+@dataclass(frozen=True)
+class Dictionary:
+    """A zlib preset dictionary for the stored public documents, made of some of them. Each stored document is
+    compressed on its own against it, so it shares the field names and common values of all the others: about
+    7 times smaller, where Tantivy's document store (LZ4 over blocks of a few documents) gains about 3 times."""
+
+    key: bytes  # starts each document packed with it
+    data: bytes
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[bytes]) -> Dictionary:
+        data = b"".join(samples[:DICTIONARY_SAMPLES])[-DICTIONARY_BYTES:]  # zlib looks back from its end
+        return cls(hashlib.sha256(data).digest()[:DICTIONARY_KEY_BYTES], data)
+
+    @cached_property
+    def _compressor(self) -> Any:  # zlib's type is private
+        return zlib.compressobj(6, zlib.DEFLATED, -15, zdict=self.data)
+
+    def pack(self, document_json: bytes) -> bytes:
+        compressor = self._compressor.copy()  # a copy skips loading the dictionary again (a third of the time)
+        return self.key + compressor.compress(document_json) + compressor.flush()
+
+    def unpack(self, packed: bytes) -> bytes:
+        return zlib.decompressobj(-15, zdict=self.data).decompress(packed[DICTIONARY_KEY_BYTES:])
+
+
+def dictionary_key(packed: bytes) -> bytes:
+    return packed[:DICTIONARY_KEY_BYTES]
+
+
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("id", stored=True, indexed=True, fast=True)
@@ -109,7 +146,7 @@ def build_schema() -> tantivy.Schema:
     builder.add_boolean_field("live", indexed=True, fast=True)
     for name, _ in TEXT_FIELDS:
         builder.add_text_field(name, tokenizer_name=TOKENIZER)
-    builder.add_bytes_field("public", stored=True)
+    builder.add_bytes_field("public", stored=True)  # packed with a Dictionary
     # The indexed name, summary and description are shown from the public document; a text that differs from
     # what the public document gives is stored here (a JSON object by field name).
     builder.add_bytes_field("own_text", stored=True)
@@ -137,7 +174,7 @@ def shown_texts(public: Mapping[str, Any]) -> dict[str, str]:
             "body": " ".join(str(public.get("description") or "").split())}
 
 
-def tantivy_document(document: SearchDocument) -> Document:
+def tantivy_document(document: SearchDocument, dictionary: Dictionary) -> Document:
     doc = Document()
     doc.add_integer("id", document.id)
     doc.add_integer("version", document.index_version)
@@ -151,7 +188,7 @@ def tantivy_document(document: SearchDocument) -> Document:
                                         ("body", document.body)) if shown[name] != text}
     if own:
         doc.add_bytes("own_text", msgspec.json.encode(own))
-    doc.add_bytes("public", msgspec.json.encode(document.public))
+    doc.add_bytes("public", dictionary.pack(msgspec.json.encode(document.public)))
     doc.add_text("name_sort", document.name.casefold())
     doc.add_date("published", datetime.fromisoformat(document.published_at.replace("Z", "+00:00")).astimezone(UTC))
     doc.add_integer("expires", day_number(document.assurance_expires_on or NO_EXPIRY))
@@ -329,6 +366,8 @@ class TantivySearchIndex:
         self._write_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._index: Index | None = None
+        self._dictionaries: dict[bytes, Dictionary] = {}  # by key, as read from the index's directory
+        self._writing_dictionary: Dictionary | None = None
         self._reload_lock = threading.Lock()
         self._generation: tuple[int, ...] = ()  # meta.json as this reader last loaded it
         # Browsing without words: total and facet counts by filters, valid for one reader generation (like a
@@ -450,15 +489,53 @@ class TantivySearchIndex:
     # --- writing --------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _put(writer: IndexWriter, change: IndexChange) -> None:
+    def _put(writer: IndexWriter, change: IndexChange, dictionary: Dictionary | None) -> None:
+        """Write a change (a tombstone needs no dictionary)."""
         writer.delete_documents_by_term("id", change.listing_id)
-        writer.add_document(tombstone(change.listing_id, change.index_version) if change.document is None
-                            else tantivy_document(change.document))
+        if change.document is None:
+            writer.add_document(tombstone(change.listing_id, change.index_version))
+        else:
+            assert dictionary is not None, "a listing is packed with a dictionary"
+            writer.add_document(tantivy_document(change.document, dictionary))
+
+    # The dictionaries: a file each in the index's directory (Tantivy leaves files it did not write alone), written
+    # before any document packed with it is committed, so every process can unpack what it finds. A rebuild makes a
+    # new one from the listings it reads; other writes use the latest ("dictionary", its key), or make the first.
+
+    def _dictionary_path(self, key: bytes) -> Path:
+        return self.path / f"dictionary-{key.hex()}"
+
+    def _dictionary(self, key: bytes) -> Dictionary:
+        dictionary = self._dictionaries.get(key)
+        if dictionary is None:
+            dictionary = self._dictionaries[key] = Dictionary(key, self._dictionary_path(key).read_bytes())
+        return dictionary
+
+    def _save_dictionary(self, dictionary: Dictionary) -> Dictionary:
+        for path, content in ((self._dictionary_path(dictionary.key), dictionary.data),
+                              (self.path / "dictionary", dictionary.key.hex().encode())):
+            partial = path.with_name(path.name + ".partial")
+            partial.write_bytes(content)
+            os.replace(partial, path)
+        self._dictionaries[dictionary.key] = self._writing_dictionary = dictionary
+        return dictionary
+
+    def _dictionary_for(self, documents: Sequence[SearchDocument]) -> Dictionary:
+        """The dictionary to pack these documents with: the latest, or a first one made of them."""
+        if self._writing_dictionary is None:
+            try:
+                self._writing_dictionary = self._dictionary(bytes.fromhex((self.path / "dictionary").read_text()))
+            except FileNotFoundError:
+                return self._save_dictionary(
+                    Dictionary.from_samples([msgspec.json.encode(document.public) for document in documents]))
+        return self._writing_dictionary
 
     def _apply_changes(self, changes: Sequence[IndexChange]) -> list[bool]:
         def work(writer: IndexWriter, searcher: Searcher) -> list[bool]:
             pending: dict[int, int] = {}  # versions written in this batch, not yet committed
             applied = []
+            documents = [change.document for change in changes if change.document]
+            dictionary = self._dictionary_for(documents) if documents else None
             for change in changes:
                 current = pending.get(change.listing_id)
                 if current is None:
@@ -466,7 +543,7 @@ class TantivySearchIndex:
                 if current is not None and current >= change.index_version:
                     applied.append(False)
                     continue
-                self._put(writer, change)
+                self._put(writer, change, dictionary)
                 pending[change.listing_id] = change.index_version
                 applied.append(True)
             return applied
@@ -497,17 +574,21 @@ class TantivySearchIndex:
             existing = self._all_versions(searcher)
             seen: set[int] = set()
             indexed = 0
+            dictionary: Dictionary | None = None
             while (batch := next_batch()) is not None:
+                if batch and dictionary is None:  # made of the listings as they are now
+                    dictionary = self._save_dictionary(
+                        Dictionary.from_samples([msgspec.json.encode(document.public) for document in batch]))
                 for document in batch:
                     seen.add(document.id)
                     if existing.get(document.id, (-1, False))[0] <= document.index_version:
-                        self._put(writer, IndexChange(document.id, document.index_version, document))
+                        self._put(writer, IndexChange(document.id, document.index_version, document), dictionary)
                 indexed += len(batch)
                 if progress:
                     loop.call_soon_threadsafe(progress, len(batch))
             for listing_id, (version, live) in existing.items():
                 if live and listing_id not in seen:
-                    self._put(writer, IndexChange(listing_id, version, None))
+                    self._put(writer, IndexChange(listing_id, version, None), None)
             return indexed
 
         writing = loop.run_in_executor(self._writes, self._writing, work)
@@ -579,11 +660,14 @@ class TantivySearchIndex:
                 facets[name][value] = int(bucket["doc_count"])
         return facets
 
-    @staticmethod
-    def _hits(searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
+    def _public_json(self, packed: bytes) -> bytes:
+        return self._dictionary(dictionary_key(packed)).unpack(packed)
+
+    def _hits(self, searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
         docs = [searcher.doc(address) for address in addresses]
         # The stored public document goes out as it is stored: decoded only for a page that highlights.
-        hits = [SearchHit(id=int(doc["id"][0]), document_json=bytes(doc["public"][0])) for doc in docs]
+        hits = [SearchHit(id=int(doc["id"][0]), document_json=self._public_json(bytes(doc["public"][0])))
+                for doc in docs]
         if text is None or not docs:
             return hits
         texts = [shown_texts(hit.document) | (msgspec.json.decode(bytes(doc["own_text"][0]))

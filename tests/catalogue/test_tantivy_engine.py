@@ -203,3 +203,23 @@ async def test_a_name_or_summary_the_public_document_does_not_give_is_stored_for
     assert hit.highlights["name"] == "Zio patch"
     assert hit.highlights["summary"] == "Finds <mark>atrial</mark> fibrillation"
     await index.close()
+
+
+async def test_documents_packed_with_an_earlier_dictionary_still_read_after_a_rebuild(tmp_path):
+    kept = document(1, "Zio patch", "ECG", version=3)  # newer than the database's copy: the rebuild keeps it
+    index = await engine_with(tmp_path, [kept])
+
+    async def listings():
+        yield [document(1, "Zio patch", "ECG", version=2), document(2, "Doccla ward", "Remote monitoring")]
+
+    assert await index.rebuild(listings()) == 2
+    await index.close()
+    directory = tmp_path / "search" / tantivy_index.LAYOUT
+    assert len(list(directory.glob("dictionary-*"))) == 2  # the first write's, and the rebuild's
+    reader = TantivySearchIndex(tmp_path / "search")  # nothing cached: reads the dictionaries from the directory
+    found = {hit.id: hit.document for hit in (await reader.search(SearchQuery(sort="name"))).hits}
+    assert found == {1: kept.public, 2: document(2, "Doccla ward", "Remote monitoring").public}
+    assert await reader.apply(IndexChange(3, 1, document(3, "Plus Sutures", "Surgical")))  # the rebuild's
+    assert len(list(directory.glob("dictionary-*"))) == 2
+    assert (await reader.search(SearchQuery(text="sutures"))).hits[0].document["name"] == "Plus Sutures"
+    await reader.close()
