@@ -3,36 +3,47 @@
 - Text: BM25 over name, summary, keywords and the description, weighted by field. Each typed word must match
   (AND across words); a word matches exactly, with Meilisearch's typo rules (one typo from 5 letters, two from 9),
   as a prefix when it is the last word (search as you type; a prefix is matched as typed, not with typos), or
-  through a synonym. A fuzzy term query scores every
-  match the same, so the exact term is boosted far above it: exact matches rank above typo matches.
-- Filters are exact terms on raw fields: OR within a field, AND across fields, never scored.
-- Facet counts are one terms aggregation per facet, on fast fields, for the query with its filters.
+  through a synonym. Prefix and typo matches are looked for in one field holding all the text (one walk of one
+  term dictionary, not four) and score a constant far below the exact term's: exact matches rank above them.
+- Filters are exact terms on one raw field that holds every facet value as "field:value": OR within a field,
+  AND across fields, never scored.
+- Facet counts are one terms aggregation on that fast field (split back by field), for the query with its filters.
+  Browsing (no words) keeps its total and counts by filters until the next commit: counting every listing is
+  the costliest part of a browse, and browsing repeats a few filters.
 - `newest` and `name` sort on fast fields.
 - Highlights and snippets come from Tantivy's snippet generator, rendered as escaped HTML with <mark>. It highlights
   exact words, synonyms and the indexed words the last word is a prefix of; it cannot highlight a fuzzy query, so
   the words of a page's hits a typo away from a typed word (rapidfuzz, the same distance) are added as terms.
+- Stored: the public document, as the API returns it, compressed against a zlib dictionary made of listings
+  (a file in the index's directory; see Dictionary); the name, summary and description a hit shows come from
+  it, and the indexed text is stored as well only where it differs (a description with Markdown syntax).
 - Idempotent: each listing has one document, live or a tombstone that keeps its index_version after removal; a
   change applies only if it is newer.
 
 One writer: every write (an outbox change, a batch of them, a rebuild) opens the index's only IndexWriter, holds it
 for that write and releases it, so the outbox consumer and `dps reindex` (in this process or another) take turns
-through Tantivy's lock file. Readers reload on each commit, whoever made it. Searches run on a small thread pool
-so the event loop never waits on the index.
+through Tantivy's lock file. Readers reload on each commit, whoever made it (a search finds meta.json replaced).
+Searches run on a small thread pool so the event loop never waits on the index.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import logging
+import os
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+import zlib
+from collections import OrderedDict
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,7 +52,6 @@ import tantivy
 from rapidfuzz.distance import OSA
 from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
 
-from catalogue.rules import markdown_as_text
 from catalogue.search.port import (
     FACET_FIELDS,
     MARK_END,
@@ -61,17 +71,25 @@ logger = logging.getLogger("dps.search")
 T = TypeVar("T")
 
 # The index's layout: a new value makes a new directory, filled by `dps reindex` (the index holds derived data).
-LAYOUT = "tantivy-1"
+LAYOUT = "tantivy-4"
 TOKENIZER = "words"
 TEXT_FIELDS: tuple[tuple[str, float], ...] = (("name", 10.0), ("summary", 4.0), ("keywords", 2.0), ("body", 1.0))
 EXACT_BOOST = 1.0  # times the field weight, on BM25
-PREFIX_BOOST = 0.05  # a constant score: below nearly any exact match
-TYPO_BOOST = 0.01  # a constant score: below any exact or prefix match in the same field
+# Prefix and typo matches are looked for in one field holding all the text: one pass over one term dictionary
+# instead of one per field (a fuzzy or prefix term query costs a walk of the dictionary and a union of postings).
+ALL_TEXT = "all_text"
+PREFIX_SCORE = 0.5  # a constant: below nearly any exact match
+TYPO_SCORE = 0.1  # a constant: below any exact or prefix match
 MAX_QUERY_WORDS = 10
 MAX_PREFIX_HIGHLIGHTS = 20  # indexed words a last-word prefix stands for, per field, in highlights
-FACET_SIZE = 1000
+FACET_SIZE = 10_000  # facet values across all facets, in one aggregation
+FACET_SEPARATOR = ":"  # "category:wearables": a facet value in the one field that holds every facet
 NAME_CHARS = 1000  # highlight a name or summary whole
 SNIPPET_CHARS = 200
+FACET_CACHE_ENTRIES = 512  # browsing pages' facet counts, per reader generation
+DICTIONARY_BYTES = 32 * 1024  # zlib's largest preset dictionary
+DICTIONARY_SAMPLES = 200  # public documents a dictionary is made of
+DICTIONARY_KEY_BYTES = 8
 WRITER_HEAP = 50_000_000
 WRITER_WAIT_SECONDS = 30.0  # how long a write waits for another process's writer to finish
 
@@ -94,21 +112,54 @@ def _analyzer() -> tantivy.TextAnalyzer:
             .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold()).build())
 
 
+@dataclass(frozen=True)
+class Dictionary:
+    """A zlib preset dictionary for the stored public documents, made of some of them. Each stored document is
+    compressed on its own against it, so it shares the field names and common values of all the others: about
+    7 times smaller, where Tantivy's document store (LZ4 over blocks of a few documents) gains about 3 times."""
+
+    key: bytes  # starts each document packed with it
+    data: bytes
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[bytes]) -> Dictionary:
+        data = b"".join(samples[:DICTIONARY_SAMPLES])[-DICTIONARY_BYTES:]  # zlib looks back from its end
+        return cls(hashlib.sha256(data).digest()[:DICTIONARY_KEY_BYTES], data)
+
+    @cached_property
+    def _compressor(self) -> Any:  # zlib's type is private
+        return zlib.compressobj(6, zlib.DEFLATED, -15, zdict=self.data)
+
+    def pack(self, document_json: bytes) -> bytes:
+        compressor = self._compressor.copy()  # a copy skips loading the dictionary again (a third of the time)
+        return self.key + compressor.compress(document_json) + compressor.flush()
+
+    def unpack(self, packed: bytes) -> bytes:
+        return zlib.decompressobj(-15, zdict=self.data).decompress(packed[DICTIONARY_KEY_BYTES:])
+
+
+def dictionary_key(packed: bytes) -> bytes:
+    return packed[:DICTIONARY_KEY_BYTES]
+
+
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("id", stored=True, indexed=True, fast=True)
     builder.add_integer_field("version", stored=True, fast=True)
     builder.add_boolean_field("live", indexed=True, fast=True)
     for name, _ in TEXT_FIELDS:
-        builder.add_text_field(name, stored=name in ("name", "summary"), tokenizer_name=TOKENIZER)
-    builder.add_bytes_field("public", stored=True)
-    # The description is stored once: in the public document, or here when the indexed text differs from it.
-    builder.add_bytes_field("body_text", stored=True)
+        builder.add_text_field(name, tokenizer_name=TOKENIZER)
+    builder.add_text_field(ALL_TEXT, tokenizer_name=TOKENIZER, index_option="basic")  # which listings, no more
+    builder.add_bytes_field("public", stored=True)  # packed with a Dictionary
+    # The indexed name, summary and description are shown from the public document; a text that differs from
+    # what the public document gives is stored here (a JSON object by field name).
+    builder.add_bytes_field("own_text", stored=True)
     builder.add_text_field("name_sort", fast=True, tokenizer_name="raw")
     builder.add_date_field("published", fast=True)
     builder.add_integer_field("expires", fast=True, indexed=True)
-    for name in FACET_FIELDS:
-        builder.add_text_field(name, fast=True, tokenizer_name="raw")
+    # Every facet value in one field ("category:wearables"): filters are its terms, and one aggregation on it
+    # counts every facet at once (nine aggregations, one per field, cost nine passes over the matches).
+    builder.add_text_field("facet", fast=True, tokenizer_name="raw")
     return builder.build()
 
 
@@ -116,7 +167,18 @@ SCHEMA = build_schema()
 ANALYZER = _analyzer()
 
 
-def tantivy_document(document: SearchDocument) -> Document:
+def facet_term(name: str, value: str) -> str:
+    return f"{name}{FACET_SEPARATOR}{value}"
+
+
+def shown_texts(public: Mapping[str, Any]) -> dict[str, str]:
+    """The name, summary and description text a hit shows, as the public document gives them. A description
+    with Markdown syntax differs from its indexed words (markdown_as_text): those words are stored instead."""
+    return {"name": str(public.get("name") or ""), "summary": str(public.get("summary") or ""),
+            "body": " ".join(str(public.get("description") or "").split())}
+
+
+def tantivy_document(document: SearchDocument, dictionary: Dictionary) -> Document:
     doc = Document()
     doc.add_integer("id", document.id)
     doc.add_integer("version", document.index_version)
@@ -125,15 +187,20 @@ def tantivy_document(document: SearchDocument) -> Document:
     doc.add_text("summary", document.summary)
     doc.add_text("keywords", document.keywords)
     doc.add_text("body", document.body)
-    if document.public.get("description") != document.body:
-        doc.add_bytes("body_text", document.body.encode())
-    doc.add_bytes("public", msgspec.json.encode(document.public))
+    for text in (document.name, document.summary, document.keywords, document.body):
+        doc.add_text(ALL_TEXT, text)
+    shown = shown_texts(document.public)
+    own = {name: text for name, text in (("name", document.name), ("summary", document.summary),
+                                        ("body", document.body)) if shown[name] != text}
+    if own:
+        doc.add_bytes("own_text", msgspec.json.encode(own))
+    doc.add_bytes("public", dictionary.pack(msgspec.json.encode(document.public)))
     doc.add_text("name_sort", document.name.casefold())
     doc.add_date("published", datetime.fromisoformat(document.published_at.replace("Z", "+00:00")).astimezone(UTC))
     doc.add_integer("expires", day_number(document.assurance_expires_on or NO_EXPIRY))
     for name in FACET_FIELDS:
         for value in document.values.get(name, ()):
-            doc.add_text(name, value)
+            doc.add_text("facet", facet_term(name, value))
     return doc
 
 
@@ -150,15 +217,14 @@ def tombstone(listing_id: int, index_version: int) -> Document:
 
 def _word_alternatives(word: str, last: bool) -> list[Query]:
     distance = typo_distance(word)
-    options: list[Query] = []
-    for name, weight in TEXT_FIELDS:
-        options.append(Query.boost_query(Query.term_query(SCHEMA, name, word), weight * EXACT_BOOST))
-        if last:
-            options.append(Query.boost_query(
-                Query.fuzzy_term_query(SCHEMA, name, word, distance=0, prefix=True), weight * PREFIX_BOOST))
-        if distance:
-            options.append(Query.boost_query(Query.fuzzy_term_query(
-                SCHEMA, name, word, distance=distance, transposition_cost_one=True), weight * TYPO_BOOST))
+    options = [Query.boost_query(Query.term_query(SCHEMA, name, word), weight * EXACT_BOOST)
+               for name, weight in TEXT_FIELDS]
+    if last:
+        options.append(Query.const_score_query(
+            Query.fuzzy_term_query(SCHEMA, ALL_TEXT, word, distance=0, prefix=True), PREFIX_SCORE))
+    if distance:
+        options.append(Query.const_score_query(Query.fuzzy_term_query(
+            SCHEMA, ALL_TEXT, word, distance=distance, transposition_cost_one=True), TYPO_SCORE))
     return options
 
 
@@ -208,8 +274,8 @@ def filter_queries(query: SearchQuery) -> list[Query]:
     filters = [Query.term_query(SCHEMA, "live", True)]
     for name, values in sorted(query.filters.items()):
         if values:
-            filters.append(Query.term_query(SCHEMA, name, values[0]) if len(values) == 1
-                           else Query.term_set_query(SCHEMA, name, list(values)))
+            filters.append(Query.term_query(SCHEMA, "facet", facet_term(name, values[0])) if len(values) == 1
+                           else Query.term_set_query(SCHEMA, "facet", [facet_term(name, v) for v in values]))
     if query.assurance_current_on is not None:
         filters.append(Query.range_query(SCHEMA, "expires", FieldType.Integer,
                                          lower_bound=day_number(query.assurance_current_on.isoformat())))
@@ -305,6 +371,14 @@ class TantivySearchIndex:
         self._write_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._index: Index | None = None
+        self._dictionaries: dict[bytes, Dictionary] = {}  # by key, as read from the index's directory
+        self._writing_dictionary: Dictionary | None = None
+        self._reload_lock = threading.Lock()
+        self._generation: tuple[int, ...] = ()  # meta.json as this reader last loaded it
+        # Browsing without words: total and facet counts by filters, valid for one reader generation (like a
+        # search engine's request cache, dropped on every commit). Counting facets over every listing is the
+        # costliest part of a browse, and browsing repeats the same few filters.
+        self._browse_counts: OrderedDict[tuple[Any, ...], tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
@@ -321,9 +395,25 @@ class TantivySearchIndex:
                 self.path.mkdir(parents=True, exist_ok=True)
                 index = Index(SCHEMA, path=str(self.path), reuse=False)
             index.register_tokenizer(TOKENIZER, ANALYZER)
-            index.config_reader(reload_policy="commit")  # a commit by any process reaches this reader
+            index.config_reader(reload_policy="manual")  # reloaded by _searcher when meta.json changes
             self._index = index
             return index
+
+    def _searcher(self) -> tuple[Searcher, tuple[int, ...]]:
+        """A searcher on the latest commit, whoever made it, and that commit's generation: meta.json is replaced
+        (a new file) on each commit, so one stat per search tells whether to reload."""
+        index = self._open()
+        with self._reload_lock:
+            try:
+                meta = os.stat(self.path / "meta.json")
+                generation: tuple[int, ...] = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
+            except FileNotFoundError:
+                generation = ()
+            if generation != self._generation:
+                index.reload()  # stat first: what this loads is never older than the generation recorded
+                self._generation = generation
+                self._browse_counts.clear()
+            return index.searcher(), generation
 
     async def _search_thread(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._searches, function, *args)
@@ -372,7 +462,7 @@ class TantivySearchIndex:
 
     async def health(self) -> bool:
         try:
-            return await self._search_thread(lambda: self._open().searcher().num_docs >= 0)
+            return await self._search_thread(lambda: self._searcher()[0].num_docs >= 0)
         except (ValueError, OSError, RuntimeError):
             return False
 
@@ -386,7 +476,7 @@ class TantivySearchIndex:
         return int(searcher.doc(found[0][1])["version"][0])
 
     async def indexed_version(self, listing_id: int) -> int | None:
-        return await self._search_thread(lambda: self._version_in(self._open().searcher(), listing_id))
+        return await self._search_thread(lambda: self._version_in(self._searcher()[0], listing_id))
 
     @staticmethod
     def _all_versions(searcher: Searcher) -> dict[int, tuple[int, bool]]:
@@ -404,15 +494,53 @@ class TantivySearchIndex:
     # --- writing --------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _put(writer: IndexWriter, change: IndexChange) -> None:
+    def _put(writer: IndexWriter, change: IndexChange, dictionary: Dictionary | None) -> None:
+        """Write a change (a tombstone needs no dictionary)."""
         writer.delete_documents_by_term("id", change.listing_id)
-        writer.add_document(tombstone(change.listing_id, change.index_version) if change.document is None
-                            else tantivy_document(change.document))
+        if change.document is None:
+            writer.add_document(tombstone(change.listing_id, change.index_version))
+        else:
+            assert dictionary is not None, "a listing is packed with a dictionary"
+            writer.add_document(tantivy_document(change.document, dictionary))
+
+    # The dictionaries: a file each in the index's directory (Tantivy leaves files it did not write alone), written
+    # before any document packed with it is committed, so every process can unpack what it finds. A rebuild makes a
+    # new one from the listings it reads; other writes use the latest ("dictionary", its key), or make the first.
+
+    def _dictionary_path(self, key: bytes) -> Path:
+        return self.path / f"dictionary-{key.hex()}"
+
+    def _dictionary(self, key: bytes) -> Dictionary:
+        dictionary = self._dictionaries.get(key)
+        if dictionary is None:
+            dictionary = self._dictionaries[key] = Dictionary(key, self._dictionary_path(key).read_bytes())
+        return dictionary
+
+    def _save_dictionary(self, dictionary: Dictionary) -> Dictionary:
+        for path, content in ((self._dictionary_path(dictionary.key), dictionary.data),
+                              (self.path / "dictionary", dictionary.key.hex().encode())):
+            partial = path.with_name(path.name + ".partial")
+            partial.write_bytes(content)
+            os.replace(partial, path)
+        self._dictionaries[dictionary.key] = self._writing_dictionary = dictionary
+        return dictionary
+
+    def _dictionary_for(self, documents: Sequence[SearchDocument]) -> Dictionary:
+        """The dictionary to pack these documents with: the latest, or a first one made of them."""
+        if self._writing_dictionary is None:
+            try:
+                self._writing_dictionary = self._dictionary(bytes.fromhex((self.path / "dictionary").read_text()))
+            except FileNotFoundError:
+                return self._save_dictionary(
+                    Dictionary.from_samples([msgspec.json.encode(document.public) for document in documents]))
+        return self._writing_dictionary
 
     def _apply_changes(self, changes: Sequence[IndexChange]) -> list[bool]:
         def work(writer: IndexWriter, searcher: Searcher) -> list[bool]:
             pending: dict[int, int] = {}  # versions written in this batch, not yet committed
             applied = []
+            documents = [change.document for change in changes if change.document]
+            dictionary = self._dictionary_for(documents) if documents else None
             for change in changes:
                 current = pending.get(change.listing_id)
                 if current is None:
@@ -420,7 +548,7 @@ class TantivySearchIndex:
                 if current is not None and current >= change.index_version:
                     applied.append(False)
                     continue
-                self._put(writer, change)
+                self._put(writer, change, dictionary)
                 pending[change.listing_id] = change.index_version
                 applied.append(True)
             return applied
@@ -451,17 +579,21 @@ class TantivySearchIndex:
             existing = self._all_versions(searcher)
             seen: set[int] = set()
             indexed = 0
+            dictionary: Dictionary | None = None
             while (batch := next_batch()) is not None:
+                if batch and dictionary is None:  # made of the listings as they are now
+                    dictionary = self._save_dictionary(
+                        Dictionary.from_samples([msgspec.json.encode(document.public) for document in batch]))
                 for document in batch:
                     seen.add(document.id)
                     if existing.get(document.id, (-1, False))[0] <= document.index_version:
-                        self._put(writer, IndexChange(document.id, document.index_version, document))
+                        self._put(writer, IndexChange(document.id, document.index_version, document), dictionary)
                 indexed += len(batch)
                 if progress:
                     loop.call_soon_threadsafe(progress, len(batch))
             for listing_id, (version, live) in existing.items():
                 if live and listing_id not in seen:
-                    self._put(writer, IndexChange(listing_id, version, None))
+                    self._put(writer, IndexChange(listing_id, version, None), None)
             return indexed
 
         writing = loop.run_in_executor(self._writes, self._writing, work)
@@ -489,60 +621,78 @@ class TantivySearchIndex:
     # --- searching ------------------------------------------------------------------------------------------
 
     def _search(self, query: SearchQuery) -> SearchResult:
-        searcher = self._open().searcher()
+        searcher, generation = self._searcher()
         tantivy_query, text = full_query(query)
+        browse_key = None if text is not None else (
+            generation, tuple(sorted(query.filters.items())), query.assurance_current_on, tuple(query.facets))
+        counted = self._browse_counts.get(browse_key) if browse_key else None
         if text is not None and query.sort == "relevance":
-            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset)
+            found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset)
         elif query.sort == "name":
-            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset,
+            found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset,
                                     order_by_field="name_sort", order=Order.Asc)
         else:  # newest, and browsing without words
-            found = searcher.search(tantivy_query, query.page_size, count=True, offset=query.offset,
+            found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset,
                                     order_by_field="published", order=Order.Desc)
-        facets = self._facets(searcher, tantivy_query, query.facets)
+        if counted is None:
+            counted = (int(found.count or 0),  # type: ignore[attr-defined]  # the stub omits it
+                       self._facets(searcher, tantivy_query, query.facets))
+            if browse_key:
+                self._remember_browse(browse_key, counted)
+        total, facets = counted
         hits = self._hits(searcher, [address for _score, address in found.hits],
                           query.text if text is not None and query.highlight else None)
-        total = found.count  # type: ignore[attr-defined]  # the stub omits it
-        return SearchResult(hits=hits, total=int(total or 0), page=query.page, page_size=query.page_size,
-                            facets=facets)
+        return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size,
+                            facets={name: dict(counts) for name, counts in facets.items()})
+
+    def _remember_browse(self, key: tuple[Any, ...], counted: tuple[int, dict[str, dict[str, int]]]) -> None:
+        with self._reload_lock:
+            if key[0] == self._generation:  # not if a reload happened meanwhile
+                self._browse_counts[key] = counted
+                while len(self._browse_counts) > FACET_CACHE_ENTRIES:
+                    self._browse_counts.popitem(last=False)
 
     @staticmethod
     def _facets(searcher: Searcher, query: Query, names: Iterable[str]) -> dict[str, dict[str, int]]:
         wanted = [name for name in names if name in FACET_FIELDS]
         if not wanted:
             return {}
-        answer = searcher.aggregate(query, {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in wanted})
-        return {name: {str(bucket["key"]): int(bucket["doc_count"])
-                       for bucket in answer.get(name, {}).get("buckets", []) if bucket["doc_count"]}
-                for name in wanted}
+        answer = searcher.aggregate(query, {"facets": {"terms": {"field": "facet", "size": FACET_SIZE}}})
+        facets: dict[str, dict[str, int]] = {name: {} for name in wanted}
+        for bucket in answer.get("facets", {}).get("buckets", []):
+            name, _, value = str(bucket["key"]).partition(FACET_SEPARATOR)
+            if name in facets and bucket["doc_count"]:
+                facets[name][value] = int(bucket["doc_count"])
+        return facets
 
-    @staticmethod
-    def _hits(searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
+    def _public_json(self, packed: bytes) -> bytes:
+        return self._dictionary(dictionary_key(packed)).unpack(packed)
+
+    def _hits(self, searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
         docs = [searcher.doc(address) for address in addresses]
         # The stored public document goes out as it is stored: decoded only for a page that highlights.
-        hits = [SearchHit(id=int(doc["id"][0]), document_json=bytes(doc["public"][0])) for doc in docs]
+        hits = [SearchHit(id=int(doc["id"][0]), document_json=self._public_json(bytes(doc["public"][0])))
+                for doc in docs]
         if text is None or not docs:
             return hits
-        bodies = [bytes(doc["body_text"][0]).decode() if doc.get_all("body_text")
-                  else str(hit.document.get("description", "")) for doc, hit in zip(docs, hits, strict=True)]
-        page_words = {word for doc, body in zip(docs, bodies, strict=True)
-                      for field_text in (doc.get_first("name") or "", doc.get_first("summary") or "", body)
-                      for word in ANALYZER.analyze(field_text)}
+        texts = [shown_texts(hit.document) | (msgspec.json.decode(bytes(doc["own_text"][0]))
+                                              if doc.get_all("own_text") else {})
+                 for doc, hit in zip(docs, hits, strict=True)]
+        page_words = {word for shown in texts for field_text in shown.values() for word in ANALYZER.analyze(field_text)}
         marks = highlight_query(highlight_terms(searcher, text, page_words))
         generators: dict[str, SnippetGenerator] = {}
         for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
             generators[name] = SnippetGenerator.create(searcher, marks, SCHEMA, name)
             generators[name].set_max_num_chars(chars)
         highlighted = []
-        for doc, hit, body in zip(docs, hits, bodies, strict=True):
-            name, summary = doc.get_first("name") or "", doc.get_first("summary") or ""
-            plain = markdown_as_text(body)  # a snippet shows the words, not the Markdown syntax
-            body_doc = Document()
-            body_doc.add_text("body", plain)
+        for hit, shown in zip(hits, texts, strict=True):
+            doc = Document()  # the snippet generator reads the text from a document
+            for name, field_text in shown.items():
+                doc.add_text(name, field_text)
             highlighted.append(replace(hit, highlights={
-                "name": render_highlight(generators["name"], doc, name),
-                "summary": render_highlight(generators["summary"], doc, summary),
-                "snippet": render_snippet(generators["body"], body_doc, plain)}))
+                "name": render_highlight(generators["name"], doc, shown["name"]),
+                "summary": render_highlight(generators["summary"], doc, shown["summary"]),
+                "snippet": render_snippet(generators["body"], doc, shown["body"])}))
         return highlighted
 
     async def search(self, query: SearchQuery) -> SearchResult:

@@ -131,6 +131,7 @@ async def test_one_writer_at_a_time_across_processes(tmp_path, monkeypatch):
 async def test_a_reader_sees_what_another_process_commits(tmp_path):
     reader = await engine_with(tmp_path, [document(1, "Zio patch", "ECG")])
     assert await ids(reader, "doccla") == []
+    assert (await reader.search(SearchQuery())).facets["category"] == {"wearables": 1}  # counted before the commit
     writer = _in_another_process(f"""
         import asyncio
         from pathlib import Path
@@ -177,3 +178,48 @@ async def test_the_snippet_comes_from_the_public_description_stored_once(tmp_pat
     assert hit.highlights["snippet"] == "Worn at home for <mark>fourteen</mark> days to find atrial fibrillation early."
     assert hit.document == {"id": 1, "name": "Zio patch", "description": body}
     await index.close()
+
+
+async def test_browsing_counts_follow_every_change(tmp_path):
+    index = await engine_with(tmp_path, [document(1, "Zio patch", "ECG", category="wearables")])
+    for _ in range(2):  # the second browse is answered from the counts of the first
+        browsed = await index.search(SearchQuery(filters={"care_setting": ("home",)}))
+        assert (browsed.total, browsed.facets["category"]) == (1, {"wearables": 1})
+    assert await index.apply(IndexChange(2, 1, document(2, "Doccla ward", "Remote", category="virtual-wards",
+                                                                  published="2026-01-02T09:00:00+00:00")))
+    browsed = await index.search(SearchQuery(filters={"care_setting": ("home",)}, page=2, page_size=1))
+    assert (browsed.total, browsed.facets["category"]) == (2, {"wearables": 1, "virtual-wards": 1})
+    assert [hit.id for hit in browsed.hits] == [1]
+    assert await index.apply(IndexChange(1, 2, None))
+    browsed = await index.search(SearchQuery(filters={"care_setting": ("home",)}))
+    assert (browsed.total, browsed.facets["category"]) == (1, {"virtual-wards": 1})
+    await index.close()
+
+
+async def test_a_name_or_summary_the_public_document_does_not_give_is_stored_for_highlights(tmp_path):
+    own = dataclasses.replace(document(1, "Zio patch", "Finds atrial fibrillation"), public={"id": 1})
+    index = await engine_with(tmp_path, [own])
+    hit = (await index.search(SearchQuery(text="atrial"))).hits[0]
+    assert hit.highlights["name"] == "Zio patch"
+    assert hit.highlights["summary"] == "Finds <mark>atrial</mark> fibrillation"
+    await index.close()
+
+
+async def test_documents_packed_with_an_earlier_dictionary_still_read_after_a_rebuild(tmp_path):
+    kept = document(1, "Zio patch", "ECG", version=3)  # newer than the database's copy: the rebuild keeps it
+    index = await engine_with(tmp_path, [kept])
+
+    async def listings():
+        yield [document(1, "Zio patch", "ECG", version=2), document(2, "Doccla ward", "Remote monitoring")]
+
+    assert await index.rebuild(listings()) == 2
+    await index.close()
+    directory = tmp_path / "search" / tantivy_index.LAYOUT
+    assert len(list(directory.glob("dictionary-*"))) == 2  # the first write's, and the rebuild's
+    reader = TantivySearchIndex(tmp_path / "search")  # nothing cached: reads the dictionaries from the directory
+    found = {hit.id: hit.document for hit in (await reader.search(SearchQuery(sort="name"))).hits}
+    assert found == {1: kept.public, 2: document(2, "Doccla ward", "Remote monitoring").public}
+    assert await reader.apply(IndexChange(3, 1, document(3, "Plus Sutures", "Surgical")))  # the rebuild's
+    assert len(list(directory.glob("dictionary-*"))) == 2
+    assert (await reader.search(SearchQuery(text="sutures"))).hits[0].document["name"] == "Plus Sutures"
+    await reader.close()
