@@ -406,8 +406,20 @@ def render_description(text: str) -> Markup:
     return Markup(_markdown.render(text or ""))  # markdown-it escapes all text; raw HTML is disabled
 
 
+# Anything that can make Markdown of plain words: syntax characters anywhere, or a line that starts a list, a heading
+# underline or a thematic break. Text without any of it is its own words (the reindex of every listing asks this).
+_MARKDOWN_SYNTAX = re.compile(r"[\\`*_\[\]<>&#!|~]|(?:^|\r)[ \t]*(?:[-+=]|\d+[.)])", re.MULTILINE)
+
+
 def markdown_as_text(text: str) -> str:
     """The words of a Markdown text without its syntax, for a search snippet: "## Fast **triage**" -> "Fast triage"."""
+    if not _MARKDOWN_SYNTAX.search(text or ""):
+        return " ".join((text or "").split())
+    return parsed_markdown_words(text)
+
+
+def parsed_markdown_words(text: str) -> str:
+    """markdown_as_text through the Markdown parser, whatever the text."""
     parts: list[str] = []
     for token in _markdown.parse(text or ""):
         if token.type == "inline":

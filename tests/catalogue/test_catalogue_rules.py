@@ -97,6 +97,22 @@ def test_markdown_never_lets_a_tag_through(text):
     assert "<script" not in html.lower() and "<iframe" not in html.lower() and " onerror=" not in html.lower()
 
 
+# Plain words and whitespace, with the punctuation of ordinary sentences, and now and then a Markdown character.
+_PROSE = st.text(alphabet=st.sampled_from(list("ab yz09.,;:'\"()?/%-+=)\n\r\t\u00a0\u2028") + ["*", "#", "&"]),
+                 max_size=80)
+
+
+@given(_PROSE)
+def test_plain_text_skips_the_markdown_parser_and_gives_the_same_words(text):
+    assert rules.markdown_as_text(text) == rules.parsed_markdown_words(text)
+
+
+def test_the_words_of_markdown_drop_its_syntax():
+    assert rules.markdown_as_text("## Fast **triage**\n\n- one\n- two\n\n1. three") == "Fast triage one two three"
+    assert rules.markdown_as_text("Heading\n---\nText  \nmore") == "Heading Text more"
+    assert rules.markdown_as_text("A plain\n  sentence,  (with) 3.5 words.") == "A plain sentence, (with) 3.5 words."
+
+
 def test_evidence_is_checked_by_content_not_by_name():
     pdf = b"%PDF-1.7\n...\n%%EOF\n"
     assert rules.check_evidence("Trial results", pdf).messages == {}
