@@ -63,7 +63,7 @@ def security_headers_hook(hsts: bool) -> Any:
             return
         headers = message.get("headers")
         if not isinstance(headers, list):
-            headers = message["headers"] = list(headers or ())  # type: ignore[typeddict-item]
+            headers = message["headers"] = list(headers or ())
         if any(name.lower() in ours for name, _ in headers):
             headers[:] = [(name, value) for name, value in headers if name.lower() not in ours]
         headers.extend(fixed)
