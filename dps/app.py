@@ -25,7 +25,6 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
 from litestar.template import TemplateConfig
 
 from dps.audit.sealing import AuditSealer
@@ -69,6 +68,8 @@ RATE_LIMIT_STORES = ("rate_limit", "onboarding_rate_limit")
 def _stores(settings: Settings) -> dict[str, Store]:
     """Sessions and rate-limit counters: shared through Redis when scaled out, else local to the process."""
     if settings.redis_url:
+        from litestar.stores.redis import RedisStore  # imports the redis client, which only a scaled-out app uses
+
         root = RedisStore.with_client(url=settings.redis_url, namespace="dps")
         return {name: root.with_namespace(name) for name in ("sessions", *RATE_LIMIT_STORES)}
     limits: dict[str, Store] = {name: MemoryStore() for name in RATE_LIMIT_STORES}

@@ -10,20 +10,10 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from functools import cache
 
-import matplotlib
-
-matplotlib.use("Agg")
-matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, and selectable
-matplotlib.rcParams["svg.hashsalt"] = "dps-funds"  # the same data draws the same file
-matplotlib.rcParams["font.family"] = "sans-serif"
-
-from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402 - after choosing the backend
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-from dps.funds.reports import MonthPoint  # noqa: E402
-from dps.funds.rules import month_ends  # noqa: E402
+from dps.funds.reports import MonthPoint
+from dps.funds.rules import month_ends
 
 # NHS identity colours: blue, dark green, and mid grey for the allocation line.
 COMMITTED_COLOUR = "#005eb8"
@@ -40,9 +30,26 @@ def _money_axis(value: float, _position: object) -> str:
     return f"£{pounds:,.0f}"
 
 
+@cache
+def _configure_matplotlib() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, and selectable
+    matplotlib.rcParams["svg.hashsalt"] = "dps-funds"  # the same data draws the same file
+    matplotlib.rcParams["font.family"] = "sans-serif"
+
+
 def render_svg(points: Sequence[MonthPoint], title: str, financial_year: str) -> str:
     """A line chart of committed and spent (and the allocation) at each month end; the axis runs April to March
     even while the year is under way."""
+    # matplotlib is imported on the first chart drawn, not with the app: it and numpy hold about 50 MiB of every
+    # server process that only the funds dashboard uses.
+    _configure_matplotlib()
+    from matplotlib.backends.backend_svg import FigureCanvasSVG  # after choosing the backend
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
     figure = Figure(figsize=(8, 3.6), dpi=96)
     FigureCanvasSVG(figure)
     axes = figure.add_subplot()

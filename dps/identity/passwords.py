@@ -9,8 +9,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 class Passwords:
     def __init__(self, hasher: PasswordHasher) -> None:
         self._hasher = hasher
-        # Verifying against this when the user is unknown keeps the response time the same (no user enumeration).
-        self._dummy_hash = hasher.hash("not-a-real-password-for-timing")
+        self._dummy: str | None = None
+
+    @property
+    def _dummy_hash(self) -> str:
+        """Verifying against this when the user is unknown keeps the response time the same (no user enumeration).
+        Made on first use, not at start-up: one hash takes the hasher's memory cost (64 MiB by default), which at
+        start-up set the server's high-water mark of resident memory."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash("not-a-real-password-for-timing")
+        return self._dummy
 
     @classmethod
     def for_environment(cls, environment: str) -> Passwords:
@@ -22,7 +30,9 @@ class Passwords:
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        # Made before the first verify whether the user is known or not, so the first answer takes the same time.
+        dummy_hash = self._dummy_hash
         try:
-            return self._hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+            return self._hasher.verify(password_hash or dummy_hash, password) and password_hash is not None
         except (VerificationError, InvalidHashError):
             return False

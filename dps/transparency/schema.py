@@ -10,11 +10,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import ocdsmerge
-
 RELEASE_SCHEMA_PATH = Path(__file__).with_name("release-schema-1__1__5.json")
 
 
 @lru_cache(maxsize=1)
 def merger() -> Any:
+    # Imported here: ocdsmerge brings requests and jsonref, which only a compiled release needs, not every process.
+    import ocdsmerge
+
     return ocdsmerge.Merger(schema=str(RELEASE_SCHEMA_PATH))

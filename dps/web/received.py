@@ -30,10 +30,9 @@ def received_at_middleware(app: ASGIApp) -> ASGIApp:
         RECEIVED_NOW.set(received)
 
         async def send_with_receipt(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or [])
-                headers.append((RECEIVED_AT_HEADER, received.isoformat(timespec="microseconds").encode()))
-                message = {**message, "headers": headers}
+            if message["type"] == "http.response.start":  # the app's own message: changed in place, not copied
+                message["headers"] = [*message.get("headers", ()),
+                                      (RECEIVED_AT_HEADER, received.isoformat(timespec="microseconds").encode())]
             await send(message)
 
         await app(scope, receive, send_with_receipt)

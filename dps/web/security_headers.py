@@ -6,7 +6,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 NONCE_KEY = "dps_csp_nonce"
@@ -39,23 +38,39 @@ def nonce_for(scope: Scope) -> str:
     return str(state[NONCE_KEY])
 
 
+# Encoded once: the hook runs for every response, so it appends ready-made header pairs.
+_CSP = b"content-security-policy"
+_API_CSP = (_CSP, API_CONTENT_SECURITY_POLICY.encode("latin-1"))
+_PAGE_CSP_BEFORE_NONCE, _PAGE_CSP_AFTER_NONCE = content_security_policy("\0").encode("latin-1").split(b"\0")
+_FIXED_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
 def security_headers_hook(hsts: bool) -> Any:
-    """A before_send hook: it runs for every response the app sends, 404s and static files included."""
+    """A before_send hook: it runs for every response the app sends, 404s and static files included. Its headers
+    replace any of the same name a handler set."""
+    fixed = (*_FIXED_HEADERS, _HSTS) if hsts else _FIXED_HEADERS
+    ours = frozenset(name for name, _ in fixed) | {_CSP}
 
     async def add_headers(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
-        path = scope.get("path", "")
-        headers["Content-Security-Policy"] = (API_CONTENT_SECURITY_POLICY if is_api_path(path)
-                                              else content_security_policy(nonce_for(scope)))
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        if hsts:
-            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        headers = message.get("headers")
+        if not isinstance(headers, list):
+            headers = message["headers"] = list(headers or ())
+        if any(name.lower() in ours for name, _ in headers):
+            headers[:] = [(name, value) for name, value in headers if name.lower() not in ours]
+        headers.extend(fixed)
+        if is_api_path(scope.get("path", "")):
+            headers.append(_API_CSP)
+        else:
+            headers.append((_CSP, _PAGE_CSP_BEFORE_NONCE + nonce_for(scope).encode("latin-1") + _PAGE_CSP_AFTER_NONCE))
 
     return add_headers
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection, Request
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.base import SessionMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
-from litestar.types import Message, ScopeSession
+from litestar.types import Message, Receive, Scope, ScopeSession, Send
 
 _ROTATE = "dps_rotate_session"
 _NEW_ID = "dps_new_session_id"
@@ -33,9 +35,26 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         await super().store_in_message(scope_session, message, connection)
 
 
+class LazySessionIdMiddleware(SessionMiddleware[RotatingSessionBackend]):
+    """Litestar's session middleware, except that a request without a session cookie is given no session id up
+    front: one is made when a session is first stored (`store_in_message`), instead of 32 random bytes on every
+    anonymous request for nothing."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        connection = ASGIConnection[Any, Any, Any, Any](scope, receive=receive, send=send)
+        scope["session"] = await self.backend.load_from_connection(connection)
+        if connection.cookies.get(self.backend.config.key):
+            connection._connection_state.session_id = self.backend.get_session_id(connection)
+        await self.app(scope, receive, self.create_send_wrapper(connection))
+
+
 @dataclass
 class RotatingSessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+    @property
+    def middleware(self) -> DefineMiddleware:
+        return DefineMiddleware(LazySessionIdMiddleware, backend=self._backend_class(config=self))
 
 
 def start_signed_in_session(request: Request[Any, Any, Any], user_id: int, epoch: int = 0) -> None:
