@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from dps.settings import Settings
 
 logger = logging.getLogger("dps.payments.local_stripe")
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent ends
 LOCAL_SECRET_KEY = "sk_test_local_development"
 LOCAL_WEBHOOK_SECRET = "whsec_local_development_only"
 WEBHOOK_NAME = "dps"
@@ -87,6 +89,15 @@ def wait_until_listening(port: int, process: subprocess.Popen[bytes] | None = No
     raise LocalStripeUnavailable(f"localstripe did not listen on port {port} within {timeout:.0f} seconds")
 
 
+def _stop_with_parent() -> None:
+    """Run in the child before localstripe starts: on Linux it is sent SIGTERM when the process that started it ends,
+    however that ends (a `kill -9` of `dps serve` included), so no stand-in is left behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_localstripe(log_dir: Path, port: int | None = None) -> LocalStripe:
     command = localstripe_command()
     if command is None:
@@ -96,7 +107,7 @@ def start_localstripe(log_dir: Path, port: int | None = None) -> LocalStripe:
     with (log_dir / "localstripe.log").open("ab") as log:
         process = subprocess.Popen([command, "--port", str(port), "--from-scratch"], stdout=log,
                                    stderr=subprocess.STDOUT, cwd=str(log_dir),
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=_stop_with_parent)
     try:
         wait_until_listening(port, process)
     except LocalStripeUnavailable:
