@@ -297,9 +297,9 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
     its ICB: its own ICB's, or a national fund's), each fund's rules (buyer type, category, per-award cap, match
     funding, lapse) and each allocation's remaining money, then commits atomically. It does NOT commit the
     transaction. A refusal raises `dps.funds.rules.Refused` (a ValidationFailed naming the rule and the shortfall)
-    and leaves the session as it was, through a savepoint; a caller that rolls back its whole transaction on a
-    refusal says so (`caller_rolls_back_on_refusal`) and saves the savepoint's statements, one of them while the
-    allocations are locked.
+    and leaves the session as it was, through a savepoint. A caller that rolls back its whole transaction on a
+    refusal says so (`caller_rolls_back_on_refusal`): no savepoint is made, and a refusal rolls the transaction back
+    at once, so the allocations' rows are not held while the reason is read.
     """
     reference = reference.strip()
     if not reference:
@@ -376,10 +376,12 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
         # The allocations' rows last, all in one statement: they stay locked from it to the commit, so every other
         # write comes first and nothing but the commit follows.
         moved = await _commit_to_allocations(session, split, now)
-        for allocation_id, pence in sorted(split):
-            if allocation_id not in moved:
-                await _refuse_again(session, allocation_id,
-                                    lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
+        short = [(allocation_id, pence) for allocation_id, pence in sorted(split) if allocation_id not in moved]
+        if short and caller_rolls_back_on_refusal:
+            await session.rollback()  # as the caller would, but now: the allocations are free while we say why
+        for allocation_id, pence in short:
+            await _refuse_again(session, allocation_id,
+                                lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
     return commitment
 
 
