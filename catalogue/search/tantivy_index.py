@@ -331,7 +331,14 @@ def render_highlight(generator: SnippetGenerator, doc: Document, text: str) -> s
     snippet = generator.snippet_from_doc(doc)
     if not snippet.highlighted():
         return html.escape(text, quote=False)
-    return safe_highlight(_marked(snippet))
+    # The fragment runs from the first word to the last: what the text has around it (a bracket, a full stop) is
+    # kept as it is.
+    fragment = snippet.fragment()
+    start = text.find(fragment)
+    if start == -1:
+        return safe_highlight(_marked(snippet))
+    return (html.escape(text[:start], quote=False) + safe_highlight(_marked(snippet))
+            + html.escape(text[start + len(fragment):], quote=False))
 
 
 def render_snippet(generator: SnippetGenerator, doc: Document, text: str) -> str:

@@ -101,6 +101,14 @@ async def test_highlights_mark_the_match_and_escape_the_rest(engine):
     assert "&amp;" in hit.highlights["summary"]
 
 
+async def test_a_highlighted_name_or_summary_keeps_its_punctuation_at_both_ends(engine):
+    assert await engine.apply(IndexChange(5, 1, document(5, "(Pro) Wound dressing.", '"Silver" dressing for leg ulcers.')))
+    hit = (await engine.search(SearchQuery(text="dressing"))).hits[0]
+    assert hit.id == 5
+    assert hit.highlights["name"] == "(Pro) Wound <mark>dressing</mark>."
+    assert hit.highlights["summary"] == '"Silver" <mark>dressing</mark> for leg ulcers.'
+
+
 async def test_facet_counts_follow_the_query_and_filters(engine):
     everything = await engine.search(SearchQuery())
     assert everything.total == 4
