@@ -102,7 +102,8 @@ async def test_highlights_mark_the_match_and_escape_the_rest(engine):
 
 
 async def test_a_highlighted_name_or_summary_keeps_its_punctuation_at_both_ends(engine):
-    assert await engine.apply(IndexChange(5, 1, document(5, "(Pro) Wound dressing.", '"Silver" dressing for leg ulcers.')))
+    dressing = document(5, "(Pro) Wound dressing.", '"Silver" dressing for leg ulcers.')
+    assert await engine.apply(IndexChange(5, 1, dressing))
     hit = (await engine.search(SearchQuery(text="dressing"))).hits[0]
     assert hit.id == 5
     assert hit.highlights["name"] == "(Pro) Wound <mark>dressing</mark>."
