@@ -122,8 +122,9 @@ class Dictionary:
     data: bytes
 
     @classmethod
-    def from_samples(cls, samples: Sequence[bytes]) -> Dictionary:
-        data = b"".join(samples[:DICTIONARY_SAMPLES])[-DICTIONARY_BYTES:]  # zlib looks back from its end
+    def made_of(cls, documents: Sequence[SearchDocument]) -> Dictionary:
+        samples = [msgspec.json.encode(document.public) for document in documents[:DICTIONARY_SAMPLES]]
+        data = b"".join(samples)[-DICTIONARY_BYTES:]  # zlib looks back from its end
         return cls(hashlib.sha256(data).digest()[:DICTIONARY_KEY_BYTES], data)
 
     @cached_property
@@ -538,8 +539,7 @@ class TantivySearchIndex:
             try:
                 self._writing_dictionary = self._dictionary(bytes.fromhex((self.path / "dictionary").read_text()))
             except FileNotFoundError:
-                return self._save_dictionary(
-                    Dictionary.from_samples([msgspec.json.encode(document.public) for document in documents]))
+                return self._save_dictionary(Dictionary.made_of(documents))
         return self._writing_dictionary
 
     def _apply_changes(self, changes: Sequence[IndexChange]) -> list[bool]:
@@ -589,8 +589,7 @@ class TantivySearchIndex:
             dictionary: Dictionary | None = None
             while (batch := next_batch()) is not None:
                 if batch and dictionary is None:  # made of the listings as they are now
-                    dictionary = self._save_dictionary(
-                        Dictionary.from_samples([msgspec.json.encode(document.public) for document in batch]))
+                    dictionary = self._save_dictionary(Dictionary.made_of(batch))
                 for document in batch:
                     seen.add(document.id)
                     if existing.get(document.id, (-1, False))[0] <= document.index_version:

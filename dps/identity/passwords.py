@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,16 +11,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 class Passwords:
     def __init__(self, hasher: PasswordHasher) -> None:
         self._hasher = hasher
-        self._dummy: str | None = None
 
-    @property
+    @cached_property
     def _dummy_hash(self) -> str:
         """Verifying against this when the user is unknown keeps the response time the same (no user enumeration).
         Made on first use, not at start-up: one hash takes the hasher's memory cost (64 MiB by default), which at
         start-up set the server's high-water mark of resident memory."""
-        if self._dummy is None:
-            self._dummy = self._hasher.hash("not-a-real-password-for-timing")
-        return self._dummy
+        return self._hasher.hash("not-a-real-password-for-timing")
 
     @classmethod
     def for_environment(cls, environment: str) -> Passwords:

@@ -6,6 +6,7 @@ dps.competitions.services.notices)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
@@ -353,12 +354,9 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
     """After standstill: commit the award value to the fund allocations (dps.funds.services.commit_funds) and
     create the contract with its milestones (dps.contracts.services.create_contract), all in one transaction. If
     any allocation would go negative nothing changes at all."""
-    if session.in_transaction():
-        # The caller's transaction may hold what a confirmation inside the gate needs (SQLite's write lock): it
-        # must not wait at the gate.
-        return await _confirm_award(session, user, competition_id, fund_lines=fund_lines, milestones=milestones,
-                                    now=now, fund_line_fields=fund_line_fields)
-    async with _confirmation_gate():
+    # A caller whose transaction is open may hold what a confirmation inside the gate needs (SQLite's write lock): it
+    # must not wait at the gate.
+    async with contextlib.nullcontext() if session.in_transaction() else _confirmation_gate():
         return await _confirm_award(session, user, competition_id, fund_lines=fund_lines, milestones=milestones,
                                     now=now, fund_line_fields=fund_line_fields)
 
