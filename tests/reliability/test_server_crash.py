@@ -154,8 +154,11 @@ async def test_a_server_killed_mid_burst_loses_no_committed_write_and_keeps_no_h
             assert response.status_code == 303, response.text[-1000:]
             return browser, await csrf_token(browser, "/")
 
+        # Every browser signs in before the burst, so the kill finds each one mid-write, never mid-sign-in.
+        signed_in = {email: await signed_in_browser(email) for email in [*listings, world.buyer.user.email]}
+
         async def supplier(email: str) -> None:
-            browser, token = await signed_in_browser(email)
+            browser, token = signed_in[email]
             listing_id = listings[email]
             try:
                 for n in range(1000):
@@ -175,7 +178,7 @@ async def test_a_server_killed_mid_burst_loses_no_committed_write_and_keeps_no_h
                 await browser.aclose()
 
         async def buyer() -> None:
-            browser, token = await signed_in_browser(world.buyer.user.email)
+            browser, token = signed_in[world.buyer.user.email]
             try:
                 while sum(map(len, acknowledged.values())) < ACKNOWLEDGED_BEFORE_THE_KILL // 2:
                     await asyncio.sleep(0.01)
