@@ -5,6 +5,7 @@ Each command is one transaction: the state change, its audit event and any email
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,7 +47,7 @@ from dps.exclusion.events import OrganisationDebarred
 from dps.exclusion.services import is_organisation_debarred
 from dps.forms import FormErrors
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
-from dps.identity.services import SignedInUser, actor_of
+from dps.identity.services import SignedInUser, active_member_emails, actor_of
 from dps.mail import page_link, queue_email, queue_sealed_email
 from dps.questions import Section, validate_section
 
@@ -476,13 +477,11 @@ async def _email_authority(session: AsyncSession, application: Application, now:
 
 
 async def email_organisation(session: AsyncSession, organisation_id: int, now: datetime, key: str, subject: str,
-                              body: str, *, sealed: bool = False) -> None:
-    """Email every active member of the organisation; `sealed` for a message that must not say, in the outbox,
-    whom it is for or what it is about (a sealed bid's receipt: dps.mail.queue_sealed_email)."""
-    emails = (await session.scalars(
-        sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
-        .where(col(Membership.organisation_id) == organisation_id, col(User.is_active).is_(True)).distinct()
-    )).all()
+                             body: str, *, sealed: bool = False, recipients: Sequence[str] | None = None) -> None:
+    """Email every active member of the organisation (`recipients`: their addresses, when the caller has read them
+    already); `sealed` for a message that must not say, in the outbox, whom it is for or what it is about (a sealed
+    bid's receipt: dps.mail.queue_sealed_email)."""
+    emails = await active_member_emails(session, organisation_id) if recipients is None else recipients
     if sealed:
         await queue_sealed_email(session, recipients=emails, subject=subject, body=body, dedupe_key=key, now=now)
         return

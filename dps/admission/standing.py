@@ -26,7 +26,7 @@ async def standings_in_category(session: AsyncSession, category_id: int, organis
         return {}
     states = dict((await session.execute(sa.select(col(Admission.organisation_id), col(Admission.state)).where(
         col(Admission.category_id) == category_id,
-        col(Admission.organisation_id).in_(list(organisation_ids))))).tuples().all())
+        col(Admission.organisation_id).in_(list(organisation_ids))))).all())
     debarred = await debarred_among(session, organisation_ids, today)
     return {organisation_id: standing(states.get(organisation_id), organisation_id in debarred)
             for organisation_id in organisation_ids}

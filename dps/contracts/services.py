@@ -3,8 +3,8 @@ a milestone delivered, the buyer accepts or rejects it (`deliver_milestone`, `ac
 `reject_milestone`: each commits with its audit event and the email to the other side); payments move an accepted
 milestone on.
 
-`create_contract` and `move_milestone` add to the caller's transaction and never commit: a contract is made in
-the same transaction as the award that makes it (and its fund commitment), and a milestone moves in the same
+`add_contract`, `add_milestones` and `move_milestone` add to the caller's transaction and never commit: a contract is
+made in the same transaction as the award that makes it (and its fund commitment), and a milestone moves in the same
 transaction as the payment that moves it, with that payment's audit event.
 
 Reading checks access: a contract of an organisation the user does not belong to is NotFound, never a hint that
@@ -37,8 +37,8 @@ from dps.contracts.rules import (
 )
 from dps.db import changed_rows, table_of
 from dps.errors import Conflict, NotFound
-from dps.identity.models import Membership, OrganisationKind, Role, User
-from dps.identity.services import SignedInUser, actor_of
+from dps.identity.models import OrganisationKind, Role
+from dps.identity.services import SignedInUser, active_member_emails, actor_of
 from dps.mail import page_link, queue_email
 
 _MILESTONE_TABLE = table_of(ContractMilestone)
@@ -56,13 +56,14 @@ def _supplier_organisation_ids(user: SignedInUser) -> frozenset[int]:
 # --- making a contract ----------------------------------------------------------------------------------
 
 
-async def create_contract(session: AsyncSession, *, competition_id: int, bid_id: int, buyer_organisation_id: int,
-                          supplier_organisation_id: int, title: str, value_pence: int, vat_pence: int,
-                          starts_on: date, ends_on: date, fund_lines: Sequence[tuple[int, int]],
-                          milestones: Sequence[Milestone], actor: Actor, now: datetime) -> Contract:
-    """The contract of a confirmed award with its milestones, all planned, in the caller's transaction (not
-    committed). `fund_lines` are the (allocation id, pence) lines of the fund commitment the caller made for it;
-    the milestones add up to what the buyer pays (value plus VAT) exactly."""
+def add_contract(session: AsyncSession, *, competition_id: int, bid_id: int, buyer_organisation_id: int,
+                 supplier_organisation_id: int, title: str, value_pence: int, vat_pence: int, starts_on: date,
+                 ends_on: date, fund_lines: Sequence[tuple[int, int]], milestones: Sequence[Milestone],
+                 actor: Actor, now: datetime) -> Contract:
+    """The contract of a confirmed award, added to the caller's transaction, not flushed: the caller flushes it
+    with whatever else needs an id, then calls `add_milestones`. `fund_lines` are the (allocation id, pence) lines
+    of the fund commitment the caller made for it; the milestones add up to what the buyer pays (value plus VAT)
+    exactly."""
     check_milestones(milestones, value_pence + vat_pence)
     if actor.user_id is None:
         raise ValueError("a contract is made by a person: the buyer who confirms the award")
@@ -73,17 +74,22 @@ async def create_contract(session: AsyncSession, *, competition_id: int, bid_id:
                         fund_lines=[{"allocation_id": allocation_id, "pence": pence}
                                     for allocation_id, pence in fund_lines])
     session.add(contract)
-    await session.flush()
+    return contract
+
+
+async def add_milestones(session: AsyncSession, contract: Contract, milestones: Sequence[Milestone], *,
+                         actor: Actor, now: datetime) -> None:
+    """The flushed contract's milestones, all planned, and its audit event, in the caller's transaction (they go
+    out with its next flush)."""
     for sequence, milestone in enumerate(milestones, start=1):
         session.add(ContractMilestone(contract_id=contract.id or 0, sequence=sequence, title=milestone.title,
                                       due_on=milestone.due_on, amount_pence=milestone.amount_pence,
                                       state=MilestoneState.PLANNED))
-    await session.flush()
     await record(session, actor=actor, action="contract.created", entity_type="contract",
                  entity_id=contract.id or 0, now=now,
-                 after={"competition_id": competition_id, "supplier_organisation_id": supplier_organisation_id,
-                        "value_pence": value_pence, "vat_pence": vat_pence})
-    return contract
+                 after={"competition_id": contract.competition_id,
+                        "supplier_organisation_id": contract.supplier_organisation_id,
+                        "value_pence": contract.value_pence, "vat_pence": contract.vat_pence})
 
 
 # --- milestones: moved on by payments -------------------------------------------------------------------
@@ -103,19 +109,11 @@ async def move_milestone(session: AsyncSession, milestone_id: int, event: Milest
 # --- milestones: delivered by the supplier, accepted or rejected by the buyer ---------------------------
 
 
-async def _member_emails(session: AsyncSession, organisation_id: int, roles: Sequence[Role] | None) -> list[str]:
-    query = (sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
-             .where(col(Membership.organisation_id) == organisation_id, col(User.is_active).is_(True)))
-    if roles is not None:
-        query = query.where(col(Membership.role).in_(list(roles)))
-    return list((await session.scalars(query.distinct().order_by(col(User.email)))).all())
-
-
 async def email_members(session: AsyncSession, organisation_id: int, *, key: str, subject: str, body: str,
                         now: datetime, roles: Sequence[Role] | None = None) -> None:
     """Queue one email to each active member of a party to a contract (only those holding one of `roles`, when
     given: the buyer's contract pages are its buyers', not its evaluators'), in the caller's transaction."""
-    for email in await _member_emails(session, organisation_id, roles):
+    for email in await active_member_emails(session, organisation_id, roles):
         await queue_email(session, to=email, subject=subject, body=body, dedupe_key=f"{key}:{email}", now=now)
 
 

@@ -28,7 +28,6 @@ Each service runs inside a SAVEPOINT: when it refuses, nothing it did stays in t
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -126,10 +125,15 @@ class AllocationContext:
         return AllocationPlace(self.icb.ods_code or "", self.icb.name, self.label)
 
 
+def unnamed_buyer_place(buyer: Organisation) -> BuyerPlace:
+    """The buyer as the ICB rule sees it (RULES.md 5), its ICB known by its code only: enough to apply the rule."""
+    return BuyerPlace(name=buyer.name, buyer_type=buyer.buyer_type, ods_code=buyer.ods_code,
+                      parent_icb_ods_code=buyer.parent_icb_ods_code)
+
+
 async def buyer_place(session: AsyncSession, buyer: Organisation) -> BuyerPlace:
-    """The buyer as the ICB rule sees it (RULES.md 5): its ICB, named."""
-    place = BuyerPlace(name=buyer.name, buyer_type=buyer.buyer_type, ods_code=buyer.ods_code,
-                       parent_icb_ods_code=buyer.parent_icb_ods_code)
+    """The buyer as the ICB rule sees it (RULES.md 5): its ICB, named, as a refusal or a page names it."""
+    place = unnamed_buyer_place(buyer)
     if place.home_icb is None:
         return place
     name = await session.scalar(sa.select(col(Organisation.name)).where(col(Organisation.ods_code) == place.home_icb))
@@ -284,23 +288,60 @@ async def _refuse_again(session: AsyncSession, allocation_id: int, check: Any) -
 # --- commitments ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CommitmentPlan:
+    """A commitment checked against the rules and the allocations' money as last read (`check_commitment`), not
+    yet written. The conditional UPDATE that writes it (`write_commitment`) still decides."""
+
+    source: CommitmentSource
+    reference: str
+    buyer_organisation_id: int
+    category_id: int | None
+    split: tuple[tuple[int, int], ...]  # (allocation id, pence), in allocation id order: the lock order
+    total_pence: int
+    description: str
+
+    def commitment(self, actor: Actor, now: datetime) -> Commitment:
+        return Commitment(source=self.source, reference=self.reference,
+                          buyer_organisation_id=self.buyer_organisation_id, category_id=self.category_id,
+                          description=self.description, total_pence=self.total_pence, state=CommitmentState.OPEN,
+                          created_by_user_id=actor.user_id, created_at=now, updated_at=now)
+
+
 async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id: int | None,
                        lines: Sequence[tuple[int, int]], total_pence: int, reference: str, actor: Actor,
                        now: datetime, description: str = "",
                        source: CommitmentSource | str = CommitmentSource.AWARD,
-                       fields: Sequence[str] | None = None, caller_rolls_back_on_refusal: bool = False) -> Commitment:
-    """Commit money for one award, split over allocations as `lines` of (allocation id, pence). `fields` names the
-    form field that chose each line's allocation, so that a refusal of one line points at its chooser.
+                       fields: Sequence[str] | None = None) -> Commitment:
+    """Commit money for one award, split over allocations as `lines` of (allocation id, pence): `check_commitment`,
+    then `write_commitment`. It does NOT commit the transaction. A refusal raises `dps.funds.rules.Refused` (a
+    ValidationFailed naming the rule and the shortfall) and leaves the session as it was, through a savepoint.
 
-    The public entry point for other modules (competitions call it inside their award transaction). It checks
-    the split (sums to `total_pence` exactly), that each allocation is open to the buyer (RULES.md 5, money stays in
-    its ICB: its own ICB's, or a national fund's), each fund's rules (buyer type, category, per-award cap, match
-    funding, lapse) and each allocation's remaining money, then commits atomically. It does NOT commit the
-    transaction. A refusal raises `dps.funds.rules.Refused` (a ValidationFailed naming the rule and the shortfall)
-    and leaves the session as it was, through a savepoint. A caller that rolls back its whole transaction on a
-    refusal says so (`caller_rolls_back_on_refusal`): no savepoint is made, and a refusal rolls the transaction back
-    at once, so the allocations' rows are not held while the reason is read.
-    """
+    A caller writing the commitment in a transaction of its own that rolls back whole on a refusal (an award) calls
+    the two steps itself: the check before its own writes, so that a refusal costs none of them, and the write last,
+    with no savepoint."""
+    plan = await check_commitment(session, buyer_org_id=buyer_org_id, category_id=category_id, lines=lines,
+                                  total_pence=total_pence, reference=reference, now=now, description=description,
+                                  source=source, fields=fields)
+    async with session.begin_nested():
+        commitment = plan.commitment(actor, now)
+        session.add(commitment)
+        await session.flush()
+        await write_commitment(session, plan, commitment, actor=actor, now=now)
+    return commitment
+
+
+async def check_commitment(session: AsyncSession, *, buyer_org_id: int, category_id: int | None,
+                           lines: Sequence[tuple[int, int]], total_pence: int, reference: str, now: datetime,
+                           description: str = "", source: CommitmentSource | str = CommitmentSource.AWARD,
+                           fields: Sequence[str] | None = None) -> CommitmentPlan:
+    """Check a commitment before anything is written. `fields` names the form field that chose each line's
+    allocation, so that a refusal of one line points at its chooser.
+
+    It checks the split (sums to `total_pence` exactly), that each allocation is open to the buyer (RULES.md 5, money
+    stays in its ICB: its own ICB's, or a national fund's), each fund's rules (buyer type, category, per-award cap,
+    match funding, lapse) and each allocation's remaining money as last committed, and refuses with
+    `dps.funds.rules.Refused`. It reads and writes nothing else."""
     reference = reference.strip()
     if not reference:
         raise ValidationFailed("Enter a reference for the commitment, like a contract number", field="reference")
@@ -332,7 +373,7 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
                                    field=field_of(index))
 
     today = london_date(now)
-    place = await buyer_place(session, buyer)
+    place = unnamed_buyer_place(buyer)
     drawn_by_fund: dict[int, int] = defaultdict(int)
     for allocation_id, pence in split:
         drawn_by_fund[contexts[allocation_id].fund.id or 0] += pence
@@ -340,7 +381,8 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
         context = contexts[allocation_id]
         rules = rules_of(context.fund)
         try:
-            check_allocation_open_to(place, context.place, rules)
+            if not allocation_open_to(place, context.place, rules):  # refused, naming the buyer's ICB
+                check_allocation_open_to(await buyer_place(session, buyer), context.place, rules)
             check_fund_rules(rules, category_id=category_id, category_name=category.name if category else None,
                              buyer_type=buyer.buyer_type, buyer_name=buyer.name,
                              drawn_pence=drawn_by_fund[context.fund.id or 0], total_pence=total_pence)
@@ -354,35 +396,36 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
     if await session.scalar(sa.select(col(Commitment.id)).where(col(Commitment.source) == source,
                                                             col(Commitment.reference) == reference)) is not None:
         raise ValidationFailed(f"A commitment with the reference {reference} already exists", field="reference")
+    return CommitmentPlan(source=source, reference=reference, buyer_organisation_id=buyer_org_id,
+                          category_id=category_id, split=tuple(sorted(split)), total_pence=total_pence,
+                          description=description.strip())
 
-    async with contextlib.nullcontext() if caller_rolls_back_on_refusal else session.begin_nested():
-        commitment = Commitment(source=source, reference=reference, buyer_organisation_id=buyer_org_id,
-                                category_id=category_id, description=description.strip(), total_pence=total_pence,
-                                state=CommitmentState.OPEN, created_by_user_id=actor.user_id, created_at=now,
-                                updated_at=now)
-        session.add(commitment)
-        await session.flush()
-        await record(session, actor=actor, action="commitment.made", entity_type="fund_commitment",
-                     entity_id=commitment.id or 0, now=now,
-                     after={"source": source, "reference": reference, "buyer_organisation_id": buyer_org_id,
-                            "category_id": category_id, "total_pence": total_pence,
-                            "lines": [[allocation_id, pence] for allocation_id, pence in sorted(split)]})
-        for allocation_id, pence in sorted(split):
-            session.add(CommitmentLine(commitment_id=commitment.id or 0, allocation_id=allocation_id,
-                                       amount_pence=pence))
-            session.add(_ledger(allocation_id, LedgerKind.COMMIT, pence, actor, now, commitment_id=commitment.id,
-                                reason=f"{source.replace('_', '-')} {reference}"))
-        await session.flush()
-        # The allocations' rows last, all in one statement: they stay locked from it to the commit, so every other
-        # write comes first and nothing but the commit follows.
-        moved = await _commit_to_allocations(session, split, now)
-        short = [(allocation_id, pence) for allocation_id, pence in sorted(split) if allocation_id not in moved]
-        if short and caller_rolls_back_on_refusal:
-            await session.rollback()  # as the caller would, but now: the allocations are free while we say why
-        for allocation_id, pence in short:
-            await _refuse_again(session, allocation_id,
-                                lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
-    return commitment
+
+async def write_commitment(session: AsyncSession, plan: CommitmentPlan, commitment: Commitment, *, actor: Actor,
+                           now: datetime, caller_rolls_back_on_refusal: bool = False) -> None:
+    """Write a checked commitment: `commitment` is `plan.commitment()`, flushed (it has its id). Its lines, ledger
+    entries and audit event go out with everything else the transaction holds unflushed, in one flush; then the
+    allocations' rows, in one conditional UPDATE, which stay locked from it to the commit, so nothing but the commit
+    should follow. If the money is no longer there, it refuses (Refused, freshly said). A caller that rolls back its
+    whole transaction on a refusal says so (`caller_rolls_back_on_refusal`): the transaction is rolled back at once,
+    so the allocations' rows are not held while the reason is read."""
+    await record(session, actor=actor, action="commitment.made", entity_type="fund_commitment",
+                 entity_id=commitment.id or 0, now=now,
+                 after={"source": plan.source, "reference": plan.reference,
+                        "buyer_organisation_id": plan.buyer_organisation_id, "category_id": plan.category_id,
+                        "total_pence": plan.total_pence, "lines": [list(line) for line in plan.split]})
+    for allocation_id, pence in plan.split:
+        session.add(CommitmentLine(commitment_id=commitment.id or 0, allocation_id=allocation_id, amount_pence=pence))
+        session.add(_ledger(allocation_id, LedgerKind.COMMIT, pence, actor, now, commitment_id=commitment.id,
+                            reason=f"{plan.source.replace('_', '-')} {plan.reference}"))
+    await session.flush()
+    moved = await _commit_to_allocations(session, plan.split, now)
+    short = [(allocation_id, pence) for allocation_id, pence in plan.split if allocation_id not in moved]
+    if short and caller_rolls_back_on_refusal:
+        await session.rollback()  # as the caller would, but now: the allocations are free while we say why
+    for allocation_id, pence in short:
+        await _refuse_again(session, allocation_id,
+                            lambda fresh, label, pence=pence: check_commit(fresh, pence, label))
 
 
 async def _commit_to_allocations(session: AsyncSession, split: Sequence[tuple[int, int]], now: datetime) -> set[int]:

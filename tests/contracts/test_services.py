@@ -14,8 +14,9 @@ from dps.contracts.models import Contract, ContractMilestone
 from dps.contracts.rules import Milestone, MilestoneEvent
 from dps.contracts.services import (
     accept_milestone,
+    add_contract,
+    add_milestones,
     contract_of_competition,
-    create_contract,
     deliver_milestone,
     milestones_of,
     move_milestone,
@@ -33,11 +34,14 @@ from tests.payments.support import make_deal, milestone_state
 
 async def _contract(db, world, competition_id, bid_id, clock, milestones):
     buyer = world.buyer
-    return await create_contract(
+    contract = add_contract(
         db, competition_id=competition_id, bid_id=bid_id, buyer_organisation_id=buyer.organisation.id,
         supplier_organisation_id=world.bidders[0].organisation.id, title="Virtual ward platform",
         value_pence=1_000_000, vat_pence=200_000, starts_on=date(2026, 4, 1), ends_on=date(2027, 3, 31),
         fund_lines=[], milestones=milestones, actor=Actor(buyer.user.id, buyer.user.email), now=clock.now())
+    await db.flush()
+    await add_milestones(db, contract, milestones, actor=Actor(buyer.user.id, buyer.user.email), now=clock.now())
+    return contract
 
 
 async def test_a_contract_is_made_with_its_milestones_planned_and_an_audit_event(db, passwords, clock):

@@ -126,10 +126,15 @@ async def test_a_caller_that_rolls_back_on_refusal_is_told_which_allocation_is_s
         return balance if len(checked) <= 2 else real_check(balance, pence, label)
 
     monkeypatch.setattr(services, "check_commit", only_after_the_update)
+    plan = await services.check_commitment(db, buyer_org_id=(await icb(db, ods="QMF")).id, category_id=None,
+                                           lines=[(first, 90 * POUND), (second, 150 * POUND)],
+                                           total_pence=240 * POUND, reference="R-2", now=clock.now())
+    commitment = plan.commitment(ACTOR, clock.now())
+    db.add(commitment)
+    await db.flush()
     with pytest.raises(Refused) as refused:
-        await services.commit_funds(db, buyer_org_id=(await icb(db, ods="QMF")).id, category_id=None,
-                                    lines=[(first, 90 * POUND), (second, 150 * POUND)], total_pence=240 * POUND,
-                                    reference="R-2", actor=ACTOR, now=clock.now(), caller_rolls_back_on_refusal=True)
+        await services.write_commitment(db, plan, commitment, actor=ACTOR, now=clock.now(),
+                                        caller_rolls_back_on_refusal=True)
     await db.rollback()
 
     assert "£100.00 remaining, this commitment needs £150.00 from it (£50.00 short)" in str(refused.value)

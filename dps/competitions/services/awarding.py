@@ -54,11 +54,11 @@ from dps.competitions.services.loading import (
 from dps.competitions.services.notices import enqueue_ocds_publication, notice_of, publish_contract_notice_if_ready
 from dps.contracts.models import Contract
 from dps.contracts.rules import Milestone, check_milestones
-from dps.contracts.services import create_contract
+from dps.contracts.services import add_contract, add_milestones
 from dps.dates import format_london
 from dps.errors import Conflict, DomainError, ValidationFailed
-from dps.funds.services import commit_funds
-from dps.identity.services import SignedInUser, actor_of
+from dps.funds.services import check_commitment, write_commitment
+from dps.identity.services import SignedInUser, active_member_emails, actor_of
 from dps.mail import page_link
 from dps.money import format_pence
 
@@ -351,9 +351,9 @@ def _confirmation_gate() -> asyncio.Semaphore:
 async def confirm_award(session: AsyncSession, user: SignedInUser, competition_id: int, *,
                         fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime,
                         fund_line_fields: Sequence[str] | None = None) -> Contract:
-    """After standstill: commit the award value to the fund allocations (dps.funds.services.commit_funds) and
-    create the contract with its milestones (dps.contracts.services.create_contract), all in one transaction. If
-    any allocation would go negative nothing changes at all."""
+    """After standstill: commit the award value to the fund allocations (dps.funds.services.check_commitment and
+    write_commitment) and create the contract with its milestones (dps.contracts.services.add_contract), all in one
+    transaction. If any allocation would go negative nothing changes at all."""
     # A caller whose transaction is open may hold what a confirmation inside the gate needs (SQLite's write lock): it
     # must not wait at the gate.
     async with contextlib.nullcontext() if session.in_transaction() else _confirmation_gate():
@@ -385,12 +385,26 @@ async def _confirm_award(session: AsyncSession, user: SignedInUser, competition_
     actor = actor_of(user)
     lines = [(line.allocation_id, line.pence) for line in fund_lines]
     try:
-        contract = await create_contract(
+        # Everything read first: the fund rules and the allocations' money as last committed (so an award the money
+        # no longer covers is refused before anything is written), and who is told of the contract. The writes then
+        # go out in two flushes and the allocations' UPDATE, just before the commit.
+        plan = await check_commitment(session, buyer_org_id=competition.buyer_organisation_id,
+                                      category_id=competition.category_id, lines=lines, total_pence=total,
+                                      reference=f"competition:{competition.id}", now=now,
+                                      fields=fund_line_fields) if lines else None
+        supplier_emails = await active_member_emails(session, bid.organisation_id)
+        contract = add_contract(
             session, competition_id=competition.id or 0, bid_id=bid.id or 0,
             buyer_organisation_id=competition.buyer_organisation_id, supplier_organisation_id=bid.organisation_id,
             title=competition.title, value_pence=bid.price_pence or 0, vat_pence=bid.vat_pence or 0,
             starts_on=competition.contract_starts_on, ends_on=competition.contract_ends_on, fund_lines=lines,
             milestones=milestones, actor=actor, now=now)
+        commitment = None
+        if plan is not None:
+            commitment = plan.commitment(actor, now)
+            session.add(commitment)
+        await session.flush()  # the contract's and the commitment's ids, which the rest refers to
+        await add_milestones(session, contract, milestones, actor=actor, now=now)
         before = competition_snapshot(competition)
         competition.state = next_competition_state(competition.state, CompetitionEvent.CONFIRM_AWARD)
         competition.awarded_at, competition.updated_at = now, now
@@ -399,7 +413,6 @@ async def _confirm_award(session: AsyncSession, user: SignedInUser, competition_
             notice.publish_by = award_notice_due(now)
             # C9: published at once when nothing more is needed from the buyer; otherwise the buyer is reminded.
             await publish_contract_notice_if_ready(session, notice, competition, actor, now)
-        await session.flush()
         await audit_competition(session, actor, "awarded", competition, now, before,
                                 {**competition_snapshot(competition), "contract_id": contract.id,
                                  "value_pence": contract.value_pence, "vat_pence": contract.vat_pence,
@@ -412,14 +425,13 @@ async def _confirm_award(session: AsyncSession, user: SignedInUser, competition_
                                  f"awarded to your organisation: {format_pence(total)} including VAT, from "
                                  f"{competition.contract_starts_on:%-d %B %Y} to "
                                  f"{competition.contract_ends_on:%-d %B %Y}.\n\nSee the contract and its "
-                                 f"milestones:\n{page_link(f'/supplier/contracts/{contract.id}')}\n")
+                                 f"milestones:\n{page_link(f'/supplier/contracts/{contract.id}')}\n",
+                                 recipients=supplier_emails)
         # Last, just before the commit: the allocations' rows stay locked from here to the commit, and awards that
         # share an allocation wait on each other only for that moment, not for the whole award.
-        if lines:
-            await commit_funds(session, buyer_org_id=competition.buyer_organisation_id,
-                               category_id=competition.category_id, lines=lines, total_pence=total,
-                               reference=f"competition:{competition.id}", actor=actor, now=now,
-                               fields=fund_line_fields, caller_rolls_back_on_refusal=True)
+        if plan is not None and commitment is not None:
+            await write_commitment(session, plan, commitment, actor=actor, now=now,
+                                   caller_rolls_back_on_refusal=True)
         await session.commit()
     except DomainError:
         await session.rollback()

@@ -29,7 +29,8 @@ from dps.mail import page_link
 
 
 async def category_name(session: AsyncSession, competition: Competition) -> str:
-    return await session.scalar(sa.select(Category.name).where(Category.id == competition.category_id)) or ""
+    category = await session.get(Category, competition.category_id)  # often loaded already: no query then
+    return category.name if category is not None else ""
 
 
 async def reasons_cannot_take_part(session: AsyncSession, competition: Competition, organisation_ids: list[int],
