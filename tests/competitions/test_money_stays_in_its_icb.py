@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from dps.audit.services import Actor
 from dps.competitions.models import Competition
+from dps.competitions.rules import FundLine
+from dps.competitions.services import awarding
 from dps.competitions.services.sealing import open_bids
 from dps.contracts.models import Contract
+from dps.contracts.rules import default_milestones
 from dps.funds.models import Commitment
+from dps.funds.rules import Refused
 from tests.competitions.support import Browser
 from tests.factories import (
     competition_form,
@@ -21,6 +26,7 @@ from tests.factories import (
     make_competition_world,
     make_fund,
     make_published_competition,
+    signed_in,
 )
 from tests.helpers import count_rows, scalar
 
@@ -143,3 +149,34 @@ async def test_the_award_split_is_chosen_from_the_open_allocations_and_a_foreign
         "fund-2-allocation": str(ids["national"]), "fund-2-amount": "40,000"})
     assert confirmed.status_code == 303, confirmed.text[-2000:]
     assert await count_rows(db, Commitment) == 1
+
+
+async def test_an_award_the_money_no_longer_covers_is_refused_before_anything_is_written(db, passwords, clock):
+    """The fund check runs before the contract is made: a refusal on the money as last committed writes nothing at
+    all (no INSERT, no UPDATE) and says what is short; the conditional UPDATE still decides when the money goes
+    between the check and the write (tests/funds/test_concurrency.py)."""
+    world = await make_competition_world(db, passwords, clock)
+    ids = await allocations(db, clock)
+    competition_id = await in_standstill(db, world, clock)
+    competition = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))
+    _, total = await awarding.award_value(db, competition)
+    signed = await signed_in(db, world.buyer.user)
+    writes: list[str] = []
+
+    def count_write(_connection, _cursor, statement, *_):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
+
+    engine = db.bind.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", count_write)
+    try:
+        with pytest.raises(Refused) as refused:
+            await awarding.confirm_award(
+                db, signed, competition_id, fund_lines=[FundLine(ids["national"], total)], now=clock.now(),
+                milestones=default_milestones(total, competition.contract_starts_on, competition.contract_ends_on))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count_write)
+
+    assert "short" in str(refused.value)
+    assert writes == []
+    assert await count_rows(db, Commitment) == 0 and await count_rows(db, Contract) == 0
