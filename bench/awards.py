@@ -198,7 +198,9 @@ async def _confirm_share(share: Share, wait_for_the_others: Any) -> dict[str, An
 
 
 def _share_process(share: Share, wait_for_the_others: Any, results: Any) -> None:
-    results.put(asyncio.run(_confirm_share(share, wait_for_the_others)))
+    import uvloop  # the event loop `dps serve` runs on: uvicorn takes uvloop when it is installed, as it is
+
+    results.put(uvloop.run(_confirm_share(share, wait_for_the_others)))
 
 
 async def _race(target: Target, prepared: Prepared, processes: int) -> dict[str, Any]:

@@ -50,16 +50,6 @@ async def is_organisation_debarred(session: AsyncSession, organisation_id: int, 
     return is_debarred((period_of(entry) for entry in entries), today)
 
 
-async def debarred_among(session: AsyncSession, organisation_ids: Sequence[int], today: date) -> frozenset[int]:
-    """Which of these organisations are debarred today (one query, for a competition's bidders)."""
-    if not organisation_ids:
-        return frozenset()
-    entries = (await session.scalars(sa.select(DebarmentEntry).where(
-        col(DebarmentEntry.organisation_id).in_(list(organisation_ids)),
-        col(DebarmentEntry.removed_at).is_(None)))).all()
-    return frozenset(entry.organisation_id for entry in entries if is_in_force(period_of(entry), today))
-
-
 async def add_debarment(session: AsyncSession, *, organisation_id: int, grounds: Sequence[str], source: str,
                         listed_from: date, listed_until: date | None, details: str, actor: Actor,
                         now: datetime) -> DebarmentEntry:

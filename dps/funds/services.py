@@ -334,14 +334,17 @@ async def commit_funds(session: AsyncSession, *, buyer_org_id: int, category_id:
 async def check_commitment(session: AsyncSession, *, buyer_org_id: int, category_id: int | None,
                            lines: Sequence[tuple[int, int]], total_pence: int, reference: str, now: datetime,
                            description: str = "", source: CommitmentSource | str = CommitmentSource.AWARD,
-                           fields: Sequence[str] | None = None) -> CommitmentPlan:
+                           fields: Sequence[str] | None = None,
+                           reference_new_by_construction: bool = False) -> CommitmentPlan:
     """Check a commitment before anything is written. `fields` names the form field that chose each line's
     allocation, so that a refusal of one line points at its chooser.
 
     It checks the split (sums to `total_pence` exactly), that each allocation is open to the buyer (RULES.md 5, money
     stays in its ICB: its own ICB's, or a national fund's), each fund's rules (buyer type, category, per-award cap,
     match funding, lapse) and each allocation's remaining money as last committed, and refuses with
-    `dps.funds.rules.Refused`. It reads and writes nothing else."""
+    `dps.funds.rules.Refused`. It reads and writes nothing else. A caller whose reference cannot have been used
+    (an award's: one a competition, confirmed once, under the competition's lock) skips the reference's lookup with
+    `reference_new_by_construction`; the (source, reference) unique constraint still holds."""
     reference = reference.strip()
     if not reference:
         raise ValidationFailed("Enter a reference for the commitment, like a contract number", field="reference")
@@ -393,8 +396,8 @@ async def check_commitment(session: AsyncSession, *, buyer_org_id: int, category
                 raise
             raise Refused(str(refused), rule=refused.rule, field=field_of(index),
                           shortfall_pence=refused.shortfall_pence) from None
-    if await session.scalar(sa.select(col(Commitment.id)).where(col(Commitment.source) == source,
-                                                            col(Commitment.reference) == reference)) is not None:
+    if not reference_new_by_construction and await session.scalar(sa.select(col(Commitment.id)).where(
+            col(Commitment.source) == source, col(Commitment.reference) == reference)) is not None:
         raise ValidationFailed(f"A commitment with the reference {reference} already exists", field="reference")
     return CommitmentPlan(source=source, reference=reference, buyer_organisation_id=buyer_org_id,
                           category_id=category_id, split=tuple(sorted(split)), total_pence=total_pence,

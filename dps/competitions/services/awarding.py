@@ -391,7 +391,7 @@ async def _confirm_award(session: AsyncSession, user: SignedInUser, competition_
         plan = await check_commitment(session, buyer_org_id=competition.buyer_organisation_id,
                                       category_id=competition.category_id, lines=lines, total_pence=total,
                                       reference=f"competition:{competition.id}", now=now,
-                                      fields=fund_line_fields) if lines else None
+                                      fields=fund_line_fields, reference_new_by_construction=True) if lines else None
         supplier_emails = await active_member_emails(session, bid.organisation_id)
         contract = add_contract(
             session, competition_id=competition.id or 0, bid_id=bid.id or 0,
