@@ -50,6 +50,8 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--awards", type=int, default=40, help="concurrent award confirmations (default %(default)s)")
     parser.add_argument("--award-processes", type=int, default=None,
                         help="processes confirming awards, as `dps serve --workers` (default: one a core)")
+    parser.add_argument("--award-rounds", type=int, default=awards.ROUNDS,
+                        help="rounds of the award race, whose median is read (default %(default)s)")
     parser.add_argument("--rush-suppliers", type=int, default=300,
                         help="invited suppliers bidding in the deadline rush (default %(default)s)")
     parser.add_argument("--rush-submissions", type=int, default=500,
@@ -272,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     if "awards" in selected:
         console.print("Awards under contention: preparing a PostgreSQL database")
         awards_section = asyncio.run(awards.run(arguments.postgres_url, arguments.awards, arguments.seed, work_dir,
-                                                       processes=arguments.award_processes))
+                                                       processes=arguments.award_processes,
+                                                       rounds=arguments.award_rounds))
         awards_machine = Machine.detect("PostgreSQL", machine.search_backend)
         sections.append(awards_section)
         print_section(awards_section, awards_machine)

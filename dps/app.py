@@ -32,7 +32,7 @@ from dps.clock import Clock, SystemClock
 from dps.competitions.rules import shown_status
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
-from dps.db import database_unavailable, make_engine, metadata
+from dps.db import database_unavailable, make_engine, make_reading_sessionmaker, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
@@ -266,6 +266,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock
     app.state.passwords = Passwords.for_environment(settings.environment)
     app.state.db_config = database
+    app.state.reading_sessions = make_reading_sessionmaker(database.get_engine())
     app.state.api_rate_limiter = ApiRateLimiter(settings.redis_url)
     app.state.api_key_cache = ApiKeyCache(key_generation(settings.redis_url))
     app.state.api_key_usage = ApiKeyUsage(app.state.api_rate_limiter.storage)

@@ -33,7 +33,7 @@ class CurrentUserMiddleware(ASGIMiddleware):
         stored = session if isinstance(session, dict) else {}
         user_id = stored.get("user_id")
         if isinstance(user_id, int):
-            async with scope["app"].state.db_config.get_session() as db:
+            async with scope["app"].state.reading_sessions() as db:
                 user = await load_signed_in_user(db, user_id)
             # A password reset moves the account's session epoch on: sessions signed in before it are not signed in.
             if user is not None and stored.get("epoch", 0) == user.session_epoch:
