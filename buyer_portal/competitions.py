@@ -37,6 +37,7 @@ from dps.competitions.rules import (
     TIE_BREAK_WORDING,
     CompetitionState,
     FundLine,
+    can_confirm_award,
     proportional_split,
     tie_break_of,
 )
@@ -499,7 +500,8 @@ async def _confirm_page(request: Request[Any, Any, Any], db_session: Any, user: 
         "total": total, "errors": errors or FormErrors(), "values": values, "fund_rows": range(1, FUND_ROWS + 1),
         "fund_choices": await _fund_choices(request, db_session, now, [(competition.buyer_organisation_id, "")],
                                             competition.category_id),
-        "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": now})
+        "milestone_rows": range(1, MILESTONE_ROWS + 1), "now": now,
+        "standstill_over": can_confirm_award(now, competition.standstill_ends_at, False)})
 
 
 @get("/{competition_id:int}/confirm", name="buyer.competitions.confirm", guards=[buyer_role_only])

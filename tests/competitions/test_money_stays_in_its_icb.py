@@ -180,3 +180,19 @@ async def test_an_award_the_money_no_longer_covers_is_refused_before_anything_is
     assert "short" in str(refused.value)
     assert writes == []
     assert await count_rows(db, Commitment) == 0 and await count_rows(db, Contract) == 0
+
+
+async def test_the_confirmation_page_says_whether_the_standstill_has_ended(client, db, passwords, clock):
+    world = await make_competition_world(db, passwords, clock)
+    competition_id = await in_standstill(db, world, clock)
+    browser = Browser(client)
+    page = f"/buyer/competitions/{competition_id}/confirm"
+    ended = await browser.get(world.buyer.email, page)
+    assert "The standstill ended at" in ended.text and "can be confirmed after that" not in ended.text
+
+    competition = await scalar(db, sa.select(Competition).where(Competition.id == competition_id))
+    competition.standstill_ends_at = clock.now() + timedelta(days=3)
+    await db.commit()
+    running = await browser.get(world.buyer.email, page)
+    assert running.status_code == 200
+    assert "The standstill ends at" in running.text and "the award can be confirmed after that" in running.text
