@@ -23,7 +23,9 @@ Reads before the UPDATE only produce a friendly message; the UPDATE is what deci
 
 Lock order: allocations are updated in id order, so two transactions never wait for each other in a cycle. (An
 audit event is an insert of its own row and locks nothing shared: see "The audit log" in docs/CONVENTIONS.md.)
-Each service runs inside a SAVEPOINT: when it refuses, nothing it did stays in the caller's transaction.
+Each service runs inside a SAVEPOINT: when it refuses, nothing it did stays in the caller's transaction. (An award
+calls `check_commitment` and `write_commitment` itself, with no savepoint: it rolls its whole transaction back on a
+refusal.)
 """
 
 from __future__ import annotations
