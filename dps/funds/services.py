@@ -30,6 +30,7 @@ refusal.)
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -438,19 +439,30 @@ async def _commit_to_allocations(session: AsyncSession, split: Sequence[tuple[in
     return the allocations it moved. The rows are locked first in id order (a locking CTE), so concurrent splits
     over the same allocations never deadlock; on PostgreSQL the UPDATE then re-checks each row's condition on its
     latest committed version, as any conditional UPDATE does."""
+    parameters: dict[str, Any] = {"allocation_ids": sorted(allocation_id for allocation_id, _ in split),
+                                  "moved_at": now}
+    for index, (allocation_id, pence) in enumerate(split):
+        parameters[f"allocation_{index}"], parameters[f"pence_{index}"] = allocation_id, pence
+    rows = await session.execute(_commit_statement(len(split)), parameters)
+    return {int(allocation_id) for (allocation_id,) in rows}
+
+
+@functools.cache
+def _commit_statement(lines: int) -> sa.Update:
+    """The UPDATE of `_commit_to_allocations` for a split of so many lines, built once: building it is most of the
+    Python an award's commitment costs."""
     c = ALLOCATIONS.c
-    ids = sorted(allocation_id for allocation_id, _ in split)
-    pence = sa.case({allocation_id: sa.literal(amount, sa.BigInteger) for allocation_id, amount in split},
-                    value=c.id)
+    pence = sa.case(*((c.id == sa.bindparam(f"allocation_{index}"), sa.bindparam(f"pence_{index}", type_=sa.BigInteger))
+                      for index in range(lines)))
     # FOR NO KEY UPDATE, the lock the UPDATE itself takes: it does not wait on the key-share locks that the
     # lines' and ledger's foreign keys hold on these rows (FOR UPDATE would, and deadlock).
-    locked = sa.select(c.id).where(c.id.in_(ids)).order_by(c.id).with_for_update(key_share=True).cte("locked")
-    rows = await session.execute(
-        sa.update(ALLOCATIONS)
-        .where(c.id.in_(sa.select(locked.c.id)), _remaining_at_least(pence))
-        .values(committed_pence=c.committed_pence + pence, version=c.version + 1, updated_at=now)
-        .returning(c.id))
-    return {int(allocation_id) for (allocation_id,) in rows}
+    locked = (sa.select(c.id).where(c.id.in_(sa.bindparam("allocation_ids", expanding=True))).order_by(c.id)
+              .with_for_update(key_share=True).cte("locked"))
+    return (sa.update(ALLOCATIONS)
+            .where(c.id.in_(sa.select(locked.c.id)), _remaining_at_least(pence))
+            .values(committed_pence=c.committed_pence + pence, version=c.version + 1,
+                    updated_at=sa.bindparam("moved_at"))
+            .returning(c.id))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,8 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from dps.admission.services import category_with_agreement, email_organisation
+from dps.agreements.models import Agreement, Category
 from dps.audit.services import Actor
 from dps.calendar import describe_period_end
 from dps.competitions.models import AwardNotice, Bid, Competition, OutcomeLetter
@@ -28,6 +31,7 @@ from dps.competitions.rules import (
     award_winner,
     can_confirm_award,
     check_fund_split,
+    is_due_to_close,
     needs_contracts_finder,
     next_competition_state,
     questions_of,
@@ -46,6 +50,7 @@ from dps.competitions.services.excluding import (
 )
 from dps.competitions.services.loading import (
     audit_competition,
+    buyer_organisation_ids,
     competition_for_buyer,
     competition_snapshot,
     criteria_of,
@@ -56,8 +61,9 @@ from dps.contracts.models import Contract
 from dps.contracts.rules import Milestone, check_milestones
 from dps.contracts.services import add_contract, add_milestones
 from dps.dates import format_london
-from dps.errors import Conflict, DomainError, ValidationFailed
+from dps.errors import Conflict, DomainError, NotFound, ValidationFailed
 from dps.funds.services import check_commitment, write_commitment
+from dps.identity.models import Organisation
 from dps.identity.services import SignedInUser, active_member_emails, actor_of
 from dps.mail import page_link
 from dps.money import format_pence
@@ -361,15 +367,44 @@ async def confirm_award(session: AsyncSession, user: SignedInUser, competition_i
                                     now=now, fund_line_fields=fund_line_fields)
 
 
+@functools.cache
+def _confirmation_query() -> Any:
+    """The competition (locked), its notice, its category's agreement, its winning bid and its buyer, in one query:
+    built once, since a confirmation's statements are most of its cost."""
+    return (sa.select(Competition, AwardNotice, Category, Agreement, Bid, Organisation)
+            .join(Category, col(Category.id) == Competition.category_id)
+            .join(Agreement, col(Agreement.id) == Category.agreement_id)
+            .join(Organisation, col(Organisation.id) == Competition.buyer_organisation_id)
+            .outerjoin(AwardNotice, col(AwardNotice.competition_id) == Competition.id)
+            .outerjoin(Bid, col(Bid.id) == Competition.winning_bid_id)
+            .where(col(Competition.id) == sa.bindparam("competition_id"),
+                   col(Competition.buyer_organisation_id).in_(sa.bindparam("buyer_ids", expanding=True)))
+            .with_for_update(of=Competition))
+
+
+async def _confirmation_of(session: AsyncSession, user: SignedInUser, competition_id: int,
+                           now: datetime) -> tuple[Competition, AwardNotice | None, Agreement]:
+    """What confirming reads before it decides, for a buyer of the running organisation (NotFound otherwise). The
+    winning bid and the buyer's organisation are left in the session, where `award_value` and the fund check find
+    them without another query."""
+    row = (await session.execute(_confirmation_query(), {
+        "competition_id": competition_id, "buyer_ids": sorted(buyer_organisation_ids(user))})).first()
+    if row is None:
+        raise NotFound("There is no such competition")
+    competition, notice, _, agreement, _, _ = row
+    if is_due_to_close(competition.state, competition.tender_deadline, now):
+        # Closing is done (and said) where every loader does it; the state check then refuses.
+        competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    return competition, notice, agreement
+
+
 async def _confirm_award(session: AsyncSession, user: SignedInUser, competition_id: int, *,
                          fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime,
                          fund_line_fields: Sequence[str] | None) -> Contract:
-    competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
+    competition, notice, agreement = await _confirmation_of(session, user, competition_id, now)
     require_state(competition, CompetitionState.STANDSTILL, doing="confirming the award")
     if competition.standstill_paused_at is not None:
         raise Conflict("The standstill is paused because of a challenge: resume it before confirming the award")
-    notice = await notice_of(session, competition.id or 0)
-    _, agreement = await category_with_agreement(session, competition.category_id)
     if standstill_starts_with_notice(agreement.regime) and (notice is None or notice.published_at is None):
         raise Conflict("The contract award notice has not been published, so the contract cannot be entered into. "
                        "Publish the notice from the competition's page: the standstill starts on the day it is "
