@@ -7,6 +7,7 @@ suspension, removal or debarment reaches competitions already running.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import date
 from typing import cast
@@ -26,17 +27,11 @@ async def standings_in_category(session: AsyncSession, category_id: int, organis
     removed, in one query whatever the number of bidders (asked at every step of a bid, and of an award)."""
     if not organisation_ids:
         return {}
-    ids = list(organisation_ids)
-    no_date = sa.cast(sa.null(), sa.Date)
-    admissions = sa.select(col(Admission.organisation_id), col(Admission.state), no_date, no_date).where(
-        col(Admission.category_id) == category_id, col(Admission.organisation_id).in_(ids))
-    debarments = sa.select(col(DebarmentEntry.organisation_id), sa.cast(sa.null(), sa.String),
-                           col(DebarmentEntry.listed_from), col(DebarmentEntry.listed_until)).where(
-        col(DebarmentEntry.organisation_id).in_(ids), col(DebarmentEntry.removed_at).is_(None))
     states: dict[int, str] = {}
     debarred: set[int] = set()
     rows = cast(Sequence[tuple[int, str | None, date | None, date | None]],
-                (await session.execute(sa.union_all(admissions, debarments))).all())
+                (await session.execute(_standings_query(), {"category_id": category_id,
+                                                            "organisation_ids": list(organisation_ids)})).all())
     for organisation_id, state, listed_from, listed_until in rows:
         if state is not None:  # an admission's row
             states[organisation_id] = state
@@ -44,6 +39,19 @@ async def standings_in_category(session: AsyncSession, category_id: int, organis
             debarred.add(organisation_id)
     return {organisation_id: standing(states.get(organisation_id), organisation_id in debarred)
             for organisation_id in organisation_ids}
+
+
+@functools.cache
+def _standings_query() -> sa.CompoundSelect:
+    """Built once: a bid's every step asks, and building the statement cost more than running it."""
+    ids: sa.BindParameter[list[int]] = sa.bindparam("organisation_ids", expanding=True)
+    no_date = sa.cast(sa.null(), sa.Date)
+    admissions = sa.select(col(Admission.organisation_id), col(Admission.state), no_date, no_date).where(
+        col(Admission.category_id) == sa.bindparam("category_id"), col(Admission.organisation_id).in_(ids))
+    debarments = sa.select(col(DebarmentEntry.organisation_id), sa.cast(sa.null(), sa.String),
+                           col(DebarmentEntry.listed_from), col(DebarmentEntry.listed_until)).where(
+        col(DebarmentEntry.organisation_id).in_(ids), col(DebarmentEntry.removed_at).is_(None))
+    return sa.union_all(admissions, debarments)
 
 
 async def supplier_standing(session: AsyncSession, organisation_id: int, category_id: int, today: date) -> Standing:

@@ -147,14 +147,18 @@ async def allocation_contexts(session: AsyncSession, allocation_ids: Sequence[in
     """Fresh from the database (populate_existing: the conditional UPDATEs bypass the identity map)."""
     if not allocation_ids:
         return {}
-    rows = await session.execute(
-        sa.select(Allocation, Fund, Organisation)
-        .join(Fund, col(Fund.id) == Allocation.fund_id)
-        .join(Organisation, col(Organisation.id) == Allocation.icb_organisation_id)
-        .where(col(Allocation.id).in_(set(allocation_ids)))
-        .execution_options(populate_existing=True)
-    )
+    rows = await session.execute(_allocation_contexts_query(), {"allocation_ids": sorted(set(allocation_ids))})
     return {allocation.id: AllocationContext(allocation, fund, icb) for allocation, fund, icb in rows}
+
+
+@functools.cache
+def _allocation_contexts_query() -> sa.Executable:
+    """Built once: every commitment, payment and funds page asks."""
+    return (sa.select(Allocation, Fund, Organisation)
+            .join(Fund, col(Fund.id) == Allocation.fund_id)
+            .join(Organisation, col(Organisation.id) == Allocation.icb_organisation_id)
+            .where(col(Allocation.id).in_(sa.bindparam("allocation_ids", expanding=True)))
+            .execution_options(populate_existing=True))
 
 
 async def allocation_context(session: AsyncSession, allocation_id: int) -> AllocationContext:

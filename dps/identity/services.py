@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -272,25 +274,38 @@ async def active_member_emails(session: AsyncSession, organisation_id: int,
                                roles: Sequence[Role] | None = None) -> list[str]:
     """The email addresses of the organisation's active members (only those holding one of `roles`, when given),
     in order."""
-    query = (sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
-             .where(col(Membership.organisation_id) == organisation_id, col(User.is_active).is_(True)))
+    parameters: dict[str, Any] = {"organisation_id": organisation_id}
     if roles is not None:
-        query = query.where(col(Membership.role).in_(list(roles)))
-    return list((await session.scalars(query.distinct().order_by(col(User.email)))).all())
+        parameters["roles"] = list(roles)
+    return list((await session.scalars(_member_emails_query(roles is not None), parameters)).all())
+
+
+@functools.cache
+def _member_emails_query(of_roles: bool) -> sa.Executable:
+    """Built once (for all roles, and for some): every email to an organisation asks."""
+    query = (sa.select(col(User.email)).join(Membership, col(Membership.user_id) == User.id)
+             .where(col(Membership.organisation_id) == sa.bindparam("organisation_id"), col(User.is_active).is_(True)))
+    if of_roles:
+        query = query.where(col(Membership.role).in_(sa.bindparam("roles", expanding=True)))
+    return query.distinct().order_by(col(User.email))
+
+
+@functools.cache
+def _signed_in_user_query() -> sa.Executable:
+    """Built once: every signed-in request runs it, and building it cost about as much as running it."""
+    return (sa.select(col(User.email), col(User.full_name), col(User.email_verified_at), col(User.session_epoch),
+                      col(Membership.organisation_id), col(Organisation.name), col(Organisation.kind),
+                      col(Membership.role))
+            .select_from(User)
+            .outerjoin(Membership, col(Membership.user_id) == User.id)
+            .outerjoin(Organisation, col(Organisation.id) == Membership.organisation_id)
+            .where(col(User.id) == sa.bindparam("user_id"), col(User.is_active).is_(True))
+            .order_by(col(Organisation.name), col(Membership.role)))
 
 
 async def load_signed_in_user(session: AsyncSession, user_id: int) -> SignedInUser | None:
     """The active user with their memberships, in one query (every signed-in request asks)."""
-    rows = (await session.execute(
-        sa.select(col(User.email), col(User.full_name), col(User.email_verified_at), col(User.session_epoch),
-                  col(Membership.organisation_id), col(Organisation.name), col(Organisation.kind),
-                  col(Membership.role))
-        .select_from(User)
-        .outerjoin(Membership, col(Membership.user_id) == User.id)
-        .outerjoin(Organisation, col(Organisation.id) == Membership.organisation_id)
-        .where(col(User.id) == user_id, col(User.is_active).is_(True))
-        .order_by(col(Organisation.name), col(Membership.role))
-    )).all()
+    rows = (await session.execute(_signed_in_user_query(), {"user_id": user_id})).all()
     if not rows:
         return None
     email, full_name, email_verified_at, session_epoch = rows[0][:4]

@@ -1,6 +1,7 @@
 """PostgreSQL restarted under load, simulated without touching the shared server: every backend of the test's database
 is terminated (as a restart does) again and again while requests run. Requests caught by it get a 503 page, never a
-500; afterwards the same app serves again, its pool having replaced the dead connections (pre-ping), no restart."""
+500; afterwards the same app serves again, its pool having replaced the dead connections as it handed them out, no
+restart."""
 
 from __future__ import annotations
 
@@ -93,3 +94,22 @@ async def test_the_pool_recovers_from_a_restart_under_load_without_restarting_th
         # The same app, no restart: every request is answered from the database again.
         after = [(await http.get(page)).status_code for _ in range(2 * BROWSERS)]
         assert after == [404] * (2 * BROWSERS)
+
+
+async def test_connections_closed_while_the_app_is_idle_are_replaced_before_a_request_uses_them(served, backend,
+                                                                                               database_url):
+    """A restart at a quiet moment: no request may pay for it, since the pool hands out no connection the server
+    has closed."""
+    if backend != "postgresql":
+        pytest.skip("a PostgreSQL restart: SQLite has no server to lose")
+    page = "/catalogue/innovations/424242"
+    database = database_url.rsplit("/", 1)[1]
+    async with httpx.AsyncClient(base_url=served, timeout=30) as http:
+        # Fill the pool with connections that have served (several at once, so more than one is pooled).
+        assert {response.status_code for response in await asyncio.gather(
+            *(http.get(page) for _ in range(BROWSERS)))} == {404}
+        assert await terminate_backends(database) > 0
+        await asyncio.sleep(0.2)  # for the server's goodbye to reach the app's event loop, not for time to pass
+        statuses = [response.status_code for response in await asyncio.gather(
+            *(http.get(page) for _ in range(BROWSERS)))]
+        assert statuses == [404] * BROWSERS
