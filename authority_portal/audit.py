@@ -18,6 +18,7 @@ from dps.dates import parse_iso_date
 from dps.errors import ValidationFailed
 from dps.forms import FormErrors
 from dps.web.auth import authority_admin_only
+from dps.web.database import database_of
 from dps.web.deps import DbSession, PageNumber
 
 PAGE_SIZE = 50
@@ -75,7 +76,7 @@ async def export_csv(request: Request[Any, Any, Any], entity_type: FromQuery[str
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        async with request.app.state.db_config.get_session() as session:
+        async with database_of(request.app).sessions() as session:
             async for event in stream_events(session, criteria):
                 writer.writerow([event.sequence, event.occurred_at.isoformat(), event.actor_user_id or "",
                                  event.actor_label, event.action, event.entity_type, event.entity_id,

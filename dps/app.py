@@ -10,9 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, get_aa_scope_state
-from advanced_alchemy.extensions.litestar.plugins.init.config.common import SESSION_TERMINUS_ASGI_EVENTS
 from litestar import Litestar, MediaType, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
@@ -26,13 +23,13 @@ from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.stores.memory import MemoryStore
 from litestar.template import TemplateConfig
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dps.audit.sealing import AuditSealer
 from dps.clock import Clock, SystemClock
 from dps.competitions.rules import shown_status
 from dps.competitions.services.loading import close_due_competitions
 from dps.crypto import SealingKey, install_sealing_key
-from dps.db import database_unavailable, make_engine, make_reading_sessionmaker, metadata
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
@@ -40,6 +37,7 @@ from dps.web.api import rate_limit_headers
 from dps.web.api_docs import ApiDocsPages, OldSchemaAddress
 from dps.web.api_key_state import ApiKeyCache, ApiKeyUsage, key_generation
 from dps.web.auth import CurrentUserMiddleware, current_user, public
+from dps.web.database import DATABASE_DEPENDENCIES, Database, database_of, engine_closed_on_shutdown
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
@@ -87,7 +85,7 @@ async def in_process_outbox_worker(app: Litestar) -> AsyncIterator[None]:
     if settings.outbox_worker != "inprocess":
         yield
         return
-    sessions = app.state.db_config.create_session_maker()
+    sessions = database_of(app).sessions
     worker = OutboxWorker.for_settings(sessions, outbox_consumers(settings), app.state.clock, settings)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(worker.run(stop)),
@@ -111,7 +109,7 @@ async def api_key_state(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         try:
-            async with app.state.db_config.get_session() as session:
+            async with database_of(app).sessions() as session:
                 await app.state.api_key_usage.flush(session, app.state.clock.now())
         except Exception:  # stopping must not fail for a convenience
             logging.getLogger("dps.api").exception("could not write the API keys' last use on shutdown")
@@ -127,34 +125,6 @@ async def run_periodically(stop: asyncio.Event, job: Any, every_seconds: float =
             logging.getLogger("dps.jobs").exception("periodic job failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every_seconds)
-
-
-SESSION_CLOSE_SECONDS = 5
-
-
-def request_session_closer(scope_key: str) -> Any:
-    """The SQLAlchemy plugin's handler that closes the request's database session as the response starts (its default
-    does the same), except that a connection the database dropped under the request (a restart, a terminated
-    backend) is not an error here: closing only rolls back what the handler left uncommitted, which the database has
-    rolled back already, and the connection is invalidated so that the pool replaces it. Raised here, after the
-    response started, it would cut the response off."""
-
-    async def close_request_session(message: Any, scope: Any) -> None:
-        session = get_aa_scope_state(scope, scope_key)
-        if session is None or message["type"] not in SESSION_TERMINUS_ASGI_EVENTS:
-            return
-        try:
-            await asyncio.wait_for(session.close(), timeout=SESSION_CLOSE_SECONDS)
-        except Exception as error:
-            if not database_unavailable(error):
-                raise
-            logging.getLogger("dps.web").warning("the database dropped a request's connection: %s", error)
-            with contextlib.suppress(Exception):
-                await session.invalidate()
-        finally:
-            delete_aa_scope_state(scope, scope_key)
-
-    return close_request_session
 
 
 async def html_templates_are_html(response: Response[Any]) -> Response[Any]:
@@ -179,14 +149,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     subscribe_domain_listeners()
     install_sealing_key(SealingKey(settings.bid_sealing_key))
 
-    database = SQLAlchemyAsyncConfig(
-        engine_instance=make_engine(settings.database_url),
-        session_config=AsyncSessionConfig(expire_on_commit=False),
-        session_dependency_key="db_session",
-        metadata=metadata,
-        create_all=False,
-    )
-    database.before_send_handler = request_session_closer(database.session_scope_key)
+    database = Database.for_url(settings.database_url)
     templates = TemplateConfig(engine=JinjaTemplateEngine.from_environment(
         build_environment(auto_reload=settings.template_auto_reload)))
     templates.engine_instance.register_template_callable(
@@ -232,8 +195,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app = Litestar(
         route_handlers=[pages, *api],
-        plugins=[SQLAlchemyPlugin(config=database)],
-        dependencies=DEPENDENCIES,
+        dependencies={**DATABASE_DEPENDENCIES, **DEPENDENCIES},
+        signature_namespace={"AsyncSession": AsyncSession},
         # First, so outermost: the received time is taken before the session store or the user's load can wait.
         middleware=[received_at_middleware, session_config.middleware, CurrentUserMiddleware()],
         before_send=[security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
@@ -256,7 +219,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                             "/api-keys/register; the data is open without one, at a lower rate limit.")}),
         ),
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[*LIFESPANS, in_process_outbox_worker, api_key_state],
+        # Entered in order and left in reverse: the engine is closed last.
+        lifespan=[engine_closed_on_shutdown, *LIFESPANS, in_process_outbox_worker, api_key_state],
         after_request=html_templates_are_html,
         before_request=check_request_input,
         request_class=CheckedRequest,
@@ -265,8 +229,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.settings = settings
     app.state.clock = clock
     app.state.passwords = Passwords.for_environment(settings.environment)
-    app.state.db_config = database
-    app.state.reading_sessions = make_reading_sessionmaker(database.get_engine())
+    app.state.database = database
     app.state.api_rate_limiter = ApiRateLimiter(settings.redis_url)
     app.state.api_key_cache = ApiKeyCache(key_generation(settings.redis_url))
     app.state.api_key_usage = ApiKeyUsage(app.state.api_rate_limiter.storage)

@@ -28,6 +28,7 @@ from dps.db import database_unavailable
 from dps.errors import DomainError
 from dps.web.api_key_state import ApiKeyCache, ApiKeyUsage, CachedKey
 from dps.web.auth import GUARD_MARK
+from dps.web.database import database_of
 
 logger = logging.getLogger("dps.api")
 
@@ -113,7 +114,7 @@ async def _known_key(connection: ASGIConnection[Any, Any, Any, Any], secret: str
     found = await cache.lookup(key_hash, now)
     if found.key is not None:
         return found.key
-    async with connection.app.state.db_config.get_session() as session:
+    async with database_of(connection.app).sessions() as session:
         key = await api_key_services.active_api_key(session, secret)
     cached = CachedKey(key.id or 0, key.rate_limit_per_minute, now) if key is not None else None
     cache.store(key_hash, cached, found.generation)
@@ -126,7 +127,7 @@ async def _record_use(connection: ASGIConnection[Any, Any, Any, Any], key_id: in
     await usage.record(key_id, usage_day(now), now)
     if usage.flush_due(now):
         try:
-            async with connection.app.state.db_config.get_session() as session:
+            async with database_of(connection.app).sessions() as session:
                 await usage.flush(session, now)
         except Exception:  # the last use is a convenience: never refuse a request for it
             logger.exception("could not write the API keys' last use")

@@ -13,6 +13,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import MembershipView, SignedInUser, load_signed_in_user
+from dps.web.database import database_of
 from dps.web.security_headers import API_PATH_PATTERN
 
 # Guards are coroutines so Litestar calls them directly instead of sending each one to a thread.
@@ -33,7 +34,7 @@ class CurrentUserMiddleware(ASGIMiddleware):
         stored = session if isinstance(session, dict) else {}
         user_id = stored.get("user_id")
         if isinstance(user_id, int):
-            async with scope["app"].state.reading_sessions() as db:
+            async with database_of(scope["app"]).reading_sessions() as db:
                 user = await load_signed_in_user(db, user_id)
             # A password reset moves the account's session epoch on: sessions signed in before it are not signed in.
             if user is not None and stored.get("epoch", 0) == user.session_epoch:
