@@ -10,6 +10,7 @@ import contextlib
 import functools
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -382,8 +383,18 @@ def _confirmation_query() -> Any:
             .with_for_update(of=Competition))
 
 
+@dataclass(frozen=True)
+class _Confirming:
+    competition: Competition
+    notice: AwardNotice | None
+    agreement: Agreement
+    # Held, not read: the session's identity map keeps an object only while something refers to it, and the fund
+    # check and the exclusion check find these there instead of asking the database again.
+    loaded: tuple[Any, ...]
+
+
 async def _confirmation_of(session: AsyncSession, user: SignedInUser, competition_id: int,
-                           now: datetime) -> tuple[Competition, AwardNotice | None, Agreement]:
+                           now: datetime) -> _Confirming:
     """What confirming reads before it decides, for a buyer of the running organisation (NotFound otherwise). The
     winning bid and the buyer's organisation are left in the session, where `award_value` and the fund check find
     them without another query."""
@@ -391,17 +402,18 @@ async def _confirmation_of(session: AsyncSession, user: SignedInUser, competitio
         "competition_id": competition_id, "buyer_ids": sorted(buyer_organisation_ids(user))})).first()
     if row is None:
         raise NotFound("There is no such competition")
-    competition, notice, _, agreement, _, _ = row
+    competition, notice, category, agreement, bid, buyer = row
     if is_due_to_close(competition.state, competition.tender_deadline, now):
         # Closing is done (and said) where every loader does it; the state check then refuses.
         competition = await competition_for_buyer(session, user, competition_id, now, for_update=True)
-    return competition, notice, agreement
+    return _Confirming(competition, notice, agreement, loaded=(category, bid, buyer))
 
 
 async def _confirm_award(session: AsyncSession, user: SignedInUser, competition_id: int, *,
                          fund_lines: Sequence[FundLine], milestones: Sequence[Milestone], now: datetime,
                          fund_line_fields: Sequence[str] | None) -> Contract:
-    competition, notice, agreement = await _confirmation_of(session, user, competition_id, now)
+    confirming = await _confirmation_of(session, user, competition_id, now)
+    competition, notice, agreement = confirming.competition, confirming.notice, confirming.agreement
     require_state(competition, CompetitionState.STANDSTILL, doing="confirming the award")
     if competition.standstill_paused_at is not None:
         raise Conflict("The standstill is paused because of a challenge: resume it before confirming the award")
