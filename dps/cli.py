@@ -29,6 +29,7 @@ from dps.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from dps.errors import DomainError
 from dps.identity.commands import create_user_with_role
 from dps.identity.models import Role
+from dps.migrate import upgrade_database
 from dps.outbox.worker import OutboxWorker
 from dps.payments.local_stripe import LocalStripeUnavailable, development_stripe
 from dps.settings import Settings, SettingsError
@@ -266,8 +267,6 @@ def db() -> None:
 
 @db.command(help="Apply every Alembic migration, then load any missing reference data.")
 def upgrade() -> None:
-    from dps.migrate import upgrade_database  # here, not at the top: Alembic (and Mako) stay out of `dps serve`
-
     settings = load_settings()
     added = upgrade_database(settings)
     console.print(f"Database is up to date ({'SQLite' if settings.is_sqlite else 'PostgreSQL'}); "
