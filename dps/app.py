@@ -175,10 +175,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     sign_in_router = Router(path="/", route_handlers=[SignInPages, PasswordResetPages],
                             middleware=[login_rate_limit.middleware])
 
-    # The OpenAPI document describes the /api/v1 API only: the pages, the webhooks and /health are left out.
+    # The OpenAPI document describes the /api/v1 API only: the app leaves every route out of it (the pages, the
+    # webhooks, /health) and the API's router puts its own back. The pages are registered on the app itself, not in
+    # a router of their own: Litestar deep-copies a router when it is registered, every page handler with it.
     handlers = route_handlers()
     api = [handler for handler in handlers if _path_of(handler).startswith("/api/")]
-    pages = Router(path="/", include_in_schema=False, route_handlers=[
+    pages = [
         PublicPages,
         ServicePages,
         sign_in_router,
@@ -191,10 +193,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                                    include_in_schema=False, name="assets"),
         create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],
                                    include_in_schema=False, name="static"),
-    ])
+    ]
 
     app = Litestar(
-        route_handlers=[pages, *api],
+        route_handlers=[*pages, Router(path="/", include_in_schema=True, route_handlers=api)],
+        include_in_schema=False,
         dependencies={**DATABASE_DEPENDENCIES, **DEPENDENCIES},
         signature_namespace={"AsyncSession": AsyncSession},
         # First, so outermost: the received time is taken before the session store or the user's load can wait.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import socket
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.utils.signature import ParsedSignature
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import dps.wiring  # its table registry puts every table on the metadata
@@ -36,11 +38,44 @@ dps.wiring.subscribe_domain_listeners()
 # Services called directly by tests seal bids with the tests' own key, as the app under test does (DPS_ENV=test).
 install_sealing_key(SealingKey(Settings.from_env({"DPS_ENV": "test"}).bid_sealing_key))
 
+
+def _parse_each_signature_once() -> None:
+    """Most tests build their own app (their own settings and clock), and Litestar parses every handler's and
+    dependency's signature again for each app (type hints evaluated from strings): a third of building one. The
+    handlers are the same functions in every app, so each is parsed once per test process: a module-level function
+    by itself, a controller's method by its function (every instance's bound method has the same signature).
+    Functions made inside a call are parsed each time, and nothing here keeps an app alive. ParsedSignature is
+    frozen, so sharing it between apps shares nothing an app can change."""
+    parse = ParsedSignature.from_fn.__func__  # type: ignore[attr-defined]
+    parsed: dict[tuple[Any, ...], ParsedSignature] = {}
+
+    def from_fn(cls: type[ParsedSignature], fn: Any, signature_namespace: dict[str, Any]) -> ParsedSignature:
+        function = getattr(fn, "__func__", fn)
+        if "<locals>" in getattr(function, "__qualname__", "<locals>"):
+            return parse(cls, fn, signature_namespace)  # type: ignore[no-any-return]
+        key = (function, function is not fn, tuple(signature_namespace), tuple(map(id, signature_namespace.values())))
+        found = parsed.get(key)
+        if found is None:
+            found = parsed[key] = parse(cls, fn, signature_namespace)
+        return found
+
+    ParsedSignature.from_fn = classmethod(from_fn)  # type: ignore[method-assign,assignment]
+
+
+_parse_each_signature_once()
+
 # Property tests judge results, not speed: a loaded CI machine must not fail them on a timing deadline, and CI
 # explores the same examples every run.
 hypothesis_settings.register_profile("suite", deadline=None, print_blob=True)
 hypothesis_settings.register_profile("ci", parent=hypothesis_settings.get_profile("suite"), derandomize=True)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "suite")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What is alive once the tests are collected (the modules, the app's code, hypothesis's strategies) lives until
+    the end: moved out of the collector's sight, so each full collection scans only what the tests made."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.hookimpl(trylast=True)
