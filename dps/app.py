@@ -158,8 +158,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     templates.engine_instance.register_template_callable("csp_nonce", csp_nonce)
     # A global, not a context callable, so that macros imported without context can call it too. It judges by
     # the time the request being served was received, not by a clock captured here: a Jinja environment's globals
-    # can outlive this app (the browser tests share one environment between the apps they serve), so the last app
-    # built would otherwise lend its clock to every other. The app's clock is for a render outside any request.
+    # can outlive this app (an environment may serve more than one app in a process), so the last app built would
+    # otherwise lend its clock to every other. The app's clock is for a render outside any request.
     templates.engine_instance.engine.globals["competition_status"] = lambda competition: shown_status(
         competition.state, tender_deadline=competition.tender_deadline,
         standstill_ends_at=competition.standstill_ends_at,

@@ -1,4 +1,7 @@
-"""Alembic, driven from code: `dps db upgrade`, `make install` and the tests all migrate the same way."""
+"""Alembic, driven from code: `dps db upgrade`, `make install` and the tests all migrate the same way.
+
+Alembic (and Mako with it) is imported inside the functions that use it, so the CLI, which imports this module for
+`dps db upgrade`, does not load it into `dps serve`."""
 
 from __future__ import annotations
 
@@ -12,9 +15,6 @@ from dps.settings import PROJECT_ROOT, Settings
 
 if TYPE_CHECKING:
     from alembic.config import Config
-
-# Alembic (and Mako with it) is imported inside the functions that use it, so a CLI
-# that imports this module for `dps db upgrade` does not load it into `dps serve`.
 
 
 def alembic_config(database_url: str) -> Config:

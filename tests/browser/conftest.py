@@ -28,7 +28,7 @@ import functools
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,20 +115,8 @@ def live_server_settings(settings: Settings) -> Settings:
     return live_settings(settings)
 
 
-@pytest.fixture(scope="session")
-def shared_templates() -> Iterator[None]:
-    """One Jinja environment for every app these tests serve: each app would otherwise compile every template again
-    (seconds per test). The templates and filters are the app's own; Jinja still reloads a template that changes."""
-    from dps.web import templating
-
-    environment = templating.build_environment()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("dps.app.build_environment", lambda auto_reload=True: environment)
-        yield
-
-
 @pytest.fixture
-async def start_live_server(clock: Any, smtp_server: Any, shared_templates: None, drain_outbox: DrainOutbox
+async def start_live_server(clock: Any, smtp_server: Any, drain_outbox: DrainOutbox
                             ) -> AsyncIterator[Callable[[Settings], Awaitable[LiveServer]]]:
     import uvicorn
 
