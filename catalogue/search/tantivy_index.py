@@ -8,8 +8,10 @@
 - Filters are exact terms on one raw field that holds every facet value as "field:value": OR within a field,
   AND across fields, never scored.
 - Facet counts are one terms aggregation on that fast field (split back by field), for the query with its filters.
-  Browsing (no words) keeps its total and counts by filters until the next commit: counting every listing is
-  the costliest part of a browse, and browsing repeats a few filters.
+  A query's total and counts are kept until the next commit, keyed by its words and filters, not by its page or
+  sort: the aggregation runs the whole query again (its typo and prefix expansions included) and counts every
+  match, so it is most of a search's time, and a buyer paging through results or changing the sort asks for the
+  same counts again (like a search engine's request cache, which is dropped on every refresh).
 - `newest` and `name` sort on fast fields.
 - Highlights and snippets come from Tantivy's snippet generator, rendered as escaped HTML with <mark>. It highlights
   exact words, synonyms and the indexed words the last word is a prefix of; it cannot highlight a fuzzy query, so
@@ -19,6 +21,11 @@
   it, and the indexed text is stored as well only where it differs (a description with Markdown syntax).
 - Idempotent: each listing has one document, live or a tombstone that keeps its index_version after removal; a
   change applies only if it is newer.
+
+A rebuild writes the whole index as one segment (with a writer heap to match): each search walks every segment's
+term dictionary for its prefix and typo expansions, so one segment costs about half the time of the six a rebuild
+with a small heap leaves (the merge policy does not merge segments that large). Later changes add small segments,
+which Tantivy merges.
 
 One writer: every write (an outbox change, a batch of them, a rebuild) opens the index's only IndexWriter, holds it
 for that write and releases it, so the outbox consumer and `dps reindex` (in this process or another) take turns
@@ -86,11 +93,13 @@ FACET_SIZE = 10_000  # facet values across all facets, in one aggregation
 FACET_SEPARATOR = ":"  # "category:wearables": a facet value in the one field that holds every facet
 NAME_CHARS = 1000  # highlight a name or summary whole
 SNIPPET_CHARS = 200
-FACET_CACHE_ENTRIES = 512  # browsing pages' facet counts, per reader generation
+COUNTS_CACHE_ENTRIES = 1024  # queries' totals and facet counts, per reader generation (a few KB each)
 DICTIONARY_BYTES = 32 * 1024  # zlib's largest preset dictionary
 DICTIONARY_SAMPLES = 200  # public documents a dictionary is made of
 DICTIONARY_KEY_BYTES = 8
 WRITER_HEAP = 50_000_000
+# A rebuild's writer: about 2 KB a listing, so up to about 300,000 listings make one segment (see the docstring).
+REBUILD_WRITER_HEAP = 600_000_000
 WRITER_WAIT_SECONDS = 30.0  # how long a write waits for another process's writer to finish
 
 
@@ -383,10 +392,8 @@ class TantivySearchIndex:
         self._writing_dictionary: Dictionary | None = None
         self._reload_lock = threading.Lock()
         self._generation: tuple[int, ...] = ()  # meta.json as this reader last loaded it
-        # Browsing without words: total and facet counts by filters, valid for one reader generation (like a
-        # search engine's request cache, dropped on every commit). Counting facets over every listing is the
-        # costliest part of a browse, and browsing repeats the same few filters.
-        self._browse_counts: OrderedDict[tuple[Any, ...], tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
+        # Queries' totals and facet counts, for one reader generation (see the module's docstring).
+        self._counts: OrderedDict[tuple[Any, ...], tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
@@ -420,7 +427,7 @@ class TantivySearchIndex:
             if generation != self._generation:
                 index.reload()  # stat first: what this loads is never older than the generation recorded
                 self._generation = generation
-                self._browse_counts.clear()
+                self._counts.clear()
             return index.searcher(), generation
 
     async def _search_thread(self, function: Callable[..., T], *args: Any) -> T:
@@ -429,7 +436,7 @@ class TantivySearchIndex:
     async def _write_thread(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._writes, function, *args)
 
-    def _writing(self, work: Callable[[IndexWriter, Searcher], T]) -> T:
+    def _writing(self, work: Callable[[IndexWriter, Searcher], T], heap_size: int = WRITER_HEAP) -> T:
         """Run `work` with the index's only writer and a searcher that sees the latest commit; commit what it
         did, release the writer, and make the commit visible to this process's searches before returning."""
         index = self._open()
@@ -437,7 +444,7 @@ class TantivySearchIndex:
             deadline = time.monotonic() + WRITER_WAIT_SECONDS
             while True:
                 try:
-                    writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
+                    writer = index.writer(heap_size=heap_size, num_threads=1)
                     break
                 except ValueError as error:
                     if "LockBusy" not in str(error):
@@ -602,7 +609,7 @@ class TantivySearchIndex:
                     self._put(writer, IndexChange(listing_id, version, None), None)
             return indexed
 
-        writing = loop.run_in_executor(self._writes, self._writing, work)
+        writing = loop.run_in_executor(self._writes, self._writing, work, REBUILD_WRITER_HEAP)
 
         async def hand_over(item: list[SearchDocument] | BaseException | None) -> None:
             putting = asyncio.ensure_future(batches.put(item))
@@ -629,9 +636,10 @@ class TantivySearchIndex:
     def _search(self, query: SearchQuery) -> SearchResult:
         searcher, generation = self._searcher()
         tantivy_query, text = full_query(query)
-        browse_key = None if text is not None else (
-            generation, tuple(sorted(query.filters.items())), query.assurance_current_on, tuple(query.facets))
-        counted = self._browse_counts.get(browse_key) if browse_key else None
+        counts_key = (generation, tuple(ANALYZER.analyze(query.text)[:MAX_QUERY_WORDS]),
+                      tuple(sorted((name, tuple(values)) for name, values in query.filters.items() if values)),
+                      query.assurance_current_on, tuple(query.facets))
+        counted = self._cached_counts(counts_key)
         if text is not None and query.sort == "relevance":
             found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset)
         elif query.sort == "name":
@@ -643,20 +651,26 @@ class TantivySearchIndex:
         if counted is None:
             counted = (int(found.count or 0),  # type: ignore[attr-defined]  # the stub omits it
                        self._facets(searcher, tantivy_query, query.facets))
-            if browse_key:
-                self._remember_browse(browse_key, counted)
+            self._remember_counts(counts_key, counted)
         total, facets = counted
         hits = self._hits(searcher, [address for _score, address in found.hits],
                           query.text if text is not None and query.highlight else None)
         return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size,
                             facets={name: dict(counts) for name, counts in facets.items()})
 
-    def _remember_browse(self, key: tuple[Any, ...], counted: tuple[int, dict[str, dict[str, int]]]) -> None:
+    def _cached_counts(self, key: tuple[Any, ...]) -> tuple[int, dict[str, dict[str, int]]] | None:
+        with self._reload_lock:
+            counted = self._counts.get(key)
+            if counted is not None:
+                self._counts.move_to_end(key)
+            return counted
+
+    def _remember_counts(self, key: tuple[Any, ...], counted: tuple[int, dict[str, dict[str, int]]]) -> None:
         with self._reload_lock:
             if key[0] == self._generation:  # not if a reload happened meanwhile
-                self._browse_counts[key] = counted
-                while len(self._browse_counts) > FACET_CACHE_ENTRIES:
-                    self._browse_counts.popitem(last=False)
+                self._counts[key] = counted
+                while len(self._counts) > COUNTS_CACHE_ENTRIES:
+                    self._counts.popitem(last=False)
 
     @staticmethod
     def _facets(searcher: Searcher, query: Query, names: Iterable[str]) -> dict[str, dict[str, int]]:

@@ -180,19 +180,47 @@ async def test_the_snippet_comes_from_the_public_description_stored_once(tmp_pat
     await index.close()
 
 
-async def test_browsing_counts_follow_every_change(tmp_path):
-    index = await engine_with(tmp_path, [document(1, "Zio patch", "ECG", category="wearables")])
-    for _ in range(2):  # the second browse is answered from the counts of the first
-        browsed = await index.search(SearchQuery(filters={"care_setting": ("home",)}))
-        assert (browsed.total, browsed.facets["category"]) == (1, {"wearables": 1})
-    assert await index.apply(IndexChange(2, 1, document(2, "Doccla ward", "Remote", category="virtual-wards",
-                                                                  published="2026-01-02T09:00:00+00:00")))
-    browsed = await index.search(SearchQuery(filters={"care_setting": ("home",)}, page=2, page_size=1))
-    assert (browsed.total, browsed.facets["category"]) == (2, {"wearables": 1, "virtual-wards": 1})
-    assert [hit.id for hit in browsed.hits] == [1]
+@pytest.mark.parametrize("text", ["", "remote monitoring"])
+async def test_totals_and_facet_counts_follow_every_change(tmp_path, text):
+    index = await engine_with(tmp_path, [document(1, "Zio patch", "Remote monitoring", category="wearables")])
+    query = SearchQuery(text=text, filters={"care_setting": ("home",)}, sort="newest")
+    for _ in range(2):  # the second search is answered from the counts of the first
+        found = await index.search(query)
+        assert (found.total, found.facets["category"]) == (1, {"wearables": 1})
+    assert await index.apply(IndexChange(2, 1, document(2, "Doccla ward", "Remote monitoring",
+                                                        category="virtual-wards",
+                                                        published="2026-01-02T09:00:00+00:00")))
+    found = await index.search(dataclasses.replace(query, page=2, page_size=1))
+    assert (found.total, found.facets["category"]) == (2, {"wearables": 1, "virtual-wards": 1})
+    assert [hit.id for hit in found.hits] == [1]
     assert await index.apply(IndexChange(1, 2, None))
-    browsed = await index.search(SearchQuery(filters={"care_setting": ("home",)}))
-    assert (browsed.total, browsed.facets["category"]) == (1, {"virtual-wards": 1})
+    found = await index.search(query)
+    assert (found.total, found.facets["category"]) == (1, {"virtual-wards": 1})
+    await index.close()
+
+
+async def test_counts_are_kept_for_the_same_words_and_filters_only(tmp_path):
+    index = await engine_with(tmp_path, [
+        document(1, "Zio patch", "Remote monitoring", category="wearables"),
+        document(2, "Doccla ward", "Remote monitoring", category="virtual-wards"),
+        document(3, "Zio monitor", "Heart rhythm", category="wearables"),
+    ])
+    searches = {
+        "remote monitoring": SearchQuery(text="remote monitoring"),
+        "Remote   MONITORING, page 2": SearchQuery(text="Remote   MONITORING", page=2, page_size=1),
+        "zio": SearchQuery(text="zio"),
+        "remote monitoring, wearables": SearchQuery(text="remote monitoring", filters={"category": ("wearables",)}),
+        "remote monitoring, by name": SearchQuery(text="remote monitoring", sort="name"),
+    }
+    counted = {name: ((found := await index.search(query)).total, found.facets["category"])
+               for name, query in searches.items()}
+    assert counted == {
+        "remote monitoring": (2, {"wearables": 1, "virtual-wards": 1}),
+        "Remote   MONITORING, page 2": (2, {"wearables": 1, "virtual-wards": 1}),
+        "zio": (2, {"wearables": 2}),
+        "remote monitoring, wearables": (1, {"wearables": 1}),
+        "remote monitoring, by name": (2, {"wearables": 1, "virtual-wards": 1}),
+    }
     await index.close()
 
 
