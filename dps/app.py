@@ -12,6 +12,8 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Response, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -41,10 +43,11 @@ from dps.web.database import DATABASE_DEPENDENCIES, Database, database_of, engin
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
+from dps.web.page_stack import pages_only
 from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.rate_limits import ApiRateLimiter
-from dps.web.received import RECEIVED_NOW, received_at_middleware
-from dps.web.security_headers import API_PATH_PATTERN, csp_nonce, security_headers_hook
+from dps.web.received import RECEIVED_NOW, received_at_header, received_at_middleware
+from dps.web.security_headers import csp_nonce, security_headers_hook
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
 from dps.wiring import (
@@ -165,9 +168,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         standstill_ends_at=competition.standstill_ends_at,
         standstill_paused=competition.standstill_paused_at is not None, now=RECEIVED_NOW.get() or clock.now())
     session_config = RotatingSessionConfig(
-        secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60,
-        exclude=API_PATH_PATTERN,  # the open API reads no session: an API key is its only identity
-    )
+        secure=settings.secure_cookies, httponly=True, samesite="lax", max_age=8 * 60 * 60)
+    csrf_config = CSRFConfig(secret=settings.secret_key, cookie_secure=settings.secure_cookies,
+                             cookie_samesite="lax", exclude=["/webhooks/"])
     login_rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.login_rate_limit_per_minute),
         check_throttle_handler=lambda request: request.method == "POST",
@@ -201,12 +204,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         dependencies={**DATABASE_DEPENDENCIES, **DEPENDENCIES},
         signature_namespace={"AsyncSession": AsyncSession},
         # First, so outermost: the received time is taken before the session store or the user's load can wait.
-        middleware=[received_at_middleware, session_config.middleware, CurrentUserMiddleware()],
-        before_send=[security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",
-            exclude=[API_PATH_PATTERN, "/webhooks/"],
-        ),
+        # The open API reads no session (an API key is its only identity) and takes no form: it passes them by.
+        middleware=[received_at_middleware, pages_only([
+            session_config.middleware, CurrentUserMiddleware(), DefineMiddleware(CSRFMiddleware, config=csrf_config)])],
+        before_send=[received_at_header, security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
         stores=_stores(settings),
         template_config=templates,
         openapi_config=OpenAPIConfig(

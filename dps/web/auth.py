@@ -14,7 +14,6 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import MembershipView, SignedInUser, load_signed_in_user
 from dps.web.database import database_of
-from dps.web.security_headers import API_PATH_PATTERN
 
 # Guards are coroutines so Litestar calls them directly instead of sending each one to a thread.
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
@@ -25,8 +24,6 @@ class CurrentUserMiddleware(ASGIMiddleware):
     """Puts the signed-in user (or None) in scope["user"] for guards, handlers and templates."""
 
     scopes = ("http",)  # type: ignore[assignment]
-    # The open API is for API keys, never for a browser's session: it skips the user's load (see dps.app).
-    exclude_path_pattern = API_PATH_PATTERN
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         scope["user"] = None

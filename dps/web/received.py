@@ -21,23 +21,23 @@ RECEIVED_AT_HEADER = b"x-received-at"
 
 def received_at_middleware(app: ASGIApp) -> ASGIApp:
     async def stamp(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        received = scope["app"].state.clock.now()
-        state: dict[str, Any] = scope.setdefault("state", {})
-        state[RECEIVED_AT] = received
-        RECEIVED_NOW.set(received)
-
-        async def send_with_receipt(message: Message) -> None:
-            if message["type"] == "http.response.start":  # the app's own message: changed in place, not copied
-                message["headers"] = [*message.get("headers", ()),
-                                      (RECEIVED_AT_HEADER, received.isoformat(timespec="microseconds").encode())]
-            await send(message)
-
-        await app(scope, receive, send_with_receipt)
+        if scope["type"] == "http":
+            received = scope["app"].state.clock.now()
+            scope.setdefault("state", {})[RECEIVED_AT] = received
+            RECEIVED_NOW.set(received)
+        await app(scope, receive, send)
 
     return stamp
+
+
+async def received_at_header(message: Message, scope: Scope) -> None:
+    """A before_send hook (one wrapper of `send` for all the app's hooks, not one more of its own): the response
+    says when its request was received."""
+    if message["type"] == "http.response.start":
+        received = received_at(scope.get("state"))
+        if received is not None:  # the app's own message: changed in place, not copied
+            message["headers"] = [*message.get("headers", ()),
+                                  (RECEIVED_AT_HEADER, received.isoformat(timespec="microseconds").encode())]
 
 
 def received_at(scope_state: Any) -> datetime | None:

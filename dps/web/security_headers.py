@@ -13,7 +13,6 @@ NONCE_KEY = "dps_csp_nonce"
 
 # The open API (/api/v1) answers JSON only: nothing in it may load or run anything, so it needs no nonce.
 API_PREFIX = "/api/v1/"
-API_PATH_PATTERN = "^" + API_PREFIX  # for Litestar's `exclude` options: what only pages need skips the API
 API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 

@@ -4,6 +4,7 @@ response's nonce."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from litestar.testing import AsyncTestClient
 
@@ -75,3 +76,5 @@ async def test_the_open_api_skips_what_only_pages_need(client, db, passwords, cl
     assert response.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "set-cookie" not in response.headers
+    for answer in (page, response):  # the time each was received, on pages and the API alike
+        assert datetime.fromisoformat(answer.headers["x-received-at"]) == clock.now()
