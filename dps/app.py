@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -119,6 +120,18 @@ async def api_key_state(app: Litestar) -> AsyncIterator[None]:
         await app.state.api_key_cache.close()
 
 
+@asynccontextmanager
+async def long_lived_objects_frozen(app: Litestar) -> AsyncIterator[None]:
+    """Last at start-up: what exists now (modules, routes, models, compiled templates, the warmed engine) lives as long
+    as the process, so it is moved out of the garbage collector's sight. A full collection then scans only what
+    requests made; one over everything took 100 to 160 ms, a pause in whichever request it fell on. Not in tests:
+    they build many apps in one process, and a frozen app would never be collected."""
+    if app.state.settings.environment != "test":
+        gc.collect()
+        gc.freeze()
+    yield
+
+
 async def run_periodically(stop: asyncio.Event, job: Any, every_seconds: float = 3600) -> None:
     """Run an idempotent housekeeping job now and then every `every_seconds` until stopped."""
     while not stop.is_set():
@@ -224,7 +237,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         # Entered in order and left in reverse: the engine is closed last.
-        lifespan=[engine_closed_on_shutdown, *LIFESPANS, in_process_outbox_worker, api_key_state],
+        lifespan=[engine_closed_on_shutdown, *LIFESPANS, in_process_outbox_worker, api_key_state,
+                  long_lived_objects_frozen],
         after_request=html_templates_are_html,
         before_request=check_request_input,
         request_class=CheckedRequest,
