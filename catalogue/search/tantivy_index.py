@@ -262,9 +262,14 @@ def _should(options: list[Query]) -> Query:
     return options[0] if len(options) == 1 else Query.boolean_query([(Occur.Should, option) for option in options])
 
 
-def text_query(text: str) -> Query | None:
-    """What a buyer typed, as a Tantivy query: every word (or two-word synonym) must match in some text field."""
-    words = ANALYZER.analyze(text)[:MAX_QUERY_WORDS]
+def query_words(text: str) -> tuple[str, ...]:
+    """What a buyer typed, as the index's words (the first MAX_QUERY_WORDS): what a search matches, and what its
+    counts are kept by."""
+    return tuple(ANALYZER.analyze(text)[:MAX_QUERY_WORDS])
+
+
+def text_query(words: Sequence[str]) -> Query | None:
+    """A buyer's words as a Tantivy query: every word (or two-word synonym) must match in some text field."""
     groups: list[Query] = []
     i = 0
     while i < len(words):
@@ -293,9 +298,10 @@ def filter_queries(query: SearchQuery) -> list[Query]:
     return filters
 
 
-def full_query(query: SearchQuery) -> tuple[Query, Query | None]:
-    """The query to run (text scored, filters not) and its text part alone (None without words)."""
-    text = text_query(query.text) if query.text.strip() else None
+def full_query(query: SearchQuery, words: Sequence[str] | None = None) -> tuple[Query, Query | None]:
+    """The query to run (text scored, filters not) and its text part alone (None without words); `words` are the
+    query's words when the caller has them already."""
+    text = text_query(query_words(query.text) if words is None else words)
     clauses = [(Occur.Must, Query.const_score_query(part, 0.0)) for part in filter_queries(query)]
     if text is not None:
         clauses.insert(0, (Occur.Must, text))
@@ -306,7 +312,7 @@ def highlight_terms(searcher: Searcher, text: str, page_words: Iterable[str]) ->
     """The indexed words to highlight for what a buyer typed: the typed words, their synonyms, the indexed words
     the last word is a prefix of, and the words of this page's hits a typo away from a typed word (the snippet
     generator cannot highlight a fuzzy query, so those words are found here, with the engine's typo rules)."""
-    words = ANALYZER.analyze(text)[:MAX_QUERY_WORDS]
+    words = query_words(text)
     phrases = [*words, *(synonym for word in words for synonym in SYNONYMS.get(word, ()))]
     phrases += [synonym for i in range(len(words) - 1) for synonym in SYNONYMS.get(" ".join(words[i:i + 2]), ())]
     terms = {word for phrase in phrases for word in ANALYZER.analyze(phrase)}
@@ -636,8 +642,9 @@ class TantivySearchIndex:
 
     def _search(self, query: SearchQuery) -> SearchResult:
         searcher, generation = self._searcher()
-        tantivy_query, text = full_query(query)
-        counts_key = (generation, tuple(ANALYZER.analyze(query.text)[:MAX_QUERY_WORDS]),
+        words = query_words(query.text)
+        tantivy_query, text = full_query(query, words)
+        counts_key = (generation, words,
                       tuple(sorted((name, tuple(values)) for name, values in query.filters.items() if values)),
                       query.assurance_current_on, tuple(query.facets))
         counted = self._cached_counts(counts_key)
