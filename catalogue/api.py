@@ -274,7 +274,8 @@ async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
     listing_id = whole_number(innovation_id)
     if listing_id is None:
         raise ApiProblem(404, "Not found", "There is no published innovation with this id", "not-found")
-    document = await services.published_innovation(db_session, listing_id, request.app.state.clock.now().date())
+    document = (await services.published_innovation(db_session, listing_id,
+                                                    request.app.state.clock.now().date())).document
     return Response({"data": absolute(document, request.app.state.settings.base_url)},  # type: ignore[return-value]
                     media_type="application/json")
 

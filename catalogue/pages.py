@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Template
 from sqlmodel import col
@@ -27,6 +27,7 @@ from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
 from dps.web.deps import AppSettings, DbSession, Now
 from dps.web.downloads import stored_document
+from dps.web.kept_pages import KeptPages, KeptTemplate
 
 PAGE_SIZE = 20
 COMPARE_MAX = 4
@@ -146,30 +147,40 @@ async def search(request: Request[Any, Any, Any], db_session: DbSession, now: No
 
 @get("/innovations/{listing_id:int}", name="catalogue.innovation")
 async def innovation(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
-                     listing_id: FromPath[int]) -> Template:
+                     listing_id: FromPath[int]) -> Response[Any]:
+    """The most read page of the marketplace. For visitors who are not signed in it is the same for everyone, so it
+    is rendered once per version of the listing and day (the database says which version, on every request)."""
     today = now.date()
-    document = await services.published_innovation(db_session, listing_id, today)
     user = current_user(request)
+    kept: KeptPages = request.app.state.kept_pages
+    key = None
+    if user is None:
+        key = ("catalogue.innovation", listing_id, await services.published_version_stamp(db_session, listing_id),
+               today)
+        if (page := kept.answer(key, request)) is not None:
+            return page
+    found = await services.published_innovation(db_session, listing_id, today)
     nhs_buyer = bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES))
-    category_id = await db_session.scalar(sa.select(col(Category.id)).where(
-        col(Category.slug) == document["category"]["slug"]))
-    return Template("catalogue/innovation.html", context={
-        "doc": document, "description": rules.render_description(document["description"]),
+    context = {
+        "doc": found.document, "description": rules.render_description(found.document["description"]),
         # The supplier's contact is for NHS buyers, not published to everyone.
         "contact": await services.supplier_contact(db_session, listing_id) if nhs_buyer else None,
         "signed_in": user is not None,
-        "compete_href": (f"/buyer/competitions/new?category_id={category_id}"
+        "compete_href": (f"/buyer/competitions/new?category_id={found.category_id}"
                          if user and user.has_role_in(OrganisationKind.BUYER, Role.BUYER) else None),
         "versions": await services.versions_of(db_session, listing_id), "labels": rules.LABELS,
         "today": today.isoformat(), "icb_names": services.ICB_NAMES,
-    })
+    }
+    if key is None:
+        return Template("catalogue/innovation.html", context=context)
+    return KeptTemplate("catalogue/innovation.html", context=context, kept=kept, key=key)
 
 
 @get("/innovations/{listing_id:int}/versions/{version:int}", name="catalogue.innovation.version")
 async def innovation_version(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
                              listing_id: FromPath[int],
                              version: FromPath[int]) -> Template:
-    document = await services.published_innovation(db_session, listing_id, now.date())
+    document = (await services.published_innovation(db_session, listing_id, now.date())).document
     found = await services.version_of(db_session, listing_id, version)
     return Template("catalogue/version.html", context={
         "listing": document, "version": found, "labels": rules.LABELS,

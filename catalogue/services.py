@@ -35,6 +35,7 @@ from dps.audit.services import Actor, record
 from dps.calendar import london_date
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.forms import FormErrors
+from dps.identity.events import SupplierProfileChanged
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.rules import assess_sme
 from dps.identity.services import SignedInUser, actor_of
@@ -293,6 +294,17 @@ async def restore_supplier_listings_to_search(session: AsyncSession, organisatio
                      entity_id=listing.id or 0, now=now, before={"in_search": False}, after={"in_search": True})
         await _sync_search(session, listing, now, admission_state=MembershipState.ACTIVE)
     return [listing.id or 0 for listing in listings]
+
+
+async def on_supplier_profile_changed(session: AsyncSession, event: SupplierProfileChanged) -> None:
+    """Reacts to `SupplierProfileChanged` (subscribed by dps.wiring): the supplier's name and SME status are part
+    of each of its listings in search, so each is sent to the index again and named in the changes feed. Does NOT
+    commit: the changes join the profile update's transaction."""
+    listings = (await session.scalars(sa.select(Listing).where(
+        Listing.organisation_id == event.organisation_id, Listing.in_search.is_(True))
+        .order_by(Listing.id).with_for_update())).all()
+    for listing in listings:
+        await _sync_search(session, listing, event.now)
 
 
 async def on_admission_changed(session: AsyncSession, event: AdmissionChanged) -> None:
@@ -572,9 +584,23 @@ async def listing_row(session: AsyncSession, listing_id: int) -> ListingRow:
     return ListingRow(*row)
 
 
-async def versions_of(session: AsyncSession, listing_id: int) -> list[ListingVersion]:
-    return list((await session.scalars(sa.select(ListingVersion).where(ListingVersion.listing_id == listing_id)
-                                       .order_by(ListingVersion.version.desc()))).all())
+NOT_PUBLISHED = "There is no published innovation with this id"
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One line of a listing's history: which version, and when it was published."""
+
+    version: int
+    published_at: datetime
+
+
+async def versions_of(session: AsyncSession, listing_id: int) -> list[VersionEntry]:
+    """The history list, newest first; each version's content is read only when that version is opened."""
+    rows = (await session.execute(sa.select(col(ListingVersion.version), col(ListingVersion.published_at))
+                                  .where(ListingVersion.listing_id == listing_id)
+                                  .order_by(col(ListingVersion.version).desc()))).all()
+    return [VersionEntry(version, published_at) for version, published_at in rows]
 
 
 async def version_of(session: AsyncSession, listing_id: int, version: int) -> ListingVersion:
@@ -585,12 +611,39 @@ async def version_of(session: AsyncSession, listing_id: int, version: int) -> Li
     return found
 
 
-async def published_innovation(session: AsyncSession, listing_id: int, today: date) -> dict[str, Any]:
-    """The public document of a listing that is in search; NotFound otherwise (also for drafts and withdrawn)."""
-    listing = await session.scalar(sa.select(Listing).where(Listing.id == listing_id, Listing.in_search.is_(True)))
-    if listing is None:
-        raise NotFound("There is no published innovation with this id")
-    return dict((await search_document(session, listing, today)).public)
+@dataclass(frozen=True)
+class PublishedInnovation:
+    document: dict[str, Any]
+    category_id: int
+
+
+async def published_innovation(session: AsyncSession, listing_id: int, today: date) -> PublishedInnovation:
+    """The public document of a listing that is in search; NotFound otherwise (also for drafts and withdrawn).
+    The listing, its category and its supplier are read in one statement: this is the most read page."""
+    row = (await session.execute(
+        sa.select(Listing, Category, Organisation)
+        .join(Category, col(Category.id) == Listing.category_id)
+        .join(Organisation, col(Organisation.id) == Listing.organisation_id)
+        .where(Listing.id == listing_id, Listing.in_search.is_(True)))).one_or_none()
+    if row is None:
+        raise NotFound(NOT_PUBLISHED)
+    listing, category, organisation = row
+    document = search_document_from(listing, category, organisation, await documents_of(session, listing_id), today)
+    return PublishedInnovation(dict(document.public), category.id or 0)
+
+
+# Built once: this runs on every anonymous view of an innovation's page.
+_PUBLISHED_VERSION_STAMP = sa.select(col(Listing.index_version)).where(
+    col(Listing.id) == sa.bindparam("listing_id"), col(Listing.in_search).is_(True))
+
+
+async def published_version_stamp(session: AsyncSession, listing_id: int) -> int:
+    """The index_version of a listing in search, which moves on with every change to what its public page shows
+    (the listing, its documents, its supplier's admission); NotFound if it is not in search."""
+    stamp = await session.scalar(_PUBLISHED_VERSION_STAMP, {"listing_id": listing_id})
+    if stamp is None:
+        raise NotFound(NOT_PUBLISHED)
+    return int(stamp)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from dps.web.database import DATABASE_DEPENDENCIES, Database, database_of, engin
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
+from dps.web.kept_pages import KEPT_PAGES_BYTES, KeptPages
 from dps.web.page_stack import pages_only
 from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.rate_limits import ApiRateLimiter
@@ -252,5 +253,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.api_key_cache = ApiKeyCache(key_generation(settings.redis_url))
     app.state.api_key_usage = ApiKeyUsage(app.state.api_rate_limiter.storage)
     app.state.health_checks = HEALTH_CHECKS
+    # A template edited under auto-reload must show at once, so nothing is kept then.
+    app.state.kept_pages = KeptPages(0 if settings.template_auto_reload else KEPT_PAGES_BYTES)
     app.state.healthy_dependencies = {}  # dps.web.health.remembered_if_ok: until when a healthy answer is kept
     return app

@@ -37,7 +37,7 @@ from catalogue.pages import catalogue_router
 from catalogue.reindex import rebuild_search_index
 from catalogue.search import forget_search_index, search_engine_lifespan, search_index_for
 from catalogue.search.consumer import search_index_consumer
-from catalogue.services import SEARCH_INDEX_TOPIC, index_lag, on_admission_changed
+from catalogue.services import SEARCH_INDEX_TOPIC, index_lag, on_admission_changed, on_supplier_profile_changed
 from dps.admission.demo import seed_demo_admissions
 from dps.admission.events import AdmissionChanged
 from dps.admission.models import Admission, Application, RefreshRequest, RefreshResponse, SectionEvaluation
@@ -72,6 +72,7 @@ from dps.exclusion.events import OrganisationDebarred
 from dps.exclusion.models import DebarmentEntry
 from dps.funds.demo import seed_demo_funds
 from dps.funds.models import Allocation, Commitment, CommitmentLine, Fund, LedgerEntry
+from dps.identity.events import SupplierProfileChanged
 from dps.identity.models import Invitation, Membership, Organisation, PasswordReset, SignInLockout, User
 from dps.mail import EMAIL_TOPIC, email_consumer
 from dps.outbox.models import OutboxMessage
@@ -146,6 +147,8 @@ def subscribe_domain_listeners(events: DomainEvents = domain_events) -> DomainEv
     """Who reacts to which domain event (idempotent: subscribing twice does not react twice)."""
     # A suspended or removed supplier's listings leave search; reinstatement or re-admission brings them back.
     events.subscribe(AdmissionChanged, on_admission_changed)
+    # A supplier's name and SME status are in each of its listings' search documents and public pages.
+    events.subscribe(SupplierProfileChanged, on_supplier_profile_changed)
     # A debarred supplier leaves every category at once (and so search, through AdmissionChanged).
     events.subscribe(OrganisationDebarred, remove_debarred_supplier)
     # The buyers of its live competitions are told (without naming it while bids are sealed).

@@ -14,6 +14,8 @@ from sqlmodel import col
 
 from dps.audit.services import record
 from dps.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from dps.events import domain_events
+from dps.identity.events import SupplierProfileChanged
 from dps.identity.models import Membership, Organisation, OrganisationKind, Role, User
 from dps.identity.profile import SupplierProfile, parse_supplier_profile
 from dps.identity.rules import SmeAssessment, assess_sme
@@ -178,6 +180,8 @@ async def update_supplier_profile(
     if after != before:
         await record(session, actor=actor_of(access.user), action="organisation.profile_updated",
                      entity_type="organisation", entity_id=organisation.id or 0, now=now, before=before, after=after)
+        await session.flush()
+        await domain_events.publish(session, SupplierProfileChanged(organisation.id or 0, actor_of(access.user), now))
     try:
         await session.commit()
     except IntegrityError:
