@@ -36,7 +36,7 @@ from dps.web.api import (
     problem_spec,
     reject_unknown_parameters,
 )
-from dps.web.deps import DbSession
+from dps.web.deps import ReadingSession
 
 CHANGES_MAX_LIMIT = 1000
 
@@ -267,14 +267,14 @@ async def search_innovations(
                 404: problem_spec(404, "Not found", "not-found", "There is no published innovation with this id"),
                 **COMMON_RESPONSES},
      tags=["innovations"])
-async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
+async def get_innovation(request: Request[Any, Any, Any], reading_session: ReadingSession,
                          innovation_id: Annotated[str, PathParameter(description="Innovation id",
                                                                      examples=[Example(value="42")])]) -> InnovationOne:
     reject_unknown_parameters(request, frozenset())
     listing_id = whole_number(innovation_id)
     if listing_id is None:
         raise ApiProblem(404, "Not found", "There is no published innovation with this id", "not-found")
-    document = (await services.published_innovation(db_session, listing_id,
+    document = (await services.published_innovation(reading_session, listing_id,
                                                     request.app.state.clock.now().date())).document
     return Response({"data": absolute(document, request.app.state.settings.base_url)},  # type: ignore[return-value]
                     media_type="application/json")
@@ -298,7 +298,7 @@ async def get_innovation(request: Request[Any, Any, Any], db_session: DbSession,
                 **COMMON_RESPONSES},
      tags=["changes"])
 async def changes(
-    request: Request[Any, Any, Any], db_session: DbSession,
+    request: Request[Any, Any, Any], reading_session: ReadingSession,
     since: Annotated[str | None, QueryParameter(description="Cursor from the previous page's meta.next",
                                                 pattern=r"^\s*[0-9]{0,19}\s*$",
                                                 examples=[Example(value="17")])] = None,
@@ -310,7 +310,7 @@ async def changes(
     if cursor is None:
         raise bad_parameter("since", "must be a cursor returned as meta.next (a whole number)")
     # A cursor past the largest id an id column holds has no change after it (and would overflow PostgreSQL's integer).
-    page = await services.changes_since(db_session, min(cursor, MAX_ID), limit + 1)
+    page = await services.changes_since(reading_session, min(cursor, MAX_ID), limit + 1)
     rows = page.changes[:limit]
     base = request.app.state.settings.base_url
     data = [{"cursor": str(change.id), "type": change.change, "id": change.listing_id, "revision": change.index_version,

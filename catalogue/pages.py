@@ -25,7 +25,7 @@ from dps.errors import NotFound
 from dps.forms import whole_number
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
-from dps.web.deps import AppSettings, DbSession, Now
+from dps.web.deps import AppSettings, DbSession, Now, ReadingSession
 from dps.web.downloads import stored_document
 from dps.web.kept_pages import KeptPages, KeptTemplate
 
@@ -121,13 +121,14 @@ def build_facets(query: SearchQuery, counts: dict[str, dict[str, int]], labels: 
 
 
 @get("/", name="catalogue.categories")
-async def categories(db_session: DbSession) -> Template:
-    return Template("catalogue/categories.html", context={"agreements": await list_agreements(db_session)})
+async def categories(reading_session: ReadingSession) -> Template:
+    return Template("catalogue/categories.html", context={"agreements": await list_agreements(reading_session)})
 
 
 @get("/search", name="catalogue.search")
-async def search(request: Request[Any, Any, Any], db_session: DbSession, now: Now, settings: AppSettings) -> Template:
-    category_rows = list((await db_session.scalars(sa.select(Category).order_by(col(Category.name)))).all())
+async def search(request: Request[Any, Any, Any], reading_session: ReadingSession, now: Now,
+                 settings: AppSettings) -> Template:
+    category_rows = list((await reading_session.scalars(sa.select(Category).order_by(col(Category.name)))).all())
     labels = facet_labels(category_rows)
     query, current = parse_search(request, labels, now)
     result = await search_index_for(settings).search(query)
@@ -146,7 +147,7 @@ async def search(request: Request[Any, Any, Any], db_session: DbSession, now: No
 
 
 @get("/innovations/{listing_id:int}", name="catalogue.innovation")
-async def innovation(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+async def innovation(request: Request[Any, Any, Any], reading_session: ReadingSession, now: Now,
                      listing_id: FromPath[int]) -> Response[Any]:
     """The most read page of the marketplace. For visitors who are not signed in it is the same for everyone, so it
     is rendered once per version of the listing and day (the database says which version, on every request)."""
@@ -155,20 +156,20 @@ async def innovation(request: Request[Any, Any, Any], db_session: DbSession, now
     kept: KeptPages = request.app.state.kept_pages
     key = None
     if user is None:
-        key = ("catalogue.innovation", listing_id, await services.published_version_stamp(db_session, listing_id),
+        key = ("catalogue.innovation", listing_id, await services.published_version_stamp(reading_session, listing_id),
                today)
         if (page := kept.answer(key, request)) is not None:
             return page
-    found = await services.published_innovation(db_session, listing_id, today)
+    found = await services.published_innovation(reading_session, listing_id, today)
     nhs_buyer = bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES))
     context = {
         "doc": found.document, "description": rules.render_description(found.document["description"]),
         # The supplier's contact is for NHS buyers, not published to everyone.
-        "contact": await services.supplier_contact(db_session, listing_id) if nhs_buyer else None,
+        "contact": await services.supplier_contact(reading_session, listing_id) if nhs_buyer else None,
         "signed_in": user is not None,
         "compete_href": (f"/buyer/competitions/new?category_id={found.category_id}"
                          if user and user.has_role_in(OrganisationKind.BUYER, Role.BUYER) else None),
-        "versions": await services.versions_of(db_session, listing_id), "labels": rules.LABELS,
+        "versions": await services.versions_of(reading_session, listing_id), "labels": rules.LABELS,
         "today": today.isoformat(), "icb_names": services.ICB_NAMES,
     }
     if key is None:
@@ -177,11 +178,11 @@ async def innovation(request: Request[Any, Any, Any], db_session: DbSession, now
 
 
 @get("/innovations/{listing_id:int}/versions/{version:int}", name="catalogue.innovation.version")
-async def innovation_version(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+async def innovation_version(request: Request[Any, Any, Any], reading_session: ReadingSession, now: Now,
                              listing_id: FromPath[int],
                              version: FromPath[int]) -> Template:
-    document = (await services.published_innovation(db_session, listing_id, now.date())).document
-    found = await services.version_of(db_session, listing_id, version)
+    document = (await services.published_innovation(reading_session, listing_id, now.date())).document
+    found = await services.version_of(reading_session, listing_id, version)
     return Template("catalogue/version.html", context={
         "listing": document, "version": found, "labels": rules.LABELS,
         "description": rules.render_description(found.content.get("description", "")),
@@ -199,7 +200,7 @@ async def innovation_document(request: Request[Any, Any, Any], db_session: DbSes
 
 
 @get("/compare", name="catalogue.compare")
-async def compare(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+async def compare(request: Request[Any, Any, Any], reading_session: ReadingSession, now: Now,
                   back: FromQuery[str | None] = None) -> Template:
     raw_ids = request.query_params.getall("id", [])
     ids = list(dict.fromkeys(n for i in raw_ids if (n := whole_number(i)) is not None))
@@ -209,7 +210,7 @@ async def compare(request: Request[Any, Any, Any], db_session: DbSession, now: N
     elif len(ids) < 2:
         problem = "Choose at least two innovations to compare."
     documents = [] if problem else await services.published_innovations(
-        db_session, ids, now.date())
+        reading_session, ids, now.date())
     if not problem and len(documents) < 2:
         raise NotFound("Those innovations are no longer published")
     safe_back = back if back and back.startswith("/catalogue/search") else "/catalogue/search"

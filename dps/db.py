@@ -131,10 +131,30 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def make_reading_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for a read that needs no transaction of its own (the signed-in user's load before every request's
-    handler). On PostgreSQL its statements run in autocommit, which spares a BEGIN and a ROLLBACK round trip each
-    time; the connections come from the same pool. SQLite keeps its usual transactions."""
+def make_reading_engine(engine: AsyncEngine) -> AsyncEngine:
+    """An engine for reads that need no transaction of their own and never write: the signed-in user's load before
+    every request's handler, and the public pages' and the open API's reads.
+
+    On PostgreSQL its statements run in autocommit on the same pool, which spares a BEGIN and a ROLLBACK round trip
+    each time. On SQLite it is a pool of its own whose connections refuse to write (PRAGMA query_only) and begin
+    their transactions deferred: a reader in WAL mode then never takes the write lock, so it neither waits behind a
+    writer nor makes writers and other readers wait behind it (every other transaction begins IMMEDIATE). The
+    caller disposes of a SQLite reading engine as well as `engine`."""
     if engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return make_sessionmaker(engine)
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    reading = create_async_engine(engine.url, connect_args={"timeout": 30})
+    sa.event.listen(reading.sync_engine, "connect", _sqlite_reading_pragmas)
+    sa.event.listen(reading.sync_engine, "begin", _sqlite_begin_deferred)
+    return reading
+
+
+def _sqlite_reading_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def make_reading_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `make_reading_engine(engine)`."""
+    return make_sessionmaker(make_reading_engine(engine))

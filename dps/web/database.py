@@ -19,7 +19,7 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from dps.db import database_unavailable, make_engine, make_reading_sessionmaker, make_sessionmaker
+from dps.db import database_unavailable, make_engine, make_reading_engine, make_sessionmaker
 
 # How long closing a request's session may take before the pool gives its connection up.
 SESSION_CLOSE_SECONDS = 5
@@ -28,13 +28,15 @@ SESSION_CLOSE_SECONDS = 5
 @dataclass(frozen=True)
 class Database:
     engine: AsyncEngine
+    reading_engine: AsyncEngine  # reads that never write (dps.db.make_reading_engine); on `engine`'s pool on PostgreSQL
     sessions: async_sessionmaker[AsyncSession]  # a transaction of its own each
-    reading_sessions: async_sessionmaker[AsyncSession]  # for a read that needs no transaction (dps.db)
+    reading_sessions: async_sessionmaker[AsyncSession]  # for a read that needs no transaction and never writes
 
     @classmethod
     def for_url(cls, database_url: str) -> Database:
         engine = make_engine(database_url)
-        return cls(engine, make_sessionmaker(engine), make_reading_sessionmaker(engine))
+        reading_engine = make_reading_engine(engine)
+        return cls(engine, reading_engine, make_sessionmaker(engine), make_sessionmaker(reading_engine))
 
 
 def database_of(app: Litestar) -> Database:
@@ -44,6 +46,16 @@ def database_of(app: Litestar) -> Database:
 
 async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
     session = database_of(request.app).sessions()
+    try:
+        yield session
+    finally:
+        await close_request_session(session)
+
+
+async def provide_reading_session(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """For a handler that only reads (public pages, the open API): never takes SQLite's write lock, and refuses to
+    write (dps.db.make_reading_engine)."""
+    session = database_of(request.app).reading_sessions()
     try:
         yield session
     finally:
@@ -70,7 +82,11 @@ async def engine_closed_on_shutdown(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await database_of(app).engine.dispose()
+        database = database_of(app)
+        await database.engine.dispose()
+        if database.reading_engine.pool is not database.engine.pool:  # SQLite: a pool of its own
+            await database.reading_engine.dispose()
 
 
-DATABASE_DEPENDENCIES = {"db_session": Provide(provide_db_session)}
+DATABASE_DEPENDENCIES = {"db_session": Provide(provide_db_session),
+                         "reading_session": Provide(provide_reading_session)}

@@ -18,8 +18,10 @@ from dps.settings import Settings
 from dps.web.auth import current_user
 from dps.web.received import received_at
 
-# The request's database session, provided by the SQLAlchemy plugin under this name.
+# The request's database session (dps.web.database), a transaction of its own.
 DbSession: TypeAlias = NamedDependency[AsyncSession]
+# For a handler that only reads: a session that never takes SQLite's write lock and refuses to write.
+ReadingSession: TypeAlias = NamedDependency[AsyncSession]
 # The signed-in user CurrentUserMiddleware loaded; only for routes whose guard requires one.
 CurrentUser: TypeAlias = NamedDependency[SignedInUser]
 # The time the request was received, read from the app's injectable clock as it arrived (dps.web.received), before

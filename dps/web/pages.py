@@ -21,7 +21,7 @@ from dps.identity.rules import LockoutPolicy
 from dps.identity.services import SignedInUser, load_signed_in_user, sign_in
 from dps.settings import Settings
 from dps.web.auth import API_KEYS_PATH, current_user, is_api_consumer, public, signed_in
-from dps.web.deps import DbSession, Now
+from dps.web.deps import DbSession, Now, ReadingSession
 from dps.web.forms import read_form, redirect_to, safe_next_path
 from dps.web.health import check_health
 from dps.web.sessions import end_session, start_signed_in_session
@@ -102,9 +102,9 @@ class PublicPages(Controller):
         return Template("landing.html", context={"cards": portal_cards(current_user(request))})
 
     @get("/health", name="health", media_type="application/json")
-    async def health(self, request: Request[Any, Any, State], db_session: DbSession,
+    async def health(self, request: Request[Any, Any, State], reading_session: ReadingSession,
                      now: Now) -> Response[dict[str, str]]:
-        report, healthy = await check_health(db_session, request.app.state.settings,
+        report, healthy = await check_health(reading_session, request.app.state.settings,
                                              request.app.state.health_checks, now,
                                              request.app.state.healthy_dependencies)
         return Response(report, status_code=200 if healthy else 503)
