@@ -29,6 +29,7 @@ from dps.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from dps.errors import DomainError
 from dps.identity.commands import create_user_with_role
 from dps.identity.models import Role
+from dps.malloc_arenas import limit_malloc_arenas
 from dps.migrate import upgrade_database
 from dps.outbox.worker import OutboxWorker
 from dps.payments.local_stripe import LocalStripeUnavailable, development_stripe
@@ -78,6 +79,7 @@ def main() -> None:
                    "searches). Each opens the search index as a reader; run `dps worker` beside them "
                    "(OUTBOX_WORKER=external) so one process writes the index.")
 def serve(host: str, port: int, reload: bool, workers: int) -> None:
+    limit_malloc_arenas()
     settings = load_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -116,6 +118,7 @@ def serve(host: str, port: int, reload: bool, workers: int) -> None:
 @main.command(help="Drain the outbox (email, search index, payments) and seal the audit log until stopped.")
 @click.option("--once", is_flag=True, help="Deliver what is due now and seal what is committed, then exit.")
 def worker(once: bool) -> None:
+    limit_malloc_arenas()
     settings = load_settings()
 
     async def work(sessions: Any) -> None:
