@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+from typing import Any
+
 from jinja2 import (
     BytecodeCache,
     ChainableUndefined,
@@ -12,6 +16,7 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.bccache import Bucket
+from markupsafe import Markup
 
 from dps.calendar import describe_period_end
 from dps.dates import format_day, format_london, format_moment
@@ -44,6 +49,33 @@ class CompiledTemplates(BytecodeCache):
 COMPILED_TEMPLATES = CompiledTemplates()
 
 
+class RenderedOnce:
+    """`rendered_once(template_name, **values)` in a template: that template's HTML for these values, rendered the
+    first time they are asked for and kept after that (the least recently used dropped beyond `max_entries`). For
+    fragments that depend on nothing but the values given and that NHS.UK macros draw on every page: the header (for
+    each set of account items and navigation) and the footer, a fifth of a small page's render. The values must be
+    JSON (they are the key). Under auto-reload nothing is kept, so an edited fragment shows at once."""
+
+    def __init__(self, environment: Environment, max_entries: int = 1024) -> None:
+        self.environment = environment
+        self.max_entries = max_entries
+        self._rendered: OrderedDict[tuple[str, str], Markup] = OrderedDict()
+
+    def __call__(self, template_name: str, /, **values: Any) -> Markup:
+        if self.environment.auto_reload:
+            return Markup(self.environment.get_template(template_name).render(**values))
+        key = (template_name, json.dumps(values, sort_keys=True))
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = Markup(self.environment.get_template(template_name).render(**values))
+            self._rendered[key] = rendered
+            if len(self._rendered) > self.max_entries:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(key)
+        return rendered
+
+
 def build_environment(auto_reload: bool = True) -> Environment:
     environment = Environment(
         auto_reload=auto_reload,
@@ -61,4 +93,5 @@ def build_environment(auto_reload: bool = True) -> Environment:
     environment.filters["day"] = format_day
     environment.filters["moment"] = format_moment
     environment.filters["period_end"] = describe_period_end  # "midnight at the end of 6 January 2026"
+    environment.globals["rendered_once"] = RenderedOnce(environment)
     return environment
