@@ -159,12 +159,12 @@ class Share:
 async def _confirm_share(share: Share, wait_for_the_others: Any) -> dict[str, Any]:
     """Warm the pool up, wait for every process, then confirm this share's awards at once."""
     from dps.competitions.services import awarding
-    from dps.db import make_engine, make_reading_sessionmaker, make_sessionmaker
     from dps.errors import DomainError
     from dps.identity.services import load_signed_in_user
+    from dps.web.database import Database
 
-    engine = make_engine(share.database_url)  # the app's own pool settings, as `dps serve` opens it
-    sessions, reading_sessions = make_sessionmaker(engine), make_reading_sessionmaker(engine)
+    database = Database.for_url(share.database_url)  # the app's own pools, as `dps serve` opens them
+    sessions, reading_sessions = database.sessions, database.reading_sessions
     errors: list[str] = []
 
     async def confirm(award: Award, allocation_ids: list[int]) -> str:
@@ -206,7 +206,7 @@ async def _confirm_share(share: Share, wait_for_the_others: Any) -> dict[str, An
             rounds.append({**outcomes, "began": began, "ended": time.monotonic(),
                            "cpu": time.process_time() - cpu_began, "latencies": latencies})
     finally:
-        await engine.dispose()
+        await database.dispose()
     return {"rounds": rounds, "error_samples": errors[:3], "warm_up_failures": warm_up_failures}
 
 

@@ -153,8 +153,3 @@ def _sqlite_reading_pragmas(dbapi_connection: Any, record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
     cursor.close()
-
-
-def make_reading_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `make_reading_engine(engine)`."""
-    return make_sessionmaker(make_reading_engine(engine))

@@ -38,6 +38,11 @@ class Database:
         reading_engine = make_reading_engine(engine)
         return cls(engine, reading_engine, make_sessionmaker(engine), make_sessionmaker(reading_engine))
 
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.reading_engine.pool is not self.engine.pool:  # SQLite: a pool of its own
+            await self.reading_engine.dispose()
+
 
 def database_of(app: Litestar) -> Database:
     database: Database = app.state.database
@@ -82,10 +87,7 @@ async def engine_closed_on_shutdown(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        database = database_of(app)
-        await database.engine.dispose()
-        if database.reading_engine.pool is not database.engine.pool:  # SQLite: a pool of its own
-            await database.reading_engine.dispose()
+        await database_of(app).dispose()
 
 
 DATABASE_DEPENDENCIES = {"db_session": Provide(provide_db_session),

@@ -21,9 +21,7 @@ async def database(database_url: str):
     try:
         yield database
     finally:
-        await database.engine.dispose()
-        if database.reading_engine.pool is not database.engine.pool:
-            await database.reading_engine.dispose()
+        await database.dispose()
 
 
 async def category_names(database: Database) -> set[str]:
