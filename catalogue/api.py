@@ -264,7 +264,7 @@ async def search_innovations(
      description="A published innovation; 404 if it is unknown, not published, withdrawn or its supplier is suspended.",
      responses={200: ResponseSpec(data_container=InnovationOne, description="The innovation", generate_examples=False,
                                   examples=[Example(summary="An innovation", value={"data": EXAMPLE_INNOVATION})]),
-                404: problem_spec(404, "Not found", "not-found", "There is no published innovation with this id"),
+                404: problem_spec(404, "Not found", "not-found", services.NOT_PUBLISHED),
                 **COMMON_RESPONSES},
      tags=["innovations"])
 async def get_innovation(request: Request[Any, Any, Any], reading_session: ReadingSession,
@@ -273,7 +273,7 @@ async def get_innovation(request: Request[Any, Any, Any], reading_session: Readi
     reject_unknown_parameters(request, frozenset())
     listing_id = whole_number(innovation_id)
     if listing_id is None:
-        raise ApiProblem(404, "Not found", "There is no published innovation with this id", "not-found")
+        raise ApiProblem(404, "Not found", services.NOT_PUBLISHED, "not-found")
     document = (await services.published_innovation(reading_session, listing_id,
                                                     request.app.state.clock.now().date())).document
     return Response({"data": absolute(document, request.app.state.settings.base_url)},  # type: ignore[return-value]
