@@ -127,14 +127,23 @@ async def categories(reading_session: ReadingSession) -> Template:
 
 @get("/search", name="catalogue.search")
 async def search(request: Request[Any, Any, Any], reading_session: ReadingSession, now: Now,
-                 settings: AppSettings) -> Template:
+                 settings: AppSettings) -> Response[Any]:
+    """For visitors who are not signed in, a search's page is the same for everyone while the index answers it the
+    same way: it is kept for the index's generation that answered it (where the engine names one)."""
     category_rows = list((await reading_session.scalars(sa.select(Category).order_by(col(Category.name)))).all())
     labels = facet_labels(category_rows)
     query, current = parse_search(request, labels, now)
     result = await search_index_for(settings).search(query)
-    pages = max(1, -(-result.total // PAGE_SIZE))
     user = current_user(request)
-    return Template("catalogue/search.html", context={
+    kept: KeptPages = request.app.state.kept_pages
+    key = None
+    if user is None and result.generation is not None:
+        key = ("catalogue.search", result.generation, query_string(query, current), now.date(),
+               tuple((category.slug, category.name) for category in category_rows))
+        if (page := kept.answer(key, request)) is not None:
+            return page
+    pages = max(1, -(-result.total // PAGE_SIZE))
+    context = {
         "query": query, "current": current, "result": result, "pages": pages,
         "facets": build_facets(query, result.facets, labels), "labels": labels, "sort_options": SORT_OPTIONS,
         "query_string": query_string(query, current),
@@ -143,7 +152,10 @@ async def search(request: Request[Any, Any, Any], reading_session: ReadingSessio
         "clear_filters_href": "?" + query_string(query, False, filters={}),
         "today": now.date().isoformat(),
         "can_save": bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES)),
-    })
+    }
+    if key is None:
+        return Template("catalogue/search.html", context=context)
+    return KeptTemplate("catalogue/search.html", context=context, kept=kept, key=key)
 
 
 @get("/innovations/{listing_id:int}", name="catalogue.innovation")

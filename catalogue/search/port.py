@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -93,6 +93,9 @@ class SearchResult:
     page: int
     page_size: int
     facets: dict[str, dict[str, int]]
+    # Which state of the index answered, where the engine can say (None where it cannot): the same query on the
+    # same generation has the same answer, so what is built from it may be kept as long as the generation lasts.
+    generation: Hashable | None = None
 
 
 @dataclass(frozen=True)

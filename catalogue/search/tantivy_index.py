@@ -12,6 +12,10 @@
   sort: the aggregation runs the whole query again (its typo and prefix expansions included) and counts every
   match, so it is most of a search's time, and a buyer paging through results or changing the sort asks for the
   same counts again (like a search engine's request cache, which is dropped on every refresh).
+- A query's page of hits is kept the same way, keyed by its words, filters, sort and page: popular searches come
+  again and again, and a kept page costs a few unpackings instead of the search. Hits are kept as stored (packed),
+  within a byte budget. Each result says which reader generation answered it, so a page built from it can be kept
+  for as long as that generation lasts.
 - `newest` and `name` sort on fast fields.
 - Highlights and snippets come from Tantivy's snippet generator, rendered as escaped HTML with <mark>. It highlights
   exact words, synonyms and the indexed words the last word is a prefix of; it cannot highlight a fuzzy query, so
@@ -45,10 +49,9 @@ import shutil
 import threading
 import time
 import zlib
-from collections import OrderedDict
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -59,6 +62,7 @@ import tantivy
 from rapidfuzz.distance import OSA
 from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
 
+from catalogue.search.kept_answers import KeptAnswers
 from catalogue.search.port import (
     FACET_FIELDS,
     MARK_END,
@@ -95,6 +99,10 @@ NAME_CHARS = 1000  # highlight a name or summary whole
 SNIPPET_CHARS = 200
 COUNTS_CACHE_ENTRIES = 1024  # queries' totals and facet counts, per reader generation: about 12 KB each at 100,000
 # listings (the facet values of nine fields), so about 12 MB when full
+# Queries' pages of hits, per reader generation: about 8 KB a page of 20 (packed documents, highlights), so some
+# 500 pages.
+RESULTS_CACHE_BYTES = 4 * 1024 * 1024
+HIT_OVERHEAD_BYTES = 150  # what Python spends on a kept hit besides its bytes (objects, tuple, dict)
 DICTIONARY_BYTES = 32 * 1024  # zlib's largest preset dictionary
 DICTIONARY_SAMPLES = 200  # public documents a dictionary is made of
 DICTIONARY_KEY_BYTES = 8
@@ -374,6 +382,23 @@ def render_snippet(generator: SnippetGenerator, doc: Document, text: str) -> str
     return before + safe_highlight(_marked(snippet)) + after
 
 
+Counted = tuple[int, dict[str, dict[str, int]]]  # a query's total and facet counts
+
+
+@dataclass(frozen=True)
+class KeptResult:
+    """A query's page of hits as kept until the next commit: each hit's id, its public document as stored (packed)
+    and its highlights; with the query's total and facet counts."""
+
+    hits: tuple[tuple[int, bytes, Mapping[str, str]], ...]
+    total: int
+    facets: dict[str, dict[str, int]]  # shared with the kept counts: never changed
+
+    @property
+    def cost(self) -> int:
+        return sum(len(packed) + sum(map(len, marks.values())) + HIT_OVERHEAD_BYTES for _, packed, marks in self.hits)
+
+
 # --- the adapter --------------------------------------------------------------------------------------------
 
 
@@ -399,8 +424,10 @@ class TantivySearchIndex:
         self._writing_dictionary: Dictionary | None = None
         self._reload_lock = threading.Lock()
         self._generation: tuple[int, ...] = ()  # meta.json as this reader last loaded it
-        # Queries' totals and facet counts, for one reader generation (see the module's docstring).
-        self._counts: OrderedDict[tuple[Any, ...], tuple[int, dict[str, dict[str, int]]]] = OrderedDict()
+        # Queries' totals and facet counts, and their pages of hits, for one reader generation (see the module's
+        # docstring).
+        self._counts: KeptAnswers[Counted] = KeptAnswers(COUNTS_CACHE_ENTRIES)
+        self._results: KeptAnswers[KeptResult] = KeptAnswers(RESULTS_CACHE_BYTES)
 
     # --- plumbing -------------------------------------------------------------------------------------------
 
@@ -434,7 +461,8 @@ class TantivySearchIndex:
             if generation != self._generation:
                 index.reload()  # stat first: what this loads is never older than the generation recorded
                 self._generation = generation
-                self._counts.clear()
+            self._counts.move_to(generation)
+            self._results.move_to(generation)
             return index.searcher(), generation
 
     async def _search_thread(self, function: Callable[..., T], *args: Any) -> T:
@@ -643,11 +671,25 @@ class TantivySearchIndex:
     def _search(self, query: SearchQuery) -> SearchResult:
         searcher, generation = self._searcher()
         words = query_words(query.text)
-        tantivy_query, text = full_query(query, words)
-        counts_key = (generation, words,
-                      tuple(sorted((name, tuple(values)) for name, values in query.filters.items() if values)),
+        counts_key = (words, tuple(sorted((name, tuple(values)) for name, values in query.filters.items() if values)),
                       query.assurance_current_on, tuple(query.facets))
-        counted = self._cached_counts(counts_key)
+        highlighted = bool(words) and query.highlight
+        result_key = (*counts_key, query.sort, query.offset, query.page_size, highlighted)
+        kept = self._results.get(result_key)
+        if kept is None:
+            kept = self._searched(searcher, generation, query, words, counts_key, highlighted)
+            self._results.keep(generation, result_key, kept, kept.cost)
+        return SearchResult(
+            hits=[SearchHit(id=listing_id, document_json=self._public_json(packed), highlights=highlights)
+                  for listing_id, packed, highlights in kept.hits],
+            total=kept.total, page=query.page, page_size=query.page_size,
+            facets={name: dict(counts) for name, counts in kept.facets.items()}, generation=generation)
+
+    def _searched(self, searcher: Searcher, generation: tuple[int, ...], query: SearchQuery,
+                  words: tuple[str, ...], counts_key: tuple[Any, ...], highlighted: bool) -> KeptResult:
+        """The query run on the index: its page of hits, with its total and facet counts (kept or counted)."""
+        tantivy_query, text = full_query(query, words)
+        counted = self._counts.get(counts_key)
         if text is not None and query.sort == "relevance":
             found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset)
         elif query.sort == "name":
@@ -659,26 +701,14 @@ class TantivySearchIndex:
         if counted is None:
             counted = (int(found.count or 0),  # type: ignore[attr-defined]  # the stub omits it
                        self._facets(searcher, tantivy_query, query.facets))
-            self._remember_counts(counts_key, counted)
-        total, facets = counted
-        hits = self._hits(searcher, [address for _score, address in found.hits],
-                          query.text if text is not None and query.highlight else None)
-        return SearchResult(hits=hits, total=total, page=query.page, page_size=query.page_size,
-                            facets={name: dict(counts) for name, counts in facets.items()})
-
-    def _cached_counts(self, key: tuple[Any, ...]) -> tuple[int, dict[str, dict[str, int]]] | None:
-        with self._reload_lock:
-            counted = self._counts.get(key)
-            if counted is not None:
-                self._counts.move_to_end(key)
-            return counted
-
-    def _remember_counts(self, key: tuple[Any, ...], counted: tuple[int, dict[str, dict[str, int]]]) -> None:
-        with self._reload_lock:
-            if key[0] == self._generation:  # not if a reload happened meanwhile
-                self._counts[key] = counted
-                while len(self._counts) > COUNTS_CACHE_ENTRIES:
-                    self._counts.popitem(last=False)
+            self._counts.keep(generation, counts_key, counted)
+        docs = [searcher.doc(address) for _score, address in found.hits]
+        packed = [bytes(doc["public"][0]) for doc in docs]
+        highlights = (self._highlights(searcher, docs, packed, query.text) if highlighted and docs
+                      else [{} for _ in docs])
+        return KeptResult(tuple((int(doc["id"][0]), document, marks)
+                                for doc, document, marks in zip(docs, packed, highlights, strict=True)),
+                          *counted)
 
     @staticmethod
     def _facets(searcher: Searcher, query: Query, names: Iterable[str]) -> dict[str, dict[str, int]]:
@@ -696,32 +726,28 @@ class TantivySearchIndex:
     def _public_json(self, packed: bytes) -> bytes:
         return self._dictionary(dictionary_key(packed)).unpack(packed)
 
-    def _hits(self, searcher: Searcher, addresses: list[Any], text: str | None) -> list[SearchHit]:
-        docs = [searcher.doc(address) for address in addresses]
-        # The stored public document goes out as it is stored: decoded only for a page that highlights.
-        hits = [SearchHit(id=int(doc["id"][0]), document_json=self._public_json(bytes(doc["public"][0])))
-                for doc in docs]
-        if text is None or not docs:
-            return hits
-        texts = [shown_texts(hit.document) | (msgspec.json.decode(bytes(doc["own_text"][0]))
-                                              if doc.get_all("own_text") else {})
-                 for doc, hit in zip(docs, hits, strict=True)]
+    def _highlights(self, searcher: Searcher, docs: list[Document], packed: list[bytes],
+                    text: str) -> list[dict[str, str]]:
+        """Each hit's name, summary and snippet as escaped HTML with the words matching `text` in <mark>."""
+        texts = [shown_texts(msgspec.json.decode(self._public_json(document)))
+                 | (msgspec.json.decode(bytes(doc["own_text"][0])) if doc.get_all("own_text") else {})
+                 for doc, document in zip(docs, packed, strict=True)]
         page_words = {word for shown in texts for field_text in shown.values() for word in ANALYZER.analyze(field_text)}
         marks = highlight_query(highlight_terms(searcher, text, page_words))
         generators: dict[str, SnippetGenerator] = {}
         for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
             generators[name] = SnippetGenerator.create(searcher, marks, SCHEMA, name)
             generators[name].set_max_num_chars(chars)
-        highlighted = []
-        for hit, shown in zip(hits, texts, strict=True):
+        highlights = []
+        for shown in texts:
             doc = Document()  # the snippet generator reads the text from a document
             for name, field_text in shown.items():
                 doc.add_text(name, field_text)
-            highlighted.append(replace(hit, highlights={
+            highlights.append({
                 "name": render_highlight(generators["name"], doc, shown["name"]),
                 "summary": render_highlight(generators["summary"], doc, shown["summary"]),
-                "snippet": render_snippet(generators["body"], doc, shown["body"])}))
-        return highlighted
+                "snippet": render_snippet(generators["body"], doc, shown["body"])})
+        return highlights
 
     async def search(self, query: SearchQuery) -> SearchResult:
         return await self._search_thread(self._search, query)

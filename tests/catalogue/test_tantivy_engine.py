@@ -251,3 +251,41 @@ async def test_documents_packed_with_an_earlier_dictionary_still_read_after_a_re
     assert len(list(directory.glob("dictionary-*"))) == 2
     assert (await reader.search(SearchQuery(text="sutures"))).hits[0].document["name"] == "Plus Sutures"
     await reader.close()
+
+
+async def test_a_page_of_hits_is_kept_until_the_next_commit(tmp_path):
+    index = await engine_with(tmp_path, [document(1, "Zio patch", "Remote monitoring"),
+                                         document(2, "Doccla ward", "Remote monitoring")])
+    query = SearchQuery(text="remote monitoring", sort="name")
+    first, again = await index.search(query), await index.search(query)
+    assert first.generation is not None and again.generation == first.generation
+    assert [(hit.id, hit.document["name"]) for hit in again.hits] == [(2, "Doccla ward"), (1, "Zio patch")]
+
+    assert await index.apply(IndexChange(1, 2, document(1, "Acme patch", "Remote monitoring", version=2)))
+    after = await index.search(query)
+    assert after.generation != first.generation
+    assert [(hit.id, hit.document["name"]) for hit in after.hits] == [(1, "Acme patch"), (2, "Doccla ward")]
+    await index.close()
+
+
+async def test_kept_pages_of_hits_are_never_shared_across_pages_sorts_or_highlighting(tmp_path):
+    index = await engine_with(tmp_path, [document(1, "Zio patch", "Remote monitoring"),
+                                         document(2, "Doccla ward", "Remote monitoring")])
+    searches = {
+        "by name": SearchQuery(text="monitoring", sort="name", highlight=False),
+        "by name, highlighted": SearchQuery(text="monitoring", sort="name"),
+        "by name, page 2": SearchQuery(text="monitoring", sort="name", page=2, page_size=1, highlight=False),
+        "by name, in other case": SearchQuery(text="MONITORING", sort="name", highlight=False),
+        "a prefix": SearchQuery(text="zi", sort="name", highlight=False),
+    }
+    for _ in range(2):  # the second round is answered from what the first kept
+        found = {name: [(hit.id, hit.highlights.get("summary")) for hit in (await index.search(query)).hits]
+                 for name, query in searches.items()}
+        assert found == {
+            "by name": [(2, None), (1, None)],
+            "by name, highlighted": [(2, "Remote <mark>monitoring</mark>"), (1, "Remote <mark>monitoring</mark>")],
+            "by name, page 2": [(1, None)],
+            "by name, in other case": [(2, None), (1, None)],
+            "a prefix": [(1, None)],
+        }
+    await index.close()
