@@ -97,8 +97,8 @@ FACET_SIZE = 10_000  # facet values across all facets, in one aggregation
 FACET_SEPARATOR = ":"  # "category:wearables": a facet value in the one field that holds every facet
 NAME_CHARS = 1000  # highlight a name or summary whole
 SNIPPET_CHARS = 200
-COUNTS_CACHE_ENTRIES = 1024  # queries' totals and facet counts, per reader generation: about 12 KB each at 100,000
-# listings (the facet values of nine fields), so about 12 MB when full
+COUNTS_CACHE_ENTRIES = 512  # queries' totals and facet counts, per reader generation: about 12 KB each at 100,000
+# listings (the facet values of nine fields), so about 6 MB when full
 # Queries' pages of hits, per reader generation: about 8 KB a page of 20 (packed documents, highlights), so some
 # 500 pages.
 RESULTS_CACHE_BYTES = 4 * 1024 * 1024

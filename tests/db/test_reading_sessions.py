@@ -52,3 +52,16 @@ async def test_a_reading_session_refuses_to_write_on_sqlite(database, backend):
         with pytest.raises(OperationalError, match="readonly"):
             await reading.commit()
     assert "Written through a reading session" not in await category_names(database)
+
+
+async def test_each_read_sees_the_latest_commit_on_both_databases(database):
+    """A reading session holds no transaction between statements (autocommit on PostgreSQL and SQLite alike), so it
+    never reads from an old snapshot and a connection goes back to the pool with nothing left open."""
+    async with database.reading_sessions() as reading:
+        first = set((await reading.scalars(sa.select(Category.name))).all())
+        async with database.sessions() as writer:
+            category = await writer.scalar(sa.select(Category).order_by(Category.id).limit(1))
+            category.name = "Renamed between two reads"
+            await writer.commit()
+        second = set((await reading.scalars(sa.select(Category.name))).all())
+    assert "Renamed between two reads" not in first and "Renamed between two reads" in second
