@@ -40,10 +40,11 @@ class KeptAnswers(Generic[V]):
                 self._answers.clear()
                 self._spent = 0
 
-    def get(self, key: Hashable) -> V | None:
+    def get(self, key: Hashable, generation: Hashable) -> V | None:
+        """The answer kept under `key` for `generation`, if that is the generation kept for."""
         with self._lock:
             kept = self._answers.get(key)
-            if kept is None:
+            if kept is None or generation != self._generation:
                 return None
             self._answers.move_to_end(key)
             return kept[0]

@@ -448,16 +448,20 @@ class TantivySearchIndex:
             self._index = index
             return index
 
+    def _committed_generation(self) -> tuple[int, ...]:
+        """The generation of the latest commit, whoever made it: meta.json is replaced (a new file) on each commit."""
+        try:
+            meta = os.stat(self.path / "meta.json")
+        except FileNotFoundError:
+            return ()
+        return (meta.st_ino, meta.st_mtime_ns, meta.st_size)
+
     def _searcher(self) -> tuple[Searcher, tuple[int, ...]]:
-        """A searcher on the latest commit, whoever made it, and that commit's generation: meta.json is replaced
-        (a new file) on each commit, so one stat per search tells whether to reload."""
+        """A searcher on the latest commit and that commit's generation: one stat per search tells whether to
+        reload."""
         index = self._open()
         with self._reload_lock:
-            try:
-                meta = os.stat(self.path / "meta.json")
-                generation: tuple[int, ...] = (meta.st_ino, meta.st_mtime_ns, meta.st_size)
-            except FileNotFoundError:
-                generation = ()
+            generation = self._committed_generation()
             if generation != self._generation:
                 index.reload()  # stat first: what this loads is never older than the generation recorded
                 self._generation = generation
@@ -668,28 +672,46 @@ class TantivySearchIndex:
 
     # --- searching ------------------------------------------------------------------------------------------
 
-    def _search(self, query: SearchQuery) -> SearchResult:
-        searcher, generation = self._searcher()
-        words = query_words(query.text)
+    @staticmethod
+    def _keys(query: SearchQuery, words: tuple[str, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """What a query's counts are kept by (its words and filters), and what its page of hits is kept by (those,
+        its sort and its page)."""
         counts_key = (words, tuple(sorted((name, tuple(values)) for name, values in query.filters.items() if values)),
                       query.assurance_current_on, tuple(query.facets))
-        highlighted = bool(words) and query.highlight
-        result_key = (*counts_key, query.sort, query.offset, query.page_size, highlighted)
-        kept = self._results.get(result_key)
-        if kept is None:
-            kept = self._searched(searcher, generation, query, words, counts_key, highlighted)
-            self._results.keep(generation, result_key, kept, kept.cost)
+        return counts_key, (*counts_key, query.sort, query.offset, query.page_size, bool(words) and query.highlight)
+
+    def _answer(self, kept: KeptResult, query: SearchQuery, generation: tuple[int, ...]) -> SearchResult:
         return SearchResult(
             hits=[SearchHit(id=listing_id, document_json=self._public_json(packed), highlights=highlights)
                   for listing_id, packed, highlights in kept.hits],
             total=kept.total, page=query.page, page_size=query.page_size,
             facets={name: dict(counts) for name, counts in kept.facets.items()}, generation=generation)
 
+    def _kept_answer(self, query: SearchQuery) -> SearchResult | None:
+        """The query's kept page of hits, if the reader is on the latest commit and keeps one: cheap enough (a stat,
+        a lookup and the hits' unpacking) to answer on the event loop, without a hop to the search threads."""
+        generation = self._committed_generation()
+        if self._index is None or generation != self._generation:
+            return None  # the reader must reload first, on a search thread
+        _, result_key = self._keys(query, query_words(query.text))
+        kept = self._results.get(result_key, generation)
+        return None if kept is None else self._answer(kept, query, generation)
+
+    def _search(self, query: SearchQuery) -> SearchResult:
+        searcher, generation = self._searcher()
+        words = query_words(query.text)
+        counts_key, result_key = self._keys(query, words)
+        kept = self._results.get(result_key, generation)
+        if kept is None:
+            kept = self._searched(searcher, generation, query, words, counts_key, bool(words) and query.highlight)
+            self._results.keep(generation, result_key, kept, kept.cost)
+        return self._answer(kept, query, generation)
+
     def _searched(self, searcher: Searcher, generation: tuple[int, ...], query: SearchQuery,
                   words: tuple[str, ...], counts_key: tuple[Any, ...], highlighted: bool) -> KeptResult:
         """The query run on the index: its page of hits, with its total and facet counts (kept or counted)."""
         tantivy_query, text = full_query(query, words)
-        counted = self._counts.get(counts_key)
+        counted = self._counts.get(counts_key, generation)
         if text is not None and query.sort == "relevance":
             found = searcher.search(tantivy_query, query.page_size, count=counted is None, offset=query.offset)
         elif query.sort == "name":
@@ -750,4 +772,5 @@ class TantivySearchIndex:
         return highlights
 
     async def search(self, query: SearchQuery) -> SearchResult:
-        return await self._search_thread(self._search, query)
+        kept = self._kept_answer(query)
+        return kept if kept is not None else await self._search_thread(self._search, query)

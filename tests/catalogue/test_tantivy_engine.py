@@ -289,3 +289,17 @@ async def test_kept_pages_of_hits_are_never_shared_across_pages_sorts_or_highlig
             "a prefix": [(1, None)],
         }
     await index.close()
+
+
+async def test_a_kept_page_of_hits_is_never_given_after_another_process_commits(tmp_path):
+    reader = await engine_with(tmp_path, [document(1, "Zio patch", "Remote monitoring")])
+    query = SearchQuery(text="monitoring", highlight=False)
+    assert [hit.document["name"] for hit in (await reader.search(query)).hits] == ["Zio patch"]
+    assert [hit.document["name"] for hit in (await reader.search(query)).hits] == ["Zio patch"]  # kept
+
+    writer = TantivySearchIndex(tmp_path / "search")  # another process's writer, on the same directory
+    assert await writer.apply(IndexChange(1, 2, document(1, "Zio XT patch", "Remote monitoring", version=2)))
+    await writer.close()
+
+    assert [hit.document["name"] for hit in (await reader.search(query)).hits] == ["Zio XT patch"]
+    await reader.close()
