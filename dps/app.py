@@ -14,7 +14,6 @@ from typing import Any
 from litestar import Litestar, MediaType, Response, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -40,6 +39,7 @@ from dps.web.api import rate_limit_headers
 from dps.web.api_docs import ApiDocsPages, OldSchemaAddress
 from dps.web.api_key_state import ApiKeyCache, ApiKeyUsage, key_generation
 from dps.web.auth import CurrentUserMiddleware, current_user, public
+from dps.web.csrf_cookie import CSRFCookieDrawnOnce
 from dps.web.database import DATABASE_DEPENDENCIES, Database, database_of, engine_closed_on_shutdown
 from dps.web.deps import DEPENDENCIES
 from dps.web.errors import EXCEPTION_HANDLERS
@@ -220,7 +220,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # First, so outermost: the received time is taken before the session store or the user's load can wait.
         # The open API reads no session (an API key is its only identity) and takes no form: it passes them by.
         middleware=[received_at_middleware, pages_only([
-            session_config.middleware, CurrentUserMiddleware(), DefineMiddleware(CSRFMiddleware, config=csrf_config)])],
+            session_config.middleware, CurrentUserMiddleware(),
+            DefineMiddleware(CSRFCookieDrawnOnce, config=csrf_config)])],
         before_send=[received_at_header, security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
         stores=_stores(settings),
         template_config=templates,

@@ -100,8 +100,8 @@ SNIPPET_CHARS = 200
 COUNTS_CACHE_ENTRIES = 512  # queries' totals and facet counts, per reader generation: about 12 KB each at 100,000
 # listings (the facet values of nine fields), so about 6 MB when full
 # Queries' pages of hits, per reader generation: about 8 KB a page of 20 (packed documents, highlights), so some
-# 500 pages.
-RESULTS_CACHE_BYTES = 4 * 1024 * 1024
+# 400 pages.
+RESULTS_CACHE_BYTES = 3 * 1024 * 1024
 HIT_OVERHEAD_BYTES = 150  # what Python spends on a kept hit besides its bytes (objects, tuple, dict)
 DICTIONARY_BYTES = 32 * 1024  # zlib's largest preset dictionary
 DICTIONARY_SAMPLES = 200  # public documents a dictionary is made of

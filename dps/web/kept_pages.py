@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from litestar.response.base import ASGIResponse
     from litestar.types import TypeEncodersMap
 
-# About 2,000 innovation pages at 4 KB compressed each; the server's memory budget is what bounds it.
-KEPT_PAGES_BYTES = 8 * 1024 * 1024
+# About 1,500 innovation pages at 4 KB compressed each, or 600 search pages at 10 KB; the server's memory budget
+# (250 MiB at its peak under load, at 100,000 listings) is what bounds it.
+KEPT_PAGES_BYTES = 6 * 1024 * 1024
 _NONCE_GAP = b"\x00"  # marks where each nonce went; a page holding a NUL itself is not kept
 
 
