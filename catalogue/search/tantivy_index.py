@@ -59,6 +59,7 @@ from typing import Any, TypeVar
 
 import msgspec
 import tantivy
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
 
@@ -330,8 +331,10 @@ def highlight_terms(searcher: Searcher, text: str, page_words: Iterable[str]) ->
                          searcher.terms_with_prefix(name, words[-1], limit=MAX_PREFIX_HIGHLIGHTS))
     typos = [(word, typo_distance(word)) for word in words if typo_distance(word)]
     if typos:
-        terms.update(candidate for candidate in set(page_words) for word, distance in typos
-                     if OSA.distance(word, candidate, score_cutoff=distance) <= distance)
+        candidates = list(set(page_words))
+        for word, distance in typos:  # rapidfuzz compares them all in C: a loop here was a millisecond a page
+            terms.update(match for match, _distance, _position in
+                         process.extract(word, candidates, scorer=OSA.distance, score_cutoff=distance, limit=None))
     return terms
 
 
@@ -754,7 +757,7 @@ class TantivySearchIndex:
         texts = [shown_texts(msgspec.json.decode(self._public_json(document)))
                  | (msgspec.json.decode(bytes(doc["own_text"][0])) if doc.get_all("own_text") else {})
                  for doc, document in zip(docs, packed, strict=True)]
-        page_words = {word for shown in texts for field_text in shown.values() for word in ANALYZER.analyze(field_text)}
+        page_words = {word for shown in texts for word in ANALYZER.analyze(" ".join(shown.values()))}
         marks = highlight_query(highlight_terms(searcher, text, page_words))
         generators: dict[str, SnippetGenerator] = {}
         for name, chars in (("name", NAME_CHARS), ("summary", NAME_CHARS), ("body", SNIPPET_CHARS)):
