@@ -153,8 +153,6 @@ async def search(request: Request[Any, Any, Any], reading_session: ReadingSessio
         "today": now.date().isoformat(),
         "can_save": bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES)),
     }
-    if key is None:
-        return Template("catalogue/search.html", context=context)
     return KeptTemplate("catalogue/search.html", context=context, kept=kept, key=key)
 
 
@@ -184,8 +182,6 @@ async def innovation(request: Request[Any, Any, Any], reading_session: ReadingSe
         "versions": await services.versions_of(reading_session, listing_id), "labels": rules.LABELS,
         "today": today.isoformat(), "icb_names": services.ICB_NAMES,
     }
-    if key is None:
-        return Template("catalogue/innovation.html", context=context)
     return KeptTemplate("catalogue/innovation.html", context=context, kept=kept, key=key)
 
 

@@ -76,9 +76,11 @@ class KeptPages:
 
 
 class KeptTemplate(Template):
-    """A template response that, once rendered for a visitor who is not signed in, is kept under `key`."""
+    """A template response that, once rendered for a visitor who is not signed in, is kept under `key`; with no key
+    (a signed-in visitor's page), an ordinary template response."""
 
-    def __init__(self, template_name: str, *, context: dict[str, Any], kept: KeptPages, key: Hashable) -> None:
+    def __init__(self, template_name: str, *, context: dict[str, Any], kept: KeptPages,
+                 key: Hashable | None) -> None:
         super().__init__(template_name=template_name, context=context)
         self.kept = kept
         self.key = key
@@ -94,7 +96,7 @@ class KeptTemplate(Template):
             app, request, background=background, cookies=cookies, encoded_headers=encoded_headers, headers=headers,
             is_head_response=is_head_response, media_type=media_type, status_code=status_code,
             type_encoders=type_encoders)
-        if response.status_code == 200 and not is_head_response:
+        if self.key is not None and response.status_code == 200 and not is_head_response:
             csrf_token = ScopeState.from_scope(request.scope).csrf_token
             self.kept.keep(self.key, response.body, nonce=nonce_for(request.scope),
                            csrf_token=csrf_token if isinstance(csrf_token, str) else "")

@@ -13,12 +13,17 @@ from tests.helpers import sign_in
 SEARCH = "/catalogue/search"
 
 
-async def test_a_repeated_search_is_answered_from_the_kept_page_with_its_own_nonce(client, db, passwords, clock,
-                                                                                   drain_outbox):
+async def a_listing_in_search_and_a_visitor(client, db, passwords, clock, drain_outbox) -> None:
+    """A supplier publishes a listing, the index takes it in, and the client is then a visitor not signed in."""
     await signed_in_supplier(client, db, passwords, clock)
     await published_listing(client, db)
     client.cookies.clear()
     await drain_outbox()
+
+
+async def test_a_repeated_search_is_answered_from_the_kept_page_with_its_own_nonce(client, db, passwords, clock,
+                                                                                   drain_outbox):
+    await a_listing_in_search_and_a_visitor(client, db, passwords, clock, drain_outbox)
     params = {"q": "wearble", "care_setting": "home"}
 
     first, second = await client.get(SEARCH, params=params), await client.get(SEARCH, params=params)
@@ -56,10 +61,7 @@ async def test_the_kept_page_follows_each_commit_to_the_index(client, db, passwo
 
 async def test_a_signed_in_buyer_gets_a_search_page_of_its_own_and_it_is_never_kept(client, db, passwords, clock,
                                                                                     drain_outbox):
-    await signed_in_supplier(client, db, passwords, clock)
-    await published_listing(client, db)
-    client.cookies.clear()
-    await drain_outbox()
+    await a_listing_in_search_and_a_visitor(client, db, passwords, clock, drain_outbox)
     visitor = await client.get(SEARCH, params={"q": "zio"})
     assert "Sign in as an NHS buyer" in visitor.text
 
