@@ -98,12 +98,14 @@ FACET_SIZE = 10_000  # facet values across all facets, in one aggregation
 FACET_SEPARATOR = ":"  # "category:wearables": a facet value in the one field that holds every facet
 NAME_CHARS = 1000  # highlight a name or summary whole
 SNIPPET_CHARS = 200
-COUNTS_CACHE_ENTRIES = 512  # queries' totals and facet counts, per reader generation: about 12 KB each at 100,000
-# listings (the facet values of nine fields), so about 6 MB when full
-# Queries' pages of hits, per reader generation: about 8 KB a page of 20 (packed documents, highlights), so some
-# 400 pages.
-RESULTS_CACHE_BYTES = 3 * 1024 * 1024
-HIT_OVERHEAD_BYTES = 150  # what Python spends on a kept hit besides its bytes (objects, tuple, dict)
+# Queries' totals and facet counts, per reader generation, kept as JSON: about 1 KB each at 100,000 listings (the
+# facet values of nine fields; some 7 KB as Python dicts), so about 1 MB when full.
+COUNTS_CACHE_ENTRIES = 1024
+# Queries' pages of hits, per reader generation: about 7 KB a page of 20 at 100,000 listings (packed documents, their
+# ids, the facet counts' JSON), so some 1,400 pages; a highlighted page costs about twice that.
+RESULTS_CACHE_BYTES = 10 * 1024 * 1024
+HIT_OVERHEAD_BYTES = 70  # what Python spends on a kept hit besides its document's bytes (a bytes object, an int)
+PAGE_OVERHEAD_BYTES = 300  # a kept page's own objects (the tuples, the dataclass)
 DICTIONARY_BYTES = 32 * 1024  # zlib's largest preset dictionary
 DICTIONARY_SAMPLES = 200  # public documents a dictionary is made of
 DICTIONARY_KEY_BYTES = 8
@@ -385,21 +387,26 @@ def render_snippet(generator: SnippetGenerator, doc: Document, text: str) -> str
     return before + safe_highlight(_marked(snippet)) + after
 
 
-Counted = tuple[int, dict[str, dict[str, int]]]  # a query's total and facet counts
+Counted = tuple[int, bytes]  # a query's total, and its facet counts as JSON (a seventh of the memory of dicts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KeptResult:
     """A query's page of hits as kept until the next commit: each hit's id, its public document as stored (packed)
-    and its highlights; with the query's total and facet counts."""
+    and, for a highlighted search, its highlights; with the query's total and facet counts (JSON, shared with the
+    kept counts). Columns, not a tuple a hit: a kept page is mostly its documents' bytes."""
 
-    hits: tuple[tuple[int, bytes, Mapping[str, str]], ...]
+    ids: tuple[int, ...]
+    packed: tuple[bytes, ...]
+    highlights: tuple[Mapping[str, str], ...] | None
     total: int
-    facets: dict[str, dict[str, int]]  # shared with the kept counts: never changed
+    facets_json: bytes
 
     @property
     def cost(self) -> int:
-        return sum(len(packed) + sum(map(len, marks.values())) + HIT_OVERHEAD_BYTES for _, packed, marks in self.hits)
+        marks = sum(len(text) + HIT_OVERHEAD_BYTES for hit in self.highlights or () for text in hit.values())
+        return (sum(map(len, self.packed)) + HIT_OVERHEAD_BYTES * len(self.ids) + marks + len(self.facets_json)
+                + PAGE_OVERHEAD_BYTES)
 
 
 # --- the adapter --------------------------------------------------------------------------------------------
@@ -684,11 +691,12 @@ class TantivySearchIndex:
         return counts_key, (*counts_key, query.sort, query.offset, query.page_size, bool(words) and query.highlight)
 
     def _answer(self, kept: KeptResult, query: SearchQuery, generation: tuple[int, ...]) -> SearchResult:
+        highlights: Sequence[Mapping[str, str]] = kept.highlights or [{}] * len(kept.ids)
         return SearchResult(
-            hits=[SearchHit(id=listing_id, document_json=self._public_json(packed), highlights=highlights)
-                  for listing_id, packed, highlights in kept.hits],
+            hits=[SearchHit(id=listing_id, document_json=self._public_json(packed), highlights=dict(marks))
+                  for listing_id, packed, marks in zip(kept.ids, kept.packed, highlights, strict=True)],
             total=kept.total, page=query.page, page_size=query.page_size,
-            facets={name: dict(counts) for name, counts in kept.facets.items()}, generation=generation)
+            facets=msgspec.json.decode(kept.facets_json), generation=generation)
 
     def _kept_answer(self, query: SearchQuery) -> SearchResult | None:
         """The query's kept page of hits, if the reader is on the latest commit and keeps one: cheap enough (a stat,
@@ -725,15 +733,12 @@ class TantivySearchIndex:
                                     order_by_field="published", order=Order.Desc)
         if counted is None:
             counted = (int(found.count or 0),  # type: ignore[attr-defined]  # the stub omits it
-                       self._facets(searcher, tantivy_query, query.facets))
+                       msgspec.json.encode(self._facets(searcher, tantivy_query, query.facets)))
             self._counts.keep(generation, counts_key, counted)
         docs = [searcher.doc(address) for _score, address in found.hits]
         packed = [bytes(doc["public"][0]) for doc in docs]
-        highlights = (self._highlights(searcher, docs, packed, query.text) if highlighted and docs
-                      else [{} for _ in docs])
-        return KeptResult(tuple((int(doc["id"][0]), document, marks)
-                                for doc, document, marks in zip(docs, packed, highlights, strict=True)),
-                          *counted)
+        highlights = tuple(self._highlights(searcher, docs, packed, query.text)) if highlighted and docs else None
+        return KeptResult(tuple(int(doc["id"][0]) for doc in docs), tuple(packed), highlights, *counted)
 
     @staticmethod
     def _facets(searcher: Searcher, query: Query, names: Iterable[str]) -> dict[str, dict[str, int]]:

@@ -303,3 +303,36 @@ async def test_a_kept_page_of_hits_is_never_given_after_another_process_commits(
 
     assert [hit.document["name"] for hit in (await reader.search(query)).hits] == ["Zio XT patch"]
     await reader.close()
+
+
+@pytest.mark.parametrize("highlight", [False, True])
+async def test_a_kept_page_costs_the_budget_what_it_holds_in_memory(tmp_path, highlight):
+    """The kept pages' byte budget bounds the memory they hold: a page's cost is not far below what keeping it
+    (its documents, highlights and facet counts) takes, as tracemalloc sees it."""
+    import gc
+    import tracemalloc
+
+    docs = [document(n, f"Remote monitor {n}", f"Remote monitoring for ward {n}", "remote care at home " * 5,
+                     category=f"category-{n % 7}", icbs=(f"Q{n % 30:02d}",)) for n in range(1, 61)]
+    index = await engine_with(tmp_path, docs)
+    query = SearchQuery(text="remote monitoring", highlight=highlight)
+    await index.search(SearchQuery(text="warm up"))  # the reader, dictionaries and analyser are loaded first
+    gc.collect()
+    tracemalloc.start()
+    try:
+        found = await index.search(query)
+        del found
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        [kept] = [answer for answer, _ in index._results._answers.values() if len(answer.ids) == 20]
+        cost = kept.cost
+        del kept
+        index._results._answers.clear()
+        index._counts._answers.clear()
+        gc.collect()
+        held = before - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held > 0
+    assert 0.75 * held <= cost <= 2 * held
+    await index.close()
