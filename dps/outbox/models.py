@@ -8,11 +8,18 @@ from sqlmodel import Field, SQLModel
 
 from dps.db import utc_column
 
+_DEAD = sa.text("dead_at IS NOT NULL")
+_WAITING = sa.text("processed_at IS NULL AND dead_at IS NULL")
+
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_message"
     __table_args__ = (sa.Index("ix_outbox_message_pending", "topic", "processed_at", "available_at"),
-                      sa.Index("ix_outbox_message_dead", "dead_at"))
+                      # Partial indexes: the few dead letters, and the messages still waiting (the health check's
+                      # oldest), so neither query reads the processed messages the outbox keeps.
+                      sa.Index("ix_outbox_message_dead", "dead_at", sqlite_where=_DEAD, postgresql_where=_DEAD),
+                      sa.Index("ix_outbox_message_waiting", "available_at",
+                               sqlite_where=_WAITING, postgresql_where=_WAITING))
 
     id: int = Field(default=None, primary_key=True)
     topic: str = Field(max_length=60)
