@@ -4,6 +4,7 @@ Everything works without JavaScript: filters are a GET form, compare is a GET fo
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from dps.errors import NotFound
 from dps.forms import whole_number
 from dps.identity.models import OrganisationKind, Role
 from dps.web.auth import BUYER_PORTAL_ROLES, current_user, public
-from dps.web.deps import AppSettings, DbSession, Now, ReadingSession
+from dps.web.deps import AppSettings, DbSession, Now, ReadingSession, Reads
 from dps.web.downloads import stored_document
 from dps.web.kept_pages import KeptPages, KeptTemplate
 
@@ -54,9 +55,14 @@ class Facet:
     options: list[FacetOption]
 
 
-def facet_labels(categories: list[Category]) -> dict[str, dict[str, str]]:
+# Read on every search, inline on SQLite (dps.db.PointReads): a handful of rows.
+CATEGORY_NAMES = sa.select(col(Category.slug), col(Category.name)).order_by(col(Category.name))
+
+
+def facet_labels(categories: list[tuple[str, str]]) -> dict[str, dict[str, str]]:
+    """What each facet value is called on the page; `categories` are (slug, name) pairs."""
     return {
-        "category": {c.slug: c.name for c in categories},
+        "category": dict(categories),
         "care_setting": dict(rules.CARE_SETTINGS),
         "device_class": dict(DEVICE_CLASS),
         "esf_tier": dict(ESF_TIERS),
@@ -126,22 +132,26 @@ async def categories(reading_session: ReadingSession) -> Template:
 
 
 @get("/search", name="catalogue.search")
-async def search(request: Request[Any, Any, Any], reading_session: ReadingSession, now: Now,
+async def search(request: Request[Any, Any, Any], point_reads: Reads, now: Now,
                  settings: AppSettings) -> Response[Any]:
     """For visitors who are not signed in, a search's page is the same for everyone while the index answers it the
-    same way: it is kept for the index's generation that answered it (where the engine names one)."""
-    category_rows = list((await reading_session.scalars(sa.select(Category).order_by(col(Category.name)))).all())
-    labels = facet_labels(category_rows)
+    same way: it is kept for the index's generation that answered it (where the engine names one), and answered
+    from memory, before any search, while the index is on that generation."""
+    categories = [(row.slug, row.name) for row in await point_reads.rows(CATEGORY_NAMES)]
+    labels = facet_labels(categories)
     query, current = parse_search(request, labels, now)
-    result = await search_index_for(settings).search(query)
+    index = search_index_for(settings)
     user = current_user(request)
     kept: KeptPages = request.app.state.kept_pages
-    key = None
-    if user is None and result.generation is not None:
-        key = ("catalogue.search", result.generation, query_string(query, current), now.date(),
-               tuple((category.slug, category.name) for category in category_rows))
-        if (page := kept.answer(key, request)) is not None:
-            return page
+
+    def kept_key(generation: Hashable | None) -> Hashable | None:
+        if user is not None or generation is None:
+            return None
+        return ("catalogue.search", generation, query_string(query, current), now.date(), tuple(categories))
+
+    if (key := kept_key(index.generation())) is not None and (page := kept.answer(key, request)) is not None:
+        return page
+    result = await index.search(query)
     pages = max(1, -(-result.total // PAGE_SIZE))
     context = {
         "query": query, "current": current, "result": result, "pages": pages,
@@ -153,12 +163,12 @@ async def search(request: Request[Any, Any, Any], reading_session: ReadingSessio
         "today": now.date().isoformat(),
         "can_save": bool(user and user.has_role_in(OrganisationKind.BUYER, *BUYER_PORTAL_ROLES)),
     }
-    return KeptTemplate("catalogue/search.html", context=context, kept=kept, key=key)
+    return KeptTemplate("catalogue/search.html", context=context, kept=kept, key=kept_key(result.generation))
 
 
 @get("/innovations/{listing_id:int}", name="catalogue.innovation")
-async def innovation(request: Request[Any, Any, Any], reading_session: ReadingSession, now: Now,
-                     listing_id: FromPath[int]) -> Response[Any]:
+async def innovation(request: Request[Any, Any, Any], reading_session: ReadingSession, point_reads: Reads,
+                     now: Now, listing_id: FromPath[int]) -> Response[Any]:
     """The most read page of the marketplace. For visitors who are not signed in it is the same for everyone, so it
     is rendered once per version of the listing and day (the database says which version, on every request)."""
     today = now.date()
@@ -166,7 +176,7 @@ async def innovation(request: Request[Any, Any, Any], reading_session: ReadingSe
     kept: KeptPages = request.app.state.kept_pages
     key = None
     if user is None:
-        key = ("catalogue.innovation", listing_id, await services.published_version_stamp(reading_session, listing_id),
+        key = ("catalogue.innovation", listing_id, await services.published_version_stamp(point_reads, listing_id),
                today)
         if (page := kept.answer(key, request)) is not None:
             return page

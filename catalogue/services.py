@@ -33,6 +33,7 @@ from dps.agreements.models import Category
 from dps.assurance import ASSURANCE_SECTION_KEYS
 from dps.audit.services import Actor, record
 from dps.calendar import london_date
+from dps.db import PointReads
 from dps.errors import Conflict, NotFound, ValidationFailed
 from dps.forms import FormErrors
 from dps.identity.events import SupplierProfileChanged
@@ -637,10 +638,10 @@ _PUBLISHED_VERSION_STAMP = sa.select(col(Listing.index_version)).where(
     col(Listing.id) == sa.bindparam("listing_id"), col(Listing.in_search).is_(True))
 
 
-async def published_version_stamp(session: AsyncSession, listing_id: int) -> int:
+async def published_version_stamp(point_reads: PointReads, listing_id: int) -> int:
     """The index_version of a listing in search, which moves on with every change to what its public page shows
     (the listing, its documents, its supplier's admission); NotFound if it is not in search."""
-    stamp = await session.scalar(_PUBLISHED_VERSION_STAMP, {"listing_id": listing_id})
+    stamp = await point_reads.scalar(_PUBLISHED_VERSION_STAMP, {"listing_id": listing_id})
     if stamp is None:
         raise NotFound(NOT_PUBLISHED)
     return int(stamp)

@@ -150,6 +150,41 @@ def make_reading_engine(engine: AsyncEngine) -> AsyncEngine:
     return reading
 
 
+class PointReads:
+    """Reads of a row or a few by key (a kept page's version, the category names) that a public page makes on every
+    request, so that what it answers is never older than the database.
+
+    On SQLite they run inline, on the event loop's own thread, through a synchronous connection that refuses to write:
+    such a read takes microseconds, and handing it to aiosqlite's thread and back costs five round trips through the
+    GIL, which under load cost the innovation page more than the rest of its answer. Only reads that go straight to
+    their rows through an index belong here: while one runs, nothing else on the loop does. On PostgreSQL they go
+    through the async reading engine (asyncpg does not hop between threads)."""
+
+    def __init__(self, reading_engine: AsyncEngine) -> None:
+        self._engine = reading_engine
+        self._inline: sa.Engine | None = None
+        if reading_engine.dialect.name == "sqlite":
+            self._inline = sa.create_engine(reading_engine.url.set(drivername="sqlite"), isolation_level="AUTOCOMMIT",
+                                            pool_reset_on_return=None, connect_args={"timeout": 30})
+            sa.event.listen(self._inline, "connect", _sqlite_reading_pragmas)
+
+    async def scalar(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        rows = await self.rows(statement, parameters)
+        return rows[0][0] if rows else None
+
+    async def rows(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> list[sa.Row[Any]]:
+        if self._inline is not None:
+            with self._inline.connect() as connection:
+                return list(connection.execute(statement, parameters))
+        async with self._engine.connect() as connection:
+            return list(await connection.execute(statement, parameters))
+
+    def dispose(self) -> None:
+        if self._inline is not None:
+            self._inline.dispose()
+
+
 def _sqlite_reading_pragmas(dbapi_connection: Any, record: Any) -> None:
     _sqlite_pragmas(dbapi_connection, record)
     cursor = dbapi_connection.cursor()

@@ -11,7 +11,7 @@ runs against a real server when MEILISEARCH_URL is set.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -166,6 +166,9 @@ class MeiliSearchIndex:
 
     async def drop(self) -> None:
         await self._client.delete_index_if_exists(self.index_uid)
+
+    def generation(self) -> Hashable | None:
+        return None  # Meilisearch names no generation: nothing built from its answers is kept
 
     async def health(self) -> bool:
         try:

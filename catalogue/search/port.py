@@ -173,6 +173,10 @@ class SearchIndex(Protocol):
 
     async def search(self, query: SearchQuery) -> SearchResult: ...
 
+    def generation(self) -> Hashable | None:
+        """The generation a search would be answered from now (SearchResult.generation), found without searching,
+        so a page kept for it can be answered first; None where the engine cannot tell."""
+
     async def indexed_version(self, listing_id: int) -> int | None:
         """The index_version the index holds for a listing (also for a removed one), or None."""
 

@@ -49,7 +49,7 @@ import shutil
 import threading
 import time
 import zlib
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -523,6 +523,10 @@ class TantivySearchIndex:
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close_now)
+
+    def generation(self) -> Hashable | None:
+        """The latest commit's generation (a stat): a search now reloads to it if the reader is behind."""
+        return self._committed_generation() or None
 
     async def health(self) -> bool:
         try:

@@ -30,10 +30,21 @@ async def dead_letters(session: AsyncSession) -> list[OutboxMessage]:
     return list((await session.scalars(query)).all())
 
 
+# The two lookups /health makes on every call. Each reads only one of the outbox's partial indexes, never the
+# processed messages the outbox keeps (tests/outbox/test_outbox_indexes.py plans these very statements).
+DEAD_LETTER_COUNT = (sa.select(sa.func.count()).select_from(OutboxMessage)
+                     .where(col(OutboxMessage.dead_at).is_not(None)))
+OLDEST_WAITING_DUE = (sa.select(sa.func.min(OutboxMessage.available_at))
+                      .where(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.dead_at).is_(None)))
+
+
 async def dead_letter_count(session: AsyncSession) -> int:
-    count = await session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)
-                                 .where(col(OutboxMessage.dead_at).is_not(None)))
-    return int(count or 0)
+    return int(await session.scalar(DEAD_LETTER_COUNT) or 0)
+
+
+async def oldest_waiting_due(session: AsyncSession) -> datetime | None:
+    """When the longest-waiting message not yet processed (nor dead) became due; None when none waits."""
+    return await session.scalar(OLDEST_WAITING_DUE)
 
 
 async def retry_dead_letter(session: AsyncSession, message_id: int, *, actor: Actor, now: datetime) -> OutboxMessage:

@@ -19,7 +19,7 @@ from litestar import Litestar, Request
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from dps.db import database_unavailable, make_engine, make_reading_engine, make_sessionmaker
+from dps.db import PointReads, database_unavailable, make_engine, make_reading_engine, make_sessionmaker
 
 # How long closing a request's session may take before the pool gives its connection up.
 SESSION_CLOSE_SECONDS = 5
@@ -31,14 +31,17 @@ class Database:
     reading_engine: AsyncEngine  # reads that never write (dps.db.make_reading_engine); on `engine`'s pool on PostgreSQL
     sessions: async_sessionmaker[AsyncSession]  # a transaction of its own each
     reading_sessions: async_sessionmaker[AsyncSession]  # for a read that needs no transaction and never writes
+    point_reads: PointReads  # a public page's reads by key on every request (dps.db.PointReads)
 
     @classmethod
     def for_url(cls, database_url: str) -> Database:
         engine = make_engine(database_url)
         reading_engine = make_reading_engine(engine)
-        return cls(engine, reading_engine, make_sessionmaker(engine), make_sessionmaker(reading_engine))
+        return cls(engine, reading_engine, make_sessionmaker(engine), make_sessionmaker(reading_engine),
+                   PointReads(reading_engine))
 
     async def dispose(self) -> None:
+        self.point_reads.dispose()
         await self.engine.dispose()
         if self.reading_engine.pool is not self.engine.pool:  # SQLite: a pool of its own
             await self.reading_engine.dispose()
@@ -67,6 +70,10 @@ async def provide_reading_session(request: Request[Any, Any, Any]) -> AsyncItera
         await close_request_session(session)
 
 
+async def provide_point_reads(request: Request[Any, Any, Any]) -> PointReads:
+    return database_of(request.app).point_reads
+
+
 async def close_request_session(session: AsyncSession) -> None:
     """Close the request's session: roll back what the handler left uncommitted and give the connection back. A
     connection the database dropped under the request (a restart, a terminated backend) is not an error here: the
@@ -91,4 +98,5 @@ async def engine_closed_on_shutdown(app: Litestar) -> AsyncIterator[None]:
 
 
 DATABASE_DEPENDENCIES = {"db_session": Provide(provide_db_session),
-                         "reading_session": Provide(provide_reading_session)}
+                         "reading_session": Provide(provide_reading_session),
+                         "point_reads": Provide(provide_point_reads)}

@@ -13,6 +13,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dps.db import PointReads
 from dps.identity.services import SignedInUser
 from dps.settings import Settings
 from dps.web.auth import current_user
@@ -22,6 +23,8 @@ from dps.web.received import received_at
 DbSession: TypeAlias = NamedDependency[AsyncSession]
 # For a handler that only reads: a session that never takes SQLite's write lock and refuses to write.
 ReadingSession: TypeAlias = NamedDependency[AsyncSession]
+# A public page's reads by key on every request (dps.db.PointReads): inline on SQLite.
+Reads: TypeAlias = NamedDependency[PointReads]
 # The signed-in user CurrentUserMiddleware loaded; only for routes whose guard requires one.
 CurrentUser: TypeAlias = NamedDependency[SignedInUser]
 # The time the request was received, read from the app's injectable clock as it arrived (dps.web.received), before

@@ -25,9 +25,8 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
-from dps.outbox.models import OutboxMessage
+from dps.outbox.services import dead_letter_count, oldest_waiting_due
 from dps.settings import Settings
 
 CHECK_TIMEOUT_SECONDS = 3
@@ -141,17 +140,13 @@ async def check_stripe(settings: Settings) -> str:
 async def outbox_state(session: AsyncSession, now: datetime) -> dict[str, Any] | None:
     """The outbox's backlog ("ok", or "behind" when a message has been due for over OUTBOX_BACKLOG_LIMIT: no worker
     drains it) and its dead letters (failed every attempt; the authority's dead letters page lists them)."""
-    pending = sa.and_(col(OutboxMessage.processed_at).is_(None), col(OutboxMessage.dead_at).is_(None))
     try:
-        oldest_due = await asyncio.wait_for(session.scalar(
-            sa.select(sa.func.min(OutboxMessage.available_at)).where(pending)), timeout=CHECK_TIMEOUT_SECONDS)
-        dead = await asyncio.wait_for(session.scalar(
-            sa.select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.dead_at).is_not(None))),
-            timeout=CHECK_TIMEOUT_SECONDS)
+        oldest_due = await asyncio.wait_for(oldest_waiting_due(session), timeout=CHECK_TIMEOUT_SECONDS)
+        dead = await asyncio.wait_for(dead_letter_count(session), timeout=CHECK_TIMEOUT_SECONDS)
     except Exception:  # the database is down: the database check says so
         return None
     behind = oldest_due is not None and now - oldest_due > OUTBOX_BACKLOG_LIMIT
-    return {"backlog": "behind" if behind else "ok", "dead_letters": int(dead or 0)}
+    return {"backlog": "behind" if behind else "ok", "dead_letters": dead}
 
 
 async def remembered_if_ok(healthy_until: dict[str, datetime], name: str, now: datetime,

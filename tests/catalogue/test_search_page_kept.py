@@ -4,6 +4,7 @@ the index at once. Signed-in visitors always get a page of their own."""
 
 from __future__ import annotations
 
+from catalogue.search import search_index_for
 from dps.identity.models import Role
 from tests.catalogue.support import published_listing, signed_in_supplier
 from tests.catalogue.test_innovation_page import nonce_in
@@ -76,3 +77,23 @@ async def test_a_signed_in_buyer_gets_a_search_page_of_its_own_and_it_is_never_k
     client.cookies.clear()
     again = await client.get(SEARCH, params={"q": "zio"})
     assert "Sign in as an NHS buyer" in again.text and "Save search" not in again.text
+
+
+async def test_a_kept_search_page_is_answered_without_asking_the_index(client, db, passwords, clock, drain_outbox,
+                                                                       settings, monkeypatch):
+    """The kept page is found by the index's current generation alone: the engine is not asked to search again
+    (nor to unpack the hits) for a page that is already rendered."""
+    await a_listing_in_search_and_a_visitor(client, db, passwords, clock, drain_outbox)
+    index = search_index_for(settings)
+    searches: list[object] = []
+    searched = index.search
+
+    async def counted(query):
+        searches.append(query)
+        return await searched(query)
+
+    monkeypatch.setattr(index, "search", counted)
+    first = await client.get(SEARCH, params={"q": "zio"})
+    second = await client.get(SEARCH, params={"q": "zio"})
+    assert first.status_code == second.status_code == 200 and "Zio" in second.text
+    assert len(searches) == 1

@@ -5,6 +5,7 @@ writes through one fails in every test run rather than under load."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 import sqlalchemy as sa
@@ -65,3 +66,36 @@ async def test_each_read_sees_the_latest_commit_on_both_databases(database):
             await writer.commit()
         second = set((await reading.scalars(sa.select(Category.name))).all())
     assert "Renamed between two reads" not in first and "Renamed between two reads" in second
+
+
+# --- point reads: a public page's reads by key on every request -------------------------------------------------
+
+CATEGORY_NAME = sa.select(Category.name).where(Category.slug == sa.bindparam("slug"))
+
+
+async def test_a_point_read_sees_each_commit_and_never_what_is_uncommitted(database):
+    slug = await database.point_reads.scalar(sa.select(Category.slug).order_by(Category.id).limit(1))
+    before = await database.point_reads.scalar(CATEGORY_NAME, {"slug": slug})
+    async with database.sessions() as writer:
+        category = await writer.scalar(sa.select(Category).where(Category.slug == slug))
+        category.name = "Renamed while a page reads it"
+        await writer.flush()
+        assert await asyncio.wait_for(database.point_reads.scalar(CATEGORY_NAME, {"slug": slug}), 5) == before
+        await writer.commit()
+    assert await database.point_reads.scalar(CATEGORY_NAME, {"slug": slug}) == "Renamed while a page reads it"
+    assert await database.point_reads.scalar(CATEGORY_NAME, {"slug": "no-such-category"}) is None
+    assert {row.name for row in await database.point_reads.rows(sa.select(Category.name))} >= {
+        "Renamed while a page reads it"}
+
+
+async def test_a_point_read_runs_on_the_event_loops_thread_on_sqlite_and_refuses_to_write(database, backend):
+    """Inline on SQLite: no hop to a database thread (what makes it cheap), and no write gets through it."""
+    if backend != "sqlite":
+        pytest.skip("on PostgreSQL point reads go through asyncpg, on the loop as every other statement")
+    threads: list[int] = []
+    sa.event.listen(database.point_reads._inline, "before_cursor_execute",
+                    lambda *_: threads.append(threading.get_ident()))
+    await database.point_reads.scalar(sa.select(sa.func.count()).select_from(Category))
+    assert threads == [threading.get_ident()]
+    with pytest.raises(OperationalError, match="readonly"):
+        await database.point_reads.rows(sa.update(Category).values(name="Written through a point read"))
