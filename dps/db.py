@@ -165,8 +165,8 @@ class PointReads:
         self._inline: sa.Engine | None = None
         if reading_engine.dialect.name == "sqlite":
             self._inline = sa.create_engine(reading_engine.url.set(drivername="sqlite"), isolation_level="AUTOCOMMIT",
-                                            pool_reset_on_return=None, connect_args={"timeout": 30})
-            sa.event.listen(self._inline, "connect", _sqlite_reading_pragmas)
+                                            pool_reset_on_return=None, connect_args={"timeout": 0})
+            sa.event.listen(self._inline, "connect", _sqlite_inline_pragmas)
 
     async def scalar(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> Any:
         """The first column of the first row, or None when there is no row."""
@@ -175,14 +175,27 @@ class PointReads:
 
     async def rows(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> list[sa.Row[Any]]:
         if self._inline is not None:
-            with self._inline.connect() as connection:
-                return list(connection.execute(statement, parameters))
+            try:
+                with self._inline.connect() as connection:
+                    return list(connection.execute(statement, parameters))
+            except sa.exc.OperationalError as error:
+                # A WAL reader is almost never kept waiting (a recovery, an exclusive checkpoint); when it is, it
+                # waits on aiosqlite's thread below, never on the event loop.
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
         async with self._engine.connect() as connection:
             return list(await connection.execute(statement, parameters))
 
     def dispose(self) -> None:
         if self._inline is not None:
             self._inline.dispose()
+
+
+def _sqlite_inline_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_reading_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")  # never wait on the event loop (PointReads)
+    cursor.close()
 
 
 def _sqlite_reading_pragmas(dbapi_connection: Any, record: Any) -> None:

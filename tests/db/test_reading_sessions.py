@@ -5,6 +5,7 @@ writes through one fails in every test run rather than under load."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 
 import pytest
@@ -99,3 +100,19 @@ async def test_a_point_read_runs_on_the_event_loops_thread_on_sqlite_and_refuses
     assert threads == [threading.get_ident()]
     with pytest.raises(OperationalError, match="readonly"):
         await database.point_reads.rows(sa.update(Category).values(name="Written through a point read"))
+
+
+async def test_a_point_read_kept_waiting_on_sqlite_waits_off_the_event_loop(database, backend):
+    """busy_timeout is 0 inline: a read SQLite would keep waiting (a recovery, an exclusive checkpoint) is made again
+    on aiosqlite's thread, where waiting stops nothing else."""
+    if backend != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL point reads never run inline")
+    inline = database.point_reads._inline
+    inline.dispose()
+
+    def locked(*_):
+        raise sqlite3.OperationalError("database is locked")
+
+    sa.event.listen(inline, "connect", locked)
+    assert await database.point_reads.scalar(sa.select(sa.func.count()).select_from(Category)) > 0
+    sa.event.remove(inline, "connect", locked)
