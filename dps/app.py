@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Response, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
@@ -66,6 +67,12 @@ STATIC_DIR = PROJECT_ROOT / "static"
 
 
 RATE_LIMIT_STORES = ("rate_limit", "onboarding_rate_limit")
+
+
+# The NHS.UK frontend's CSS, JS and images and the app's own: every page asks for them, so a browser keeps them for an
+# hour instead of asking again on each page (their addresses carry no version, so not for longer: a release shows
+# within the hour).
+STATIC_CACHING = CacheControlHeader(public=True, max_age=3600)
 
 
 def _stores(settings: Settings) -> dict[str, Store]:
@@ -207,9 +214,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *(handler for handler in handlers if handler not in api),
         *(development_route_handlers() if settings.environment == "development" else []),
         create_static_files_router(path="/assets", directories=[STATIC_DIR / "assets"], guards=[public],
-                                   include_in_schema=False, name="assets"),
+                                   include_in_schema=False, name="assets", cache_control=STATIC_CACHING),
         create_static_files_router(path="/static", directories=[STATIC_DIR / "app"], guards=[public],
-                                   include_in_schema=False, name="static"),
+                                   include_in_schema=False, name="static", cache_control=STATIC_CACHING),
     ]
 
     app = Litestar(

@@ -24,7 +24,10 @@ async def test_the_built_nhsuk_assets_are_served(client):
     assert css.status_code == 200
     assert ".nhsuk-header" in css.text
     assert (await client.get("/assets/images/favicon.svg")).status_code == 200
-    assert (await client.get("/static/app.js")).status_code == 200
+    app_js = await client.get("/static/app.js")
+    assert app_js.status_code == 200
+    for asset in (css, app_js):  # kept by the browser between pages, not asked for again on each
+        assert set(asset.headers["cache-control"].split(", ")) == {"public", "max-age=3600"}
 
 
 async def test_user_input_is_escaped_in_pages(client):
