@@ -18,9 +18,10 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (
         sa.Index("ix_audit_event_entity", "entity_type", "entity_id"),
-        # What the sealer reads each round: the unsealed tail, in sealing order.
-        sa.Index("ix_audit_event_unsealed", "xid", "id", postgresql_where=sa.text("sequence IS NULL"),
-                 sqlite_where=sa.text("sequence IS NULL")),
+        # What the sealer reads each round: the unsealed tail, in sealing order; with each event's time, so the
+        # tail's size and age (/health, `dps audit verify`) read only this index (SQLite needs `sequence` in it too).
+        sa.Index("ix_audit_event_unsealed", "xid", "id", "occurred_at", "sequence",
+                 postgresql_where=sa.text("sequence IS NULL"), sqlite_where=sa.text("sequence IS NULL")),
     )
     # The insert returns the database's xid at once, so the writer's object never has to reload it.
     __mapper_args__ = {"eager_defaults": True}

@@ -116,10 +116,23 @@ class UnsealedTail:
         return max(now - self.oldest_at, timedelta(0)) if self.oldest_at else timedelta(0)
 
 
+# The unsealed tail's size and age, read from its partial index alone. SQLite's planner would otherwise pick the unique
+# index on `sequence` (it expects few rows for IS NULL there) and read every unsealed event's row, so on SQLite the
+# index is named (INDEXED BY, which SQLAlchemy's hints do not render for SQLite).
+UNSEALED_TAIL = (sa.select(sa.func.count(), sa.func.min(col(AuditEvent.occurred_at)))
+                 .where(col(AuditEvent.sequence).is_(None)))
+UNSEALED_TAIL_ON_SQLITE: sa.Select[int, Any] = (sa.select(sa.func.count(), sa.func.min(sa.column("occurred_at")))
+                           .select_from(sa.text("audit_event INDEXED BY ix_audit_event_unsealed"))
+                           .where(sa.column("sequence").is_(None)))
+
+
+def unsealed_tail_statement(dialect_name: str) -> sa.Select[int, Any]:
+    return UNSEALED_TAIL_ON_SQLITE if dialect_name == "sqlite" else UNSEALED_TAIL
+
+
 async def unsealed_tail(session: AsyncSession) -> UnsealedTail:
-    count, oldest = (await session.execute(
-        sa.select(sa.func.count(), sa.func.min(col(AuditEvent.occurred_at)))
-        .where(col(AuditEvent.sequence).is_(None)))).one()
+    statement = unsealed_tail_statement(session.get_bind().dialect.name)
+    count, oldest = (await session.execute(statement)).one()
     if isinstance(oldest, datetime) and oldest.tzinfo is None:  # SQLite's aggregate skips the column type
         oldest = oldest.replace(tzinfo=UTC)
     elif isinstance(oldest, str):
