@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from litestar.response.base import ASGIResponse
     from litestar.types import TypeEncodersMap
 
-# About 2,300 innovation pages at 4.5 KB compressed each, or 1,250 search pages at 8 KB (the benchmark's mix of 2,000
+# About 2,000 innovation pages at 4 to 5 KB compressed each, or 1,250 search pages at 8 KB (the benchmark's mix of 2,000
 # searches asks for 1,094 distinct pages: a budget smaller than what comes round again keeps nothing that returns);
 # the server's memory budget (250 MiB at its peak under load, at 100,000 listings) is what bounds it.
 KEPT_PAGES_BYTES = 10 * 1024 * 1024
