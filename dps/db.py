@@ -165,7 +165,10 @@ class PointReads:
         self._inline: sa.Engine | None = None
         if reading_engine.dialect.name == "sqlite":
             self._inline = sa.create_engine(reading_engine.url.set(drivername="sqlite"), isolation_level="AUTOCOMMIT",
-                                            pool_reset_on_return=None, connect_args={"timeout": 0})
+                                            pool_reset_on_return=None,
+                                            # The pool lends a connection to one caller at a time, whichever thread
+                                            # it runs on (a test client's, or shutdown's).
+                                            connect_args={"timeout": 0, "check_same_thread": False})
             sa.event.listen(self._inline, "connect", _sqlite_inline_pragmas)
 
     async def scalar(self, statement: sa.Executable, parameters: dict[str, Any] | None = None) -> Any:
