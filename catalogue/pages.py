@@ -143,11 +143,12 @@ async def search(request: Request[Any, Any, Any], point_reads: Reads, now: Now,
     index = search_index_for(settings)
     user = current_user(request)
     kept: KeptPages = request.app.state.kept_pages
+    this_query = query_string(query, current)
 
     def kept_key(generation: Hashable | None) -> Hashable | None:
         if user is not None or generation is None:
             return None
-        return ("catalogue.search", generation, query_string(query, current), now.date(), tuple(categories))
+        return ("catalogue.search", generation, this_query, now.date(), tuple(categories))
 
     if (key := kept_key(index.generation())) is not None and (page := kept.answer(key, request)) is not None:
         return page
@@ -156,7 +157,7 @@ async def search(request: Request[Any, Any, Any], point_reads: Reads, now: Now,
     context = {
         "query": query, "current": current, "result": result, "pages": pages,
         "facets": build_facets(query, result.facets, labels), "labels": labels, "sort_options": SORT_OPTIONS,
-        "query_string": query_string(query, current),
+        "query_string": this_query,
         "prev_href": "?" + query_string(query, current, page=query.page - 1) if query.page > 1 else None,
         "next_href": "?" + query_string(query, current, page=query.page + 1) if query.page < pages else None,
         "clear_filters_href": "?" + query_string(query, False, filters={}),
