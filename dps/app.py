@@ -36,21 +36,20 @@ from dps.crypto import SealingKey, install_sealing_key
 from dps.identity.passwords import Passwords
 from dps.outbox.worker import OutboxWorker
 from dps.settings import PROJECT_ROOT, Settings
-from dps.web.api import rate_limit_headers
 from dps.web.api_docs import ApiDocsPages, OldSchemaAddress
 from dps.web.api_key_state import ApiKeyCache, ApiKeyUsage, key_generation
 from dps.web.auth import CurrentUserMiddleware, current_user, public
 from dps.web.csrf_cookie import CSRFCookieDrawnOnce
 from dps.web.database import DATABASE_DEPENDENCIES, Database, database_of, engine_closed_on_shutdown
 from dps.web.deps import DEPENDENCIES
+from dps.web.edge import MarketplaceApp
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
 from dps.web.kept_pages import KEPT_PAGES_BYTES, KeptPages
-from dps.web.page_stack import pages_only
 from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
 from dps.web.rate_limits import ApiRateLimiter
-from dps.web.received import RECEIVED_NOW, received_at_header, received_at_middleware
-from dps.web.security_headers import csp_nonce, security_headers_hook
+from dps.web.received import RECEIVED_NOW
+from dps.web.security_headers import csp_nonce
 from dps.web.sessions import RotatingSessionConfig
 from dps.web.templating import build_environment
 from dps.wiring import (
@@ -219,17 +218,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                                    include_in_schema=False, name="static", cache_control=STATIC_CACHING),
     ]
 
-    app = Litestar(
-        route_handlers=[*pages, Router(path="/", include_in_schema=True, route_handlers=api)],
+    app = MarketplaceApp(
+        clock=clock,
+        hsts=settings.secure_cookies,
+        route_handlers=pages,
         include_in_schema=False,
         dependencies={**DATABASE_DEPENDENCIES, **DEPENDENCIES},
         signature_namespace={"AsyncSession": AsyncSession},
-        # First, so outermost: the received time is taken before the session store or the user's load can wait.
-        # The open API reads no session (an API key is its only identity) and takes no form: it passes them by.
-        middleware=[received_at_middleware, pages_only([
-            session_config.middleware, CurrentUserMiddleware(),
-            DefineMiddleware(CSRFCookieDrawnOnce, config=csrf_config)])],
-        before_send=[received_at_header, security_headers_hook(hsts=settings.secure_cookies), rate_limit_headers],
+        # What only pages need. The open API, registered below, has none of it.
+        middleware=[session_config.middleware, CurrentUserMiddleware(),
+                    DefineMiddleware(CSRFCookieDrawnOnce, config=csrf_config)],
         stores=_stores(settings),
         template_config=templates,
         openapi_config=OpenAPIConfig(
@@ -253,6 +251,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         request_class=CheckedRequest,
         debug=False,
     )
+    app.register_open_api(Router(path="/", include_in_schema=True, route_handlers=api))
     app.state.settings = settings
     app.state.clock = clock
     app.state.passwords = Passwords.for_environment(settings.environment)

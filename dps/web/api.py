@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.plugins.problem_details import ProblemDetailsException
-from litestar.types import ExceptionHandlersMap, Message, Scope
+from litestar.types import ExceptionHandlersMap
 
 from dps.api_keys import services as api_key_services
 from dps.api_keys.rules import usage_day
@@ -29,6 +29,7 @@ from dps.errors import DomainError
 from dps.web.api_key_state import ApiKeyCache, ApiKeyUsage, CachedKey
 from dps.web.auth import GUARD_MARK
 from dps.web.database import database_of
+from dps.web.rate_limits import RateLimitState
 
 logger = logging.getLogger("dps.api")
 
@@ -194,17 +195,11 @@ async def _open_data_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Ba
                          "a key raises the limit")
 
 
-async def rate_limit_headers(message: Message, scope: Scope) -> None:
-    """A before_send hook: every API answer, errors included, says where its caller stands (RateLimit-Limit,
-    -Remaining, -Reset and -Policy)."""
-    if message["type"] != "http.response.start":
-        return
-    state = scope.get("state", {}).get(RATE_LIMIT_STATE)
-    if state is not None:
-        headers = MutableScopeHeaders.from_message(message)
-        for name, value in state.headers().items():
-            if name not in headers:
-                headers[name] = value
+def rate_limit_headers(scope_state: Mapping[str, Any]) -> dict[str, str] | None:
+    """Where the caller of an API answer stands (RateLimit-Limit, -Remaining, -Reset and -Policy), once a guard has
+    counted the request: every API answer, errors included, says it (dps.web.edge adds them)."""
+    state: RateLimitState | None = scope_state.get(RATE_LIMIT_STATE)
+    return state.headers() if state is not None else None
 
 
 setattr(_api_key_guard, GUARD_MARK, "API key (Authorization: Bearer)")

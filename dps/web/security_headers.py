@@ -4,9 +4,10 @@ page template needs (so the Content-Security-Policy never allows 'unsafe-inline'
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
-from litestar.types import Message, Scope
+from litestar.types import Scope
 
 NONCE_KEY = "dps_csp_nonce"
 
@@ -37,41 +38,40 @@ def nonce_for(scope: Scope) -> str:
     return str(state[NONCE_KEY])
 
 
-# Encoded once: the hook runs for every response, so it appends ready-made header pairs.
 _CSP = b"content-security-policy"
 _API_CSP = (_CSP, API_CONTENT_SECURITY_POLICY.encode("latin-1"))
 _PAGE_CSP_BEFORE_NONCE, _PAGE_CSP_AFTER_NONCE = content_security_policy("\0").encode("latin-1").split(b"\0")
-_FIXED_HEADERS = (
+# What any response needs, JSON included (OWASP's REST Security Cheat Sheet): no MIME sniffing, no framing.
+_EVERY_RESPONSE = (
     (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"x-frame-options", b"DENY"),
+)
+# What only an HTML page can use: a JSON answer links nowhere, opens no window and uses no camera.
+_PAGES_ONLY = (
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
-def security_headers_hook(hsts: bool) -> Any:
-    """A before_send hook: it runs for every response the app sends, 404s and static files included. Its headers
-    replace any of the same name a handler set."""
-    fixed = (*_FIXED_HEADERS, _HSTS) if hsts else _FIXED_HEADERS
-    ours = frozenset(name for name, _ in fixed) | {_CSP}
+@dataclass(frozen=True)
+class SecurityHeaders:
+    """The security headers, encoded once: the app's edge (dps.web.edge) appends them to every response it sends,
+    404s and static files included."""
 
-    async def add_headers(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
-        headers = message.get("headers")
-        if not isinstance(headers, list):
-            headers = message["headers"] = list(headers or ())
-        if any(name.lower() in ours for name, _ in headers):
-            headers[:] = [(name, value) for name, value in headers if name.lower() not in ours]
-        headers.extend(fixed)
-        if is_api_path(scope.get("path", "")):
-            headers.append(_API_CSP)
-        else:
-            headers.append((_CSP, _PAGE_CSP_BEFORE_NONCE + nonce_for(scope).encode("latin-1") + _PAGE_CSP_AFTER_NONCE))
+    api: tuple[tuple[bytes, bytes], ...]  # all of them, for an /api/v1 answer
+    page_fixed: tuple[tuple[bytes, bytes], ...]  # all but the page's CSP, which carries the request's nonce
+    names: frozenset[bytes]  # ours replace any of the same name a handler set
 
-    return add_headers
+    @classmethod
+    def served(cls, hsts: bool) -> SecurityHeaders:
+        every = (*_EVERY_RESPONSE, _HSTS) if hsts else _EVERY_RESPONSE
+        return cls(api=(*every, _API_CSP), page_fixed=(*every, *_PAGES_ONLY),
+                   names=frozenset(name for name, _ in (*every, *_PAGES_ONLY, _API_CSP)))
+
+    def page_csp(self, scope: Scope) -> tuple[bytes, bytes]:
+        return _CSP, _PAGE_CSP_BEFORE_NONCE + nonce_for(scope).encode("latin-1") + _PAGE_CSP_AFTER_NONCE
 
 
 def csp_nonce(context: Any) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from litestar import Response, get
 from litestar.testing import AsyncTestClient
 
 from dps.app import create_app
 from dps.settings import Settings
+from dps.web.auth import public
 
 
 async def test_pages_carry_security_headers_and_a_nonce_only_csp(client):
@@ -30,11 +32,39 @@ async def test_pages_carry_security_headers_and_a_nonce_only_csp(client):
     assert re.search(r"'nonce-([^']+)'", another.headers["content-security-policy"]).group(1) != nonce
 
 
-async def test_errors_json_and_assets_carry_the_headers_too(client):
-    for path in ("/no-such-page", "/health", "/assets/nhsuk-frontend.min.css"):
+async def test_errors_json_and_assets_carry_the_headers_too(client, clock):
+    for path in ("/no-such-page", "/health", "/assets/nhsuk-frontend.min.css", "/api/v1/no-such-thing",
+                 "/api/v1/innovations?page=0"):
         response = await client.get(path)
         assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["x-frame-options"] == "DENY", path
         assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
+        assert datetime.fromisoformat(response.headers["x-received-at"]) == clock.now(), path
+
+
+async def test_the_open_api_carries_the_headers_that_apply_to_json_only(client):
+    """OWASP's REST Security Cheat Sheet: an API answer needs no referrer, permissions or opener policy, which
+    only an HTML page can use; every response keeps nosniff and no framing."""
+    page, answer = await client.get("/"), await client.get("/api/v1/innovations")
+    assert answer.status_code == 200
+    for only_for_pages in ("referrer-policy", "permissions-policy", "cross-origin-opener-policy"):
+        assert only_for_pages in page.headers
+        assert only_for_pages not in answer.headers
+    assert answer.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert int(answer.headers["ratelimit-remaining"]) < int(answer.headers["ratelimit-limit"])
+
+
+@get("/weakened", guards=[public], sync_to_thread=False)
+def weakened() -> Response[str]:
+    return Response("framed", headers={"X-Frame-Options": "ALLOWALL", "Content-Security-Policy": "default-src *"})
+
+
+async def test_a_handler_cannot_weaken_a_security_header(app, client):
+    app.register(weakened)
+    response = await client.get("/weakened")
+    assert response.headers.get_list("x-frame-options") == ["DENY"]
+    assert len(response.headers.get_list("content-security-policy")) == 1
+    assert "default-src *" not in response.headers["content-security-policy"]
 
 
 async def test_hsts_and_secure_cookies_when_served_over_https(tmp_path, settings):
