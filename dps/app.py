@@ -253,7 +253,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.register_open_api(Router(path="/", include_in_schema=True, route_handlers=api))
     app.state.settings = settings
-    app.state.clock = clock
     app.state.passwords = Passwords.for_environment(settings.environment)
     app.state.database = database
     app.state.api_rate_limiter = ApiRateLimiter(settings.redis_url)

@@ -37,12 +37,13 @@ from dps.web.security_headers import SecurityHeaders, is_api_path
 
 
 class MarketplaceApp(Litestar):
-    """Litestar, with the edge above. `clock` is the app's injectable clock; `hsts` adds Strict-Transport-Security
-    (served over HTTPS)."""
+    """Litestar, with the edge above. `clock` is the app's injectable clock (also `app.state.clock`, for everything
+    else that reads it); `hsts` adds Strict-Transport-Security (served over HTTPS)."""
 
     def __init__(self, *, clock: Clock, hsts: bool, **config: Any) -> None:
         super().__init__(**config)
-        self.received_clock = clock
+        self.state.clock = clock
+        self._received_clock = clock  # the same clock, without the State lookup on every request
         self.security_headers = SecurityHeaders.served(hsts)
 
     async def __call__(self, scope: Scope | LifeSpanScope, receive: Receive | LifeSpanReceive,
@@ -50,7 +51,7 @@ class MarketplaceApp(Litestar):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        received = self.received_clock.now()
+        received = self._received_clock.now()
         scope.setdefault("state", {})[RECEIVED_AT] = received
         RECEIVED_NOW.set(received)
         security = self.security_headers
