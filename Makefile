@@ -36,6 +36,7 @@ db: $(VENV)/.installed
 
 run: install
 	$(BIN)/dps seed-demo --if-empty
+	$(BIN)/dps reindex --if-empty
 	$(BIN)/dps serve --host $(HOST) --port $(PORT)
 
 # Debian's chromium drives the browser journeys (Playwright cannot download its own browser here).

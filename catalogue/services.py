@@ -351,14 +351,23 @@ async def _sync_search(session: AsyncSession, listing: Listing, now: datetime,
     await session.flush()
 
 
-def _is_sme(organisation: Organisation) -> bool:
-    if None in (organisation.headcount, organisation.turnover_pence, organisation.balance_sheet_pence):
-        return False
-    return assess_sme(organisation.headcount or 0, organisation.turnover_pence or 0,
-                      organisation.balance_sheet_pence or 0).is_sme
+@dataclass(frozen=True)
+class ListedSupplier:
+    """A listing's supplier as buyers see it: its name and whether it is an SME (Procurement Act 2023 s.123)."""
+
+    id: int
+    name: str
+    sme: bool
+
+    @classmethod
+    def of(cls, organisation: Organisation) -> ListedSupplier:
+        sizes = (organisation.headcount, organisation.turnover_pence, organisation.balance_sheet_pence)
+        sme = None not in sizes and assess_sme(organisation.headcount or 0, organisation.turnover_pence or 0,
+                                               organisation.balance_sheet_pence or 0).is_sme
+        return cls(organisation.id or 0, organisation.trading_name or organisation.name, sme)
 
 
-def public_document(listing: Listing, category: Category, organisation: Organisation,
+def public_document(listing: Listing, category: Category, supplier: ListedSupplier,
                     documents: list[ListingDocument], today: date) -> dict[str, Any]:
     """An innovation as buyers and API consumers see it (the API's `data` items)."""
     return {
@@ -367,8 +376,7 @@ def public_document(listing: Listing, category: Category, organisation: Organisa
         "summary": listing.summary,
         "description": listing.description,
         "category": {"slug": category.slug, "name": category.name},
-        "supplier": {"id": organisation.id, "name": organisation.trading_name or organisation.name,
-                     "sme": _is_sme(organisation)},
+        "supplier": {"id": supplier.id, "name": supplier.name, "sme": supplier.sme},
         "care_settings": list(listing.care_settings),
         "clinical_areas": list(listing.clinical_areas),
         "icbs_using": list(listing.icbs_using),
@@ -384,9 +392,9 @@ def public_document(listing: Listing, category: Category, organisation: Organisa
     }
 
 
-def search_document_from(listing: Listing, category: Category, organisation: Organisation,
+def search_document_from(listing: Listing, category: Category, supplier: ListedSupplier,
                          documents: list[ListingDocument], today: date) -> SearchDocument:
-    public = public_document(listing, category, organisation, documents, today)
+    public = public_document(listing, category, supplier, documents, today)
     assurance = public["assurance"]
     values = {
         "category": (category.slug,),
@@ -412,27 +420,32 @@ async def search_document(session: AsyncSession, listing: Listing, today: date) 
     category = await session.get(Category, listing.category_id)
     organisation = await session.get(Organisation, listing.organisation_id)
     assert category is not None and organisation is not None
-    return search_document_from(listing, category, organisation, await documents_of(session, listing.id or 0), today)
+    return search_document_from(listing, category, ListedSupplier.of(organisation),
+                                await documents_of(session, listing.id or 0), today)
 
 
 async def iter_search_documents(session: AsyncSession, today: date, batch_size: int = 500
                                 ) -> AsyncIterator[list[SearchDocument]]:
     """Every listing that belongs in search, in batches: what `dps reindex` feeds the engine."""
     categories = {c.id: c for c in (await session.scalars(sa.select(Category))).all()}
+    suppliers: dict[int, ListedSupplier] = {}  # a supplier has many listings: read and assessed once
     last_id = 0
     while True:
         listings = (await session.scalars(sa.select(Listing).where(Listing.in_search.is_(True), Listing.id > last_id)
                                           .order_by(Listing.id).limit(batch_size))).all()
         if not listings:
             return
-        organisations = {o.id: o for o in (await session.scalars(sa.select(Organisation).where(
-            Organisation.id.in_({listing.organisation_id for listing in listings})))).all()}
+        unread = {listing.organisation_id for listing in listings} - suppliers.keys()
+        if unread:
+            for organisation in (await session.scalars(sa.select(Organisation).where(
+                    col(Organisation.id).in_(unread)))).all():
+                suppliers[organisation.id or 0] = ListedSupplier.of(organisation)
         documents: dict[int, list[ListingDocument]] = {}
         for document in (await session.scalars(sa.select(ListingDocument).where(
                 ListingDocument.listing_id.in_([listing.id for listing in listings]),
                 ListingDocument.removed_at.is_(None)).order_by(ListingDocument.id))).all():
             documents.setdefault(document.listing_id, []).append(document)
-        yield [search_document_from(listing, categories[listing.category_id], organisations[listing.organisation_id],
+        yield [search_document_from(listing, categories[listing.category_id], suppliers[listing.organisation_id],
                                     documents.get(listing.id or 0, []), today) for listing in listings]
         last_id = listings[-1].id or 0
 
@@ -629,7 +642,8 @@ async def published_innovation(session: AsyncSession, listing_id: int, today: da
     if row is None:
         raise NotFound(NOT_PUBLISHED)
     listing, category, organisation = row
-    document = search_document_from(listing, category, organisation, await documents_of(session, listing_id), today)
+    document = search_document_from(listing, category, ListedSupplier.of(organisation),
+                                    await documents_of(session, listing_id), today)
     return PublishedInnovation(dict(document.public), category.id or 0)
 
 

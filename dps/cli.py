@@ -309,24 +309,33 @@ def create_user(email: str, role: str, organisation: str, full_name: str | None,
 
 
 @main.command(help="Rebuild the search index from the database, with a progress bar.")
-def reindex() -> None:
-
-
+@click.option("--if-empty", is_flag=True,
+              help="Only when the index holds no listing: a new index layout after an upgrade, or a new machine.")
+def reindex(if_empty: bool) -> None:
     settings = load_settings()
 
-    async def work(_sessions: Any) -> int:
-        with Progress(TextColumn("Indexing listings"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as bar:
-            task = bar.add_task("index", total=None)
-            try:
+    async def work(_sessions: Any) -> int | None:
+        try:
+            if if_empty and await wiring.search_index_holds_listings(settings):
+                return None
+            with Progress(TextColumn("Indexing listings"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console) as bar:
+                task = bar.add_task("index", total=None)
                 return await wiring.rebuild_search_index(
                     settings, SystemClock().now(), on_total=lambda total: bar.update(task, total=total),
                     progress=lambda done: bar.advance(task, done))
-            finally:
-                await wiring.forget_search_index(settings)
+        finally:
+            await wiring.forget_search_index(settings)
 
-    indexed = run_async(settings, work)
-    console.print(f"Search index rebuilt ({settings.search_backend}): {indexed} listings.")
+    try:
+        indexed = run_async(settings, work)
+    except wiring.ListingReaderFailed as error:
+        click.echo(f"Error: {error}. The search index is unchanged.", err=True)
+        sys.exit(1)
+    if indexed is None:
+        console.print("The search index already holds listings: not rebuilt.")
+    else:
+        console.print(f"Search index rebuilt ({settings.search_backend}): {indexed} listings.")
 
 
 @main.group("api-key", help="Keys for the public search API.")

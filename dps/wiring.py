@@ -34,7 +34,7 @@ from catalogue.api import api_router
 from catalogue.demo import seed_demo_catalogue
 from catalogue.models import CatalogueChange, Listing, ListingDocument, ListingVersion, SavedSearch
 from catalogue.pages import catalogue_router
-from catalogue.reindex import rebuild_search_index
+from catalogue.reindex import ListingReaderFailed, rebuild_search_index, search_index_holds_listings
 from catalogue.search import forget_search_index, search_engine_lifespan, search_index_for
 from catalogue.search.consumer import search_index_consumer
 from catalogue.services import SEARCH_INDEX_TOPIC, index_lag, on_admission_changed, on_supplier_profile_changed
@@ -232,5 +232,6 @@ async def seed_demo_data(sessions: Any, settings: Settings, *, only_if_empty: bo
 
 # --- catalogue commands the CLI offers -----------------------------------------------------------------------
 
-__all__ = ["HEALTH_CHECKS", "LIFESPANS", "TABLES", "forget_search_index", "outbox_consumers",
-           "rebuild_search_index", "route_handlers", "run_daily_jobs", "seed_demo_data", "subscribe_domain_listeners"]
+__all__ = ["HEALTH_CHECKS", "LIFESPANS", "TABLES", "ListingReaderFailed", "forget_search_index", "outbox_consumers",
+           "rebuild_search_index", "route_handlers", "run_daily_jobs", "search_index_holds_listings", "seed_demo_data",
+           "subscribe_domain_listeners"]

@@ -20,7 +20,7 @@
 - Highlights and snippets come from Tantivy's snippet generator, rendered as escaped HTML with <mark>. It highlights
   exact words, synonyms and the indexed words the last word is a prefix of; it cannot highlight a fuzzy query, so
   the words of a page's hits a typo away from a typed word (rapidfuzz, the same distance) are added as terms.
-- Stored: the public document, as the API returns it, compressed against a zlib dictionary made of listings
+- Stored: the public document, as the API returns it, compressed against a Zstandard dictionary trained on listings
   (a file in the index's directory; see Dictionary); the name, summary and description a hit shows come from
   it, and the indexed text is stored as well only where it differs (a description with Markdown syntax).
 - Idempotent: each listing has one document, live or a tombstone that keeps its index_version after removal; a
@@ -48,17 +48,16 @@ import os
 import shutil
 import threading
 import time
-import zlib
 from collections.abc import AsyncIterable, Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 import tantivy
+import zstandard
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from tantivy import Document, FieldType, Index, IndexWriter, Occur, Order, Query, Searcher, SnippetGenerator
@@ -83,7 +82,7 @@ logger = logging.getLogger("dps.search")
 T = TypeVar("T")
 
 # The index's layout: a new value makes a new directory, filled by `dps reindex` (the index holds derived data).
-LAYOUT = "tantivy-4"
+LAYOUT = "tantivy-5"
 TOKENIZER = "words"
 TEXT_FIELDS: tuple[tuple[str, float], ...] = (("name", 10.0), ("summary", 4.0), ("keywords", 2.0), ("body", 1.0))
 EXACT_BOOST = 1.0  # times the field weight, on BM25
@@ -106,8 +105,9 @@ COUNTS_CACHE_ENTRIES = 1024
 RESULTS_CACHE_BYTES = 10 * 1024 * 1024
 HIT_OVERHEAD_BYTES = 70  # what Python spends on a kept hit besides its document's bytes (a bytes object, an int)
 PAGE_OVERHEAD_BYTES = 300  # a kept page's own objects (the tuples, the dataclass)
-DICTIONARY_BYTES = 32 * 1024  # zlib's largest preset dictionary
-DICTIONARY_SAMPLES = 200  # public documents a dictionary is made of
+DICTIONARY_BYTES = 32 * 1024  # larger dictionaries gained 2 to 4% in size, and cost memory in every thread
+DICTIONARY_SAMPLES = 500  # public documents a dictionary is trained on: a batch of a rebuild
+PACK_LEVEL = 3  # Zstandard's default: as fast as level 1 with a dictionary, and 7% smaller
 DICTIONARY_KEY_BYTES = 8
 WRITER_HEAP = 50_000_000
 # A rebuild's writer: about 2 KB a listing, so up to about 300,000 listings make one segment (see the docstring).
@@ -133,31 +133,46 @@ def _analyzer() -> tantivy.TextAnalyzer:
             .filter(tantivy.Filter.lowercase()).filter(tantivy.Filter.ascii_fold()).build())
 
 
-@dataclass(frozen=True)
 class Dictionary:
-    """A zlib preset dictionary for the stored public documents, made of some of them. Each stored document is
+    """A Zstandard dictionary for the stored public documents, trained on some of them. Each stored document is
     compressed on its own against it, so it shares the field names and common values of all the others: about
-    7 times smaller, where Tantivy's document store (LZ4 over blocks of a few documents) gains about 3 times."""
+    7 times smaller, where Tantivy's document store (LZ4 over blocks of a few documents) gains about 3 times.
+    Zstandard with a trained dictionary packs a document about 9 times faster than zlib with a preset one, and a
+    little smaller; a rebuild packs every listing. Too few documents to train on make a dictionary of their text."""
 
-    key: bytes  # starts each document packed with it
-    data: bytes
+    def __init__(self, key: bytes, data: bytes) -> None:
+        self.key = key  # starts each document packed with it
+        self.data = data
+        # Compressors and decompressors are not thread-safe: each thread has its own (made once: a dictionary costs
+        # some microseconds to load, about what unpacking a document does).
+        self._local = threading.local()
+        self._zstd_dict = zstandard.ZstdCompressionDict(data)  # a trained dictionary, or raw text (its magic says)
 
     @classmethod
     def made_of(cls, documents: Sequence[SearchDocument]) -> Dictionary:
-        samples = [msgspec.json.encode(document.public) for document in documents[:DICTIONARY_SAMPLES]]
-        data = b"".join(samples)[-DICTIONARY_BYTES:]  # zlib looks back from its end
+        samples: list[bytes | bytearray | memoryview] = [msgspec.json.encode(document.public)
+                                                         for document in documents[:DICTIONARY_SAMPLES]]
+        try:
+            data = zstandard.train_dictionary(DICTIONARY_BYTES, samples).as_bytes()
+        except zstandard.ZstdError:  # too little to train on
+            data = b"".join(samples)[-DICTIONARY_BYTES:]  # Zstandard looks back from its end
         return cls(hashlib.sha256(data).digest()[:DICTIONARY_KEY_BYTES], data)
 
-    @cached_property
-    def _compressor(self) -> Any:  # zlib's type is private
-        return zlib.compressobj(6, zlib.DEFLATED, -15, zdict=self.data)
+    def _own(self, kind: str, make: Callable[[], T]) -> T:
+        found: T | None = getattr(self._local, kind, None)
+        if found is None:
+            found = make()
+            setattr(self._local, kind, found)
+        return found
 
     def pack(self, document_json: bytes) -> bytes:
-        compressor = self._compressor.copy()  # a copy skips loading the dictionary again (a third of the time)
-        return self.key + compressor.compress(document_json) + compressor.flush()
+        compressor = self._own("compressor", lambda: zstandard.ZstdCompressor(
+            level=PACK_LEVEL, dict_data=self._zstd_dict, write_checksum=False, write_dict_id=False))
+        return self.key + compressor.compress(document_json)
 
     def unpack(self, packed: bytes) -> bytes:
-        return zlib.decompressobj(-15, zdict=self.data).decompress(packed[DICTIONARY_KEY_BYTES:])
+        decompressor = self._own("decompressor", lambda: zstandard.ZstdDecompressor(dict_data=self._zstd_dict))
+        return decompressor.decompress(packed[DICTIONARY_KEY_BYTES:])
 
 
 def dictionary_key(packed: bytes) -> bytes:

@@ -23,7 +23,28 @@ async def test_reindex_rebuilds_with_a_progress_report(client, db, passwords, cl
     result = run_dps("reindex", env=env)
     assert result.returncode == 0, result.stderr
     assert "1 listings" in result.stdout
+    again = run_dps("reindex", "--if-empty", env=env)  # what `make run` asks: the index holds the listing
+    assert again.returncode == 0, again.stderr
+    assert "already holds listings: not rebuilt" in again.stdout
     key = run_dps("api-key", "create", "Reader", env=env).stdout.strip().splitlines()[-1]
     found = await client.get("/api/v1/innovations", params={"q": "wearable"},
                              headers={"Authorization": f"Bearer {key}"})
     assert [item["id"] for item in found.json()["data"]] == [listing_id]
+
+
+def test_reindex_that_cannot_read_the_listings_says_why_and_changes_nothing(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "DPS_VAR_DIR": str(tmp_path)}  # no tables
+    result = run_dps("reindex", env=env)
+    assert result.returncode == 1
+    assert "no such table: listing" in result.stderr
+    assert "The search index is unchanged." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_reindex_if_empty_fills_an_index_that_holds_nothing(client, db, passwords, clock, settings):
+    await signed_in_supplier(client, db, passwords, clock)
+    await published_listing(client, db)  # the outbox is not drained: the index holds nothing yet
+    env = {"DATABASE_URL": settings.database_url, "DPS_VAR_DIR": str(settings.var_dir)}
+    result = run_dps("reindex", "--if-empty", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "1 listings" in result.stdout

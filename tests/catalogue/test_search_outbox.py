@@ -3,8 +3,10 @@ rebuilds it from the database; /health reports the lag."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from catalogue.search import search_index_for
@@ -66,6 +68,34 @@ async def test_reindex_rebuilds_the_index_from_the_database(client, db, password
     # The outbox is never drained: only the rebuild puts the listing in the index.
     indexed = await rebuild_search_index(settings, clock.now())
     assert indexed == 1
+    assert [hit.id for hit in (await search_index_for(settings).search(SearchQuery(text="ecg"))).hits] == [listing_id]
+
+
+async def test_reindex_receives_every_batch_from_the_reader_process_with_its_progress(client, db, passwords, clock,
+                                                                                     settings):
+    from catalogue.reindex import rebuild_search_index
+
+    await signed_in_supplier(client, db, passwords, clock)
+    listing_ids = [await published_listing(client, db, {"name": f"Zio wearable patch {n}"}) for n in range(3)]
+    totals: list[int] = []
+    done: list[int] = []
+    indexed = await rebuild_search_index(settings, clock.now(), on_total=totals.append, progress=done.append,
+                                         batch_size=2)
+    assert (indexed, totals, done) == (3, [3], [2, 1])
+    found = await search_index_for(settings).search(SearchQuery(text="zio", sort="name"))
+    assert sorted(hit.id for hit in found.hits) == sorted(listing_ids)
+    assert {hit.document["supplier"]["name"] for hit in found.hits} == {found.hits[0].document["supplier"]["name"]}
+
+
+async def test_a_reader_that_fails_commits_nothing_and_says_why(client, db, passwords, clock, settings, tmp_path):
+    from catalogue.reindex import ListingReaderFailed, rebuild_search_index
+
+    await signed_in_supplier(client, db, passwords, clock)
+    listing_id = await published_listing(client, db)
+    await rebuild_search_index(settings, clock.now())
+    empty_database = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"  # no tables: the reader fails on its first read
+    with pytest.raises(ListingReaderFailed, match="no such table"):
+        await rebuild_search_index(dataclasses.replace(settings, database_url=empty_database), clock.now())
     assert [hit.id for hit in (await search_index_for(settings).search(SearchQuery(text="ecg"))).hits] == [listing_id]
 
 

@@ -9,8 +9,12 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalogue.search import tantivy_index
 from catalogue.search.port import IndexChange, SearchQuery
@@ -336,3 +340,31 @@ async def test_a_kept_page_costs_the_budget_what_it_holds_in_memory(tmp_path, hi
     assert held > 0
     assert 0.75 * held <= cost <= 2 * held
     await index.close()
+
+
+def _public_documents(count: int) -> list:
+    return [document(n, f"Innovation {n} wearable patch", f"Finds condition {n % 7} at home",
+                     f"Description {n} " * (n % 5)) for n in range(1, count + 1)]
+
+
+@pytest.mark.parametrize("samples", [1, 300], ids=["too few to train: their text", "trained"])
+@settings(max_examples=60, deadline=None)
+@given(public=st.dictionaries(st.text(max_size=12), st.one_of(st.text(), st.integers(), st.booleans(), st.none()),
+                              max_size=6))
+def test_a_packed_document_unpacks_as_it_was_in_any_thread_and_any_process(samples, public):
+    made = tantivy_index.Dictionary.made_of(_public_documents(samples))
+    document_json = msgspec.json.encode(public)
+    packed = made.pack(document_json)
+    assert tantivy_index.dictionary_key(packed) == made.key
+    # Another process knows the dictionary only from its file's bytes; searches unpack on several threads at once.
+    loaded = tantivy_index.Dictionary(made.key, made.data)
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        assert set(threads.map(lambda _: loaded.unpack(packed), range(8))) == {document_json}
+
+
+def test_a_trained_dictionary_packs_listings_smaller_than_their_text_alone():
+    listings = _public_documents(600)
+    trained = tantivy_index.Dictionary.made_of(listings[:500])
+    text_only = tantivy_index.Dictionary.made_of(listings[:1])
+    unseen = [msgspec.json.encode(doc.public) for doc in listings[500:]]
+    assert sum(map(len, map(trained.pack, unseen))) < sum(map(len, map(text_only.pack, unseen))) < sum(map(len, unseen))
