@@ -46,7 +46,15 @@ from dps.web.edge import MarketplaceApp
 from dps.web.errors import EXCEPTION_HANDLERS
 from dps.web.input_guard import CheckedRequest, check_request_input
 from dps.web.kept_pages import KEPT_PAGES_BYTES, KeptPages
-from dps.web.pages import PasswordResetPages, PublicPages, ServicePages, SignInPages, SignOutPages
+from dps.web.pages import (
+    PAGE_NOT_FOUND_PATH,
+    PasswordResetPages,
+    PublicPages,
+    ServicePages,
+    SignInPages,
+    SignOutPages,
+    UnknownAddresses,
+)
 from dps.web.rate_limits import ApiRateLimiter
 from dps.web.received import RECEIVED_NOW
 from dps.web.security_headers import csp_nonce
@@ -208,6 +216,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         ServicePages,
         sign_in_router,
         SignOutPages,
+        UnknownAddresses,
         ApiDocsPages,
         OldSchemaAddress,
         *(handler for handler in handlers if handler not in api),
@@ -252,6 +261,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         debug=False,
     )
     app.register_open_api(Router(path="/", include_in_schema=True, route_handlers=api))
+    app.answer_unknown_addresses_at(PAGE_NOT_FOUND_PATH)
     app.state.settings = settings
     app.state.passwords = Passwords.for_environment(settings.environment)
     app.state.database = database

@@ -16,15 +16,18 @@ which only pages need.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from litestar import Litestar
+from litestar.exceptions import NotFoundException
 from litestar.types import (
     ControllerRouterHandler,
     LifeSpanReceive,
     LifeSpanScope,
     LifeSpanSend,
     Message,
+    Method,
     Receive,
     Scope,
     Send,
@@ -63,6 +66,25 @@ class MarketplaceApp(Litestar):
             await http_send(message)
 
         await super().__call__(scope, receive, send_with_headers)
+
+    def answer_unknown_addresses_at(self, fallback_path: str) -> None:
+        """Route a request for an address no route has to the route at `fallback_path`, which answers 404 as a page
+        does. Litestar would answer it 404 before any middleware, so the page would not know who is signed in (its
+        header would offer "Sign in" to someone who is). A method the address's route does not take is still 405."""
+        router = self.asgi_router
+        routed = router.handle_routing
+
+        @lru_cache(1024)  # as Litestar caches its own routing
+        def handle_routing(path: str, method: Method | None) -> Any:
+            try:
+                return routed(path=path, method=method)
+            except NotFoundException:
+                if method is None:  # a websocket
+                    raise
+                asgi_app, handler, _, params, template = routed(path=fallback_path, method=method)
+                return asgi_app, handler, path, params, template
+
+        router.handle_routing = handle_routing
 
     def register_open_api(self, value: ControllerRouterHandler) -> None:
         """Register routes of the open API: API keys, never a browser's session, and no form. Litestar builds each

@@ -7,8 +7,9 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, HttpMethod, Request, get, post, route
 from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
@@ -251,3 +252,20 @@ class ServicePages(Controller):
     @get("/help", name="service.help")
     async def help(self) -> Template:
         return Template("service/help.html")
+
+
+PAGE_NOT_FOUND_PATH = "/page-not-found"
+
+
+class UnknownAddresses(Controller):
+    """The page for an address no other route has (`MarketplaceApp.answer_unknown_addresses_at` routes such requests
+    here): it passes the session and the user like any page, so its header knows who is signed in, then answers 404
+    (problem JSON under /api/). CSRF is not checked: nothing is done here, and a form sent to a wrong address should
+    hear "not found"."""
+
+    guards = [public]
+
+    @route(PAGE_NOT_FOUND_PATH, http_method=list(HttpMethod), name="page-not-found", exclude_from_csrf=True,
+           sync_to_thread=False)
+    def page_not_found(self) -> None:
+        raise NotFoundException()

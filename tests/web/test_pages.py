@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.helpers import csrf_token
+from tests.factories import make_user
+from tests.helpers import csrf_token, sign_in
 
 
 async def test_landing_page_uses_the_nhsuk_layout_and_links_every_part(client):
@@ -50,6 +51,29 @@ async def test_unknown_pages_get_a_clear_404(client):
     response = await client.get("/no-such-page")
     assert response.status_code == 404
     assert "Page not found" in response.text
+    assert "Sign in" in response.text
+
+
+async def test_an_unknown_address_still_knows_who_is_signed_in(client, db, passwords, clock):
+    user = await make_user(db, passwords, clock, full_name="Priya Shah")
+    assert (await sign_in(client, user.email)).status_code == 303
+    for path in ("/no-such-page", "/catalogue/innovations/1/no-such-part", "/buyer/nothing/here"):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert "Page not found" in response.text and "Priya Shah" in response.text and "Sign out" in response.text
+
+
+async def test_any_method_to_an_unknown_address_is_not_found_and_a_known_one_keeps_its_methods(client):
+    for method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"):
+        response = await client.request(method, "/no-such-page")  # no CSRF token: nothing is done, so not refused
+        assert response.status_code == 404, method
+    assert (await client.request("DELETE", "/accessibility")).status_code == 405  # the page exists, not for DELETE
+    refused = await client.post("/login", data={"email": "a@example.org", "password": "x"})  # a real form
+    assert refused.status_code == 403  # still needs its CSRF token
+    api = await client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
+    assert "set-cookie" not in api.headers
+    assert (await client.get("/static/no-such-file.css")).status_code == 404
 
 
 async def test_openapi_schema_is_published_and_describes_the_api_only(client):
