@@ -16,7 +16,6 @@ which only pages need.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from litestar import Litestar
@@ -74,8 +73,7 @@ class MarketplaceApp(Litestar):
         router = self.asgi_router
         routed = router.handle_routing
 
-        @lru_cache(1024)  # as Litestar caches its own routing
-        def handle_routing(path: str, method: Method | None) -> Any:
+        def handle_routing(path: str, method: Method | None) -> Any:  # `routed` keeps the routes it found
             try:
                 return routed(path=path, method=method)
             except NotFoundException:
@@ -84,7 +82,7 @@ class MarketplaceApp(Litestar):
                 asgi_app, handler, _, params, template = routed(path=fallback_path, method=method)
                 return asgi_app, handler, path, params, template
 
-        router.handle_routing = handle_routing
+        router.handle_routing = handle_routing  # type: ignore[assignment]  # Litestar types it as its lru_cache
 
     def register_open_api(self, value: ControllerRouterHandler) -> None:
         """Register routes of the open API: API keys, never a browser's session, and no form. Litestar builds each
