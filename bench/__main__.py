@@ -122,14 +122,14 @@ async def create_api_key(settings: Any) -> str:
         await engine.dispose()
 
 
-CEILING_ROUNDS = 3
+CEILING_ROUNDS = 5
 
 
 def measure_ceilings(ceilings: tuple[tuple[str, bool, str], ...], environment: dict[str, str], work_dir: Path,
                      load_dir: Path, arguments: argparse.Namespace, section: Section) -> dict[str, float]:
     """The ceilings' servers run side by side (an idle one costs nothing) and are loaded in turn, round after round:
-    a machine whose speed drifts within a minute moves every ceiling alike, so their ratios hold. Each ceiling's
-    throughput is the median of its rounds."""
+    a machine whose speed drifts within a minute moves every ceiling alike, so their ratios hold. Each round starts
+    with the next ceiling, so none is always first or last. Each ceiling's throughput is the median of its rounds."""
     servers = [ceiling_server(environment, work_dir / "logs" / f"ceiling-{index}.log", bare=bare)
                for index, (_, bare, _) in enumerate(ceilings)]
     rates: dict[str, list[float]] = {label: [] for label, _, _ in ceilings}
@@ -144,7 +144,9 @@ def measure_ceilings(ceilings: tuple[tuple[str, bool, str], ...], environment: d
         for round_number in range(1, CEILING_ROUNDS + 1):
             console.print(f"Load: the ceilings, {arguments.connections} connections, round {round_number} of "
                           f"{CEILING_ROUNDS}")
-            for server, (label, _, path) in zip(servers, ceilings, strict=True):
+            turn = list(zip(servers, ceilings, strict=True))
+            shift = (round_number - 1) % len(turn)
+            for server, (label, _, path) in turn[shift:] + turn[:shift]:
                 last[label] = run_wrk(server.base_url, [path], load_dir, connections=arguments.connections,
                                       seconds=max(1.0, arguments.seconds / 2))
                 rates[label].append(last[label].per_second)
