@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -74,6 +75,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     detail = exc.detail
     if exc.status_code == 403 and "CSRF" in str(detail):
         detail = "Your form could not be checked as coming from this service. Go back, reload the page and try again."
+    if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:  # Litestar's own words: no route, no reason
+        detail = ("If you typed the web address, check it is correct. If you pasted the web address, check you "
+                  "copied the entire address.")
     if exc.status_code == 413:
         detail = ("What you sent is larger than this service accepts. Go back and choose a smaller file: the form says "
                   "how large a file may be.")

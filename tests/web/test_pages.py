@@ -51,6 +51,7 @@ async def test_unknown_pages_get_a_clear_404(client):
     response = await client.get("/no-such-page")
     assert response.status_code == 404
     assert "Page not found" in response.text
+    assert "If you typed the web address, check it is correct." in response.text
     assert "Sign in" in response.text
 
 
