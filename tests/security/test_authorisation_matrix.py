@@ -168,6 +168,8 @@ EXPECTED.update({
     ("GET", "/reset-password"): ANYONE, ("POST", "/reset-password"): ANYONE,
     ("GET", "/accessibility"): ANYONE, ("GET", "/privacy"): ANYONE, ("GET", "/cookies"): ANYONE,
     ("GET", "/contact"): ANYONE, ("GET", "/help"): ANYONE,
+    # Where every address no route has is answered (404), for every method.
+    **{(method, "/page-not-found"): ANYONE for method in ("DELETE", "GET", "PATCH", "POST", "PUT", "TRACE")},
 })
 _COMPETITION_BUYER_ONLY = (
     ("POST", ""), ("GET", "/new"), ("GET", "/{competition_id:int}/edit"), ("POST", "/{competition_id:int}/edit"),
