@@ -115,11 +115,15 @@ async def _known_key(connection: ASGIConnection[Any, Any, Any, Any], secret: str
     found = await cache.lookup(key_hash, now)
     if found.key is not None:
         return found.key
-    async with database_of(connection.app).sessions() as session:
-        key = await api_key_services.active_api_key(session, secret)
-    cached = CachedKey(key.id or 0, key.rate_limit_per_minute, now) if key is not None else None
-    cache.store(key_hash, cached, found.generation)
-    return cached
+
+    async def read() -> CachedKey | None:
+        # A read: on SQLite it must not take the write lock (every writing transaction begins IMMEDIATE), or
+        # requests whose key is read at the same moment queue behind each other in SQLite's busy wait.
+        async with database_of(connection.app).reading_sessions() as session:
+            key = await api_key_services.active_api_key(session, secret)
+        return CachedKey(key.id or 0, key.rate_limit_per_minute, now) if key is not None else None
+
+    return await cache.read_once(key_hash, found.generation, read)
 
 
 async def _record_use(connection: ASGIConnection[Any, Any, Any, Any], key_id: int, now: datetime) -> None:

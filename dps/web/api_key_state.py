@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -110,6 +112,7 @@ class ApiKeyCache:
         self._generation_source = generation
         self._generation: int | None = None
         self._entries: dict[str, CachedKey] = {}
+        self._reads: dict[tuple[str, int | None], asyncio.Future[CachedKey | None]] = {}  # database reads in flight
 
     async def lookup(self, key_hash: str, now: datetime) -> CacheLookup:
         generation = await self._generation_source.current()
@@ -121,9 +124,26 @@ class ApiKeyCache:
             return CacheLookup(cached, generation)
         return CacheLookup(None, generation)
 
+    async def read_once(self, key_hash: str, generation: int | None,
+                        read: Callable[[], Awaitable[CachedKey | None]]) -> CachedKey | None:
+        """The key as `read` finds it in the database, by one read however many requests ask at once, then kept (see
+        `store`). When a key's cached entry expires under load, every request in flight would otherwise read it at
+        the same moment, each on a connection of its own. A read started under an older generation is not shared:
+        a key revoked since must be read again."""
+        flight = (key_hash, generation)
+        reading = self._reads.get(flight)
+        if reading is None:
+            reading = self._reads[flight] = asyncio.ensure_future(read())
+            reading.add_done_callback(lambda _: self._reads.pop(flight, None))
+        key = await asyncio.shield(reading)  # one request given up on does not stop the read the others wait for
+        self.store(key_hash, key, generation)
+        return key
+
     def store(self, key_hash: str, key: CachedKey | None, generation: int | None) -> None:
         """Keep a key read from the database, unless the generation moved since the lookup (it may be stale)."""
-        if key is None or generation is None or generation != self._generation:
+        if generation is None or generation != self._generation:
+            return  # read before a key changed, or with no generation to trust: the cache was emptied since
+        if key is None:
             self._entries.pop(key_hash, None)
             return
         self._entries[key_hash] = key

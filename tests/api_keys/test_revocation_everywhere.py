@@ -5,7 +5,9 @@ nobody told, is still let through until the cache's ten seconds are up), which i
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,3 +124,55 @@ async def test_the_cache_is_trusted_only_while_the_generation_stands_still() -> 
     cache.store("hash", key, empty.generation)
     generation.value = 2
     assert (await cache.lookup("hash", now)).key is None
+
+
+async def test_requests_that_miss_the_cache_together_share_one_database_read() -> None:
+    generation = _Generation()
+    cache = ApiKeyCache(generation)
+    now = datetime(2026, 1, 5, 9, 0).astimezone()
+    reads: list[str] = []
+    release = asyncio.Event()
+
+    async def read() -> CachedKey | None:
+        reads.append("read")
+        await release.wait()
+        return CachedKey(7, 600, now)
+
+    async def request() -> CachedKey | None:
+        found = await cache.lookup("hash", now)
+        return found.key or await cache.read_once("hash", found.generation, read)
+
+    waiting = [asyncio.ensure_future(request()) for _ in range(16)]
+    await asyncio.sleep(0)  # every request has missed the cache and is waiting
+    waiting[0].cancel()  # a client that gives up does not stop the read the others wait for
+    await generation.move_on()  # a key changed meanwhile: a request from now on does not share the older read
+    late = asyncio.ensure_future(request())
+    await asyncio.sleep(0)
+    release.set()
+    answers = await asyncio.gather(*waiting[1:], late)
+    assert len(reads) == 2  # one for the fifteen requests before the change, one for the request after it
+    assert {answer.key_id for answer in answers if answer} == {7} and len(answers) == 16
+    assert (await cache.lookup("hash", now)).key == CachedKey(7, 600, now)  # kept from the read under the new one
+
+
+async def test_a_key_is_read_without_waiting_for_the_database_write_lock(settings, db, passwords, clock, backend,
+                                                                           session_engine):
+    if backend != "sqlite":
+        pytest.skip("the write lock taken up front is SQLite's (BEGIN IMMEDIATE)")
+    consumer = await signed_in(db, await make_api_consumer(db, passwords, clock, email="omar@charity.example"))
+    _, secret = await services.create_consumer_key(db, consumer, name="Charity dashboard", now=clock.now())
+    app = create_app(settings, clock=clock)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client, \
+            session_engine.connect() as writer:
+        assert (await client.get("/api/v1/innovations", headers=_bearer(secret))).status_code == 200
+        clock.advance(timedelta(seconds=KEY_CACHE_SECONDS))  # the key is read again; its last use is not yet due
+        await writer.execute(sa.text("UPDATE api_key SET name = name"))  # another writer holds the lock meanwhile
+        try:
+            started = time.monotonic()
+            answers = await asyncio.gather(*(client.get("/api/v1/innovations", headers=_bearer(secret))
+                                             for _ in range(2)))
+            waited = time.monotonic() - started  # SQLite's busy wait for the lock would be up to 30 s each
+        finally:
+            await writer.rollback()
+    assert [answer.status_code for answer in answers] == [200] * 2
+    assert waited < 5
