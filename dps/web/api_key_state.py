@@ -4,6 +4,8 @@
   read, but only while the *key generation* has not moved. Every revocation, rotation and rate-limit change moves the
   generation on (`keys_changed`), after its transaction commits; each request reads the generation first and, if it
   moved, drops the whole cache and reads the key from the database again. So a revoked key answers 401 at once.
+  The read goes through the reading engine (no write lock on SQLite), and the requests that miss the cache at the
+  same moment share one read (`read_once`): when a busy key's entry expires, they would otherwise all read it.
 - The generation is shared by every process through Redis when REDIS_URL is set (one GET a request, like the rate
   limiter's counters), and by every app in this process otherwise. If Redis cannot be read, the cache is not trusted
   (the database decides), so a revoked key is never let through for want of Redis.
