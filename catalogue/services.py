@@ -426,7 +426,9 @@ async def search_document(session: AsyncSession, listing: Listing, today: date) 
 
 async def iter_search_documents(session: AsyncSession, today: date, batch_size: int = 500
                                 ) -> AsyncIterator[list[SearchDocument]]:
-    """Every listing that belongs in search, in batches: what `dps reindex` feeds the engine."""
+    """Every listing that belongs in search, in batches: what `dps reindex` feeds the engine. Read it in one snapshot
+    (catalogue.reindex does): each supplier is read once for all its listings, so a supplier changed half way
+    through a read committed transaction would leave later listings with its old name and newer index_version."""
     categories = {c.id: c for c in (await session.scalars(sa.select(Category))).all()}
     suppliers: dict[int, ListedSupplier] = {}  # a supplier has many listings: read and assessed once
     last_id = 0
