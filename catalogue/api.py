@@ -23,7 +23,7 @@ from litestar.params import PathParameter, QueryParameter
 from catalogue import services
 from catalogue.rules import CARE_SETTINGS
 from catalogue.search import search_index_for
-from catalogue.search.port import FACET_FIELDS, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, SearchQuery
+from catalogue.search.port import FACET_FIELDS, MAX_PAGE_SIZE, MAX_QUERY_LENGTH, SearchQuery, SearchResult
 from dps.assurance import DEVICE_CLASS, ESF_TIERS
 from dps.forms import MAX_ID, whole_number
 from dps.web.api import (
@@ -37,6 +37,7 @@ from dps.web.api import (
     reject_unknown_parameters,
 )
 from dps.web.deps import ReadingSession
+from dps.web.kept_pages import KeptPages
 
 CHANGES_MAX_LIMIT = 1000
 
@@ -249,14 +250,27 @@ async def search_innovations(
     query = SearchQuery(text=(q or "").strip(), filters={k: v for k, v in filters.items() if v}, facets=FACET_FIELDS,
                         sort=sort, page=page, page_size=page_size, highlight=False)
     settings = request.app.state.settings
-    result = await search_index_for(settings).search(query)
-    base = settings.base_url.encode()
-    # The stored documents go out as the index holds them, spliced into the page: nothing is decoded or rebuilt.
+    index = search_index_for(settings)
+    kept: KeptPages = request.app.state.kept_pages
+    asked = ("api.innovations", query.text, tuple(sorted(query.filters.items())), sort, page, page_size)
+    # The same search answers the same bytes to every caller while the index stays on one generation: kept for it,
+    # it is answered from memory, before any search.
+    if (generation := index.generation()) is not None and (body := kept.body((generation, asked))) is not None:
+        return Response(body, media_type="application/json")  # type: ignore[return-value]  # InnovationPage
+    result = await index.search(query)
+    body = search_page_json(result, settings.base_url.encode())
+    if result.generation is not None:
+        kept.keep_body((result.generation, asked), body)
+    return Response(body, media_type="application/json")  # type: ignore[return-value]  # InnovationPage: the shape
+
+
+def search_page_json(result: SearchResult, base_url: bytes) -> bytes:
+    """A page of search results as the API answers it (InnovationPage). The stored documents go out as the index
+    holds them, spliced into the page: nothing is decoded or rebuilt."""
     meta = msgspec.json.encode({"total": result.total, "page": result.page, "page_size": result.page_size,
                                 "facets": result.facets})
-    body = b'{"data":[' + b",".join(absolute_json(hit.document_json, base) for hit in result.hits) + b'],"meta":' \
-        + meta + b"}"
-    return Response(body, media_type="application/json")  # type: ignore[return-value]  # InnovationPage: the shape
+    return (b'{"data":[' + b",".join(absolute_json(hit.document_json, base_url) for hit in result.hits)
+            + b'],"meta":' + meta + b"}")
 
 
 @get("/innovations/{innovation_id:str}", name="api.innovation",

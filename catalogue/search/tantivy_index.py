@@ -77,6 +77,7 @@ from catalogue.search.port import (
     SearchResult,
     safe_highlight,
 )
+from dps.compression import Zstd
 
 logger = logging.getLogger("dps.search")
 T = TypeVar("T")
@@ -143,10 +144,8 @@ class Dictionary:
     def __init__(self, key: bytes, data: bytes) -> None:
         self.key = key  # starts each document packed with it
         self.data = data
-        # Compressors and decompressors are not thread-safe: each thread has its own (made once: a dictionary costs
-        # some microseconds to load, about what unpacking a document does).
-        self._local = threading.local()
-        self._zstd_dict = zstandard.ZstdCompressionDict(data)  # a trained dictionary, or raw text (its magic says)
+        # A trained dictionary, or raw text (its magic says which); frames without checks: the key names it.
+        self._zstd = Zstd(PACK_LEVEL, zstandard.ZstdCompressionDict(data), frame_checks=False)
 
     @classmethod
     def made_of(cls, documents: Sequence[SearchDocument]) -> Dictionary:
@@ -158,21 +157,11 @@ class Dictionary:
             data = b"".join(samples)[-DICTIONARY_BYTES:]  # Zstandard looks back from its end
         return cls(hashlib.sha256(data).digest()[:DICTIONARY_KEY_BYTES], data)
 
-    def _own(self, kind: str, make: Callable[[], T]) -> T:
-        found: T | None = getattr(self._local, kind, None)
-        if found is None:
-            found = make()
-            setattr(self._local, kind, found)
-        return found
-
     def pack(self, document_json: bytes) -> bytes:
-        compressor = self._own("compressor", lambda: zstandard.ZstdCompressor(
-            level=PACK_LEVEL, dict_data=self._zstd_dict, write_checksum=False, write_dict_id=False))
-        return self.key + compressor.compress(document_json)
+        return self.key + self._zstd.pack(document_json)
 
     def unpack(self, packed: bytes) -> bytes:
-        decompressor = self._own("decompressor", lambda: zstandard.ZstdDecompressor(dict_data=self._zstd_dict))
-        return decompressor.decompress(packed[DICTIONARY_KEY_BYTES:])
+        return self._zstd.unpack(packed[DICTIONARY_KEY_BYTES:])
 
 
 def dictionary_key(packed: bytes) -> bytes:

@@ -86,3 +86,37 @@ def test_the_pages_kept_never_exceed_the_budget_and_each_answer_is_the_last_page
     for key, body in last.items():
         answer = kept.answer(key, request())
         assert answer is None or answer.content == body
+
+
+def test_an_api_answer_is_kept_as_it_was_sent_nonce_like_bytes_and_all():
+    kept = KeptPages()
+    body = b'{"data":[{"name":"Zio \\u0000 patch","nonce":"abc"}],"meta":{"total":1}}'
+    assert kept.keep_body(("api", 1), body)
+    assert kept.body(("api", 1)) == body == kept.body(("api", 1))
+    assert kept.body(("api", 2)) is None
+    assert kept.answer(("api", 1), request()) is not None  # one store: a key names one thing
+
+
+def test_pages_and_api_answers_share_one_budget_least_recently_used_out_first():
+    nonce = secrets.token_urlsafe(18)
+    kept = KeptPages(max_bytes=5000)  # room for two bodies of ~2.2 KB compressed, not three
+    kept.keep("page", page(nonce, text=secrets.token_hex(2000)), nonce=nonce, csrf_token="")
+    assert kept.keep_body("api", secrets.token_hex(2000).encode())
+    assert kept.answer("page", request()) is not None  # the page is now the most recently used
+    assert kept.keep_body("api 2", secrets.token_hex(2000).encode())
+
+    assert kept.body("api") is None
+    assert kept.answer("page", request()) is not None and kept.body("api 2") is not None
+    assert not KeptPages(max_bytes=0).keep_body("api", b"{}")
+
+
+@given(st.binary(max_size=20_000), st.integers(min_value=-5, max_value=19))
+def test_what_is_packed_unpacks_as_it_was_from_any_thread(data, level):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dps.compression import Zstd
+
+    zstd = Zstd(level)
+    packed = zstd.pack(data)
+    with ThreadPoolExecutor(max_workers=3) as threads:
+        assert list(threads.map(zstd.unpack, [packed] * 6)) == [data] * 6
