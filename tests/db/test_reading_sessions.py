@@ -116,3 +116,16 @@ async def test_a_point_read_kept_waiting_on_sqlite_waits_off_the_event_loop(data
     sa.event.listen(inline, "connect", locked)
     assert await database.point_reads.scalar(sa.select(sa.func.count()).select_from(Category)) > 0
     sa.event.remove(inline, "connect", locked)
+
+
+async def test_a_sqlite_reading_connection_keeps_a_small_page_cache_and_a_writing_one_the_default(database, backend):
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL's buffer cache is the server's, shared by every connection")
+    from dps.db import READING_CACHE_KIB
+
+    async with database.reading_sessions() as reading:
+        reading_cache = await reading.scalar(sa.text("PRAGMA cache_size"))
+    async with database.sessions() as writing:
+        writing_cache = await writing.scalar(sa.text("PRAGMA cache_size"))
+    assert reading_cache == -READING_CACHE_KIB
+    assert writing_cache == -2000  # SQLite's default: 2,000 KiB
