@@ -84,7 +84,7 @@ class KeptPages:
         if not self.max_bytes:
             return False
         # A copy of its own size: the compressor's answer is its output buffer shrunk in place, and each kept one
-        # would pin the rest of that buffer as a hole in the heap (42 MiB at 100,000 listings).
+        # would pin the rest of that buffer as a hole in the heap (41 MiB at 100,000 listings).
         packed = memoryview(self._zstd.pack(body)).tobytes()
         if len(packed) > self.max_bytes:
             return False
