@@ -15,7 +15,7 @@ from catalogue import rules, services
 from dps.api_keys import services as api_key_services
 from dps.api_keys.rules import MAX_RATE_LIMIT, rate_limit_problem, usage_day
 from dps.errors import ValidationFailed
-from dps.forms import FormErrors
+from dps.forms import FormErrors, whole_number
 from dps.identity.models import OrganisationKind, Role
 from dps.identity.services import SignedInUser, actor_of
 from dps.web.api import keys_changed
@@ -87,19 +87,23 @@ async def unpublish(request: Request[Any, Any, Any], db_session: DbSession, user
 
 async def _keys_page(request: Request[Any, Any, Any], db_session: Any, now: datetime, *,
                      errors: FormErrors | None = None, values: dict[str, str] | None = None,
-                     new_key: tuple[Any, str] | None = None, status_code: int = 200) -> Template:
+                     new_key: tuple[Any, str] | None = None, revoked_id: int | None = None,
+                     status_code: int = 200) -> Template:
     usage: ApiKeyUsage = request.app.state.api_key_usage
     await usage.flush(db_session, now)
     rows = await api_key_services.key_rows(db_session)
+    revoked = next((row.key for row in rows if row.key.id == revoked_id and row.key.revoked_at is not None), None)
     return Template("authority/api_keys/index.html", status_code=status_code, context={
         "rows": rows, "counts": await usage.counts_on([row.key.id for row in rows], usage_day(now)),
         "errors": errors or FormErrors(), "values": values or {},
-        "new_key": new_key, "default_limit": api_key_services.DEFAULT_RATE_LIMIT})
+        "new_key": new_key, "revoked": revoked, "default_limit": api_key_services.DEFAULT_RATE_LIMIT})
 
 
 @get("/api-keys", name="authority.api_keys", guards=[authority_admin_only])
-async def api_keys(request: Request[Any, Any, Any], db_session: DbSession, now: Now) -> Template:
-    return await _keys_page(request, db_session, now)
+async def api_keys(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
+                   revoked: FromQuery[str | None] = None) -> Template:
+    """`revoked` names the key just revoked here, to say so (anything else in it is ignored)."""
+    return await _keys_page(request, db_session, now, revoked_id=whole_number(revoked or ""))
 
 
 @post("/api-keys", name="authority.api_keys.create", guards=[authority_admin_only])
@@ -161,7 +165,7 @@ async def revoke_api_key(request: Request[Any, Any, Any], db_session: DbSession,
                          key_id: FromPath[int]) -> Redirect:
     await api_key_services.revoke_api_key(db_session, key_id, actor=actor_of(user), now=now)
     await keys_changed(request.app.state)
-    return redirect_to(request, "authority.api_keys")
+    return redirect_to(request, "authority.api_keys", f"?revoked={key_id}")
 
 
 authority_listings_router = Router(

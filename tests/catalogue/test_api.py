@@ -222,6 +222,10 @@ async def test_keys_are_created_once_stored_hashed_and_revocable_in_the_ui(clien
     revoked = await post_form(client, f"/authority/api-keys/{key.id}/revoke", {}, form_page="/authority/api-keys")
     assert revoked.status_code == 303
     assert (await client.get("/api/v1/innovations", headers=bearer(secret))).status_code == 401
+    told = await client.get(revoked.headers["location"])
+    assert "The key for North East London ICS portal has been revoked" in told.text
+    for other in ("", "?revoked=abc", f"?revoked={key.id + 1}"):  # nothing revoked there: nothing said
+        assert "has been revoked" not in (await client.get("/authority/api-keys" + other)).text
 
 
 async def test_the_openapi_document_describes_the_api_with_examples(client):
