@@ -103,7 +103,7 @@ async def _keys_page(request: Request[Any, Any, Any], db_session: Any, now: date
 async def api_keys(request: Request[Any, Any, Any], db_session: DbSession, now: Now,
                    revoked: FromQuery[str | None] = None) -> Template:
     """`revoked` names the key just revoked here, to say so (anything else in it is ignored)."""
-    return await _keys_page(request, db_session, now, revoked_id=whole_number(revoked or ""))
+    return await _keys_page(request, db_session, now, revoked_id=whole_number(revoked))
 
 
 @post("/api-keys", name="authority.api_keys.create", guards=[authority_admin_only])
